@@ -1,0 +1,15 @@
+# Compiler flags shared by every terraseg target, applied through terraseg_warnings.
+add_library(terraseg_warnings INTERFACE)
+target_compile_options(terraseg_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual -Wimplicit-fallthrough
+  $<$<BOOL:${TERRASEG_WERROR}>:-Werror>)
+
+if(TERRASEG_SANITIZE)
+  target_compile_options(terraseg_warnings INTERFACE -fsanitize=${TERRASEG_SANITIZE} -fno-omit-frame-pointer)
+  target_link_options(terraseg_warnings INTERFACE -fsanitize=${TERRASEG_SANITIZE})
+endif()
+
+find_program(CCACHE_PROGRAM ccache)
+if(CCACHE_PROGRAM)
+  set(CMAKE_CXX_COMPILER_LAUNCHER "${CCACHE_PROGRAM}")
+endif()

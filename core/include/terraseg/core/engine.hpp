@@ -1,0 +1,60 @@
+#pragma once
+/// Inference engine: plans a Graph onto oneDNN primitives once per input shape, then only executes.
+/// oneDNN types never appear in this header.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "terraseg/core/graph.hpp"
+#include "terraseg/core/tensor.hpp"
+
+namespace terraseg {
+
+enum class Precision { f32, bf16, int8 };
+Precision parse_precision(const std::string& text);  ///< "f32" | "bf16" | "int8"; throws Error otherwise
+std::string to_string(Precision precision);
+
+struct EngineOptions {
+  int threads = 0;                 ///< 0 = all cores
+  Precision precision = Precision::f32;
+};
+
+/// Per-op-type statistics of a planned graph (for `terraseg info` / `bench`).
+struct PlanStats {
+  std::map<std::string, int> op_counts;
+  double flops = 0.0;              ///< multiply-adds x 2 for one forward pass at the planned shape
+};
+
+class Engine {
+ public:
+  /// Takes a copy of the graph; folds BatchNormalization into convolutions and validates ops.
+  /// Throws Error naming node and op for anything unsupported.
+  explicit Engine(const Graph& graph, EngineOptions options = {});
+  ~Engine();
+  Engine(Engine&&) noexcept;
+  Engine& operator=(Engine&&) noexcept;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Runs one NCHW float input; writes graph output 0 (NCHW scores) into `output`, reusing its
+  /// storage. The first call for a new input shape plans; later calls only execute.
+  void run(const Tensor& input, Tensor& output);
+  /// Convenience: returns every graph output.
+  std::vector<Tensor> run_all(const Tensor& input);
+
+  /// Statistics for the plan of `input_dims` (plans it if needed).
+  PlanStats stats(const Dims& input_dims);
+  const Graph& graph() const;
+  const EngineOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Sets the thread count used by oneDNN (OpenMP) for this process; 0 = all cores.
+void set_thread_count(int threads);
+
+}  // namespace terraseg

@@ -1,0 +1,50 @@
+#pragma once
+/// The model card: what a model predicts and how to feed it. Travels inside the ONNX file as
+/// metadata_props key "terraseg.model_card" (JSON). See ../shared/docs/contract.md.
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace terraseg {
+
+struct ClassInfo {
+  int id = 0;
+  std::string name;
+  std::array<uint8_t, 3> rgb{0, 0, 0};
+};
+
+struct ModelCard {
+  std::string name;
+  std::string architecture;              ///< e.g. "unet", "segnet", "espnet"
+  std::vector<ClassInfo> classes;        ///< ids are 0-based output channels
+  std::vector<int> ignore_ids;           ///< label ids excluded from loss and metrics (may be >= classes)
+  /// Input bands in network channel order, e.g. {"red","green","blue"}, {"blue","green","red"},
+  /// {"grey"} or named multispectral bands ("nir").
+  std::vector<std::string> bands;
+  double scale = 1.0;                    ///< x = (raw * scale - mean[c]) / std[c]
+  std::vector<float> mean;               ///< per band, after scaling; empty = 0
+  std::vector<float> std;                ///< per band, after scaling; empty = 1
+  std::optional<double> pixel_size_m;    ///< native ground sampling distance in metres, if any
+  std::string training_data;             ///< data set(s) and their licence
+  std::string licence;                   ///< licence of these weights
+  std::string initial_weights;           ///< what the weights were transfer-learned from
+  std::string initial_weights_licence;
+  std::map<std::string, double> metrics; ///< validation metrics, e.g. "val_miou"
+  std::optional<double> threshold;       ///< binary models: score threshold for the positive class
+  std::string notes;                     ///< free text, e.g. "untrained: random weights"
+
+  /// True when the card was read from a file (a model without one runs on raw values, with a warning).
+  bool present = false;
+
+  std::string to_json() const;
+  /// Throws Error naming `source` when the JSON is malformed.
+  static ModelCard from_json(const std::string& json, const std::string& source);
+
+  /// Name of class `id`, or "class <id>" when unknown.
+  std::string class_name(int id) const;
+};
+
+}  // namespace terraseg

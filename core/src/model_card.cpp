@@ -1,0 +1,83 @@
+#include "terraseg/core/model_card.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "terraseg/core/error.hpp"
+
+namespace terraseg {
+
+using nlohmann::json;
+
+std::string ModelCard::to_json() const {
+  json doc;
+  doc["name"] = name;
+  doc["architecture"] = architecture;
+  json class_list = json::array();
+  for (const ClassInfo& info : classes) {
+    class_list.push_back({{"id", info.id}, {"name", info.name}, {"rgb", {info.rgb[0], info.rgb[1], info.rgb[2]}}});
+  }
+  doc["classes"] = class_list;
+  doc["ignore_ids"] = ignore_ids;
+  doc["bands"] = bands;
+  doc["scale"] = scale;
+  doc["mean"] = mean;
+  doc["std"] = std;
+  doc["pixel_size_m"] = pixel_size_m ? json(*pixel_size_m) : json(nullptr);
+  doc["training_data"] = training_data;
+  doc["licence"] = licence;
+  doc["initial_weights"] = initial_weights;
+  doc["initial_weights_licence"] = initial_weights_licence;
+  doc["metrics"] = metrics;
+  doc["threshold"] = threshold ? json(*threshold) : json(nullptr);
+  doc["notes"] = notes;
+  return doc.dump(2);
+}
+
+ModelCard ModelCard::from_json(const std::string& text, const std::string& source) {
+  ModelCard card;
+  try {
+    const json doc = json::parse(text);
+    card.name = doc.value("name", "");
+    card.architecture = doc.value("architecture", "");
+    for (const json& entry : doc.value("classes", json::array())) {
+      ClassInfo info;
+      info.id = entry.at("id").get<int>();
+      info.name = entry.value("name", "");
+      if (entry.contains("rgb")) {
+        const auto rgb = entry.at("rgb").get<std::vector<int>>();
+        if (rgb.size() != 3) throw Error("class " + std::to_string(info.id) + ": rgb must have 3 values");
+        for (size_t i = 0; i < 3; ++i) info.rgb[i] = static_cast<uint8_t>(rgb[i]);
+      }
+      card.classes.push_back(info);
+    }
+    card.ignore_ids = doc.value("ignore_ids", std::vector<int>{});
+    card.bands = doc.value("bands", std::vector<std::string>{});
+    card.scale = doc.value("scale", 1.0);
+    card.mean = doc.value("mean", std::vector<float>{});
+    card.std = doc.value("std", std::vector<float>{});
+    if (doc.contains("pixel_size_m") && !doc["pixel_size_m"].is_null()) card.pixel_size_m = doc["pixel_size_m"].get<double>();
+    card.training_data = doc.value("training_data", "");
+    card.licence = doc.value("licence", "");
+    card.initial_weights = doc.value("initial_weights", "");
+    card.initial_weights_licence = doc.value("initial_weights_licence", "");
+    card.metrics = doc.value("metrics", std::map<std::string, double>{});
+    if (doc.contains("threshold") && !doc["threshold"].is_null()) card.threshold = doc["threshold"].get<double>();
+    card.notes = doc.value("notes", "");
+  } catch (const json::exception& e) {
+    throw Error(source + ": model card is not valid JSON of the expected shape (" + e.what() +
+                "); re-export the model with terraseg or fix the 'terraseg.model_card' metadata");
+  } catch (const Error& e) {
+    throw Error(source + ": model card: " + e.what());
+  }
+  card.present = true;
+  return card;
+}
+
+std::string ModelCard::class_name(int id) const {
+  for (const ClassInfo& info : classes) {
+    if (info.id == id) return info.name;
+  }
+  return "class " + std::to_string(id);
+}
+
+}  // namespace terraseg

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs everything terraseg needs from Debian 12 packages, then configures and builds it.
+# Idempotent: packages already present are not reinstalled, and the build is incremental.
+# Used by the README, .ci/run and docker/Dockerfile alike.
+#   scripts/setup.sh [--no-build] [--deps-only-runtime]
+# Environment: BUILD_DIR (default build), BUILD_TYPE (Release), TERRASEG_WERROR (OFF), JOBS (nproc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-build) build=0 ;;
+    *) echo "setup.sh: unknown option '$arg' (known: --no-build)" >&2; exit 2 ;;
+  esac
+done
+
+# Build tools and libraries.
+packages=(
+  build-essential cmake ninja-build pkg-config ccache git
+  libgdal-dev gdal-bin
+  libopencv-dev libopencv-dnn-dev
+  libdnnl-dev ocl-icd-opencl-dev opencl-c-headers opencl-clhpp-headers
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev
+  clang libclang-rt-14-dev
+)
+# Sample imagery and test vectors shipped by Debian (see ../shared/data/README.md).
+packages+=(r-cran-rgdal r-cran-stars opencv-doc libonnx-testdata)
+# Reference peers for parity tests and benchmarks (PyTorch CPU, ONNX, OpenCV DNN from Python).
+packages+=(python3 python3-numpy python3-torch python3-onnx python3-opencv)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup.sh: installing ${#missing[@]} Debian packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+[ "$build" -eq 1 ] || exit 0
+build_dir="${BUILD_DIR:-build}"
+cmake -S . -B "$build_dir" -G Ninja \
+  -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" \
+  -DTERRASEG_WERROR="${TERRASEG_WERROR:-OFF}" >/dev/null
+cmake --build "$build_dir" -j "${JOBS:-$(nproc)}"

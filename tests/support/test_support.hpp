@@ -1,0 +1,35 @@
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace terraseg::test {
+
+/// ../shared/data, or $TERRASEG_DATA when set; nullopt when the directory is absent.
+std::optional<std::filesystem::path> shared_data_dir();
+/// ../shared/weights, or $TERRASEG_WEIGHTS when set; nullopt when absent.
+std::optional<std::filesystem::path> shared_weights_dir();
+/// The source tree root (for committed fixtures under tests/ and samples/).
+std::filesystem::path source_dir();
+
+/// A fresh directory removed at scope exit.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace terraseg::test
+
+/// Skips the current test, saying why, when ../shared/data is absent.
+#define TERRASEG_REQUIRE_DATA(var)                                                                \
+  const auto var##_opt = ::terraseg::test::shared_data_dir();                                     \
+  if (!var##_opt) GTEST_SKIP() << "shared data not found: set TERRASEG_DATA or place ../shared/data"; \
+  const std::filesystem::path var = *var##_opt
