@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "command.hpp"
 #include "terraseg/core/error.hpp"
 
 namespace terraseg {
@@ -10,13 +11,31 @@ namespace terraseg {
 int run_cli(int argc, char** argv) {
   CLI::App app{"terraseg: segment rasters and street photos into georeferenced masks and indicators"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "terraseg 0.1.0");
+
+  cli::CommonOptions common;
+  std::vector<std::pair<CLI::App*, std::unique_ptr<cli::Command>>> commands;
+  for (const cli::CommandEntry& entry : cli::all_commands()) {
+    CLI::App* sub = app.add_subcommand(entry.name, entry.help);
+    sub->add_flag("-q,--quiet", common.quiet, "No progress display");
+    sub->add_option("--threads", common.threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    auto command = entry.make();
+    command->declare(*sub, common);
+    commands.emplace_back(sub, std::move(command));
+  }
   try {
     app.parse(argc, argv);
+    for (auto& [sub, command] : commands) {
+      if (sub->parsed()) return command->run();
+    }
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const Error& e) {
     std::cerr << "terraseg: error: " << e.what() << '\n';
     return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "terraseg: internal error: " << e.what() << " (please report this with the command line)\n";
+    return 2;
   }
   return 0;
 }

@@ -1,0 +1,42 @@
+#pragma once
+/// A terraseg subcommand: declares its flags on a CLI11 subcommand, then runs after parsing.
+/// Every command is listed once, explicitly, in commands.cpp (no static self-registration).
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace terraseg::cli {
+
+/// Flags every command accepts (contract: -q and --threads T).
+struct CommonOptions {
+  bool quiet = false;
+  int threads = 0;  ///< 0 = all cores
+};
+
+class Command {
+ public:
+  virtual ~Command() = default;
+  /// Binds this command's flags to members. `common` outlives the command.
+  virtual void declare(CLI::App& sub, CommonOptions& common) = 0;
+  /// Runs after a successful parse; returns the exit code. Throws terraseg::Error on failure.
+  virtual int run() = 0;
+};
+
+struct CommandEntry {
+  std::string name;
+  std::string help;
+  std::unique_ptr<Command> (*make)();
+};
+
+/// The one list of commands.
+std::vector<CommandEntry> all_commands();
+
+std::unique_ptr<Command> make_run_command();
+std::unique_ptr<Command> make_predict_command();
+std::unique_ptr<Command> make_info_command();
+std::unique_ptr<Command> make_bench_command();
+std::unique_ptr<Command> make_train_command();
+std::unique_ptr<Command> make_eval_command();
+
+}  // namespace terraseg::cli
