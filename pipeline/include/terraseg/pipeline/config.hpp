@@ -1,0 +1,80 @@
+#pragma once
+/// Region configs: YAML parsed once, at the edge, into these plain structs (defaults in member
+/// initialisers). Relative paths are resolved against the config file's directory.
+/// Documented with examples in configs/README.md.
+#include <array>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace terraseg {
+
+/// A model: an ONNX file, or (until trained models ship, or for experiments) a native builder.
+struct ModelRef {
+  std::filesystem::path path;       ///< ONNX file; empty when `builder` is set
+  std::string builder;              ///< "unet" | "segnet" | "segnet-basic"; empty when `path` is set
+  int classes = 2;
+  int base_width = 16;
+  int depth = 3;
+  std::vector<std::string> class_names;  ///< builder models: names for the card
+  int seed = 1;
+  std::string precision = "f32";
+};
+
+struct TilingConfig {
+  int tile = 512;
+  int overlap = 64;
+};
+
+struct OutputsConfig {
+  bool masks = true;
+  bool scores = false;
+  bool vectors = false;
+  bool cog = false;
+};
+
+/// Area of interest in `crs` (any GDAL-understood definition, e.g. "EPSG:4326").
+struct AoiConfig {
+  std::optional<std::array<double, 4>> bbox;   ///< min_x, min_y, max_x, max_y
+  std::vector<std::array<double, 2>> polygon;  ///< closed or open ring
+  std::string crs;
+};
+
+struct RegionConfig {
+  std::string name;
+  std::vector<std::filesystem::path> inputs;  ///< files, globs expanded at load, or VRTs
+  std::vector<std::string> tasks;             ///< keys into RunConfig::models; default: every aerial task
+  std::optional<AoiConfig> aoi;
+};
+
+struct IndicatorsConfig {
+  bool enabled = true;
+  double cell_size_m = 250.0;
+};
+
+struct StreetViewConfig {
+  std::filesystem::path points;  ///< CSV: id, lon, lat, image[, image...]; empty = none
+  std::string model = "street";  ///< key into RunConfig::models
+};
+
+struct RunConfig {
+  std::filesystem::path source;       ///< the YAML file itself
+  std::filesystem::path output_dir;
+  int threads = 0;
+  TilingConfig tiling;
+  OutputsConfig outputs;
+  std::map<std::string, ModelRef> models;  ///< task name -> model ("roads", "landcover", "street")
+  std::vector<RegionConfig> regions;
+  IndicatorsConfig indicators;
+  StreetViewConfig street_view;
+};
+
+/// Parses and validates `path`. Throws Error naming the file, the key and (where known) the line,
+/// e.g. "configs/x.yaml:12: key 'regions[0].tiles': unknown key; did you mean 'tasks'?".
+RunConfig load_run_config(const std::filesystem::path& path);
+/// Same, from text (`source` is used for messages and relative paths).
+RunConfig parse_run_config(const std::string& yaml_text, const std::filesystem::path& source);
+
+}  // namespace terraseg

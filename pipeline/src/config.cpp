@@ -1,0 +1,180 @@
+#include "terraseg/pipeline/config.hpp"
+
+#include <glob.h>
+
+#include <memory>
+
+#include "yaml_reader.hpp"
+
+namespace terraseg {
+namespace {
+
+using yaml::MapReader;
+
+bool is_gdal_virtual(const std::filesystem::path& path) { return path.string().rfind("/vsi", 0) == 0; }
+
+bool has_wildcard(const std::string& text) { return text.find_first_of("*?[") != std::string::npos; }
+
+/// Expands shell globs; a pattern matching nothing is an error naming the key.
+std::vector<std::filesystem::path> expand_globs(const std::vector<std::filesystem::path>& patterns,
+                                                MapReader& reader, const std::string& key) {
+  std::vector<std::filesystem::path> result;
+  for (const auto& pattern : patterns) {
+    if (!has_wildcard(pattern.string()) || is_gdal_virtual(pattern)) {
+      result.push_back(pattern);
+      continue;
+    }
+    glob_t matches{};
+    const int status = glob(pattern.c_str(), 0, nullptr, &matches);
+    std::unique_ptr<glob_t, decltype(&globfree)> owner(&matches, &globfree);
+    if (status != 0 || matches.gl_pathc == 0) {
+      reader.fail(key, "pattern '" + pattern.string() + "' matches no file; check the path", reader.raw(key));
+    }
+    for (size_t i = 0; i < matches.gl_pathc; ++i) result.emplace_back(matches.gl_pathv[i]);
+  }
+  return result;
+}
+
+ModelRef parse_model(MapReader reader) {
+  ModelRef model;
+  reader.path("path", model.path);
+  reader.optional("builder", model.builder);
+  reader.optional("classes", model.classes);
+  reader.optional("base_width", model.base_width);
+  reader.optional("depth", model.depth);
+  reader.optional("class_names", model.class_names);
+  reader.optional("seed", model.seed);
+  reader.optional("precision", model.precision);
+  reader.finish();
+  if (model.path.empty() == model.builder.empty()) {
+    reader.fail("path", "or 'builder' must be given, exactly one of them", YAML::Node());
+  }
+  if (!model.builder.empty() && model.builder != "unet" && model.builder != "segnet" &&
+      model.builder != "segnet-basic") {
+    reader.fail("builder", "must be one of unet, segnet, segnet-basic", reader.raw("builder"));
+  }
+  if (!model.path.empty() && !std::filesystem::is_regular_file(model.path)) {
+    reader.fail("path", "names '" + model.path.string() + "', which does not exist; check the path",
+                reader.raw("path"));
+  }
+  if (model.classes < 1 || model.classes > 254) reader.fail("classes", "must be in 1..254", reader.raw("classes"));
+  return model;
+}
+
+AoiConfig parse_aoi(MapReader reader) {
+  AoiConfig aoi;
+  std::vector<double> bbox;
+  reader.optional("bbox", bbox);
+  std::vector<std::vector<double>> ring;
+  reader.optional("polygon", ring);
+  reader.required("crs", aoi.crs);
+  reader.finish();
+  if (!bbox.empty()) {
+    if (bbox.size() != 4 || bbox[0] >= bbox[2] || bbox[1] >= bbox[3]) {
+      reader.fail("bbox", "must be [min_x, min_y, max_x, max_y] with min < max", reader.raw("bbox"));
+    }
+    aoi.bbox = std::array<double, 4>{bbox[0], bbox[1], bbox[2], bbox[3]};
+  }
+  for (const auto& vertex : ring) {
+    if (vertex.size() != 2) reader.fail("polygon", "vertices must be [x, y] pairs", reader.raw("polygon"));
+    aoi.polygon.push_back({vertex[0], vertex[1]});
+  }
+  if (!aoi.bbox && aoi.polygon.size() < 3) {
+    reader.fail("bbox", "or 'polygon' (3 or more vertices) must describe the area of interest", YAML::Node());
+  }
+  return aoi;
+}
+
+RegionConfig parse_region(MapReader reader, const std::map<std::string, ModelRef>& models) {
+  RegionConfig region;
+  reader.required("name", region.name);
+  region.inputs = expand_globs(reader.paths("inputs"), reader, "inputs");
+  reader.optional("tasks", region.tasks);
+  if (auto aoi = reader.child("aoi")) region.aoi = parse_aoi(*aoi);
+  reader.finish();
+  if (region.name.empty() || region.name.find_first_of("/\\") != std::string::npos) {
+    reader.fail("name", "must be a non-empty name without slashes (it names the output folder)", reader.raw("name"));
+  }
+  if (region.inputs.empty()) reader.fail("inputs", "must list at least one raster", reader.raw("inputs"));
+  for (const auto& input : region.inputs) {
+    if (!is_gdal_virtual(input) && !std::filesystem::exists(input)) {
+      reader.fail("inputs", "names '" + input.string() + "', which does not exist; check the path",
+                  reader.raw("inputs"));
+    }
+  }
+  if (region.tasks.empty()) {
+    for (const auto& entry : models) {
+      if (entry.first != "street") region.tasks.push_back(entry.first);
+    }
+  }
+  for (const auto& task : region.tasks) {
+    if (models.count(task) == 0) {
+      reader.fail("tasks", "names task '" + task + "', which has no entry under 'models'", reader.raw("tasks"));
+    }
+  }
+  return region;
+}
+
+void parse_sections(MapReader& root, RunConfig& config) {
+  root.path("output_dir", config.output_dir, true);
+  root.optional("threads", config.threads);
+  if (config.threads < 0) root.fail("threads", "must be 0 (all cores) or more", root.raw("threads"));
+  if (auto tiling = root.child("tiling")) {
+    tiling->optional("tile", config.tiling.tile);
+    tiling->optional("overlap", config.tiling.overlap);
+    tiling->finish();
+    if (config.tiling.tile < 32 || config.tiling.overlap < 0 || 2 * config.tiling.overlap >= config.tiling.tile) {
+      tiling->fail("tile", "must be >= 32 and larger than twice 'overlap'", YAML::Node());
+    }
+  }
+  if (auto outputs = root.child("outputs")) {
+    outputs->optional("masks", config.outputs.masks);
+    outputs->optional("scores", config.outputs.scores);
+    outputs->optional("vectors", config.outputs.vectors);
+    outputs->optional("cog", config.outputs.cog);
+    outputs->finish();
+  }
+  if (auto indicators = root.child("indicators")) {
+    indicators->optional("enabled", config.indicators.enabled);
+    indicators->optional("cell_size_m", config.indicators.cell_size_m);
+    indicators->finish();
+    if (config.indicators.cell_size_m <= 0) indicators->fail("cell_size_m", "must be positive", YAML::Node());
+  }
+  if (auto street = root.child("street_view")) {
+    street->path("points", config.street_view.points, true);
+    street->optional("model", config.street_view.model);
+    street->finish();
+  }
+}
+
+RunConfig parse_document(const YAML::Node& document, const std::filesystem::path& source) {
+  if (!document || document.IsNull()) throw Error(source.string() + ": config is empty; see configs/README.md");
+  MapReader root(document, "", source);
+  RunConfig config;
+  config.source = source;
+  parse_sections(root, config);
+  if (auto models = root.child("models")) {
+    for (const auto& entry : models->keys()) {
+      config.models[entry] = parse_model(*models->child(entry));
+    }
+    models->finish();
+  }
+  for (MapReader& region : root.list("regions")) config.regions.push_back(parse_region(region, config.models));
+  root.finish();
+  if (config.regions.empty()) root.fail("regions", "must list at least one region", YAML::Node());
+  if (!config.street_view.points.empty() && config.models.count(config.street_view.model) == 0) {
+    throw Error(source.string() + ": key 'street_view.model' names '" + config.street_view.model +
+                "', which has no entry under 'models'");
+  }
+  return config;
+}
+
+}  // namespace
+
+RunConfig parse_run_config(const std::string& yaml_text, const std::filesystem::path& source) {
+  return parse_document(yaml::load_text(yaml_text, source), source);
+}
+
+RunConfig load_run_config(const std::filesystem::path& path) { return parse_document(yaml::load_file(path), path); }
+
+}  // namespace terraseg

@@ -1,0 +1,103 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "terraseg/core/error.hpp"
+#include "terraseg/pipeline/config.hpp"
+#include "test_support.hpp"
+
+using terraseg::Error;
+using terraseg::parse_run_config;
+
+namespace {
+
+/// Expects `yaml` to be rejected with a message containing every fragment.
+void expect_error(const std::string& yaml, const std::vector<std::string>& fragments) {
+  try {
+    parse_run_config(yaml, "/tmp/region.yaml");
+    FAIL() << "expected an error for:\n" << yaml;
+  } catch (const Error& e) {
+    for (const auto& fragment : fragments) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what() << "\nmissing: " << fragment;
+    }
+  }
+}
+
+const char* kValid = R"(
+output_dir: out/chicago
+threads: 2
+tiling: {tile: 256, overlap: 32}
+models:
+  roads: {builder: unet, classes: 2, class_names: [background, road]}
+regions:
+  - name: chicago
+    inputs: [/etc/hostname]
+)";
+
+}  // namespace
+
+TEST(RunConfig, ParsesValidConfigWithDefaultsAndRelativePaths) {
+  const auto config = parse_run_config(kValid, "/tmp/cfg/region.yaml");
+  EXPECT_EQ(config.output_dir, std::filesystem::path("/tmp/cfg/out/chicago"));
+  EXPECT_EQ(config.threads, 2);
+  EXPECT_EQ(config.tiling.tile, 256);
+  EXPECT_EQ(config.tiling.overlap, 32);
+  EXPECT_TRUE(config.outputs.masks);
+  EXPECT_FALSE(config.outputs.scores);
+  ASSERT_EQ(config.regions.size(), 1U);
+  EXPECT_EQ(config.regions[0].tasks, std::vector<std::string>{"roads"});
+  EXPECT_EQ(config.models.at("roads").builder, "unet");
+  EXPECT_DOUBLE_EQ(config.indicators.cell_size_m, 250.0);
+}
+
+TEST(RunConfig, UnknownKeySuggestsNearestWithLine) {
+  std::string yaml = kValid;
+  yaml += "tilng: {tile: 256}\n";
+  expect_error(yaml, {"/tmp/region.yaml:10", "'tilng'", "did you mean 'tiling'"});
+}
+
+TEST(RunConfig, WrongTypeNamesKeyAndLine) {
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("threads: 2"), 10, "threads: many");
+  expect_error(yaml, {"/tmp/region.yaml:3", "'threads'", "integer"});
+}
+
+TEST(RunConfig, MalformedYamlNamesLine) { expect_error("regions: [a, b\n  x: :\n", {"/tmp/region.yaml:", "malformed YAML"}); }
+
+TEST(RunConfig, MissingInputNamesFile) {
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("/etc/hostname"), 13, "/no/such/file.tif");
+  expect_error(yaml, {"regions[0].inputs", "/no/such/file.tif", "does not exist"});
+}
+
+TEST(RunConfig, TaskWithoutModelIsRejected) {
+  std::string yaml = kValid;
+  yaml += "    tasks: [landcover]\n";
+  expect_error(yaml, {"regions[0].tasks", "landcover"});
+}
+
+TEST(RunConfig, EmptyAreaOfInterestIsRejected) {
+  std::string yaml = kValid;
+  yaml += "    aoi: {bbox: [10, 10, 5, 20], crs: 'EPSG:26771'}\n";
+  expect_error(yaml, {"regions[0].aoi.bbox", "min < max"});
+}
+
+TEST(RunConfig, MissingFileNamesIt) {
+  try {
+    terraseg::load_run_config("/no/such/config.yaml");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/no/such/config.yaml"), std::string::npos);
+  }
+}
+
+TEST(RunConfig, ShippedSampleConfigsParse) {
+  const auto configs = terraseg::test::source_dir() / "configs";
+  int parsed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(configs)) {
+    if (entry.path().extension() != ".yaml") continue;
+    EXPECT_NO_THROW(terraseg::load_run_config(entry.path())) << entry.path();
+    ++parsed;
+  }
+  EXPECT_GE(parsed, 1);
+}
