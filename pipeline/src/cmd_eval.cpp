@@ -7,7 +7,7 @@ namespace {
 class EvalCommand final : public Command {
  public:
   void declare(CLI::App& /*sub*/, CommonOptions& /*common*/) override {}
-  int run() override { throw Error("'terraseg eval' is not available in this build yet"); }
+  int run() override { throw terraseg::Error("'terraseg eval' is not available in this build yet"); }
 };
 
 }  // namespace

@@ -1,13 +1,75 @@
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
 #include "command.hpp"
+#include "models.hpp"
+#include "terraseg/core/engine.hpp"
 #include "terraseg/core/error.hpp"
 
 namespace terraseg::cli {
 namespace {
 
+/// `terraseg info MODEL.onnx`: the model card, inputs, outputs, op counts, parameters and FLOPs.
 class InfoCommand final : public Command {
  public:
-  void declare(CLI::App& /*sub*/, CommonOptions& /*common*/) override {}
-  int run() override { throw Error("'terraseg info' is not available in this build yet"); }
+  void declare(CLI::App& sub, CommonOptions& common) override {
+    common_ = &common;
+    sub.add_option("model", model_path_, "ONNX model file")->required();
+    sub.add_option("--height", height_, "Input height for the FLOP count")->check(CLI::PositiveNumber);
+    sub.add_option("--width", width_, "Input width for the FLOP count")->check(CLI::PositiveNumber);
+    sub.add_flag("--json", json_, "Print JSON instead of text");
+  }
+
+  int run() override {
+    std::string warning;
+    LoadedModel model = load_model_file(model_path_, &warning);
+    const Graph& graph = model.graph;
+    Engine engine(graph, EngineOptions{common_->threads, Precision::f32});
+    Dims dims = graph.input_dims;
+    if (dims.size() != 4) throw terraseg::Error(model_path_ + ": input '" + graph.input + "' is not NCHW (dims " + to_string(dims) + ")");
+    dims[0] = 1;
+    dims[2] = height_;
+    dims[3] = width_;
+    const PlanStats stats = engine.stats(dims);
+    nlohmann::json doc;
+    doc["model"] = model_path_;
+    doc["card"] = graph.card.present ? nlohmann::json::parse(graph.card.to_json()) : nlohmann::json(nullptr);
+    doc["input"] = {{"name", graph.input}, {"dims", graph.input_dims}};
+    doc["outputs"] = graph.outputs;
+    doc["op_counts"] = stats.op_counts;
+    doc["parameters"] = graph.parameter_count();
+    doc["flops"] = {{"input", dims}, {"gflops", stats.flops / 1e9}};
+    if (json_) {
+      std::cout << doc.dump(2) << '\n';
+      return 0;
+    }
+    if (!warning.empty()) std::cerr << "terraseg: warning: " << warning << '\n';
+    print_text(graph, stats, dims);
+    return 0;
+  }
+
+ private:
+  void print_text(const Graph& graph, const PlanStats& stats, const Dims& dims) const {
+    const ModelCard& card = graph.card;
+    std::cout << "model:       " << model_path_ << '\n';
+    std::cout << "input:       " << graph.input << " " << to_string(graph.input_dims) << " (-1 = any size)\n";
+    std::cout << "outputs:    ";
+    for (const auto& output : graph.outputs) std::cout << ' ' << output;
+    std::cout << "\nparameters:  " << graph.parameter_count() << '\n';
+    std::cout << "GFLOPs:      " << std::fixed << std::setprecision(2) << stats.flops / 1e9 << " at "
+              << to_string(dims) << '\n';
+    std::cout << "ops:        ";
+    for (const auto& [op, count] : stats.op_counts) std::cout << ' ' << op << "=" << count;
+    std::cout << "\nmodel card:  " << (card.present ? "" : "none (raw band values in, generic classes)") << '\n';
+    if (card.present) std::cout << card.to_json() << '\n';
+  }
+
+  CommonOptions* common_ = nullptr;
+  std::string model_path_;
+  int64_t height_ = 512;
+  int64_t width_ = 512;
+  bool json_ = false;
 };
 
 }  // namespace

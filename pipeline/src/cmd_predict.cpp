@@ -7,7 +7,7 @@ namespace {
 class PredictCommand final : public Command {
  public:
   void declare(CLI::App& /*sub*/, CommonOptions& /*common*/) override {}
-  int run() override { throw Error("'terraseg predict' is not available in this build yet"); }
+  int run() override { throw terraseg::Error("'terraseg predict' is not available in this build yet"); }
 };
 
 }  // namespace

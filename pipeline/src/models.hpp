@@ -1,0 +1,23 @@
+#pragma once
+/// Resolves the models a config or a command line names into graphs with model cards.
+#include <string>
+
+#include "terraseg/core/graph.hpp"
+#include "terraseg/pipeline/config.hpp"
+
+namespace terraseg {
+
+struct LoadedModel {
+  Graph graph;
+  std::string source;    ///< ONNX path, or "builder:unet" etc.
+  bool trained = false;  ///< false for builder models with random weights
+};
+
+/// Loads an ONNX file or builds a native network. A model without a card gets one saying so
+/// (raw band values in, generic class names) and `warning` is set for the caller to print.
+LoadedModel load_model(const ModelRef& ref, std::string* warning = nullptr);
+LoadedModel load_model_file(const std::string& path, std::string* warning = nullptr);
+/// Gives a card without classes generic names and colours for `classes` output channels.
+void ensure_class_table(ModelCard& card, int classes);
+
+}  // namespace terraseg
