@@ -1,0 +1,108 @@
+#pragma once
+/// Writing georeferenced outputs safely: temporary names renamed into place, streamed rows,
+/// class colour tables and names, overviews, optional Cloud Optimized GeoTIFF.
+#include <gdal_priv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "terraseg/core/model_card.hpp"
+
+namespace terraseg::geo {
+
+/// A path written under a temporary name beside the final one ("<stem>.tmp-<pid>-<n><ext>", same
+/// directory, so the rename is atomic on one file system) and renamed by commit(). Until commit() the
+/// final name is untouched; the destructor removes the temporary (and its ".aux.xml" sidecar, where
+/// GDAL keeps category names and band descriptions) if commit() was not reached.
+/// Works for local paths and GDAL virtual paths (/vsimem/).
+class TempPath {
+ public:
+  explicit TempPath(std::string final_path);
+  ~TempPath();
+  TempPath(const TempPath&) = delete;
+  TempPath& operator=(const TempPath&) = delete;
+
+  const std::string& temp() const { return temp_; }
+  const std::string& final_path() const { return final_; }
+  /// Renames the temporary (and its sidecar, or removes a stale final sidecar) to the final name.
+  /// Throws terraseg::Error naming both paths when the rename fails.
+  void commit();
+
+ private:
+  std::string final_;
+  std::string temp_;
+  bool committed_ = false;
+};
+
+/// How rasters are stored. Defaults: tiled 256 x 256, DEFLATE, internal overviews, no COG.
+struct OutputOptions {
+  bool cog = false;        ///< write a Cloud Optimized GeoTIFF (via GDAL's COG driver)
+  bool overviews = true;   ///< build overviews (NEAREST for classes, AVERAGE for scores)
+  int block_size = 256;    ///< tile edge in pixels (multiple of 16)
+};
+
+/// Copies CRS, geotransform (as-is, rotation included) and GCPs from `from` to `to`; copies nothing
+/// for a raster without georeferencing. Throws terraseg::Error when the driver rejects them.
+void copy_georeferencing(GDALDataset& from, GDALDataset& to, const std::string& to_path);
+
+/// Colour table (class colours; nodata 255 transparent), category names (index = class id) and
+/// nodata 255 on a Byte class band. `classes` may be empty or shorter than `num_classes`: missing
+/// classes get "class <id>" and a generated colour.
+void apply_class_style(GDALRasterBand& band, const std::vector<ClassInfo>& classes, int num_classes);
+
+/// Name of class `id` from `classes` (matched by ClassInfo::id), or "class <id>".
+std::string class_name(const std::vector<ClassInfo>& classes, int id);
+
+/// Streams rows into a new tiled GeoTIFF with the grid of a source dataset. Rows are buffered to whole
+/// block rows, written and flushed from GDAL's cache, so memory stays at about
+/// block_size x width x bands x type size. Nothing appears under the final name until finish().
+class GridWriter {
+ public:
+  /// `resampling` is the overview method ("NEAREST" for classes, "AVERAGE" for scores).
+  GridWriter(std::string final_path, GDALDataset& grid_source, int bands, GDALDataType type,
+             std::string resampling, const OutputOptions& options);
+  ~GridWriter();
+  GridWriter(const GridWriter&) = delete;
+  GridWriter& operator=(const GridWriter&) = delete;
+
+  /// The dataset being written, e.g. to set colour tables or band descriptions before finish().
+  GDALDataset& dataset() { return *dataset_; }
+
+  /// Appends `count` full rows. `data` is band-sequential (bands x count x width) of the created type.
+  /// Rows must arrive in order, top to bottom.
+  void append_rows(int count, const void* data);
+
+  /// Writes what is left, builds overviews / converts to COG and closes, still under the temporary
+  /// name. Throws terraseg::Error on any failure, or when fewer rows than the height were appended.
+  void complete();
+  /// Renames the completed file into place (call after complete(); lets several outputs finish
+  /// before any of them appears).
+  void commit();
+  /// complete() then commit().
+  void finish() {
+    complete();
+    commit();
+  }
+
+ private:
+  void flush_pending();
+  void close_checked();
+  void convert_to_cog();
+
+  TempPath temp_;
+  std::unique_ptr<TempPath> cog_temp_;  ///< the COG copy, when options.cog
+  GDALDatasetUniquePtr dataset_;
+  int width_;
+  int height_;
+  int bands_;
+  GDALDataType type_;
+  int type_size_;
+  std::string resampling_;
+  OutputOptions options_;
+  int rows_written_ = 0;
+  int pending_rows_ = 0;
+  std::vector<unsigned char> pending_;  ///< bands x block_size x width
+};
+
+}  // namespace terraseg::geo

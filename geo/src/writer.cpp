@@ -1,0 +1,264 @@
+#include "terraseg/geo/writer.hpp"
+
+#include <cpl_string.h>
+#include <cpl_vsi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "gdal_util.hpp"
+#include "terraseg/core/error.hpp"
+
+namespace terraseg::geo {
+namespace {
+
+bool vsi_exists(const std::string& path) {
+  VSIStatBufL stat{};
+  return VSIStatL(path.c_str(), &stat) == 0;
+}
+
+std::string make_temp_name(const std::string& final_path) {
+  static std::atomic<int> counter{0};
+  const std::filesystem::path path(final_path);
+  const std::string name = path.stem().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(counter++) + path.extension().string();
+  return (path.parent_path() / name).string();
+}
+
+/// A colour for classes the card does not colour: hues spread by the golden ratio.
+std::array<uint8_t, 3> generated_colour(int id) {
+  const double hue = std::fmod(id * 0.6180339887, 1.0) * 6.0;
+  const double f = hue - std::floor(hue);
+  const auto v = [](double x) { return static_cast<uint8_t>(std::lround(40.0 + 200.0 * x)); };
+  switch (static_cast<int>(hue)) {
+    case 0: return {v(1), v(f), v(0)};
+    case 1: return {v(1 - f), v(1), v(0)};
+    case 2: return {v(0), v(1), v(f)};
+    case 3: return {v(0), v(1 - f), v(1)};
+    case 4: return {v(f), v(0), v(1)};
+    default: return {v(1), v(0), v(1 - f)};
+  }
+}
+
+const ClassInfo* find_class(const std::vector<ClassInfo>& classes, int id) {
+  const auto it = std::find_if(classes.begin(), classes.end(), [id](const ClassInfo& c) { return c.id == id; });
+  return it == classes.end() ? nullptr : &*it;
+}
+
+std::vector<int> overview_factors(int width, int height, int block) {
+  std::vector<int> factors;
+  for (int f = 2; (std::max(width, height) + f - 1) / f >= block; f *= 2) factors.push_back(f);
+  return factors;
+}
+
+}  // namespace
+
+TempPath::TempPath(std::string final_path) : final_(std::move(final_path)), temp_(make_temp_name(final_)) {}
+
+TempPath::~TempPath() {
+  if (committed_) return;
+  VSIUnlink(temp_.c_str());
+  const std::string sidecar = temp_ + ".aux.xml";
+  if (vsi_exists(sidecar)) VSIUnlink(sidecar.c_str());
+}
+
+void TempPath::commit() {
+  const std::string sidecar = temp_ + ".aux.xml";
+  const std::string final_sidecar = final_ + ".aux.xml";
+  if (vsi_exists(sidecar)) {
+    if (VSIRename(sidecar.c_str(), final_sidecar.c_str()) != 0) {
+      throw Error("cannot rename '" + sidecar + "' to '" + final_sidecar + "': check permissions");
+    }
+  } else if (vsi_exists(final_sidecar)) {
+    VSIUnlink(final_sidecar.c_str());  // a stale sidecar would describe an older file
+  }
+  if (VSIRename(temp_.c_str(), final_.c_str()) != 0) {
+    throw Error("cannot rename finished output '" + temp_ + "' to '" + final_ +
+                "': check that the directory is writable and on one file system");
+  }
+  committed_ = true;
+}
+
+void copy_georeferencing(GDALDataset& from, GDALDataset& to, const std::string& to_path) {
+  double gt[6];
+  if (from.GetGeoTransform(gt) == CE_None) {
+    detail::check(to.SetGeoTransform(gt), "setting the geotransform of '" + to_path + "'");
+  }
+  if (const OGRSpatialReference* crs = from.GetSpatialRef()) {
+    detail::check(to.SetSpatialRef(crs), "setting the CRS of '" + to_path + "'");
+  }
+  if (from.GetGCPCount() > 0) {
+    detail::check(to.SetGCPs(from.GetGCPCount(), from.GetGCPs(), from.GetGCPSpatialRef()),
+                  "setting the ground control points of '" + to_path + "'");
+  }
+}
+
+std::string class_name(const std::vector<ClassInfo>& classes, int id) {
+  const ClassInfo* info = find_class(classes, id);
+  return info != nullptr && !info->name.empty() ? info->name : "class " + std::to_string(id);
+}
+
+void apply_class_style(GDALRasterBand& band, const std::vector<ClassInfo>& classes, int num_classes) {
+  GDALColorTable table;
+  CPLStringList names;
+  for (int id = 0; id < num_classes; ++id) {
+    const ClassInfo* info = find_class(classes, id);
+    const auto rgb = info != nullptr ? info->rgb : generated_colour(id);
+    const GDALColorEntry entry{rgb[0], rgb[1], rgb[2], 255};
+    table.SetColorEntry(id, &entry);
+    names.AddString(class_name(classes, id).c_str());
+  }
+  const GDALColorEntry transparent{0, 0, 0, 0};
+  table.SetColorEntry(255, &transparent);
+  detail::check(band.SetColorTable(&table), "setting the class colour table");
+  detail::check(band.SetCategoryNames(names.List()), "setting the class names");
+  detail::check(band.SetNoDataValue(255), "setting nodata 255 on the class band");
+  band.SetColorInterpretation(GCI_PaletteIndex);
+}
+
+GridWriter::GridWriter(std::string final_path, GDALDataset& grid_source, int bands, GDALDataType type,
+                       std::string resampling, const OutputOptions& options)
+    : temp_(std::move(final_path)),
+      width_(grid_source.GetRasterXSize()),
+      height_(grid_source.GetRasterYSize()),
+      bands_(bands),
+      type_(type),
+      type_size_(GDALGetDataTypeSizeBytes(type)),
+      resampling_(std::move(resampling)),
+      options_(options) {
+  if (options_.block_size < 16 || options_.block_size % 16 != 0) {
+    throw Error("output block size " + std::to_string(options_.block_size) + " must be a multiple of 16");
+  }
+  detail::ensure_gdal_registered();
+  GDALDriver* driver = GetGDALDriverManager()->GetDriverByName("GTiff");
+  if (driver == nullptr) throw Error("GDAL was built without the GTiff driver: cannot write outputs");
+  CPLStringList create;
+  create.SetNameValue("TILED", "YES");
+  create.SetNameValue("BLOCKXSIZE", std::to_string(options_.block_size).c_str());
+  create.SetNameValue("BLOCKYSIZE", std::to_string(options_.block_size).c_str());
+  create.SetNameValue("COMPRESS", "DEFLATE");
+  create.SetNameValue("PREDICTOR", type == GDT_Float32 ? "3" : "1");
+  create.SetNameValue("INTERLEAVE", "BAND");
+  create.SetNameValue("BIGTIFF", "IF_SAFER");
+  {
+    detail::QuietGdal quiet;
+    dataset_.reset(driver->Create(temp_.temp().c_str(), width_, height_, bands_, type_, create.List()));
+  }
+  if (!dataset_) {
+    throw Error("cannot create output '" + temp_.final_path() + "' (as '" + temp_.temp() + "'): " +
+                detail::last_gdal_message() + " — check that the directory exists and is writable");
+  }
+  copy_georeferencing(grid_source, *dataset_, temp_.final_path());
+  pending_.resize(static_cast<size_t>(bands_) * static_cast<size_t>(options_.block_size) *
+                  static_cast<size_t>(width_) * static_cast<size_t>(type_size_));
+}
+
+GridWriter::~GridWriter() {
+  // Close before TempPath's destructor removes the file; errors no longer matter here.
+  detail::QuietGdal quiet;
+  dataset_.reset();
+}
+
+void GridWriter::append_rows(int count, const void* data) {
+  const size_t row_bytes = static_cast<size_t>(width_) * static_cast<size_t>(type_size_);
+  const auto* src = static_cast<const unsigned char*>(data);
+  int done = 0;
+  while (done < count) {
+    const int take = std::min(count - done, options_.block_size - pending_rows_);
+    for (int b = 0; b < bands_; ++b) {
+      const unsigned char* from = src + (static_cast<size_t>(b) * static_cast<size_t>(count) + static_cast<size_t>(done)) * row_bytes;
+      unsigned char* to = pending_.data() +
+          (static_cast<size_t>(b) * static_cast<size_t>(options_.block_size) + static_cast<size_t>(pending_rows_)) * row_bytes;
+      std::memcpy(to, from, static_cast<size_t>(take) * row_bytes);
+    }
+    pending_rows_ += take;
+    done += take;
+    if (pending_rows_ == options_.block_size) flush_pending();
+  }
+}
+
+void GridWriter::flush_pending() {
+  if (pending_rows_ == 0) return;
+  if (rows_written_ + pending_rows_ > height_) {
+    throw Error("internal: more rows appended to '" + temp_.final_path() + "' than its height");
+  }
+  const GSpacing pixel = type_size_;
+  const GSpacing line = pixel * width_;
+  const GSpacing band = line * options_.block_size;
+  const CPLErr err = dataset_->RasterIO(GF_Write, 0, rows_written_, width_, pending_rows_, pending_.data(), width_,
+                                        pending_rows_, type_, bands_, nullptr, pixel, line, band, nullptr);
+  detail::check(err, "writing rows " + std::to_string(rows_written_) + ".." +
+                         std::to_string(rows_written_ + pending_rows_ - 1) + " of '" + temp_.final_path() +
+                         "' failed (disk full?)");
+  // Whole block rows are complete now: push them to the file so GDAL's cache does not grow with the image.
+  dataset_->FlushCache(false);
+  rows_written_ += pending_rows_;
+  pending_rows_ = 0;
+}
+
+void GridWriter::close_checked() {
+  detail::QuietGdal quiet;
+  dataset_.reset();
+  if (CPLGetLastErrorType() == CE_Failure || CPLGetLastErrorType() == CE_Fatal) {
+    throw Error("finishing '" + temp_.final_path() + "' failed: " + detail::last_gdal_message() +
+                " (disk full or not writable?)");
+  }
+}
+
+void GridWriter::complete() {
+  flush_pending();
+  if (rows_written_ != height_) {
+    throw Error("internal: '" + temp_.final_path() + "' got " + std::to_string(rows_written_) + " of " +
+                std::to_string(height_) + " rows");
+  }
+  if (options_.overviews && !options_.cog) {
+    const std::vector<int> factors = overview_factors(width_, height_, options_.block_size);
+    if (!factors.empty()) {
+      detail::check(dataset_->BuildOverviews(resampling_.c_str(), static_cast<int>(factors.size()), factors.data(),
+                                             0, nullptr, nullptr, nullptr, nullptr),
+                    "building overviews of '" + temp_.final_path() + "'");
+    }
+  }
+  close_checked();
+  if (options_.cog) convert_to_cog();
+}
+
+void GridWriter::convert_to_cog() {
+  GDALDriver* cog = GetGDALDriverManager()->GetDriverByName("COG");
+  if (cog == nullptr) throw Error("GDAL has no COG driver (needs GDAL >= 3.1): write a plain GeoTIFF instead");
+  cog_temp_ = std::make_unique<TempPath>(temp_.final_path());
+  CPLStringList copy;
+  copy.SetNameValue("COMPRESS", "DEFLATE");
+  copy.SetNameValue("BLOCKSIZE", std::to_string(std::max(options_.block_size, 256)).c_str());
+  copy.SetNameValue("RESAMPLING", resampling_.c_str());
+  copy.SetNameValue("OVERVIEWS", options_.overviews ? "AUTO" : "NONE");
+  copy.SetNameValue("BIGTIFF", "IF_SAFER");
+  detail::QuietGdal quiet;
+  GDALDatasetUniquePtr source(GDALDataset::Open(temp_.temp().c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  GDALDatasetUniquePtr out;
+  if (source) out.reset(cog->CreateCopy(cog_temp_->temp().c_str(), source.get(), FALSE, copy.List(), nullptr, nullptr));
+  if (!out) {
+    throw Error("converting '" + temp_.final_path() + "' to a Cloud Optimized GeoTIFF failed: " +
+                detail::last_gdal_message());
+  }
+  out.reset();
+  if (CPLGetLastErrorType() == CE_Failure) {
+    throw Error("writing the Cloud Optimized GeoTIFF '" + temp_.final_path() + "' failed: " +
+                detail::last_gdal_message());
+  }
+}
+
+void GridWriter::commit() {
+  if (dataset_) throw Error("internal: commit() before complete() for '" + temp_.final_path() + "'");
+  if (cog_temp_) {
+    cog_temp_->commit();
+  } else {
+    temp_.commit();
+  }
+}
+
+}  // namespace terraseg::geo
