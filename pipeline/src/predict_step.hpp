@@ -1,0 +1,41 @@
+#pragma once
+/// The one place where the engine (core) meets raster streaming (geo): segment one raster file.
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "terraseg/core/engine.hpp"
+#include "terraseg/core/model_card.hpp"
+
+namespace terraseg {
+
+struct PredictRequest {
+  std::string input;                        ///< anything GDAL opens
+  std::string mask_path;                    ///< class-id GeoTIFF to write
+  std::string logits_path;                  ///< float scores GeoTIFF; empty = none
+  std::string vectors_path;                 ///< GeoPackage polygons; empty = none
+  int tile = 512;
+  int overlap = 64;
+  bool cog = false;
+  std::vector<std::string> band_override;   ///< replaces the card's bands (e.g. {"3","2","1"})
+};
+
+struct PredictReport {
+  int width = 0;
+  int height = 0;
+  std::string crs_wkt;
+  bool georeferenced = false;
+  double seconds = 0.0;
+  std::map<int, int64_t> class_pixels;      ///< class id -> pixel count (nodata excluded)
+  std::vector<std::string> warnings;
+};
+
+using ProgressFn = std::function<void(double fraction)>;
+
+/// Streams `request.input` through `engine` in tiles and writes the outputs atomically.
+/// Throws Error naming the input or output file on failure; no partial file is left behind.
+PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictRequest& request,
+                           const ProgressFn& progress);
+
+}  // namespace terraseg

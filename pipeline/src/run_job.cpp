@@ -1,0 +1,172 @@
+#include "terraseg/pipeline/run_job.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "models.hpp"
+#include "predict_step.hpp"
+#include "progress.hpp"
+#include "run_summary.hpp"
+#include "terraseg/core/error.hpp"
+
+namespace terraseg {
+namespace {
+
+using nlohmann::json;
+
+struct Unit {
+  size_t index = 0;
+  std::string id;  ///< stable, file-name safe: <region>__<task>__<input stem>
+  const RegionConfig* region = nullptr;
+  std::filesystem::path input;
+  std::string task;
+  PredictRequest request;
+};
+
+std::filesystem::path unit_dir(const RunConfig& config) { return config.output_dir / ".terraseg" / "units"; }
+
+std::vector<Unit> plan_units(const RunConfig& config) {
+  std::vector<Unit> units;
+  for (const RegionConfig& region : config.regions) {
+    for (const std::string& task : region.tasks) {
+      for (const auto& input : region.inputs) {
+        Unit unit;
+        unit.region = &region;
+        unit.input = input;
+        unit.task = task;
+        const std::string stem = input.stem().string();
+        const std::filesystem::path dir = config.output_dir / region.name;
+        const std::filesystem::path base = region.inputs.size() == 1 ? dir / task : dir / task / stem;
+        unit.id = region.name + "__" + task + "__" + stem;
+        unit.request.input = input.string();
+        unit.request.mask_path = base.string() + ".tif";
+        if (config.outputs.scores) unit.request.logits_path = base.string() + "-scores.tif";
+        if (config.outputs.vectors) unit.request.vectors_path = base.string() + ".gpkg";
+        unit.request.tile = config.tiling.tile;
+        unit.request.overlap = config.tiling.overlap;
+        unit.request.cog = config.outputs.cog;
+        unit.index = units.size();
+        units.push_back(std::move(unit));
+      }
+    }
+  }
+  return units;
+}
+
+std::vector<std::string> unit_outputs(const Unit& unit) {
+  std::vector<std::string> outputs{unit.request.mask_path};
+  if (!unit.request.logits_path.empty()) outputs.push_back(unit.request.logits_path);
+  if (!unit.request.vectors_path.empty()) outputs.push_back(unit.request.vectors_path);
+  return outputs;
+}
+
+bool unit_complete(const RunConfig& config, const Unit& unit) {
+  if (!std::filesystem::exists(unit_dir(config) / (unit.id + ".json"))) return false;
+  for (const auto& output : unit_outputs(unit)) {
+    if (!std::filesystem::exists(output)) return false;
+  }
+  return true;
+}
+
+/// Models are loaded (and planned) once per task, lazily, and reused for every unit.
+class ModelCache {
+ public:
+  ModelCache(const RunConfig& config, int threads) : config_(config), threads_(threads) {}
+
+  struct Entry {
+    LoadedModel model;
+    std::unique_ptr<Engine> engine;
+  };
+
+  Entry& get(const std::string& task) {
+    auto found = entries_.find(task);
+    if (found != entries_.end()) return found->second;
+    std::string warning;
+    Entry entry{load_model(config_.models.at(task), &warning), nullptr};
+    if (!warning.empty()) std::cerr << "terraseg: warning: " << warning << '\n';
+    const ModelRef& ref = config_.models.at(task);
+    entry.engine = std::make_unique<Engine>(entry.model.graph, EngineOptions{threads_, parse_precision(ref.precision)});
+    return entries_.emplace(task, std::move(entry)).first->second;
+  }
+
+ private:
+  const RunConfig& config_;
+  int threads_;
+  std::map<std::string, Entry> entries_;
+};
+
+json run_unit(const Unit& unit, ModelCache& models, ProgressDisplay& display) {
+  ModelCache::Entry& entry = models.get(unit.task);
+  std::filesystem::create_directories(std::filesystem::path(unit.request.mask_path).parent_path());
+  display.begin(unit.id);
+  const PredictReport report = predict_file(*entry.engine, entry.model.graph.card, unit.request,
+                                            [&display](double fraction) { display.update(fraction); });
+  display.end();
+  return unit_record(unit.region->name, unit.task, unit.input.string(), entry.model, unit_outputs(unit), report);
+}
+
+}  // namespace
+
+void parse_shard(const std::string& text, RunOptions& options) {
+  const size_t slash = text.find('/');
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("no slash");
+    options.shard_index = std::stoi(text.substr(0, slash));
+    options.shard_count = std::stoi(text.substr(slash + 1));
+  } catch (const std::exception&) {
+    throw Error("--shard '" + text + "': expected I/N, e.g. 0/4 for the first of four shards");
+  }
+  if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count) {
+    throw Error("--shard '" + text + "': need 0 <= I < N");
+  }
+}
+
+void apply_shard_environment(RunOptions& options) {
+  const char* index = std::getenv("JOB_COMPLETION_INDEX");
+  const char* count = std::getenv("TERRASEG_SHARD_COUNT");
+  if (index == nullptr || count == nullptr) return;
+  parse_shard(std::string(index) + "/" + count, options);
+}
+
+int run_job(const RunConfig& config, const RunOptions& options) {
+  const auto started = std::chrono::system_clock::now();
+  const int threads = options.threads > 0 ? options.threads : config.threads;
+  set_thread_count(threads);
+  ensure_writable_dir(config.output_dir, "output_dir in " + config.source.string());
+  std::filesystem::create_directories(unit_dir(config));
+
+  const std::vector<Unit> units = plan_units(config);
+  ModelCache models(config, threads);
+  ProgressDisplay display(options.quiet);
+  int computed = 0;
+  for (const Unit& unit : units) {
+    if (static_cast<int>(unit.index % static_cast<size_t>(options.shard_count)) != options.shard_index) continue;
+    if (options.resume && unit_complete(config, unit)) continue;
+    const json record = run_unit(unit, models, display);
+    write_json_atomically(unit_dir(config) / (unit.id + ".json"), record);
+    ++computed;
+  }
+
+  std::vector<json> records;
+  for (const Unit& unit : units) {
+    if (!unit_complete(config, unit)) {
+      if (!options.quiet) {
+        std::cerr << "terraseg: " << computed << " unit(s) computed; other shards still pending, "
+                  << "run-summary.json will be written when all are done\n";
+      }
+      return computed;
+    }
+    std::ifstream stream(unit_dir(config) / (unit.id + ".json"));
+    records.push_back(json::parse(stream));
+  }
+  write_run_summary(config, records, started, threads);
+  if (!options.quiet) std::cerr << "terraseg: wrote " << (config.output_dir / "run-summary.json").string() << '\n';
+  return computed;
+}
+
+}  // namespace terraseg

@@ -1,0 +1,109 @@
+#include "run_summary.hpp"
+
+#include <gdal.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "terraseg/core/error.hpp"
+#include "terraseg/core/version.hpp"
+
+namespace terraseg {
+
+using nlohmann::json;
+
+namespace {
+
+std::string iso_time(std::chrono::system_clock::time_point when) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(when);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  std::ostringstream text;
+  text << std::put_time(&utc, "%Y-%m-%dT%H:%M:%SZ");
+  return text.str();
+}
+
+json class_fractions(const LoadedModel& model, const PredictReport& report) {
+  int64_t total = 0;
+  for (const auto& entry : report.class_pixels) total += entry.second;
+  json fractions = json::object();
+  for (const auto& [id, count] : report.class_pixels) {
+    fractions[model.graph.card.class_name(id)] = total > 0 ? static_cast<double>(count) / static_cast<double>(total) : 0.0;
+  }
+  return fractions;
+}
+
+}  // namespace
+
+json versions() {
+  return {{"terraseg", TERRASEG_VERSION_STRING},
+          {"gdal", GDALVersionInfo("RELEASE_NAME")},
+          {"onednn", onednn_version()}};
+}
+
+json unit_record(const std::string& region, const std::string& task, const std::string& input,
+                 const LoadedModel& model, const std::vector<std::string>& outputs, const PredictReport& report) {
+  return {{"region", region},
+          {"task", task},
+          {"input", {{"path", input}, {"width", report.width}, {"height", report.height},
+                     {"georeferenced", report.georeferenced}, {"crs_wkt", report.crs_wkt}}},
+          {"model", {{"source", model.source}, {"trained", model.trained}, {"name", model.graph.card.name},
+                     {"notes", model.graph.card.notes}}},
+          {"outputs", outputs},
+          {"seconds", report.seconds},
+          {"class_fractions", class_fractions(model, report)},
+          {"warnings", report.warnings}};
+}
+
+void write_run_summary(const RunConfig& config, const std::vector<json>& unit_records,
+                       std::chrono::system_clock::time_point started, int threads) {
+  json summary;
+  summary["config"] = std::filesystem::absolute(config.source).string();
+  summary["output_dir"] = std::filesystem::absolute(config.output_dir).string();
+  summary["started"] = iso_time(started);
+  summary["finished"] = iso_time(std::chrono::system_clock::now());
+  summary["threads"] = threads;
+  summary["versions"] = versions();
+  summary["units"] = unit_records;
+  double seconds = 0.0;
+  bool all_trained = true;
+  for (const json& record : unit_records) {
+    seconds += record.at("seconds").get<double>();
+    all_trained = all_trained && record.at("model").at("trained").get<bool>();
+  }
+  summary["timings"] = {{"compute_seconds", seconds}};
+  summary["all_models_trained"] = all_trained;
+  if (!all_trained) {
+    summary["notice"] = "Some models are UNTRAINED (random weights): their masks demonstrate the pipeline only.";
+  }
+  write_json_atomically(config.output_dir / "run-summary.json", summary);
+}
+
+void write_json_atomically(const std::filesystem::path& path, const json& doc) {
+  const std::filesystem::path temporary = path.string() + ".tmp-" + std::to_string(getpid());
+  {
+    std::ofstream stream(temporary);
+    stream << doc.dump(2) << '\n';
+    stream.flush();
+    if (!stream) {
+      std::error_code ignored;
+      std::filesystem::remove(temporary, ignored);
+      throw Error(path.string() + ": cannot write (disk full or no permission?); free space or choose another output_dir");
+    }
+  }
+  std::filesystem::rename(temporary, path);
+}
+
+void ensure_writable_dir(const std::filesystem::path& dir, const std::string& what) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error || access(dir.c_str(), W_OK) != 0) {
+    throw Error(what + ": cannot create or write to directory '" + dir.string() +
+                "'; choose a writable directory or fix its permissions");
+  }
+}
+
+}  // namespace terraseg

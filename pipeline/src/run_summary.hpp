@@ -1,0 +1,34 @@
+#pragma once
+/// run-summary.json and the per-unit records it is merged from (contract: inputs, outputs, timings,
+/// metrics/indicators, versions).
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "models.hpp"
+#include "predict_step.hpp"
+#include "terraseg/pipeline/config.hpp"
+
+namespace terraseg {
+
+/// One unit's record: region, task, input (size, CRS), model (source, trained?, card), outputs,
+/// seconds and class pixel fractions.
+nlohmann::json unit_record(const std::string& region, const std::string& task, const std::string& input,
+                           const LoadedModel& model, const std::vector<std::string>& outputs,
+                           const PredictReport& report);
+
+void write_run_summary(const RunConfig& config, const std::vector<nlohmann::json>& unit_records,
+                       std::chrono::system_clock::time_point started, int threads);
+
+/// Writes JSON to a temporary name in the same directory and renames it into place.
+void write_json_atomically(const std::filesystem::path& path, const nlohmann::json& doc);
+
+/// Creates `dir` if needed and proves it writable; Error naming `what` and the directory otherwise.
+void ensure_writable_dir(const std::filesystem::path& dir, const std::string& what);
+
+/// Library versions: terraseg, GDAL, oneDNN, OpenCV.
+nlohmann::json versions();
+
+}  // namespace terraseg
