@@ -1,0 +1,161 @@
+// Shape-independent graph passes run once per Engine: BatchNormalization folding into the
+// preceding convolution, and grouping of convolutions with the activations / residual Add that
+// follow them so they become oneDNN post-ops.
+#include <cmath>
+
+#include "engine/ops.hpp"
+#include "terraseg/core/error.hpp"
+
+namespace terraseg::engine {
+namespace {
+
+bool is_conv(const Node& node) { return node.op == "Conv" || node.op == "ConvTranspose"; }
+
+/// Number of readers of every value; a graph output counts as one more reader.
+std::map<std::string, int> reader_counts(const Graph& graph) {
+  std::map<std::string, int> counts;
+  for (const Node& node : graph.nodes) {
+    for (const std::string& in : node.inputs) {
+      if (!in.empty()) ++counts[in];
+    }
+  }
+  for (const std::string& out : graph.outputs) ++counts[out];
+  return counts;
+}
+
+bool foldable(const Graph& graph, const Node& conv, const Node& bn, const std::map<std::string, int>& readers) {
+  if (!is_conv(conv) || bn.inputs.size() != 5 || bn.inputs[0] != conv.outputs.at(0)) return false;
+  if (readers.at(conv.outputs[0]) != 1 || bn.attr_int("training_mode", 0) != 0) return false;
+  for (size_t i = 1; i < bn.outputs.size(); ++i) {
+    if (!bn.outputs[i].empty()) return false;
+  }
+  for (size_t i = 1; i < 5; ++i) {
+    if (!graph.is_weight(bn.inputs[i])) return false;
+  }
+  if (conv.inputs.size() < 2 || !graph.is_weight(conv.inputs[1])) return false;
+  return conv.inputs.size() < 3 || conv.inputs[2].empty() || graph.is_weight(conv.inputs[2]);
+}
+
+/// Scales output channel `o` of the conv weights (ONNX layouts: Conv [O, I/g, kH, kW];
+/// ConvTranspose [I, O/g, kH, kW]).
+void scale_output_channels(Tensor& w, bool transposed, int64_t group, const std::vector<float>& scale) {
+  const Dims& d = w.dims();
+  const int64_t kernel = d[2] * d[3];
+  float* data = w.data();
+  if (!transposed) {
+    for (int64_t o = 0; o < d[0]; ++o) {
+      for (int64_t k = 0; k < d[1] * kernel; ++k) data[o * d[1] * kernel + k] *= scale[static_cast<size_t>(o)];
+    }
+    return;
+  }
+  const int64_t in_per_group = d[0] / group;
+  for (int64_t i = 0; i < d[0]; ++i) {
+    const int64_t g = i / in_per_group;
+    for (int64_t ol = 0; ol < d[1]; ++ol) {
+      const float s = scale[static_cast<size_t>(g * d[1] + ol)];
+      for (int64_t k = 0; k < kernel; ++k) data[(i * d[1] + ol) * kernel + k] *= s;
+    }
+  }
+}
+
+void fold_one(Graph& graph, Node& conv, const Node& bn) {
+  const Tensor& gamma = graph.weights.at(bn.inputs[1]);
+  const Tensor& beta = graph.weights.at(bn.inputs[2]);
+  const Tensor& mean = graph.weights.at(bn.inputs[3]);
+  const Tensor& var = graph.weights.at(bn.inputs[4]);
+  const float eps = bn.attr_float("epsilon", 1e-5F);
+  Tensor w = graph.weights.at(conv.inputs[1]);
+  const bool transposed = conv.op == "ConvTranspose";
+  const int64_t group = conv.attr_int("group", 1);
+  const int64_t channels = transposed ? w.dim(1) * group : w.dim(0);
+  if (gamma.size() != channels || beta.size() != channels || mean.size() != channels || var.size() != channels) {
+    throw Error("node '" + bn.name + "' (BatchNormalization): parameters do not have " + std::to_string(channels) +
+                " values like the output of '" + conv.name + "'");
+  }
+  const bool has_bias = conv.inputs.size() > 2 && !conv.inputs[2].empty();
+  Tensor b = has_bias ? graph.weights.at(conv.inputs[2]) : Tensor({channels}, 0.0F);
+  std::vector<float> scale(static_cast<size_t>(channels));
+  for (int64_t o = 0; o < channels; ++o) {
+    const auto i = static_cast<size_t>(o);
+    scale[i] = gamma.data()[i] / std::sqrt(var.data()[i] + eps);
+    b.data()[i] = (b.data()[i] - mean.data()[i]) * scale[i] + beta.data()[i];
+  }
+  scale_output_channels(w, transposed, group, scale);
+  // New names: the original weights may be shared with another node.
+  const std::string wname = conv.name + "/bn_folded_W";
+  const std::string bname = conv.name + "/bn_folded_B";
+  graph.weights[wname] = std::move(w);
+  graph.weights[bname] = std::move(b);
+  conv.inputs.resize(3);
+  conv.inputs[1] = wname;
+  conv.inputs[2] = bname;
+  conv.outputs[0] = bn.outputs[0];
+}
+
+}  // namespace
+
+void fold_batch_norms(Graph& graph) {
+  const std::map<std::string, int> readers = reader_counts(graph);
+  std::map<std::string, size_t> producer;
+  std::vector<bool> removed(graph.nodes.size(), false);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    Node& node = graph.nodes[i];
+    if (node.op == "BatchNormalization" && !node.inputs.empty()) {
+      auto it = producer.find(node.inputs[0]);
+      if (it != producer.end() && foldable(graph, graph.nodes[it->second], node, readers)) {
+        fold_one(graph, graph.nodes[it->second], node);
+        removed[i] = true;
+        producer[node.outputs[0]] = it->second;
+        continue;
+      }
+    }
+    for (const std::string& out : node.outputs) producer[out] = i;
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (!removed[i]) kept.push_back(std::move(graph.nodes[i]));
+  }
+  graph.nodes = std::move(kept);
+}
+
+std::vector<PlanNode> fuse_post_ops(const Graph& graph) {
+  const std::map<std::string, int> readers = reader_counts(graph);
+  std::map<std::string, size_t> producer;
+  std::map<std::string, size_t> reader;  // the last reader; meaningful when the count is 1
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (const std::string& out : graph.nodes[i].outputs) producer[out] = i;
+    for (const std::string& in : graph.nodes[i].inputs) reader[in] = i;
+  }
+  std::vector<bool> absorbed(graph.nodes.size(), false);
+  std::vector<PlanNode> result;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (absorbed[i]) continue;
+    PlanNode pn{graph.nodes[i], {}};
+    std::string current = pn.node.outputs.empty() ? std::string() : pn.node.outputs[0];
+    while (is_conv(pn.node) && !current.empty() && readers.at(current) == 1 && reader.count(current) != 0) {
+      const size_t j = reader.at(current);
+      const Node& next = graph.nodes[j];
+      PostOp post;
+      if (activation_of(next, post) && next.inputs.at(0) == current) {
+        pn.post_ops.push_back(post);
+      } else if (next.op == "Add" && pn.post_ops.empty() && next.inputs.size() == 2) {
+        const std::string& other = next.inputs[0] == current ? next.inputs[1] : next.inputs[0];
+        const bool earlier = other == graph.input || (producer.count(other) != 0 && producer.at(other) < i);
+        if (other == current || graph.is_weight(other) || !earlier) break;
+        post.kind = PostOp::Kind::sum;
+        post.residual = other;
+        post.node = next.name;
+        pn.post_ops.push_back(post);
+      } else {
+        break;
+      }
+      absorbed[j] = true;
+      current = next.outputs.at(0);
+    }
+    if (!pn.post_ops.empty()) pn.node.outputs = {current};
+    result.push_back(std::move(pn));
+  }
+  return result;
+}
+
+}  // namespace terraseg::engine

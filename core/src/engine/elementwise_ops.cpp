@@ -1,0 +1,219 @@
+// Activations, PRelu, broadcasting binary ops, BatchNormalization (unfolded), Softmax, Concat,
+// ArgMax and the pass-through ops. All but ArgMax run on whatever layout their input has.
+#include <algorithm>
+#include <limits>
+
+#include "engine/ops.hpp"
+#include "terraseg/core/error.hpp"
+
+namespace terraseg::engine {
+namespace {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+/// A binary operand: a computed value, or a weight made constant at `rank` (leading 1s added).
+int operand(PlanBuilder& builder, const Node& node, size_t index, size_t rank) {
+  const std::string& name = node.inputs.at(index);
+  if (!builder.graph().is_weight(name)) return builder.lookup(name, node);
+  const Tensor& w = builder.weight(node, index);
+  if (w.rank() > rank) fail(node, "constant '" + name + "' has more dimensions than the other operand");
+  Dims dims(rank - w.rank(), 1);
+  dims.insert(dims.end(), w.dims().begin(), w.dims().end());
+  const dnnl::memory::desc md(to_dnnl(dims), dt::f32, plain_tag(rank));
+  return builder.add_constant(md, w.data(), dims);
+}
+
+dnnl::algorithm binary_alg(const Node& node) {
+  if (node.op == "Add") return dnnl::algorithm::binary_add;
+  if (node.op == "Sub") return dnnl::algorithm::binary_sub;
+  if (node.op == "Mul") return dnnl::algorithm::binary_mul;
+  if (node.op == "Div") return dnnl::algorithm::binary_div;
+  fail(node, "is not a binary op");
+}
+
+}  // namespace
+
+int plan_binary(PlanBuilder& builder, const Node& node, dnnl::algorithm alg, int a, int b) {
+  Dims da = builder.dims(a);
+  Dims db = builder.dims(b);
+  if (da.size() != db.size()) fail(node, "operands " + to_string(da) + " and " + to_string(db) + " differ in rank");
+  Dims out(da.size());
+  for (size_t i = 0; i < da.size(); ++i) {
+    if (da[i] != db[i] && da[i] != 1 && db[i] != 1) {
+      fail(node, "operands " + to_string(da) + " and " + to_string(db) + " do not broadcast");
+    }
+    out[i] = std::max(da[i], db[i]);
+  }
+  const bool commutes = alg == dnnl::algorithm::binary_add || alg == dnnl::algorithm::binary_mul;
+  if (da != out && db == out && commutes) {
+    std::swap(a, b);
+    std::swap(da, db);
+  }
+  // oneDNN broadcasts only the second source.
+  if (da != out) fail(node, "only the second operand may be broadcast for " + node.op);
+  b = db == out ? builder.convert(b, builder.md(a)) : builder.to_plain(b);
+  const dnnl::binary::desc desc(alg, builder.md(a), builder.md(b), same_layout(builder.md(a), out));
+  const dnnl::binary::primitive_desc pd(desc, builder.attr(), builder.engine());
+  const int dst = builder.add_value(pd.dst_desc());
+  builder.add_primitive(node.name, pd, {{DNNL_ARG_SRC_0, a}, {DNNL_ARG_SRC_1, b}, {DNNL_ARG_DST, dst}});
+  return dst;
+}
+
+void plan_binary_node(PlanBuilder& builder, const PlanNode& pn) {
+  const Node& node = pn.node;
+  if (node.inputs.size() != 2) fail(node, "needs exactly two inputs");
+  const bool w0 = builder.graph().is_weight(node.inputs[0]);
+  const bool w1 = builder.graph().is_weight(node.inputs[1]);
+  if (w0 && w1) fail(node, "both operands are constants; fold them in the exporter");
+  const size_t rank = builder.dims(builder.lookup(node.inputs[w0 ? 1 : 0], node)).size();
+  const int a = operand(builder, node, 0, rank);
+  const int b = operand(builder, node, 1, rank);
+  builder.bind(node.outputs.at(0), plan_binary(builder, node, binary_alg(node), a, b));
+}
+
+void plan_activation(PlanBuilder& builder, const PlanNode& pn) {
+  PostOp post;
+  if (!activation_of(pn.node, post)) fail(pn.node, "min/max must be constant attributes");
+  const int src = builder.lookup(pn.node.inputs.at(0), pn.node);
+  builder.bind(pn.node.outputs.at(0), plan_eltwise(builder, pn.node.name, src, post));
+}
+
+void plan_prelu(PlanBuilder& builder, const PlanNode& pn) {
+  const Node& node = pn.node;
+  const int src = builder.lookup(node.inputs.at(0), node);
+  require_rank4(builder, node, src);
+  const Tensor& slope = builder.weight(node, 1);
+  const int64_t channels = builder.dims(src)[1];
+  if (slope.size() != 1 && slope.size() != channels) {
+    fail(node, "slope " + to_string(slope.dims()) + " must have 1 or " + std::to_string(channels) + " values");
+  }
+  const Dims slope_dims{1, slope.size(), 1, 1};
+  const int weights = builder.add_constant(dnnl::memory::desc(to_dnnl(slope_dims), dt::f32, tag::abcd), slope.data(),
+                                           slope_dims);
+  const dnnl::prelu_forward::desc desc(dnnl::prop_kind::forward_inference, builder.md(src), builder.md(weights));
+  const dnnl::prelu_forward::primitive_desc pd(desc, builder.attr(), builder.engine());
+  const int dst = builder.add_value(pd.dst_desc());
+  builder.add_primitive(node.name, pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
+  builder.bind(node.outputs.at(0), dst);
+}
+
+void plan_batch_norm(PlanBuilder& builder, const PlanNode& pn) {
+  const Node& node = pn.node;
+  if (node.attr_int("training_mode", 0) != 0) fail(node, "training_mode=1 is not an inference graph");
+  const int src = builder.lookup(node.inputs.at(0), node);
+  require_rank4(builder, node, src);
+  const int64_t channels = builder.dims(src)[1];
+  std::vector<int> params;
+  for (size_t i = 1; i <= 4; ++i) {
+    const Tensor& t = builder.weight(node, i);
+    if (t.size() != channels) fail(node, "parameter '" + node.inputs[i] + "' needs " + std::to_string(channels) + " values");
+    params.push_back(builder.add_constant(dnnl::memory::desc({channels}, dt::f32, tag::a), t.data(), Dims{channels}));
+  }
+  const auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+                     dnnl::normalization_flags::use_shift;
+  const dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, builder.md(src),
+                                                     node.attr_float("epsilon", 1e-5F), flags);
+  const dnnl::batch_normalization_forward::primitive_desc pd(desc, builder.attr(), builder.engine());
+  const int dst = builder.add_value(pd.dst_desc());
+  builder.add_primitive(node.name, pd,
+                        {{DNNL_ARG_SRC, src},
+                         {DNNL_ARG_SCALE, params[0]},
+                         {DNNL_ARG_SHIFT, params[1]},
+                         {DNNL_ARG_MEAN, params[2]},
+                         {DNNL_ARG_VARIANCE, params[3]},
+                         {DNNL_ARG_DST, dst}});
+  builder.bind(node.outputs.at(0), dst);
+}
+
+void plan_softmax(PlanBuilder& builder, const PlanNode& pn) {
+  const Node& node = pn.node;
+  const int src = builder.lookup(node.inputs.at(0), node);
+  const auto rank = static_cast<int64_t>(builder.dims(src).size());
+  int64_t axis = node.attr_int("axis", -1);  // opset 13 default
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) fail(node, "axis is out of range");
+  const dnnl::softmax_forward::desc desc(dnnl::prop_kind::forward_inference, builder.md(src), static_cast<int>(axis));
+  const dnnl::softmax_forward::primitive_desc pd(desc, builder.attr(), builder.engine());
+  const int dst = builder.add_value(pd.dst_desc());
+  builder.add_primitive(node.name, pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+  builder.bind(node.outputs.at(0), dst);
+}
+
+void plan_concat(PlanBuilder& builder, const PlanNode& pn) {
+  const Node& node = pn.node;
+  if (node.inputs.empty()) fail(node, "needs at least one input");
+  const int first = builder.lookup(node.inputs[0], node);
+  Dims out = builder.dims(first);
+  const auto rank = static_cast<int64_t>(out.size());
+  int64_t axis = node.attr_int("axis", 1);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) fail(node, "axis is out of range");
+  std::vector<int> srcs;
+  out[static_cast<size_t>(axis)] = 0;
+  for (const std::string& name : node.inputs) {
+    const int id = builder.lookup(name, node);
+    const Dims d = builder.dims(id);
+    out[static_cast<size_t>(axis)] += d.at(static_cast<size_t>(axis));
+    srcs.push_back(builder.convert(id, same_layout(builder.md(first), d)));
+  }
+  std::vector<dnnl::memory::desc> mds;
+  for (int id : srcs) mds.push_back(builder.md(id));
+  const dnnl::concat::primitive_desc pd(same_layout(builder.md(first), out), static_cast<int>(axis), mds,
+                                        builder.engine(), builder.attr());
+  const int dst = builder.add_value(pd.dst_desc());
+  std::vector<std::pair<int, int>> args{{DNNL_ARG_DST, dst}};
+  for (size_t i = 0; i < srcs.size(); ++i) args.emplace_back(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), srcs[i]);
+  builder.add_primitive(node.name, pd, std::move(args));
+  builder.bind(node.outputs.at(0), dst);
+}
+
+void check_argmax(const Node& node) {
+  if (node.attr_int("axis", 0) != 1 && node.attr_int("axis", 0) != -3) {
+    fail(node, "only axis=1 (the channel axis of NCHW) is supported");
+  }
+}
+
+void plan_argmax(PlanBuilder& builder, const PlanNode& pn) {
+  const Node& node = pn.node;
+  const int src = builder.to_plain(builder.lookup(node.inputs.at(0), node));
+  require_rank4(builder, node, src);
+  const Dims x = builder.dims(src);
+  const bool keep = node.attr_int("keepdims", 1) != 0;
+  const bool last = node.attr_int("select_last_index", 0) != 0;
+  const Dims out = keep ? Dims{x[0], 1, x[2], x[3]} : Dims{x[0], x[2], x[3]};
+  const int dst = builder.add_value(dnnl::memory::desc(to_dnnl(out), dt::f32, plain_tag(out.size())));
+  builder.add_custom(
+      node.name,
+      [src, dst, x, last](const std::vector<PlanValue>& values) {
+        const float* in = data_of(values, src);
+        float* result = data_of(values, dst);
+        const int64_t plane = x[2] * x[3];
+        for (int64_t n = 0; n < x[0]; ++n) {
+          const float* base = in + n * x[1] * plane;
+          for (int64_t p = 0; p < plane; ++p) {
+            int64_t best = 0;
+            for (int64_t c = 1; c < x[1]; ++c) {
+              const float v = base[c * plane + p];
+              const float b = base[best * plane + p];
+              if (v > b || (last && v == b)) best = c;
+            }
+            result[n * plane + p] = static_cast<float>(best);
+          }
+        }
+      },
+      {src, dst});
+  builder.bind(node.outputs[0], dst);
+}
+
+void check_identity(const Node& node) {
+  if (node.op == "Dropout" && node.outputs.size() > 1 && !node.outputs[1].empty()) {
+    fail(node, "the mask output of Dropout is not available at inference");
+  }
+}
+
+void plan_identity(PlanBuilder& builder, const PlanNode& pn) {
+  builder.bind(pn.node.outputs.at(0), builder.lookup(pn.node.inputs.at(0), pn.node));
+}
+
+}  // namespace terraseg::engine

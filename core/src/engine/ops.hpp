@@ -1,0 +1,82 @@
+#pragma once
+/// Internal to the engine: the op registry, the graph passes run once per Engine, and the per-op
+/// lowering functions (one PlanNode -> primitives/steps in a PlanBuilder).
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/plan.hpp"
+
+namespace terraseg::engine {
+
+/// Static (shape-independent) attribute checks; throws Error naming node and op.
+using CheckFn = void (*)(const Node& node);
+/// Lowers one node at the shapes the builder currently knows.
+using PlanFn = void (*)(PlanBuilder& builder, const PlanNode& node);
+
+struct OpEntry {
+  CheckFn check = nullptr;
+  PlanFn plan = nullptr;
+};
+using OpRegistry = std::map<std::string, OpEntry>;
+
+/// The one place that lists every supported ONNX op.
+OpRegistry make_op_registry();
+
+// Graph passes (bn_fold.cpp).
+/// Folds BatchNormalization into the preceding Conv/ConvTranspose when it is the conv's only consumer.
+void fold_batch_norms(Graph& graph);
+/// Groups each Conv/ConvTranspose with the activations and residual Add that follow it.
+std::vector<PlanNode> fuse_post_ops(const Graph& graph);
+
+// Shared helpers (op_common.cpp).
+[[noreturn]] void fail(const Node& node, const std::string& what);
+/// A 2-element spatial attribute (H, W); `fallback` when absent.
+std::array<int64_t, 2> spatial_attr(const Node& node, const std::string& key, std::array<int64_t, 2> fallback);
+/// ONNX `pads` for 2-D ops as {top, left, bottom, right}; zeros when absent.
+std::array<int64_t, 4> pads_attr(const Node& node);
+/// Begin/end padding that auto_pad SAME_UPPER/SAME_LOWER gives one spatial axis.
+std::array<int64_t, 2> same_pads(int64_t in, int64_t effective_kernel, int64_t stride, bool upper);
+/// Throws unless value `id` is a rank-4 (NCHW) tensor.
+void require_rank4(const PlanBuilder& builder, const Node& node, int id);
+/// Maps an activation node to a oneDNN eltwise algorithm; false when `node` is not one.
+bool activation_of(const Node& node, PostOp& post);
+/// Emits an eltwise primitive on `src`; returns the result value.
+int plan_eltwise(PlanBuilder& builder, const std::string& node, int src, const PostOp& post);
+/// Emits a (broadcasting) binary primitive; returns the result value.
+int plan_binary(PlanBuilder& builder, const Node& node, dnnl::algorithm alg, int a, int b);
+/// bf16 round-to-nearest-even, kept in a float (for bf16 emulation where the CPU lacks bf16).
+float round_bf16(float value);
+/// A copy of `src` with every element rounded to bf16 precision.
+int plan_round_bf16(PlanBuilder& builder, const std::string& node, int src);
+inline float* data_of(const std::vector<PlanValue>& values, int id) {
+  return static_cast<float*>(values[static_cast<size_t>(id)].mem.get_data_handle());
+}
+
+// Op lowering, by file.
+void check_conv(const Node& node);
+void plan_conv(PlanBuilder& builder, const PlanNode& node);
+void plan_conv_transpose(PlanBuilder& builder, const PlanNode& node);
+void check_pool(const Node& node);
+void plan_max_pool(PlanBuilder& builder, const PlanNode& node);
+void plan_average_pool(PlanBuilder& builder, const PlanNode& node);
+void plan_global_average_pool(PlanBuilder& builder, const PlanNode& node);
+void plan_max_unpool(PlanBuilder& builder, const PlanNode& node);
+void plan_activation(PlanBuilder& builder, const PlanNode& node);
+void plan_prelu(PlanBuilder& builder, const PlanNode& node);
+void plan_binary_node(PlanBuilder& builder, const PlanNode& node);
+void plan_batch_norm(PlanBuilder& builder, const PlanNode& node);
+void plan_softmax(PlanBuilder& builder, const PlanNode& node);
+void plan_concat(PlanBuilder& builder, const PlanNode& node);
+void check_argmax(const Node& node);
+void plan_argmax(PlanBuilder& builder, const PlanNode& node);
+void check_identity(const Node& node);
+void plan_identity(PlanBuilder& builder, const PlanNode& node);
+void check_pad(const Node& node);
+void plan_pad(PlanBuilder& builder, const PlanNode& node);
+void check_resize(const Node& node);
+void plan_resize(PlanBuilder& builder, const PlanNode& node);
+
+}  // namespace terraseg::engine

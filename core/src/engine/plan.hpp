@@ -1,0 +1,164 @@
+#pragma once
+/// Internal to the engine: a Plan is the graph lowered onto oneDNN primitives (and a few plain-loop
+/// steps) for one input shape; a PlanBuilder assembles it. Values are numbered; every value has a
+/// oneDNN memory descriptor (its layout may be blocked) and, after finalize(), a memory object whose
+/// buffer is a slot shared with other values whose lifetimes do not overlap.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "terraseg/core/engine.hpp"
+#include "terraseg/core/graph.hpp"
+
+namespace terraseg::engine {
+
+/// One post-op fused into a convolution: an eltwise activation or a residual sum.
+struct PostOp {
+  enum class Kind { eltwise, sum };
+  Kind kind = Kind::eltwise;
+  dnnl::algorithm alg = dnnl::algorithm::eltwise_relu;
+  float alpha = 0.0F;
+  float beta = 0.0F;
+  std::string residual;  ///< Kind::sum: the value added to the convolution output
+  std::string node;      ///< name of the graph node that was fused (for messages)
+};
+
+/// A graph node after the shape-independent passes: outputs may be rewritten to the last fused
+/// node's outputs, and post_ops lists what was fused into it.
+struct PlanNode {
+  Node node;
+  std::vector<PostOp> post_ops;
+};
+
+struct PlanValue {
+  enum class Home { slot, input, output, constant };
+  dnnl::memory::desc md;
+  Home home = Home::slot;
+  dnnl::memory mem;  ///< bound in finalize(); constants own their buffer from creation
+};
+
+/// A plain-loop step reads and writes values through their memory objects.
+using CustomFn = std::function<void(const std::vector<PlanValue>&)>;
+
+struct Step {
+  std::string node;                          ///< graph node this step belongs to (diagnostics)
+  dnnl::primitive prim;                      ///< empty for custom steps
+  std::vector<std::pair<int, int>> arg_ids;  ///< DNNL_ARG_* -> value id
+  std::unordered_map<int, dnnl::memory> args;///< resolved from arg_ids in finalize()
+  dnnl::memory::desc scratchpad_md;          ///< non-empty when the primitive needs scratchpad
+  CustomFn custom;
+  std::vector<int> touched;                  ///< value ids a custom step reads or writes
+  int output_index = -1;                     ///< >= 0: copies graph output #i to the caller
+};
+
+/// 64-byte aligned heap block, freed on destruction.
+class AlignedBuffer {
+ public:
+  explicit AlignedBuffer(size_t bytes);
+  void* data() const { return data_.get(); }
+
+ private:
+  struct Free {
+    void operator()(void* p) const;
+  };
+  std::unique_ptr<void, Free> data_;
+};
+
+/// An executable plan for one input shape. Built once, executed many times without allocating.
+class Plan {
+ public:
+  std::vector<PlanValue> values;
+  std::vector<Step> steps;
+  std::vector<AlignedBuffer> slots;  ///< intermediate storage, shared by liveness
+  int input_id = -1;
+  std::vector<int> output_ids;       ///< external plain-layout memories, one per graph output
+  std::vector<Dims> output_dims;
+  PlanStats stats;
+  dnnl::stream stream;
+
+  /// Runs the plan on `input` (plain NCHW) and writes the first `output_count` graph outputs.
+  void execute(const Tensor& input, const std::vector<Tensor*>& outputs);
+};
+
+/// Where the pooling primitive that produced an Indices value lives, for MaxUnpool.
+struct PoolRecord {
+  dnnl::pooling_v2_forward::primitive_desc pd;
+  dnnl::memory::dims strides, kernel, dilation, pad_l, pad_r;
+};
+
+class PlanBuilder {
+ public:
+  PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine);
+
+  const Graph& graph() const { return graph_; }
+  Precision precision() const { return precision_; }
+  const dnnl::engine& engine() const { return engine_; }
+
+  /// Id of graph value `name`; throws Error naming `node` when it is not known (or is a weight).
+  int lookup(const std::string& name, const Node& node) const;
+  /// Makes graph value `name` refer to value `id` (outputs of ops, aliases of Identity).
+  void bind(const std::string& name, int id);
+  /// The float32 weight read by input `index` of `node`; throws when that input is not a weight.
+  const Tensor& weight(const Node& node, size_t index) const;
+  bool has_input(const Node& node, size_t index) const;
+
+  /// A fresh intermediate value with layout `md`.
+  int add_value(const dnnl::memory::desc& md);
+  /// A constant value with layout `md`, filled now from plain row-major `values` of dims `dims`.
+  int add_constant(const dnnl::memory::desc& md, const float* values, const Dims& dims);
+  /// A constant value with layout `md`, filled now from float32 `values` laid out as `source`.
+  int add_constant(const dnnl::memory::desc& md, const float* values, const dnnl::memory::desc& source);
+  const dnnl::memory::desc& md(int id) const { return values_.at(static_cast<size_t>(id)).md; }
+  Dims dims(int id) const;
+
+  /// `id` in layout `wanted`: itself when equal, else a reordered copy (cached per value+layout).
+  int convert(int id, const dnnl::memory::desc& wanted);
+  /// `id` as a plain row-major float32 value.
+  int to_plain(int id);
+
+  /// Attributes with a user-managed scratchpad (all primitives share one scratchpad buffer).
+  dnnl::primitive_attr attr() const;
+  void add_primitive(const std::string& node, const dnnl::primitive_desc_base& pd,
+                     std::vector<std::pair<int, int>> arg_ids);
+  void add_custom(const std::string& node, CustomFn fn, std::vector<int> touched);
+  void add_flops(double flops) { flops_ += flops; }
+
+  std::map<int, PoolRecord>& pool_records() { return pool_records_; }
+
+  /// Adds the output copies, assigns slots by liveness, allocates and binds every memory.
+  std::unique_ptr<Plan> finalize(std::map<std::string, int> op_counts);
+
+ private:
+  void assign_slots(Plan& plan) const;
+  void bind_step_args(Plan& plan) const;
+
+  const Graph& graph_;
+  Precision precision_;
+  dnnl::engine engine_;
+  std::vector<PlanValue> values_;
+  std::vector<Step> steps_;
+  std::map<std::string, int> names_;
+  std::vector<std::pair<int, int>> conversions_;  ///< (source id, converted id)
+  std::map<int, PoolRecord> pool_records_;
+  size_t scratchpad_bytes_ = 0;
+  double flops_ = 0.0;
+  int input_id_ = -1;
+};
+
+/// Plain row-major format tag for a rank (a, ab, abc, abcd, abcde).
+dnnl::memory::format_tag plain_tag(size_t rank);
+dnnl::memory::dims to_dnnl(const Dims& dims);
+Dims from_dnnl(const dnnl::memory::dims& dims);
+/// A descriptor of dims `dims` in the same layout family as `like` (plain / nhwc / nChw8c / nChw16c),
+/// falling back to plain when `like` has no simple tag.
+dnnl::memory::desc same_layout(const dnnl::memory::desc& like, const Dims& dims,
+                               dnnl::memory::data_type type = dnnl::memory::data_type::f32);
+
+}  // namespace terraseg::engine

@@ -1,0 +1,261 @@
+// PlanBuilder and Plan: value bookkeeping, layout conversions, liveness-based buffer sharing and
+// execution. Op-specific lowering lives in the *_ops.cpp files.
+#include <algorithm>
+#include <cstdlib>
+
+#include "engine/plan.hpp"
+#include "terraseg/core/error.hpp"
+
+namespace terraseg::engine {
+namespace {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+constexpr int kScratchpadId = -2;
+constexpr size_t kAlign = 64;
+
+size_t round_up(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+
+}  // namespace
+
+void AlignedBuffer::Free::operator()(void* p) const { std::free(p); }
+
+AlignedBuffer::AlignedBuffer(size_t bytes) : data_(std::aligned_alloc(kAlign, round_up(std::max<size_t>(bytes, 1)))) {
+  if (!data_) throw Error("engine: out of memory allocating " + std::to_string(bytes) + " bytes");
+}
+
+tag plain_tag(size_t rank) {
+  switch (rank) {
+    case 1: return tag::a;
+    case 2: return tag::ab;
+    case 3: return tag::abc;
+    case 4: return tag::abcd;
+    case 5: return tag::abcde;
+    default: throw Error("engine: tensors of rank " + std::to_string(rank) + " are not supported (1..5)");
+  }
+}
+
+dnnl::memory::dims to_dnnl(const Dims& dims) { return dnnl::memory::dims(dims.begin(), dims.end()); }
+Dims from_dnnl(const dnnl::memory::dims& dims) { return Dims(dims.begin(), dims.end()); }
+
+dnnl::memory::desc same_layout(const dnnl::memory::desc& like, const Dims& dims, dt type) {
+  const auto like_dims = like.dims();
+  std::vector<tag> candidates{plain_tag(like_dims.size())};
+  if (like_dims.size() == 4 && dims.size() == 4) candidates.insert(candidates.end(), {tag::nhwc, tag::nChw8c, tag::nChw16c});
+  for (tag t : candidates) {
+    if (dnnl::memory::desc(like_dims, like.data_type(), t) == like) return {to_dnnl(dims), type, t};
+  }
+  return {to_dnnl(dims), type, plain_tag(dims.size())};
+}
+
+PlanBuilder::PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine)
+    : graph_(graph), precision_(precision), engine_(engine) {}
+
+int PlanBuilder::lookup(const std::string& name, const Node& node) const {
+  auto it = names_.find(name);
+  if (it != names_.end()) return it->second;
+  if (graph_.is_weight(name)) {
+    throw Error("node '" + node.name + "' (" + node.op + "): input '" + name +
+                "' is a constant weight where this engine expects a computed tensor; fold it in the exporter");
+  }
+  throw Error("node '" + node.name + "' (" + node.op + "): input '" + name + "' is not produced by any earlier node");
+}
+
+void PlanBuilder::bind(const std::string& name, int id) { names_[name] = id; }
+
+bool PlanBuilder::has_input(const Node& node, size_t index) const {
+  return node.inputs.size() > index && !node.inputs[index].empty();
+}
+
+const Tensor& PlanBuilder::weight(const Node& node, size_t index) const {
+  if (!has_input(node, index)) {
+    throw Error("node '" + node.name + "' (" + node.op + "): input #" + std::to_string(index) + " is missing");
+  }
+  auto it = graph_.weights.find(node.inputs[index]);
+  if (it == graph_.weights.end()) {
+    throw Error("node '" + node.name + "' (" + node.op + "): input '" + node.inputs[index] +
+                "' must be a constant weight (computed weights are not supported)");
+  }
+  return it->second;
+}
+
+int PlanBuilder::add_value(const dnnl::memory::desc& md) {
+  values_.push_back(PlanValue{md, PlanValue::Home::slot, {}});
+  return static_cast<int>(values_.size()) - 1;
+}
+
+int PlanBuilder::add_constant(const dnnl::memory::desc& md, const float* values, const Dims& dims) {
+  return add_constant(md, values, dnnl::memory::desc(to_dnnl(dims), dt::f32, plain_tag(dims.size())));
+}
+
+int PlanBuilder::add_constant(const dnnl::memory::desc& md, const float* values, const dnnl::memory::desc& plain) {
+  dnnl::memory target(md, engine_);
+  // oneDNN only reads the source of a reorder; the handle type is not const-qualified.
+  dnnl::memory source(plain, engine_, const_cast<float*>(values));
+  dnnl::stream stream(engine_);
+  dnnl::reorder(source, target).execute(stream, source, target);
+  stream.wait();
+  values_.push_back(PlanValue{md, PlanValue::Home::constant, target});
+  return static_cast<int>(values_.size()) - 1;
+}
+
+Dims PlanBuilder::dims(int id) const { return from_dnnl(md(id).dims()); }
+
+int PlanBuilder::convert(int id, const dnnl::memory::desc& wanted) {
+  if (md(id) == wanted) return id;
+  for (const auto& [source, converted] : conversions_) {
+    if (source == id && md(converted) == wanted) return converted;
+  }
+  const int out = add_value(wanted);
+  dnnl::reorder::primitive_desc pd(engine_, md(id), engine_, wanted, attr());
+  add_primitive("reorder", pd, {{DNNL_ARG_SRC, id}, {DNNL_ARG_DST, out}});
+  conversions_.emplace_back(id, out);
+  return out;
+}
+
+int PlanBuilder::to_plain(int id) {
+  const Dims d = dims(id);
+  return convert(id, dnnl::memory::desc(to_dnnl(d), dt::f32, plain_tag(d.size())));
+}
+
+dnnl::primitive_attr PlanBuilder::attr() const {
+  dnnl::primitive_attr result;
+  result.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return result;
+}
+
+void PlanBuilder::add_primitive(const std::string& node, const dnnl::primitive_desc_base& pd,
+                                std::vector<std::pair<int, int>> arg_ids) {
+  const dnnl::memory::desc scratch = pd.scratchpad_desc();
+  if (scratch.get_size() > 0) {
+    scratchpad_bytes_ = std::max(scratchpad_bytes_, scratch.get_size());
+    arg_ids.emplace_back(DNNL_ARG_SCRATCHPAD, kScratchpadId);
+  }
+  Step step;
+  step.node = node;
+  step.scratchpad_md = scratch;
+  step.prim = dnnl::primitive(pd.get());
+  step.arg_ids = std::move(arg_ids);
+  steps_.push_back(std::move(step));
+}
+
+void PlanBuilder::add_custom(const std::string& node, CustomFn fn, std::vector<int> touched) {
+  Step step;
+  step.node = node;
+  step.custom = std::move(fn);
+  step.touched = std::move(touched);
+  steps_.push_back(std::move(step));
+}
+
+std::unique_ptr<Plan> PlanBuilder::finalize(std::map<std::string, int> op_counts) {
+  auto plan = std::make_unique<Plan>();
+  plan->input_id = lookup(graph_.input, Node{"input", "Input", {}, {}, {}});
+  values_[static_cast<size_t>(plan->input_id)].home = PlanValue::Home::input;
+  for (size_t i = 0; i < graph_.outputs.size(); ++i) {
+    const int id = lookup(graph_.outputs[i], Node{"output", "Output", {}, {}, {}});
+    const Dims d = dims(id);
+    const int out = add_value(dnnl::memory::desc(to_dnnl(d), dt::f32, plain_tag(d.size())));
+    values_.back().home = PlanValue::Home::output;
+    dnnl::reorder::primitive_desc pd(engine_, md(id), engine_, md(out), attr());
+    add_primitive("output " + graph_.outputs[i], pd, {{DNNL_ARG_SRC, id}, {DNNL_ARG_DST, out}});
+    steps_.back().output_index = static_cast<int>(i);
+    plan->output_ids.push_back(out);
+    plan->output_dims.push_back(d);
+  }
+  plan->values = std::move(values_);
+  plan->steps = std::move(steps_);
+  assign_slots(*plan);
+  bind_step_args(*plan);
+  plan->stream = dnnl::stream(engine_);
+  plan->stats.op_counts = std::move(op_counts);
+  plan->stats.flops = flops_;
+  return plan;
+}
+
+void PlanBuilder::assign_slots(Plan& plan) const {
+  const size_t n = plan.values.size();
+  std::vector<int> first(n, -1);
+  std::vector<int> last(n, -1);
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    std::vector<int> ids = plan.steps[s].touched;
+    for (const auto& arg : plan.steps[s].arg_ids) ids.push_back(arg.second);
+    for (int id : ids) {
+      if (id < 0) continue;
+      if (first[static_cast<size_t>(id)] < 0) first[static_cast<size_t>(id)] = static_cast<int>(s);
+      last[static_cast<size_t>(id)] = static_cast<int>(s);
+    }
+  }
+  std::vector<size_t> slot_size;
+  std::vector<int> slot_of(n, -1);
+  std::vector<int> free_slots;
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    for (size_t v = 0; v < n; ++v) {
+      if (first[v] != static_cast<int>(s) || plan.values[v].home != PlanValue::Home::slot) continue;
+      const size_t need = round_up(plan.values[v].md.get_size());
+      // Best fit: the smallest free slot that is large enough, else grow the largest free one.
+      auto best = free_slots.end();
+      for (auto it = free_slots.begin(); it != free_slots.end(); ++it) {
+        const size_t size = slot_size[static_cast<size_t>(*it)];
+        if (best == free_slots.end()) { best = it; continue; }
+        const size_t best_size = slot_size[static_cast<size_t>(*best)];
+        const bool fits = size >= need;
+        const bool best_fits = best_size >= need;
+        if ((fits && (!best_fits || size < best_size)) || (!fits && !best_fits && size > best_size)) best = it;
+      }
+      if (best == free_slots.end()) {
+        slot_size.push_back(need);
+        slot_of[v] = static_cast<int>(slot_size.size()) - 1;
+      } else {
+        slot_of[v] = *best;
+        slot_size[static_cast<size_t>(*best)] = std::max(slot_size[static_cast<size_t>(*best)], need);
+        free_slots.erase(best);
+      }
+    }
+    for (size_t v = 0; v < n; ++v) {
+      if (last[v] == static_cast<int>(s) && slot_of[v] >= 0) free_slots.push_back(slot_of[v]);
+    }
+  }
+  for (size_t size : slot_size) plan.slots.emplace_back(size);
+  slot_size.push_back(scratchpad_bytes_);
+  plan.slots.emplace_back(scratchpad_bytes_);
+  for (size_t v = 0; v < n; ++v) {
+    PlanValue& value = plan.values[v];
+    if (value.home == PlanValue::Home::constant) continue;
+    void* handle = slot_of[v] >= 0 ? plan.slots[static_cast<size_t>(slot_of[v])].data() : DNNL_MEMORY_NONE;
+    value.mem = dnnl::memory(value.md, engine_, handle);
+  }
+}
+
+void PlanBuilder::bind_step_args(Plan& plan) const {
+  void* scratchpad = plan.slots.back().data();
+  for (Step& step : plan.steps) {
+    for (const auto& [arg, id] : step.arg_ids) {
+      if (id == kScratchpadId) {
+        step.args[arg] = dnnl::memory(step.scratchpad_md, engine_, scratchpad);
+      } else {
+        step.args[arg] = plan.values[static_cast<size_t>(id)].mem;
+      }
+    }
+  }
+}
+
+void Plan::execute(const Tensor& input, const std::vector<Tensor*>& outputs) {
+  // oneDNN never writes a source; its handle type is simply not const-qualified.
+  values[static_cast<size_t>(input_id)].mem.set_data_handle(const_cast<float*>(input.data()));
+  for (size_t i = 0; i < outputs.size() && i < output_ids.size(); ++i) {
+    if (outputs[i]->dims() != output_dims[i]) outputs[i]->resize(output_dims[i]);
+    values[static_cast<size_t>(output_ids[i])].mem.set_data_handle(outputs[i]->data());
+  }
+  for (const Step& step : steps) {
+    if (step.output_index >= static_cast<int>(outputs.size())) continue;
+    if (step.custom) {
+      step.custom(values);
+    } else {
+      step.prim.execute(stream, step.args);
+    }
+  }
+  stream.wait();
+}
+
+}  // namespace terraseg::engine
