@@ -1,0 +1,94 @@
+// Bad input gets one clear message naming the file, a non-zero exit, and no output left behind.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "cli_runner.hpp"
+#include "test_support.hpp"
+
+using terraseg::test::run_terraseg;
+using terraseg::test::TempDir;
+
+namespace {
+
+size_t count_files(const std::filesystem::path& dir) {
+  if (!std::filesystem::exists(dir)) return 0;
+  size_t count = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) count += entry.is_regular_file() ? 1 : 0;
+  return count;
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream stream(path);
+  stream << text;
+}
+
+}  // namespace
+
+TEST(CliErrors, MissingConfigNamesFile) {
+  const auto result = run_terraseg({"run", "/no/such/region.yaml", "-q"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("/no/such/region.yaml"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("not found"), std::string::npos) << result.err;
+}
+
+TEST(CliErrors, ConfigWithMissingRasterNamesItAndWritesNothing) {
+  TempDir dir;
+  write_text(dir / "region.yaml",
+             "output_dir: out\nmodels:\n  roads: {builder: unet, classes: 2}\n"
+             "regions:\n  - name: r\n    inputs: [/no/such/scene.tif]\n");
+  const auto result = run_terraseg({"run", (dir / "region.yaml").string(), "-q"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("/no/such/scene.tif"), std::string::npos) << result.err;
+  EXPECT_EQ(count_files(dir / "out"), 0U);
+}
+
+TEST(CliErrors, ConfigWithNonRasterInputNamesItAndLeavesNoOutput) {
+  TempDir dir;
+  write_text(dir / "notes.tif", "this is text, not a raster\n");
+  write_text(dir / "region.yaml",
+             "output_dir: out\nmodels:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 1}\n"
+             "regions:\n  - name: r\n    inputs: [notes.tif]\n");
+  const auto result = run_terraseg({"run", (dir / "region.yaml").string(), "-q"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("notes.tif"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out" / "r" / "roads.tif"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out" / "run-summary.json"));
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir / "out")) {
+    EXPECT_EQ(entry.path().extension() == ".tif", false) << "partial output left: " << entry.path();
+  }
+}
+
+TEST(CliErrors, PredictMissingModelNamesIt) {
+  TempDir dir;
+  const auto result = run_terraseg({"predict", "--model", "/no/model.onnx", "/etc/hostname", "-o", (dir / "o.tif").string()});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("/no/model.onnx"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "o.tif"));
+}
+
+TEST(CliErrors, PredictMissingInputNamesIt) {
+  TempDir dir;
+  const auto result = run_terraseg({"predict", "--model", "/no/model.onnx", "/no/input.tif", "-o", (dir / "o.tif").string()});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("/no/input.tif"), std::string::npos) << result.err;
+}
+
+TEST(CliErrors, BadShardIsRejected) {
+  const auto result = run_terraseg({"run", (terraseg::test::source_dir() / "configs/chicago-sample.yaml").string(),
+                                    "--shard", "4/4", "-q"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("--shard"), std::string::npos) << result.err;
+}
+
+TEST(CliErrors, UnwritableOutputDirIsNamed) {
+  TempDir dir;
+  write_text(dir / "blocker", "a file where a directory should be\n");
+  write_text(dir / "region.yaml",
+             "output_dir: blocker/out\nmodels:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 1}\n"
+             "regions:\n  - name: r\n    inputs: [/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF]\n");
+  if (!std::filesystem::exists("/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF")) GTEST_SKIP() << "r-cran-rgdal not installed";
+  const auto result = run_terraseg({"run", (dir / "region.yaml").string(), "-q"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("blocker/out"), std::string::npos) << result.err;
+}
