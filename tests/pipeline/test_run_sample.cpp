@@ -1,0 +1,81 @@
+// The README's sample path end to end: a real georeferenced raster from a Debian package, read in
+// tiles, a oneDNN U-Net forward pass, a class-id GeoTIFF on the input's grid and run-summary.json.
+#include <gdal_priv.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.hpp"
+#include "test_support.hpp"
+
+using terraseg::test::run_terraseg;
+using terraseg::test::TempDir;
+
+namespace {
+
+const char* kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>()};
+}
+
+/// The sample config with its output redirected into `dir`.
+std::filesystem::path sample_config_in(const TempDir& dir) {
+  std::string text = read_file(terraseg::test::source_dir() / "configs/chicago-sample.yaml");
+  const size_t begin = text.find("output_dir:");
+  text.replace(begin, text.find('\n', begin) - begin, "output_dir: " + (dir / "out").string());
+  const auto config = dir / "region.yaml";
+  std::ofstream(config) << text;
+  return config;
+}
+
+}  // namespace
+
+TEST(SampleRun, ChicagoMaskKeepsCrsAndGeotransform) {
+  if (!std::filesystem::exists(kChicago)) GTEST_SKIP() << "r-cran-rgdal is not installed (scripts/setup.sh installs it)";
+  TempDir dir;
+  const auto result = run_terraseg({"run", sample_config_in(dir).string(), "-q", "--threads", "2"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+
+  GDALAllRegister();
+  GDALDatasetUniquePtr input(GDALDataset::Open(kChicago, GDAL_OF_RASTER | GDAL_OF_READONLY));
+  GDALDatasetUniquePtr mask(GDALDataset::Open((dir / "out/chicago/roads.tif").c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  ASSERT_TRUE(input && mask);
+  EXPECT_EQ(mask->GetRasterXSize(), input->GetRasterXSize());
+  EXPECT_EQ(mask->GetRasterYSize(), input->GetRasterYSize());
+  EXPECT_EQ(mask->GetRasterCount(), 1);
+  EXPECT_EQ(mask->GetRasterBand(1)->GetRasterDataType(), GDT_Byte);
+  EXPECT_STREQ(mask->GetProjectionRef(), input->GetProjectionRef());
+  double gt_in[6];
+  double gt_out[6];
+  ASSERT_EQ(input->GetGeoTransform(gt_in), CE_None);
+  ASSERT_EQ(mask->GetGeoTransform(gt_out), CE_None);
+  for (int i = 0; i < 6; ++i) EXPECT_DOUBLE_EQ(gt_out[i], gt_in[i]) << "geotransform[" << i << "]";
+
+  const int width = mask->GetRasterXSize();
+  const int height = mask->GetRasterYSize();
+  std::vector<uint8_t> ids(static_cast<size_t>(width) * static_cast<size_t>(height));
+  ASSERT_EQ(mask->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, width, height, ids.data(), width, height, GDT_Byte, 0, 0),
+            CE_None);
+  for (uint8_t id : ids) ASSERT_LE(id, 1) << "class ids of a 2-class model must be 0 or 1";
+
+  const auto summary = nlohmann::json::parse(read_file(dir / "out/run-summary.json"));
+  EXPECT_FALSE(summary.at("all_models_trained").get<bool>());
+  ASSERT_EQ(summary.at("units").size(), 1U);
+  EXPECT_EQ(summary["units"][0]["input"]["width"].get<int>(), width);
+  EXPECT_FALSE(summary["units"][0]["model"]["trained"].get<bool>());
+}
+
+TEST(SampleRun, ResumeFindsNothingToDoAndKeepsBytes) {
+  if (!std::filesystem::exists(kChicago)) GTEST_SKIP() << "r-cran-rgdal is not installed";
+  TempDir dir;
+  const auto config = sample_config_in(dir);
+  ASSERT_EQ(run_terraseg({"run", config.string(), "-q"}).exit_code, 0);
+  const std::string before = read_file(dir / "out/chicago/roads.tif");
+  const auto modified = std::filesystem::last_write_time(dir / "out/chicago/roads.tif");
+  ASSERT_EQ(run_terraseg({"run", config.string(), "--resume", "-q"}).exit_code, 0);
+  EXPECT_EQ(std::filesystem::last_write_time(dir / "out/chicago/roads.tif"), modified) << "resume recomputed a done unit";
+  EXPECT_EQ(read_file(dir / "out/chicago/roads.tif"), before);
+}
