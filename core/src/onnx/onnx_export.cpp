@@ -1,0 +1,227 @@
+// ONNX export: the IR written back as an opset-13 model. Attributes that opset 13 takes as inputs
+// (Pad pads, Resize scales/sizes, MaxUnpool output_shape) become initialisers again, so that any
+// ONNX runtime reads the file; load_onnx turns them back into the same attributes.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "onnx_detail.hpp"
+#include "terraseg/core/error.hpp"
+#include "terraseg/core/onnx.hpp"
+
+namespace terraseg {
+namespace {
+
+using onnx_io::encode_float_tensor;
+using onnx_io::encode_float_values;
+using onnx_io::encode_int64_tensor;
+
+/// Names in use, so that generated initialisers and Cast nodes never collide with the graph's own.
+struct ExportState {
+  onnx::GraphProto& proto;
+  std::set<std::string> values;
+  std::set<std::string> nodes;
+
+  std::string fresh(std::set<std::string>& used, const std::string& base) {
+    std::string name = base;
+    for (int suffix = 1; used.count(name) != 0; ++suffix) name = base + "_" + std::to_string(suffix);
+    used.insert(name);
+    return name;
+  }
+};
+
+void add_attribute(onnx::NodeProto& proto, const std::string& key, const AttrValue& value) {
+  onnx::AttributeProto& attr = *proto.add_attribute();
+  attr.set_name(key);
+  if (const auto* i = std::get_if<int64_t>(&value)) {
+    attr.set_type(onnx::AttributeProto::INT);
+    attr.set_i(*i);
+  } else if (const auto* f = std::get_if<float>(&value)) {
+    attr.set_type(onnx::AttributeProto::FLOAT);
+    attr.set_f(*f);
+  } else if (const auto* s = std::get_if<std::string>(&value)) {
+    attr.set_type(onnx::AttributeProto::STRING);
+    attr.set_s(*s);
+  } else if (const auto* ints = std::get_if<std::vector<int64_t>>(&value)) {
+    attr.set_type(onnx::AttributeProto::INTS);
+    for (int64_t v : *ints) attr.add_ints(v);
+  } else {
+    attr.set_type(onnx::AttributeProto::FLOATS);
+    for (float v : std::get<std::vector<float>>(value)) attr.add_floats(v);
+  }
+}
+
+std::string add_int64_operand(ExportState& state, const Node& node, const std::string& key) {
+  const std::string name = state.fresh(state.values, node.name + "/" + key);
+  encode_int64_tensor(name, node.attr_ints(key), *state.proto.add_initializer());
+  return name;
+}
+
+/// Opset-13 operand inputs for the attributes the IR keeps instead; returns the attributes used.
+std::set<std::string> add_operands(ExportState& state, const Node& node, onnx::NodeProto& proto) {
+  if (node.op == "Pad") {
+    proto.add_input(add_int64_operand(state, node, "pads"));
+    const std::string value = state.fresh(state.values, node.name + "/constant_value");
+    encode_float_values(value, {node.attr_float("constant_value", 0.0F)}, true, *state.proto.add_initializer());
+    proto.add_input(value);
+    return {"pads", "constant_value"};
+  }
+  if (node.op == "Resize") {
+    proto.add_input("");  // roi: only tf_crop_and_resize reads it
+    if (node.has("scales")) {
+      const std::string scales = state.fresh(state.values, node.name + "/scales");
+      encode_float_values(scales, node.attr_floats("scales"), false, *state.proto.add_initializer());
+      proto.add_input(scales);
+    } else {
+      proto.add_input("");
+      proto.add_input(add_int64_operand(state, node, "sizes"));
+    }
+    return {"scales", "sizes"};
+  }
+  if (node.op == "MaxUnpool" && node.has("output_shape")) {
+    proto.add_input(add_int64_operand(state, node, "output_shape"));
+    return {"output_shape"};
+  }
+  return {};
+}
+
+void write_node(ExportState& state, const Node& node) {
+  onnx::NodeProto& proto = *state.proto.add_node();
+  proto.set_name(node.name);
+  proto.set_op_type(node.op);
+  for (const std::string& in : node.inputs) proto.add_input(in);
+  for (const std::string& out : node.outputs) proto.add_output(out);
+  const std::set<std::string> as_inputs = add_operands(state, node, proto);
+  for (const auto& [key, value] : node.attrs) {
+    if (as_inputs.count(key) == 0) add_attribute(proto, key, value);
+  }
+}
+
+void check_fp16_range(const std::string& name, const Tensor& weight) {
+  for (float v : weight.values()) {
+    if (std::isfinite(v) && std::fabs(v) > 65504.0F) {
+      throw Error("weight '" + name + "' holds " + std::to_string(v) +
+                  ", beyond the float16 range; save without fp16_weights");
+    }
+  }
+}
+
+/// fp16 weights are an fp16 initialiser plus a Cast to float under the weight's own name.
+void write_weights(ExportState& state, const Graph& graph, bool fp16) {
+  for (const auto& [name, weight] : graph.weights) {
+    if (!fp16) {
+      encode_float_tensor(name, weight, false, *state.proto.add_initializer());
+      continue;
+    }
+    check_fp16_range(name, weight);
+    const std::string stored = state.fresh(state.values, name + "_fp16");
+    encode_float_tensor(stored, weight, true, *state.proto.add_initializer());
+    onnx::NodeProto& cast = *state.proto.add_node();
+    cast.set_name(state.fresh(state.nodes, "Cast_" + name));
+    cast.set_op_type("Cast");
+    cast.add_input(stored);
+    cast.add_output(name);
+    add_attribute(cast, "to", int64_t{onnx::TensorProto::FLOAT});
+  }
+}
+
+void write_input(const Graph& graph, onnx::GraphProto& proto) {
+  onnx::ValueInfoProto& input = *proto.add_input();
+  input.set_name(graph.input);
+  onnx::TypeProto::Tensor& tensor = *input.mutable_type()->mutable_tensor_type();
+  tensor.set_elem_type(onnx::TensorProto::FLOAT);
+  onnx::TensorShapeProto& shape = *tensor.mutable_shape();
+  const char* symbolic[] = {"batch", "channels", "height", "width"};
+  for (size_t axis = 0; axis < graph.input_dims.size(); ++axis) {
+    onnx::TensorShapeProto::Dimension& dim = *shape.add_dim();
+    if (graph.input_dims[axis] >= 0) {
+      dim.set_dim_value(graph.input_dims[axis]);
+    } else {
+      dim.set_dim_param(axis < 4 ? symbolic[axis] : "dim" + std::to_string(axis));
+    }
+  }
+}
+
+/// Outputs carry only their dtype: int64 for ArgMax and MaxPool indices, float otherwise.
+void write_outputs(const Graph& graph, onnx::GraphProto& proto) {
+  for (const std::string& name : graph.outputs) {
+    const Node* producer = graph.producer(name);
+    const bool indices = producer != nullptr && (producer->op == "ArgMax" ||
+                                                 (producer->op == "MaxPool" && producer->outputs.size() > 1 &&
+                                                  producer->outputs[1] == name));
+    onnx::ValueInfoProto& output = *proto.add_output();
+    output.set_name(name);
+    output.mutable_type()->mutable_tensor_type()->set_elem_type(indices ? onnx::TensorProto::INT64
+                                                                        : onnx::TensorProto::FLOAT);
+  }
+}
+
+onnx::ModelProto build_model(const Graph& graph, const OnnxSaveOptions& options) {
+  onnx::ModelProto model;
+  model.set_ir_version(7);  // the IR version that goes with opset 13
+  model.set_producer_name("terraseg");
+  onnx::OperatorSetIdProto& opset = *model.add_opset_import();
+  opset.set_domain("");
+  opset.set_version(onnx_io::kExportOpset);
+  if (graph.card.present) {
+    onnx::StringStringEntryProto& entry = *model.add_metadata_props();
+    entry.set_key(onnx_io::kCardKey);
+    entry.set_value(graph.card.to_json());
+  }
+  onnx::GraphProto& proto = *model.mutable_graph();
+  proto.set_name(graph.name.empty() ? "terraseg" : graph.name);
+  ExportState state{proto, {graph.input}, {}};
+  for (const auto& entry : graph.weights) state.values.insert(entry.first);
+  for (const Node& node : graph.nodes) {
+    state.nodes.insert(node.name);
+    state.values.insert(node.outputs.begin(), node.outputs.end());
+  }
+  write_input(graph, proto);
+  write_weights(state, graph, options.fp16_weights);
+  for (const Node& node : graph.nodes) write_node(state, node);
+  write_outputs(graph, proto);
+  return model;
+}
+
+void write_atomically(const std::string& bytes, const std::string& path) {
+  const std::string temporary = path + ".tmp";
+  std::error_code ignored;
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(path + ": cannot create '" + temporary + "'; check that the directory exists and is writable");
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) {
+      std::filesystem::remove(temporary, ignored);
+      throw Error(path + ": writing the model failed (disk full?)");
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    std::filesystem::remove(temporary, ignored);
+    throw Error(path + ": cannot move the written model into place: " + error.message());
+  }
+}
+
+}  // namespace
+
+void save_onnx(const Graph& graph, const std::string& path) { save_onnx(graph, path, OnnxSaveOptions{}); }
+
+void save_onnx(const Graph& graph, const std::string& path, const OnnxSaveOptions& options) {
+  try {
+    graph.validate();
+  } catch (const Error& e) {
+    throw Error(path + ": not saving an invalid graph: " + e.what());
+  }
+  std::string bytes;
+  try {
+    if (!build_model(graph, options).SerializeToString(&bytes)) throw Error("protobuf serialisation failed (model over 2 GB?)");
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+  write_atomically(bytes, path);
+}
+
+}  // namespace terraseg
