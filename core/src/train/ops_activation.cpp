@@ -1,0 +1,124 @@
+// Activations: Relu, LeakyRelu, Sigmoid (oneDNN eltwise) and PRelu (oneDNN prelu, per-channel slopes).
+#include "terraseg/core/error.hpp"
+#include "train_op.hpp"
+
+namespace terraseg::train {
+namespace {
+
+using dnnl::algorithm;
+using dnnl::prop_kind;
+
+class EltwiseOp final : public TrainOp {
+ public:
+  EltwiseOp(algorithm algo, float alpha) : algo_(algo), alpha_(alpha) {}
+
+  std::vector<Dims> plan(const PlanInput& input) override {
+    const Dims& x = input.in_dims.at(0);
+    const auto md = plain_md(x);
+    const dnnl::eltwise_forward::desc fwd_desc(prop_kind::forward_training, algo_, md, alpha_, 0.0F);
+    const dnnl::eltwise_forward::primitive_desc fwd_pd(fwd_desc, cpu_engine());
+    forward_ = Exec{dnnl::eltwise_forward(fwd_pd), {}};
+    forward_.slot(DNNL_ARG_SRC, md);
+    forward_.slot(DNNL_ARG_DST, md);
+    if (input.training) {
+      const dnnl::eltwise_backward::desc bwd_desc(algo_, md, md, alpha_, 0.0F);
+      const dnnl::eltwise_backward::primitive_desc bwd_pd(bwd_desc, cpu_engine(), fwd_pd);
+      backward_ = Exec{dnnl::eltwise_backward(bwd_pd), {}};
+      for (int id : {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC}) backward_.slot(id, md);
+    }
+    return {x};
+  }
+
+  void forward(OpIO& io) override {
+    forward_.bind(DNNL_ARG_SRC, io.in[0]->data());
+    forward_.bind(DNNL_ARG_DST, io.out[0]->data());
+    forward_.run();
+  }
+
+  void backward(OpIO& io) override {
+    if (io.in_grad[0] == nullptr) return;
+    backward_.bind(DNNL_ARG_SRC, io.in[0]->data());
+    backward_.bind(DNNL_ARG_DIFF_DST, io.out_grad[0]->data());
+    backward_.bind(DNNL_ARG_DIFF_SRC, io.in_grad[0]->data());
+    backward_.run();
+  }
+
+ private:
+  algorithm algo_;
+  float alpha_;
+  Exec forward_, backward_;
+};
+
+/// ONNX PRelu broadcasts the slope numpy-style (unidirectionally) onto X: align dims to the right.
+Dims broadcast_slope(const Node& node, const Dims& x, const Dims& slope) {
+  if (slope.size() > x.size()) throw Error(where(node) + "slope " + to_string(slope) + " has a higher rank than X");
+  Dims aligned(x.size() - slope.size(), 1);
+  aligned.insert(aligned.end(), slope.begin(), slope.end());
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (aligned[i] != 1 && aligned[i] != x[i]) {
+      throw Error(where(node) + "slope " + to_string(slope) + " does not broadcast to " + to_string(x));
+    }
+  }
+  return aligned;
+}
+
+class PReluOp final : public TrainOp {
+ public:
+  explicit PReluOp(const Node& node) : node_(node) {}
+
+  std::vector<Dims> plan(const PlanInput& input) override {
+    const Dims& x = input.in_dims.at(0);
+    const auto data = plain_md(x);
+    const auto slope = plain_md(broadcast_slope(node_, x, input.in_dims.at(1)));
+    const dnnl::prelu_forward::desc fwd_desc(prop_kind::forward_training, data, slope);
+    const dnnl::prelu_forward::primitive_desc fwd_pd(fwd_desc, cpu_engine());
+    forward_ = Exec{dnnl::prelu_forward(fwd_pd), {}};
+    for (int id : {DNNL_ARG_SRC, DNNL_ARG_DST}) forward_.slot(id, data);
+    forward_.slot(DNNL_ARG_WEIGHTS, slope);
+    if (input.training) {
+      const dnnl::prelu_backward::desc bwd_desc(data, slope, data, slope);
+      const dnnl::prelu_backward::primitive_desc bwd_pd(bwd_desc, cpu_engine(), fwd_pd);
+      backward_ = Exec{dnnl::prelu_backward(bwd_pd), {}};
+      for (int id : {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC}) backward_.slot(id, data);
+      backward_.slot(DNNL_ARG_WEIGHTS, slope);
+      backward_.slot(DNNL_ARG_DIFF_WEIGHTS, slope);
+      spare_src_.resize(x);
+      spare_slope_.resize(input.in_dims[1]);
+    }
+    return {x};
+  }
+
+  void forward(OpIO& io) override {
+    forward_.bind(DNNL_ARG_SRC, io.in[0]->data());
+    forward_.bind(DNNL_ARG_WEIGHTS, io.in[1]->data());
+    forward_.bind(DNNL_ARG_DST, io.out[0]->data());
+    forward_.run();
+  }
+
+  void backward(OpIO& io) override {
+    backward_.bind(DNNL_ARG_SRC, io.in[0]->data());
+    backward_.bind(DNNL_ARG_WEIGHTS, io.in[1]->data());
+    backward_.bind(DNNL_ARG_DIFF_DST, io.out_grad[0]->data());
+    backward_.bind(DNNL_ARG_DIFF_SRC, io.in_grad[0] != nullptr ? io.in_grad[0]->data() : spare_src_.data());
+    backward_.bind(DNNL_ARG_DIFF_WEIGHTS, io.in_grad[1] != nullptr ? io.in_grad[1]->data() : spare_slope_.data());
+    backward_.run();
+  }
+
+ private:
+  const Node& node_;
+  Exec forward_, backward_;
+  Tensor spare_src_, spare_slope_;
+};
+
+}  // namespace
+
+std::unique_ptr<TrainOp> make_relu(const Node&) { return std::make_unique<EltwiseOp>(algorithm::eltwise_relu, 0.0F); }
+std::unique_ptr<TrainOp> make_leaky_relu(const Node& node) {
+  return std::make_unique<EltwiseOp>(algorithm::eltwise_relu, node.attr_float("alpha", 0.01F));
+}
+std::unique_ptr<TrainOp> make_sigmoid(const Node&) {
+  return std::make_unique<EltwiseOp>(algorithm::eltwise_logistic, 0.0F);
+}
+std::unique_ptr<TrainOp> make_prelu(const Node& node) { return std::make_unique<PReluOp>(node); }
+
+}  // namespace terraseg::train

@@ -1,0 +1,162 @@
+// Conv and ConvTranspose: oneDNN (de)convolution forward, backward_data and backward_weights (with bias)
+// on plain NCHW activations and ONNX weight layouts (OIHW, and IOHW for ConvTranspose).
+#include "terraseg/core/error.hpp"
+#include "train_op.hpp"
+
+namespace terraseg::train {
+namespace {
+
+using dnnl::algorithm;
+using dnnl::prop_kind;
+using tag = dnnl::memory::format_tag;
+using mdims = dnnl::memory::dims;
+
+struct ConvGeometry {
+  int64_t group = 1;
+  mdims strides, dilates, pad_l, pad_r;  // oneDNN convention: dilation 0 = dense
+};
+
+class ConvOp final : public TrainOp {
+ public:
+  ConvOp(const Node& node, bool transposed) : node_(node), transposed_(transposed) {}
+
+  std::vector<Dims> plan(const PlanInput& input) override {
+    const Dims& x = input.in_dims.at(0);
+    const Dims& w = input.in_dims.at(1);
+    if (x.size() != 4 || w.size() != 4) throw Error(where(node_) + "only 2-D convolutions (NCHW) are supported");
+    has_bias_ = input.in_dims.size() > 2 && !input.in_dims[2].empty();
+    const Dims y = geometry(x, w);
+    const auto src = plain_md(x);
+    const auto dst = plain_md(y);
+    const auto wmd = weights_md(w);
+    const auto bmd = has_bias_ ? plain_md({y[1]}) : dnnl::memory::desc();
+    if (transposed_) {
+      build<dnnl::deconvolution_forward, dnnl::deconvolution_backward_data, dnnl::deconvolution_backward_weights>(
+          algorithm::deconvolution_direct, src, wmd, bmd, dst, input.training);
+    } else {
+      build<dnnl::convolution_forward, dnnl::convolution_backward_data, dnnl::convolution_backward_weights>(
+          algorithm::convolution_direct, src, wmd, bmd, dst, input.training);
+    }
+    return {y};
+  }
+
+  void forward(OpIO& io) override {
+    Exec& fwd = io.training ? fwd_train_ : fwd_infer_;
+    fwd.bind(DNNL_ARG_SRC, io.in[0]->data());
+    fwd.bind(DNNL_ARG_WEIGHTS, io.in[1]->data());
+    if (has_bias_) fwd.bind(DNNL_ARG_BIAS, io.in[2]->data());
+    fwd.bind(DNNL_ARG_DST, io.out[0]->data());
+    fwd.run();
+  }
+
+  void backward(OpIO& io) override {
+    const float* diff_dst = io.out_grad[0]->data();
+    if (io.in_grad[0] != nullptr) {
+      bwd_data_.bind(DNNL_ARG_DIFF_DST, diff_dst);
+      bwd_data_.bind(DNNL_ARG_WEIGHTS, io.in[1]->data());
+      bwd_data_.bind(DNNL_ARG_DIFF_SRC, io.in_grad[0]->data());
+      bwd_data_.run();
+    }
+    const bool want_bias = has_bias_ && io.in_grad[2] != nullptr;
+    if (io.in_grad[1] == nullptr && !want_bias) return;
+    bwd_weights_.bind(DNNL_ARG_SRC, io.in[0]->data());
+    bwd_weights_.bind(DNNL_ARG_DIFF_DST, diff_dst);
+    // A frozen weight or bias still needs somewhere to go: the primitive computes both.
+    bwd_weights_.bind(DNNL_ARG_DIFF_WEIGHTS, io.in_grad[1] != nullptr ? io.in_grad[1]->data() : spare_w_.data());
+    if (has_bias_) bwd_weights_.bind(DNNL_ARG_DIFF_BIAS, want_bias ? io.in_grad[2]->data() : spare_b_.data());
+    bwd_weights_.run();
+  }
+
+ private:
+  Dims geometry(const Dims& x, const Dims& w) {
+    geo_.group = node_.attr_int("group", 1);
+    const std::string auto_pad = node_.attr_string("auto_pad", "NOTSET");
+    if (auto_pad != "NOTSET" && auto_pad != "VALID") {
+      throw Error(where(node_) + "auto_pad " + auto_pad + " is not supported by the trainer; use explicit pads");
+    }
+    const auto strides = spatial_attr(node_, "strides", 2, 1);
+    const auto dilations = spatial_attr(node_, "dilations", 2, 1);
+    const auto pads = spatial_attr(node_, "pads", 4, 0);
+    const auto out_pad = spatial_attr(node_, "output_padding", 2, 0);
+    if (node_.has("output_shape")) throw Error(where(node_) + "output_shape is not supported; use pads");
+    const int64_t in_channels = transposed_ ? w[0] : w[1] * geo_.group;
+    if (x[1] != in_channels || w[0] % geo_.group != 0) {
+      throw Error(where(node_) + "input " + to_string(x) + " does not match weights " + to_string(w) + " with group " +
+                  std::to_string(geo_.group));
+    }
+    Dims y{x[0], transposed_ ? w[1] * geo_.group : w[0], 0, 0};
+    geo_.strides = geo_.dilates = geo_.pad_l = geo_.pad_r = mdims(2);
+    for (size_t i = 0; i < 2; ++i) {
+      const int64_t extent = (w[i + 2] - 1) * dilations[i] + 1;
+      geo_.strides[i] = strides[i];
+      geo_.dilates[i] = dilations[i] - 1;
+      geo_.pad_l[i] = pads[i];
+      geo_.pad_r[i] = pads[i + 2] - (transposed_ ? out_pad[i] : 0);
+      y[i + 2] = transposed_ ? strides[i] * (x[i + 2] - 1) + out_pad[i] + extent - pads[i] - pads[i + 2]
+                             : (x[i + 2] + pads[i] + pads[i + 2] - extent) / strides[i] + 1;
+      if (y[i + 2] <= 0) throw Error(where(node_) + "input " + to_string(x) + " is too small for the kernel");
+    }
+    spare_w_.resize(w);
+    spare_b_.resize({y[1]});
+    return y;
+  }
+
+  dnnl::memory::desc weights_md(const Dims& w) const {
+    if (geo_.group == 1) return tagged_md(transposed_ ? Dims{w[1], w[0], w[2], w[3]} : w, transposed_ ? tag::iohw : tag::oihw);
+    const int64_t g = geo_.group;
+    if (transposed_) return tagged_md({g, w[1], w[0] / g, w[2], w[3]}, tag::giohw);
+    return tagged_md({g, w[0] / g, w[1], w[2], w[3]}, tag::goihw);
+  }
+
+  template <typename Fwd, typename BwdData, typename BwdWeights>
+  void build(algorithm algo, const dnnl::memory::desc& src, const dnnl::memory::desc& wmd,
+             const dnnl::memory::desc& bmd, const dnnl::memory::desc& dst, bool training) {
+    const auto& g = geo_;
+    typename Fwd::desc infer_desc(prop_kind::forward_inference, algo, src, wmd, bmd, dst, g.strides, g.dilates, g.pad_l,
+                                  g.pad_r);
+    fwd_infer_ = make_forward<Fwd>(infer_desc);
+    if (!training) return;
+    typename Fwd::desc train_desc(prop_kind::forward_training, algo, src, wmd, bmd, dst, g.strides, g.dilates, g.pad_l,
+                                  g.pad_r);
+    const typename Fwd::primitive_desc fwd_pd(train_desc, cpu_engine());
+    fwd_train_ = make_forward<Fwd>(train_desc);
+    typename BwdData::desc data_desc(algo, src, wmd, dst, g.strides, g.dilates, g.pad_l, g.pad_r);
+    const typename BwdData::primitive_desc data_pd(data_desc, cpu_engine(), fwd_pd);
+    bwd_data_ = Exec{BwdData(data_pd), {}};
+    bwd_data_.slot(DNNL_ARG_DIFF_DST, dst);
+    bwd_data_.slot(DNNL_ARG_WEIGHTS, wmd);
+    bwd_data_.slot(DNNL_ARG_DIFF_SRC, src);
+    typename BwdWeights::desc weights_desc(algo, src, wmd, bmd, dst, g.strides, g.dilates, g.pad_l, g.pad_r);
+    const typename BwdWeights::primitive_desc weights_pd(weights_desc, cpu_engine(), fwd_pd);
+    bwd_weights_ = Exec{BwdWeights(weights_pd), {}};
+    bwd_weights_.slot(DNNL_ARG_SRC, src);
+    bwd_weights_.slot(DNNL_ARG_DIFF_DST, dst);
+    bwd_weights_.slot(DNNL_ARG_DIFF_WEIGHTS, wmd);
+    if (has_bias_) bwd_weights_.slot(DNNL_ARG_DIFF_BIAS, bmd);
+  }
+
+  template <typename Fwd>
+  Exec make_forward(const typename Fwd::desc& desc) const {
+    const typename Fwd::primitive_desc pd(desc, cpu_engine());
+    Exec exec{Fwd(pd), {}};
+    exec.slot(DNNL_ARG_SRC, pd.src_desc());
+    exec.slot(DNNL_ARG_WEIGHTS, pd.weights_desc());
+    if (has_bias_) exec.slot(DNNL_ARG_BIAS, pd.bias_desc());
+    exec.slot(DNNL_ARG_DST, pd.dst_desc());
+    return exec;
+  }
+
+  const Node& node_;
+  bool transposed_;
+  bool has_bias_ = false;
+  ConvGeometry geo_;
+  Exec fwd_infer_, fwd_train_, bwd_data_, bwd_weights_;
+  Tensor spare_w_, spare_b_;
+};
+
+}  // namespace
+
+std::unique_ptr<TrainOp> make_conv(const Node& node) { return std::make_unique<ConvOp>(node, false); }
+std::unique_ptr<TrainOp> make_conv_transpose(const Node& node) { return std::make_unique<ConvOp>(node, true); }
+
+}  // namespace terraseg::train

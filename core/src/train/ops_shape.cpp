@@ -1,0 +1,162 @@
+// Data-movement ops: Add (numpy broadcasting), Concat (gradient = split), Pad (constant, reflect,
+// edge; gradient scatters back), Resize (oneDNN resampling), Identity/Dropout (inference no-ops).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "terraseg/core/error.hpp"
+#include "train_op.hpp"
+
+namespace terraseg::train {
+namespace {
+
+/// Strides of `dims` aligned right onto `out`, 0 along broadcast axes.
+std::vector<int64_t> broadcast_strides(const Dims& dims, const Dims& out) {
+  std::vector<int64_t> strides(out.size(), 0);
+  int64_t stride = 1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    const size_t axis = out.size() - 1 - i;
+    const int64_t extent = dims[dims.size() - 1 - i];
+    strides[axis] = extent == 1 ? 0 : stride;
+    stride *= extent;
+  }
+  return strides;
+}
+
+/// Calls fn(out_index, a_index, b_index) for every output element, in order.
+template <typename Fn>
+void for_each_broadcast(const Dims& out, const std::vector<int64_t>& sa, const std::vector<int64_t>& sb, Fn fn) {
+  std::vector<int64_t> pos(out.size(), 0);
+  const int64_t total = element_count(out);
+  int64_t ia = 0, ib = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    fn(i, ia, ib);
+    for (size_t axis = out.size(); axis-- > 0;) {
+      ia += sa[axis];
+      ib += sb[axis];
+      if (++pos[axis] < out[axis]) break;
+      ia -= sa[axis] * out[axis];
+      ib -= sb[axis] * out[axis];
+      pos[axis] = 0;
+    }
+  }
+}
+
+class AddOp final : public TrainOp {
+ public:
+  explicit AddOp(const Node& node) : node_(node) {}
+
+  std::vector<Dims> plan(const PlanInput& input) override {
+    a_ = input.in_dims.at(0);
+    b_ = input.in_dims.at(1);
+    const size_t rank = std::max(a_.size(), b_.size());
+    out_.assign(rank, 1);
+    for (size_t i = 0; i < rank; ++i) {
+      const int64_t da = i < a_.size() ? a_[a_.size() - 1 - i] : 1;
+      const int64_t db = i < b_.size() ? b_[b_.size() - 1 - i] : 1;
+      if (da != db && da != 1 && db != 1) throw Error(where(node_) + to_string(a_) + " and " + to_string(b_) + " do not broadcast");
+      out_[rank - 1 - i] = std::max(da, db);
+    }
+    return {out_};
+  }
+
+  void forward(OpIO& io) override {
+    const float* a = io.in[0]->data();
+    const float* b = io.in[1]->data();
+    float* y = io.out[0]->data();
+    if (a_ == b_) {
+      const int64_t n = io.out[0]->size();
+#pragma omp parallel for
+      for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+      return;
+    }
+    for_each_broadcast(out_, broadcast_strides(a_, out_), broadcast_strides(b_, out_),
+                       [&](int64_t i, int64_t ia, int64_t ib) { y[i] = a[ia] + b[ib]; });
+  }
+
+  void backward(OpIO& io) override {
+    reduce_into(io.in_grad[0], a_, *io.out_grad[0]);
+    reduce_into(io.in_grad[1], b_, *io.out_grad[0]);
+  }
+
+ private:
+  void reduce_into(Tensor* grad, const Dims& dims, const Tensor& dy) const {
+    if (grad == nullptr) return;
+    if (dims == out_) {
+      std::memcpy(grad->data(), dy.data(), static_cast<size_t>(dy.size()) * sizeof(float));
+      return;
+    }
+    std::fill(grad->values().begin(), grad->values().end(), 0.0F);
+    float* g = grad->data();
+    const std::vector<int64_t> none(out_.size(), 0);
+    for_each_broadcast(out_, broadcast_strides(dims, out_), none,
+                       [&](int64_t i, int64_t ig, int64_t) { g[ig] += dy.data()[i]; });
+  }
+
+  const Node& node_;
+  Dims a_, b_, out_;
+};
+
+class ConcatOp final : public TrainOp {
+ public:
+  explicit ConcatOp(const Node& node) : node_(node) {}
+
+  std::vector<Dims> plan(const PlanInput& input) override {
+    Dims out = input.in_dims.at(0);
+    int64_t axis = node_.attr_int("axis", 1);
+    if (axis < 0) axis += static_cast<int64_t>(out.size());
+    if (axis < 0 || axis >= static_cast<int64_t>(out.size())) throw Error(where(node_) + "axis out of range");
+    const auto ax = static_cast<size_t>(axis);
+    outer_ = 1;
+    for (size_t i = 0; i < ax; ++i) outer_ *= out[i];
+    chunks_.clear();
+    out[ax] = 0;
+    for (const Dims& dims : input.in_dims) {
+      for (size_t i = 0; i < dims.size(); ++i) {
+        if (dims.size() != out.size() || (i != ax && dims[i] != out[i])) {
+          throw Error(where(node_) + "inputs " + to_string(input.in_dims[0]) + " and " + to_string(dims) + " differ off the axis");
+        }
+      }
+      out[ax] += dims[ax];
+      chunks_.push_back(element_count(dims) / outer_);
+    }
+    row_ = element_count(out) / outer_;
+    return {out};
+  }
+
+  void forward(OpIO& io) override {
+#pragma omp parallel for
+    for (int64_t o = 0; o < outer_; ++o) {
+      int64_t offset = o * row_;
+      for (size_t k = 0; k < chunks_.size(); ++k) {
+        const size_t bytes = static_cast<size_t>(chunks_[k]) * sizeof(float);
+        std::memcpy(io.out[0]->data() + offset, io.in[k]->data() + o * chunks_[k], bytes);
+        offset += chunks_[k];
+      }
+    }
+  }
+
+  void backward(OpIO& io) override {
+#pragma omp parallel for
+    for (int64_t o = 0; o < outer_; ++o) {
+      int64_t offset = o * row_;
+      for (size_t k = 0; k < chunks_.size(); ++k) {
+        const size_t bytes = static_cast<size_t>(chunks_[k]) * sizeof(float);
+        if (io.in_grad[k] != nullptr) std::memcpy(io.in_grad[k]->data() + o * chunks_[k], io.out_grad[0]->data() + offset, bytes);
+        offset += chunks_[k];
+      }
+    }
+  }
+
+ private:
+  const Node& node_;
+  int64_t outer_ = 1, row_ = 0;
+  std::vector<int64_t> chunks_;
+};
+
+}  // namespace
+
+std::unique_ptr<TrainOp> make_add(const Node& node) { return std::make_unique<AddOp>(node); }
+std::unique_ptr<TrainOp> make_concat(const Node& node) { return std::make_unique<ConcatOp>(node); }
+
+}  // namespace terraseg::train

@@ -1,0 +1,294 @@
+// The training executor: value bookkeeping, per-shape plans, forward, and backward with gradient
+// accumulation for values read by several nodes (in a fixed order, so results are deterministic).
+#include "terraseg/core/train_graph.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "terraseg/core/error.hpp"
+#include "train_op.hpp"
+
+namespace terraseg {
+namespace {
+
+struct Value {
+  std::string name;
+  Tensor own;                  // activations live here; weights live in Graph::weights
+  Tensor* data = nullptr;
+  Tensor grad;
+  std::vector<int64_t> index;  // integer side channel (MaxPool indices)
+  bool is_weight = false;
+  bool needs_grad = false;
+  bool grad_written = false;
+};
+
+struct Step {
+  const Node* node = nullptr;
+  std::vector<int> in, out;    // value ids, -1 for an omitted input
+  std::vector<Tensor> scratch; // per input: where a second gradient contribution lands before adding
+  train::OpIO io;
+};
+
+struct Plan {
+  std::vector<std::unique_ptr<train::TrainOp>> ops;
+  std::vector<Dims> dims;      // per value id
+};
+
+void add_into(Tensor& dst, const Tensor& src) {
+  float* d = dst.data();
+  const float* s = src.data();
+  const int64_t n = dst.size();
+#pragma omp parallel for
+  for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+}
+
+}  // namespace
+
+struct TrainGraph::Impl {
+  Graph graph;
+  std::vector<Value> values;
+  std::unordered_map<std::string, int> ids;
+  std::vector<Step> steps;
+  std::vector<std::string> parameters;
+  std::map<std::string, bool> trainable;
+  std::map<std::pair<Dims, bool>, Plan> plans;
+  Plan* current = nullptr;
+  bool current_training = false;
+  bool input_grad = false;
+  bool grads_dirty = true;
+
+  int id_of(const std::string& name) {
+    auto it = ids.find(name);
+    if (it != ids.end()) return it->second;
+    Value value;
+    value.name = name;
+    auto weight = graph.weights.find(name);
+    value.is_weight = weight != graph.weights.end();
+    values.push_back(std::move(value));
+    ids[name] = static_cast<int>(values.size() - 1);
+    return static_cast<int>(values.size() - 1);
+  }
+
+  void build_steps() {
+    graph.validate();
+    const auto& registry = train::op_registry();
+    id_of(graph.input);
+    for (const Node& node : graph.nodes) {
+      if (registry.count(node.op) == 0) {
+        throw Error(train::where(node) + "op is not supported by the trainer (supported: Conv, ConvTranspose, "
+                    "BatchNormalization, MaxPool, AveragePool, MaxUnpool, Relu, LeakyRelu, Sigmoid, PRelu, Add, "
+                    "Concat, Pad, Resize, Identity, Dropout)");
+      }
+      Step step;
+      step.node = &node;
+      for (const std::string& name : node.inputs) step.in.push_back(name.empty() ? -1 : id_of(name));
+      for (const std::string& name : node.outputs) step.out.push_back(id_of(name));
+      step.scratch.resize(step.in.size());
+      step.io.in.resize(step.in.size());
+      step.io.in_grad.resize(step.in.size());
+      step.io.in_index.resize(step.in.size());
+      step.io.out.resize(step.out.size());
+      step.io.out_grad.resize(step.out.size());
+      step.io.out_index.resize(step.out.size());
+      steps.push_back(std::move(step));
+    }
+    for (Value& value : values) {
+      value.data = value.is_weight ? &graph.weights.at(value.name) : &value.own;
+    }
+    find_parameters();
+  }
+
+  void find_parameters() {
+    const auto& registry = train::op_registry();
+    for (const Step& step : steps) {
+      const auto probe = registry.at(step.node->op)(*step.node);
+      for (size_t i = 0; i < step.in.size(); ++i) {
+        if (step.in[i] < 0 || !values[static_cast<size_t>(step.in[i])].is_weight || !probe->differentiable(i)) continue;
+        const std::string& name = values[static_cast<size_t>(step.in[i])].name;
+        if (trainable.count(name) == 0) parameters.push_back(name);
+        trainable[name] = true;
+      }
+    }
+  }
+
+  void mark_needs_grad() {
+    for (Value& value : values) value.needs_grad = value.is_weight && trainable.count(value.name) && trainable[value.name];
+    values[static_cast<size_t>(ids.at(graph.input))].needs_grad = input_grad;
+    for (const Step& step : steps) {
+      bool any = false;
+      for (int id : step.in) any = any || (id >= 0 && values[static_cast<size_t>(id)].needs_grad);
+      for (int id : step.out) values[static_cast<size_t>(id)].needs_grad = any;
+    }
+    grads_dirty = false;
+  }
+
+  Plan& plan_for(const Dims& input_dims, bool training) {
+    auto key = std::make_pair(input_dims, training);
+    auto it = plans.find(key);
+    if (it != plans.end()) return it->second;
+    Plan plan;
+    plan.dims.resize(values.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (values[i].is_weight) plan.dims[i] = values[i].data->dims();
+    }
+    plan.dims[static_cast<size_t>(ids.at(graph.input))] = input_dims;
+    const auto& registry = train::op_registry();
+    for (const Step& step : steps) plan.ops.push_back(plan_step(step, plan, registry, training));
+    return plans.emplace(key, std::move(plan)).first->second;
+  }
+
+  std::unique_ptr<train::TrainOp> plan_step(const Step& step, Plan& plan,
+                                            const std::unordered_map<std::string, train::OpFactory>& registry,
+                                            bool training) {
+    auto op = registry.at(step.node->op)(*step.node);
+    train::PlanInput input{*step.node, {}, training,
+                           [&](const std::string& name) -> const Dims* {
+                             auto found = ids.find(name);
+                             return found == ids.end() ? nullptr : &plan.dims[static_cast<size_t>(found->second)];
+                           },
+                           [&](const std::string& name) { return graph.producer(name); }};
+    for (int id : step.in) input.in_dims.push_back(id < 0 ? Dims{} : plan.dims[static_cast<size_t>(id)]);
+    std::vector<Dims> out_dims;
+    try {
+      out_dims = op->plan(input);
+    } catch (const dnnl::error& e) {
+      throw Error(train::where(*step.node) + "oneDNN could not plan it for input " + to_string(input.in_dims[0]) + ": " + e.what());
+    }
+    for (size_t k = 0; k < step.out.size() && k < out_dims.size(); ++k) {
+      plan.dims[static_cast<size_t>(step.out[k])] = out_dims[k];
+    }
+    return op;
+  }
+
+  void run_forward(bool training) {
+    for (size_t s = 0; s < steps.size(); ++s) {
+      Step& step = steps[s];
+      for (size_t k = 0; k < step.out.size(); ++k) {
+        Value& value = values[static_cast<size_t>(step.out[k])];
+        value.data->resize(current->dims[static_cast<size_t>(step.out[k])]);
+        step.io.out[k] = value.data;
+        step.io.out_index[k] = &value.index;
+      }
+      for (size_t k = 0; k < step.in.size(); ++k) {
+        Value* value = step.in[k] < 0 ? nullptr : &values[static_cast<size_t>(step.in[k])];
+        step.io.in[k] = value == nullptr ? nullptr : value->data;
+        step.io.in_index[k] = value == nullptr ? nullptr : &value->index;
+      }
+      step.io.training = training;
+      current->ops[s]->forward(step.io);
+    }
+  }
+
+  void run_backward_step(size_t s) {
+    Step& step = steps[s];
+    bool any = false;
+    for (size_t k = 0; k < step.in.size(); ++k) {
+      Value* value = step.in[k] < 0 ? nullptr : &values[static_cast<size_t>(step.in[k])];
+      step.io.in_grad[k] = nullptr;
+      if (value == nullptr || !value->needs_grad || !current->ops[s]->differentiable(k)) continue;
+      Tensor& target = value->grad_written ? step.scratch[k] : value->grad;
+      target.resize(value->data->dims());
+      step.io.in_grad[k] = &target;
+      any = true;
+    }
+    if (!any) return;
+    for (size_t k = 0; k < step.out.size(); ++k) {
+      Value& value = values[static_cast<size_t>(step.out[k])];
+      if (!value.grad_written) {
+        value.grad.resize(value.data->dims());
+        std::fill(value.grad.values().begin(), value.grad.values().end(), 0.0F);
+        value.grad_written = true;
+      }
+      step.io.out_grad[k] = &value.grad;
+    }
+    current->ops[s]->backward(step.io);
+    for (size_t k = 0; k < step.in.size(); ++k) {
+      if (step.io.in_grad[k] == nullptr) continue;
+      Value& value = values[static_cast<size_t>(step.in[k])];
+      if (value.grad_written) add_into(value.grad, step.scratch[k]);
+      value.grad_written = true;
+    }
+  }
+};
+
+TrainGraph::TrainGraph(Graph graph) : impl_(std::make_unique<Impl>()) {
+  impl_->graph = std::move(graph);
+  impl_->build_steps();
+}
+
+TrainGraph::~TrainGraph() = default;
+TrainGraph::TrainGraph(TrainGraph&&) noexcept = default;
+TrainGraph& TrainGraph::operator=(TrainGraph&&) noexcept = default;
+
+const Tensor& TrainGraph::forward(const Tensor& input, bool training) {
+  Impl& im = *impl_;
+  if (input.rank() != 4) throw Error("trainer input must be NCHW, got " + to_string(input.dims()));
+  im.current = &im.plan_for(input.dims(), training);
+  im.current_training = training;
+  Value& in = im.values[static_cast<size_t>(im.ids.at(im.graph.input))];
+  *in.data = input;
+  im.run_forward(training);
+  return *im.values[static_cast<size_t>(im.ids.at(im.graph.outputs.at(0)))].data;
+}
+
+void TrainGraph::backward(const Tensor& output_grad) {
+  Impl& im = *impl_;
+  if (im.current == nullptr || !im.current_training) throw Error("backward needs a training-mode forward first");
+  if (im.grads_dirty) im.mark_needs_grad();
+  for (Value& value : im.values) value.grad_written = false;
+  Value& out = im.values[static_cast<size_t>(im.ids.at(im.graph.outputs.at(0)))];
+  if (output_grad.dims() != out.data->dims()) {
+    throw Error("output gradient " + to_string(output_grad.dims()) + " does not match output " + to_string(out.data->dims()));
+  }
+  out.grad = output_grad;
+  out.grad_written = true;
+  for (size_t s = im.steps.size(); s-- > 0;) im.run_backward_step(s);
+  for (const std::string& name : im.parameters) {
+    Value& value = im.values[static_cast<size_t>(im.ids.at(name))];
+    if (value.grad_written || !im.trainable[name]) continue;
+    value.grad.resize(value.data->dims());
+    std::fill(value.grad.values().begin(), value.grad.values().end(), 0.0F);
+  }
+}
+
+const std::vector<std::string>& TrainGraph::parameters() const { return impl_->parameters; }
+bool TrainGraph::is_parameter(const std::string& name) const { return impl_->trainable.count(name) != 0; }
+
+void TrainGraph::set_trainable(const std::string& name, bool trainable) {
+  if (!is_parameter(name)) throw Error("'" + name + "' is not a trainable parameter of the graph");
+  impl_->trainable[name] = trainable;
+  impl_->grads_dirty = true;
+}
+
+bool TrainGraph::trainable(const std::string& name) const {
+  auto it = impl_->trainable.find(name);
+  return it != impl_->trainable.end() && it->second;
+}
+
+Tensor& TrainGraph::weight(const std::string& name) {
+  auto it = impl_->graph.weights.find(name);
+  if (it == impl_->graph.weights.end()) throw Error("graph has no weight '" + name + "'");
+  return it->second;
+}
+
+const Tensor& TrainGraph::grad(const std::string& name) const {
+  auto it = impl_->ids.find(name);
+  if (it == impl_->ids.end()) throw Error("graph has no value '" + name + "'");
+  return impl_->values[static_cast<size_t>(it->second)].grad;
+}
+
+void TrainGraph::set_input_grad(bool enabled) {
+  impl_->input_grad = enabled;
+  impl_->grads_dirty = true;
+}
+
+const Tensor& TrainGraph::input_grad() const { return grad(impl_->graph.input); }
+const Graph& TrainGraph::graph() const { return impl_->graph; }
+Graph& TrainGraph::graph() { return impl_->graph; }
+
+void set_train_threads(int threads) { omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs()); }
+
+}  // namespace terraseg

@@ -1,0 +1,98 @@
+#pragma once
+// Internal interface of the training executor's ops. Each op plans oneDNN primitives for one set of
+// input shapes, runs forward (training or inference mode) and backward into caller-owned buffers.
+#include <dnnl.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "terraseg/core/graph.hpp"
+#include "terraseg/core/tensor.hpp"
+
+namespace terraseg::train {
+
+/// Buffers one op execution reads and writes. Pointers are owned by the executor.
+struct OpIO {
+  std::vector<Tensor*> in;                 ///< nullptr for an omitted optional input
+  std::vector<Tensor*> out;
+  std::vector<Tensor*> in_grad;            ///< nullptr where no gradient is wanted; ops overwrite
+  std::vector<const Tensor*> out_grad;     ///< always present in backward (zeros when unused)
+  std::vector<std::vector<int64_t>*> in_index;   ///< integer side channel (MaxPool indices)
+  std::vector<std::vector<int64_t>*> out_index;
+  bool training = true;
+};
+
+/// What an op sees while planning: its node, input dims and, for look-ups, any value's dims.
+struct PlanInput {
+  const Node& node;
+  std::vector<Dims> in_dims;               ///< empty Dims for an omitted optional input
+  bool training = true;
+  std::function<const Dims*(const std::string&)> dims_of;
+  std::function<const Node*(const std::string&)> producer_of;
+};
+
+class TrainOp {
+ public:
+  virtual ~TrainOp() = default;
+  /// Builds primitives for these shapes; returns the output dims.
+  virtual std::vector<Dims> plan(const PlanInput& input) = 0;
+  virtual void forward(OpIO& io) = 0;
+  virtual void backward(OpIO& io) = 0;
+  /// Whether input `index` can receive a gradient (false for state such as BN running stats).
+  virtual bool differentiable(size_t index) const { (void)index; return true; }
+};
+
+using OpFactory = std::function<std::unique_ptr<TrainOp>(const Node&)>;
+
+/// The one list of ops the trainer supports (registry.cpp).
+const std::unordered_map<std::string, OpFactory>& op_registry();
+
+std::unique_ptr<TrainOp> make_conv(const Node& node);
+std::unique_ptr<TrainOp> make_conv_transpose(const Node& node);
+std::unique_ptr<TrainOp> make_batch_norm(const Node& node);
+std::unique_ptr<TrainOp> make_max_pool(const Node& node);
+std::unique_ptr<TrainOp> make_average_pool(const Node& node);
+std::unique_ptr<TrainOp> make_max_unpool(const Node& node);
+std::unique_ptr<TrainOp> make_relu(const Node& node);
+std::unique_ptr<TrainOp> make_leaky_relu(const Node& node);
+std::unique_ptr<TrainOp> make_sigmoid(const Node& node);
+std::unique_ptr<TrainOp> make_prelu(const Node& node);
+std::unique_ptr<TrainOp> make_add(const Node& node);
+std::unique_ptr<TrainOp> make_concat(const Node& node);
+std::unique_ptr<TrainOp> make_pad(const Node& node);
+std::unique_ptr<TrainOp> make_resize(const Node& node);
+std::unique_ptr<TrainOp> make_identity(const Node& node);
+
+// ---- oneDNN helpers shared by the op files (dnnl_util.cpp) ----
+
+dnnl::engine& cpu_engine();
+dnnl::stream& cpu_stream();
+/// Plain row-major descriptor (nchw for rank 4).
+dnnl::memory::desc plain_md(const Dims& dims);
+dnnl::memory::desc tagged_md(const Dims& dims, dnnl::memory::format_tag tag);
+/// A memory object without a buffer; `bind` attaches one right before execution.
+dnnl::memory unbound(const dnnl::memory::desc& md);
+
+/// A planned primitive with its argument memories, built once per shape. Buffers owned elsewhere are
+/// attached with `bind` right before `run`, so executing allocates nothing.
+struct Exec {
+  dnnl::primitive prim;
+  std::unordered_map<int, dnnl::memory> args;
+
+  /// Adds an argument without a buffer (bound per run).
+  void slot(int id, const dnnl::memory::desc& md) { args[id] = unbound(md); }
+  /// Adds an argument owning its buffer (workspace, batch statistics).
+  dnnl::memory& owned(int id, const dnnl::memory::desc& md);
+  void bind(int id, const float* data);
+  void run();
+  explicit operator bool() const { return static_cast<bool>(prim); }
+};
+
+/// "node 'x' (Conv): " prefix for messages.
+std::string where(const Node& node);
+/// Spatial attribute with `count` entries, defaulting to `fallback`.
+std::vector<int64_t> spatial_attr(const Node& node, const std::string& key, size_t count, int64_t fallback);
+
+}  // namespace terraseg::train
