@@ -61,7 +61,7 @@ class PredictCommand final : public Command {
       display.begin(std::filesystem::path(input).filename().string());
       const PredictReport report = predict_file(engine, model.graph.card, request, [&](double f) { display.update(f); });
       display.end();
-      for (const auto& message : report.warnings) std::cerr << "terraseg: warning: " << message << '\n';
+      for (const auto& message : report.warnings) display.warn(message);
     }
     return 0;
   }

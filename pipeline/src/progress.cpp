@@ -37,4 +37,8 @@ void ProgressDisplay::end() {
   std::fprintf(stderr, "  %.1fs\n", elapsed);
 }
 
+void ProgressDisplay::warn(const std::string& message) {
+  std::fprintf(stderr, "terraseg: warning: %s\n", message.c_str());
+}
+
 }  // namespace terraseg

@@ -11,6 +11,8 @@ class ProgressDisplay {
   void begin(const std::string& label);
   void update(double fraction);  ///< 0..1
   void end();
+  /// Prints a warning on its own line (also when quiet: warnings are never silenced).
+  void warn(const std::string& message);
 
  private:
   bool quiet_;

@@ -107,6 +107,7 @@ json run_unit(const Unit& unit, ModelCache& models, ProgressDisplay& display) {
   const PredictReport report = predict_file(*entry.engine, entry.model.graph.card, unit.request,
                                             [&display](double fraction) { display.update(fraction); });
   display.end();
+  for (const auto& message : report.warnings) display.warn(message);
   return unit_record(unit.region->name, unit.task, unit.input.string(), entry.model, unit_outputs(unit), report);
 }
 

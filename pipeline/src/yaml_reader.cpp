@@ -74,7 +74,7 @@ void MapReader::path(const std::string& key, std::filesystem::path& member, bool
   if (text.empty()) return;
   const std::filesystem::path value(text);
   // GDAL virtual paths (/vsis3/, /vsicurl/ ...) are absolute already.
-  member = value.is_absolute() ? value : file_.parent_path() / value;
+  member = (value.is_absolute() ? value : file_.parent_path() / value).lexically_normal();
 }
 
 std::vector<std::filesystem::path> MapReader::paths(const std::string& key) {
@@ -89,7 +89,7 @@ std::vector<std::filesystem::path> MapReader::paths(const std::string& key) {
   }
   for (const std::string& text : texts) {
     const std::filesystem::path item(text);
-    result.push_back(item.is_absolute() ? item : file_.parent_path() / item);
+    result.push_back((item.is_absolute() ? item : file_.parent_path() / item).lexically_normal());
   }
   return result;
 }
