@@ -1,0 +1,299 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "geo_test_util.hpp"
+#include "terraseg/core/error.hpp"
+#include "terraseg/geo/bands.hpp"
+#include "terraseg/geo/predict.hpp"
+#include "test_support.hpp"
+
+namespace terraseg::geo {
+namespace {
+
+std::vector<ClassInfo> three_classes() {
+  return {{0, "water", {0, 0, 255}}, {1, "road", {128, 128, 128}}, {2, "forest", {0, 160, 0}}};
+}
+
+PredictOptions small_tiles() {
+  PredictOptions opt;
+  opt.tile = 64;
+  opt.overlap = 16;  // context 4 >= the box model's radius 2
+  opt.warn = [](const std::string&) {};
+  return opt;
+}
+
+/// Whole-image reference: the raster normalised like predict_raster does, run through box_model at once.
+Tensor whole_image_scores(const std::string& path, const InputSpec& spec) {
+  const RasterInfo info = read_raster_info(path);
+  const BandPlan plan = resolve_bands(spec, info);
+  const int w = info.width;
+  const int h = info.height;
+  Tensor input({1, plan.channels(), h, w});
+  for (int c = 0; c < plan.channels(); ++c) {
+    const std::vector<float> raw = test::read_band(path, plan.source_bands[static_cast<size_t>(c)]);
+    for (size_t i = 0; i < raw.size(); ++i) {
+      input.data()[static_cast<size_t>(c) * raw.size() + i] = raw[i] * plan.gain[static_cast<size_t>(c)] + plan.offset[static_cast<size_t>(c)];
+    }
+  }
+  Tensor scores;
+  test::box_model(input, scores);
+  return scores;
+}
+
+TEST(Predict, TiledEqualsWholeImageOnOddSizedMultibandRaster) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "in.tif";
+  test::SyntheticRaster raster;
+  raster.width = 333;
+  raster.height = 517;
+  raster.bands = 4;
+  test::write_raster(input, raster);
+  InputSpec spec;
+  spec.bands = {"3", "1", "4"};
+  spec.scale = 1.0 / 255.0;
+  spec.mean = {0.4F, 0.5F, 0.3F};
+  spec.std = {0.2F, 0.3F, 0.25F};
+  const PredictOutputs out{dir / "mask.tif", dir / "scores.tif"};
+  const PredictStats stats = predict_raster(input, out, spec, test::box_model, 3, three_classes(), small_tiles());
+  EXPECT_EQ(stats.tiles, 7 * 11);  // useful 56 px, stride 48: 1 + ceil((333 - 56) / 48) x 1 + ceil((517 - 56) / 48)
+  EXPECT_EQ(stats.tiles_skipped, 0);
+
+  const Tensor reference = whole_image_scores(input, spec);
+  const size_t plane = 333U * 517U;
+  const std::vector<float> mask = test::read_band(out.mask_path, 1);
+  float worst = 0.0F;
+  int64_t checked_classes = 0;
+  for (int k = 0; k < 3; ++k) {
+    const std::vector<float> tiled = test::read_band(out.scores_path, k + 1);
+    for (size_t i = 0; i < plane; ++i) worst = std::max(worst, std::abs(tiled[i] - reference.data()[k * plane + i]));
+  }
+  EXPECT_LT(worst, 2e-5F) << "tiled scores differ from whole-image scores";
+  for (size_t i = 0; i < plane; ++i) {
+    float best = -1e30F;
+    float second = -1e30F;
+    int arg = 0;
+    for (int k = 0; k < 3; ++k) {
+      const float s = reference.data()[k * plane + i];
+      if (s > best) {
+        second = best;
+        best = s;
+        arg = k;
+      } else {
+        second = std::max(second, s);
+      }
+    }
+    if (best - second < 1e-4F) continue;  // a near tie may flip on rounding
+    ASSERT_EQ(static_cast<int>(mask[i]), arg) << "pixel " << i;
+    ++checked_classes;
+  }
+  EXPECT_GT(checked_classes, static_cast<int64_t>(plane * 9 / 10));
+}
+
+TEST(Predict, NodataPropagatesAndEmptyWindowsAreSkipped) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "holes.tif";
+  test::SyntheticRaster raster;
+  raster.width = 300;
+  raster.height = 301;
+  raster.type = GDT_UInt16;
+  raster.nodata = 0.0;
+  // Left 150 columns are nodata (whole windows there), plus a hole in the middle of the data.
+  const auto is_hole = [](int x, int y) { return x < 150 || (x >= 200 && x < 230 && y >= 100 && y < 120); };
+  test::write_raster(input, raster, [&](int b, int x, int y) { return is_hole(x, y) ? 0.0 : 1000.0 + test::texture(b, x, y) * 100; });
+  int calls = 0;
+  const TileInfer counting = [&](const Tensor& in, Tensor& scores) {
+    ++calls;
+    test::box_model(in, scores);
+  };
+  const PredictOutputs out{dir / "mask.tif", ""};
+  const PredictStats stats = predict_raster(input, out, InputSpec{}, counting, 3, three_classes(), small_tiles());
+  EXPECT_EQ(calls, stats.tiles_inferred);
+  EXPECT_GT(stats.tiles_skipped, 0);
+  EXPECT_EQ(stats.tiles_inferred + stats.tiles_skipped, stats.tiles);
+  const std::vector<float> mask = test::read_band(out.mask_path, 1);
+  for (int y = 0; y < 301; ++y) {
+    for (int x = 0; x < 300; ++x) {
+      const float v = mask[static_cast<size_t>(y) * 300 + x];
+      if (is_hole(x, y)) {
+        ASSERT_EQ(v, 255.0F) << x << "," << y;
+      } else {
+        ASSERT_LT(v, 3.0F) << x << "," << y;
+      }
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "scores.tif"));
+}
+
+TEST(Predict, AlphaMaskedPixelsBecomeNodata) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "rgba.tif";
+  test::SyntheticRaster raster;
+  raster.width = 90;
+  raster.height = 70;
+  raster.bands = 4;
+  raster.colours = {GCI_RedBand, GCI_GreenBand, GCI_BlueBand, GCI_AlphaBand};
+  test::write_raster(input, raster, [](int b, int x, int y) { return b == 4 ? (x < 30 ? 0.0 : 255.0) : test::texture(b, x, y); });
+  int channels = 0;
+  const TileInfer model = [&](const Tensor& in, Tensor& scores) {
+    channels = static_cast<int>(in.dim(1));
+    test::box_model(in, scores);
+  };
+  const PredictOutputs out{dir / "mask.tif", ""};
+  predict_raster(input, out, InputSpec{}, model, 3, three_classes(), small_tiles());
+  EXPECT_EQ(channels, 3);
+  const std::vector<float> mask = test::read_band(out.mask_path, 1);
+  for (int y = 0; y < 70; ++y) {
+    for (int x = 0; x < 90; ++x) EXPECT_EQ(mask[static_cast<size_t>(y) * 90 + x] == 255.0F, x < 30);
+  }
+}
+
+TEST(Predict, GeoreferencingStylesAndRotationRoundTrip) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "rotated.tif";
+  test::SyntheticRaster raster;
+  raster.width = 600;
+  raster.height = 300;
+  raster.geotransform = GeoTransform{500000.0, 8.660254, -5.0, 4000000.0, -5.0, -8.660254};
+  test::write_raster(input, raster);
+  const PredictOutputs out{dir / "mask.tif", dir / "scores.tif"};
+  predict_raster(input, out, InputSpec{}, test::box_model, 3, three_classes(), small_tiles());
+
+  GDALDatasetUniquePtr in = open_raster(input);
+  GDALDatasetUniquePtr mask = test::open_output(out.mask_path);
+  GDALDatasetUniquePtr scores = test::open_output(out.scores_path);
+  for (GDALDataset* ds : {mask.get(), scores.get()}) {
+    EXPECT_EQ(ds->GetRasterXSize(), 600);
+    EXPECT_EQ(ds->GetRasterYSize(), 300);
+    EXPECT_STREQ(ds->GetProjectionRef(), in->GetProjectionRef());
+    double a[6];
+    double b[6];
+    ASSERT_EQ(in->GetGeoTransform(a), CE_None);
+    ASSERT_EQ(ds->GetGeoTransform(b), CE_None);
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(a[i], b[i]) << "geotransform[" << i << "]";
+  }
+  GDALRasterBand* band = mask->GetRasterBand(1);
+  EXPECT_EQ(band->GetRasterDataType(), GDT_Byte);
+  int has_nodata = 0;
+  EXPECT_EQ(band->GetNoDataValue(&has_nodata), 255.0);
+  EXPECT_TRUE(has_nodata);
+  ASSERT_NE(band->GetColorTable(), nullptr);
+  const GDALColorEntry* road = band->GetColorTable()->GetColorEntry(1);
+  EXPECT_EQ(road->c1, 128);
+  EXPECT_EQ(band->GetColorTable()->GetColorEntry(255)->c4, 0);
+  char** names = band->GetCategoryNames();
+  ASSERT_NE(names, nullptr);
+  ASSERT_EQ(CSLCount(names), 3);
+  EXPECT_STREQ(names[2], "forest");
+  EXPECT_GE(band->GetOverviewCount(), 1);
+  EXPECT_STREQ(mask->GetMetadataItem("COMPRESSION", "IMAGE_STRUCTURE"), "DEFLATE");
+  int bx = 0;
+  int by = 0;
+  band->GetBlockSize(&bx, &by);
+  EXPECT_EQ(bx, 256);
+  const std::vector<float> classes = test::read_band(out.mask_path, 1);
+  for (float v : classes) ASSERT_LT(v, 3.0F);
+  ASSERT_EQ(scores->GetRasterCount(), 3);
+  EXPECT_EQ(scores->GetRasterBand(1)->GetRasterDataType(), GDT_Float32);
+  EXPECT_STREQ(scores->GetRasterBand(2)->GetDescription(), "road");
+}
+
+TEST(Predict, NoGeoreferencingStaysWithout) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "plain.tif";
+  test::SyntheticRaster raster;
+  raster.geotransform.reset();
+  raster.epsg = 0;
+  test::write_raster(input, raster);
+  const PredictOutputs out{dir / "mask.tif", ""};
+  predict_raster(input, out, InputSpec{}, test::box_model, 3, {}, small_tiles());
+  const RasterInfo info = read_raster_info(out.mask_path);
+  EXPECT_FALSE(info.geotransform.has_value());
+  EXPECT_TRUE(info.crs_wkt.empty());
+  GDALDatasetUniquePtr mask = test::open_output(out.mask_path);
+  EXPECT_STREQ(mask->GetRasterBand(1)->GetCategoryNames()[1], "class 1");
+}
+
+TEST(Predict, GreySixteenBitIntoRgbModelWarnsAndReplicates) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "grey16.tif";
+  test::SyntheticRaster raster;
+  raster.type = GDT_UInt16;
+  test::write_raster(input, raster, [](int, int x, int y) { return 40000.0 + x * 100 + y; });
+  ModelCard card;
+  card.bands = {"red", "green", "blue"};
+  card.scale = 1.0 / 65535.0;
+  std::vector<std::string> warnings;
+  PredictOptions opt = small_tiles();
+  opt.warn = [&](const std::string& w) { warnings.push_back(w); };
+  bool same = true;
+  const TileInfer model = [&](const Tensor& in, Tensor& scores) {
+    const size_t plane = static_cast<size_t>(in.dim(2) * in.dim(3));
+    for (size_t i = 0; i < plane; ++i) same = same && in.data()[i] == in.data()[plane + i] && in.data()[i] == in.data()[2 * plane + i];
+    EXPECT_GT(in.data()[0], 0.5F);
+    test::box_model(in, scores);
+  };
+  predict_raster(input, PredictOutputs{dir / "m.tif", ""}, input_spec_from_card(card), model, 3, {}, opt);
+  EXPECT_TRUE(same);
+  EXPECT_EQ(warnings.size(), 1U);
+}
+
+TEST(Predict, NoFileUnderFinalNameWhenModelThrows) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "in.tif";
+  test::SyntheticRaster raster;
+  raster.width = 400;
+  raster.height = 400;
+  test::write_raster(input, raster);
+  int calls = 0;
+  const TileInfer failing = [&](const Tensor& in, Tensor& scores) {
+    if (++calls == 40) throw std::runtime_error("device lost");
+    test::box_model(in, scores);
+  };
+  const PredictOutputs out{dir / "mask.tif", dir / "scores.tif"};
+  try {
+    predict_raster(input, out, InputSpec{}, failing, 3, three_classes(), small_tiles());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("device lost"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("in.tif"), std::string::npos);
+  }
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) left.push_back(entry.path().filename());
+  EXPECT_EQ(left, std::vector<std::string>{"in.tif"});
+}
+
+TEST(Predict, WrongScoreShapeIsAnError) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "in.tif";
+  test::write_raster(input, test::SyntheticRaster{});
+  const TileInfer wrong = [](const Tensor& in, Tensor& scores) { scores.resize({1, 2, in.dim(2), in.dim(3)}); };
+  EXPECT_THROW(predict_raster(input, PredictOutputs{dir / "m.tif", ""}, InputSpec{}, wrong, 3, {}, small_tiles()), Error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "m.tif"));
+}
+
+TEST(Predict, CloudOptimizedOutputKeepsNames) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "in.tif";
+  test::SyntheticRaster raster;
+  raster.width = 700;
+  raster.height = 520;
+  test::write_raster(input, raster);
+  PredictOptions opt = small_tiles();
+  opt.output.cog = true;
+  const PredictOutputs out{dir / "mask.tif", ""};
+  predict_raster(input, out, InputSpec{}, test::box_model, 3, three_classes(), opt);
+  GDALDatasetUniquePtr mask = test::open_output(out.mask_path);
+  EXPECT_STREQ(mask->GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE"), "COG");
+  EXPECT_GE(mask->GetRasterBand(1)->GetOverviewCount(), 1);
+  ASSERT_NE(mask->GetRasterBand(1)->GetCategoryNames(), nullptr);
+  EXPECT_STREQ(mask->GetRasterBand(1)->GetCategoryNames()[0], "water");
+  ASSERT_NE(mask->GetRasterBand(1)->GetColorTable(), nullptr);
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path())) ++files;
+  EXPECT_LE(files, 3U) << "only in.tif, mask.tif and its .aux.xml may remain";
+}
+
+}  // namespace
+}  // namespace terraseg::geo
