@@ -1,0 +1,188 @@
+// Conv and ConvTranspose against the naive reference, fusion, precision.
+#include <gtest/gtest.h>
+
+#include "engine_test_util.hpp"
+#include "terraseg/core/error.hpp"
+
+using namespace terraseg;
+using namespace terraseg::test;
+
+namespace {
+
+struct ConvCase {
+  const char* name;
+  Dims x;
+  Dims w;
+  std::map<std::string, AttrValue> attrs;
+  bool bias;
+};
+
+Graph conv_graph(const std::string& op, const Dims& w_dims, std::map<std::string, AttrValue> attrs, bool bias,
+                 int64_t out_channels, uint64_t seed) {
+  std::map<std::string, Tensor> weights{{"W", random_tensor(w_dims, seed)}};
+  std::vector<std::string> inputs{"x", "W"};
+  if (bias) {
+    weights["B"] = random_tensor({out_channels}, seed + 1);
+    inputs.push_back("B");
+  }
+  return make_graph({make_node(op, inputs, std::move(attrs))}, std::move(weights));
+}
+
+}  // namespace
+
+TEST(ConvOp, OneConvLayerMatchesNaiveReference) {
+  const Tensor x = random_tensor({1, 3, 17, 23}, 1);
+  const Tensor w = random_tensor({8, 3, 3, 3}, 2);
+  const Tensor b = random_tensor({8}, 3);
+  Window win;
+  win.pads = {1, 1, 1, 1};
+  const Tensor expected = conv2d(x, w, &b, win);
+  const Graph g = make_graph({make_node("Conv", {"x", "W", "B"}, {{"pads", ints({1, 1, 1, 1})}})}, {{"W", w}, {"B", b}});
+  const Tensor out = run_engine(g, x);
+  ASSERT_EQ(out.dims(), (Dims{1, 8, 17, 23}));
+  EXPECT_LT(max_abs_diff(out, expected), 1e-4F);
+  // A hand-checked value: a centre pixel is the full 27-tap dot product plus bias.
+  double centre = b.data()[5];
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t ky = 0; ky < 3; ++ky)
+      for (int64_t kx = 0; kx < 3; ++kx)
+        centre += static_cast<double>(x.data()[(c * 17 + 7 + ky) * 23 + 9 + kx]) * w.data()[((5 * 3 + c) * 3 + ky) * 3 + kx];
+  EXPECT_NEAR(out.data()[(5 * 17 + 8) * 23 + 10], centre, 1e-4);
+}
+
+TEST(ConvOp, VariantsMatchReference) {
+  const std::vector<ConvCase> cases{
+      {"stride2", {1, 3, 17, 23}, {8, 3, 3, 3}, {{"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}}, true},
+      {"dilation2", {1, 4, 17, 23}, {6, 4, 3, 3}, {{"dilations", ints({2, 2})}, {"pads", ints({2, 2, 2, 2})}}, true},
+      {"groups2", {1, 4, 13, 11}, {6, 2, 3, 3}, {{"group", int64_t{2}}, {"pads", ints({1, 1, 1, 1})}}, true},
+      {"depthwise", {1, 8, 13, 11}, {8, 1, 3, 3}, {{"group", int64_t{8}}, {"pads", ints({1, 1, 1, 1})}}, false},
+      {"asymmetric_pads", {1, 3, 17, 23}, {5, 3, 3, 3}, {{"pads", ints({0, 1, 2, 0})}}, true},
+      {"same_upper_s2", {1, 3, 17, 23}, {8, 3, 3, 3}, {{"auto_pad", std::string("SAME_UPPER")}, {"strides", ints({2, 2})}}, true},
+      {"same_lower", {1, 3, 16, 15}, {4, 3, 4, 4}, {{"auto_pad", std::string("SAME_LOWER")}}, false},
+      {"valid_5x5", {2, 16, 19, 21}, {16, 16, 5, 5}, {{"auto_pad", std::string("VALID")}}, true},
+      {"pointwise", {1, 32, 9, 7}, {5, 32, 1, 1}, {}, true},
+      {"rect_kernel_stride", {1, 8, 20, 17}, {16, 8, 3, 5}, {{"strides", ints({2, 3})}, {"pads", ints({1, 2, 1, 2})}}, true},
+  };
+  uint64_t seed = 10;
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Graph g = conv_graph("Conv", c.w, c.attrs, c.bias, c.w[0], seed++);
+    EXPECT_LT(engine_vs_reference(g, random_tensor(c.x, seed++)), 2e-4F);
+  }
+}
+
+TEST(ConvTransposeOp, VariantsMatchReference) {
+  const std::vector<ConvCase> cases{
+      {"k2s2", {1, 16, 9, 11}, {16, 8, 2, 2}, {{"strides", ints({2, 2})}}, true},
+      {"k3s2_pad_outpad", {1, 8, 7, 9}, {8, 4, 3, 3},
+       {{"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}, {"output_padding", ints({1, 1})}}, true},
+      {"outpad_without_pad", {1, 4, 5, 6}, {4, 3, 3, 3}, {{"strides", ints({2, 2})}, {"output_padding", ints({1, 0})}}, true},
+      {"groups2", {1, 6, 7, 5}, {6, 2, 3, 3}, {{"group", int64_t{2}}, {"strides", ints({2, 2})}}, true},
+      {"dilation2", {1, 4, 6, 7}, {4, 5, 3, 3}, {{"dilations", ints({2, 2})}}, false},
+      {"asymmetric_pads", {1, 4, 6, 7}, {4, 5, 4, 4}, {{"strides", ints({2, 2})}, {"pads", ints({0, 1, 2, 1})}}, true},
+      {"output_shape", {1, 4, 6, 7}, {4, 3, 3, 3}, {{"strides", ints({2, 2})}, {"output_shape", ints({12, 14})}}, true},
+      {"same_upper", {1, 4, 6, 7}, {4, 3, 3, 3}, {{"strides", ints({2, 2})}, {"auto_pad", std::string("SAME_UPPER")}}, true},
+  };
+  uint64_t seed = 100;
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const int64_t group = c.attrs.count("group") ? std::get<int64_t>(c.attrs.at("group")) : 1;
+    const Graph g = conv_graph("ConvTranspose", c.w, c.attrs, c.bias, c.w[1] * group, seed++);
+    EXPECT_LT(engine_vs_reference(g, random_tensor(c.x, seed++)), 2e-4F);
+  }
+}
+
+namespace {
+
+/// Conv -> BatchNormalization (random statistics) -> Relu.
+Graph conv_bn_relu_graph() {
+  std::map<std::string, Tensor> w{{"W", random_tensor({12, 5, 3, 3}, 31)},
+                                  {"B", random_tensor({12}, 32)},
+                                  {"gamma", random_tensor({12}, 33, 0.5F, 1.5F)},
+                                  {"beta", random_tensor({12}, 34)},
+                                  {"mean", random_tensor({12}, 35)},
+                                  {"var", random_tensor({12}, 36, 0.2F, 2.0F)}};
+  Node conv = make_node("Conv", {"x", "W", "B"}, {{"pads", ints({1, 1, 1, 1})}}, {"c"});
+  Node bn = make_node("BatchNormalization", {"c", "gamma", "beta", "mean", "var"}, {{"epsilon", 1e-3F}}, {"n"});
+  Node relu = make_node("Relu", {"n"}, {}, {"y"});
+  return make_graph({conv, bn, relu}, w);
+}
+
+}  // namespace
+
+TEST(Fusion, ConvBatchNormReluEqualsUnfusedReference) {
+  const Graph g = conv_bn_relu_graph();
+  const Tensor x = random_tensor({1, 5, 17, 23}, 37);
+  const std::map<std::string, Tensor> ref = run_reference(g, x);
+  Engine engine(g);
+  EXPECT_EQ(engine.graph().nodes.size(), 2U) << "BatchNormalization should be folded into the conv";
+  Tensor out;
+  engine.run(x, out);
+  EXPECT_LT(max_abs_diff(out, ref.at("y")), 2e-4F);
+  float min_value = 0.0F;
+  for (float v : out.values()) min_value = std::min(min_value, v);
+  EXPECT_EQ(min_value, 0.0F);
+  const PlanStats stats = engine.stats(x.dims());
+  EXPECT_EQ(stats.op_counts.at("BatchNormalization"), 1);
+  EXPECT_DOUBLE_EQ(stats.flops, 2.0 * 12 * 17 * 23 * 5 * 3 * 3);
+}
+
+TEST(Fusion, BatchNormWithTwoReadersIsNotFolded) {
+  Graph g = conv_bn_relu_graph();
+  g.nodes.push_back(make_node("Add", {"c", "y"}, {}, {"z"}));
+  g.nodes.back().name = "add_node";
+  g.outputs = {"z"};
+  const Tensor x = random_tensor({1, 5, 9, 8}, 38);
+  Engine engine(g);
+  EXPECT_EQ(engine.graph().nodes.size(), 4U);
+  EXPECT_LT(engine_vs_reference(g, x), 2e-4F);
+}
+
+TEST(Fusion, ResidualAddAndReluBecomePostOps) {
+  // y = Relu(Conv2(Relu(Conv1(x))) + Relu(Conv1(x))): Add is a sum post-op of conv2.
+  std::map<std::string, Tensor> w{{"W1", random_tensor({8, 8, 3, 3}, 41)}, {"W2", random_tensor({8, 8, 3, 3}, 42)}};
+  Node c1 = make_node("Conv", {"x", "W1"}, {{"pads", ints({1, 1, 1, 1})}}, {"a"});
+  c1.name = "c1";
+  Node r1 = make_node("Relu", {"a"}, {}, {"r"});
+  r1.name = "r1";
+  Node c2 = make_node("Conv", {"r", "W2"}, {{"pads", ints({1, 1, 1, 1})}}, {"b"});
+  c2.name = "c2";
+  Node add = make_node("Add", {"b", "r"}, {}, {"s"});
+  Node r2 = make_node("Relu", {"s"}, {}, {"y"});
+  r2.name = "r2";
+  const Graph g = make_graph({c1, r1, c2, add, r2}, w);
+  EXPECT_LT(engine_vs_reference(g, random_tensor({1, 8, 13, 17}, 43)), 2e-4F);
+}
+
+TEST(Fusion, ResidualWithBroadcastFallsBackToBinary) {
+  // The Add reads a per-channel [1,C,1,1] value, which a sum post-op cannot take.
+  std::map<std::string, Tensor> w{{"W", random_tensor({3, 3, 3, 3}, 44)}};
+  Node gap = make_node("GlobalAveragePool", {"x"}, {}, {"g"});
+  gap.name = "gap";
+  Node conv = make_node("Conv", {"x", "W"}, {{"pads", ints({1, 1, 1, 1})}}, {"c"});
+  Node add = make_node("Add", {"c", "g"}, {}, {"y"});
+  const Graph g = make_graph({gap, conv, add}, w);
+  EXPECT_LT(engine_vs_reference(g, random_tensor({1, 3, 10, 9}, 45)), 2e-4F);
+}
+
+TEST(Precision, Bf16MatchesReferenceWithinBf16Tolerance) {
+  const Graph g = conv_bn_relu_graph();
+  const Tensor x = random_tensor({1, 5, 17, 23}, 46);
+  const Tensor ref = run_reference(g, x).at("y");
+  const Tensor out = run_engine(g, x, Precision::bf16);
+  // bf16 keeps 8 mantissa bits: ~0.4 % per operand over a 45-tap sum of magnitude ~5.
+  EXPECT_LT(max_abs_diff(out, ref), 0.1F);
+  EXPECT_GT(max_abs_diff(out, ref), 0.0F) << "bf16 rounding should be visible";
+}
+
+TEST(Precision, Int8IsAClearError) {
+  const Graph g = conv_bn_relu_graph();
+  try {
+    Engine engine(g, EngineOptions{0, Precision::int8});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("int8"), std::string::npos);
+  }
+  EXPECT_EQ(parse_precision("bf16"), Precision::bf16);
+  EXPECT_THROW(parse_precision("fp64"), Error);
+}

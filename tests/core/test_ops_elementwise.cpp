@@ -1,0 +1,83 @@
+// Activations, binary ops, BatchNormalization, Concat, Softmax, ArgMax, pass-through ops.
+#include <gtest/gtest.h>
+
+#include "engine_test_util.hpp"
+
+using namespace terraseg;
+using namespace terraseg::test;
+
+TEST(ActivationOps, MatchReference) {
+  const std::vector<Node> nodes{
+      make_node("Relu", {"x"}),
+      make_node("LeakyRelu", {"x"}, {{"alpha", 0.2F}}),
+      make_node("Sigmoid", {"x"}),
+      make_node("Tanh", {"x"}),
+      make_node("Elu", {"x"}, {{"alpha", 0.7F}}),
+      make_node("Clip", {"x"}, {{"min", -0.3F}, {"max", 0.4F}}),
+      make_node("Identity", {"x"}),
+      make_node("Dropout", {"x"}),
+  };
+  const Tensor x = random_tensor({1, 3, 17, 23}, 500, -3.0F, 3.0F);
+  for (const Node& node : nodes) {
+    SCOPED_TRACE(node.op);
+    EXPECT_LT(engine_vs_reference(make_graph({node}), x), 1e-6F);
+  }
+}
+
+TEST(PReluOp, PerChannelAndScalarSlope) {
+  const Tensor x = random_tensor({1, 6, 9, 11}, 501);
+  const Graph per_channel = make_graph({make_node("PRelu", {"x", "slope"})}, {{"slope", random_tensor({6, 1, 1}, 502)}});
+  EXPECT_LT(engine_vs_reference(per_channel, x), 1e-6F);
+  const Graph scalar = make_graph({make_node("PRelu", {"x", "slope"})}, {{"slope", Tensor({1}, 0.25F)}});
+  const Tensor out = run_engine(scalar, x);
+  EXPECT_LT(max_abs_diff(out, prelu(x, Tensor({1}, 0.25F))), 1e-6F);
+}
+
+TEST(BinaryOps, BroadcastsAndConstants) {
+  const Tensor x = random_tensor({2, 5, 7, 9}, 510);
+  const std::map<std::string, Tensor> w{{"c", random_tensor({5, 1, 1}, 511)}, {"s", Tensor({1}, 3.0F)}};
+  const std::vector<Node> cases{
+      make_node("Add", {"x", "c"}), make_node("Add", {"c", "x"}), make_node("Mul", {"x", "s"}),
+      make_node("Sub", {"x", "c"}), make_node("Div", {"x", "s"}), make_node("Mul", {"x", "x"}),
+  };
+  for (const Node& node : cases) {
+    SCOPED_TRACE(node.op + "(" + node.inputs[0] + "," + node.inputs[1] + ")");
+    EXPECT_LT(engine_vs_reference(make_graph({node}, w), x), 1e-6F);
+  }
+}
+
+TEST(BinaryOps, ValueBroadcastFromGlobalPool) {
+  Node gap = make_node("GlobalAveragePool", {"x"}, {}, {"g"});
+  const Graph g = make_graph({gap, make_node("Mul", {"g", "x"})});
+  EXPECT_LT(engine_vs_reference(g, random_tensor({1, 4, 6, 5}, 512)), 1e-6F);
+}
+
+TEST(BatchNormOp, UnfoldedPrimitiveMatchesReference) {
+  const std::map<std::string, Tensor> w{{"g", random_tensor({7}, 520, 0.5F, 2.0F)}, {"b", random_tensor({7}, 521)},
+                                        {"m", random_tensor({7}, 522)}, {"v", random_tensor({7}, 523, 0.1F, 3.0F)}};
+  const Graph g = make_graph({make_node("BatchNormalization", {"x", "g", "b", "m", "v"}, {{"epsilon", 1e-3F}})}, w);
+  EXPECT_LT(engine_vs_reference(g, random_tensor({2, 7, 9, 13}, 524)), 1e-5F);
+}
+
+TEST(ConcatOp, MixedLayoutsAndOddChannels) {
+  // Concat of the plain input (3 ch), a conv output (blocked layout, 5 ch) and a Relu (3 ch).
+  const std::map<std::string, Tensor> w{{"W", random_tensor({5, 3, 3, 3}, 530)}};
+  Node conv = make_node("Conv", {"x", "W"}, {{"pads", ints({1, 1, 1, 1})}}, {"c"});
+  Node relu = make_node("Relu", {"x"}, {}, {"r"});
+  Node cat = make_node("Concat", {"x", "c", "r"}, {{"axis", int64_t{1}}});
+  const Graph g = make_graph({conv, relu, cat}, w);
+  const Tensor x = random_tensor({1, 3, 11, 13}, 531);
+  const Tensor out = run_engine(g, x);
+  ASSERT_EQ(out.dims(), (Dims{1, 11, 11, 13}));
+  EXPECT_LT(max_abs_diff(out, run_reference(g, x).at("y")), 1e-4F);
+  EXPECT_EQ(out.data()[5], x.data()[5]);  // channel 0 is the input itself
+}
+
+TEST(SoftmaxArgMaxOps, MatchReference) {
+  const Tensor x = random_tensor({2, 6, 7, 9}, 540, -4.0F, 4.0F);
+  EXPECT_LT(engine_vs_reference(make_graph({make_node("Softmax", {"x"}, {{"axis", int64_t{1}}})}), x), 1e-6F);
+  EXPECT_EQ(engine_vs_reference(make_graph({make_node("ArgMax", {"x"}, {{"axis", int64_t{1}}})}), x), 0.0F);
+  const Tensor flat = run_engine(make_graph({make_node("ArgMax", {"x"}, {{"axis", int64_t{1}}, {"keepdims", int64_t{0}}})}), x);
+  EXPECT_EQ(flat.dims(), (Dims{2, 7, 9}));
+  EXPECT_EQ(max_abs_diff(flat, argmax_channels(x, false)), 0.0F);
+}

@@ -1,0 +1,89 @@
+// Pooling and unpooling against the naive reference.
+#include <gtest/gtest.h>
+
+#include "engine_test_util.hpp"
+#include "terraseg/core/error.hpp"
+
+using namespace terraseg;
+using namespace terraseg::test;
+
+namespace {
+
+struct PoolCase {
+  const char* name;
+  Dims x;
+  std::map<std::string, AttrValue> attrs;
+};
+
+}  // namespace
+
+TEST(MaxPoolOp, VariantsMatchReference) {
+  const std::vector<PoolCase> cases{
+      {"k2s2_odd_floor", {1, 3, 17, 23}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}}},
+      {"k3s2_ceil", {1, 5, 17, 23}, {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"ceil_mode", int64_t{1}}}},
+      {"k2s2_ceil_odd", {1, 8, 17, 23}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}, {"ceil_mode", int64_t{1}}}},
+      {"asymmetric_pads", {1, 4, 13, 11}, {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 0, 0, 1})}}},
+      {"dilation2", {1, 4, 13, 11}, {{"kernel_shape", ints({2, 2})}, {"dilations", ints({2, 2})}}},
+      {"same_upper", {2, 3, 9, 10}, {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"auto_pad", std::string("SAME_UPPER")}}},
+      {"rect", {1, 16, 12, 15}, {{"kernel_shape", ints({2, 3})}, {"strides", ints({1, 2})}}},
+  };
+  uint64_t seed = 200;
+  for (const PoolCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Graph g = make_graph({make_node("MaxPool", {"x"}, c.attrs)});
+    EXPECT_EQ(engine_vs_reference(g, random_tensor(c.x, seed++)), 0.0F);
+  }
+}
+
+TEST(AveragePoolOp, VariantsMatchReference) {
+  const std::vector<PoolCase> cases{
+      {"k2s2", {1, 3, 17, 23}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}}},
+      {"pads_exclude", {1, 4, 13, 11}, {{"kernel_shape", ints({3, 3})}, {"pads", ints({1, 1, 1, 1})}}},
+      {"pads_include", {1, 4, 13, 11}, {{"kernel_shape", ints({3, 3})}, {"pads", ints({1, 2, 1, 0})}, {"count_include_pad", int64_t{1}}}},
+      {"ceil_exclude", {1, 8, 17, 23}, {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"ceil_mode", int64_t{1}}}},
+  };
+  uint64_t seed = 300;
+  for (const PoolCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Graph g = make_graph({make_node("AveragePool", {"x"}, c.attrs)});
+    EXPECT_LT(engine_vs_reference(g, random_tensor(c.x, seed++)), 1e-6F);
+  }
+}
+
+TEST(GlobalAveragePoolOp, MatchesReference) {
+  const Graph g = make_graph({make_node("GlobalAveragePool", {"x"})});
+  const Tensor x = random_tensor({2, 5, 7, 9}, 400);
+  const Tensor out = run_engine(g, x);
+  ASSERT_EQ(out.dims(), (Dims{2, 5, 1, 1}));
+  EXPECT_LT(max_abs_diff(out, global_average_pool(x)), 1e-6F);
+}
+
+TEST(MaxUnpoolOp, ScattersToTheArgmaxPositions) {
+  // MaxPool -> Sigmoid -> MaxUnpool with the pool's indices, as in a SegNet decoder.
+  std::map<std::string, AttrValue> window{{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}};
+  Node pool = make_node("MaxPool", {"x"}, window, {"p", "idx"});
+  Node act = make_node("Sigmoid", {"p"}, {}, {"s"});
+  Node unpool = make_node("MaxUnpool", {"s", "idx"}, window, {"y"});
+  const Graph g = make_graph({pool, act, unpool});
+  const Tensor x = random_tensor({1, 5, 16, 22}, 401);
+  const Tensor out = run_engine(g, x);
+  ASSERT_EQ(out.dims(), x.dims());
+  EXPECT_LT(max_abs_diff(out, run_reference(g, x).at("y")), 1e-6F);
+  int64_t nonzero = 0;
+  for (float v : out.values()) nonzero += v != 0.0F;
+  EXPECT_EQ(nonzero, 5 * 8 * 11);  // exactly one value per 2x2 window
+}
+
+TEST(MaxUnpoolOp, OddInputIsAClearError) {
+  std::map<std::string, AttrValue> window{{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}};
+  const Graph g = make_graph({make_node("MaxPool", {"x"}, window, {"p", "idx"}),
+                              make_node("MaxUnpool", {"p", "idx"}, window, {"y"})});
+  Engine engine(g);
+  Tensor out;
+  try {
+    engine.run(random_tensor({1, 2, 17, 16}, 402), out);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("MaxUnpool_node"), std::string::npos) << e.what();
+  }
+}
