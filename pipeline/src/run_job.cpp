@@ -100,9 +100,21 @@ class ModelCache {
   std::map<std::string, Entry> entries_;
 };
 
+/// Removes temporaries ("<stem>.tmp-<pid>-<n>...") that a killed earlier run left beside `output`.
+/// Final names are never touched here.
+void remove_stale_temporaries(const std::filesystem::path& output) {
+  const std::filesystem::path dir = output.parent_path();
+  if (!std::filesystem::is_directory(dir)) return;
+  const std::string prefix = output.stem().string() + ".tmp-";
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove(entry.path());
+  }
+}
+
 json run_unit(const Unit& unit, ModelCache& models, ProgressDisplay& display) {
   ModelCache::Entry& entry = models.get(unit.task);
   std::filesystem::create_directories(std::filesystem::path(unit.request.mask_path).parent_path());
+  for (const auto& output : unit_outputs(unit)) remove_stale_temporaries(output);
   display.begin(unit.id);
   const PredictReport report = predict_file(*entry.engine, entry.model.graph.card, unit.request,
                                             [&display](double fraction) { display.update(fraction); });
