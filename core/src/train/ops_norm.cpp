@@ -88,7 +88,8 @@ class BatchNormOp final : public TrainOp {
     if (prop == prop_kind::forward_training) {
       exec.owned(DNNL_ARG_MEAN, channel);
       exec.owned(DNNL_ARG_VARIANCE, channel);
-      spare_.resize({element_count(Dims(data.dims().begin(), data.dims().end()))});
+      const auto data_dims = data.dims();
+      spare_.resize(Dims(data_dims.begin(), data_dims.end()));
     } else {
       exec.slot(DNNL_ARG_MEAN, channel);
       exec.slot(DNNL_ARG_VARIANCE, channel);

@@ -280,6 +280,10 @@ const Tensor& TrainGraph::grad(const std::string& name) const {
   return impl_->values[static_cast<size_t>(it->second)].grad;
 }
 
+Tensor& TrainGraph::grad(const std::string& name) {
+  return const_cast<Tensor&>(static_cast<const TrainGraph&>(*this).grad(name));
+}
+
 void TrainGraph::set_input_grad(bool enabled) {
   impl_->input_grad = enabled;
   impl_->grads_dirty = true;

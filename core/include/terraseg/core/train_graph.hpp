@@ -39,6 +39,7 @@ class TrainGraph {
 
   Tensor& weight(const std::string& name);
   const Tensor& grad(const std::string& name) const;
+  Tensor& grad(const std::string& name);  ///< mutable, for clipping
   /// Also compute d(loss)/d(input) in backward (finite-difference tests).
   void set_input_grad(bool enabled);
   const Tensor& input_grad() const;
