@@ -164,7 +164,8 @@ onnx::ModelProto build_model(const Graph& graph, const OnnxSaveOptions& options)
   onnx::OperatorSetIdProto& opset = *model.add_opset_import();
   opset.set_domain("");
   opset.set_version(onnx_io::kExportOpset);
-  if (graph.card.present) {
+  // A card with any content is written: saving it is what makes it present in the file.
+  if (graph.card.present || graph.card.to_json() != ModelCard{}.to_json()) {
     onnx::StringStringEntryProto& entry = *model.add_metadata_props();
     entry.set_key(onnx_io::kCardKey);
     entry.set_value(graph.card.to_json());
