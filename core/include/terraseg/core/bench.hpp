@@ -1,0 +1,26 @@
+#pragma once
+/// Timing helpers for `terraseg bench`: engine latency and the oneDNN f32 matmul ceiling to compare
+/// it with. Both use the current oneDNN thread count (see set_thread_count).
+#include <cstdint>
+
+#include "terraseg/core/engine.hpp"
+
+namespace terraseg {
+
+struct BenchResult {
+  double median_ms = 0.0;     ///< median wall time of one Engine::run, milliseconds
+  double min_ms = 0.0;        ///< fastest run, milliseconds
+  double flops = 0.0;         ///< FLOPs of one run (2 x multiply-adds of conv/deconv layers)
+  double gflops_per_s = 0.0;  ///< flops / median time, in GFLOP/s
+  int iterations = 0;
+};
+
+/// Times `engine.run` on a fixed pseudo-random input of `input_dims`. The first `warmup` runs
+/// (which include planning) are not timed; the median of `iterations` timed runs is reported.
+BenchResult bench_engine(Engine& engine, const Dims& input_dims, int iterations = 10, int warmup = 2);
+
+/// GFLOP/s of a single-precision oneDNN matmul (m x k) * (k x n), median of `iterations` runs after
+/// one warm-up: the practical compute ceiling of this machine for the "fraction of peak" figure.
+double matmul_ceiling_gflops(int64_t m = 2048, int64_t n = 2048, int64_t k = 2048, int iterations = 5);
+
+}  // namespace terraseg
