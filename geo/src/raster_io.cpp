@@ -125,4 +125,9 @@ RasterInfo read_raster_info(const std::string& path) {
   return describe_raster(*dataset, path);
 }
 
+std::optional<double> model_scale_ratio(const RasterInfo& info, double model_pixel_size_m) {
+  if (!info.pixel_size_m || !(model_pixel_size_m > 0.0)) return std::nullopt;
+  return (info.pixel_size_m->x + info.pixel_size_m->y) / 2.0 / model_pixel_size_m;
+}
+
 }  // namespace terraseg::geo

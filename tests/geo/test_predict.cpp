@@ -273,6 +273,20 @@ TEST(Predict, WrongScoreShapeIsAnError) {
   EXPECT_FALSE(std::filesystem::exists(dir / "m.tif"));
 }
 
+TEST(Predict, UnwritableOutputNamesThePath) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "in.tif";
+  test::write_raster(input, test::SyntheticRaster{});
+  const std::string mask = dir / "missing-dir" / "mask.tif";
+  try {
+    predict_raster(input, PredictOutputs{mask, ""}, InputSpec{}, test::box_model, 3, {}, small_tiles());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(mask), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("writable"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Predict, CloudOptimizedOutputKeepsNames) {
   terraseg::test::TempDir dir;
   const std::string input = dir / "in.tif";

@@ -48,6 +48,7 @@ TEST(RasterInfo, DescribesSizeBandsCrsAndPixelSize) {
   ASSERT_TRUE(info.pixel_size_m.has_value());
   EXPECT_DOUBLE_EQ(info.pixel_size_m->x, 10.0);
   EXPECT_DOUBLE_EQ(info.pixel_size_m->y, 10.0);
+  EXPECT_DOUBLE_EQ(*model_scale_ratio(info, 0.5), 20.0);
 }
 
 TEST(RasterInfo, GeographicPixelSizeUsesCentreLatitude) {

@@ -66,4 +66,9 @@ RasterInfo describe_raster(GDALDataset& dataset, const std::string& path);
 std::optional<PixelSizeM> pixel_size_in_metres(const OGRSpatialReference* crs, const GeoTransform& gt,
                                                int width, int height);
 
+/// How many model pixels one input pixel spans: input pixel size / model pixel size (mean of x and y).
+/// > 1: the input is coarser than the model was trained on. nullopt when the input's pixel size in
+/// metres is unknown. predict_raster does not resample yet: callers can warn when this is far from 1.
+std::optional<double> model_scale_ratio(const RasterInfo& info, double model_pixel_size_m);
+
 }  // namespace terraseg::geo
