@@ -1,0 +1,162 @@
+// Folder datasets: pairing by stem, mask decoding, normalisation and the prefetching batch loader.
+#include "terraseg/geo/dataset.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <random>
+#include <set>
+
+#include "terraseg/core/error.hpp"
+
+namespace terraseg::geo {
+namespace fs = std::filesystem;
+namespace {
+
+const std::set<std::string> kImageExtensions{".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"};
+
+std::map<std::string, std::string> files_by_stem(const std::vector<std::string>& dirs) {
+  std::map<std::string, std::string> files;
+  for (const std::string& dir : dirs) {
+    if (!fs::is_directory(dir)) throw Error("data directory '" + dir + "' does not exist");
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      std::string ext = entry.path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (!entry.is_regular_file() || kImageExtensions.count(ext) == 0) continue;
+      // Several directories (e.g. tiles) may reuse stems: qualify by the directory's parent name.
+      const std::string key = dirs.size() > 1 ? fs::path(dir).parent_path().filename().string() + "/" + entry.path().stem().string()
+                                              : entry.path().stem().string();
+      files[key] = entry.path().string();
+    }
+  }
+  return files;
+}
+
+/// 24-bit RGB key of a palette colour.
+uint32_t rgb_key(uint8_t r, uint8_t g, uint8_t b) { return (uint32_t{r} << 16) | (uint32_t{g} << 8) | b; }
+
+std::vector<uint8_t> decode_mask(const cv::Mat& mask, const MaskEncoding& enc, const std::string& path) {
+  std::vector<uint8_t> labels(static_cast<size_t>(mask.rows) * static_cast<size_t>(mask.cols));
+  if (enc.kind == MaskKind::palette) {
+    if (mask.type() != CV_8UC3) throw Error("mask '" + path + "' must be 8-bit RGB for a palette");
+    std::map<uint32_t, uint8_t> lookup;
+    for (const auto& [rgb, id] : enc.palette) lookup[rgb_key(rgb[0], rgb[1], rgb[2])] = id;
+    size_t i = 0;
+    for (int y = 0; y < mask.rows; ++y) {
+      for (int x = 0; x < mask.cols; ++x, ++i) {
+        const auto& bgr = mask.at<cv::Vec3b>(y, x);
+        auto it = lookup.find(rgb_key(bgr[2], bgr[1], bgr[0]));
+        labels[i] = it == lookup.end() ? kIgnoreLabel : it->second;
+      }
+    }
+    return labels;
+  }
+  if (mask.type() != CV_8UC1) throw Error("mask '" + path + "' must be single-band 8-bit for ids or a threshold");
+  const std::set<int> ignored(enc.ignore_ids.begin(), enc.ignore_ids.end());
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const int v = mask.data[i];
+    if (enc.kind == MaskKind::threshold) labels[i] = v >= enc.threshold ? 1 : 0;
+    else labels[i] = ignored.count(v) != 0 || (enc.classes > 0 && v >= enc.classes) ? kIgnoreLabel : static_cast<uint8_t>(v);
+  }
+  return labels;
+}
+
+}  // namespace
+
+std::array<uint8_t, 3> parse_hex_colour(const std::string& text) {
+  if (text.size() != 7 || text[0] != '#' || text.find_first_not_of("0123456789abcdefABCDEF", 1) != std::string::npos) {
+    throw Error("colour '" + text + "' is not of the form #RRGGBB");
+  }
+  const auto value = static_cast<uint32_t>(std::stoul(text.substr(1), nullptr, 16));
+  return {static_cast<uint8_t>(value >> 16), static_cast<uint8_t>(value >> 8), static_cast<uint8_t>(value)};
+}
+
+Normalisation Normalisation::from_card(const ModelCard& card) {
+  Normalisation norm;
+  if (!card.bands.empty()) norm.bands = card.bands;
+  norm.scale = card.scale;
+  norm.mean = card.mean;
+  norm.std = card.std;
+  return norm;
+}
+
+std::vector<std::pair<std::string, std::string>> pair_by_stem(const std::vector<std::string>& image_dirs,
+                                                              const std::vector<std::string>& mask_dirs,
+                                                              const DatasetSplit& split) {
+  const auto images = files_by_stem(image_dirs);
+  const auto masks = files_by_stem(mask_dirs);
+  std::vector<std::pair<std::string, std::string>> pairs;
+  int index = 0;
+  for (const auto& [stem, image] : images) {
+    auto mask = masks.find(stem);
+    if (mask == masks.end()) continue;
+    const bool in_val = split.every > 0 && index % split.every == split.offset;
+    ++index;
+    if (split.every > 0 && in_val != split.validation) continue;
+    pairs.emplace_back(image, mask->second);
+  }
+  if (pairs.empty()) throw Error("no image/mask pairs with matching file stems under '" + image_dirs.at(0) + "' and '" + mask_dirs.at(0) + "'");
+  return pairs;
+}
+
+Sample load_sample(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask_encoding) {
+  const cv::Mat image = cv::imread(pair.first, cv::IMREAD_COLOR);
+  if (image.empty()) throw Error("cannot read image '" + pair.first + "'");
+  const int flags = mask_encoding.kind == MaskKind::palette ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE;
+  const cv::Mat mask = cv::imread(pair.second, flags);
+  if (mask.empty()) throw Error("cannot read mask '" + pair.second + "'");
+  if (mask.rows != image.rows || mask.cols != image.cols) {
+    throw Error("mask '" + pair.second + "' is " + std::to_string(mask.cols) + "x" + std::to_string(mask.rows) +
+                " but its image is " + std::to_string(image.cols) + "x" + std::to_string(image.rows));
+  }
+  Sample sample;
+  sample.height = image.rows;
+  sample.width = image.cols;
+  cv::Mat rgb;
+  cv::cvtColor(image, rgb, cv::COLOR_BGR2RGB);
+  sample.rgb.assign(rgb.data, rgb.data + rgb.total() * 3);
+  sample.labels = decode_mask(mask, mask_encoding, pair.second);
+  return sample;
+}
+
+void class_statistics(const std::vector<std::pair<std::string, std::string>>& pairs, const MaskEncoding& mask, int classes,
+                      std::vector<int64_t>& class_pixels, std::vector<int64_t>& image_pixels) {
+  class_pixels.assign(static_cast<size_t>(classes), 0);
+  image_pixels.assign(static_cast<size_t>(classes), 0);
+  for (const auto& pair : pairs) {
+    const Sample sample = load_sample(pair, mask);
+    std::vector<int64_t> counts(static_cast<size_t>(classes), 0);
+    for (uint8_t id : sample.labels) {
+      if (id < classes) ++counts[id];
+    }
+    for (size_t c = 0; c < counts.size(); ++c) {
+      class_pixels[c] += counts[c];
+      if (counts[c] > 0) image_pixels[c] += static_cast<int64_t>(sample.labels.size());
+    }
+  }
+}
+
+void normalise_into(const Sample& sample, const Normalisation& norm, Tensor& images, Labels& labels, int64_t index) {
+  const int64_t channels = images.dim(1), plane = int64_t{sample.height} * sample.width;
+  if (static_cast<int64_t>(norm.bands.size()) != channels) {
+    throw Error("normalisation names " + std::to_string(norm.bands.size()) + " bands but the model takes " + std::to_string(channels));
+  }
+  for (int64_t c = 0; c < channels; ++c) {
+    const std::string& band = norm.bands[static_cast<size_t>(c)];
+    const int source = band == "red" ? 0 : band == "green" ? 1 : band == "blue" ? 2 : band == "grey" ? -1 : -2;
+    if (source == -2) throw Error("band '" + band + "' cannot be read from RGB images (red, green, blue, grey)");
+    const float mean = norm.mean.empty() ? 0.0F : norm.mean.at(static_cast<size_t>(c));
+    const float stdev = norm.std.empty() ? 1.0F : norm.std.at(static_cast<size_t>(c));
+    float* dst = images.data() + (index * channels + c) * plane;
+    for (int64_t p = 0; p < plane; ++p) {
+      const uint8_t* px = &sample.rgb[static_cast<size_t>(p * 3)];
+      const double raw = source >= 0 ? px[source] : 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2];
+      dst[p] = static_cast<float>((raw * norm.scale - mean) / stdev);
+    }
+  }
+  std::copy(sample.labels.begin(), sample.labels.end(), labels.ids.begin() + index * plane);
+}
+
+}  // namespace terraseg::geo
