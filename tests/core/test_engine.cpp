@@ -119,3 +119,24 @@ TEST(Engine, MoveKeepsPlans) {
   moved.run(x, after);
   EXPECT_EQ(before.storage(), after.storage());
 }
+
+TEST(Engine, IntermediateBuffersAreReusedByLiveness) {
+  // A chain of ten activations needs two live buffers at a time, not ten.
+  std::vector<Node> nodes;
+  std::string previous = "x";
+  for (int i = 0; i < 10; ++i) {
+    const std::string out = i == 9 ? "y" : "v" + std::to_string(i);
+    Node node = make_node(i % 2 == 0 ? "Sigmoid" : "Tanh", {previous}, {}, {out});
+    node.name = "act" + std::to_string(i);
+    nodes.push_back(node);
+    previous = out;
+  }
+  const Graph g = make_graph(nodes);
+  Engine engine(g);
+  const Dims dims{1, 8, 32, 32};
+  const int64_t tensor_bytes = element_count(dims) * 4;
+  const PlanStats stats = engine.stats(dims);
+  EXPECT_GT(stats.buffer_bytes, 0);
+  EXPECT_LE(stats.buffer_bytes, 2 * tensor_bytes);
+  EXPECT_LT(engine_vs_reference(g, random_tensor(dims, 710)), 1e-6F);
+}

@@ -191,6 +191,7 @@ void plan_argmax(PlanBuilder& builder, const PlanNode& pn) {
         const int64_t plane = x[2] * x[3];
         for (int64_t n = 0; n < x[0]; ++n) {
           const float* base = in + n * x[1] * plane;
+#pragma omp parallel for
           for (int64_t p = 0; p < plane; ++p) {
             int64_t best = 0;
             for (int64_t c = 1; c < x[1]; ++c) {

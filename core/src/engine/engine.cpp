@@ -99,7 +99,8 @@ Engine& Engine::operator=(Engine&&) noexcept = default;
 void Engine::run(const Tensor& input, Tensor& output) {
   engine::Plan& plan = impl_->plan_for(input.dims());
   if (impl_->options.threads > 0) set_thread_count(impl_->options.threads);
-  plan.execute(input, {&output});
+  Tensor* const target = &output;
+  plan.execute(input, std::span<Tensor* const>(&target, 1));
 }
 
 std::vector<Tensor> Engine::run_all(const Tensor& input) {

@@ -131,6 +131,7 @@ int plan_round_bf16(PlanBuilder& builder, const std::string& node, int src) {
       [src, dst, count](const std::vector<PlanValue>& values) {
         const float* in = data_of(values, src);
         float* out = data_of(values, dst);
+#pragma omp parallel for
         for (size_t i = 0; i < count; ++i) out[i] = round_bf16(in[i]);
       },
       {src, dst});

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -83,8 +84,9 @@ class Plan {
   PlanStats stats;
   dnnl::stream stream;
 
-  /// Runs the plan on `input` (plain NCHW) and writes the first `output_count` graph outputs.
-  void execute(const Tensor& input, const std::vector<Tensor*>& outputs);
+  /// Runs the plan on `input` (plain NCHW) and writes the first outputs.size() graph outputs,
+  /// resizing a tensor only when its dims differ. Allocates nothing in steady state.
+  void execute(const Tensor& input, std::span<Tensor* const> outputs);
 };
 
 /// Where the pooling primitive that produced an Indices value lives, for MaxUnpool.

@@ -165,10 +165,10 @@ std::unique_ptr<Plan> PlanBuilder::finalize(std::map<std::string, int> op_counts
   }
   plan->values = std::move(values_);
   plan->steps = std::move(steps_);
+  plan->stats.op_counts = std::move(op_counts);
   assign_slots(*plan);
   bind_step_args(*plan);
   plan->stream = dnnl::stream(engine_);
-  plan->stats.op_counts = std::move(op_counts);
   plan->stats.flops = flops_;
   return plan;
 }
@@ -216,12 +216,19 @@ void PlanBuilder::assign_slots(Plan& plan) const {
       if (last[v] == static_cast<int>(s) && slot_of[v] >= 0) free_slots.push_back(slot_of[v]);
     }
   }
-  for (size_t size : slot_size) plan.slots.emplace_back(size);
+  for (size_t size : slot_size) {
+    plan.slots.emplace_back(size);
+    plan.stats.buffer_bytes += static_cast<int64_t>(size);
+  }
+  plan.stats.buffer_bytes += static_cast<int64_t>(scratchpad_bytes_);
   slot_size.push_back(scratchpad_bytes_);
   plan.slots.emplace_back(scratchpad_bytes_);
   for (size_t v = 0; v < n; ++v) {
     PlanValue& value = plan.values[v];
-    if (value.home == PlanValue::Home::constant) continue;
+    if (value.home == PlanValue::Home::constant) {
+      plan.stats.weight_bytes += static_cast<int64_t>(value.md.get_size());
+      continue;
+    }
     void* handle = slot_of[v] >= 0 ? plan.slots[static_cast<size_t>(slot_of[v])].data() : DNNL_MEMORY_NONE;
     value.mem = dnnl::memory(value.md, engine_, handle);
   }
@@ -240,7 +247,7 @@ void PlanBuilder::bind_step_args(Plan& plan) const {
   }
 }
 
-void Plan::execute(const Tensor& input, const std::vector<Tensor*>& outputs) {
+void Plan::execute(const Tensor& input, std::span<Tensor* const> outputs) {
   // oneDNN never writes a source; its handle type is simply not const-qualified.
   values[static_cast<size_t>(input_id)].mem.set_data_handle(const_cast<float*>(input.data()));
   for (size_t i = 0; i < outputs.size() && i < output_ids.size(); ++i) {

@@ -139,6 +139,7 @@ void plan_resize_loop(PlanBuilder& builder, const Node& node, int src, const Res
       [src, dst, x, out, rows = std::move(rows), cols = std::move(cols)](const std::vector<PlanValue>& values) {
         const float* in = data_of(values, src);
         float* result = data_of(values, dst);
+#pragma omp parallel for
         for (int64_t plane = 0; plane < x[0] * x[1]; ++plane) {
           const float* ip = in + plane * x[2] * x[3];
           float* op = result + plane * out[2] * out[3];
@@ -190,6 +191,7 @@ void plan_pad(PlanBuilder& builder, const PlanNode& pn) {
        cols = pad_table(x[3], pads[3], out[3], mode)](const std::vector<PlanValue>& values) {
         const float* in = data_of(values, src);
         float* result = data_of(values, dst);
+#pragma omp parallel for
         for (int64_t plane = 0; plane < x[0] * x[1]; ++plane) {
           const float* ip = in + plane * x[2] * x[3];
           float* op = result + plane * out[2] * out[3];

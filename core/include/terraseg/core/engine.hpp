@@ -25,6 +25,8 @@ struct EngineOptions {
 struct PlanStats {
   std::map<std::string, int> op_counts;
   double flops = 0.0;              ///< multiply-adds x 2 for one forward pass at the planned shape
+  int64_t buffer_bytes = 0;        ///< intermediate buffers + scratchpad held by the plan (after reuse)
+  int64_t weight_bytes = 0;        ///< weights as reordered for the plan's kernels
 };
 
 class Engine {
@@ -39,7 +41,8 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   /// Runs one NCHW float input; writes graph output 0 (NCHW scores) into `output`, reusing its
-  /// storage. The first call for a new input shape plans; later calls only execute.
+  /// storage. The first call for a new input shape plans; later calls only execute. Not
+  /// thread-safe: a plan owns its buffers, so use one Engine per thread.
   void run(const Tensor& input, Tensor& output);
   /// Convenience: returns every graph output.
   std::vector<Tensor> run_all(const Tensor& input);
