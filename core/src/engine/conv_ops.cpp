@@ -196,6 +196,8 @@ void plan_conv(PlanBuilder& builder, const PlanNode& pn) {
     fail(node, "input channels " + std::to_string(x[1]) + " do not match weights " + to_string(w) + " with group " +
                    std::to_string(group));
   }
+  const auto kernel = spatial_attr(node, "kernel_shape", {w[2], w[3]});
+  if (kernel[0] != w[2] || kernel[1] != w[3]) fail(node, "kernel_shape differs from the weights " + to_string(w));
   if (builder.has_input(node, 2)) c.bias = &builder.weight(node, 2);
   if (c.bias && c.bias->size() != w[0]) fail(node, "bias has " + std::to_string(c.bias->size()) + " values");
   const ConvShape shape = conv_shape(node, x, w[0], w[2], w[3]);
