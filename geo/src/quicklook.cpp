@@ -98,7 +98,7 @@ void render_quicklook(const std::string& image_path, const std::string& mask_pat
         const int id = static_cast<int>(ids.at<float>(y, x));
         if (id == 255) continue;
         const auto found = std::find_if(classes.begin(), classes.end(), [id](const ClassInfo& c) { return c.id == id; });
-        if (found == classes.end()) continue;
+        if (found == classes.end() || found->name == "background") continue;  // keep the imagery visible
         cv::Vec3b& pixel = canvas.at<cv::Vec3b>(y, x);
         for (int c = 0; c < 3; ++c) {
           const double colour = found->rgb[static_cast<size_t>(2 - c)];

@@ -11,6 +11,7 @@
 #include "models.hpp"
 #include "predict_step.hpp"
 #include "progress.hpp"
+#include "report.hpp"
 #include "run_summary.hpp"
 #include "terraseg/core/error.hpp"
 
@@ -62,6 +63,7 @@ std::vector<std::string> unit_outputs(const Unit& unit) {
   std::vector<std::string> outputs{unit.request.mask_path};
   if (!unit.request.logits_path.empty()) outputs.push_back(unit.request.logits_path);
   if (!unit.request.vectors_path.empty()) outputs.push_back(unit.request.vectors_path);
+  outputs.push_back(stac_item_path(unit.request.mask_path));
   return outputs;
 }
 
@@ -120,6 +122,10 @@ json run_unit(const Unit& unit, ModelCache& models, ProgressDisplay& display) {
                                             [&display](double fraction) { display.update(fraction); });
   display.end();
   for (const auto& message : report.warnings) display.warn(message);
+  write_stac_item(unit.request.mask_path, entry.model.graph.card,
+                  {{"title", unit.region->name + " " + unit.task}, {"terraseg:task", unit.task},
+                   {"terraseg:model", entry.model.source}, {"terraseg:trained", entry.model.trained},
+                   {"terraseg:source", unit.input.string()}});
   return unit_record(unit.region->name, unit.task, unit.input.string(), entry.model, unit_outputs(unit), report);
 }
 
@@ -177,7 +183,8 @@ int run_job(const RunConfig& config, const RunOptions& options) {
     std::ifstream stream(unit_dir(config) / (unit.id + ".json"));
     records.push_back(json::parse(stream));
   }
-  write_run_summary(config, records, started, threads);
+  const json summary = write_run_summary(config, records, started, threads);
+  write_report(config.output_dir, summary);
   if (!options.quiet) std::cerr << "terraseg: wrote " << (config.output_dir / "run-summary.json").string() << '\n';
   return computed;
 }

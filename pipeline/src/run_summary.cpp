@@ -46,19 +46,23 @@ json versions() {
 
 json unit_record(const std::string& region, const std::string& task, const std::string& input,
                  const LoadedModel& model, const std::vector<std::string>& outputs, const PredictReport& report) {
+  json classes = json::array();
+  for (const ClassInfo& info : model.graph.card.classes) {
+    classes.push_back({{"id", info.id}, {"name", info.name}, {"rgb", {info.rgb[0], info.rgb[1], info.rgb[2]}}});
+  }
   return {{"region", region},
           {"task", task},
           {"input", {{"path", input}, {"width", report.width}, {"height", report.height},
                      {"georeferenced", report.georeferenced}, {"crs_wkt", report.crs_wkt}}},
           {"model", {{"source", model.source}, {"trained", model.trained}, {"name", model.graph.card.name},
-                     {"notes", model.graph.card.notes}}},
+                     {"notes", model.graph.card.notes}, {"classes", classes}}},
           {"outputs", outputs},
           {"seconds", report.seconds},
           {"class_fractions", class_fractions(model, report)},
           {"warnings", report.warnings}};
 }
 
-void write_run_summary(const RunConfig& config, const std::vector<json>& unit_records,
+json write_run_summary(const RunConfig& config, const std::vector<json>& unit_records,
                        std::chrono::system_clock::time_point started, int threads) {
   json summary;
   summary["config"] = std::filesystem::absolute(config.source).string();
@@ -80,6 +84,7 @@ void write_run_summary(const RunConfig& config, const std::vector<json>& unit_re
     summary["notice"] = "Some models are UNTRAINED (random weights): their masks demonstrate the pipeline only.";
   }
   write_json_atomically(config.output_dir / "run-summary.json", summary);
+  return summary;
 }
 
 void write_json_atomically(const std::filesystem::path& path, const json& doc) {

@@ -19,7 +19,8 @@ nlohmann::json unit_record(const std::string& region, const std::string& task, c
                            const LoadedModel& model, const std::vector<std::string>& outputs,
                            const PredictReport& report);
 
-void write_run_summary(const RunConfig& config, const std::vector<nlohmann::json>& unit_records,
+/// Writes run-summary.json and returns it.
+nlohmann::json write_run_summary(const RunConfig& config, const std::vector<nlohmann::json>& unit_records,
                        std::chrono::system_clock::time_point started, int threads);
 
 /// Writes JSON to a temporary name in the same directory and renames it into place.
