@@ -52,7 +52,9 @@ struct Step {
   std::string node;                          ///< graph node this step belongs to (diagnostics)
   dnnl::primitive prim;                      ///< empty for custom steps
   std::vector<std::pair<int, int>> arg_ids;  ///< DNNL_ARG_* -> value id
-  std::unordered_map<int, dnnl::memory> args;///< resolved from arg_ids in finalize()
+  std::unordered_map<int, dnnl::memory> args;///< resolved from arg_ids in finalize(); keeps them alive
+  /// The same arguments for the C API: the C++ execute() builds this vector on every call.
+  std::vector<dnnl_exec_arg_t> c_args;
   dnnl::memory::desc scratchpad_md;          ///< non-empty when the primitive needs scratchpad
   CustomFn custom;
   std::vector<int> touched;                  ///< value ids a custom step reads or writes

@@ -244,6 +244,7 @@ void PlanBuilder::bind_step_args(Plan& plan) const {
         step.args[arg] = plan.values[static_cast<size_t>(id)].mem;
       }
     }
+    for (const auto& [arg, mem] : step.args) step.c_args.push_back(dnnl_exec_arg_t{arg, mem.get()});
   }
 }
 
@@ -259,7 +260,11 @@ void Plan::execute(const Tensor& input, std::span<Tensor* const> outputs) {
     if (step.custom) {
       step.custom(values);
     } else {
-      step.prim.execute(stream, step.args);
+      const dnnl_status_t status = dnnl_primitive_execute(step.prim.get(), stream.get(),
+                                                          static_cast<int>(step.c_args.size()), step.c_args.data());
+      if (status != dnnl_success) {
+        throw Error("engine: node '" + step.node + "': oneDNN execution failed with status " + std::to_string(status));
+      }
     }
   }
   stream.wait();

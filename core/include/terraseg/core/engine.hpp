@@ -49,6 +49,7 @@ class Engine {
 
   /// Statistics for the plan of `input_dims` (plans it if needed).
   PlanStats stats(const Dims& input_dims);
+  /// The graph as planned: BatchNormalization nodes that followed a convolution are folded away.
   const Graph& graph() const;
   const EngineOptions& options() const;
 
