@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "terraseg/core/graph.hpp"
+#include "terraseg/core/tensor.hpp"
 
 namespace terraseg::test {
 
@@ -131,6 +134,55 @@ inline std::vector<float> tensor_values(const onnx::TensorProto& t) {
     ADD_FAILURE() << "tensor '" << t.name() << "' has dtype " << t.data_type();
   }
   return values;
+}
+
+/// A TensorProto file (as written by onnx.numpy_helper) as a float Tensor.
+inline Tensor read_tensor_file(const std::string& path) {
+  onnx::TensorProto proto;
+  if (!proto.ParseFromString(read_bytes(path))) {
+    ADD_FAILURE() << path << " is not a TensorProto";
+    return {};
+  }
+  return Tensor(Dims(proto.dims().begin(), proto.dims().end()), tensor_values(proto));
+}
+
+/// How far `actual` is from `expected`: largest absolute difference, that difference relative to
+/// the largest |expected|, and the share of pixels whose arg-max over channels (axis 1) agrees.
+struct Parity {
+  double max_abs_diff = 0.0;
+  double relative = 0.0;
+  double class_agreement = 0.0;
+};
+
+inline Parity compare_logits(const Tensor& actual, const Tensor& expected) {
+  Parity parity;
+  if (actual.dims() != expected.dims() || expected.rank() != 4) {
+    ADD_FAILURE() << "dims " << to_string(actual.dims()) << " vs expected " << to_string(expected.dims());
+    return parity;
+  }
+  double largest = 0.0;
+  for (int64_t i = 0; i < expected.size(); ++i) {
+    parity.max_abs_diff = std::max(parity.max_abs_diff, static_cast<double>(std::fabs(actual.data()[i] - expected.data()[i])));
+    largest = std::max(largest, static_cast<double>(std::fabs(expected.data()[i])));
+  }
+  parity.relative = parity.max_abs_diff / std::max(largest, 1e-12);
+  const int64_t channels = expected.dim(1);
+  const int64_t plane = expected.dim(2) * expected.dim(3);
+  int64_t agree = 0;
+  for (int64_t n = 0; n < expected.dim(0); ++n) {
+    for (int64_t p = 0; p < plane; ++p) {
+      int64_t best_a = 0;
+      int64_t best_e = 0;
+      for (int64_t c = 1; c < channels; ++c) {
+        const int64_t at = (n * channels + c) * plane + p;
+        if (actual.data()[at] > actual.data()[(n * channels + best_a) * plane + p]) best_a = c;
+        if (expected.data()[at] > expected.data()[(n * channels + best_e) * plane + p]) best_e = c;
+      }
+      agree += best_a == best_e ? 1 : 0;
+    }
+  }
+  parity.class_agreement = static_cast<double>(agree) / static_cast<double>(expected.dim(0) * plane);
+  return parity;
 }
 
 /// Exact equality of everything the IR holds.
