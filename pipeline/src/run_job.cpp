@@ -14,6 +14,7 @@
 #include "report.hpp"
 #include "run_summary.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/geo/aoi.hpp"
 
 namespace terraseg {
 namespace {
@@ -57,6 +58,24 @@ std::vector<Unit> plan_units(const RunConfig& config) {
     }
   }
   return units;
+}
+
+/// Regions with an area of interest read their inputs through VRT windows, made (and checked for an
+/// empty intersection) for every unit before any unit runs, so a bad AOI writes nothing.
+void prepare_aoi_windows(const RunConfig& config, std::vector<Unit>& units) {
+  const std::filesystem::path dir = config.output_dir / ".terraseg" / "aoi";
+  for (Unit& unit : units) {
+    if (!unit.region->aoi) continue;
+    std::filesystem::create_directories(dir);
+    const AoiConfig& aoi = *unit.region->aoi;
+    const std::string vrt = (dir / (unit.id + ".vrt")).string();
+    try {
+      geo::crop_to_aoi(unit.input.string(), geo::AreaOfInterest{aoi.bbox, aoi.polygon, aoi.crs}, vrt);
+    } catch (const Error& e) {
+      throw Error(config.source.string() + ": key 'regions' (region '" + unit.region->name + "', aoi): " + e.what());
+    }
+    unit.request.input = vrt;
+  }
 }
 
 std::vector<std::string> unit_outputs(const Unit& unit) {
@@ -126,7 +145,9 @@ json run_unit(const Unit& unit, ModelCache& models, ProgressDisplay& display) {
                   {{"title", unit.region->name + " " + unit.task}, {"terraseg:task", unit.task},
                    {"terraseg:model", entry.model.source}, {"terraseg:trained", entry.model.trained},
                    {"terraseg:source", unit.input.string()}});
-  return unit_record(unit.region->name, unit.task, unit.input.string(), entry.model, unit_outputs(unit), report);
+  json record = unit_record(unit.region->name, unit.task, unit.request.input, entry.model, unit_outputs(unit), report);
+  record["input"]["source"] = unit.input.string();
+  return record;
 }
 
 }  // namespace
@@ -159,7 +180,8 @@ int run_job(const RunConfig& config, const RunOptions& options) {
   ensure_writable_dir(config.output_dir, "output_dir in " + config.source.string());
   std::filesystem::create_directories(unit_dir(config));
 
-  const std::vector<Unit> units = plan_units(config);
+  std::vector<Unit> units = plan_units(config);
+  prepare_aoi_windows(config, units);
   ModelCache models(config, threads);
   ProgressDisplay display(options.quiet);
   int computed = 0;
