@@ -1,13 +1,296 @@
+// `terraseg train CONFIG.yaml [--resume]`: fine-tunes or trains a model, validating every epoch,
+// checkpointing every N steps and exporting the best model as ONNX with its model card.
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
 #include "command.hpp"
+#include "models.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/core/metrics.hpp"
+#include "terraseg/core/onnx.hpp"
+#include "terraseg/core/trainer.hpp"
+#include "terraseg/core/transfer.hpp"
+#include "terraseg/geo/dataset.hpp"
+#include "train_config.hpp"
 
 namespace terraseg::cli {
 namespace {
 
+namespace fs = std::filesystem;
+
+/// Progress that a checkpoint carries besides weights and optimiser state.
+struct RunState {
+  int64_t epoch = 0;
+  int64_t batch = 0;           ///< next batch within the epoch
+  double best = -1.0;
+  int64_t bad_epochs = 0;
+  nlohmann::json best_metrics = nlohmann::json::object();
+};
+
+Graph prepare_graph(const TrainConfig& config) {
+  std::string warning;
+  Graph graph = load_model(config.model.init, &warning).graph;
+  const TrainModelConfig& model = config.model;
+  if (model.head.mode == "remap") remap_head(graph, model.head.map, config.seed);
+  if (model.head.mode == "replace") replace_head(graph, static_cast<int>(model.classes.size()), config.seed);
+  if (!model.classes.empty()) graph.card.classes = model.classes;
+  return graph;
+}
+
+void apply_transfer(const TrainConfig& config, TrainGraph& graph, std::map<std::string, double>& lr_scale, bool quiet) {
+  int frozen = 0;
+  if (config.model.train_last > 0) frozen = freeze_all_but_last(graph, config.model.train_last);
+  if (!config.model.freeze.empty()) frozen = freeze_by_glob(graph, config.model.freeze);
+  lr_scale = lr_multipliers(graph, config.model.lr_groups);
+  if (!quiet) {
+    std::cerr << "parameters: " << graph.parameters().size() << " tensors, " << frozen << " frozen\n";
+  }
+}
+
+geo::Sample centre_crop(const geo::Sample& sample, int multiple) {
+  const int h = sample.height / multiple * multiple, w = sample.width / multiple * multiple;
+  if (h == sample.height && w == sample.width) return sample;
+  geo::Sample out;
+  out.height = h;
+  out.width = w;
+  const int y0 = (sample.height - h) / 2, x0 = (sample.width - w) / 2;
+  for (int y = 0; y < h; ++y) {
+    const size_t row = static_cast<size_t>(y + y0) * static_cast<size_t>(sample.width) + static_cast<size_t>(x0);
+    out.rgb.insert(out.rgb.end(), sample.rgb.begin() + static_cast<std::ptrdiff_t>(row * 3),
+                   sample.rgb.begin() + static_cast<std::ptrdiff_t>((row + static_cast<size_t>(w)) * 3));
+    out.labels.insert(out.labels.end(), sample.labels.begin() + static_cast<std::ptrdiff_t>(row),
+                      sample.labels.begin() + static_cast<std::ptrdiff_t>(row + static_cast<size_t>(w)));
+  }
+  return out;
+}
+
 class TrainCommand final : public Command {
  public:
-  void declare(CLI::App& /*sub*/, CommonOptions& /*common*/) override {}
-  int run() override { throw terraseg::Error("'terraseg train' is not available in this build yet"); }
+  void declare(CLI::App& sub, CommonOptions& common) override {
+    common_ = &common;
+    sub.add_option("config", config_path_, "Training config (YAML); relative paths are relative to it")->required();
+    sub.add_flag("--resume", resume_, "Continue from the last checkpoint in output.checkpoint_dir");
+  }
+
+  int run() override {
+    config_ = load_train_config(config_path_);
+    set_train_threads(common_->threads > 0 ? common_->threads : config_.threads);
+    TrainGraph graph(prepare_graph(config_));
+    Trainer trainer(graph, trainer_config(graph));
+    RunState state = resume_ ? restore(trainer) : RunState{};
+    if (!config_.model.checkpoint.empty() && !resume_) {
+      trainer.restore_weights(load_checkpoint(config_.model.checkpoint.string()));
+    }
+    load_validation();
+    train(trainer, state);
+    return 0;
+  }
+
+ private:
+  TrainerConfig trainer_config(TrainGraph& graph) {
+    TrainerConfig tc;
+    tc.optimizer = config_.optim.optimizer;
+    tc.lr = config_.optim.lr;
+    tc.schedule = config_.optim.schedule;
+    tc.clip_norm = config_.optim.clip_norm;
+    tc.loss.kind = config_.optim.loss;
+    tc.loss.dice_weight = config_.optim.dice_weight;
+    apply_transfer(config_, graph, tc.lr_scale, common_->quiet || apply_once_);
+    apply_once_ = true;
+    train_pairs_ = geo::pair_by_stem(config_.data.train_images, config_.data.train_masks,
+                                     geo::DatasetSplit{config_.data.split_every, 0, false});
+    tc.schedule.total_steps = total_steps();
+    if (config_.data.class_weights == "median_frequency" && class_weights_.empty()) {
+      std::vector<int64_t> pixels, image_pixels;
+      geo::class_statistics(train_pairs_, config_.data.mask, classes(graph), pixels, image_pixels);
+      class_weights_ = median_frequency_weights(pixels, image_pixels);
+    }
+    tc.loss.class_weights = class_weights_;
+    return tc;
+  }
+
+  int classes(TrainGraph& graph) const {
+    const auto& card_classes = graph.graph().card.classes;
+    return card_classes.empty() ? config_.model.init.classes : static_cast<int>(card_classes.size());
+  }
+
+  int64_t batches_per_epoch() const { return static_cast<int64_t>(train_pairs_.size()) / config_.optim.batch; }
+  int64_t total_steps() const {
+    const int64_t epochs_steps = batches_per_epoch() * config_.optim.epochs;
+    return config_.optim.max_steps > 0 ? std::min(config_.optim.max_steps, epochs_steps) : epochs_steps;
+  }
+
+  std::string checkpoint_path() const { return (config_.output.checkpoint_dir / "last.ckpt").string(); }
+
+  RunState restore(Trainer& trainer) {
+    RunState state;
+    if (!fs::exists(checkpoint_path())) {
+      if (!common_->quiet) std::cerr << "no checkpoint at " << checkpoint_path() << "; starting afresh\n";
+      return state;
+    }
+    const auto extra = nlohmann::json::parse(trainer.restore(load_checkpoint(checkpoint_path())));
+    state.epoch = extra.value("epoch", int64_t{0});
+    state.batch = extra.value("batch", int64_t{0});
+    state.best = extra.value("best", -1.0);
+    state.bad_epochs = extra.value("bad_epochs", int64_t{0});
+    state.best_metrics = extra.value("best_metrics", nlohmann::json::object());
+    if (!common_->quiet) std::cerr << "resumed at step " << trainer.step_count() << " (epoch " << state.epoch << ")\n";
+    return state;
+  }
+
+  void save(Trainer& trainer, const RunState& state) const {
+    nlohmann::json extra{{"epoch", state.epoch}, {"batch", state.batch}, {"best", state.best},
+                         {"bad_epochs", state.bad_epochs}, {"best_metrics", state.best_metrics},
+                         {"seed", config_.seed}, {"config", fs::absolute(config_path_).string()}};
+    save_checkpoint(trainer.state(extra.dump()), checkpoint_path());
+  }
+
+  void load_validation() {
+    const bool split = config_.data.val_images.empty();
+    const auto pairs = split ? geo::pair_by_stem(config_.data.train_images, config_.data.train_masks,
+                                                 geo::DatasetSplit{config_.data.split_every, 0, true})
+                             : geo::pair_by_stem(config_.data.val_images, config_.data.val_masks, geo::DatasetSplit{});
+    for (const auto& pair : pairs) {
+      val_.push_back(centre_crop(geo::load_sample(pair, config_.data.mask), config_.data.val_multiple));
+    }
+  }
+
+  geo::Normalisation normalisation(const TrainGraph& graph) const {
+    if (config_.model.has_normalisation) return config_.model.normalisation;
+    if (!graph.graph().card.present) {
+      throw Error(config_path_ + ": the initial model has no model card; give model.normalisation (bands, scale, mean, std)");
+    }
+    return geo::Normalisation::from_card(graph.graph().card);
+  }
+
+  nlohmann::json validate(Trainer& trainer) {
+    const int n_classes = classes(trainer.graph());
+    const bool binary = n_classes == 2 || trainer.graph().graph().card.classes.size() == 2;
+    ConfusionMatrix matrix(std::max(2, n_classes));
+    ThresholdSweep sweep;
+    std::vector<uint8_t> ids;
+    std::vector<float> positive;
+    const geo::Normalisation norm = normalisation(trainer.graph());
+    for (const geo::Sample& sample : val_) {
+      Tensor images({1, static_cast<int64_t>(norm.bands.size()), sample.height, sample.width});
+      Labels labels{1, sample.height, sample.width, std::vector<uint8_t>(sample.labels.size())};
+      geo::normalise_into(sample, norm, images, labels, 0);
+      trainer.predict(images, ids, binary ? &positive : nullptr);
+      matrix.add(ids.data(), labels.ids.data(), static_cast<int64_t>(ids.size()));
+      if (binary) sweep.add(positive.data(), labels.ids.data(), static_cast<int64_t>(ids.size()));
+    }
+    nlohmann::json m{{"val_miou", matrix.mean_iou()}, {"val_global_accuracy", matrix.global_accuracy()},
+                     {"val_class_accuracy", matrix.class_average_accuracy()}};
+    if (binary) {
+      const BinaryScore best = sweep.best();
+      m["val_f1"] = best.f1;
+      m["val_precision"] = best.precision;
+      m["val_recall"] = best.recall;
+      m["threshold"] = best.threshold;
+    }
+    return m;
+  }
+
+  void export_best(Trainer& trainer, const nlohmann::json& metrics) const {
+    Graph graph = trainer.graph().graph();
+    ModelCard& card = graph.card;
+    card.present = true;
+    const geo::Normalisation norm = normalisation(trainer.graph());
+    card.bands = norm.bands;
+    card.scale = norm.scale;
+    card.mean = norm.mean;
+    card.std = norm.std;
+    const TrainCardConfig& c = config_.card;
+    if (!c.name.empty()) card.name = c.name;
+    if (!c.training_data.empty()) card.training_data = c.training_data;
+    if (!c.licence.empty()) card.licence = c.licence;
+    if (!c.initial_weights.empty()) card.initial_weights = c.initial_weights;
+    if (!c.initial_weights_licence.empty()) card.initial_weights_licence = c.initial_weights_licence;
+    if (!c.notes.empty()) card.notes = c.notes;
+    card.ignore_ids = {kIgnoreLabel};
+    card.metrics.clear();
+    for (const auto& [key, value] : metrics.items()) {
+      if (key == "threshold") card.threshold = value.get<double>();
+      else if (value.is_number() && std::isfinite(value.get<double>())) card.metrics[key] = value.get<double>();
+    }
+    fs::create_directories(config_.output.model.parent_path());
+    save_onnx(graph, config_.output.model.string());
+  }
+
+  void end_of_epoch(Trainer& trainer, RunState& state) {
+    nlohmann::json metrics = validate(trainer);
+    metrics["epoch"] = state.epoch;
+    metrics["step"] = trainer.step_count();
+    const double score = metrics.value(config_.output.metric, -1.0);
+    const bool improved = std::isfinite(score) && score > state.best;
+    if (improved) {
+      state.best = score;
+      state.bad_epochs = 0;
+      state.best_metrics = metrics;
+      export_best(trainer, metrics);
+    } else {
+      ++state.bad_epochs;
+    }
+    if (!common_->quiet) {
+      std::cerr << "epoch " << state.epoch << " validation: " << metrics.dump() << (improved ? " (best, exported)" : "") << '\n';
+    }
+  }
+
+  void train(Trainer& trainer, RunState& state) {
+    geo::LoaderConfig lc;
+    lc.batch = config_.optim.batch;
+    lc.crop_h = config_.data.crop_h;
+    lc.crop_w = config_.data.crop_w;
+    lc.augment = config_.data.augment;
+    lc.normalisation = normalisation(trainer.graph());
+    lc.mask = config_.data.mask;
+    lc.seed = config_.seed;
+    geo::BatchLoader loader(train_pairs_, lc, state.epoch, state.batch);
+    const int64_t total = total_steps();
+    auto window_start = std::chrono::steady_clock::now();
+    int64_t window_images = 0;
+    while (trainer.step_count() < total) {
+      geo::Batch batch = loader.next();
+      const StepStats stats = trainer.step(batch.images, batch.labels);
+      window_images += batch.images.dim(0);
+      state.epoch = batch.epoch;
+      state.batch = batch.index + 1;
+      const bool epoch_done = state.batch >= loader.batches_per_epoch();
+      if (epoch_done) {
+        end_of_epoch(trainer, state);
+        state.epoch += 1;
+        state.batch = 0;
+      }
+      const int64_t step = trainer.step_count();
+      if (!common_->quiet && (step % config_.output.log_every == 0 || step == 1)) {
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+        std::cerr << "step " << step << "/" << total << " epoch " << batch.epoch << " loss " << std::setprecision(4)
+                  << stats.loss << " lr " << stats.lr << " grad_norm " << stats.grad_norm << " images/s "
+                  << static_cast<double>(window_images) / std::max(seconds, 1e-9) << std::endl;
+        window_start = std::chrono::steady_clock::now();
+        window_images = 0;
+      }
+      if (epoch_done || step % config_.output.checkpoint_every == 0 || step == total) save(trainer, state);
+      if (epoch_done && config_.output.patience > 0 && state.bad_epochs >= config_.output.patience) {
+        if (!common_->quiet) std::cerr << "early stop: no improvement for " << state.bad_epochs << " epochs\n";
+        break;
+      }
+    }
+    std::cout << "best " << config_.output.metric << " " << state.best << " -> " << config_.output.model.string() << '\n';
+  }
+
+  CommonOptions* common_ = nullptr;
+  std::string config_path_;
+  bool resume_ = false;
+  bool apply_once_ = false;
+  TrainConfig config_;
+  std::vector<std::pair<std::string, std::string>> train_pairs_;
+  std::vector<float> class_weights_;
+  std::vector<geo::Sample> val_;
 };
 
 }  // namespace

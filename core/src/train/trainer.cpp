@@ -75,8 +75,16 @@ std::string Trainer::restore(const Checkpoint& checkpoint) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("checkpoint metadata is malformed: ") + e.what());
   }
-  Graph& graph = graph_.graph();
-  for (auto& [name, tensor] : graph.weights) {
+  restore_weights(checkpoint);
+  optimizer_.state().clear();
+  for (const auto& [name, tensor] : checkpoint.tensors) {
+    if (name.rfind(kOptimPrefix, 0) == 0) optimizer_.state()[name.substr(kOptimPrefix.size())] = tensor;
+  }
+  return meta.at("extra").dump();
+}
+
+void Trainer::restore_weights(const Checkpoint& checkpoint) {
+  for (auto& [name, tensor] : graph_.graph().weights) {
     auto it = checkpoint.tensors.find(kWeightPrefix + name);
     if (it == checkpoint.tensors.end() || it->second.dims() != tensor.dims()) {
       throw Error("checkpoint does not fit the model: weight '" + name + "' is missing or has another shape "
@@ -84,11 +92,6 @@ std::string Trainer::restore(const Checkpoint& checkpoint) {
     }
     tensor = it->second;
   }
-  optimizer_.state().clear();
-  for (const auto& [name, tensor] : checkpoint.tensors) {
-    if (name.rfind(kOptimPrefix, 0) == 0) optimizer_.state()[name.substr(kOptimPrefix.size())] = tensor;
-  }
-  return meta.at("extra").dump();
 }
 
 }  // namespace terraseg

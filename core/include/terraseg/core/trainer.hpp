@@ -48,6 +48,8 @@ class Trainer {
   Checkpoint state(const std::string& extra_json) const;
   /// Restores a `state()`; returns its extra_json. Throws Error when the checkpoint does not fit the graph.
   std::string restore(const Checkpoint& checkpoint);
+  /// Copies only the weights (and BN statistics) of a checkpoint: initialisation from an earlier run.
+  void restore_weights(const Checkpoint& checkpoint);
 
  private:
   TrainGraph& graph_;

@@ -1,0 +1,225 @@
+#include "train_config.hpp"
+
+#include "yaml_reader.hpp"
+
+namespace terraseg {
+namespace {
+
+using yaml::MapReader;
+
+std::vector<std::string> dir_list(MapReader& reader, const std::string& key) {
+  std::vector<std::string> dirs;
+  for (const auto& path : reader.paths(key)) dirs.push_back(path.string());
+  return dirs;
+}
+
+geo::Normalisation parse_normalisation(MapReader reader) {
+  geo::Normalisation norm;
+  reader.optional("bands", norm.bands);
+  reader.optional("scale", norm.scale);
+  reader.optional("mean", norm.mean);
+  reader.optional("std", norm.std);
+  reader.finish();
+  return norm;
+}
+
+void parse_model(MapReader reader, TrainModelConfig& model) {
+  reader.path("init", model.init.path);
+  reader.optional("builder", model.init.builder);
+  reader.optional("base_width", model.init.base_width);
+  reader.optional("depth", model.init.depth);
+  reader.optional("seed", model.init.seed);
+  reader.path("checkpoint", model.checkpoint);
+  if (auto head = reader.child("head")) {
+    head->optional("mode", model.head.mode);
+    head->optional("map", model.head.map);
+    head->finish();
+    if (model.head.mode != "keep" && model.head.mode != "remap" && model.head.mode != "replace") {
+      head->fail("mode", "must be keep, remap or replace", head->raw("mode"));
+    }
+  }
+  for (MapReader& entry : reader.list("classes")) {
+    ClassInfo info;
+    info.id = static_cast<int>(model.classes.size());
+    std::string colour = "#000000";
+    entry.required("name", info.name);
+    entry.optional("color", colour);
+    entry.finish();
+    info.rgb = geo::parse_hex_colour(colour);
+    model.classes.push_back(info);
+  }
+  reader.optional("freeze", model.freeze);
+  reader.optional("train_last", model.train_last);
+  for (MapReader& group : reader.list("lr_groups")) {
+    std::pair<std::string, double> entry;
+    group.required("match", entry.first);
+    group.required("factor", entry.second);
+    group.finish();
+    model.lr_groups.push_back(entry);
+  }
+  if (auto norm = reader.child("normalisation")) {
+    model.normalisation = parse_normalisation(*norm);
+    model.has_normalisation = true;
+  }
+  reader.finish();
+  if (!model.classes.empty()) model.init.classes = static_cast<int>(model.classes.size());
+  if (model.init.path.empty() == model.init.builder.empty()) {
+    reader.fail("init", "or 'builder' must be given, exactly one of them", YAML::Node());
+  }
+  if (!model.init.path.empty() && !std::filesystem::is_regular_file(model.init.path)) {
+    reader.fail("init", "names '" + model.init.path.string() + "', which does not exist", YAML::Node());
+  }
+  if (model.head.mode == "remap" && model.head.map.size() != model.classes.size()) {
+    reader.fail("head", "remap needs one 'map' entry per class in 'classes'", YAML::Node());
+  }
+}
+
+void parse_mask(MapReader reader, geo::MaskEncoding& mask) {
+  std::string type = "ids";
+  reader.optional("type", type);
+  reader.optional("ignore_ids", mask.ignore_ids);
+  reader.optional("threshold", mask.threshold);
+  if (auto palette = reader.child("palette")) {
+    for (const std::string& colour : palette->keys()) {
+      int id = 0;
+      palette->required(colour, id);
+      mask.palette.emplace_back(geo::parse_hex_colour(colour), static_cast<uint8_t>(id < 0 ? kIgnoreLabel : id));
+    }
+  }
+  reader.finish();
+  if (type == "ids") mask.kind = geo::MaskKind::ids;
+  else if (type == "palette") mask.kind = geo::MaskKind::palette;
+  else if (type == "threshold") mask.kind = geo::MaskKind::threshold;
+  else reader.fail("type", "must be ids, palette or threshold", reader.raw("type"));
+  if (mask.kind == geo::MaskKind::palette && mask.palette.empty()) reader.fail("palette", "must list colours", YAML::Node());
+}
+
+void parse_augment(MapReader reader, geo::AugmentConfig& aug) {
+  reader.optional("hflip", aug.hflip);
+  reader.optional("vflip", aug.vflip);
+  reader.optional("rot90", aug.rot90);
+  std::vector<double> scale;
+  reader.optional("scale", scale);
+  if (scale.size() == 2) {
+    aug.scale_min = scale[0];
+    aug.scale_max = scale[1];
+  } else if (!scale.empty()) {
+    reader.fail("scale", "must be [min, max]", reader.raw("scale"));
+  }
+  reader.optional("brightness", aug.brightness);
+  reader.optional("contrast", aug.contrast);
+  reader.optional("saturation", aug.saturation);
+  reader.optional("grey", aug.grey_probability);
+  reader.finish();
+}
+
+void parse_data(MapReader reader, TrainDataConfig& data) {
+  data.train_images = dir_list(reader, "train_images");
+  data.train_masks = dir_list(reader, "train_masks");
+  data.val_images = dir_list(reader, "val_images");
+  data.val_masks = dir_list(reader, "val_masks");
+  reader.optional("split_every", data.split_every);
+  if (auto mask = reader.child("mask")) parse_mask(*mask, data.mask);
+  std::vector<int> crop;
+  reader.optional("crop", crop);
+  if (crop.size() == 2) {
+    data.crop_h = crop[0];
+    data.crop_w = crop[1];
+  } else if (!crop.empty()) {
+    reader.fail("crop", "must be [height, width]", reader.raw("crop"));
+  }
+  reader.optional("val_multiple", data.val_multiple);
+  if (auto aug = reader.child("augment")) parse_augment(*aug, data.augment);
+  reader.optional("class_weights", data.class_weights);
+  reader.finish();
+  if (data.train_images.empty() || data.train_images.size() != data.train_masks.size()) {
+    reader.fail("train_images", "and 'train_masks' must list the same number of directories (at least one)", YAML::Node());
+  }
+  if (data.val_images.empty() && data.split_every <= 1) {
+    reader.fail("val_images", "or 'split_every' (>= 2) is needed for validation", YAML::Node());
+  }
+  if (data.class_weights != "none" && data.class_weights != "median_frequency") {
+    reader.fail("class_weights", "must be none or median_frequency", reader.raw("class_weights"));
+  }
+}
+
+void parse_optim(MapReader reader, TrainOptimConfig& optim) {
+  std::string type = "sgd", loss = "ce";
+  reader.optional("type", type);
+  optim.optimizer.type = parse_optimizer_type(type);
+  reader.optional("lr", optim.lr);
+  reader.optional("momentum", optim.optimizer.momentum);
+  reader.optional("nesterov", optim.optimizer.nesterov);
+  reader.optional("beta1", optim.optimizer.beta1);
+  reader.optional("beta2", optim.optimizer.beta2);
+  reader.optional("weight_decay", optim.optimizer.weight_decay);
+  if (auto schedule = reader.child("schedule")) {
+    std::string kind = "poly";
+    schedule->optional("type", kind);
+    optim.schedule.kind = parse_schedule_kind(kind);
+    schedule->optional("power", optim.schedule.power);
+    schedule->optional("min_lr", optim.schedule.min_lr);
+    schedule->optional("warmup_steps", optim.schedule.warmup_steps);
+    schedule->finish();
+  }
+  reader.optional("clip_norm", optim.clip_norm);
+  reader.optional("epochs", optim.epochs);
+  reader.optional("max_steps", optim.max_steps);
+  reader.optional("batch", optim.batch);
+  reader.optional("loss", loss);
+  optim.loss = parse_loss_kind(loss);
+  reader.optional("dice_weight", optim.dice_weight);
+  reader.finish();
+  if (optim.batch < 1) reader.fail("batch", "must be at least 1", reader.raw("batch"));
+}
+
+void parse_output(MapReader reader, TrainOutputConfig& output) {
+  reader.path("model", output.model, true);
+  reader.path("checkpoint_dir", output.checkpoint_dir, true);
+  reader.optional("checkpoint_every", output.checkpoint_every);
+  reader.optional("log_every", output.log_every);
+  reader.optional("patience", output.patience);
+  reader.optional("metric", output.metric);
+  reader.finish();
+  if (output.metric != "val_miou" && output.metric != "val_f1" && output.metric != "val_global_accuracy") {
+    reader.fail("metric", "must be val_miou, val_f1 or val_global_accuracy", reader.raw("metric"));
+  }
+}
+
+void parse_card(MapReader reader, TrainCardConfig& card) {
+  reader.optional("name", card.name);
+  reader.optional("training_data", card.training_data);
+  reader.optional("licence", card.licence);
+  reader.optional("initial_weights", card.initial_weights);
+  reader.optional("initial_weights_licence", card.initial_weights_licence);
+  reader.optional("notes", card.notes);
+  reader.finish();
+}
+
+}  // namespace
+
+TrainConfig load_train_config(const std::filesystem::path& file) {
+  TrainConfig config;
+  config.source = file;
+  MapReader root(yaml::load_file(file), "", file);
+  int seed = 1;
+  root.optional("seed", seed);
+  config.seed = static_cast<uint64_t>(seed);
+  root.optional("threads", config.threads);
+  auto section = [&](const std::string& key) {
+    auto child = root.child(key);
+    if (!child) root.fail(key, "is required but missing", YAML::Node());
+    return *child;
+  };
+  parse_model(section("model"), config.model);
+  parse_data(section("data"), config.data);
+  parse_optim(section("optim"), config.optim);
+  parse_output(section("output"), config.output);
+  if (auto card = root.child("card")) parse_card(*card, config.card);
+  root.finish();
+  config.data.mask.classes = config.model.classes.empty() ? config.model.init.classes
+                                                          : static_cast<int>(config.model.classes.size());
+  return config;
+}
+
+}  // namespace terraseg

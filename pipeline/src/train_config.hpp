@@ -1,0 +1,83 @@
+#pragma once
+/// `terraseg train` configuration: YAML parsed once into plain structs with defaults here. Every
+/// relative path is resolved against the config file's directory. See configs/train/*.yaml.
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "terraseg/core/losses.hpp"
+#include "terraseg/core/model_card.hpp"
+#include "terraseg/core/optim.hpp"
+#include "terraseg/geo/dataset.hpp"
+#include "terraseg/pipeline/config.hpp"
+
+namespace terraseg {
+
+struct HeadConfig {
+  std::string mode = "keep";        ///< keep | remap | replace
+  std::vector<int> map;             ///< remap: new class i takes old output channel map[i] (-1 = fresh)
+};
+
+struct TrainModelConfig {
+  ModelRef init;                    ///< ONNX path or native builder
+  std::filesystem::path checkpoint; ///< optional: initial weights from a training checkpoint
+  HeadConfig head;
+  std::vector<ClassInfo> classes;   ///< the new class table (required for remap/replace)
+  std::vector<std::string> freeze;  ///< node-name globs; "!glob" unfreezes
+  int train_last = 0;               ///< > 0: freeze all but the last N parameterised nodes
+  std::vector<std::pair<std::string, double>> lr_groups;  ///< node glob -> learning-rate factor
+  bool has_normalisation = false;   ///< else taken from the model card
+  geo::Normalisation normalisation;
+};
+
+struct TrainDataConfig {
+  std::vector<std::string> train_images, train_masks, val_images, val_masks;
+  int split_every = 0;              ///< no val dirs: every Nth train pair validates
+  geo::MaskEncoding mask;
+  int crop_h = 0, crop_w = 0;
+  int val_multiple = 8;             ///< validation images are centre-cropped to a multiple of this
+  geo::AugmentConfig augment;
+  std::string class_weights = "none";  ///< none | median_frequency
+};
+
+struct TrainOptimConfig {
+  OptimizerConfig optimizer;
+  double lr = 0.01;
+  ScheduleConfig schedule;
+  double clip_norm = 0.0;
+  int epochs = 10;
+  int64_t max_steps = 0;            ///< 0: epochs x batches per epoch
+  int batch = 4;
+  LossKind loss = LossKind::cross_entropy;
+  float dice_weight = 1.0F;
+};
+
+struct TrainOutputConfig {
+  std::filesystem::path model;      ///< best model (ONNX with card)
+  std::filesystem::path checkpoint_dir;
+  int checkpoint_every = 100;       ///< steps
+  int log_every = 10;               ///< steps
+  int patience = 0;                 ///< epochs without improvement before stopping; 0 = never
+  std::string metric = "val_miou";  ///< val_miou | val_f1 | val_global_accuracy
+};
+
+struct TrainCardConfig {
+  std::string name, training_data, licence, initial_weights, initial_weights_licence, notes;
+};
+
+struct TrainConfig {
+  std::filesystem::path source;
+  uint64_t seed = 1;
+  int threads = 0;
+  TrainModelConfig model;
+  TrainDataConfig data;
+  TrainOptimConfig optim;
+  TrainOutputConfig output;
+  TrainCardConfig card;
+};
+
+/// Throws Error naming the file, the key and the line for anything malformed or unknown.
+TrainConfig load_train_config(const std::filesystem::path& file);
+
+}  // namespace terraseg
