@@ -129,10 +129,15 @@ void override_roles(StreetRoleMap& map, const std::map<std::string, std::vector<
 void RoleCounts::add_image(std::span<const uint8_t> class_ids, const StreetRoleMap& map) {
   std::array<int64_t, 256> histogram{};
   for (uint8_t id : class_ids) histogram[id] += 1;
-  for (int id = 0; id < 255; ++id) {
-    const int64_t n = histogram[static_cast<size_t>(id)];
+  add_class_counts(histogram, map);
+}
+
+void RoleCounts::add_class_counts(std::span<const int64_t> pixels_by_class, const StreetRoleMap& map) {
+  const size_t classes = std::min<size_t>(pixels_by_class.size(), 255);
+  for (size_t id = 0; id < classes; ++id) {
+    const int64_t n = pixels_by_class[id];
     if (n == 0) continue;
-    switch (map.role(id)) {
+    switch (map.role(static_cast<int>(id))) {
       case R::ignore: continue;
       case R::tree: tree += n; break;
       case R::building: building += n; break;

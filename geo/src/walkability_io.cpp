@@ -64,12 +64,15 @@ std::vector<StreetPoint> read_street_points(const std::string& csv_path) {
   std::vector<StreetPoint> points;
   std::set<std::string> ids;
   std::string line;
+  bool first_row = true;  // a header may follow leading comments
   for (int number = 1; std::getline(stream, line); ++number) {
     const std::string text = trim(line);
     if (text.empty() || text[0] == '#') continue;
     const std::vector<std::string> fields = split_csv_line(text);
     const std::string where = csv_path + ":" + std::to_string(number);
-    if (number == 1 && !fields.empty() && (fields[0] == "id" || fields[0] == "ID")) continue;
+    const bool header = first_row && !fields.empty() && (fields[0] == "id" || fields[0] == "ID");
+    first_row = false;
+    if (header) continue;
     if (fields.size() < 4) throw Error(where + ": expected id,lon,lat,image[,image...], got " + std::to_string(fields.size()) + " field(s)");
     StreetPoint point;
     point.id = fields[0];

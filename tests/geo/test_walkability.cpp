@@ -142,7 +142,7 @@ TEST(Walkability, ReadsPointsResolvingRelativeImages) {
   terraseg::test::TempDir dir;
   {
     std::ofstream csv(dir / "points.csv");
-    csv << "id,lon,lat,image1,image2\n# a comment\n\na,4.6995,50.8707,left.jpg,/abs/right.jpg\nb,-1.5,-20.25,x/y.png\n";
+    csv << "# a comment\nid,lon,lat,image1,image2\n\na,4.6995,50.8707,left.jpg,/abs/right.jpg\nb,-1.5,-20.25,x/y.png\n";
   }
   const std::vector<StreetPoint> points = read_street_points(dir / "points.csv");
   ASSERT_EQ(points.size(), 2U);

@@ -64,6 +64,8 @@ struct RoleCounts {
 
   /// Adds one segmented image (class ids, any layout); ids >= 255 are treated as ignored (nodata).
   void add_image(std::span<const uint8_t> class_ids, const StreetRoleMap& map);
+  /// Adds one segmented image given as pixels per class id (index = id; index 255, nodata, is skipped).
+  void add_class_counts(std::span<const int64_t> pixels_by_class, const StreetRoleMap& map);
 };
 
 /// The four indicators of one point; nullopt where the denominator is zero.

@@ -1,0 +1,151 @@
+#include "indicators_step.hpp"
+
+#include <algorithm>
+
+#include "terraseg/core/error.hpp"
+#include "terraseg/geo/raster_io.hpp"
+
+namespace terraseg {
+namespace {
+
+using nlohmann::json;
+
+json optional_number(const std::optional<double>& value) { return value ? json(*value) : json(nullptr); }
+
+bool has_task(const RegionConfig& region, const std::string& task) {
+  return std::find(region.tasks.begin(), region.tasks.end(), task) != region.tasks.end();
+}
+
+/// Road classes of a roads mask by name; a two-class mask without a "road" name counts class 1.
+std::vector<int> road_classes(const std::string& mask, const WarnFn& warn) {
+  std::vector<int> ids = geo::classes_named(mask, {"road", "street"});
+  if (ids.empty()) {
+    ids = {1};
+    if (warn) warn(mask + ": no class named 'road'; counting class 1 as road");
+  }
+  return ids;
+}
+
+/// Fills the sources from the region's masks and input; says in `notes` what was left out and why.
+geo::AerialInputs aerial_inputs(const RunConfig& config, const RegionConfig& region, const std::filesystem::path& input,
+                                const IndicatorStepOptions& options, json& notes, const WarnFn& warn) {
+  geo::AerialInputs inputs;
+  if (has_task(region, kRoadsTask)) {
+    inputs.roads_mask = task_mask_path(config, region, kRoadsTask, input).string();
+    inputs.road_classes = road_classes(inputs.roads_mask, warn);
+  }
+  if (has_task(region, kLandcoverTask)) {
+    const std::string mask = task_mask_path(config, region, kLandcoverTask, input).string();
+    inputs.vegetation_classes = geo::classes_named(mask, {"vegetation", "tree"});
+    if (inputs.vegetation_classes.empty()) {
+      notes.push_back("landcover mask has no class named vegetation/tree: no land-cover greenery");
+    } else {
+      inputs.landcover_mask = mask;
+    }
+    if (inputs.roads_mask.empty()) {  // a land-cover "road" class stands in for a roads model
+      const std::vector<int> roads = geo::classes_named(mask, {"road"});
+      if (!roads.empty()) inputs.roads_mask = mask, inputs.road_classes = roads;
+    }
+  }
+  const geo::RasterInfo info = geo::read_raster_info(input.string());
+  inputs.red_band = options.red_band > 0 ? options.red_band : geo::find_spectral_band(info, "red");
+  inputs.nir_band = options.nir_band > 0 ? options.nir_band : geo::find_spectral_band(info, "nir");
+  if (inputs.red_band > 0 && inputs.nir_band > 0) {
+    inputs.spectral = input.string();
+  } else {
+    notes.push_back("input has no bands tagged red and NIR: no NDVI greenery");
+  }
+  return inputs;
+}
+
+json summary_json(const geo::AerialSummary& s, const IndicatorPaths& paths, bool roads) {
+  json doc = {{"grid", paths.grid.string()},
+              {"grid_size", {s.grid_width, s.grid_height}},
+              {"bands", s.bands},
+              {"strips", s.strips},
+              {"greenery_landcover", optional_number(s.greenery_landcover)},
+              {"greenery_ndvi", optional_number(s.greenery_ndvi)}};
+  if (roads) {
+    doc["centrelines"] = paths.centrelines.string();
+    doc["road_area_ratio"] = optional_number(s.road_area_ratio);
+    doc["road_length_km"] = s.road_length_km;
+    doc["intersections"] = s.intersections;
+    doc["dead_ends"] = s.dead_ends;
+    doc["road_length_density_km_per_km2"] = optional_number(s.road_length_density);
+    doc["intersection_density_per_km2"] = optional_number(s.intersection_density);
+  }
+  return doc;
+}
+
+}  // namespace
+
+std::filesystem::path task_mask_path(const RunConfig& config, const RegionConfig& region, const std::string& task,
+                                     const std::filesystem::path& input) {
+  const std::filesystem::path dir = config.output_dir / region.name;
+  return region.inputs.size() == 1 ? dir / (task + ".tif") : dir / task / (input.stem().string() + ".tif");
+}
+
+IndicatorPaths indicator_paths(const RunConfig& config, const RegionConfig& region, const std::filesystem::path& input) {
+  const std::filesystem::path dir = config.output_dir / region.name;
+  if (region.inputs.size() == 1) return {dir / "indicators.tif", dir / "roads-centrelines.gpkg"};
+  const std::string stem = input.stem().string();
+  return {dir / "indicators" / (stem + ".tif"), dir / "roads-centrelines" / (stem + ".gpkg")};
+}
+
+json region_input_indicators(const RunConfig& config, const RegionConfig& region, const std::filesystem::path& input,
+                             const IndicatorStepOptions& options, const WarnFn& warn) {
+  json doc = {{"region", region.name}, {"input", input.string()}};
+  const geo::RasterInfo info = geo::read_raster_info(input.string());
+  if (!info.geotransform || !info.pixel_size_m || !info.axis_aligned) {
+    doc["skipped"] = "input is not georeferenced north-up with a CRS in known units: no cell size in metres";
+    return doc;
+  }
+  json notes = json::array();
+  const geo::AerialInputs inputs = aerial_inputs(config, region, input, options, notes, warn);
+  if (inputs.roads_mask.empty() && inputs.landcover_mask.empty() && inputs.spectral.empty()) {
+    doc["skipped"] = "no roads or landcover task and no red/NIR bands";
+    return doc;
+  }
+  const IndicatorPaths paths = indicator_paths(config, region, input);
+  std::filesystem::create_directories(paths.grid.parent_path());
+  std::filesystem::create_directories(paths.centrelines.parent_path());
+  geo::AerialOptions aerial;
+  aerial.cell_size_m = config.indicators.cell_size_m;
+  aerial.ndvi_threshold = options.ndvi_threshold;
+  aerial.graph.min_spur_m = options.min_spur_m;
+  aerial.output.cog = config.outputs.cog;
+  const geo::AerialSummary summary =
+      geo::compute_aerial_indicators(inputs, paths.grid.string(), paths.centrelines.string(), aerial);
+  doc.update(summary_json(summary, paths, !inputs.roads_mask.empty()));
+  doc["cell_size_m"] = config.indicators.cell_size_m;
+  if (!notes.empty()) doc["notes"] = notes;
+  return doc;
+}
+
+json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& warn) {
+  json result = {{"indicators", json::object()}, {"maps", json::array()}};
+  if (!config.indicators.enabled) return result;
+  json aerial = json::array();
+  for (const RegionConfig& region : config.regions) {
+    for (const auto& input : region.inputs) {
+      json doc = region_input_indicators(config, region, input, IndicatorStepOptions{}, warn);
+      const auto bands = doc.value("bands", std::vector<std::string>{});
+      for (size_t b = 0; b < bands.size(); ++b) {
+        result["maps"].push_back({{"raster", doc.at("grid")}, {"band", static_cast<int>(b) + 1},
+                                  {"title", region.name + " " + input.stem().string() + ": " + bands[b]}});
+      }
+      aerial.push_back(std::move(doc));
+    }
+  }
+  result["indicators"]["aerial"] = aerial;
+  json street = run_street_view_step(config, threads, warn);
+  if (!street.is_null()) {
+    if (street.contains("grid")) {
+      result["maps"].push_back({{"raster", street["grid"]["path"]}, {"band", 1}, {"title", "street view: mean IVW per cell"}});
+    }
+    result["indicators"]["street_view"] = street;
+  }
+  return result;
+}
+
+}  // namespace terraseg

@@ -1,0 +1,54 @@
+#pragma once
+/// Urban indicators for a run (issue 8): after every unit's mask is written, aerial indicators per
+/// region input (from the masks of the tasks named "roads" and "landcover" and, where the input has
+/// red and NIR bands, NDVI) and the street-view walkability. Definitions: docs/indicators.md.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "street_view_step.hpp"
+#include "terraseg/geo/indicators.hpp"
+#include "terraseg/pipeline/config.hpp"
+
+namespace terraseg {
+
+/// Task keys whose masks feed the aerial indicators.
+inline constexpr const char* kRoadsTask = "roads";
+inline constexpr const char* kLandcoverTask = "landcover";
+
+/// Knobs without config keys yet (defaults documented in docs/indicators.md).
+struct IndicatorStepOptions {
+  double ndvi_threshold = 0.3;
+  int red_band = 0;          ///< 1-based; 0 = find by colour interpretation / description
+  int nir_band = 0;
+  double min_spur_m = 0.0;   ///< prune skeleton spurs shorter than this (metres)
+};
+
+/// Paths of one region input's indicator outputs: with one input `<out>/<region>/indicators.tif` and
+/// `roads-centrelines.gpkg`; with several, `<out>/<region>/indicators/<stem>.tif` and
+/// `<out>/<region>/roads-centrelines/<stem>.gpkg` (mirroring the masks' layout).
+struct IndicatorPaths {
+  std::filesystem::path grid;
+  std::filesystem::path centrelines;
+};
+IndicatorPaths indicator_paths(const RunConfig& config, const RegionConfig& region, const std::filesystem::path& input);
+
+/// The mask run_job writes for (region, task, input): `<out>/<region>/<task>.tif`, or
+/// `<out>/<region>/<task>/<stem>.tif` for regions with several inputs.
+std::filesystem::path task_mask_path(const RunConfig& config, const RegionConfig& region, const std::string& task,
+                                     const std::filesystem::path& input);
+
+/// Aerial indicators of one region input. Returns its summary object ("region", "input", "grid",
+/// "bands", greenery / road values, "road_length_km", "intersections", ...), or an object with
+/// "skipped" and the reason (not georeferenced, nothing to compute from).
+nlohmann::json region_input_indicators(const RunConfig& config, const RegionConfig& region,
+                                       const std::filesystem::path& input, const IndicatorStepOptions& options,
+                                       const WarnFn& warn = {});
+
+/// Everything for run-summary.json: {"indicators": {"aerial": [...], "street_view": {...}},
+/// "maps": [{"raster", "band", "title"}, ...]} — "maps" in the form pipeline/src/report.cpp renders.
+/// Nothing is computed when config.indicators.enabled is false (both members empty).
+/// Call once after all units are complete, before write_run_summary().
+nlohmann::json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& warn = {});
+
+}  // namespace terraseg
