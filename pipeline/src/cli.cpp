@@ -1,6 +1,9 @@
 #include "terraseg/pipeline/cli.hpp"
 
+#include <cpl_conv.h>
+
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 
 #include "command.hpp"
@@ -8,7 +11,18 @@
 
 namespace terraseg {
 
+namespace {
+
+/// GDAL's default block cache (5 % of RAM) makes overview building on huge rasters grow to gigabytes;
+/// 256 MB keeps peak memory bounded. A user's GDAL_CACHEMAX wins.
+void bound_gdal_cache() {
+  if (std::getenv("GDAL_CACHEMAX") == nullptr) CPLSetConfigOption("GDAL_CACHEMAX", "256");
+}
+
+}  // namespace
+
 int run_cli(int argc, char** argv) {
+  bound_gdal_cache();
   CLI::App app{"terraseg: segment rasters and street photos into georeferenced masks and indicators"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "terraseg 0.1.0");

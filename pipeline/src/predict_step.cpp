@@ -1,6 +1,7 @@
 #include "predict_step.hpp"
 
 #include <chrono>
+#include <cmath>
 
 #include "models.hpp"
 #include "terraseg/core/error.hpp"
@@ -66,7 +67,18 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   options.overlap = request.overlap;
   options.output.cog = request.cog;
   options.warn = [&report](const std::string& message) { report.warnings.push_back(message); };
-  const geo::TileInfer infer = [&engine](const Tensor& input, Tensor& scores) { engine.run(input, scores); };
+  // A binary model with a tuned threshold t on P(class 1): class 1 iff l1 - l0 > logit(t), so adding
+  // logit(t) to the class-0 logit makes the blender's argmax apply the threshold (scores shift alike).
+  const float class0_shift = classes == 2 && card.threshold && *card.threshold > 0.0 && *card.threshold < 1.0
+                                 ? static_cast<float>(std::log(*card.threshold / (1.0 - *card.threshold)))
+                                 : 0.0F;
+  const geo::TileInfer infer = [&engine, class0_shift](const Tensor& input, Tensor& scores) {
+    engine.run(input, scores);
+    if (class0_shift == 0.0F) return;
+    const int64_t plane = scores.dim(2) * scores.dim(3);
+    float* class0 = scores.data();
+    for (int64_t i = 0; i < plane; ++i) class0[i] += class0_shift;
+  };
   geo::predict_raster(request.input, geo::PredictOutputs{request.mask_path, request.logits_path}, spec, infer, classes,
                       class_table, options, progress);
   if (!request.vectors_path.empty()) geo::vectorize_classes(request.mask_path, request.vectors_path, class_table);

@@ -13,7 +13,9 @@ namespace terraseg {
 struct PredictRequest {
   std::string input;                        ///< anything GDAL opens
   std::string mask_path;                    ///< class-id GeoTIFF to write
-  std::string logits_path;                  ///< float scores GeoTIFF; empty = none
+  /// Float scores GeoTIFF (model logits, blended); empty = none. For a binary model whose card has a
+  /// threshold t, the class-0 band is shifted by logit(t) so that argmax applies the threshold.
+  std::string logits_path;
   std::string vectors_path;                 ///< GeoPackage polygons; empty = none
   int tile = 512;
   int overlap = 64;
