@@ -140,3 +140,19 @@ TEST(Engine, IntermediateBuffersAreReusedByLiveness) {
   EXPECT_LE(stats.buffer_bytes, 2 * tensor_bytes);
   EXPECT_LT(engine_vs_reference(g, random_tensor(dims, 710)), 1e-6F);
 }
+
+TEST(Engine, EvictedPlansAreRebuiltIdentically) {
+  EngineOptions options;
+  options.max_plans = 1;
+  Engine engine(two_layer_graph(), options);
+  const Tensor a = random_tensor({1, 3, 12, 12}, 711);
+  const Tensor b = random_tensor({1, 3, 14, 10}, 712);
+  Tensor first;
+  Tensor other;
+  Tensor again;
+  engine.run(a, first);
+  engine.run(b, other);
+  engine.run(a, again);
+  EXPECT_EQ(first.storage(), again.storage());
+  EXPECT_EQ(other.dims(), (Dims{1, 4, 7, 5}));
+}

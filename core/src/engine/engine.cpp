@@ -3,6 +3,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+
 #include "engine/ops.hpp"
 #include "terraseg/core/error.hpp"
 
@@ -34,6 +36,7 @@ struct Engine::Impl {
   std::vector<engine::PlanNode> nodes;
   std::map<std::string, int> op_counts;  ///< of the graph as given, before folding and fusion
   std::map<Dims, std::unique_ptr<engine::Plan>> plans;
+  uint64_t uses = 0;
 
   void check_input(const Dims& dims) const;
   engine::Plan& plan_for(const Dims& dims);
@@ -52,8 +55,16 @@ void Engine::Impl::check_input(const Dims& dims) const {
 
 engine::Plan& Engine::Impl::plan_for(const Dims& dims) {
   auto it = plans.find(dims);
-  if (it != plans.end()) return *it->second;
+  if (it != plans.end()) {
+    it->second->last_use = ++uses;
+    return *it->second;
+  }
   check_input(dims);
+  while (!plans.empty() && static_cast<int>(plans.size()) >= std::max(1, options.max_plans)) {
+    auto oldest = std::min_element(plans.begin(), plans.end(),
+                                   [](const auto& a, const auto& b) { return a.second->last_use < b.second->last_use; });
+    plans.erase(oldest);
+  }
   if (options.threads > 0) set_thread_count(options.threads);
   engine::PlanBuilder builder(graph, options.precision, cpu);
   builder.bind(graph.input, builder.add_value(dnnl::memory::desc(engine::to_dnnl(dims), dnnl::memory::data_type::f32,
@@ -67,6 +78,7 @@ engine::Plan& Engine::Impl::plan_for(const Dims& dims) {
     }
   }
   auto plan = builder.finalize(op_counts);
+  plan->last_use = ++uses;
   return *plans.emplace(dims, std::move(plan)).first->second;
 }
 

@@ -85,6 +85,7 @@ class Plan {
   std::vector<Dims> output_dims;
   PlanStats stats;
   dnnl::stream stream;
+  uint64_t last_use = 0;  ///< Engine's run counter at the last use (for LRU eviction)
 
   /// Runs the plan on `input` (plain NCHW) and writes the first outputs.size() graph outputs,
   /// resizing a tensor only when its dims differ. Allocates nothing in steady state.

@@ -19,6 +19,9 @@ std::string to_string(Precision precision);
 struct EngineOptions {
   int threads = 0;                 ///< 0 = all cores
   Precision precision = Precision::f32;
+  /// Plans kept at once (least recently used is dropped); each holds its own activation buffers,
+  /// so callers with ragged edge tiles should pad them to the full tile size instead.
+  int max_plans = 4;
 };
 
 /// Per-op-type statistics of a planned graph (for `terraseg info` / `bench`).
