@@ -28,6 +28,11 @@
 // | Relu / Sigmoid     | relu, sigmoid, sigmoid_example                                                 |
 // | LeakyRelu          | leakyrelu, leakyrelu_default, leakyrelu_example                                |
 // | Add / Mul          | add, add_bcast, mul, mul_bcast, mul_example                                    |
+// | Sub / Div          | sub, sub_bcast, sub_example, div, div_bcast, div_example                       |
+// | Tanh / Elu         | tanh, tanh_example, elu, elu_default, elu_example (Elu declared opset 6 -> 9,  |
+// |                    | as for GlobalAveragePool)                                                      |
+// | Clip               | clip, clip_default_inbounds, clip_default_max, clip_default_min, clip_example, |
+// |                    | clip_inbounds, clip_outbounds, clip_splitbounds                                |
 // | Identity / Dropout | identity, dropout_default, dropout_default_ratio, dropout_default_old,         |
 // |                    | dropout_random_old                                                             |
 // | Pad                | constant_pad                                                                   |
@@ -44,7 +49,7 @@
 // Refused with an Error (kRefused, each checked to fail cleanly, never to crash or mis-compute):
 //  * by the importer: cubic Resize (9 vectors), tf_crop_and_resize, MaxPool storage_order=1
 //    (maxpool_with_argmax_2d_precomputed_strides), integer images (maxpool_2d_uint8, add_uint8,
-//    mul_uint8, edge_pad, reflect_pad), training-mode outputs (batchnorm_*_training_mode,
+//    mul_uint8, sub_uint8, div_uint8, clip_default_int8_*, edge_pad, reflect_pad), training-mode outputs (batchnorm_*_training_mode,
 //    dropout_default_mask*, training_dropout*), opset 8 (convtranspose_with_kernel);
 //  * by the engine: 1-D and 3-D pooling/conv (NCHW only), PRelu slopes that are not per channel
 //    (prelu_broadcast, prelu_example), Concat of a constant (all 12 concat_* vectors: their second
@@ -91,8 +96,8 @@ Dims lifted(const onnx::TensorProto& t, size_t extra) {
 }
 
 bool rank_agnostic(const onnx::ModelProto& model) {
-  static const std::set<std::string> ops = {"Add", "Mul", "Relu", "Sigmoid", "LeakyRelu", "PRelu", "Identity",
-                                            "Dropout", "Softmax", "ArgMax"};
+  static const std::set<std::string> ops = {"Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh", "LeakyRelu",
+                                            "Elu", "Clip", "PRelu", "Identity", "Dropout", "Softmax", "ArgMax"};
   for (const onnx::NodeProto& node : model.graph().node()) {
     if (ops.count(node.op_type()) == 0) return false;
   }
@@ -130,7 +135,10 @@ Loaded load_vector(const std::string& name) {
   const std::filesystem::path dir = kVectorRoot / name;
   onnx::ModelProto model;
   if (!model.ParseFromString(test::read_bytes((dir / "model.onnx").string()))) throw Error(name + ": unreadable");
-  if (name.find("globalaveragepool") != std::string::npos) model.mutable_opset_import(0)->set_version(9);
+  // GlobalAveragePool (opset 1) and Elu (opset 6) are unchanged since: declare the oldest we read.
+  if (name.find("globalaveragepool") != std::string::npos || name.find("test_elu") == 0) {
+    model.mutable_opset_import(0)->set_version(9);
+  }
   std::vector<onnx::TensorProto> inputs;
   for (int i = 0; i < model.graph().input_size(); ++i) {
     inputs.push_back(read_tensor(dir / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")));
@@ -262,7 +270,26 @@ const std::vector<std::string> kElementwise = {
     "test_dropout_default",
     "test_dropout_default_ratio",
     "test_dropout_default_old",
-    "test_dropout_random_old"};
+    "test_dropout_random_old",
+    "test_sub",
+    "test_sub_bcast",
+    "test_sub_example",
+    "test_div",
+    "test_div_bcast",
+    "test_div_example",
+    "test_tanh",
+    "test_tanh_example",
+    "test_elu",
+    "test_elu_default",
+    "test_elu_example",
+    "test_clip",
+    "test_clip_default_inbounds",
+    "test_clip_default_max",
+    "test_clip_default_min",
+    "test_clip_example",
+    "test_clip_inbounds",
+    "test_clip_outbounds",
+    "test_clip_splitbounds"};
 const std::vector<std::string> kResizePad = {
     "test_constant_pad",
     "test_upsample_nearest",
@@ -298,6 +325,11 @@ const std::vector<std::string> kRefused = {
     "test_maxpool_2d_uint8",
     "test_add_uint8",
     "test_mul_uint8",
+    "test_sub_uint8",
+    "test_div_uint8",
+    "test_clip_default_int8_inbounds",
+    "test_clip_default_int8_max",
+    "test_clip_default_int8_min",
     "test_edge_pad",
     "test_reflect_pad",
     "test_batchnorm_epsilon_training_mode",

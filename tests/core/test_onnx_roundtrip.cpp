@@ -90,7 +90,13 @@ Graph sample_graph() {
   add(g, "sum", "Add", {"cat", "offset"}, {});
   add(g, "sig", "Sigmoid", {"sum"}, {});
   add(g, "gate", "Mul", {"sum", "sig"}, {});
-  add(g, "relu", "Relu", {"gate"}, {});
+  add(g, "clip", "Clip", {"gate"}, {{"min", 0.0F}, {"max", 6.0F}});
+  add(g, "half_clip", "Clip", {"clip"}, {{"max", 5.0F}});
+  add(g, "tanh", "Tanh", {"half_clip"}, {});
+  add(g, "elu", "Elu", {"tanh"}, {{"alpha", 0.5F}});
+  add(g, "less", "Sub", {"elu", "offset"}, {});
+  add(g, "ratio", "Div", {"less", "offset"}, {});
+  add(g, "relu", "Relu", {"ratio"}, {});
   add(g, "same", "Identity", {"relu"}, {});
   add(g, "head", "Conv", {"same", "head.w"}, {{"kernel_shape", Ints{1, 1}}});
   add(g, "gap", "GlobalAveragePool", {"head"}, {});

@@ -107,5 +107,6 @@ bool normalise_max_unpool(OpContext& op);
 bool normalise_softmax(OpContext& op);
 bool normalise_dropout(OpContext& op);
 bool normalise_batch_norm(OpContext& op);
+bool normalise_clip(OpContext& op);
 
 }  // namespace terraseg::onnx_io

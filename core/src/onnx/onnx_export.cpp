@@ -1,5 +1,5 @@
 // ONNX export: the IR written back as an opset-13 model. Attributes that opset 13 takes as inputs
-// (Pad pads, Resize scales/sizes, MaxUnpool output_shape) become initialisers again, so that any
+// (Pad pads, Resize scales/sizes, MaxUnpool output_shape, Clip min/max) become initialisers again, so that any
 // ONNX runtime reads the file; load_onnx turns them back into the same attributes.
 #include <cmath>
 #include <filesystem>
@@ -78,6 +78,17 @@ std::set<std::string> add_operands(ExportState& state, const Node& node, onnx::N
       proto.add_input(add_int64_operand(state, node, "sizes"));
     }
     return {"scales", "sizes"};
+  }
+  if (node.op == "Clip") {
+    for (const char* key : {"min", "max"}) {
+      std::string bound;
+      if (node.has(key)) {
+        bound = state.fresh(state.values, node.name + "/" + key);
+        encode_float_values(bound, {node.attr_float(key, 0.0F)}, true, *state.proto.add_initializer());
+      }
+      proto.add_input(bound);
+    }
+    return {"min", "max"};
   }
   if (node.op == "MaxUnpool" && node.has("output_shape")) {
     proto.add_input(add_int64_operand(state, node, "output_shape"));

@@ -1,5 +1,5 @@
 // Op-specific normalisation to the IR's opset-13 attribute forms: constant operands (Pad pads,
-// Resize scales/sizes, MaxUnpool output_shape) become attributes, Upsample becomes Resize, Dropout
+// Resize scales/sizes, MaxUnpool output_shape, Clip min/max) become attributes, Upsample becomes Resize, Dropout
 // becomes Identity, and defaults that changed between opsets are written out explicitly.
 #include <cmath>
 
@@ -168,6 +168,19 @@ bool normalise_batch_norm(OpContext& op) {
   if (op.node.attr_int("training_mode", 0) != 0) op.fail("training_mode=1 is not supported at inference");
   op.node.attrs.erase("training_mode");
   op.drop_outputs(1, "a training-mode output of BatchNormalization (running statistics), not computed at inference");
+  return true;
+}
+
+bool normalise_clip(OpContext& op) {
+  if (op.ctx.opset < 11) return true;
+  if (op.node.has("min") || op.node.has("max")) op.fail("attributes 'min'/'max' are inputs from opset 11 on");
+  const char* names[] = {"min", "max"};
+  for (size_t i = 1; i <= 2; ++i) {
+    const std::vector<float> bound = op.float_input(i, names[i - 1]);
+    if (bound.size() > 1) op.fail(std::string("input '") + names[i - 1] + "' must be a scalar");
+    if (!bound.empty()) op.node.attrs[names[i - 1]] = bound[0];
+  }
+  op.keep_inputs(1);
   return true;
 }
 

@@ -3,11 +3,12 @@
 /// export writes opset 13 with the model card in metadata_props["terraseg.model_card"].
 ///
 /// Import accepts Conv, ConvTranspose, MaxPool (optionally with its Indices output), MaxUnpool,
-/// AveragePool, GlobalAveragePool, BatchNormalization, Relu, PRelu, LeakyRelu, Sigmoid, Add, Mul,
-/// Concat, Pad, Resize, Upsample (becomes Resize), Softmax, ArgMax, Identity and Dropout (both become
-/// Identity), and folds Constant, and Reshape / Flatten / Cast / Identity on constants. Constant
-/// operands that are really parameters (Pad pads, Resize scales/sizes, MaxUnpool output_shape) become
-/// attributes; float, double and float16 initialisers become float32 weights.
+/// AveragePool, GlobalAveragePool, BatchNormalization, Relu, PRelu, LeakyRelu, Elu, Sigmoid, Tanh,
+/// Clip, Add, Sub, Mul, Div, Concat, Pad, Resize, Upsample (becomes Resize), Softmax, ArgMax,
+/// Identity and Dropout (both become Identity), and folds Constant, and Reshape / Flatten / Cast /
+/// Identity on constants. Constant operands that are really parameters (Pad pads, Resize
+/// scales/sizes, MaxUnpool output_shape, Clip min/max) become attributes; float, double and float16
+/// initialisers become float32 weights.
 #include <string>
 
 #include "terraseg/core/graph.hpp"
