@@ -1,6 +1,7 @@
 // save_onnx -> load_onnx gives back the same IR: nodes, attributes, weights (bit-exact in float32,
 // to float16 precision with fp16 storage) and the model card; the file is valid opset-13 ONNX.
 #include <gtest/gtest.h>
+#include <onnx/checker.h>
 
 #include <cmath>
 #include <filesystem>
@@ -144,6 +145,25 @@ TEST(OnnxRoundTrip, FileIsOpset13WithCardAndDynamicSpatialDims) {
       EXPECT_EQ(node.input_size(), 3);
     } else if (node.op_type() == "Resize") {
       EXPECT_GE(node.input_size(), 3);
+    }
+  }
+}
+
+/// The ONNX checker accepts what we write: attribute types, opset-13 operand forms, output shapes,
+/// and the Cast nodes of fp16 weights.
+TEST(OnnxRoundTrip, OnnxCheckerAcceptsExports) {
+  TempDir dir;
+  const std::vector<std::pair<std::string, Graph>> graphs = {
+      {"sample", sample_graph()},
+      {"unet", build_unet(UNetSpec{3, 2, 2, 8, false, true, 1})},
+      {"segnet", build_segnet(SegNetSpec{3, 5, true, 8, 1})}};
+  for (const auto& [name, graph] : graphs) {
+    for (bool fp16 : {false, true}) {
+      const std::string path = (dir / (name + (fp16 ? "_f16.onnx" : ".onnx"))).string();
+      save_onnx(graph, path, OnnxSaveOptions{fp16});
+      onnx::ModelProto model;
+      ASSERT_TRUE(model.ParseFromString(test::read_bytes(path)));
+      EXPECT_NO_THROW(onnx::checker::check_model(model)) << path;
     }
   }
 }

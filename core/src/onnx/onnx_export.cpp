@@ -1,9 +1,11 @@
 // ONNX export: the IR written back as an opset-13 model. Attributes that opset 13 takes as inputs
 // (Pad pads, Resize scales/sizes, MaxUnpool output_shape, Clip min/max) become initialisers again, so that any
 // ONNX runtime reads the file; load_onnx turns them back into the same attributes.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "onnx_detail.hpp"
@@ -154,8 +156,29 @@ void write_input(const Graph& graph, onnx::GraphProto& proto) {
   }
 }
 
-/// Outputs carry only their dtype: int64 for ArgMax and MaxPool indices, float otherwise.
+/// Ranks of every value (-1 when unknown): each op keeps the rank of its widest input, except
+/// ArgMax without keepdims. ONNX requires graph outputs to declare a shape, so they get one of
+/// this rank with unnamed extents; an image without declared dims is taken as NCHW.
+std::map<std::string, int64_t> value_ranks(const Graph& graph) {
+  std::map<std::string, int64_t> ranks;
+  ranks[graph.input] = graph.input_dims.empty() ? 4 : static_cast<int64_t>(graph.input_dims.size());
+  for (const auto& [name, weight] : graph.weights) ranks[name] = static_cast<int64_t>(weight.rank());
+  for (const Node& node : graph.nodes) {
+    int64_t rank = 0;
+    for (const std::string& in : node.inputs) {
+      if (in.empty()) continue;
+      auto found = ranks.find(in);
+      rank = (found == ranks.end() || found->second < 0 || rank < 0) ? -1 : std::max(rank, found->second);
+    }
+    if (node.op == "ArgMax" && node.attr_int("keepdims", 1) == 0 && rank > 0) --rank;
+    for (const std::string& out : node.outputs) ranks[out] = rank;
+  }
+  return ranks;
+}
+
+/// Outputs are int64 for ArgMax and MaxPool indices, float otherwise.
 void write_outputs(const Graph& graph, onnx::GraphProto& proto) {
+  const std::map<std::string, int64_t> ranks = value_ranks(graph);
   for (const std::string& name : graph.outputs) {
     const Node* producer = graph.producer(name);
     const bool indices = producer != nullptr && (producer->op == "ArgMax" ||
@@ -163,8 +186,12 @@ void write_outputs(const Graph& graph, onnx::GraphProto& proto) {
                                                   producer->outputs[1] == name));
     onnx::ValueInfoProto& output = *proto.add_output();
     output.set_name(name);
-    output.mutable_type()->mutable_tensor_type()->set_elem_type(indices ? onnx::TensorProto::INT64
-                                                                        : onnx::TensorProto::FLOAT);
+    onnx::TypeProto::Tensor& tensor = *output.mutable_type()->mutable_tensor_type();
+    tensor.set_elem_type(indices ? onnx::TensorProto::INT64 : onnx::TensorProto::FLOAT);
+    auto rank = ranks.find(name);
+    if (rank == ranks.end() || rank->second < 0) continue;
+    onnx::TensorShapeProto& shape = *tensor.mutable_shape();
+    for (int64_t axis = 0; axis < rank->second; ++axis) shape.add_dim();
   }
 }
 
