@@ -138,6 +138,23 @@ void class_statistics(const std::vector<std::pair<std::string, std::string>>& pa
   }
 }
 
+Sample centre_crop(const Sample& sample, int multiple) {
+  const int h = sample.height / multiple * multiple, w = sample.width / multiple * multiple;
+  if (h == sample.height && w == sample.width) return sample;
+  Sample out;
+  out.height = h;
+  out.width = w;
+  const int y0 = (sample.height - h) / 2, x0 = (sample.width - w) / 2;
+  for (int y = 0; y < h; ++y) {
+    const size_t row = static_cast<size_t>(y + y0) * static_cast<size_t>(sample.width) + static_cast<size_t>(x0);
+    out.rgb.insert(out.rgb.end(), sample.rgb.begin() + static_cast<std::ptrdiff_t>(row * 3),
+                   sample.rgb.begin() + static_cast<std::ptrdiff_t>((row + static_cast<size_t>(w)) * 3));
+    out.labels.insert(out.labels.end(), sample.labels.begin() + static_cast<std::ptrdiff_t>(row),
+                      sample.labels.begin() + static_cast<std::ptrdiff_t>(row + static_cast<size_t>(w)));
+  }
+  return out;
+}
+
 void normalise_into(const Sample& sample, const Normalisation& norm, Tensor& images, Labels& labels, int64_t index) {
   const int64_t channels = images.dim(1), plane = int64_t{sample.height} * sample.width;
   if (static_cast<int64_t>(norm.bands.size()) != channels) {

@@ -51,23 +51,6 @@ void apply_transfer(const TrainConfig& config, TrainGraph& graph, std::map<std::
   }
 }
 
-geo::Sample centre_crop(const geo::Sample& sample, int multiple) {
-  const int h = sample.height / multiple * multiple, w = sample.width / multiple * multiple;
-  if (h == sample.height && w == sample.width) return sample;
-  geo::Sample out;
-  out.height = h;
-  out.width = w;
-  const int y0 = (sample.height - h) / 2, x0 = (sample.width - w) / 2;
-  for (int y = 0; y < h; ++y) {
-    const size_t row = static_cast<size_t>(y + y0) * static_cast<size_t>(sample.width) + static_cast<size_t>(x0);
-    out.rgb.insert(out.rgb.end(), sample.rgb.begin() + static_cast<std::ptrdiff_t>(row * 3),
-                   sample.rgb.begin() + static_cast<std::ptrdiff_t>((row + static_cast<size_t>(w)) * 3));
-    out.labels.insert(out.labels.end(), sample.labels.begin() + static_cast<std::ptrdiff_t>(row),
-                      sample.labels.begin() + static_cast<std::ptrdiff_t>(row + static_cast<size_t>(w)));
-  }
-  return out;
-}
-
 class TrainCommand final : public Command {
  public:
   void declare(CLI::App& sub, CommonOptions& common) override {
@@ -155,7 +138,7 @@ class TrainCommand final : public Command {
                                                  geo::DatasetSplit{config_.data.split_every, 0, true})
                              : geo::pair_by_stem(config_.data.val_images, config_.data.val_masks, geo::DatasetSplit{});
     for (const auto& pair : pairs) {
-      val_.push_back(centre_crop(geo::load_sample(pair, config_.data.mask), config_.data.val_multiple));
+      val_.push_back(geo::centre_crop(geo::load_sample(pair, config_.data.mask), config_.data.val_multiple));
     }
   }
 

@@ -84,6 +84,10 @@ void class_statistics(const std::vector<std::pair<std::string, std::string>>& pa
 /// jitter and grey conversion, all drawn from `seed`. crop 0 keeps the full image.
 Sample augment(const Sample& sample, const AugmentConfig& config, int crop_h, int crop_w, uint64_t seed);
 
+/// Centre crop to the largest size whose sides are multiples of `multiple` (networks that halve the
+/// resolution k times need multiples of 2^k).
+Sample centre_crop(const Sample& sample, int multiple);
+
 /// Writes sample `index` of a batch into NCHW `images` and N x H x W `labels` (both pre-sized).
 void normalise_into(const Sample& sample, const Normalisation& norm, Tensor& images, Labels& labels, int64_t index);
 
