@@ -161,7 +161,9 @@ RunConfig parse_document(const YAML::Node& document, const std::filesystem::path
   }
   for (MapReader& region : root.list("regions")) config.regions.push_back(parse_region(region, config.models));
   root.finish();
-  if (config.regions.empty()) root.fail("regions", "must list at least one region", YAML::Node());
+  if (config.regions.empty() && config.street_view.points.empty()) {
+    root.fail("regions", "must list at least one region (or give street_view.points)", YAML::Node());
+  }
   if (!config.street_view.points.empty() && config.models.count(config.street_view.model) == 0) {
     throw Error(source.string() + ": key 'street_view.model' names '" + config.street_view.model +
                 "', which has no entry under 'models'");

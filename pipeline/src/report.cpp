@@ -85,7 +85,8 @@ std::string indicators_section(const json& summary, const std::filesystem::path&
   std::ostringstream html;
   if (summary.contains("indicators")) {
     html << "<h2>Indicators</h2>\n<table><tr><th>indicator</th><th>value</th></tr>\n";
-    for (const auto& [key, value] : summary["indicators"].flatten().items()) {
+    const json flat = summary["indicators"].flatten();  // keep alive: items() only references it
+    for (const auto& [key, value] : flat.items()) {
       html << "<tr><td>" << escape(key) << "</td><td>" << escape(as_text(value)) << "</td></tr>\n";
     }
     html << "</table>\n";

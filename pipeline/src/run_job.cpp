@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "indicators_step.hpp"
 #include "models.hpp"
 #include "predict_step.hpp"
 #include "progress.hpp"
@@ -41,14 +42,13 @@ std::vector<Unit> plan_units(const RunConfig& config) {
         unit.region = &region;
         unit.input = input;
         unit.task = task;
-        const std::string stem = input.stem().string();
-        const std::filesystem::path dir = config.output_dir / region.name;
-        const std::filesystem::path base = region.inputs.size() == 1 ? dir / task : dir / task / stem;
-        unit.id = region.name + "__" + task + "__" + stem;
+        const std::filesystem::path mask = task_mask_path(config, region, task, input);
+        const std::string base = (mask.parent_path() / mask.stem()).string();
+        unit.id = region.name + "__" + task + "__" + input.stem().string();
         unit.request.input = input.string();
-        unit.request.mask_path = base.string() + ".tif";
-        if (config.outputs.scores) unit.request.logits_path = base.string() + "-scores.tif";
-        if (config.outputs.vectors) unit.request.vectors_path = base.string() + ".gpkg";
+        unit.request.mask_path = mask.string();
+        if (config.outputs.scores) unit.request.logits_path = base + "-scores.tif";
+        if (config.outputs.vectors) unit.request.vectors_path = base + ".gpkg";
         unit.request.tile = config.tiling.tile;
         unit.request.overlap = config.tiling.overlap;
         unit.request.cog = config.outputs.cog;
@@ -205,7 +205,8 @@ int run_job(const RunConfig& config, const RunOptions& options) {
     std::ifstream stream(unit_dir(config) / (unit.id + ".json"));
     records.push_back(json::parse(stream));
   }
-  const json summary = write_run_summary(config, records, started, threads);
+  const json indicators = compute_run_indicators(config, threads, [&display](const std::string& m) { display.warn(m); });
+  const json summary = write_run_summary(config, records, indicators, started, threads);
   write_report(config.output_dir, summary);
   if (!options.quiet) std::cerr << "terraseg: wrote " << (config.output_dir / "run-summary.json").string() << '\n';
   return computed;

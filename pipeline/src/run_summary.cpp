@@ -62,7 +62,7 @@ json unit_record(const std::string& region, const std::string& task, const std::
           {"warnings", report.warnings}};
 }
 
-json write_run_summary(const RunConfig& config, const std::vector<json>& unit_records,
+json write_run_summary(const RunConfig& config, const std::vector<json>& unit_records, const json& indicators,
                        std::chrono::system_clock::time_point started, int threads) {
   json summary;
   summary["config"] = std::filesystem::absolute(config.source).string();
@@ -72,6 +72,9 @@ json write_run_summary(const RunConfig& config, const std::vector<json>& unit_re
   summary["threads"] = threads;
   summary["versions"] = versions();
   summary["units"] = unit_records;
+  for (const char* key : {"indicators", "maps"}) {
+    if (indicators.contains(key) && !indicators[key].empty()) summary[key] = indicators[key];
+  }
   double seconds = 0.0;
   bool all_trained = true;
   for (const json& record : unit_records) {
