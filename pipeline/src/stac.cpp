@@ -1,7 +1,6 @@
-#include <chrono>
-#include <ctime>
-#include <iomanip>
-#include <sstream>
+#include <gdal_priv.h>
+
+#include <cstdio>
 
 #include "report.hpp"
 #include "run_summary.hpp"
@@ -18,13 +17,18 @@ std::string stac_item_path(const std::string& raster_path) {
 
 namespace {
 
-std::string now_iso() {
-  const std::time_t seconds = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  std::ostringstream text;
-  text << std::put_time(&utc, "%Y-%m-%dT%H:%M:%SZ");
-  return text.str();
+/// TIFFTAG_DATETIME ("YYYY:MM:DD HH:MM:SS") of `source` as ISO 8601, or null.
+json acquisition_time(const std::string& source) {
+  if (source.empty()) return nullptr;
+  GDALDatasetUniquePtr dataset(GDALDataset::Open(source.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  const char* stamp = dataset ? dataset->GetMetadataItem("TIFFTAG_DATETIME") : nullptr;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (stamp == nullptr || std::sscanf(stamp, "%d:%d:%d %d:%d:%d", &year, &month, &day, &hour, &minute, &second) != 6) {
+    return nullptr;
+  }
+  char iso[32];
+  std::snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02dZ", year, month, day, hour, minute, second);
+  return iso;
 }
 
 json classification(const ModelCard& card) {
@@ -48,7 +52,9 @@ void write_stac_item(const std::string& raster_path, const ModelCard& card, cons
             {"id", raster.parent_path().filename().string() + "-" + raster.stem().string()},
             {"links", json::array()}};
   json props = properties;
-  props["datetime"] = now_iso();
+  // STAC's datetime is the acquisition time. Where the source does not record one it is null (the
+  // processing time would make reruns differ byte for byte, which resume and shards rely on).
+  props["datetime"] = acquisition_time(properties.value("terraseg:source", ""));
   const auto footprint = geo::raster_footprint(raster_path);
   if (footprint) {
     json ring = json::array();

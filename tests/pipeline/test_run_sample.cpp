@@ -26,6 +26,11 @@ std::filesystem::path sample_config_in(const TempDir& dir) {
   std::string text = read_file(terraseg::test::source_dir() / "configs/chicago-sample.yaml");
   const size_t begin = text.find("output_dir:");
   text.replace(begin, text.find('\n', begin) - begin, "output_dir: " + (dir / "out").string());
+  // Paths relative to configs/ must keep pointing into the source tree from the copy.
+  const std::string relative = "../samples/";
+  for (size_t at = text.find(relative); at != std::string::npos; at = text.find(relative, at)) {
+    text.replace(at, relative.size(), (terraseg::test::source_dir() / "samples").string() + "/");
+  }
   const auto config = dir / "region.yaml";
   std::ofstream(config) << text;
   return config;
@@ -63,7 +68,11 @@ TEST(SampleRun, ChicagoMaskKeepsCrsAndGeotransform) {
 
   const auto summary = nlohmann::json::parse(read_file(dir / "out/run-summary.json"));
   EXPECT_FALSE(summary.at("all_models_trained").get<bool>());
-  ASSERT_EQ(summary.at("units").size(), 1U);
+  ASSERT_EQ(summary.at("units").size(), 2U);  // roads and landcover
+  EXPECT_TRUE(summary.at("indicators").contains("street_view"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "out/chicago/indicators.tif"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "out/street-view/walkability.gpkg"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "out/report.html"));
   EXPECT_EQ(summary["units"][0]["input"]["width"].get<int>(), width);
   EXPECT_FALSE(summary["units"][0]["model"]["trained"].get<bool>());
 }
