@@ -45,6 +45,7 @@ std::filesystem::path make_job(const TempDir& dir, const std::string& out) {
 /// Every output raster under `dir` (relative path -> bytes), excluding bookkeeping.
 std::map<std::string, std::string> outputs(const std::filesystem::path& dir) {
   std::map<std::string, std::string> files;
+  if (!std::filesystem::exists(dir / "city")) return files;  // killed before the first output
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir / "city")) {
     if (entry.is_regular_file()) files[std::filesystem::relative(entry.path(), dir).string()] = read_file(entry.path());
   }
