@@ -2,7 +2,9 @@
 
 #include <glob.h>
 
+#include <algorithm>
 #include <memory>
+#include <set>
 
 #include "yaml_reader.hpp"
 
@@ -115,6 +117,26 @@ RegionConfig parse_region(MapReader reader, const std::map<std::string, ModelRef
   return region;
 }
 
+/// Checks the walkability level scheme: known indicators, four ascending breakpoints each.
+void parse_street_levels(MapReader& street, const StreetViewConfig& view) {
+  const std::set<std::string> indicators{"G", "C", "S", "D"};
+  if (view.levels != "quintiles" && view.levels != "breakpoints") {
+    street.fail("levels", "must be 'quintiles' or 'breakpoints'", street.raw("levels"));
+  }
+  if (view.levels == "breakpoints" && view.breakpoints.size() != 4) {
+    street.fail("breakpoints", "needs four ascending values for each of G, C, S and D", street.raw("breakpoints"));
+  }
+  for (const auto& [name, values] : view.breakpoints) {
+    if (indicators.count(name) == 0) street.fail("breakpoints", "names '" + name + "'; use G, C, S or D", street.raw("breakpoints"));
+    if (values.size() != 4 || !std::is_sorted(values.begin(), values.end())) {
+      street.fail("breakpoints", "for " + name + " must be four ascending values", street.raw("breakpoints"));
+    }
+  }
+  for (const auto& name : view.invert) {
+    if (indicators.count(name) == 0) street.fail("invert", "names '" + name + "'; use G, C, S or D", street.raw("invert"));
+  }
+}
+
 void parse_sections(MapReader& root, RunConfig& config) {
   root.path("output_dir", config.output_dir, true);
   root.optional("threads", config.threads);
@@ -137,13 +159,25 @@ void parse_sections(MapReader& root, RunConfig& config) {
   if (auto indicators = root.child("indicators")) {
     indicators->optional("enabled", config.indicators.enabled);
     indicators->optional("cell_size_m", config.indicators.cell_size_m);
+    indicators->optional("ndvi_threshold", config.indicators.ndvi_threshold);
+    indicators->optional("red_band", config.indicators.red_band);
+    indicators->optional("nir_band", config.indicators.nir_band);
+    indicators->optional("min_spur_m", config.indicators.min_spur_m);
     indicators->finish();
+    if (config.indicators.red_band < 0 || config.indicators.nir_band < 0) {
+      indicators->fail("red_band", "and 'nir_band' must be 1-based band numbers (0 = find by name)", YAML::Node());
+    }
     if (config.indicators.cell_size_m <= 0) indicators->fail("cell_size_m", "must be positive", YAML::Node());
   }
   if (auto street = root.child("street_view")) {
     street->path("points", config.street_view.points, true);
     street->optional("model", config.street_view.model);
+    street->optional("levels", config.street_view.levels);
+    street->optional("breakpoints", config.street_view.breakpoints);
+    street->optional("invert", config.street_view.invert);
+    street->optional("roles", config.street_view.roles);
     street->finish();
+    parse_street_levels(*street, config.street_view);
   }
 }
 

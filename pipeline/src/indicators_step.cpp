@@ -125,10 +125,15 @@ json region_input_indicators(const RunConfig& config, const RegionConfig& region
 json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& warn) {
   json result = {{"indicators", json::object()}, {"maps", json::array()}};
   if (!config.indicators.enabled) return result;
+  IndicatorStepOptions step_options;
+  step_options.ndvi_threshold = config.indicators.ndvi_threshold;
+  step_options.red_band = config.indicators.red_band;
+  step_options.nir_band = config.indicators.nir_band;
+  step_options.min_spur_m = config.indicators.min_spur_m;
   json aerial = json::array();
   for (const RegionConfig& region : config.regions) {
     for (const auto& input : region.inputs) {
-      json doc = region_input_indicators(config, region, input, IndicatorStepOptions{}, warn);
+      json doc = region_input_indicators(config, region, input, step_options, warn);
       const auto bands = doc.value("bands", std::vector<std::string>{});
       for (size_t b = 0; b < bands.size(); ++b) {
         result["maps"].push_back({{"raster", doc.at("grid")}, {"band", static_cast<int>(b) + 1},

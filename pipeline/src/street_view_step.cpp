@@ -151,6 +151,24 @@ json street_view_json(const StreetViewResult& result) {
   return doc;
 }
 
+namespace {
+
+/// The configured level derivation (config validation already checked names and order).
+geo::LevelScheme level_scheme(const StreetViewConfig& view) {
+  static const std::map<std::string, size_t> kIndex{{"G", 0}, {"C", 1}, {"S", 2}, {"D", 3}};
+  geo::LevelScheme scheme;
+  if (view.levels == "breakpoints") {
+    scheme.mode = geo::LevelScheme::Mode::breakpoints;
+    for (const auto& [name, values] : view.breakpoints) {
+      for (size_t i = 0; i < 4; ++i) scheme.breakpoints[kIndex.at(name)][i] = values[i];
+    }
+  }
+  for (const auto& name : view.invert) scheme.invert[kIndex.at(name)] = true;
+  return scheme;
+}
+
+}  // namespace
+
 json run_street_view_step(const RunConfig& config, int threads, const WarnFn& warn) {
   if (config.street_view.points.empty()) return nullptr;
   const ModelRef& ref = config.models.at(config.street_view.model);
@@ -164,6 +182,8 @@ json run_street_view_step(const RunConfig& config, int threads, const WarnFn& wa
   options.grid_crs = regions_crs(config);
   options.tile = config.tiling.tile;
   options.overlap = config.tiling.overlap;
+  options.levels = level_scheme(config.street_view);
+  options.role_overrides = config.street_view.roles;
   const StreetViewResult result =
       run_street_view(engine, model.graph.card, num_classes, config.street_view.points, config.output_dir, options, warn);
   json doc = street_view_json(result);

@@ -101,3 +101,25 @@ TEST(RunConfig, ShippedSampleConfigsParse) {
   }
   EXPECT_GE(parsed, 1);
 }
+
+TEST(RunConfig, IndicatorAndWalkabilityKeys) {
+  std::string yaml = kValid;
+  yaml += "indicators: {red_band: 3, nir_band: 4, ndvi_threshold: 0.25}\n"
+          "street_view: {points: p.csv, model: roads, levels: breakpoints, invert: [C],\n"
+          "  breakpoints: {G: [0.1, 0.2, 0.3, 0.4], C: [0.01, 0.02, 0.03, 0.04], S: [1, 2, 3, 4], D: [1, 1.2, 1.4, 1.6]}}\n";
+  const auto config = parse_run_config(yaml, "/tmp/cfg/region.yaml");
+  EXPECT_EQ(config.indicators.red_band, 3);
+  EXPECT_EQ(config.indicators.nir_band, 4);
+  EXPECT_DOUBLE_EQ(config.indicators.ndvi_threshold, 0.25);
+  EXPECT_EQ(config.street_view.levels, "breakpoints");
+  EXPECT_EQ(config.street_view.breakpoints.at("S")[3], 4.0);
+  EXPECT_EQ(config.street_view.invert, std::vector<std::string>{"C"});
+  EXPECT_EQ(config.street_view.points, std::filesystem::path("/tmp/cfg/p.csv"));
+}
+
+TEST(RunConfig, BreakpointsMustAscend) {
+  std::string yaml = kValid;
+  yaml += "street_view: {points: p.csv, model: roads, levels: breakpoints,\n"
+          "  breakpoints: {G: [0.4, 0.2, 0.3, 0.1], C: [1, 2, 3, 4], S: [1, 2, 3, 4], D: [1, 2, 3, 4]}}\n";
+  expect_error(yaml, {"street_view.breakpoints", "ascending"});
+}

@@ -52,11 +52,20 @@ struct RegionConfig {
 struct IndicatorsConfig {
   bool enabled = true;
   double cell_size_m = 250.0;
+  double ndvi_threshold = 0.3;  ///< NDVI above this counts as vegetation
+  int red_band = 0;             ///< 1-based; 0 = find by colour interpretation / description
+  int nir_band = 0;
+  double min_spur_m = 0.0;      ///< prune road-skeleton spurs shorter than this
 };
 
 struct StreetViewConfig {
   std::filesystem::path points;  ///< CSV: id, lon, lat, image[, image...]; empty = none
   std::string model = "street";  ///< key into RunConfig::models
+  std::string levels = "quintiles";  ///< "quintiles" over the points, or "breakpoints"
+  /// With levels: breakpoints, four ascending values per indicator G, C, S, D.
+  std::map<std::string, std::vector<double>> breakpoints;
+  std::vector<std::string> invert;   ///< indicators ranked descending, e.g. [C]
+  std::map<std::string, std::vector<int>> roles;  ///< role -> class ids, overriding the defaults
 };
 
 struct RunConfig {
