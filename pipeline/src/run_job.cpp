@@ -13,6 +13,7 @@
 #include "predict_step.hpp"
 #include "progress.hpp"
 #include "report.hpp"
+#include "run_log.hpp"
 #include "run_summary.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/aoi.hpp"
@@ -150,6 +151,28 @@ json run_unit(const Unit& unit, ModelCache& models, ProgressDisplay& display) {
   return record;
 }
 
+/// Runs this shard's units that are not complete (with --resume); returns how many ran.
+int run_units(const RunConfig& config, const RunOptions& options, const std::vector<Unit>& units, int threads,
+              RunLog& log) {
+  ModelCache models(config, threads);
+  ProgressDisplay display(options.quiet);
+  int computed = 0;
+  for (const Unit& unit : units) {
+    if (static_cast<int>(unit.index % static_cast<size_t>(options.shard_count)) != options.shard_index) continue;
+    if (options.resume && unit_complete(config, unit)) {
+      log.event("unit_skipped", {{"unit", unit.id}, {"reason", "complete"}});
+      continue;
+    }
+    log.event("unit_start", {{"unit", unit.id}, {"input", unit.request.input}, {"task", unit.task}});
+    const json record = run_unit(unit, models, display);
+    write_json_atomically(unit_dir(config) / (unit.id + ".json"), record);
+    log.event("unit_done", {{"unit", unit.id}, {"seconds", record.at("seconds")}, {"outputs", record.at("outputs")},
+                            {"warnings", record.at("warnings")}});
+    ++computed;
+  }
+  return computed;
+}
+
 }  // namespace
 
 void parse_shard(const std::string& text, RunOptions& options) {
@@ -180,22 +203,22 @@ int run_job(const RunConfig& config, const RunOptions& options) {
   ensure_writable_dir(config.output_dir, "output_dir in " + config.source.string());
   std::filesystem::create_directories(unit_dir(config));
 
+  RunLog log(config.output_dir, std::to_string(options.shard_index) + "/" + std::to_string(options.shard_count));
+  log.event("run_start", {{"config", config.source.string()}, {"resume", options.resume}, {"threads", threads}});
   std::vector<Unit> units = plan_units(config);
-  prepare_aoi_windows(config, units);
-  ModelCache models(config, threads);
-  ProgressDisplay display(options.quiet);
   int computed = 0;
-  for (const Unit& unit : units) {
-    if (static_cast<int>(unit.index % static_cast<size_t>(options.shard_count)) != options.shard_index) continue;
-    if (options.resume && unit_complete(config, unit)) continue;
-    const json record = run_unit(unit, models, display);
-    write_json_atomically(unit_dir(config) / (unit.id + ".json"), record);
-    ++computed;
+  try {
+    prepare_aoi_windows(config, units);
+    computed = run_units(config, options, units, threads, log);
+  } catch (const Error& e) {
+    log.event("error", {{"message", e.what()}});
+    throw;
   }
 
   std::vector<json> records;
   for (const Unit& unit : units) {
     if (!unit_complete(config, unit)) {
+      log.event("shard_done", {{"computed_here", computed}, {"pending", unit.id}});
       if (!options.quiet) {
         std::cerr << "terraseg: " << computed << " unit(s) computed; other shards still pending, "
                   << "run-summary.json will be written when all are done\n";
@@ -205,9 +228,14 @@ int run_job(const RunConfig& config, const RunOptions& options) {
     std::ifstream stream(unit_dir(config) / (unit.id + ".json"));
     records.push_back(json::parse(stream));
   }
-  const json indicators = compute_run_indicators(config, threads, [&display](const std::string& m) { display.warn(m); });
+  ProgressDisplay display(options.quiet);
+  const json indicators = compute_run_indicators(config, threads, [&display, &log](const std::string& m) {
+    display.warn(m);
+    log.event("warning", {{"message", m}});
+  });
   const json summary = write_run_summary(config, records, indicators, started, threads);
   write_report(config.output_dir, summary);
+  log.event("run_done", {{"units", records.size()}, {"computed_here", computed}});
   if (!options.quiet) std::cerr << "terraseg: wrote " << (config.output_dir / "run-summary.json").string() << '\n';
   return computed;
 }

@@ -3,6 +3,7 @@
 #include <gdal_priv.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -73,6 +74,15 @@ TEST(SampleRun, ChicagoMaskKeepsCrsAndGeotransform) {
   EXPECT_TRUE(std::filesystem::exists(dir / "out/chicago/indicators.tif"));
   EXPECT_TRUE(std::filesystem::exists(dir / "out/street-view/walkability.gpkg"));
   EXPECT_TRUE(std::filesystem::exists(dir / "out/report.html"));
+
+  // The structured log: one JSON object per line, from run_start to run_done.
+  std::ifstream log(dir / "out/terraseg-log.jsonl");
+  std::vector<std::string> events;
+  for (std::string line; std::getline(log, line);) events.push_back(nlohmann::json::parse(line).at("event"));
+  ASSERT_GE(events.size(), 4U);
+  EXPECT_EQ(events.front(), "run_start");
+  EXPECT_EQ(std::count(events.begin(), events.end(), "unit_done"), 2);
+  EXPECT_EQ(events.back(), "run_done");
   EXPECT_EQ(summary["units"][0]["input"]["width"].get<int>(), width);
   EXPECT_FALSE(summary["units"][0]["model"]["trained"].get<bool>());
 }
