@@ -14,16 +14,12 @@
 #include "test_support.hpp"
 
 using terraseg::test::run_terraseg;
+using terraseg::test::read_file;
 using terraseg::test::TempDir;
 
 namespace {
 
 const char* kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream stream(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>()};
-}
 
 /// A region of four small rasters (copies of the Chicago sample) and two tasks: eight units.
 std::filesystem::path make_job(const TempDir& dir, const std::string& out) {

@@ -11,16 +11,12 @@
 #include "test_support.hpp"
 
 using terraseg::test::run_terraseg;
+using terraseg::test::read_file;
 using terraseg::test::TempDir;
 
 namespace {
 
 const char* kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream stream(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>()};
-}
 
 /// The sample config with its output redirected into `dir`.
 std::filesystem::path sample_config_in(const TempDir& dir) {

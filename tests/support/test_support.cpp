@@ -1,6 +1,8 @@
 #include "test_support.hpp"
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 namespace terraseg::test {
@@ -24,6 +26,11 @@ std::optional<std::filesystem::path> shared_weights_dir() {
 }
 
 std::filesystem::path source_dir() { return TERRASEG_SOURCE_DIR; }
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>()};
+}
 
 TempDir::TempDir() {
   std::random_device seed;

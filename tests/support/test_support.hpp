@@ -12,6 +12,9 @@ std::optional<std::filesystem::path> shared_weights_dir();
 /// The source tree root (for committed fixtures under tests/ and samples/).
 std::filesystem::path source_dir();
 
+/// The whole file as bytes ("" when it cannot be read).
+std::string read_file(const std::filesystem::path& path);
+
 /// A fresh directory removed at scope exit.
 class TempDir {
  public:

@@ -1,0 +1,56 @@
+// `terraseg info` and `terraseg bench` on a model saved by terraseg itself.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.hpp"
+#include "terraseg/core/builders.hpp"
+#include "terraseg/core/onnx.hpp"
+#include "test_support.hpp"
+
+using terraseg::test::run_terraseg;
+using terraseg::test::TempDir;
+
+namespace {
+
+terraseg::Graph small_unet() {
+  terraseg::UNetSpec spec;
+  spec.depth = 2;
+  spec.base_width = 4;
+  spec.classes = 3;
+  terraseg::Graph graph = terraseg::build_unet(spec);
+  graph.card.present = true;
+  graph.card.name = "tiny";
+  graph.card.classes = {{0, "a", {1, 2, 3}}, {1, "b", {4, 5, 6}}, {2, "c", {7, 8, 9}}};
+  return graph;
+}
+
+}  // namespace
+
+TEST(InfoBench, InfoReportsCardParametersOpsAndFlops) {
+  TempDir dir;
+  const terraseg::Graph graph = small_unet();
+  terraseg::save_onnx(graph, (dir / "m.onnx").string());
+  const auto result = run_terraseg({"info", (dir / "m.onnx").string(), "--json", "--height", "64", "--width", "32"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto doc = nlohmann::json::parse(result.out);
+  EXPECT_EQ(doc.at("parameters").get<int64_t>(), graph.parameter_count());
+  EXPECT_EQ(doc.at("card").at("name"), "tiny");
+  EXPECT_EQ(doc.at("card").at("classes").size(), 3U);
+  EXPECT_GT(doc.at("op_counts").at("Conv").get<int>(), 4);
+  EXPECT_GT(doc.at("flops").at("gflops").get<double>(), 0.0);
+}
+
+TEST(InfoBench, BenchTimesTheSameFlopsAsInfo) {
+  TempDir dir;
+  terraseg::save_onnx(small_unet(), (dir / "m.onnx").string());
+  const auto info = run_terraseg({"info", (dir / "m.onnx").string(), "--json", "--height", "64", "--width", "32"});
+  const auto bench = run_terraseg({"bench", "--model", (dir / "m.onnx").string(), "--height", "64", "--width", "32",
+                                   "--runs", "3", "--no-ceiling", "--json", "--threads", "1"});
+  ASSERT_EQ(bench.exit_code, 0) << bench.err;
+  const auto timing = nlohmann::json::parse(bench.out);
+  EXPECT_GT(timing.at("median_ms").get<double>(), 0.0);
+  EXPECT_LE(timing.at("min_ms").get<double>(), timing.at("median_ms").get<double>());
+  EXPECT_EQ(timing.at("runs").get<int>(), 3);
+  EXPECT_DOUBLE_EQ(timing.at("gflop").get<double>(), nlohmann::json::parse(info.out).at("flops").at("gflops").get<double>());
+}
