@@ -193,8 +193,10 @@ class TrainCommand final : public Command {
     if (!c.licence.empty()) card.licence = c.licence;
     if (!c.initial_weights.empty()) card.initial_weights = c.initial_weights;
     if (!c.initial_weights_licence.empty()) card.initial_weights_licence = c.initial_weights_licence;
-    if (!c.notes.empty()) card.notes = c.notes;
-    card.ignore_ids = {kIgnoreLabel};
+    if (!c.architecture.empty()) card.architecture = c.architecture;
+    card.notes = c.notes;  // never inherit notes about the initial file (e.g. "no model card")
+    // The dataset's own ignored label ids (e.g. CamVid's 11 Unlabelled); kIgnoreLabel otherwise.
+    card.ignore_ids = config_.data.mask.ignore_ids.empty() ? std::vector<int>{kIgnoreLabel} : config_.data.mask.ignore_ids;
     card.metrics.clear();
     for (const auto& [key, value] : metrics.items()) {
       if (key == "threshold") card.threshold = value.get<double>();

@@ -188,6 +188,7 @@ void parse_output(MapReader reader, TrainOutputConfig& output) {
 
 void parse_card(MapReader reader, TrainCardConfig& card) {
   reader.optional("name", card.name);
+  reader.optional("architecture", card.architecture);
   reader.optional("training_data", card.training_data);
   reader.optional("licence", card.licence);
   reader.optional("initial_weights", card.initial_weights);

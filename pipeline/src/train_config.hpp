@@ -63,7 +63,7 @@ struct TrainOutputConfig {
 };
 
 struct TrainCardConfig {
-  std::string name, training_data, licence, initial_weights, initial_weights_licence, notes;
+  std::string name, architecture, training_data, licence, initial_weights, initial_weights_licence, notes;
 };
 
 struct TrainConfig {
