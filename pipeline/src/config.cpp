@@ -189,7 +189,9 @@ RunConfig parse_document(const YAML::Node& document, const std::filesystem::path
   parse_sections(root, config);
   if (auto models = root.child("models")) {
     for (const auto& entry : models->keys()) {
-      config.models[entry] = parse_model(*models->child(entry));
+      auto model = models->child(entry);
+      if (!model) models->fail(entry, "is empty; give it 'path' or 'builder'", models->raw(entry));
+      config.models[entry] = parse_model(*model);
     }
     models->finish();
   }

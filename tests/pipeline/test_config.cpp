@@ -123,3 +123,8 @@ TEST(RunConfig, BreakpointsMustAscend) {
           "  breakpoints: {G: [0.4, 0.2, 0.3, 0.1], C: [1, 2, 3, 4], S: [1, 2, 3, 4], D: [1, 2, 3, 4]}}\n";
   expect_error(yaml, {"street_view.breakpoints", "ascending"});
 }
+
+TEST(RunConfig, EmptyModelEntryIsRejected) {
+  // Found by fuzz_config: a model key without a value.
+  expect_error("output_dir: o\nmodels:\n  roads:\nregions: []\n", {"'models.roads'", "is empty"});
+}
