@@ -1,7 +1,7 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Sets fields of the terraseg model card inside an ONNX file, in place (atomically).
 
-    scripts/patch_card.py MODEL.onnx key=JSON [key=JSON ...]
+    /usr/bin/python3 scripts/patch_card.py MODEL.onnx key=JSON [key=JSON ...]   (Debian python3-onnx)
     e.g. scripts/patch_card.py m.onnx architecture='"espnet"' ignore_ids='[11]' notes='""'
 
 Values are JSON. Used for cards of models exported before a card field existed; new exports get
