@@ -35,6 +35,7 @@ Graph prepare_graph(const TrainConfig& config) {
   std::string warning;
   Graph graph = load_model(config.model.init, &warning).graph;
   const TrainModelConfig& model = config.model;
+  if (model.weights == "random") reinitialise_weights(graph, config.seed);
   if (model.head.mode == "remap") remap_head(graph, model.head.map, config.seed);
   if (model.head.mode == "replace") replace_head(graph, static_cast<int>(model.classes.size()), config.seed);
   if (!model.classes.empty()) graph.card.classes = model.classes;
@@ -101,7 +102,16 @@ class TrainCommand final : public Command {
     return card_classes.empty() ? config_.model.init.classes : static_cast<int>(card_classes.size());
   }
 
-  int64_t batches_per_epoch() const { return static_cast<int64_t>(train_pairs_.size()) / config_.optim.batch; }
+  /// Each training image appears crops_per_image times per epoch (a different random crop each time).
+  std::vector<std::pair<std::string, std::string>> epoch_pairs() const {
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (int i = 0; i < config_.data.crops_per_image; ++i) pairs.insert(pairs.end(), train_pairs_.begin(), train_pairs_.end());
+    return pairs;
+  }
+
+  int64_t batches_per_epoch() const {
+    return static_cast<int64_t>(train_pairs_.size()) * config_.data.crops_per_image / config_.optim.batch;
+  }
   int64_t total_steps() const {
     const int64_t epochs_steps = batches_per_epoch() * config_.optim.epochs;
     return config_.optim.max_steps > 0 ? std::min(config_.optim.max_steps, epochs_steps) : epochs_steps;
@@ -234,7 +244,7 @@ class TrainCommand final : public Command {
     lc.normalisation = normalisation(trainer.graph());
     lc.mask = config_.data.mask;
     lc.seed = config_.seed;
-    geo::BatchLoader loader(train_pairs_, lc, state.epoch, state.batch);
+    geo::BatchLoader loader(epoch_pairs(), lc, state.epoch, state.batch);
     const int64_t total = total_steps();
     auto window_start = std::chrono::steady_clock::now();
     int64_t window_images = 0;

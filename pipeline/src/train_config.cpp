@@ -30,6 +30,10 @@ void parse_model(MapReader reader, TrainModelConfig& model) {
   reader.optional("depth", model.init.depth);
   reader.optional("seed", model.init.seed);
   reader.path("checkpoint", model.checkpoint);
+  reader.optional("weights", model.weights);
+  if (model.weights != "pretrained" && model.weights != "random") {
+    reader.fail("weights", "must be pretrained or random", reader.raw("weights"));
+  }
   if (auto head = reader.child("head")) {
     head->optional("mode", model.head.mode);
     head->optional("map", model.head.map);
@@ -129,6 +133,10 @@ void parse_data(MapReader reader, TrainDataConfig& data) {
     reader.fail("crop", "must be [height, width]", reader.raw("crop"));
   }
   reader.optional("val_multiple", data.val_multiple);
+  reader.optional("crops_per_image", data.crops_per_image);
+  if (data.crops_per_image < 1 || data.crops_per_image > 1000) {
+    reader.fail("crops_per_image", "must be between 1 and 1000", reader.raw("crops_per_image"));
+  }
   if (auto aug = reader.child("augment")) parse_augment(*aug, data.augment);
   reader.optional("class_weights", data.class_weights);
   reader.finish();

@@ -22,6 +22,7 @@ struct HeadConfig {
 struct TrainModelConfig {
   ModelRef init;                    ///< ONNX path or native builder
   std::filesystem::path checkpoint; ///< optional: initial weights from a training checkpoint
+  std::string weights = "pretrained"; ///< pretrained | random (init's architecture, fresh weights: the ablation)
   HeadConfig head;
   std::vector<ClassInfo> classes;   ///< the new class table (required for remap/replace)
   std::vector<std::string> freeze;  ///< node-name globs; "!glob" unfreezes
@@ -34,6 +35,7 @@ struct TrainModelConfig {
 struct TrainDataConfig {
   std::vector<std::string> train_images, train_masks, val_images, val_masks;
   int split_every = 0;              ///< no val dirs: every Nth train pair validates
+  int crops_per_image = 1;          ///< random crops drawn from each training image per epoch
   geo::MaskEncoding mask;
   int crop_h = 0, crop_w = 0;
   int val_multiple = 8;             ///< validation images are centre-cropped to a multiple of this

@@ -105,6 +105,30 @@ TEST(TrainTransfer, RemapHeadCopiesRowsAndFreezesByGlob) {
   EXPECT_EQ(lr_multipliers(tg, {{"Conv_y", 0.1}}).at("w2"), 0.1);
 }
 
+TEST(TrainTransfer, ReinitialiseKeepsArchitectureWithFreshWeights) {
+  Graph g = small_net();
+  g.weights["s"] = Tensor({6}, 3.0F);  // "pretrained" batch-norm statistics
+  g.weights["v"] = Tensor({6}, 9.0F);
+  const Graph pretrained = g;
+  EXPECT_EQ(reinitialise_weights(g, 7), 6);  // w1, s, b, m, v, w2
+  ASSERT_EQ(g.nodes.size(), pretrained.nodes.size());
+  for (const auto& [name, tensor] : pretrained.weights) EXPECT_EQ(g.weights.at(name).dims(), tensor.dims()) << name;
+  EXPECT_EQ(g.weights["s"].data()[0], 1.0F);
+  EXPECT_EQ(g.weights["v"].data()[5], 1.0F);
+  EXPECT_EQ(g.weights["m"].data()[2], 0.0F);
+  // He-normal: the sample deviation of w1 (162 values, fan-in 27) is near sqrt(2/27) = 0.27, and differs
+  // from the uniform(-0.4, 0.4) original everywhere.
+  double sum2 = 0.0;
+  for (int64_t i = 0; i < g.weights["w1"].size(); ++i) {
+    EXPECT_NE(g.weights["w1"].data()[i], pretrained.weights.at("w1").data()[i]);
+    sum2 += double(g.weights["w1"].data()[i]) * g.weights["w1"].data()[i];
+  }
+  EXPECT_NEAR(std::sqrt(sum2 / 162.0), std::sqrt(2.0 / 27.0), 0.06);
+  Graph again = small_net();
+  reinitialise_weights(again, 7);
+  EXPECT_EQ(again.weights["w2"].data()[4], g.weights["w2"].data()[4]);  // seeded
+}
+
 TEST(TrainMetrics, ConfusionMatrixAndSweep) {
   ConfusionMatrix m(3);
   const std::vector<uint8_t> truth{0, 0, 1, 1, 2, 255}, pred{0, 1, 1, 1, 0, 2};

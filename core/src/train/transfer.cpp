@@ -93,6 +93,30 @@ void replace_head(Graph& graph, int classes, uint64_t seed) {
   remap_head(graph, std::vector<int>(static_cast<size_t>(classes), -1), seed);
 }
 
+int reinitialise_weights(Graph& graph, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::set<std::string> done;
+  auto fill = [&](const std::string& name, auto&& value) {
+    if (name.empty() || graph.weights.count(name) == 0 || !done.insert(name).second) return;
+    for (float& v : graph.weights.at(name).values()) v = value();
+  };
+  for (const Node& node : graph.nodes) {
+    if (node.op == "Conv" || node.op == "ConvTranspose") {
+      const auto w = graph.weights.find(node.inputs.at(1));
+      if (w == graph.weights.end() || w->second.rank() != 4) continue;
+      std::normal_distribution<float> normal(0.0F, std::sqrt(2.0F / static_cast<float>(fan_in(node, w->second))));
+      fill(node.inputs[1], [&] { return normal(rng); });
+      if (node.inputs.size() > 2) fill(node.inputs[2], [] { return 0.0F; });
+    } else if (node.op == "BatchNormalization") {
+      const float values[] = {1.0F, 0.0F, 0.0F, 1.0F};  // scale, bias, running mean, running variance
+      for (size_t i = 1; i < node.inputs.size() && i < 5; ++i) fill(node.inputs[i], [&] { return values[i - 1]; });
+    } else if (node.op == "PRelu") {
+      fill(node.inputs.at(1), [] { return 0.25F; });  // PyTorch's default slope
+    }
+  }
+  return static_cast<int>(done.size());
+}
+
 std::map<std::string, std::string> parameter_owners(const TrainGraph& graph) {
   std::map<std::string, std::string> owners;
   for (const Node& node : graph.graph().nodes) {

@@ -26,6 +26,11 @@ void remap_head(Graph& graph, const std::vector<int>& old_of_new, uint64_t seed)
 /// Fresh He-initialised head with `classes` output channels.
 void replace_head(Graph& graph, int classes, uint64_t seed);
 
+/// Same architecture, fresh weights: He-normal convolution weights, zero biases, identity batch norms,
+/// PReLU slopes 0.25 (PyTorch's defaults). The from-scratch arm of a transfer-learning ablation.
+/// Returns the number of re-initialised tensors.
+int reinitialise_weights(Graph& graph, uint64_t seed);
+
 /// Freezes the parameters of nodes whose names match any glob; "!glob" entries unfreeze afterwards.
 /// Returns the number of frozen parameters. Throws Error for a glob matching no node.
 int freeze_by_glob(TrainGraph& graph, const std::vector<std::string>& globs);

@@ -1,0 +1,168 @@
+// `terraseg train` end to end on a tiny synthetic dataset: the process is killed with SIGKILL mid-run
+// and resumed, and the exported model equals an uninterrupted run's byte for byte; config errors name
+// the file, line and key; `weights: random` and `crops_per_image` are wired through.
+#include <gdal_priv.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "cli_runner.hpp"
+#include "terraseg/core/builders.hpp"
+#include "terraseg/core/onnx.hpp"
+#include "test_support.hpp"
+
+using terraseg::test::read_file;
+using terraseg::test::run_terraseg;
+using terraseg::test::TempDir;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// Writes `bands` planes of w x h bytes as a PNG through GDAL.
+void write_png(const fs::path& path, int w, int h, const std::vector<std::vector<uint8_t>>& bands) {
+  GDALAllRegister();
+  GDALDataset* mem = GetGDALDriverManager()->GetDriverByName("MEM")->Create("", w, h, static_cast<int>(bands.size()),
+                                                                             GDT_Byte, nullptr);
+  for (size_t b = 0; b < bands.size(); ++b) {
+    auto* data = const_cast<uint8_t*>(bands[b].data());
+    EXPECT_EQ(mem->GetRasterBand(static_cast<int>(b) + 1)->RasterIO(GF_Write, 0, 0, w, h, data, w, h, GDT_Byte, 0, 0),
+              CE_None);
+  }
+  GDALDataset* png = GetGDALDriverManager()->GetDriverByName("PNG")->CreateCopy(path.c_str(), mem, FALSE, nullptr,
+                                                                                 nullptr, nullptr);
+  ASSERT_NE(png, nullptr) << path;
+  GDALClose(png);
+  GDALClose(mem);
+}
+
+/// Eight 24x24 RGB images of noise with one bright square each; masks give 1 inside the square.
+void make_dataset(const fs::path& root) {
+  fs::create_directories(root / "images");
+  fs::create_directories(root / "masks");
+  std::mt19937 rng(11);
+  for (int i = 0; i < 8; ++i) {
+    const int n = 24, size = 8 + i % 5, x0 = static_cast<int>(rng() % (n - size)), y0 = static_cast<int>(rng() % (n - size));
+    std::vector<std::vector<uint8_t>> rgb(3, std::vector<uint8_t>(n * n));
+    std::vector<uint8_t> mask(n * n, 0);
+    for (int y = 0; y < n; ++y) {
+      for (int x = 0; x < n; ++x) {
+        const bool inside = x >= x0 && x < x0 + size && y >= y0 && y < y0 + size;
+        for (auto& band : rgb) band[y * n + x] = static_cast<uint8_t>(inside ? 200 + rng() % 40 : rng() % 120);
+        mask[y * n + x] = inside ? 1 : 0;
+      }
+    }
+    const std::string stem = "img" + std::to_string(i) + ".png";
+    write_png(root / "images" / stem, n, n, rgb);
+    write_png(root / "masks" / stem, n, n, {mask});
+  }
+}
+
+/// A training config; `model` and `extra_data` are spliced in (YAML lines, already indented).
+fs::path write_config(const fs::path& root, const std::string& name, const std::string& model,
+                      const std::string& extra_data = "") {
+  const fs::path path = root / (name + ".yaml");
+  std::ofstream(path) << "seed: 3\nthreads: 1\n"
+                      << "model:\n" << model
+                      << "  classes: [{name: ground}, {name: square}]\n"
+                      << "  normalisation: {bands: [red, green, blue], scale: 0.0039, mean: [0.5, 0.5, 0.5], "
+                         "std: [0.25, 0.25, 0.25]}\n"
+                      << "data:\n  train_images: images\n  train_masks: masks\n  split_every: 4\n"
+                      << "  mask: {type: ids}\n  crop: [16, 16]\n  augment: {hflip: true}\n" << extra_data
+                      << "optim: {type: adam, lr: 0.01, epochs: 4, batch: 2, loss: ce}\n"
+                      << "output:\n  model: " << name << "/model.onnx\n  checkpoint_dir: " << name << "/ckpt\n"
+                      << "  checkpoint_every: 1\n  log_every: 1\n  metric: val_miou\n";
+  return path;
+}
+
+const char* kUNet = "  builder: unet\n  base_width: 4\n  depth: 2\n";
+
+pid_t spawn_train(const fs::path& config, const fs::path& log, bool resume) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, STDERR_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    const std::string c = config.string();
+    if (resume) execl(TERRASEG_BINARY, TERRASEG_BINARY, "train", c.c_str(), "--threads", "1", "--resume", nullptr);
+    else execl(TERRASEG_BINARY, TERRASEG_BINARY, "train", c.c_str(), "--threads", "1", nullptr);
+    _exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+TEST(TrainCli, KillNineThenResumeExportsTheSameModel) {
+  TempDir dir;
+  make_dataset(dir.path());
+  const auto straight = write_config(dir.path(), "straight", kUNet, "  crops_per_image: 2\n");
+  const auto straight_run = run_terraseg({"train", straight.string(), "--threads", "1"});
+  ASSERT_EQ(straight_run.exit_code, 0) << straight_run.err;
+  // 6 training pairs x 2 crops / batch 2 = 6 steps per epoch, 4 epochs.
+  EXPECT_NE(straight_run.err.find("step 1/24 "), std::string::npos) << straight_run.err;
+  const std::string expected = read_file(dir / "straight/model.onnx");
+  ASSERT_FALSE(expected.empty());
+
+  const auto killed = write_config(dir.path(), "killed", kUNet, "  crops_per_image: 2\n");
+  const fs::path log = dir / "killed.log";
+  const pid_t pid = spawn_train(killed, log, false);
+  // Kill once step 9 (mid epoch 1, after a validation and an export) has been logged.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (read_file(log).find("step 9/") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(pid, SIGKILL);
+  wait_exit(pid);
+  ASSERT_NE(read_file(log).find("step 9/"), std::string::npos) << read_file(log);
+  ASSERT_EQ(read_file(log).find("step 24/"), std::string::npos) << "the run finished before the kill";
+  ASSERT_EQ(wait_exit(spawn_train(killed, log, true)), 0) << read_file(log);
+  EXPECT_NE(read_file(log).find("resumed at step"), std::string::npos);
+  EXPECT_TRUE(read_file(dir / "killed/model.onnx") == expected) << "resumed run exported a different model";
+}
+
+TEST(TrainCli, RandomWeightsKeepTheInitArchitecture) {
+  TempDir dir;
+  make_dataset(dir.path());
+  terraseg::UNetSpec spec;
+  spec.base_width = 4;
+  spec.depth = 2;
+  spec.classes = 2;
+  terraseg::save_onnx(terraseg::build_unet(spec), (dir / "init.onnx").string());
+  const auto config = write_config(dir.path(), "scratch", "  init: init.onnx\n  weights: random\n");
+  const auto result = run_terraseg({"train", config.string(), "--threads", "1"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(fs::exists(dir / "scratch/model.onnx"));
+  EXPECT_NE(result.err.find("step 1/12 "), std::string::npos) << "one crop per image by default: " << result.err;
+}
+
+TEST(TrainCli, BadKeysAreNamedWithTheirLine) {
+  TempDir dir;
+  make_dataset(dir.path());
+  const auto weights = write_config(dir.path(), "w", std::string(kUNet) + "  weights: imagenet\n");
+  const auto bad_weights = run_terraseg({"train", weights.string()});
+  EXPECT_EQ(bad_weights.exit_code, 1);
+  EXPECT_NE(bad_weights.err.find("weights"), std::string::npos) << bad_weights.err;
+  EXPECT_NE(bad_weights.err.find("pretrained or random"), std::string::npos) << bad_weights.err;
+  EXPECT_NE(bad_weights.err.find("w.yaml:"), std::string::npos) << bad_weights.err;
+
+  const auto crops = write_config(dir.path(), "c", kUNet, "  crops_per_image: 0\n");
+  const auto bad_crops = run_terraseg({"train", crops.string()});
+  EXPECT_EQ(bad_crops.exit_code, 1);
+  EXPECT_NE(bad_crops.err.find("crops_per_image"), std::string::npos) << bad_crops.err;
+  EXPECT_FALSE(fs::exists(dir / "w/model.onnx"));
+  EXPECT_FALSE(fs::exists(dir / "c/ckpt"));
+}
