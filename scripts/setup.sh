@@ -45,6 +45,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# The aerial sample image (samples/aerial/bremen-a1.tif, from the sumo-tools package; not committed).
+"$(dirname "$0")/make-samples.sh"
+
 [ "$build" -eq 1 ] || exit 0
 build_dir="${BUILD_DIR:-build}"
 cmake -S . -B "$build_dir" -G Ninja \

@@ -9,6 +9,7 @@
 #include "terraseg/geo/blend.hpp"
 #include "terraseg/geo/raster_io.hpp"
 #include "terraseg/geo/tiling.hpp"
+#include "predict_internal.hpp"
 #include "tile_reader.hpp"
 
 namespace terraseg::geo {
@@ -76,23 +77,22 @@ void emit_rows(StripBlender& blender, int tile_row, Outputs& out, int width, int
 
 }  // namespace
 
-PredictStats predict_raster(const std::string& input_path, const PredictOutputs& outputs, const InputSpec& spec,
-                            const TileInfer& infer, int num_classes, const std::vector<ClassInfo>& class_table,
-                            const PredictOptions& options, const Progress& progress) {
-  if (num_classes < 1 || num_classes > 255) {
-    throw Error("predict: num_classes is " + std::to_string(num_classes) + "; class outputs hold 1..255 classes "
-                "(255 is nodata)");
-  }
-  if (!infer) throw Error("predict: no model callback was given");
-  GDALDatasetUniquePtr input = open_raster(input_path);
-  const RasterInfo info = describe_raster(*input, input_path);
+namespace detail {
+
+PredictStats predict_on_grid(GDALDataset& input, const std::string& input_path, const PredictOutputs& outputs,
+                             const InputSpec& spec, const TileInfer& infer, int num_classes,
+                             const std::vector<ClassInfo>& class_table, const PredictOptions& options,
+                             const Progress& progress) {
+  const RasterInfo info = describe_raster(input, input_path);
   const AxisTiling cols(info.width, options.tile, options.overlap);
   const AxisTiling rows(info.height, options.tile, options.overlap);
-  detail::TileReader reader(*input, resolve_bands(spec, info, warning_sink(options.warn)), input_path);
-  Outputs out = open_outputs(outputs, *input, num_classes, class_table, options.output);
+  TileReader reader(input, resolve_bands(spec, info, warning_sink(options.warn)), input_path);
+  Outputs out = open_outputs(outputs, input, num_classes, class_table, options.output);
   StripBlender blender(num_classes, cols, rows);
 
   PredictStats stats;
+  stats.model_width = info.width;
+  stats.model_height = info.height;
   stats.width = info.width;
   stats.height = info.height;
   stats.tiles = static_cast<int64_t>(cols.count()) * rows.count();
@@ -113,7 +113,7 @@ PredictStats predict_raster(const std::string& input_path, const PredictOutputs&
     emit_rows(blender, r, out, info.width, num_classes);
     blender.advance();
     // Blocks of rows above the next window row are not read again: drop them from GDAL's cache.
-    input->FlushCache(false);
+    input.FlushCache(false);
     if (progress) progress(0.9 * (r + 1) / rows.count());
   }
   out.mask->complete();
@@ -122,6 +122,24 @@ PredictStats predict_raster(const std::string& input_path, const PredictOutputs&
   if (out.scores) out.scores->commit();
   if (progress) progress(1.0);
   return stats;
+}
+
+}  // namespace detail
+
+PredictStats predict_raster(const std::string& input_path, const PredictOutputs& outputs, const InputSpec& spec,
+                            const TileInfer& infer, int num_classes, const std::vector<ClassInfo>& class_table,
+                            const PredictOptions& options, const Progress& progress) {
+  if (num_classes < 1 || num_classes > 255) {
+    throw Error("predict: num_classes is " + std::to_string(num_classes) + "; class outputs hold 1..255 classes "
+                "(255 is nodata)");
+  }
+  if (!infer) throw Error("predict: no model callback was given");
+  GDALDatasetUniquePtr input = open_raster(input_path);
+  if (const auto native = detail::native_grid(describe_raster(*input, input_path), options)) {
+    return detail::predict_resampled(*input, input_path, *native, outputs, spec, infer, num_classes, class_table,
+                                     options, progress);
+  }
+  return detail::predict_on_grid(*input, input_path, outputs, spec, infer, num_classes, class_table, options, progress);
 }
 
 }  // namespace terraseg::geo

@@ -42,6 +42,8 @@ class PredictCommand final : public Command {
     sub.add_option("--bands", bands_, "Input bands in network order, e.g. 3,2,1 or red,green,blue");
     sub.add_option("--precision", precision_, "f32, bf16 or int8")->check(CLI::IsMember({"f32", "bf16", "int8"}));
     sub.add_flag("--cog", cog_, "Write Cloud Optimized GeoTIFFs");
+    sub.add_flag("--no-resample", no_resample_,
+                 "Predict at the input's own pixel size even when the model card states another");
   }
 
   int run() override {
@@ -89,6 +91,7 @@ class PredictCommand final : public Command {
     request.tile = tile_;
     request.overlap = overlap_;
     request.cog = cog_;
+    request.resample = !no_resample_;
     request.band_override = split_commas(bands_);
     const auto parent = std::filesystem::path(request.mask_path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
@@ -107,6 +110,7 @@ class PredictCommand final : public Command {
   std::string bands_;
   std::string precision_ = "f32";
   bool cog_ = false;
+  bool no_resample_ = false;
 };
 
 }  // namespace

@@ -144,6 +144,7 @@ void parse_sections(MapReader& root, RunConfig& config) {
   if (auto tiling = root.child("tiling")) {
     tiling->optional("tile", config.tiling.tile);
     tiling->optional("overlap", config.tiling.overlap);
+    tiling->optional("resample", config.tiling.resample);
     tiling->finish();
     if (config.tiling.tile < 32 || config.tiling.overlap < 0 || 2 * config.tiling.overlap >= config.tiling.tile) {
       tiling->fail("tile", "must be >= 32 and larger than twice 'overlap'", YAML::Node());

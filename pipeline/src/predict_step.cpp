@@ -66,6 +66,7 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   options.tile = request.tile;
   options.overlap = request.overlap;
   options.output.cog = request.cog;
+  if (request.resample) options.model_pixel_size_m = card.pixel_size_m;
   options.warn = [&report](const std::string& message) { report.warnings.push_back(message); };
   // A binary model with a tuned threshold t on P(class 1): class 1 iff l1 - l0 > logit(t), so adding
   // logit(t) to the class-0 logit makes the blender's argmax apply the threshold (scores shift alike).
@@ -79,10 +80,11 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
     float* class0 = scores.data();
     for (int64_t i = 0; i < plane; ++i) class0[i] += class0_shift;
   };
-  geo::predict_raster(request.input, geo::PredictOutputs{request.mask_path, request.logits_path}, spec, infer, classes,
+  const geo::PredictStats stats = geo::predict_raster(request.input, geo::PredictOutputs{request.mask_path, request.logits_path}, spec, infer, classes,
                       class_table, options, progress);
   if (!request.vectors_path.empty()) geo::vectorize_classes(request.mask_path, request.vectors_path, class_table);
 
+  report.resample_ratio = stats.resample_ratio;
   report.class_pixels = class_histogram(request.mask_path, classes);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

@@ -2,6 +2,7 @@
 /// The one place where the engine (core) meets raster streaming (geo): segment one raster file.
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,8 @@ struct PredictRequest {
   int overlap = 64;
   bool cog = false;
   std::vector<std::string> band_override;   ///< replaces the card's bands (e.g. {"3","2","1"})
+  /// Run the model at its card's pixel_size_m (warping in and back) when the input's differs.
+  bool resample = true;
 };
 
 struct PredictReport {
@@ -30,6 +33,7 @@ struct PredictReport {
   bool georeferenced = false;
   double seconds = 0.0;
   std::map<int, int64_t> class_pixels;      ///< class id -> pixel count (nodata excluded)
+  std::optional<double> resample_ratio;     ///< input / model pixel size, when the input was resampled
   std::vector<std::string> warnings;
 };
 

@@ -53,6 +53,7 @@ std::vector<Unit> plan_units(const RunConfig& config) {
         unit.request.tile = config.tiling.tile;
         unit.request.overlap = config.tiling.overlap;
         unit.request.cog = config.outputs.cog;
+        unit.request.resample = config.tiling.resample;
         unit.index = units.size();
         units.push_back(std::move(unit));
       }

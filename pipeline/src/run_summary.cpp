@@ -58,6 +58,8 @@ json unit_record(const std::string& region, const std::string& task, const std::
                      {"notes", model.graph.card.notes}, {"classes", classes}}},
           {"outputs", outputs},
           {"seconds", report.seconds},
+          // Input pixel size / model pixel size when the model ran on a resampled grid, else null.
+          {"resample_ratio", report.resample_ratio ? json(*report.resample_ratio) : json(nullptr)},
           {"class_fractions", class_fractions(model, report)},
           {"warnings", report.warnings}};
 }

@@ -202,7 +202,9 @@ void parse_card(MapReader reader, TrainCardConfig& card) {
   reader.optional("initial_weights", card.initial_weights);
   reader.optional("initial_weights_licence", card.initial_weights_licence);
   reader.optional("notes", card.notes);
+  reader.optional("pixel_size_m", card.pixel_size_m);
   reader.finish();
+  if (card.pixel_size_m < 0.0) reader.fail("pixel_size_m", "must be positive (metres)", reader.raw("pixel_size_m"));
 }
 
 }  // namespace

@@ -66,6 +66,7 @@ struct TrainOutputConfig {
 
 struct TrainCardConfig {
   std::string name, architecture, training_data, licence, initial_weights, initial_weights_licence, notes;
+  double pixel_size_m = 0.0;  ///< ground pixel size of the training imagery; 0 = not stated
 };
 
 struct TrainConfig {

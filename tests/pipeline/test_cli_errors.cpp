@@ -75,7 +75,7 @@ TEST(CliErrors, PredictMissingInputNamesIt) {
 }
 
 TEST(CliErrors, BadShardIsRejected) {
-  const auto result = run_terraseg({"run", (terraseg::test::source_dir() / "configs/chicago-sample.yaml").string(),
+  const auto result = run_terraseg({"run", (terraseg::test::source_dir() / "configs/sample.yaml").string(),
                                     "--shard", "4/4", "-q"});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.err.find("--shard"), std::string::npos) << result.err;

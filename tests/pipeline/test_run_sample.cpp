@@ -1,5 +1,6 @@
-// The README's sample path end to end: a real georeferenced raster from a Debian package, read in
-// tiles, a oneDNN U-Net forward pass, a class-id GeoTIFF on the input's grid and run-summary.json.
+// The README's sample path end to end: a real georeferenced aerial photo made from a Debian package,
+// read in tiles, resampled to each model's pixel size, a oneDNN forward pass, class-id GeoTIFFs back on
+// the input's grid, indicators and run-summary.json.
 #include <gdal_priv.h>
 #include <gtest/gtest.h>
 
@@ -16,11 +17,12 @@ using terraseg::test::TempDir;
 
 namespace {
 
-const char* kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
+/// Made by scripts/make-samples.sh (scripts/setup.sh runs it).
+std::filesystem::path sample_image() { return terraseg::test::source_dir() / "samples/aerial/bremen-a1.tif"; }
 
 /// The sample config with its output redirected into `dir`.
 std::filesystem::path sample_config_in(const TempDir& dir) {
-  std::string text = read_file(terraseg::test::source_dir() / "configs/chicago-sample.yaml");
+  std::string text = read_file(terraseg::test::source_dir() / "configs/sample.yaml");
   const size_t begin = text.find("output_dir:");
   text.replace(begin, text.find('\n', begin) - begin, "output_dir: " + (dir / "out").string());
   // Paths relative to configs/ must keep pointing into the source tree from the copy.
@@ -35,15 +37,15 @@ std::filesystem::path sample_config_in(const TempDir& dir) {
 
 }  // namespace
 
-TEST(SampleRun, ChicagoMaskKeepsCrsAndGeotransform) {
-  if (!std::filesystem::exists(kChicago)) GTEST_SKIP() << "r-cran-rgdal is not installed (scripts/setup.sh installs it)";
+TEST(SampleRun, MasksKeepTheInputCrsAndGeotransform) {
+  if (!std::filesystem::exists(sample_image())) GTEST_SKIP() << "no sample image: run scripts/make-samples.sh";
   TempDir dir;
   const auto result = run_terraseg({"run", sample_config_in(dir).string(), "-q", "--threads", "2"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
 
   GDALAllRegister();
-  GDALDatasetUniquePtr input(GDALDataset::Open(kChicago, GDAL_OF_RASTER | GDAL_OF_READONLY));
-  GDALDatasetUniquePtr mask(GDALDataset::Open((dir / "out/chicago/roads.tif").c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  GDALDatasetUniquePtr input(GDALDataset::Open(sample_image().c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  GDALDatasetUniquePtr mask(GDALDataset::Open((dir / "out/bremen-a1/roads.tif").c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
   ASSERT_TRUE(input && mask);
   EXPECT_EQ(mask->GetRasterXSize(), input->GetRasterXSize());
   EXPECT_EQ(mask->GetRasterYSize(), input->GetRasterYSize());
@@ -67,7 +69,7 @@ TEST(SampleRun, ChicagoMaskKeepsCrsAndGeotransform) {
   EXPECT_TRUE(summary.at("all_models_trained").get<bool>());  // the shipped models
   ASSERT_EQ(summary.at("units").size(), 2U);  // roads and landcover
   EXPECT_TRUE(summary.at("indicators").contains("street_view"));
-  EXPECT_TRUE(std::filesystem::exists(dir / "out/chicago/indicators.tif"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "out/bremen-a1/indicators.tif"));
   EXPECT_TRUE(std::filesystem::exists(dir / "out/street-view/walkability.gpkg"));
   EXPECT_TRUE(std::filesystem::exists(dir / "out/report.html"));
 
@@ -81,16 +83,18 @@ TEST(SampleRun, ChicagoMaskKeepsCrsAndGeotransform) {
   EXPECT_EQ(events.back(), "run_done");
   EXPECT_EQ(summary["units"][0]["input"]["width"].get<int>(), width);
   EXPECT_TRUE(summary["units"][0]["model"]["trained"].get<bool>());
+  // 0.25 m pixels; the roads model works at 0.45 m (its card): the model saw the photo shrunk.
+  EXPECT_NEAR(summary["units"][0]["resample_ratio"].get<double>(), 0.25 / 0.45, 0.01);
 }
 
 TEST(SampleRun, ResumeFindsNothingToDoAndKeepsBytes) {
-  if (!std::filesystem::exists(kChicago)) GTEST_SKIP() << "r-cran-rgdal is not installed";
+  if (!std::filesystem::exists(sample_image())) GTEST_SKIP() << "no sample image: run scripts/make-samples.sh";
   TempDir dir;
   const auto config = sample_config_in(dir);
   ASSERT_EQ(run_terraseg({"run", config.string(), "-q"}).exit_code, 0);
-  const std::string before = read_file(dir / "out/chicago/roads.tif");
-  const auto modified = std::filesystem::last_write_time(dir / "out/chicago/roads.tif");
+  const std::string before = read_file(dir / "out/bremen-a1/roads.tif");
+  const auto modified = std::filesystem::last_write_time(dir / "out/bremen-a1/roads.tif");
   ASSERT_EQ(run_terraseg({"run", config.string(), "--resume", "-q"}).exit_code, 0);
-  EXPECT_EQ(std::filesystem::last_write_time(dir / "out/chicago/roads.tif"), modified) << "resume recomputed a done unit";
-  EXPECT_EQ(read_file(dir / "out/chicago/roads.tif"), before);
+  EXPECT_EQ(std::filesystem::last_write_time(dir / "out/bremen-a1/roads.tif"), modified) << "resume recomputed a done unit";
+  EXPECT_EQ(read_file(dir / "out/bremen-a1/roads.tif"), before);
 }

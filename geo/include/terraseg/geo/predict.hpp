@@ -10,6 +10,7 @@
 /// ```
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,16 @@ struct PredictOptions {
   OutputOptions output;  ///< COG, overviews, block size
   /// Receives warnings (grey input replicated to RGB, assumed band order). Empty: printed to std::clog.
   WarningHook warn;
+  /// The ground pixel size the model was trained at (its card's pixel_size_m). When set and the
+  /// input's pixel size in metres differs from it by more than `pixel_size_tolerance` (relative), the
+  /// model sees the input warped to this pixel size (bilinear when enlarging, average when shrinking)
+  /// and its classes (mode / nearest) and scores (bilinear) are warped back onto the input's grid.
+  /// Inputs without a pixel size in metres (no CRS) are predicted as they are, with a warning.
+  std::optional<double> model_pixel_size_m;
+  double pixel_size_tolerance = 0.15;
+  /// Inputs coarser than the model by more than this factor are refused (Error naming the file and the
+  /// remedy) rather than enlarged: the detail is not there, and the pixel count would grow with its square.
+  double max_enlargement = 8.0;
 };
 
 struct PredictOutputs {
@@ -53,6 +64,11 @@ struct PredictStats {
   int64_t tiles = 0;          ///< windows in the grid
   int64_t tiles_inferred = 0; ///< windows given to the model
   int64_t tiles_skipped = 0;  ///< windows without any valid pixel (never given to the model)
+  int model_width = 0;        ///< the grid the model saw: the input's, or the resampled one
+  int model_height = 0;
+  /// Input pixel size / model pixel size when the input was resampled (e.g. 2.0: the model saw the
+  /// input enlarged twice); nullopt when the model saw the input's own grid.
+  std::optional<double> resample_ratio;
 };
 
 /// Predicts `input_path` window by window and writes the outputs on the input's pixel grid (CRS,

@@ -68,7 +68,7 @@ std::optional<PixelSizeM> pixel_size_in_metres(const OGRSpatialReference* crs, c
 
 /// How many model pixels one input pixel spans: input pixel size / model pixel size (mean of x and y).
 /// > 1: the input is coarser than the model was trained on. nullopt when the input's pixel size in
-/// metres is unknown. predict_raster does not resample yet: callers can warn when this is far from 1.
+/// metres is unknown. predict_raster resamples to the model's pixel size (PredictOptions::model_pixel_size_m).
 std::optional<double> model_scale_ratio(const RasterInfo& info, double model_pixel_size_m);
 
 }  // namespace terraseg::geo

@@ -26,6 +26,7 @@ struct ModelRef {
 struct TilingConfig {
   int tile = 512;
   int overlap = 64;
+  bool resample = true;  ///< run each model at its card's pixel_size_m, warping in and back
 };
 
 struct OutputsConfig {

@@ -1,0 +1,41 @@
+#pragma once
+/// Private pieces of predict_raster: prediction on a dataset's own grid, and the resampled path that
+/// runs it on the model's native pixel size and warps the results back.
+#include <gdal_priv.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "terraseg/geo/predict.hpp"
+#include "terraseg/geo/raster_io.hpp"
+
+namespace terraseg::geo::detail {
+
+/// A pixel grid in the input's CRS: size and geotransform.
+struct Grid {
+  int width = 0;
+  int height = 0;
+  GeoTransform gt{};
+  double ratio_x = 1.0;  ///< input pixel size / grid pixel size, along columns
+  double ratio_y = 1.0;  ///< ... along rows
+};
+
+/// Predicts on `input`'s own grid (`input_path` names it in messages).
+PredictStats predict_on_grid(GDALDataset& input, const std::string& input_path, const PredictOutputs& outputs,
+                             const InputSpec& spec, const TileInfer& infer, int num_classes,
+                             const std::vector<ClassInfo>& class_table, const PredictOptions& options,
+                             const Progress& progress);
+
+/// The grid at the model's pixel size covering the input, or nullopt when the input is to be used as
+/// it is (no model pixel size, within tolerance, or no pixel size in metres — the latter warns).
+std::optional<Grid> native_grid(const RasterInfo& info, const PredictOptions& options);
+
+/// Warps `input` onto `native`, predicts there (outputs in a temporary directory beside the mask)
+/// and warps the classes and scores back onto the input's grid under the final output names.
+PredictStats predict_resampled(GDALDataset& input, const std::string& input_path, const Grid& native,
+                               const PredictOutputs& outputs, const InputSpec& spec, const TileInfer& infer,
+                               int num_classes, const std::vector<ClassInfo>& class_table,
+                               const PredictOptions& options, const Progress& progress);
+
+}  // namespace terraseg::geo::detail

@@ -1,0 +1,228 @@
+// Prediction at the model's native pixel size: the input is seen through a warped VRT on a grid of the
+// model's pixel size (same CRS, same origin and orientation), the model runs there, and the class and
+// score rasters are warped back onto the input's own grid. Nothing is loaded whole: both warps are
+// GDAL warped VRTs read window by window.
+#include <gdalwarper.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <sstream>
+#include <unistd.h>
+
+#include "gdal_util.hpp"
+#include "predict_internal.hpp"
+#include "terraseg/core/error.hpp"
+#include "terraseg/geo/writer.hpp"
+
+namespace terraseg::geo::detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct WarpOptionsDeleter {
+  void operator()(GDALWarpOptions* options) const { GDALDestroyWarpOptions(options); }
+};
+
+std::string format_metres(double m) {
+  std::ostringstream out;
+  out.precision(3);
+  out << m << " m";
+  return out.str();
+}
+
+/// `src` seen on the grid (width x height, dst_gt) of its own CRS: a warped VRT read on demand. The
+/// VRT keeps a reference to `src`, so it must be destroyed first. Nodata values of the source bands
+/// are honoured and carried over; areas outside the source are nodata where the source has one.
+GDALDatasetUniquePtr warped_view(GDALDataset& src, const std::string& name, int width, int height,
+                                 const GeoTransform& dst_gt, GDALResampleAlg alg) {
+  GeoTransform src_gt{};
+  if (src.GetGeoTransform(src_gt.data()) != CE_None) throw Error(name + ": no geotransform to resample with");
+  const int bands = src.GetRasterCount();
+  std::unique_ptr<GDALWarpOptions, WarpOptionsDeleter> wo(GDALCreateWarpOptions());
+  wo->hSrcDS = GDALDataset::ToHandle(&src);
+  wo->eResampleAlg = alg;
+  wo->nBandCount = bands;
+  wo->panSrcBands = static_cast<int*>(CPLMalloc(sizeof(int) * static_cast<size_t>(bands)));
+  wo->panDstBands = static_cast<int*>(CPLMalloc(sizeof(int) * static_cast<size_t>(bands)));
+  std::optional<double> first_nodata;
+  for (int b = 1; b <= bands; ++b) {
+    wo->panSrcBands[b - 1] = b;
+    wo->panDstBands[b - 1] = b;
+    int has = FALSE;
+    const double value = src.GetRasterBand(b)->GetNoDataValue(&has);
+    if (has != FALSE && !first_nodata) first_nodata = value;
+  }
+  if (first_nodata) {
+    wo->padfSrcNoDataReal = static_cast<double*>(CPLMalloc(sizeof(double) * static_cast<size_t>(bands)));
+    wo->padfDstNoDataReal = static_cast<double*>(CPLMalloc(sizeof(double) * static_cast<size_t>(bands)));
+    for (int b = 1; b <= bands; ++b) {
+      int has = FALSE;
+      const double value = src.GetRasterBand(b)->GetNoDataValue(&has);
+      wo->padfSrcNoDataReal[b - 1] = wo->padfDstNoDataReal[b - 1] = has != FALSE ? value : *first_nodata;
+    }
+    wo->papszWarpOptions = CSLSetNameValue(wo->papszWarpOptions, "INIT_DEST", "NO_DATA");
+  } else {
+    wo->papszWarpOptions = CSLSetNameValue(wo->papszWarpOptions, "INIT_DEST", "0");
+  }
+  const char* wkt = src.GetProjectionRef();
+  void* transformer = GDALCreateGenImgProjTransformer3(wkt, src_gt.data(), wkt, dst_gt.data());
+  if (transformer == nullptr) throw Error(name + ": cannot set up the resampling transform (" + last_gdal_message() + ")");
+  wo->pfnTransformer = GDALGenImgProjTransform;
+  wo->pTransformerArg = transformer;  // owned by the warped VRT from here on
+  GeoTransform gt = dst_gt;
+  GDALDatasetH vrt = GDALCreateWarpedVRT(wo->hSrcDS, width, height, gt.data(), wo.get());
+  if (vrt == nullptr) {
+    GDALDestroyGenImgProjTransformer(transformer);
+    throw Error(name + ": GDAL cannot resample this raster (" + last_gdal_message() + ")");
+  }
+  GDALDatasetUniquePtr view(GDALDataset::FromHandle(vrt));
+  view->SetProjection(wkt);
+  for (int b = 1; b <= bands; ++b) {
+    GDALRasterBand* from = src.GetRasterBand(b);
+    GDALRasterBand* to = view->GetRasterBand(b);
+    to->SetColorInterpretation(from->GetColorInterpretation());
+    to->SetDescription(from->GetDescription());
+    if (first_nodata) to->SetNoDataValue(wo->padfDstNoDataReal[b - 1]);
+  }
+  return view;
+}
+
+/// Streams every row of `view` into `writer` (band-sequential blocks of rows).
+void copy_rows(GDALDataset& view, GridWriter& writer, GDALDataType type, const std::string& name) {
+  const int width = view.GetRasterXSize(), height = view.GetRasterYSize(), bands = view.GetRasterCount();
+  const int rows = 256;
+  const int type_size = GDALGetDataTypeSizeBytes(type);
+  std::vector<unsigned char> buffer(static_cast<size_t>(rows) * static_cast<size_t>(width) *
+                                    static_cast<size_t>(bands) * static_cast<size_t>(type_size));
+  for (int y = 0; y < height; y += rows) {
+    const int count = std::min(rows, height - y);
+    check(view.RasterIO(GF_Read, 0, y, width, count, buffer.data(), width, count, type, bands, nullptr, 0, 0, 0,
+                        nullptr),
+          name + ": warping the result back to the input grid (rows " + std::to_string(y) + ")");
+    writer.append_rows(count, buffer.data());
+    view.FlushCache(false);
+  }
+}
+
+/// A directory beside `near` for the native-grid results; removed with everything in it when done.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& near) {
+    static int counter = 0;
+    path_ = fs::path(near).string() + ".native-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+    fs::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+}  // namespace
+
+std::optional<Grid> native_grid(const RasterInfo& info, const PredictOptions& options) {
+  if (!options.model_pixel_size_m || !(*options.model_pixel_size_m > 0.0)) return std::nullopt;
+  const double model = *options.model_pixel_size_m;
+  if (!info.pixel_size_m || !info.geotransform) {
+    if (options.warn) {
+      options.warn(info.path + ": the model works at " + format_metres(model) + " pixels but this raster's pixel size "
+                   "in metres is unknown (no CRS or geotransform); it is predicted at its own pixel size");
+    }
+    return std::nullopt;
+  }
+  Grid grid;
+  grid.ratio_x = info.pixel_size_m->x / model;
+  grid.ratio_y = info.pixel_size_m->y / model;
+  const double tol = options.pixel_size_tolerance;
+  if (std::abs(grid.ratio_x - 1.0) <= tol && std::abs(grid.ratio_y - 1.0) <= tol) return std::nullopt;
+  const GeoTransform& gt = *info.geotransform;
+  grid.gt = {gt[0], gt[1] / grid.ratio_x, gt[2] / grid.ratio_y, gt[3], gt[4] / grid.ratio_x, gt[5] / grid.ratio_y};
+  const double width = std::ceil(info.width * grid.ratio_x - 1e-6), height = std::ceil(info.height * grid.ratio_y - 1e-6);
+  if (width > std::numeric_limits<int>::max() / 2 || height > std::numeric_limits<int>::max() / 2) {
+    throw Error(info.path + ": at the model's " + format_metres(model) + " pixels this raster would be " +
+                std::to_string(static_cast<int64_t>(width)) + " x " + std::to_string(static_cast<int64_t>(height)) +
+                " pixels; crop it (area of interest) or split it first");
+  }
+  grid.width = std::max(1, static_cast<int>(width));
+  grid.height = std::max(1, static_cast<int>(height));
+  const double enlargement = std::max(grid.ratio_x, grid.ratio_y);
+  if (enlargement > options.max_enlargement) {
+    throw Error(info.path + ": its pixels (" + format_metres(info.pixel_size_m->x) + ") are " +
+                std::to_string(static_cast<int>(std::lround(enlargement))) + "x coarser than the " +
+                format_metres(model) + " the model works at; enlarging that far cannot add the detail the model "
+                "needs. Use imagery nearer " + format_metres(model) + ", or predict at the input's own pixel size "
+                "(config tiling.resample: false, or --no-resample)");
+  }
+  if (options.warn && enlargement > 3.0) {
+    options.warn(info.path + ": pixels of " + format_metres(info.pixel_size_m->x) + " are over 3x coarser than the " +
+                 format_metres(model) + " the model works at; they are enlarged to that size, but detail the model "
+                 "relies on is not in the image: expect poor results");
+  }
+  return grid;
+}
+
+PredictStats predict_resampled(GDALDataset& input, const std::string& input_path, const Grid& native,
+                               const PredictOutputs& outputs, const InputSpec& spec, const TileInfer& infer,
+                               int num_classes, const std::vector<ClassInfo>& class_table,
+                               const PredictOptions& options, const Progress& progress) {
+  const bool enlarging = native.ratio_x * native.ratio_y > 1.0;
+  ScratchDir scratch(outputs.mask_path);
+  const PredictOutputs on_native{scratch / "classes.tif", outputs.scores_path.empty() ? "" : scratch / "scores.tif"};
+  PredictStats stats;
+  {
+    GDALDatasetUniquePtr view = warped_view(input, input_path, native.width, native.height, native.gt,
+                                            enlarging ? GRA_Bilinear : GRA_Average);
+    PredictOptions native_options = options;
+    native_options.output = OutputOptions{false, false, options.output.block_size};
+    const Progress scaled = [&progress](double f) {
+      if (progress) progress(0.85 * f);
+    };
+    stats = predict_on_grid(*view, input_path, on_native, spec, infer, num_classes, class_table, native_options, scaled);
+  }
+  // Back onto the input grid: the majority class when the input pixel covers several model pixels,
+  // the nearest otherwise; scores are interpolated.
+  GeoTransform input_gt{};
+  input.GetGeoTransform(input_gt.data());
+  const int width = input.GetRasterXSize(), height = input.GetRasterYSize();
+  GDALDatasetUniquePtr classes = open_raster(on_native.mask_path);
+  GDALDatasetUniquePtr class_view =
+      warped_view(*classes, input_path, width, height, input_gt, enlarging ? GRA_Mode : GRA_NearestNeighbour);
+  GridWriter mask(outputs.mask_path, input, 1, GDT_Byte, "NEAREST", options.output);
+  apply_class_style(*mask.dataset().GetRasterBand(1), class_table, num_classes);
+  copy_rows(*class_view, mask, GDT_Byte, input_path);
+  std::unique_ptr<GridWriter> scores;
+  if (!outputs.scores_path.empty()) {
+    GDALDatasetUniquePtr native_scores = open_raster(on_native.scores_path);
+    GDALDatasetUniquePtr score_view = warped_view(*native_scores, input_path, width, height, input_gt, GRA_Bilinear);
+    scores = std::make_unique<GridWriter>(outputs.scores_path, input, num_classes, GDT_Float32, "AVERAGE",
+                                          options.output);
+    for (int k = 1; k <= num_classes; ++k) {
+      GDALRasterBand* band = scores->dataset().GetRasterBand(k);
+      band->SetDescription(native_scores->GetRasterBand(k)->GetDescription());
+      band->SetNoDataValue(std::numeric_limits<double>::quiet_NaN());
+    }
+    copy_rows(*score_view, *scores, GDT_Float32, input_path);
+  }
+  if (progress) progress(0.95);
+  mask.complete();
+  if (scores) scores->complete();
+  mask.commit();
+  if (scores) scores->commit();
+  if (progress) progress(1.0);
+  stats.width = width;
+  stats.height = height;
+  stats.resample_ratio = std::sqrt(native.ratio_x * native.ratio_y);
+  return stats;
+}
+
+}  // namespace terraseg::geo::detail
