@@ -1,24 +1,37 @@
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "command.hpp"
 #include "models.hpp"
+#include "predict_step.hpp"
 #include "terraseg/core/bench.hpp"
 #include "terraseg/core/engine.hpp"
+#include "terraseg/core/error.hpp"
 
 namespace terraseg::cli {
 namespace {
 
 /// `terraseg bench`: times Engine::run alone (warm-up and planning excluded, median of N) and, in the
 /// same run, the oneDNN f32 matmul ceiling of this machine, so the result reads as a fraction of peak.
+/// With --raster: also the whole tiled prediction of that raster (reading, normalising, blending,
+/// writing), compared with the engine alone on the same number of tiles.
 class BenchCommand final : public Command {
  public:
   void declare(CLI::App& sub, CommonOptions& common) override {
     common_ = &common;
     sub.add_option("--model", model_path_, "ONNX model file")->required();
-    sub.add_option("--height", height_, "Input height")->required()->check(CLI::PositiveNumber);
-    sub.add_option("--width", width_, "Input width")->required()->check(CLI::PositiveNumber);
+    auto* height = sub.add_option("--height", height_, "Input height")->check(CLI::PositiveNumber);
+    auto* width = sub.add_option("--width", width_, "Input width")->check(CLI::PositiveNumber);
+    auto* raster = sub.add_option("--raster", raster_,
+                                  "Also predict this raster end to end (tiles of --tile, at its own pixel size) "
+                                  "and compare with the engine alone");
+    height->excludes(raster);
+    width->excludes(raster);
+    sub.add_option("--tile", tile_, "Tile size with --raster")->check(CLI::Range(32, 8192));
+    sub.add_option("--overlap", overlap_, "Tile overlap with --raster")->check(CLI::Range(0, 4096));
     sub.add_option("--runs", runs_, "Timed runs (median reported)")->check(CLI::Range(1, 1000));
     sub.add_option("--warmup", warmup_, "Untimed runs first")->check(CLI::Range(1, 100));
     sub.add_option("--precision", precision_, "f32, bf16 or int8")->check(CLI::IsMember({"f32", "bf16", "int8"}));
@@ -32,9 +45,14 @@ class BenchCommand final : public Command {
     Engine engine(model.graph, EngineOptions{common_->threads, parse_precision(precision_)});
     const Dims& declared = model.graph.input_dims;
     const int64_t channels = declared.size() == 4 && declared[1] > 0 ? declared[1] : 3;
+    if (raster_.empty() && (height_ == 0 || width_ == 0)) {
+      throw Error("bench: give --height and --width, or --raster");
+    }
+    if (!raster_.empty()) height_ = width_ = tile_;
     const BenchResult result = bench_engine(engine, {1, channels, height_, width_}, runs_, warmup_);
     const double ceiling = skip_ceiling_ ? 0.0 : matmul_ceiling_gflops();
     report(result, ceiling);
+    if (!raster_.empty()) bench_raster(engine, model, result);
     return 0;
   }
 
@@ -58,7 +76,46 @@ class BenchCommand final : public Command {
     std::cout << '\n';
   }
 
+  /// Predicts raster_ end to end into a scratch directory (removed afterwards) and prints how its
+  /// throughput compares with the engine alone on as many tiles.
+  void bench_raster(Engine& engine, const LoadedModel& model, const BenchResult& per_tile) const {
+    const auto scratch = std::filesystem::temp_directory_path() / ("terraseg-bench-" + std::to_string(getpid()));
+    std::filesystem::create_directories(scratch);
+    PredictRequest request;
+    request.input = raster_;
+    request.mask_path = (scratch / "classes.tif").string();
+    request.tile = tile_;
+    request.overlap = overlap_;
+    request.resample = false;
+    PredictReport prediction;
+    try {
+      prediction = predict_file(engine, model.graph.card, request, {});
+    } catch (...) {
+      std::filesystem::remove_all(scratch);
+      throw;
+    }
+    std::filesystem::remove_all(scratch);
+    const double engine_s = per_tile.median_ms * static_cast<double>(prediction.tiles_inferred) / 1000.0;
+    const double ratio = prediction.seconds > 0.0 ? engine_s / prediction.seconds : 0.0;
+    if (json_) {
+      std::cout << nlohmann::json{{"raster", raster_}, {"width", prediction.width}, {"height", prediction.height},
+                                  {"tile", tile_}, {"overlap", overlap_}, {"tiles", prediction.tiles_inferred},
+                                  {"end_to_end_s", prediction.seconds}, {"engine_alone_s", engine_s},
+                                  {"throughput_fraction_of_engine", ratio}}.dump(2)
+                << '\n';
+      return;
+    }
+    std::cout << std::fixed << std::setprecision(2) << raster_ << " (" << prediction.width << "x" << prediction.height
+              << "): " << prediction.tiles_inferred << " tiles of " << tile_ << " (overlap " << overlap_
+              << "), end to end " << prediction.seconds << " s; engine alone " << prediction.tiles_inferred << " x "
+              << per_tile.median_ms << " ms = " << engine_s << " s; end-to-end throughput = " << ratio * 100.0
+              << " % of the engine alone\n";
+  }
+
   CommonOptions* common_ = nullptr;
+  std::string raster_;
+  int tile_ = 512;
+  int overlap_ = 64;
   std::string model_path_;
   int64_t height_ = 0;
   int64_t width_ = 0;

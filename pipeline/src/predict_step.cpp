@@ -85,6 +85,7 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   if (!request.vectors_path.empty()) geo::vectorize_classes(request.mask_path, request.vectors_path, class_table);
 
   report.resample_ratio = stats.resample_ratio;
+  report.tiles_inferred = stats.tiles_inferred;
   report.class_pixels = class_histogram(request.mask_path, classes);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

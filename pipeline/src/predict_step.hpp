@@ -1,5 +1,6 @@
 #pragma once
 /// The one place where the engine (core) meets raster streaming (geo): segment one raster file.
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -34,6 +35,7 @@ struct PredictReport {
   double seconds = 0.0;
   std::map<int, int64_t> class_pixels;      ///< class id -> pixel count (nodata excluded)
   std::optional<double> resample_ratio;     ///< input / model pixel size, when the input was resampled
+  int64_t tiles_inferred = 0;               ///< windows given to the model
   std::vector<std::string> warnings;
 };
 
