@@ -1,6 +1,7 @@
 #include "terraseg/pipeline/config.hpp"
 
 #include <glob.h>
+#include <ogr_spatialref.h>
 
 #include <algorithm>
 #include <memory>
@@ -87,12 +88,26 @@ AoiConfig parse_aoi(MapReader reader) {
   return aoi;
 }
 
+GridConfig parse_grid(MapReader reader) {
+  GridConfig grid;
+  reader.required("crs", grid.crs);
+  reader.required("pixel_size_m", grid.pixel_size_m);
+  reader.finish();
+  OGRSpatialReference crs;
+  if (crs.SetFromUserInput(grid.crs.c_str()) != OGRERR_NONE) {
+    reader.fail("crs", "'" + grid.crs + "' is not a CRS GDAL understands; use e.g. EPSG:32632", reader.raw("crs"));
+  }
+  if (!(grid.pixel_size_m > 0.0)) reader.fail("pixel_size_m", "must be positive (metres)", reader.raw("pixel_size_m"));
+  return grid;
+}
+
 RegionConfig parse_region(MapReader reader, const std::map<std::string, ModelRef>& models) {
   RegionConfig region;
   reader.required("name", region.name);
   region.inputs = expand_globs(reader.paths("inputs"), reader, "inputs");
   reader.optional("tasks", region.tasks);
   if (auto aoi = reader.child("aoi")) region.aoi = parse_aoi(*aoi);
+  if (auto grid = reader.child("grid")) region.grid = parse_grid(*grid);
   reader.finish();
   if (region.name.empty() || region.name.find_first_of("/\\") != std::string::npos) {
     reader.fail("name", "must be a non-empty name without slashes (it names the output folder)", reader.raw("name"));

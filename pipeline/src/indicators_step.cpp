@@ -47,11 +47,12 @@ geo::AerialInputs aerial_inputs(const RunConfig& config, const RegionConfig& reg
       if (!roads.empty()) inputs.roads_mask = mask, inputs.road_classes = roads;
     }
   }
-  const geo::RasterInfo info = geo::read_raster_info(input.string());
+  const std::string source = model_input_path(config, region, input).string();
+  const geo::RasterInfo info = geo::read_raster_info(source);
   inputs.red_band = options.red_band > 0 ? options.red_band : geo::find_spectral_band(info, "red");
   inputs.nir_band = options.nir_band > 0 ? options.nir_band : geo::find_spectral_band(info, "nir");
   if (inputs.red_band > 0 && inputs.nir_band > 0) {
-    inputs.spectral = input.string();
+    inputs.spectral = source;
   } else {
     notes.push_back("input has no bands tagged red and NIR: no NDVI greenery");
   }
@@ -79,6 +80,17 @@ json summary_json(const geo::AerialSummary& s, const IndicatorPaths& paths, bool
 
 }  // namespace
 
+std::string unit_id(const RegionConfig& region, const std::string& task, const std::filesystem::path& input) {
+  return region.name + "__" + task + "__" + input.stem().string();
+}
+
+std::filesystem::path model_input_path(const RunConfig& config, const RegionConfig& region,
+                                       const std::filesystem::path& input) {
+  if (region.tasks.empty() || (!region.grid && !region.aoi)) return input;
+  const std::string id = unit_id(region, region.tasks.front(), input);
+  return config.output_dir / ".terraseg" / (region.grid ? "grid" : "aoi") / (id + ".vrt");
+}
+
 std::filesystem::path task_mask_path(const RunConfig& config, const RegionConfig& region, const std::string& task,
                                      const std::filesystem::path& input) {
   const std::filesystem::path dir = config.output_dir / region.name;
@@ -95,7 +107,7 @@ IndicatorPaths indicator_paths(const RunConfig& config, const RegionConfig& regi
 json region_input_indicators(const RunConfig& config, const RegionConfig& region, const std::filesystem::path& input,
                              const IndicatorStepOptions& options, const WarnFn& warn) {
   json doc = {{"region", region.name}, {"input", input.string()}};
-  const geo::RasterInfo info = geo::read_raster_info(input.string());
+  const geo::RasterInfo info = geo::read_raster_info(model_input_path(config, region, input).string());
   if (!info.geotransform || !info.pixel_size_m || !info.axis_aligned) {
     doc["skipped"] = "input is not georeferenced north-up with a CRS in known units: no cell size in metres";
     return doc;

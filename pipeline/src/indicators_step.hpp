@@ -35,6 +35,15 @@ IndicatorPaths indicator_paths(const RunConfig& config, const RegionConfig& regi
 
 /// The mask run_job writes for (region, task, input): `<out>/<region>/<task>.tif`, or
 /// `<out>/<region>/<task>/<stem>.tif` for regions with several inputs.
+/// The raster the models of `region` read for `input` (after `terraseg run` prepared it): the region
+/// grid's VRT, else the area-of-interest VRT, else the input itself. Indicators read it so that
+/// masks, spectral bands and cells share one grid.
+std::filesystem::path model_input_path(const RunConfig& config, const RegionConfig& region,
+                                       const std::filesystem::path& input);
+
+/// "<region>__<task>__<input stem>": names a unit's record and its VRTs.
+std::string unit_id(const RegionConfig& region, const std::string& task, const std::filesystem::path& input);
+
 std::filesystem::path task_mask_path(const RunConfig& config, const RegionConfig& region, const std::string& task,
                                      const std::filesystem::path& input);
 

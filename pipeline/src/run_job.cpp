@@ -17,6 +17,7 @@
 #include "run_summary.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/aoi.hpp"
+#include "terraseg/geo/target_grid.hpp"
 
 namespace terraseg {
 namespace {
@@ -45,7 +46,7 @@ std::vector<Unit> plan_units(const RunConfig& config) {
         unit.task = task;
         const std::filesystem::path mask = task_mask_path(config, region, task, input);
         const std::string base = (mask.parent_path() / mask.stem()).string();
-        unit.id = region.name + "__" + task + "__" + input.stem().string();
+        unit.id = unit_id(region, task, input);
         unit.request.input = input.string();
         unit.request.mask_path = mask.string();
         if (config.outputs.scores) unit.request.logits_path = base + "-scores.tif";
@@ -65,7 +66,7 @@ std::vector<Unit> plan_units(const RunConfig& config) {
 /// Regions with an area of interest read their inputs through VRT windows, made (and checked for an
 /// empty intersection) for every unit before any unit runs, so a bad AOI writes nothing.
 void prepare_aoi_windows(const RunConfig& config, std::vector<Unit>& units) {
-  const std::filesystem::path dir = config.output_dir / ".terraseg" / "aoi";
+  const std::filesystem::path dir = config.output_dir / ".terraseg" / "aoi";  // see model_input_path
   for (Unit& unit : units) {
     if (!unit.region->aoi) continue;
     std::filesystem::create_directories(dir);
@@ -75,6 +76,24 @@ void prepare_aoi_windows(const RunConfig& config, std::vector<Unit>& units) {
       geo::crop_to_aoi(unit.input.string(), geo::AreaOfInterest{aoi.bbox, aoi.polygon, aoi.crs}, vrt);
     } catch (const Error& e) {
       throw Error(config.source.string() + ": key 'regions' (region '" + unit.region->name + "', aoi): " + e.what());
+    }
+    unit.request.input = vrt;
+  }
+}
+
+/// Regions with a grid read every input through a VRT warped onto it (after any AOI window), so the
+/// masks of one region share CRS, pixel size and pixel lattice whatever the inputs' CRSs.
+void prepare_region_grids(const RunConfig& config, std::vector<Unit>& units) {
+  const std::filesystem::path dir = config.output_dir / ".terraseg" / "grid";  // see model_input_path
+  for (Unit& unit : units) {
+    if (!unit.region->grid) continue;
+    std::filesystem::create_directories(dir);
+    const GridConfig& grid = *unit.region->grid;
+    const std::string vrt = (dir / (unit.id + ".vrt")).string();
+    try {
+      geo::warp_to_grid(unit.request.input, geo::TargetGrid{grid.crs, grid.pixel_size_m}, vrt);
+    } catch (const Error& e) {
+      throw Error(config.source.string() + ": key 'regions' (region '" + unit.region->name + "', grid): " + e.what());
     }
     unit.request.input = vrt;
   }
@@ -210,6 +229,7 @@ int run_job(const RunConfig& config, const RunOptions& options) {
   int computed = 0;
   try {
     prepare_aoi_windows(config, units);
+    prepare_region_grids(config, units);
     computed = run_units(config, options, units, threads, log);
   } catch (const Error& e) {
     log.event("error", {{"message", e.what()}});

@@ -1,7 +1,10 @@
 // Areas of interest: a bbox or polygon in any CRS restricts a region's inputs; an empty one is refused.
 #include <gdal_priv.h>
+#include <gdal_utils.h>
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cmath>
 #include <fstream>
 
 #include "cli_runner.hpp"
@@ -81,4 +84,59 @@ TEST(AreaOfInterest, EmptyIntersectionIsRefusedAndWritesNoMask) {
   EXPECT_NE(result.err.find("chicago"), std::string::npos) << result.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "out/chicago/roads.tif"));
   EXPECT_FALSE(std::filesystem::exists(dir / "out/run-summary.json"));
+}
+
+// Region grids: inputs in different CRSs (the Chicago scene in State Plane feet and a lon/lat copy of
+// it) come out on one grid: the region's CRS, its pixel size, pixel edges on multiples of it.
+TEST(RegionGrid, InputsInDifferentCrssShareOneGrid) {
+  if (!std::filesystem::exists(kChicago)) GTEST_SKIP() << "r-cran-rgdal is not installed";
+  TempDir dir;
+  {
+    GDALAllRegister();
+    GDALDatasetUniquePtr source(GDALDataset::Open(kChicago, GDAL_OF_RASTER | GDAL_OF_READONLY));
+    const char* args[] = {"-t_srs", "EPSG:4326", nullptr};
+    GDALWarpAppOptions* options = GDALWarpAppOptionsNew(const_cast<char**>(args), nullptr);
+    GDALDatasetH handle = GDALDataset::ToHandle(source.get());
+    GDALDatasetH out = GDALWarp((dir / "lonlat.tif").c_str(), nullptr, 1, &handle, options, nullptr);
+    GDALWarpAppOptionsFree(options);
+    ASSERT_NE(out, nullptr);
+    GDALClose(out);
+  }
+  const auto config = dir / "region.yaml";
+  std::ofstream(config) << "output_dir: out\ntiling: {tile: 128, overlap: 16}\n"
+                        << "models:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 2}\n"
+                        << "regions:\n  - name: chicago\n    inputs: ['" << kChicago << "', lonlat.tif]\n"
+                        << "    grid: {crs: 'EPSG:32616', pixel_size_m: 20}\n";
+  const auto result = run_terraseg({"run", config.string(), "-q", "--threads", "1"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::vector<std::array<double, 6>> grids;
+  for (const char* name : {"out/chicago/roads/SP27GTIF.tif", "out/chicago/roads/lonlat.tif"}) {
+    const auto mask = open(dir / name);
+    ASSERT_TRUE(mask) << name;
+    EXPECT_NE(std::string(mask->GetProjectionRef()).find("UTM zone 16N"), std::string::npos) << name;
+    std::array<double, 6> gt{};
+    ASSERT_EQ(mask->GetGeoTransform(gt.data()), CE_None);
+    EXPECT_DOUBLE_EQ(gt[1], 20.0) << name;
+    EXPECT_DOUBLE_EQ(gt[5], -20.0) << name;
+    EXPECT_NEAR(std::remainder(gt[0], 20.0), 0.0, 1e-6) << name;
+    EXPECT_NEAR(std::remainder(gt[3], 20.0), 0.0, 1e-6) << name;
+    grids.push_back(gt);
+  }
+  // The same ground, so nearly the same extent (the lon/lat copy was resampled once more).
+  EXPECT_NEAR(grids[0][0], grids[1][0], 60.0);
+  EXPECT_NEAR(grids[0][3], grids[1][3], 60.0);
+}
+
+TEST(RegionGrid, UnknownCrsIsNamedWithItsKey) {
+  TempDir dir;
+  const auto config = dir / "region.yaml";
+  std::ofstream(config) << "output_dir: out\n"
+                        << "models:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 2}\n"
+                        << "regions:\n  - name: r\n    inputs: ['" << kChicago << "']\n"
+                        << "    grid: {crs: 'EPSG:999999', pixel_size_m: 20}\n";
+  const auto result = run_terraseg({"run", config.string(), "-q"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("crs"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("EPSG:999999"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/r"));
 }

@@ -43,11 +43,18 @@ struct AoiConfig {
   std::string crs;
 };
 
+/// One output grid for every input of a region (inputs in different CRSs are warped onto it).
+struct GridConfig {
+  std::string crs;            ///< e.g. "EPSG:32632"
+  double pixel_size_m = 0.0;  ///< square pixels, metres (converted to degrees for a geographic crs)
+};
+
 struct RegionConfig {
   std::string name;
   std::vector<std::filesystem::path> inputs;  ///< files, globs expanded at load, or VRTs
   std::vector<std::string> tasks;             ///< keys into RunConfig::models; default: every aerial task
   std::optional<AoiConfig> aoi;
+  std::optional<GridConfig> grid;             ///< none: each input keeps its own grid
 };
 
 struct IndicatorsConfig {
