@@ -5,6 +5,7 @@
 #include <gdalwarper.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -112,7 +113,7 @@ void copy_rows(GDALDataset& view, GridWriter& writer, GDALDataType type, const s
 class ScratchDir {
  public:
   explicit ScratchDir(const std::string& near) {
-    static int counter = 0;
+    static std::atomic<int> counter{0};
     path_ = fs::path(near).string() + ".native-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
     fs::create_directories(path_);
   }

@@ -142,14 +142,17 @@ class ModelCache {
   std::map<std::string, Entry> entries_;
 };
 
-/// Removes temporaries ("<stem>.tmp-<pid>-<n>...") that a killed earlier run left beside `output`.
-/// Final names are never touched here.
+/// Removes temporaries that a killed earlier run left beside `output`: files "<stem>.tmp-<pid>-<n>..."
+/// and the native-pixel-size scratch directories "<name>.native-<pid>-<n>". Final names are never
+/// touched here.
 void remove_stale_temporaries(const std::filesystem::path& output) {
   const std::filesystem::path dir = output.parent_path();
   if (!std::filesystem::is_directory(dir)) return;
   const std::string prefix = output.stem().string() + ".tmp-";
+  const std::string scratch = output.filename().string() + ".native-";
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove(entry.path());
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 || name.rfind(scratch, 0) == 0) std::filesystem::remove_all(entry.path());
   }
 }
 

@@ -146,3 +146,17 @@ TEST(ScaleOut, KubernetesIndexFromEnvironment) {
   EXPECT_EQ(files.count("city/roads/a.tif"), 0U);
   EXPECT_FALSE(std::filesystem::exists(dir / "k8s" / "run-summary.json"));
 }
+
+TEST(CrashSafety, ResumeRemovesWhatAKilledRunLeftBehind) {
+  if (!std::filesystem::exists(kChicago)) GTEST_SKIP() << "r-cran-rgdal is not installed";
+  TempDir dir;
+  const auto config = make_job(dir, "left");
+  // What a kill -9 leaves: a temporary beside an output, and a native-pixel-size scratch directory.
+  std::filesystem::create_directories(dir / "left/city/roads/a.tif.native-999999-0");
+  std::ofstream(dir / "left/city/roads/a.tif.native-999999-0/classes.tif") << "partial";
+  std::ofstream(dir / "left/city/roads/a.tmp-999999-0.tif") << "partial";
+  ASSERT_EQ(run_terraseg({"run", config.string(), "--resume", "-q", "--threads", "1"}).exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "left/city/roads/a.tif.native-999999-0"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "left/city/roads/a.tmp-999999-0.tif"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "left/city/roads/a.tif"));
+}
