@@ -239,6 +239,7 @@ const std::vector<std::string> kPool = {
     "test_maxpool_2d_same_lower",
     "test_maxpool_2d_same_upper",
     "test_maxpool_2d_strides",
+    "test_maxpool_with_argmax_2d_precomputed_pads",
     "test_averagepool_2d_default",
     "test_averagepool_2d_ceil",
     "test_averagepool_2d_pads",
