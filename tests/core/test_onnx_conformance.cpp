@@ -299,6 +299,7 @@ const std::vector<std::string> kResizePad = {
     "test_resize_upsample_scales_linear",
     "test_resize_downsample_scales_linear",
     "test_resize_upsample_scales_linear_align_corners",
+    "test_resize_downsample_scales_linear_align_corners",
     "test_resize_upsample_sizes_nearest",
     "test_resize_downsample_sizes_nearest",
     "test_resize_downsample_sizes_linear_pytorch_half_pixel",
