@@ -17,7 +17,7 @@
 // |                    | convtranspose_pad, convtranspose_pads, convtranspose_autopad_same              |
 // | MaxPool            | maxpool_2d_default, _ceil, _dilations, _pads, _precomputed_pads,               |
 // |                    | _precomputed_same_upper, _precomputed_strides, _same_lower, _same_upper,       |
-// |                    | _strides                                                                       |
+// |                    | _strides, maxpool_with_argmax_2d_precomputed_pads (Indices as a graph output)  |
 // | AveragePool        | averagepool_2d_default, _ceil, _pads, _pads_count_include_pad,                 |
 // |                    | _precomputed_pads, _precomputed_pads_count_include_pad,                        |
 // |                    | _precomputed_same_upper, _precomputed_strides, _same_lower, _same_upper,       |
@@ -57,9 +57,6 @@
 //    ArgMax over an axis other than channels (the other 14 argmax_* vectors), ConvTranspose
 //    output_shape beyond the natural size (convtranspose_output_shape), tf_half_pixel_for_nn.
 // Not run, with the reason:
-//  * maxpool_with_argmax_2d_precomputed_pads: the engine keeps MaxPool Indices as a oneDNN
-//    workspace that only MaxUnpool reads; as a graph output it is not ONNX's flat index (reported
-//    to the engine; the MaxPool->MaxUnpool path is covered by the SegNet parity test);
 //  * resize_downsample_scales_linear_align_corners: ONNX maps align_corners with the unrounded
 //    length in*scale, the engine with the rounded output length (reported to the engine);
 //  * maxunpool_export_*: the indices are a second graph input of int64 data;
