@@ -38,8 +38,9 @@
 // | Pad                | constant_pad                                                                   |
 // | Upsample           | upsample_nearest (opset 9, imported as Resize)                                 |
 // | Resize             | resize_{up,down}sample_scales_nearest, resize_{up,down}sample_scales_linear,   |
-// |                    | resize_upsample_scales_linear_align_corners, resize_{up,down}sample_sizes_     |
-// |                    | nearest, resize_downsample_sizes_linear_pytorch_half_pixel,                    |
+// |                    | resize_{up,down}sample_scales_linear_align_corners,                            |
+// |                    | resize_{up,down}sample_sizes_nearest,                                          |
+// |                    | resize_downsample_sizes_linear_pytorch_half_pixel,                             |
 // |                    | resize_upsample_sizes_nearest_{ceil_half_pixel, floor_align_corners,           |
 // |                    | round_prefer_ceil_asymmetric}                                                  |
 // | Softmax            | softmax_axis_{0,1,2}, softmax_default_axis, softmax_example,                   |
@@ -57,8 +58,6 @@
 //    ArgMax over an axis other than channels (the other 14 argmax_* vectors), ConvTranspose
 //    output_shape beyond the natural size (convtranspose_output_shape), tf_half_pixel_for_nn.
 // Not run, with the reason:
-//  * resize_downsample_scales_linear_align_corners: ONNX maps align_corners with the unrounded
-//    length in*scale, the engine with the rounded output length (reported to the engine);
 //  * maxunpool_export_*: the indices are a second graph input of int64 data;
 //  * reshape_*, flatten_*: their data is the graph input, and terraseg folds these ops only on
 //    constants (see OnnxImport.ConstantReshapeFlattenCastAndIdentityFold);
