@@ -61,7 +61,8 @@ struct ScoreAgreement {
 
 inline ScoreAgreement compare_scores(const Tensor& a, const Tensor& b) {
   if (a.dims() != b.dims() || a.rank() != 4) {
-    throw Error("compare_scores: dims " + to_string(a.dims()) + " and " + to_string(b.dims()) + " differ or are not NCHW");
+    throw Error("compare_scores: dims " + to_string(a.dims()) + " and " + to_string(b.dims()) +
+                " differ or are not NCHW");
   }
   ScoreAgreement result;
   for (int64_t i = 0; i < a.size(); ++i) {

@@ -251,7 +251,9 @@ Tensor resize2d(const Tensor& x, int64_t out_h, int64_t out_w, std::array<float,
   const std::array<int64_t, 2> in{x.dim(2), x.dim(3)};
   auto coordinate = [&](int64_t o, size_t a) -> float {
     const auto v = static_cast<float>(o);
-    if (transform == "align_corners") return length[a] == 1.0F ? 0.0F : v * static_cast<float>(in[a] - 1) / (length[a] - 1.0F);
+    if (transform == "align_corners") {
+      return length[a] == 1.0F ? 0.0F : v * static_cast<float>(in[a] - 1) / (length[a] - 1.0F);
+    }
     if (transform == "asymmetric") return v / scale[a];
     if (transform == "pytorch_half_pixel" && length[a] == 1.0F) return 0.0F;
     return (v + 0.5F) / scale[a] - 0.5F;
