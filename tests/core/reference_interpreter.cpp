@@ -70,20 +70,22 @@ Tensor run_resize(const Node& node, const Tensor& x) {
   if (mode == "bilinear") mode = "linear";
   const std::string transform = upsample ? "asymmetric" : node.attr_string("coordinate_transformation_mode", "half_pixel");
   const std::string nearest = upsample ? "floor" : node.attr_string("nearest_mode", "round_prefer_floor");
-  std::array<float, 2> scale{};
+  std::array<float, 2> scale{}, length{};
   int64_t oh = 0, ow = 0;
   if (node.has("sizes")) {
     const auto sizes = node.attr_ints("sizes");
     oh = sizes.at(2);
     ow = sizes.at(3);
     scale = {static_cast<float>(oh) / static_cast<float>(x.dim(2)), static_cast<float>(ow) / static_cast<float>(x.dim(3))};
+    length = {static_cast<float>(oh), static_cast<float>(ow)};
   } else {
     const auto scales = node.attr_floats("scales");
     scale = {scales.at(2), scales.at(3)};
-    oh = static_cast<int64_t>(std::floor(static_cast<float>(x.dim(2)) * scale[0]));
-    ow = static_cast<int64_t>(std::floor(static_cast<float>(x.dim(3)) * scale[1]));
+    length = {static_cast<float>(x.dim(2)) * scale[0], static_cast<float>(x.dim(3)) * scale[1]};
+    oh = static_cast<int64_t>(std::floor(length[0]));
+    ow = static_cast<int64_t>(std::floor(length[1]));
   }
-  return resize2d(x, oh, ow, scale, mode, transform, nearest);
+  return resize2d(x, oh, ow, scale, length, mode, transform, nearest);
 }
 
 /// Unary and binary elementwise ops; false when `node` is neither.

@@ -246,14 +246,16 @@ Tensor pad2d(const Tensor& x, std::array<int64_t, 4> pads, const std::string& mo
   return y;
 }
 
-Tensor resize2d(const Tensor& x, int64_t out_h, int64_t out_w, std::array<float, 2> scale, const std::string& mode,
-                const std::string& transform, const std::string& nearest_mode) {
-  const std::array<int64_t, 2> in{x.dim(2), x.dim(3)}, out{out_h, out_w};
+Tensor resize2d(const Tensor& x, int64_t out_h, int64_t out_w, std::array<float, 2> scale, std::array<float, 2> length,
+                const std::string& mode, const std::string& transform, const std::string& nearest_mode) {
+  const std::array<int64_t, 2> in{x.dim(2), x.dim(3)};
   auto coordinate = [&](int64_t o, size_t a) -> float {
     const auto v = static_cast<float>(o);
-    if (transform == "align_corners") return out[a] == 1 ? 0.0F : v * static_cast<float>(in[a] - 1) / static_cast<float>(out[a] - 1);
+    if (transform == "align_corners") {
+      return length[a] == 1.0F ? 0.0F : v * static_cast<float>(in[a] - 1) / (length[a] - 1.0F);
+    }
     if (transform == "asymmetric") return v / scale[a];
-    if (transform == "pytorch_half_pixel" && out[a] == 1) return 0.0F;
+    if (transform == "pytorch_half_pixel" && length[a] == 1.0F) return 0.0F;
     return (v + 0.5F) / scale[a] - 0.5F;
   };
   auto nearest = [&](float v, int64_t size) -> int64_t {

@@ -44,9 +44,11 @@ Tensor binary(const Tensor& a, const Tensor& b, const std::function<float(float,
 Tensor concat(const std::vector<const Tensor*>& inputs, int64_t axis);
 /// mode: "constant" | "reflect" | "edge"; pads {top, left, bottom, right}.
 Tensor pad2d(const Tensor& x, std::array<int64_t, 4> pads, const std::string& mode, float value);
-/// ONNX Resize on H, W. `scale` is the given scale (or out/in when sizes were given).
-Tensor resize2d(const Tensor& x, int64_t out_h, int64_t out_w, std::array<float, 2> scale, const std::string& mode,
-                const std::string& transform, const std::string& nearest_mode);
+/// ONNX Resize on H, W. `scale` is the given scale (or out/in when sizes were given); `length` is
+/// length_resized of ONNX's coordinate formulas: in * scale, unrounded, when scales were given (as in
+/// ONNX's reference implementation), the size itself when sizes were.
+Tensor resize2d(const Tensor& x, int64_t out_h, int64_t out_w, std::array<float, 2> scale, std::array<float, 2> length,
+                const std::string& mode, const std::string& transform, const std::string& nearest_mode);
 Tensor softmax(const Tensor& x, int64_t axis);
 /// ArgMax over channels of NCHW; indices as floats.
 Tensor argmax_channels(const Tensor& x, bool keepdims);

@@ -17,7 +17,7 @@
 // |                    | convtranspose_pad, convtranspose_pads, convtranspose_autopad_same              |
 // | MaxPool            | maxpool_2d_default, _ceil, _dilations, _pads, _precomputed_pads,               |
 // |                    | _precomputed_same_upper, _precomputed_strides, _same_lower, _same_upper,       |
-// |                    | _strides                                                                       |
+// |                    | _strides, maxpool_with_argmax_2d_precomputed_pads (Indices as a graph output)  |
 // | AveragePool        | averagepool_2d_default, _ceil, _pads, _pads_count_include_pad,                 |
 // |                    | _precomputed_pads, _precomputed_pads_count_include_pad,                        |
 // |                    | _precomputed_same_upper, _precomputed_strides, _same_lower, _same_upper,       |
@@ -38,8 +38,9 @@
 // | Pad                | constant_pad                                                                   |
 // | Upsample           | upsample_nearest (opset 9, imported as Resize)                                 |
 // | Resize             | resize_{up,down}sample_scales_nearest, resize_{up,down}sample_scales_linear,   |
-// |                    | resize_upsample_scales_linear_align_corners, resize_{up,down}sample_sizes_     |
-// |                    | nearest, resize_downsample_sizes_linear_pytorch_half_pixel,                    |
+// |                    | resize_{up,down}sample_scales_linear_align_corners,                            |
+// |                    | resize_{up,down}sample_sizes_nearest,                                          |
+// |                    | resize_downsample_sizes_linear_pytorch_half_pixel,                             |
 // |                    | resize_upsample_sizes_nearest_{ceil_half_pixel, floor_align_corners,           |
 // |                    | round_prefer_ceil_asymmetric}                                                  |
 // | Softmax            | softmax_axis_{0,1,2}, softmax_default_axis, softmax_example,                   |
@@ -57,11 +58,6 @@
 //    ArgMax over an axis other than channels (the other 14 argmax_* vectors), ConvTranspose
 //    output_shape beyond the natural size (convtranspose_output_shape), tf_half_pixel_for_nn.
 // Not run, with the reason:
-//  * maxpool_with_argmax_2d_precomputed_pads: the engine keeps MaxPool Indices as a oneDNN
-//    workspace that only MaxUnpool reads; as a graph output it is not ONNX's flat index (reported
-//    to the engine; the MaxPool->MaxUnpool path is covered by the SegNet parity test);
-//  * resize_downsample_scales_linear_align_corners: ONNX maps align_corners with the unrounded
-//    length in*scale, the engine with the rounded output length (reported to the engine);
 //  * maxunpool_export_*: the indices are a second graph input of int64 data;
 //  * reshape_*, flatten_*: their data is the graph input, and terraseg folds these ops only on
 //    constants (see OnnxImport.ConstantReshapeFlattenCastAndIdentityFold);
@@ -239,6 +235,7 @@ const std::vector<std::string> kPool = {
     "test_maxpool_2d_same_lower",
     "test_maxpool_2d_same_upper",
     "test_maxpool_2d_strides",
+    "test_maxpool_with_argmax_2d_precomputed_pads",
     "test_averagepool_2d_default",
     "test_averagepool_2d_ceil",
     "test_averagepool_2d_pads",
@@ -298,6 +295,7 @@ const std::vector<std::string> kResizePad = {
     "test_resize_upsample_scales_linear",
     "test_resize_downsample_scales_linear",
     "test_resize_upsample_scales_linear_align_corners",
+    "test_resize_downsample_scales_linear_align_corners",
     "test_resize_upsample_sizes_nearest",
     "test_resize_downsample_sizes_nearest",
     "test_resize_downsample_sizes_linear_pytorch_half_pixel",

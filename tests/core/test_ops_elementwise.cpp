@@ -33,6 +33,19 @@ TEST(PReluOp, PerChannelAndScalarSlope) {
   EXPECT_LT(max_abs_diff(out, prelu(x, Tensor({1}, 0.25F))), 1e-6F);
 }
 
+TEST(PReluOp, OnBlockedLayoutAfterConv) {
+  // After a conv the tensor is blocked (19 channels: a padded last block, as in ESPNet); the slope
+  // then takes the same layout so that oneDNN picks its jit kernel, not the reference one.
+  for (const int64_t slopes : {int64_t{19}, int64_t{1}}) {
+    SCOPED_TRACE(slopes);
+    const std::map<std::string, Tensor> w{{"W", random_tensor({19, 3, 3, 3}, 503)},
+                                          {"slope", random_tensor({slopes, 1, 1}, 504)}};
+    Node conv = make_node("Conv", {"x", "W"}, {{"pads", ints({1, 1, 1, 1})}}, {"c"});
+    Node act = make_node("PRelu", {"c", "slope"});
+    EXPECT_LT(engine_vs_reference(make_graph({conv, act}, w), random_tensor({1, 3, 10, 12}, 505)), 1e-5F);
+  }
+}
+
 TEST(BinaryOps, BroadcastsAndConstants) {
   const Tensor x = random_tensor({2, 5, 7, 9}, 510);
   const std::map<std::string, Tensor> w{{"c", random_tensor({5, 1, 1}, 511)}, {"s", Tensor({1}, 3.0F)}};

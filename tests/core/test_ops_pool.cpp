@@ -87,3 +87,64 @@ TEST(MaxUnpoolOp, OddInputIsAClearError) {
     EXPECT_NE(std::string(e.what()).find("MaxUnpool_node"), std::string::npos) << e.what();
   }
 }
+
+TEST(MaxPoolOp, IndicesAsGraphOutputAreOnnxFlatIndices) {
+  // ONNX Indices are flat NCHW offsets into the input, ((n*C + c)*H + h)*W + w, whatever layout the
+  // engine pools in: a plain input, and a conv output (blocked layout) with two images.
+  const std::vector<PoolCase> cases{
+      {"k2s2", {2, 3, 8, 10}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}}},
+      {"k3s2_pads_ceil", {1, 5, 11, 13}, {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})},
+                                          {"pads", ints({1, 0, 1, 1})}, {"ceil_mode", int64_t{1}}}},
+      {"dilation2", {1, 4, 13, 11}, {{"kernel_shape", ints({2, 2})}, {"dilations", ints({2, 2})}}},
+  };
+  uint64_t seed = 410;
+  for (const PoolCase& c : cases) {
+    for (const bool after_conv : {false, true}) {
+      SCOPED_TRACE(std::string(c.name) + (after_conv ? " after conv" : " plain"));
+      std::vector<Node> nodes;
+      std::map<std::string, Tensor> weights;
+      std::string pooled = "x";
+      if (after_conv) {
+        weights["W"] = random_tensor({16, c.x[1], 3, 3}, seed++);
+        nodes.push_back(make_node("Conv", {"x", "W"}, {{"pads", ints({1, 1, 1, 1})}}, {"c"}));
+        pooled = "c";
+      }
+      nodes.push_back(make_node("MaxPool", {pooled}, c.attrs, {"p", "idx"}));
+      Graph g = make_graph(nodes, weights);
+      g.outputs = {"p", "idx"};
+      const Tensor x = random_tensor(c.x, seed++);
+      const std::vector<Tensor> out = Engine(g).run_all(x);
+      const auto ref = run_reference(g, x);
+      ASSERT_EQ(out.size(), 2U);
+      EXPECT_LT(max_abs_diff(out[0], ref.at("p")), 1e-5F);
+      EXPECT_EQ(max_abs_diff(out[1], ref.at("idx")), 0.0F);
+    }
+  }
+}
+
+TEST(MaxPoolOp, IndicesOutputBeyondFloatPrecisionIsAClearError) {
+  // Graph outputs are float tensors: flat indices past 2^24 would silently round.
+  std::map<std::string, AttrValue> window{{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}};
+  Graph g = make_graph({make_node("MaxPool", {"x"}, window, {"p", "idx"})});
+  g.outputs = {"p", "idx"};
+  Engine engine(g);
+  try {
+    engine.run_all(Tensor({1, 65, 512, 512}));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("MaxPool_node"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("2^24"), std::string::npos) << e.what();
+  }
+}
+
+TEST(MaxPoolOp, IndicesFeedMaxUnpoolAndAreAGraphOutput) {
+  std::map<std::string, AttrValue> window{{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}};
+  Graph g = make_graph({make_node("MaxPool", {"x"}, window, {"p", "idx"}),
+                        make_node("MaxUnpool", {"p", "idx"}, window, {"y"})});
+  g.outputs = {"y", "idx"};
+  const Tensor x = random_tensor({1, 3, 6, 8}, 420);
+  const std::vector<Tensor> out = Engine(g).run_all(x);
+  const auto ref = run_reference(g, x);
+  EXPECT_LT(max_abs_diff(out.at(0), ref.at("y")), 1e-6F);
+  EXPECT_EQ(max_abs_diff(out.at(1), ref.at("idx")), 0.0F);
+}

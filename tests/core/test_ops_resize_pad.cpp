@@ -69,3 +69,36 @@ TEST(UpsampleOp, NearestAndLinear) {
     EXPECT_LT(engine_vs_reference(g, x), 1e-6F);
   }
 }
+
+TEST(ResizeOp, AlignCornersDownsampleByScalesUsesTheUnroundedLength) {
+  // ONNX: x_original = x_resized * (length_original - 1) / (length_resized - 1) with
+  // length_resized = length_original * scale = 2.4 here (the output has floor(2.4) = 2 columns),
+  // as in ONNX's resize_downsample_scales_linear_align_corners: [[1, 2, 3, 4], [5, 6, 7, 8]] -> [[1, 3.142857]].
+  const Tensor x({1, 1, 2, 4}, {1, 2, 3, 4, 5, 6, 7, 8});
+  const Graph g = make_graph({make_node("Resize", {"x"},
+                                        {{"mode", std::string("linear")},
+                                         {"coordinate_transformation_mode", std::string("align_corners")},
+                                         {"scales", floats({1.0F, 1.0F, 0.6F, 0.6F})}})});
+  const Tensor out = run_engine(g, x);
+  ASSERT_EQ(out.dims(), (Dims{1, 1, 1, 2}));
+  EXPECT_FLOAT_EQ(out.data()[0], 1.0F);
+  EXPECT_NEAR(out.data()[1], 1.0F + 3.0F / 1.4F, 1e-5F);
+  EXPECT_LT(engine_vs_reference(g, x), 1e-6F);
+}
+
+TEST(ResizeOp, NonIntegralScalesMatchReference) {
+  // Scales whose output length is rounded down: every transform computes with in * scale.
+  const Tensor x = random_tensor({1, 2, 7, 9}, 650);
+  for (const std::string mode : {"nearest", "linear"}) {
+    for (const std::string transform : {"half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel"}) {
+      for (const float scale : {0.6F, 0.3F, 1.3F, 0.15F}) {
+        SCOPED_TRACE(mode + " " + transform + " " + std::to_string(scale));
+        const Graph g = make_graph({make_node("Resize", {"x"},
+                                              {{"mode", mode},
+                                               {"coordinate_transformation_mode", transform},
+                                               {"scales", floats({1.0F, 1.0F, scale, scale})}})});
+        EXPECT_LT(engine_vs_reference(g, x), 1e-5F);
+      }
+    }
+  }
+}

@@ -96,6 +96,7 @@ class Plan {
 struct PoolRecord {
   dnnl::pooling_v2_forward::primitive_desc pd;
   dnnl::memory::dims strides, kernel, dilation, pad_l, pad_r;
+  int workspace = -1;  ///< the primitive's workspace value (what MaxUnpool reads)
 };
 
 class PlanBuilder {

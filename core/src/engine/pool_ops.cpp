@@ -1,6 +1,12 @@
 // MaxPool (with optional Indices as a oneDNN workspace), AveragePool, GlobalAveragePool, and
 // MaxUnpool as oneDNN max-pooling backward: given the forward workspace, backward scatters each
 // value to the position of its window's maximum and zero-fills the rest, which is MaxUnpool.
+// The workspace holds window-relative offsets in the primitive's own (possibly blocked) layout, so
+// when anything but MaxUnpool reads Indices (a graph output, say) a plain loop computes ONNX's flat
+// indices for it.
+#include <algorithm>
+#include <limits>
+
 #include "engine/ops.hpp"
 #include "terraseg/core/error.hpp"
 
@@ -56,6 +62,83 @@ PoolShape pool_shape(const Node& node, const Dims& x) {
   return shape;
 }
 
+/// True when `indices` is read other than as MaxUnpool's indices input: as a graph output or by
+/// any other op, which then need ONNX's flat values rather than oneDNN's workspace.
+bool indices_read_as_values(const Graph& graph, const std::string& indices) {
+  if (std::find(graph.outputs.begin(), graph.outputs.end(), indices) != graph.outputs.end()) return true;
+  for (const Node& node : graph.nodes) {
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (node.inputs[i] == indices && (node.op != "MaxUnpool" || i != 1)) return true;
+    }
+  }
+  return false;
+}
+
+/// Window geometry of a max pooling, for computing ONNX's Indices with a plain loop.
+struct WindowScan {
+  Dims x;
+  std::array<int64_t, 2> stride, kernel, dilation, pad;
+
+  /// Offset within its plane (h * W + w) of the first maximum in the window of output (oh, ow),
+  /// padding excluded: the one ONNX's reference and PyTorch report.
+  int64_t first_max(const float* plane, int64_t oh, int64_t ow) const {
+    int64_t best = 0;
+    float best_value = -std::numeric_limits<float>::infinity();
+    bool found = false;
+    for (int64_t ky = 0; ky < kernel[0]; ++ky) {
+      const int64_t iy = oh * stride[0] - pad[0] + ky * dilation[0];
+      if (iy < 0 || iy >= x[2]) continue;
+      for (int64_t kx = 0; kx < kernel[1]; ++kx) {
+        const int64_t ix = ow * stride[1] - pad[1] + kx * dilation[1];
+        if (ix < 0 || ix >= x[3]) continue;
+        const float value = plane[iy * x[3] + ix];
+        if (!found || value > best_value) {
+          best = iy * x[3] + ix;
+          best_value = value;
+          found = true;
+        }
+      }
+    }
+    return best;
+  }
+};
+
+/// ONNX MaxPool Indices as floats: flat NCHW offsets ((n*C + c)*H + h)*W + w into the input.
+int plan_flat_indices(PlanBuilder& builder, const Node& node, int src, const PoolShape& shape) {
+  src = builder.to_plain(src);
+  const Dims x = builder.dims(src);
+  if (element_count(x) > (int64_t{1} << 24)) {
+    fail(node, "Indices of an input of " + to_string(x) + " would exceed 2^24, past which float values cannot " +
+                   "hold every index exactly; use a smaller tile or read the indices only through MaxUnpool");
+  }
+  const Dims out = shape.dst;
+  const int dst = builder.add_value(dnnl::memory::desc(to_dnnl(out), dt::f32, tag::abcd));
+  const WindowScan scan{x,
+                        {shape.strides[0], shape.strides[1]},
+                        {shape.kernel[0], shape.kernel[1]},
+                        {shape.dilation[0] + 1, shape.dilation[1] + 1},
+                        {shape.pad_l[0], shape.pad_l[1]}};
+  builder.add_custom(
+      node.name,
+      [src, dst, out, scan](const std::vector<PlanValue>& values) {
+        const float* in = data_of(values, src);
+        float* result = data_of(values, dst);
+        const int64_t in_plane = scan.x[2] * scan.x[3];
+#pragma omp parallel for
+        for (int64_t plane = 0; plane < out[0] * out[1]; ++plane) {
+          float* op = result + plane * out[2] * out[3];
+          for (int64_t oh = 0; oh < out[2]; ++oh) {
+            for (int64_t ow = 0; ow < out[3]; ++ow) {
+              const int64_t offset = scan.first_max(in + plane * in_plane, oh, ow);
+              op[oh * out[3] + ow] = static_cast<float>(plane * in_plane + offset);
+            }
+          }
+        }
+      },
+      {src, dst});
+  return dst;
+}
+
 void plan_pool(PlanBuilder& builder, const PlanNode& pn, dnnl::algorithm alg) {
   const Node& node = pn.node;
   const int src = builder.lookup(node.inputs.at(0), node);
@@ -74,9 +157,12 @@ void plan_pool(PlanBuilder& builder, const PlanNode& pn, dnnl::algorithm alg) {
   if (indices) {
     const int workspace = builder.add_value(pd.workspace_desc());
     args.emplace_back(DNNL_ARG_WORKSPACE, workspace);
-    builder.bind(node.outputs[1], workspace);
-    builder.pool_records()[workspace] =
-        PoolRecord{pd, shape.strides, shape.kernel, shape.dilation, shape.pad_l, shape.pad_r};
+    const int bound = indices_read_as_values(builder.graph(), node.outputs[1])
+                          ? plan_flat_indices(builder, node, src, shape)
+                          : workspace;
+    builder.bind(node.outputs[1], bound);
+    builder.pool_records()[bound] =
+        PoolRecord{pd, shape.strides, shape.kernel, shape.dilation, shape.pad_l, shape.pad_r, workspace};
   }
   builder.add_primitive(node.name, pd, std::move(args));
   builder.bind(node.outputs.at(0), dst);
@@ -123,8 +209,7 @@ void plan_global_average_pool(PlanBuilder& builder, const PlanNode& pn) {
 void plan_max_unpool(PlanBuilder& builder, const PlanNode& pn) {
   const Node& node = pn.node;
   const int src = builder.lookup(node.inputs.at(0), node);
-  const int workspace = builder.lookup(node.inputs.at(1), node);
-  auto record = builder.pool_records().find(workspace);
+  auto record = builder.pool_records().find(builder.lookup(node.inputs.at(1), node));
   if (record == builder.pool_records().end()) {
     fail(node, "Indices '" + node.inputs[1] + "' must be the second output of a MaxPool in this graph");
   }
@@ -160,7 +245,7 @@ void plan_max_unpool(PlanBuilder& builder, const PlanNode& pn) {
   const int diff_dst = builder.convert(src, pd.diff_dst_desc());
   const int dst = builder.add_value(pd.diff_src_desc());
   builder.add_primitive(node.name, pd,
-                        {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WORKSPACE, workspace}, {DNNL_ARG_DIFF_SRC, dst}});
+                        {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WORKSPACE, pool.workspace}, {DNNL_ARG_DIFF_SRC, dst}});
   builder.bind(node.outputs.at(0), dst);
 }
 

@@ -48,16 +48,20 @@ struct ResizeParams {
   std::string transform;  ///< coordinate_transformation_mode
   std::string nearest;    ///< nearest_mode
   std::array<float, 2> scale{};
+  /// length_resized of ONNX's coordinate formulas: in * scale, unrounded, when scales are given (the
+  /// output has floor() of it), the size when sizes are. ONNX's reference implementation and its
+  /// resize_downsample_scales_linear_align_corners vector use the unrounded length.
+  std::array<float, 2> length{};
   Dims out;
 };
 
-float source_coordinate(int64_t o, int64_t in, int64_t out, float scale, const std::string& transform) {
+float source_coordinate(int64_t o, int64_t in, float length, float scale, const std::string& transform) {
   const auto x = static_cast<float>(o);
   if (transform == "align_corners") {
-    return out == 1 ? 0.0F : x * static_cast<float>(in - 1) / static_cast<float>(out - 1);
+    return length == 1.0F ? 0.0F : x * static_cast<float>(in - 1) / (length - 1.0F);
   }
   if (transform == "asymmetric") return x / scale;
-  if (transform == "pytorch_half_pixel" && out == 1) return 0.0F;
+  if (transform == "pytorch_half_pixel" && length == 1.0F) return 0.0F;
   return (x + 0.5F) / scale - 0.5F;
 }
 
@@ -69,10 +73,10 @@ int64_t nearest_index(float x, const std::string& mode) {
   return static_cast<int64_t>(std::round(x));
 }
 
-AxisTable axis_table(int64_t in, int64_t out, float scale, const ResizeParams& p) {
+AxisTable axis_table(int64_t in, int64_t out, float length, float scale, const ResizeParams& p) {
   AxisTable t;
   for (int64_t o = 0; o < out; ++o) {
-    const float x = source_coordinate(o, in, out, scale, p.transform);
+    const float x = source_coordinate(o, in, length, scale, p.transform);
     if (p.mode == "nearest") {
       const int64_t i = std::clamp<int64_t>(nearest_index(x, p.nearest), 0, in - 1);
       t.i0.push_back(i);
@@ -103,11 +107,15 @@ ResizeParams resize_params(const Node& node, const Dims& x) {
     if (sizes.size() != 4 || sizes[0] != x[0] || sizes[1] != x[1]) fail(node, "'sizes' must be N,C,H,W with N and C unchanged");
     p.out = sizes;
     p.scale = {static_cast<float>(sizes[2]) / static_cast<float>(x[2]), static_cast<float>(sizes[3]) / static_cast<float>(x[3])};
+    p.length = {static_cast<float>(sizes[2]), static_cast<float>(sizes[3])};
   } else if (node.has("scales")) {
     const std::vector<float> scales = node.attr_floats("scales");
     if (scales.size() != 4 || scales[0] != 1.0F || scales[1] != 1.0F) fail(node, "'scales' must be 1,1,sH,sW");
     p.scale = {scales[2], scales[3]};
-    for (size_t a = 0; a < 2; ++a) p.out[2 + a] = static_cast<int64_t>(std::floor(static_cast<float>(x[2 + a]) * p.scale[a]));
+    for (size_t a = 0; a < 2; ++a) {
+      p.length[a] = static_cast<float>(x[2 + a]) * p.scale[a];
+      p.out[2 + a] = static_cast<int64_t>(std::floor(p.length[a]));
+    }
   } else {
     fail(node, "needs a 'scales' or 'sizes' attribute (constant inputs folded by the importer)");
   }
@@ -132,8 +140,8 @@ void plan_resize_loop(PlanBuilder& builder, const Node& node, int src, const Res
   const Dims x = builder.dims(src);
   const Dims out = p.out;
   const int dst = builder.add_value(dnnl::memory::desc(to_dnnl(out), dt::f32, tag::abcd));
-  AxisTable rows = axis_table(x[2], out[2], p.scale[0], p);
-  AxisTable cols = axis_table(x[3], out[3], p.scale[1], p);
+  AxisTable rows = axis_table(x[2], out[2], p.length[0], p.scale[0], p);
+  AxisTable cols = axis_table(x[3], out[3], p.length[1], p.scale[1], p);
   builder.add_custom(
       node.name,
       [src, dst, x, out, rows = std::move(rows), cols = std::move(cols)](const std::vector<PlanValue>& values) {

@@ -1,0 +1,318 @@
+// terraseg_engine_peer_bench: terraseg's Engine against OpenCV DNN on the same ONNX files and the
+// same input, in one run (docs/benchmarks.md, "inference against peers"). Not a test: it prints a
+// markdown table, the command line and the machine state.
+//
+// The native U-Nets (base 64 and 32, depth 4) and SegNet (VGG16 encoder) are exported with
+// save_onnx (opset 13, f32) into a temporary directory; ESPNet is ../shared/weights/espnet_city.onnx.
+// For each model both runtimes are warmed up (terraseg plans, OpenCV allocates and fuses), then the
+// timed repetitions alternate between them, so load from other processes hits both alike.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <opencv2/core/utility.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <random>
+#include <sstream>
+
+#include "opencv_peer.hpp"
+#include "terraseg/core/bench.hpp"
+#include "terraseg/core/builders.hpp"
+#include "terraseg/core/engine.hpp"
+#include "terraseg/core/onnx.hpp"
+#include "terraseg/core/version.hpp"
+#include "test_support.hpp"
+
+namespace terraseg {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  int threads = 2;
+  int reps = 10;
+  int warmup = 2;
+  int classes = 2;
+  bool pytorch = false;
+  std::vector<std::string> models{"unet64", "unet32", "segnet", "espnet"};
+};
+
+struct PeerModel {
+  std::string key;   ///< as in --models
+  std::string name;  ///< row label
+  std::filesystem::path file;
+  Dims input;
+};
+
+struct Timings {
+  std::vector<double> ms;
+  double median() const {
+    std::vector<double> sorted = ms;
+    std::sort(sorted.begin(), sorted.end());
+    const size_t mid = sorted.size() / 2;
+    return sorted.size() % 2 == 1 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
+  }
+  double min() const { return *std::min_element(ms.begin(), ms.end()); }
+};
+
+struct Row {
+  PeerModel model;
+  double gflop = 0.0;
+  Timings terraseg, opencv;
+  test::ScoreAgreement agreement;
+  std::string opencv_error;  ///< non-empty when OpenCV could not import or run the file
+};
+
+template <typename Fn>
+double time_ms(Fn&& fn) {
+  const auto start = Clock::now();
+  fn();
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+std::vector<PeerModel> export_models(const Options& options, const std::filesystem::path& dir) {
+  std::vector<PeerModel> models;
+  auto wanted = [&](const std::string& name) {
+    return std::find(options.models.begin(), options.models.end(), name) != options.models.end();
+  };
+  for (const int base : {64, 32}) {
+    const std::string name = "unet" + std::to_string(base);
+    if (!wanted(name)) continue;
+    UNetSpec spec;
+    spec.base_width = base;
+    spec.depth = 4;
+    spec.classes = options.classes;
+    save_onnx(build_unet(spec), (dir / (name + ".onnx")).string());
+    models.push_back({name, "U-Net base " + std::to_string(base) + ", depth 4, " + std::to_string(options.classes) +
+                          " classes (native)",
+                      dir / (name + ".onnx"), {1, 3, 512, 512}});
+  }
+  if (wanted("segnet")) {
+    SegNetSpec spec;
+    spec.classes = options.classes;
+    save_onnx(build_segnet(spec), (dir / "segnet.onnx").string());
+    models.push_back({"segnet", "SegNet VGG16, " + std::to_string(options.classes) + " classes (native)",
+                      dir / "segnet.onnx", {1, 3, 512, 512}});
+  }
+  if (wanted("espnet")) {
+    const auto weights = test::shared_weights_dir();
+    if (weights && std::filesystem::exists(*weights / "espnet_city.onnx")) {
+      models.push_back(
+          {"espnet", "ESPNet Cityscapes (espnet_city.onnx)", *weights / "espnet_city.onnx", {1, 3, 512, 1024}});
+    } else {
+      std::cerr << "espnet_city.onnx not found (set TERRASEG_WEIGHTS or place ../shared/weights): ESPNet skipped\n";
+    }
+  }
+  return models;
+}
+
+Tensor random_input(const Dims& dims) {
+  Tensor input(dims);
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0F, 1.0F);
+  for (float& v : input.values()) v = dist(rng);
+  return input;
+}
+
+Row bench_model(const PeerModel& model, const Options& options) {
+  Row row;
+  row.model = model;
+  Tensor input = random_input(model.input);
+  Engine engine(load_onnx(model.file.string()), EngineOptions{options.threads});
+  row.gflop = engine.stats(model.input).flops / 1e9;
+  Tensor ours;
+  cv::Mat theirs;
+  cv::dnn::Net net;
+  try {
+    net = test::load_opencv_net(model.file.string());
+    for (int i = 0; i < options.warmup; ++i) theirs = test::forward_opencv(net, input);
+  } catch (const std::exception& e) {
+    row.opencv_error = e.what();
+  }
+  for (int i = 0; i < options.warmup; ++i) engine.run(input, ours);
+  for (int rep = 0; rep < options.reps; ++rep) {
+    // Alternate which runtime goes first, so neither always follows the other's cache state.
+    const bool ours_first = rep % 2 == 0;
+    if (ours_first) row.terraseg.ms.push_back(time_ms([&] { engine.run(input, ours); }));
+    if (row.opencv_error.empty()) row.opencv.ms.push_back(time_ms([&] { theirs = test::forward_opencv(net, input); }));
+    if (!ours_first) row.terraseg.ms.push_back(time_ms([&] { engine.run(input, ours); }));
+  }
+  if (row.opencv_error.empty()) row.agreement = test::compare_scores(ours, test::tensor_from_blob(theirs));
+  return row;
+}
+
+std::string fixed(double value, int digits) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(digits) << value;
+  return out.str();
+}
+
+struct TorchTiming {
+  double median_ms = 0.0;
+  double min_ms = 0.0;
+  std::string label;  ///< "PyTorch <version> (<mode>)"
+};
+
+/// Runs tests/reference/bench_peers_torch.py (same threads, reps, warm-up and classes) for the
+/// native models among `rows` and reads its JSON lines: model key -> timing.
+std::map<std::string, TorchTiming> run_pytorch(const Options& options, const std::vector<Row>& rows) {
+  const std::filesystem::path script = test::source_dir() / "tests" / "reference" / "bench_peers_torch.py";
+  std::string command = "/usr/bin/python3 " + script.string() + " --threads " + std::to_string(options.threads) +
+                        " --reps " + std::to_string(options.reps) + " --warmup " + std::to_string(options.warmup) +
+                        " --classes " + std::to_string(options.classes);
+  for (const Row& row : rows) {
+    if (row.model.key != "espnet") command += " " + row.model.key;
+  }
+  struct Close {
+    void operator()(FILE* pipe) const { pclose(pipe); }
+  };
+  std::cerr << "timing PyTorch: " << command << '\n';
+  std::unique_ptr<FILE, Close> pipe(popen(command.c_str(), "r"));
+  if (!pipe) throw Error("cannot run '" + command + "'");
+  std::map<std::string, TorchTiming> timings;
+  char line[4096];
+  while (std::fgets(line, sizeof line, pipe.get()) != nullptr) {
+    const nlohmann::json doc = nlohmann::json::parse(line, nullptr, false);
+    if (doc.is_discarded() || !doc.contains("model")) continue;
+    timings[doc.at("model").get<std::string>()] =
+        TorchTiming{doc.at("median_ms").get<double>(), doc.at("min_ms").get<double>(),
+                    "PyTorch " + doc.at("torch").get<std::string>() + " (" + doc.at("mode").get<std::string>() + ")"};
+  }
+  return timings;
+}
+
+void print_pytorch_table(const std::vector<Row>& rows, const std::map<std::string, TorchTiming>& timings,
+                         double ceiling) {
+  if (timings.empty()) {
+    std::cout << "\nPyTorch: no timings (see the messages above).\n";
+    return;
+  }
+  std::cout << "\n| model | " << timings.begin()->second.label
+            << " ms median (min) | PyTorch / terraseg | PyTorch GFLOP/s (% ceiling) |\n|---|---|---|---|\n";
+  for (const Row& row : rows) {
+    auto found = timings.find(row.model.key);
+    if (found == timings.end()) continue;
+    const double rate = row.gflop / (found->second.median_ms / 1e3);
+    std::cout << "| " << row.model.name << " | " << fixed(found->second.median_ms, 1) << " ("
+              << fixed(found->second.min_ms, 1) << ") | " << fixed(found->second.median_ms / row.terraseg.median(), 2)
+              << "x | " << fixed(rate, 1) << " (" << fixed(100.0 * rate / ceiling, 1) << " %) |\n";
+  }
+  std::cout << "\nPyTorch runs after the table above in its own process (not interleaved), on the same "
+               "architectures with their own random weights (tests/reference/bench_peers_torch.py), so its "
+               "outputs are not compared.\n";
+}
+
+
+std::string cpu_model() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown CPU";
+}
+
+/// OpenCV's thread pool as its build information names it (Debian's 4.6: TBB).
+std::string opencv_parallel_framework() {
+  std::istringstream info(cv::getBuildInformation());
+  for (std::string line; std::getline(info, line);) {
+    const size_t key = line.find("Parallel framework:");
+    if (key != std::string::npos) return line.substr(line.find_first_not_of(' ', key + 19));
+  }
+  return "unknown";
+}
+
+std::string load_average() {
+  double load[3] = {0.0, 0.0, 0.0};
+  if (getloadavg(load, 3) != 3) return "unknown";
+  return fixed(load[0], 2) + " / " + fixed(load[1], 2) + " / " + fixed(load[2], 2);
+}
+
+void print_table(const std::vector<Row>& rows, double ceiling) {
+  std::cout << "| model | input | GFLOP | terraseg ms median (min) | OpenCV ms median (min) | OpenCV / terraseg "
+               "| terraseg GFLOP/s (% ceiling) | OpenCV GFLOP/s (% ceiling) | class agreement | max abs diff |\n"
+               "|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const Row& row : rows) {
+    const double ours = row.terraseg.median();
+    const double ours_rate = row.gflop / (ours / 1e3);
+    std::cout << "| " << row.model.name << " | " << to_string(row.model.input) << " | " << fixed(row.gflop, 1) << " | "
+              << fixed(ours, 1) << " (" << fixed(row.terraseg.min(), 1) << ") | ";
+    if (!row.opencv_error.empty()) {
+      std::cout << "fails (below) | | " << fixed(ours_rate, 1) << " (" << fixed(100.0 * ours_rate / ceiling, 1)
+                << " %) | | | |\n";
+      continue;
+    }
+    const double theirs = row.opencv.median();
+    const double theirs_rate = row.gflop / (theirs / 1e3);
+    std::cout << fixed(theirs, 1) << " (" << fixed(row.opencv.min(), 1) << ") | " << fixed(theirs / ours, 2) << "x | "
+              << fixed(ours_rate, 1) << " (" << fixed(100.0 * ours_rate / ceiling, 1) << " %) | "
+              << fixed(theirs_rate, 1) << " (" << fixed(100.0 * theirs_rate / ceiling, 1) << " %) | "
+              << fixed(100.0 * row.agreement.class_agreement, 3) << " % | " << std::setprecision(2)
+              << std::scientific << row.agreement.max_abs_diff << std::defaultfloat << " |\n";
+  }
+  std::cout << "\nGFLOP: 2 x multiply-adds of the convolutions as the engine counts them; GFLOP/s: that over the "
+               "median; OpenCV / terraseg: ratio of the medians (> 1: terraseg is faster); class agreement: share of "
+               "output pixels whose arg-max class is the same; max abs diff: over all output scores.\n";
+  for (const Row& row : rows) {
+    if (!row.opencv_error.empty()) std::cout << "\nOpenCV on " << row.model.name << ": " << row.opencv_error << '\n';
+  }
+}
+
+int run(const Options& options, const std::string& command_line) {
+  set_thread_count(options.threads);
+  cv::setNumThreads(options.threads);
+  std::cout << "    " << command_line << "\n\n"
+            << "Machine: " << cpu_model() << ", " << options.threads << " thread(s) for both runtimes; oneDNN "
+            << onednn_version() << ", OpenCV " << CV_VERSION << " (DNN_BACKEND_OPENCV, DNN_TARGET_CPU, parallel "
+            << "framework " << opencv_parallel_framework() << "); " << options.reps << " timed runs each, "
+            << "interleaved, after " << options.warmup << " warm-up runs; load average (1/5/15 min) at start "
+            << load_average() << ".\n";
+  const double ceiling_before = matmul_ceiling_gflops();
+  test::TempDir dir;
+  std::vector<Row> rows;
+  for (const PeerModel& model : export_models(options, dir.path())) {
+    std::cerr << "timing " << model.name << " ...\n";
+    rows.push_back(bench_model(model, options));
+  }
+  const double ceiling_after = matmul_ceiling_gflops();
+  const double ceiling = std::max(ceiling_before, ceiling_after);
+  std::cout << "oneDNN f32 matmul ceiling (2048^3, same run): " << fixed(ceiling_before, 1) << " GFLOP/s before, "
+            << fixed(ceiling_after, 1) << " after; the higher is used. Load average at end " << load_average()
+            << ".\n\n";
+  print_table(rows, ceiling);
+  if (options.pytorch) print_pytorch_table(rows, run_pytorch(options, rows), ceiling);
+  return 0;
+}
+
+}  // namespace
+}  // namespace terraseg
+
+int main(int argc, char** argv) {
+  terraseg::Options options;
+  CLI::App app{"terraseg Engine vs OpenCV DNN on the same ONNX files (prints a markdown table)"};
+  app.add_option("--threads", options.threads, "Threads for both runtimes")->check(CLI::Range(1, 256));
+  app.add_option("--reps", options.reps, "Timed runs per runtime and model (median reported)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--warmup", options.warmup, "Untimed runs first (planning, allocation)")->check(CLI::Range(1, 100));
+  app.add_option("--classes", options.classes, "Output classes of the native U-Nets and SegNet")
+      ->check(CLI::Range(2, 256));
+  app.add_flag("--pytorch", options.pytorch, "Also time the native models in PyTorch (/usr/bin/python3)");
+  app.add_option("--models", options.models, "Subset of: unet64 unet32 segnet espnet")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"unet64", "unet32", "segnet", "espnet"}));
+  CLI11_PARSE(app, argc, argv);
+  std::string command_line = argv[0];
+  for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
+  try {
+    return terraseg::run(options, command_line);
+  } catch (const std::exception& e) {
+    std::cerr << "terraseg_engine_peer_bench: " << e.what() << '\n';
+    return 1;
+  }
+}
