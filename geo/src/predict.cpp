@@ -1,5 +1,6 @@
 #include "terraseg/geo/predict.hpp"
 
+#include <future>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -75,6 +76,13 @@ void emit_rows(StripBlender& blender, int tile_row, Outputs& out, int width, int
   if (out.scores) out.scores->append_rows(count, out.score_rows.data());
 }
 
+/// One window as read: normalised input, per-pixel validity and the valid-pixel count.
+struct Window {
+  Tensor input;
+  std::vector<uint8_t> valid;
+  int64_t valid_pixels = 0;
+};
+
 }  // namespace
 
 namespace detail {
@@ -96,23 +104,35 @@ PredictStats predict_on_grid(GDALDataset& input, const std::string& input_path, 
   stats.width = info.width;
   stats.height = info.height;
   stats.tiles = static_cast<int64_t>(cols.count()) * rows.count();
-  Tensor tile_input;
+  // Window k + 1 is read on a worker thread while the model runs on window k (the input dataset is
+  // touched by one thread at a time: the worker reads, the caller waits for it before flushing).
+  const int64_t windows = stats.tiles;
+  const auto read_window = [&](int64_t k, Window& window) {
+    const int r = static_cast<int>(k / cols.count()), c = static_cast<int>(k % cols.count());
+    window.valid_pixels = reader.read(cols.origin(c), rows.origin(r), cols.tile(), rows.tile(), window.input, window.valid);
+  };
+  Window current, next;
   Tensor tile_scores;
-  std::vector<uint8_t> valid;
-  for (int r = 0; r < rows.count(); ++r) {
-    for (int c = 0; c < cols.count(); ++c) {
-      if (reader.read(cols.origin(c), rows.origin(r), cols.tile(), rows.tile(), tile_input, valid) == 0) {
-        ++stats.tiles_skipped;
-        continue;
-      }
-      run_model(infer, tile_input, tile_scores, r, c, input_path);
+  std::future<void> ahead = std::async(std::launch::async, read_window, int64_t{0}, std::ref(next));
+  for (int64_t k = 0; k < windows; ++k) {
+    const int r = static_cast<int>(k / cols.count()), c = static_cast<int>(k % cols.count());
+    ahead.get();
+    std::swap(current, next);
+    if (k + 1 < windows) ahead = std::async(std::launch::async, read_window, k + 1, std::ref(next));
+    if (current.valid_pixels == 0) {
+      ++stats.tiles_skipped;
+    } else {
+      run_model(infer, current.input, tile_scores, r, c, input_path);
       check_scores(tile_scores, num_classes, options.tile, r, c, input_path);
-      blender.add(r, c, tile_scores, valid);
+      blender.add(r, c, tile_scores, current.valid);
       ++stats.tiles_inferred;
     }
+    if (c + 1 < cols.count()) continue;
     emit_rows(blender, r, out, info.width, num_classes);
     blender.advance();
-    // Blocks of rows above the next window row are not read again: drop them from GDAL's cache.
+    // Blocks of rows above the next window row are not read again: drop them from GDAL's cache
+    // (after the worker's read of the next window, so the dataset is never used by two threads).
+    if (ahead.valid()) ahead.wait();
     input.FlushCache(false);
     if (progress) progress(0.9 * (r + 1) / rows.count());
   }
