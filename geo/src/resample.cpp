@@ -49,21 +49,21 @@ GDALDatasetUniquePtr warped_view(GDALDataset& src, const std::string& name, int 
   wo->nBandCount = bands;
   wo->panSrcBands = static_cast<int*>(CPLMalloc(sizeof(int) * static_cast<size_t>(bands)));
   wo->panDstBands = static_cast<int*>(CPLMalloc(sizeof(int) * static_cast<size_t>(bands)));
+  std::vector<std::optional<double>> nodata(static_cast<size_t>(bands));
   std::optional<double> first_nodata;
   for (int b = 1; b <= bands; ++b) {
     wo->panSrcBands[b - 1] = b;
     wo->panDstBands[b - 1] = b;
     int has = FALSE;
     const double value = src.GetRasterBand(b)->GetNoDataValue(&has);
+    if (has != FALSE) nodata[static_cast<size_t>(b - 1)] = value;
     if (has != FALSE && !first_nodata) first_nodata = value;
   }
   if (first_nodata) {
     wo->padfSrcNoDataReal = static_cast<double*>(CPLMalloc(sizeof(double) * static_cast<size_t>(bands)));
     wo->padfDstNoDataReal = static_cast<double*>(CPLMalloc(sizeof(double) * static_cast<size_t>(bands)));
-    for (int b = 1; b <= bands; ++b) {
-      int has = FALSE;
-      const double value = src.GetRasterBand(b)->GetNoDataValue(&has);
-      wo->padfSrcNoDataReal[b - 1] = wo->padfDstNoDataReal[b - 1] = has != FALSE ? value : *first_nodata;
+    for (int b = 0; b < bands; ++b) {
+      wo->padfSrcNoDataReal[b] = wo->padfDstNoDataReal[b] = nodata[static_cast<size_t>(b)].value_or(*first_nodata);
     }
     wo->papszWarpOptions = CSLSetNameValue(wo->papszWarpOptions, "INIT_DEST", "NO_DATA");
   } else {

@@ -63,39 +63,37 @@ std::vector<Unit> plan_units(const RunConfig& config) {
   return units;
 }
 
-/// Regions with an area of interest read their inputs through VRT windows, made (and checked for an
-/// empty intersection) for every unit before any unit runs, so a bad AOI writes nothing.
-void prepare_aoi_windows(const RunConfig& config, std::vector<Unit>& units) {
-  const std::filesystem::path dir = config.output_dir / ".terraseg" / "aoi";  // see model_input_path
-  for (Unit& unit : units) {
-    if (!unit.region->aoi) continue;
-    std::filesystem::create_directories(dir);
-    const AoiConfig& aoi = *unit.region->aoi;
-    const std::string vrt = (dir / (unit.id + ".vrt")).string();
-    try {
-      geo::crop_to_aoi(unit.input.string(), geo::AreaOfInterest{aoi.bbox, aoi.polygon, aoi.crs}, vrt);
-    } catch (const Error& e) {
-      throw Error(config.source.string() + ": key 'regions' (region '" + unit.region->name + "', aoi): " + e.what());
-    }
-    unit.request.input = vrt;
+/// Points `unit` at `.terraseg/<kind>/<unit id>.vrt` (see model_input_path), written by
+/// make(current input, vrt); a failure is reported under the region's config key `kind`.
+template <typename MakeVrt>
+void read_through_vrt(const RunConfig& config, Unit& unit, const std::string& kind, const MakeVrt& make) {
+  const std::filesystem::path dir = config.output_dir / ".terraseg" / kind;
+  std::filesystem::create_directories(dir);
+  const std::string vrt = (dir / (unit.id + ".vrt")).string();
+  try {
+    make(unit.request.input, vrt);
+  } catch (const Error& e) {
+    throw Error(config.source.string() + ": key 'regions' (region '" + unit.region->name + "', " + kind + "): " +
+                e.what());
   }
+  unit.request.input = vrt;
 }
 
-/// Regions with a grid read every input through a VRT warped onto it (after any AOI window), so the
-/// masks of one region share CRS, pixel size and pixel lattice whatever the inputs' CRSs.
-void prepare_region_grids(const RunConfig& config, std::vector<Unit>& units) {
-  const std::filesystem::path dir = config.output_dir / ".terraseg" / "grid";  // see model_input_path
+/// Every unit's input view, made before any unit runs so that a bad one writes nothing: an area of
+/// interest reads the input through a VRT window (checked for an empty intersection); a region grid
+/// then warps that onto the region's CRS, pixel size and pixel lattice, whatever the inputs' CRSs.
+void prepare_input_views(const RunConfig& config, std::vector<Unit>& units) {
   for (Unit& unit : units) {
-    if (!unit.region->grid) continue;
-    std::filesystem::create_directories(dir);
-    const GridConfig& grid = *unit.region->grid;
-    const std::string vrt = (dir / (unit.id + ".vrt")).string();
-    try {
-      geo::warp_to_grid(unit.request.input, geo::TargetGrid{grid.crs, grid.pixel_size_m}, vrt);
-    } catch (const Error& e) {
-      throw Error(config.source.string() + ": key 'regions' (region '" + unit.region->name + "', grid): " + e.what());
+    if (const auto& aoi = unit.region->aoi) {
+      read_through_vrt(config, unit, "aoi", [&aoi](const std::string& input, const std::string& vrt) {
+        geo::crop_to_aoi(input, geo::AreaOfInterest{aoi->bbox, aoi->polygon, aoi->crs}, vrt);
+      });
     }
-    unit.request.input = vrt;
+    if (const auto& grid = unit.region->grid) {
+      read_through_vrt(config, unit, "grid", [&grid](const std::string& input, const std::string& vrt) {
+        geo::warp_to_grid(input, geo::TargetGrid{grid->crs, grid->pixel_size_m}, vrt);
+      });
+    }
   }
 }
 
@@ -231,8 +229,7 @@ int run_job(const RunConfig& config, const RunOptions& options) {
   std::vector<Unit> units = plan_units(config);
   int computed = 0;
   try {
-    prepare_aoi_windows(config, units);
-    prepare_region_grids(config, units);
+    prepare_input_views(config, units);
     computed = run_units(config, options, units, threads, log);
   } catch (const Error& e) {
     log.event("error", {{"message", e.what()}});

@@ -16,6 +16,7 @@
 using terraseg::test::run_terraseg;
 using terraseg::test::read_file;
 using terraseg::test::TempDir;
+using terraseg::test::wait_exit;
 
 namespace {
 
@@ -67,23 +68,9 @@ std::vector<std::string> differences(const std::map<std::string, std::string>& a
 }
 
 pid_t spawn_run(const std::filesystem::path& config, bool resume) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const std::string config_text = config.string();
-    if (resume) {
-      execl(TERRASEG_BINARY, TERRASEG_BINARY, "run", config_text.c_str(), "-q", "--threads", "1", "--resume", nullptr);
-    } else {
-      execl(TERRASEG_BINARY, TERRASEG_BINARY, "run", config_text.c_str(), "-q", "--threads", "1", nullptr);
-    }
-    _exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::vector<std::string> args{"run", config.string(), "-q", "--threads", "1"};
+  if (resume) args.push_back("--resume");
+  return terraseg::test::spawn_terraseg(args);
 }
 
 }  // namespace

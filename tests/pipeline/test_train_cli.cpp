@@ -4,9 +4,6 @@
 #include <gdal_priv.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -21,6 +18,7 @@
 using terraseg::test::read_file;
 using terraseg::test::run_terraseg;
 using terraseg::test::TempDir;
+using terraseg::test::wait_exit;
 
 namespace {
 
@@ -85,23 +83,9 @@ fs::path write_config(const fs::path& root, const std::string& name, const std::
 const char* kUNet = "  builder: unet\n  base_width: 4\n  depth: 2\n";
 
 pid_t spawn_train(const fs::path& config, const fs::path& log, bool resume) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(fd, STDERR_FILENO);
-    dup2(fd, STDOUT_FILENO);
-    const std::string c = config.string();
-    if (resume) execl(TERRASEG_BINARY, TERRASEG_BINARY, "train", c.c_str(), "--threads", "1", "--resume", nullptr);
-    else execl(TERRASEG_BINARY, TERRASEG_BINARY, "train", c.c_str(), "--threads", "1", nullptr);
-    _exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::vector<std::string> args{"train", config.string(), "--threads", "1"};
+  if (resume) args.push_back("--resume");
+  return terraseg::test::spawn_terraseg(args, log);
 }
 
 }  // namespace
