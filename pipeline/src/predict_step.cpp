@@ -24,13 +24,9 @@ int model_classes(Engine& engine, const ModelCard& card, int channels, int tile)
 }
 
 std::map<int, int64_t> class_histogram(const std::string& mask_path, int classes) {
-  GDALDatasetUniquePtr mask = geo::open_raster(mask_path);
-  std::vector<GUIntBig> counts(256, 0);
-  if (mask->GetRasterBand(1)->GetHistogram(-0.5, 255.5, 256, counts.data(), FALSE, FALSE, nullptr, nullptr) != CE_None) {
-    throw Error(mask_path + ": cannot compute the class histogram of the written mask");
-  }
+  const std::vector<int64_t> counts = geo::count_class_pixels(mask_path);
   std::map<int, int64_t> result;
-  for (int id = 0; id < classes; ++id) result[id] = static_cast<int64_t>(counts[static_cast<size_t>(id)]);
+  for (int id = 0; id < classes; ++id) result[id] = counts[static_cast<size_t>(id)];
   return result;
 }
 

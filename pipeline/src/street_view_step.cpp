@@ -14,16 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-/// Pixels per class id (0..255) of band 1 of a written class mask.
-std::vector<int64_t> class_pixels(const std::string& mask_path) {
-  GDALDatasetUniquePtr mask = geo::open_raster(mask_path);
-  std::vector<GUIntBig> counts(256, 0);
-  if (mask->GetRasterBand(1)->GetHistogram(-0.5, 255.5, 256, counts.data(), FALSE, FALSE, nullptr, nullptr) != CE_None) {
-    throw Error(mask_path + ": cannot count the classes of the street-view mask");
-  }
-  return {counts.begin(), counts.end()};
-}
-
 /// File-name-safe form of a point id.
 std::string safe_name(const std::string& id) {
   std::string name = id;
@@ -51,7 +41,7 @@ geo::RoleCounts segment_point(Engine& engine, const ModelCard& card, int num_cla
     }
     const std::filesystem::path mask = mask_dir / (safe_name(point.id) + "-" + std::to_string(i) + ".tif");
     geo::predict_raster(image, geo::PredictOutputs{mask.string(), ""}, spec, infer, num_classes, card.classes, predict);
-    counts.add_class_counts(class_pixels(mask.string()), roles);
+    counts.add_class_counts(geo::count_class_pixels(mask.string()), roles);
   }
   return counts;
 }

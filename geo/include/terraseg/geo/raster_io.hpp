@@ -3,6 +3,7 @@
 #include <gdal_priv.h>
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,6 +66,11 @@ RasterInfo describe_raster(GDALDataset& dataset, const std::string& path);
 /// nullopt when the CRS is empty, local/engineering or has unknown units.
 std::optional<PixelSizeM> pixel_size_in_metres(const OGRSpatialReference* crs, const GeoTransform& gt,
                                                int width, int height);
+
+/// Pixels per value (0..255) of band 1 of a Byte class mask, read row block by row block. Unlike
+/// GDALRasterBand::GetHistogram it writes nothing: GDAL's PAM would cache a histogram by rewriting the
+/// mask's .aux.xml sidecar in place, after the mask was atomically renamed into place.
+std::vector<int64_t> count_class_pixels(const std::string& mask_path);
 
 /// How many model pixels one input pixel spans: input pixel size / model pixel size (mean of x and y).
 /// > 1: the input is coarser than the model was trained on. nullopt when the input's pixel size in
