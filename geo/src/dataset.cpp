@@ -121,12 +121,12 @@ Sample load_sample(const std::pair<std::string, std::string>& pair, const MaskEn
   return sample;
 }
 
-void class_statistics(const std::vector<std::pair<std::string, std::string>>& pairs, const MaskEncoding& mask, int classes,
+void class_statistics(const std::vector<TrainingPair>& pairs, const std::vector<DataSource>& sources, int classes,
                       std::vector<int64_t>& class_pixels, std::vector<int64_t>& image_pixels) {
   class_pixels.assign(static_cast<size_t>(classes), 0);
   image_pixels.assign(static_cast<size_t>(classes), 0);
-  for (const auto& pair : pairs) {
-    const Sample sample = load_sample(pair, mask);
+  for (const TrainingPair& pair : pairs) {
+    const Sample sample = load_sample({pair.image, pair.mask}, sources.at(static_cast<size_t>(pair.source)).mask);
     std::vector<int64_t> counts(static_cast<size_t>(classes), 0);
     for (uint8_t id : sample.labels) {
       if (id < classes) ++counts[id];

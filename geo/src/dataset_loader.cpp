@@ -19,9 +19,14 @@ uint64_t mix(uint64_t x) {
 
 }  // namespace
 
-BatchLoader::BatchLoader(std::vector<std::pair<std::string, std::string>> pairs, LoaderConfig config, int64_t start_epoch,
-                         int64_t start_batch)
+BatchLoader::BatchLoader(std::vector<TrainingPair> pairs, LoaderConfig config, int64_t start_epoch, int64_t start_batch)
     : pairs_(std::move(pairs)), config_(std::move(config)), epoch_(start_epoch), batch_(start_batch) {
+  for (const TrainingPair& pair : pairs_) {
+    if (pair.source < 0 || static_cast<size_t>(pair.source) >= config_.sources.size()) {
+      throw Error("training pair " + pair.image + " names data source " + std::to_string(pair.source) + " of " +
+                  std::to_string(config_.sources.size()));
+    }
+  }
   if (config_.batch <= 0 || static_cast<size_t>(config_.batch) > pairs_.size()) {
     throw Error("batch size " + std::to_string(config_.batch) + " needs at least that many training pairs (have " +
                 std::to_string(pairs_.size()) + ")");
@@ -87,16 +92,21 @@ Batch BatchLoader::make_batch(int64_t epoch, int64_t index) const {
   batch.index = index;
   for (int b = 0; b < config_.batch; ++b) {
     const size_t position = static_cast<size_t>(index * config_.batch + b);
-    const Sample raw = load_sample(pairs_[order[position]], config_.mask);
+    const TrainingPair& pair = pairs_[order[position]];
+    const DataSource& source = config_.sources[static_cast<size_t>(pair.source)];
+    const Sample raw = load_sample({pair.image, pair.mask}, source.mask);
+    AugmentConfig augmentation = config_.augment;
+    augmentation.scale_min *= source.scale;
+    augmentation.scale_max *= source.scale;
     const uint64_t seed = mix(config_.seed ^ mix(static_cast<uint64_t>(epoch) * 1000003ULL + position));
-    const Sample sample = augment(raw, config_.augment, config_.crop_h, config_.crop_w, seed);
+    const Sample sample = augment(raw, augmentation, config_.crop_h, config_.crop_w, seed);
     if (b == 0) {
       const auto channels = static_cast<int64_t>(config_.normalisation.bands.size());
       batch.images = Tensor({config_.batch, channels, sample.height, sample.width});
       batch.labels = Labels{config_.batch, sample.height, sample.width, {}};
       batch.labels.ids.resize(static_cast<size_t>(batch.labels.pixels()));
     } else if (sample.height != batch.labels.h || sample.width != batch.labels.w) {
-      throw Error("images in a batch differ in size (" + pairs_[order[position]].first + "); set a crop size");
+      throw Error("images in a batch differ in size (" + pair.image + "); set a crop size");
     }
     normalise_into(sample, config_.normalisation, batch.images, batch.labels, b);
   }

@@ -85,12 +85,11 @@ class TrainCommand final : public Command {
     tc.loss.dice_weight = config_.optim.dice_weight;
     apply_transfer(config_, graph, tc.lr_scale, common_->quiet || apply_once_);
     apply_once_ = true;
-    train_pairs_ = geo::pair_by_stem(config_.data.train_images, config_.data.train_masks,
-                                     geo::DatasetSplit{config_.data.split_every, 0, false});
+    list_training_pairs();
     tc.schedule.total_steps = total_steps();
     if (config_.data.class_weights == "median_frequency" && class_weights_.empty()) {
       std::vector<int64_t> pixels, image_pixels;
-      geo::class_statistics(train_pairs_, config_.data.mask, classes(graph), pixels, image_pixels);
+      geo::class_statistics(train_pairs_, sources(), classes(graph), pixels, image_pixels);
       class_weights_ = median_frequency_weights(pixels, image_pixels);
     }
     tc.loss.class_weights = class_weights_;
@@ -102,16 +101,42 @@ class TrainCommand final : public Command {
     return card_classes.empty() ? config_.model.init.classes : static_cast<int>(card_classes.size());
   }
 
-  /// Each training image appears crops_per_image times per epoch (a different random crop each time).
-  std::vector<std::pair<std::string, std::string>> epoch_pairs() const {
-    std::vector<std::pair<std::string, std::string>> pairs;
-    for (int i = 0; i < config_.data.crops_per_image; ++i) pairs.insert(pairs.end(), train_pairs_.begin(), train_pairs_.end());
+  /// The primary data's training pairs (source 0), then each of data.extra_sources' (source 1, 2, ...).
+  void list_training_pairs() {
+    train_pairs_.clear();
+    crops_.clear();
+    auto add = [&](const std::vector<std::string>& images, const std::vector<std::string>& masks, int split_every, int crops) {
+      const int source = static_cast<int>(crops_.size());
+      for (auto& [image, mask] : geo::pair_by_stem(images, masks, geo::DatasetSplit{split_every, 0, false})) {
+        train_pairs_.push_back({std::move(image), std::move(mask), source});
+      }
+      crops_.push_back(crops);
+    };
+    const TrainDataConfig& data = config_.data;
+    add(data.train_images, data.train_masks, data.split_every, data.crops_per_image);
+    for (const TrainSourceConfig& extra : data.extra_sources) add(extra.images, extra.masks, extra.split_every, extra.crops_per_image);
+  }
+
+  std::vector<geo::DataSource> sources() const {
+    std::vector<geo::DataSource> list{geo::DataSource{config_.data.mask, 1.0}};
+    for (const TrainSourceConfig& extra : config_.data.extra_sources) list.push_back(geo::DataSource{extra.mask, extra.scale});
+    return list;
+  }
+
+  /// Each training image appears its source's crops_per_image times per epoch (a different random crop each time).
+  std::vector<geo::TrainingPair> epoch_pairs() const {
+    std::vector<geo::TrainingPair> pairs;
+    for (size_t source = 0; source < crops_.size(); ++source) {
+      for (int copy = 0; copy < crops_[source]; ++copy) {
+        for (const geo::TrainingPair& pair : train_pairs_) {
+          if (pair.source == static_cast<int>(source)) pairs.push_back(pair);
+        }
+      }
+    }
     return pairs;
   }
 
-  int64_t batches_per_epoch() const {
-    return static_cast<int64_t>(train_pairs_.size()) * config_.data.crops_per_image / config_.optim.batch;
-  }
+  int64_t batches_per_epoch() const { return static_cast<int64_t>(epoch_pairs().size()) / config_.optim.batch; }
   int64_t total_steps() const {
     const int64_t epochs_steps = batches_per_epoch() * config_.optim.epochs;
     return config_.optim.max_steps > 0 ? std::min(config_.optim.max_steps, epochs_steps) : epochs_steps;
@@ -243,7 +268,7 @@ class TrainCommand final : public Command {
     lc.crop_w = config_.data.crop_w;
     lc.augment = config_.data.augment;
     lc.normalisation = normalisation(trainer.graph());
-    lc.mask = config_.data.mask;
+    lc.sources = sources();
     lc.seed = config_.seed;
     geo::BatchLoader loader(epoch_pairs(), lc, state.epoch, state.batch);
     const int64_t total = total_steps();
@@ -284,7 +309,8 @@ class TrainCommand final : public Command {
   bool resume_ = false;
   bool apply_once_ = false;
   TrainConfig config_;
-  std::vector<std::pair<std::string, std::string>> train_pairs_;
+  std::vector<geo::TrainingPair> train_pairs_;  ///< each once, in source order
+  std::vector<int> crops_;                      ///< crops per image per epoch, by source
   std::vector<float> class_weights_;
   std::vector<geo::Sample> val_;
 };

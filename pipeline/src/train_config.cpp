@@ -117,6 +117,28 @@ void parse_augment(MapReader reader, geo::AugmentConfig& aug) {
   reader.finish();
 }
 
+void parse_source(MapReader reader, TrainSourceConfig& source) {
+  source.images = dir_list(reader, "images");
+  source.masks = dir_list(reader, "masks");
+  if (auto mask = reader.child("mask")) parse_mask(*mask, source.mask);
+  reader.optional("crops_per_image", source.crops_per_image);
+  reader.optional("split_every", source.split_every);
+  reader.optional("scale", source.scale);
+  reader.finish();
+  if (source.split_every == 1 || source.split_every < 0) {
+    reader.fail("split_every", "must be 0 (train on every pair) or at least 2", reader.raw("split_every"));
+  }
+  if (source.images.empty() || source.images.size() != source.masks.size()) {
+    reader.fail("images", "and 'masks' must list the same number of directories (at least one)", YAML::Node());
+  }
+  if (source.crops_per_image < 1 || source.crops_per_image > 1000) {
+    reader.fail("crops_per_image", "must be between 1 and 1000", reader.raw("crops_per_image"));
+  }
+  if (!(source.scale > 0.05 && source.scale < 20.0)) {
+    reader.fail("scale", "must be between 0.05 and 20 (this source's pixel size / the primary data's)", reader.raw("scale"));
+  }
+}
+
 void parse_data(MapReader reader, TrainDataConfig& data) {
   data.train_images = dir_list(reader, "train_images");
   data.train_masks = dir_list(reader, "train_masks");
@@ -139,6 +161,10 @@ void parse_data(MapReader reader, TrainDataConfig& data) {
   }
   if (auto aug = reader.child("augment")) parse_augment(*aug, data.augment);
   reader.optional("class_weights", data.class_weights);
+  for (MapReader& entry : reader.list("extra_sources")) {
+    data.extra_sources.emplace_back();
+    parse_source(entry, data.extra_sources.back());
+  }
   reader.finish();
   if (data.train_images.empty() || data.train_images.size() != data.train_masks.size()) {
     reader.fail("train_images", "and 'train_masks' must list the same number of directories (at least one)", YAML::Node());
@@ -230,6 +256,7 @@ TrainConfig load_train_config(const std::filesystem::path& file) {
   root.finish();
   config.data.mask.classes = config.model.classes.empty() ? config.model.init.classes
                                                           : static_cast<int>(config.model.classes.size());
+  for (TrainSourceConfig& source : config.data.extra_sources) source.mask.classes = config.data.mask.classes;
   return config;
 }
 

@@ -32,6 +32,15 @@ struct TrainModelConfig {
   geo::Normalisation normalisation;
 };
 
+/// A further training source (`data.extra_sources[]`): training only, validation stays on the primary data.
+struct TrainSourceConfig {
+  std::vector<std::string> images, masks;
+  geo::MaskEncoding mask;
+  int crops_per_image = 1;
+  int split_every = 0;              ///< >= 2: every Nth pair (sorted) is held out, as the primary split does
+  double scale = 1.0;               ///< this source's pixel size / the primary data's
+};
+
 struct TrainDataConfig {
   std::vector<std::string> train_images, train_masks, val_images, val_masks;
   int split_every = 0;              ///< no val dirs: every Nth train pair validates
@@ -41,6 +50,7 @@ struct TrainDataConfig {
   int val_multiple = 8;             ///< validation images are centre-cropped to a multiple of this
   geo::AugmentConfig augment;
   std::string class_weights = "none";  ///< none | median_frequency
+  std::vector<TrainSourceConfig> extra_sources;
 };
 
 struct TrainOptimConfig {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,22 @@ struct SyntheticRaster {
   std::vector<GDALColorInterp> colours;         ///< per band; empty = leave GDAL's default
   std::vector<std::string> descriptions;        ///< per band; empty = none
 };
+
+/// Writes `bands` planes of w x h bytes as a PNG (no georeferencing), as training images and masks are.
+inline void write_png(const std::string& path, int w, int h, const std::vector<std::vector<uint8_t>>& bands) {
+  GDALAllRegister();
+  GDALDatasetUniquePtr mem(GetGDALDriverManager()->GetDriverByName("MEM")->Create("", w, h, static_cast<int>(bands.size()),
+                                                                                  GDT_Byte, nullptr));
+  for (size_t b = 0; b < bands.size(); ++b) {
+    auto* data = const_cast<uint8_t*>(bands[b].data());
+    if (mem->GetRasterBand(static_cast<int>(b) + 1)->RasterIO(GF_Write, 0, 0, w, h, data, w, h, GDT_Byte, 0, 0) != CE_None) {
+      throw std::runtime_error("cannot fill " + path);
+    }
+  }
+  GDALDatasetUniquePtr png(GetGDALDriverManager()->GetDriverByName("PNG")->CreateCopy(path.c_str(), mem.get(), FALSE,
+                                                                                     nullptr, nullptr, nullptr));
+  if (!png) throw std::runtime_error("cannot write " + path);
+}
 
 /// A deterministic, textured pixel value for band b (1-based) at (x, y), in [0, 250].
 inline double texture(int b, int x, int y) {

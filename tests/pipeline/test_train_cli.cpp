@@ -1,6 +1,6 @@
 // `terraseg train` end to end on a tiny synthetic dataset: the process is killed with SIGKILL mid-run
 // and resumed, and the exported model equals an uninterrupted run's byte for byte; config errors name
-// the file, line and key; `weights: random` and `crops_per_image` are wired through.
+// the file, line and key; `weights: random`, `crops_per_image` and `extra_sources` are wired through.
 #include <gdal_priv.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli_runner.hpp"
+#include "geo_test_util.hpp"
 #include "terraseg/core/builders.hpp"
 #include "terraseg/core/onnx.hpp"
 #include "test_support.hpp"
@@ -19,27 +20,11 @@ using terraseg::test::read_file;
 using terraseg::test::run_terraseg;
 using terraseg::test::TempDir;
 using terraseg::test::wait_exit;
+using terraseg::geo::test::write_png;
 
 namespace {
 
 namespace fs = std::filesystem;
-
-/// Writes `bands` planes of w x h bytes as a PNG through GDAL.
-void write_png(const fs::path& path, int w, int h, const std::vector<std::vector<uint8_t>>& bands) {
-  GDALAllRegister();
-  GDALDataset* mem = GetGDALDriverManager()->GetDriverByName("MEM")->Create("", w, h, static_cast<int>(bands.size()),
-                                                                             GDT_Byte, nullptr);
-  for (size_t b = 0; b < bands.size(); ++b) {
-    auto* data = const_cast<uint8_t*>(bands[b].data());
-    EXPECT_EQ(mem->GetRasterBand(static_cast<int>(b) + 1)->RasterIO(GF_Write, 0, 0, w, h, data, w, h, GDT_Byte, 0, 0),
-              CE_None);
-  }
-  GDALDataset* png = GetGDALDriverManager()->GetDriverByName("PNG")->CreateCopy(path.c_str(), mem, FALSE, nullptr,
-                                                                                 nullptr, nullptr);
-  ASSERT_NE(png, nullptr) << path;
-  GDALClose(png);
-  GDALClose(mem);
-}
 
 /// Eight 24x24 RGB images of noise with one bright square each; masks give 1 inside the square.
 void make_dataset(const fs::path& root) {
@@ -131,6 +116,26 @@ TEST(TrainCli, RandomWeightsKeepTheInitArchitecture) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(fs::exists(dir / "scratch/model.onnx"));
   EXPECT_NE(result.err.find("step 1/12 "), std::string::npos) << "one crop per image by default: " << result.err;
+}
+
+TEST(TrainCli, ExtraSourcesJoinEveryEpoch) {
+  TempDir dir;
+  make_dataset(dir.path());
+  const auto config = write_config(dir.path(), "multi", kUNet,
+                                   "  extra_sources:\n"
+                                   "    - {images: images, masks: masks, mask: {type: threshold, threshold: 1}, scale: 1.5}\n");
+  const auto result = run_terraseg({"train", config.string(), "--threads", "1"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  // (6 primary training pairs + all 8 of the extra source) / batch 2 = 7 steps per epoch, 4 epochs.
+  EXPECT_NE(result.err.find("step 1/28 "), std::string::npos) << result.err;
+  EXPECT_TRUE(fs::exists(dir / "multi/model.onnx"));
+
+  const auto bad = write_config(dir.path(), "bad", kUNet, "  extra_sources:\n    - {images: images, masks: masks, split_every: 1}\n");
+  const auto refused = run_terraseg({"train", bad.string()});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("split_every"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("bad.yaml:"), std::string::npos) << refused.err;
+  EXPECT_FALSE(fs::exists(dir / "bad/ckpt"));
 }
 
 TEST(TrainCli, BadKeysAreNamedWithTheirLine) {

@@ -76,9 +76,6 @@ struct Sample {
 /// Reads one pair; throws Error naming the file when unreadable or when sizes differ.
 Sample load_sample(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask);
 
-/// Per-class pixel counts and pixel totals of images containing each class (median-frequency input).
-void class_statistics(const std::vector<std::pair<std::string, std::string>>& pairs, const MaskEncoding& mask,
-                      int classes, std::vector<int64_t>& class_pixels, std::vector<int64_t>& image_pixels);
 
 /// Random rescale, crop (padding with the ignore label when too small), flips, rotation, colour
 /// jitter and grey conversion, all drawn from `seed`. crop 0 keeps the full image.
@@ -90,6 +87,24 @@ Sample centre_crop(const Sample& sample, int multiple);
 
 /// Writes sample `index` of a batch into NCHW `images` and N x H x W `labels` (both pre-sized).
 void normalise_into(const Sample& sample, const Normalisation& norm, Tensor& images, Labels& labels, int64_t index);
+
+/// Where training pairs come from. Source 0 is the primary data set; further sources (say, the road
+/// class of another data set) bring their own mask encoding and pixel size.
+struct DataSource {
+  MaskEncoding mask;
+  double scale = 1.0;              ///< resize factor before augmentation: this source's pixel size / the model's
+};
+
+/// One training image/mask pair and the DataSource it belongs to.
+struct TrainingPair {
+  std::string image, mask;
+  int source = 0;                  ///< index into LoaderConfig::sources
+};
+
+/// Per-class pixel counts and pixel totals of images containing each class (median-frequency input),
+/// each pair decoded with its source's mask encoding.
+void class_statistics(const std::vector<TrainingPair>& pairs, const std::vector<DataSource>& sources, int classes,
+                      std::vector<int64_t>& class_pixels, std::vector<int64_t>& image_pixels);
 
 struct Batch {
   Tensor images;
@@ -103,7 +118,7 @@ struct LoaderConfig {
   int crop_h = 0, crop_w = 0;      ///< 0: full images (then all must share one size)
   AugmentConfig augment;
   Normalisation normalisation;
-  MaskEncoding mask;
+  std::vector<DataSource> sources{DataSource{}};  ///< TrainingPair::source indexes this
   uint64_t seed = 1;
   bool shuffle = true;
   int queue = 2;                   ///< batches prepared ahead
@@ -113,8 +128,7 @@ struct LoaderConfig {
 /// each sample depend only on (seed, e, position), so resuming at (epoch, batch) reproduces the run.
 class BatchLoader {
  public:
-  BatchLoader(std::vector<std::pair<std::string, std::string>> pairs, LoaderConfig config, int64_t start_epoch,
-              int64_t start_batch);
+  BatchLoader(std::vector<TrainingPair> pairs, LoaderConfig config, int64_t start_epoch, int64_t start_batch);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
@@ -127,7 +141,7 @@ class BatchLoader {
   void work();
   Batch make_batch(int64_t epoch, int64_t index) const;
 
-  std::vector<std::pair<std::string, std::string>> pairs_;
+  std::vector<TrainingPair> pairs_;
   LoaderConfig config_;
   int64_t epoch_, batch_;
   std::deque<Batch> ready_;

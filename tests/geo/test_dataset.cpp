@@ -1,0 +1,178 @@
+// Training data: pairing by stem, the three mask encodings, seeded augmentation, and the batch loader's
+// determinism and per-source mask encodings and pixel-size factors (data.extra_sources).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "geo_test_util.hpp"
+#include "terraseg/core/error.hpp"
+#include "terraseg/geo/dataset.hpp"
+#include "test_support.hpp"
+
+namespace terraseg::geo {
+namespace {
+
+namespace fs = std::filesystem;
+using test::write_png;
+
+/// An n x n RGB image whose red band is `red` everywhere and green band a gradient.
+std::vector<std::vector<uint8_t>> rgb_image(int n, uint8_t red) {
+  std::vector<std::vector<uint8_t>> bands(3, std::vector<uint8_t>(static_cast<size_t>(n * n), red));
+  for (int i = 0; i < n * n; ++i) bands[1][static_cast<size_t>(i)] = static_cast<uint8_t>(i % 251);
+  return bands;
+}
+
+/// Two data sources side by side: "a" with class-id masks (1 in the left half), "b" with 0/255 masks
+/// (255 in the left half) as the EPFL roads set has them.
+struct TwoSources {
+  terraseg::test::TempDir dir;
+  static constexpr int n = 8;
+  TwoSources() {
+    for (const char* sub : {"a/images", "a/masks", "b/images", "b/masks"}) fs::create_directories(dir / sub);
+    std::vector<uint8_t> ids(n * n), bytes(n * n);
+    for (int i = 0; i < n * n; ++i) {
+      ids[static_cast<size_t>(i)] = i % n < n / 2 ? 1 : 0;
+      bytes[static_cast<size_t>(i)] = i % n < n / 2 ? 255 : 0;
+    }
+    for (int k = 0; k < 2; ++k) {
+      const std::string stem = "tile" + std::to_string(k) + ".png";
+      write_png((dir / "a/images" / stem).string(), n, n, rgb_image(n, 10));
+      write_png((dir / "a/masks" / stem).string(), n, n, {ids});
+      write_png((dir / "b/images" / stem).string(), n, n, rgb_image(n, 200));
+      write_png((dir / "b/masks" / stem).string(), n, n, {bytes});
+    }
+  }
+  std::vector<TrainingPair> pairs() const {
+    std::vector<TrainingPair> all;
+    for (int source = 0; source < 2; ++source) {
+      const std::string root = (dir / (source == 0 ? "a" : "b")).string();
+      for (auto& [image, mask] : pair_by_stem({root + "/images"}, {root + "/masks"}, DatasetSplit{})) {
+        all.push_back({image, mask, source});
+      }
+    }
+    return all;
+  }
+  static LoaderConfig config() {
+    LoaderConfig config;
+    config.batch = 1;
+    config.shuffle = false;
+    config.normalisation.mean = {0.0F, 0.0F, 0.0F};
+    config.normalisation.std = {1.0F, 1.0F, 1.0F};
+    MaskEncoding ids;
+    ids.classes = 2;
+    MaskEncoding threshold;
+    threshold.kind = MaskKind::threshold;
+    config.sources = {DataSource{ids, 1.0}, DataSource{threshold, 2.0}};
+    return config;
+  }
+};
+
+TEST(Dataset, PairsByStemAndSplitsEveryNth) {
+  TwoSources data;
+  const std::string images = (data.dir / "a/images").string(), masks = (data.dir / "a/masks").string();
+  const auto all = pair_by_stem({images}, {masks}, DatasetSplit{});
+  ASSERT_EQ(all.size(), 2U);
+  EXPECT_EQ(fs::path(all[0].first).filename(), "tile0.png");
+  EXPECT_EQ(fs::path(all[0].second).filename(), "tile0.png");
+  EXPECT_EQ(all[0].second, masks + "/tile0.png");
+  const auto val = pair_by_stem({images}, {masks}, DatasetSplit{2, 0, true});
+  const auto train = pair_by_stem({images}, {masks}, DatasetSplit{2, 0, false});
+  ASSERT_EQ(val.size(), 1U);
+  ASSERT_EQ(train.size(), 1U);
+  EXPECT_EQ(fs::path(val[0].first).filename(), "tile0.png");
+  EXPECT_EQ(fs::path(train[0].first).filename(), "tile1.png");
+}
+
+TEST(Dataset, MaskEncodings) {
+  TwoSources data;
+  const std::string b_image = (data.dir / "b/images/tile0.png").string(), b_mask = (data.dir / "b/masks/tile0.png").string();
+  MaskEncoding threshold;
+  threshold.kind = MaskKind::threshold;
+  const Sample thresholded = load_sample({b_image, b_mask}, threshold);
+  ASSERT_EQ(thresholded.labels.size(), 64U);
+  EXPECT_EQ(thresholded.labels[0], 1);
+  EXPECT_EQ(thresholded.labels[7], 0);
+  EXPECT_EQ(thresholded.rgb[0], 200);  // red first
+
+  MaskEncoding ids;
+  ids.classes = 2;  // 255 is not a class: ignored
+  EXPECT_EQ(load_sample({b_image, b_mask}, ids).labels[0], kIgnoreLabel);
+  ids.ignore_ids = {0};
+  EXPECT_EQ(load_sample({b_image, b_mask}, ids).labels[7], kIgnoreLabel);
+
+  // A palette needs an RGB mask: the image itself serves (red 200, green gradient).
+  MaskEncoding palette;
+  palette.kind = MaskKind::palette;
+  palette.palette = {{{200, 0, 200}, 3}};
+  const Sample coloured = load_sample({b_image, b_image}, palette);
+  EXPECT_EQ(coloured.labels[0], 3);               // (200, 0, 200)
+  EXPECT_EQ(coloured.labels[1], kIgnoreLabel);    // (200, 1, 200) is not listed
+  // A single-band mask is read as grey RGB: none of its colours is listed, so everything is ignored.
+  const Sample grey = load_sample({b_image, b_mask}, palette);
+  EXPECT_EQ(std::count(grey.labels.begin(), grey.labels.end(), kIgnoreLabel), 64);
+  EXPECT_THROW(load_sample({b_image, (data.dir / "missing.png").string()}, palette), Error);
+}
+
+TEST(Dataset, AugmentIsSeeded) {
+  TwoSources data;
+  const Sample sample = load_sample({(data.dir / "a/images/tile0.png").string(), (data.dir / "a/masks/tile0.png").string()},
+                                    TwoSources::config().sources[0].mask);
+  AugmentConfig config;
+  config.hflip = config.vflip = config.rot90 = true;
+  config.scale_min = 1.5;
+  config.scale_max = 2.0;
+  config.brightness = 0.3;
+  const Sample one = augment(sample, config, 6, 6, 42), again = augment(sample, config, 6, 6, 42);
+  EXPECT_EQ(one.rgb, again.rgb);
+  EXPECT_EQ(one.labels, again.labels);
+  EXPECT_EQ(one.height, 6);
+  bool differs = false;
+  for (uint64_t seed = 1; seed < 20 && !differs; ++seed) {
+    const Sample other = augment(sample, config, 6, 6, seed);
+    differs = other.rgb != one.rgb || other.labels != one.labels;
+  }
+  EXPECT_TRUE(differs);
+}
+
+TEST(Dataset, EachSourceDecodesWithItsOwnEncodingAndScale) {
+  TwoSources data;
+  BatchLoader loader(data.pairs(), TwoSources::config(), 0, 0);
+  ASSERT_EQ(loader.batches_per_epoch(), 4);
+  for (int b = 0; b < 4; ++b) {
+    const Batch batch = loader.next();
+    const bool second_source = b >= 2;  // no shuffle: source a's two pairs, then b's
+    const int64_t n = second_source ? 2 * TwoSources::n : TwoSources::n;
+    ASSERT_EQ(batch.labels.h, n) << "batch " << b << ": source b is resized by its scale 2";
+    ASSERT_EQ(batch.labels.w, n);
+    // Left half is class 1 in both encodings; nothing is ignored.
+    EXPECT_EQ(batch.labels.ids[0], 1) << "batch " << b;
+    EXPECT_EQ(batch.labels.ids[static_cast<size_t>(n - 1)], 0) << "batch " << b;
+    EXPECT_EQ(std::count(batch.labels.ids.begin(), batch.labels.ids.end(), kIgnoreLabel), 0);
+    EXPECT_FLOAT_EQ(batch.images.data()[0], second_source ? 200.0F / 255.0F : 10.0F / 255.0F);
+  }
+}
+
+TEST(Dataset, LoaderIsDeterministicAcrossResume) {
+  TwoSources data;
+  LoaderConfig config = TwoSources::config();
+  config.shuffle = true;
+  config.augment.hflip = true;
+  config.crop_h = config.crop_w = 6;
+  std::vector<std::vector<uint8_t>> straight;
+  {
+    BatchLoader loader(data.pairs(), config, 0, 0);
+    for (int i = 0; i < 8; ++i) straight.push_back(loader.next().labels.ids);
+  }
+  BatchLoader resumed(data.pairs(), config, 1, 1);  // epoch 1, batch 1 = the 6th batch
+  for (int i = 5; i < 8; ++i) EXPECT_EQ(resumed.next().labels.ids, straight[static_cast<size_t>(i)]) << "batch " << i;
+}
+
+TEST(Dataset, LoaderRefusesAnUnknownSource) {
+  TwoSources data;
+  auto pairs = data.pairs();
+  pairs[1].source = 5;
+  EXPECT_THROW(BatchLoader(pairs, TwoSources::config(), 0, 0), Error);
+}
+
+}  // namespace
+}  // namespace terraseg::geo
