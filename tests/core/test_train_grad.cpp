@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "terraseg/core/engine.hpp"
+#include "terraseg/core/error.hpp"
 #include "terraseg/core/train_graph.hpp"
 #include "train_test_util.hpp"
 
@@ -180,6 +182,75 @@ TEST(TrainGrad, ResizeLinearAndNearest) {
                                 {{"mode", std::string(mode)}, {"scales", std::vector<float>{1, 1, 2, 2}},
                                  {"coordinate_transformation_mode", std::string("half_pixel")}}));
     check_graph(g, test::random_tensor({1, 2, 3, 4}, 1));
+  }
+}
+
+// Nearest resizing in every coordinate and rounding mode, to sizes that are not integer multiples:
+// the trainer's forward equals the inference engine's (which follows the ONNX definition and passes
+// its conformance vectors), and the gradient checks.
+TEST(TrainGrad, ResizeNearestFollowsEveryOnnxMode) {
+  struct Case {
+    const char* transform;
+    const char* rounding;
+    Ints sizes;
+  };
+  const Case cases[] = {{"asymmetric", "floor", {1, 2, 7, 9}},          // PyTorch's nearest export
+                        {"half_pixel", "round_prefer_floor", {1, 2, 5, 7}},
+                        {"align_corners", "round_prefer_ceil", {1, 2, 8, 6}},
+                        {"pytorch_half_pixel", "ceil", {1, 2, 2, 3}},   // shrinking
+                        {"half_pixel", "round_prefer_ceil", {1, 2, 6, 8}}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.transform) + "/" + c.rounding);
+    Graph g = test::single_input_graph({1, 2, 3, 4});
+    g.nodes.push_back(make_node("Resize", {"x"}, {"y"},
+                                {{"mode", std::string("nearest")}, {"sizes", c.sizes},
+                                 {"coordinate_transformation_mode", std::string(c.transform)},
+                                 {"nearest_mode", std::string(c.rounding)}}));
+    const Tensor input = test::random_tensor({1, 2, 3, 4}, 5);
+    Tensor expected;
+    Engine(g).run(input, expected);
+    TrainGraph tg(g);
+    const Tensor out = tg.forward(input, false);
+    ASSERT_EQ(out.dims(), expected.dims());
+    for (int64_t i = 0; i < out.size(); ++i) ASSERT_EQ(out.data()[i], expected.data()[i]) << "element " << i;
+    check_graph(g, input);
+  }
+}
+
+// ConvTranspose sized by output_shape or SAME_* auto_pad (ONNX's total-padding rule): the trainer's
+// forward equals the inference engine's, and the gradients check.
+TEST(TrainGrad, ConvTransposeOutputShapeAndSamePadding) {
+  const std::vector<std::map<std::string, AttrValue>> variants = {
+      {{"strides", Ints{2, 2}}, {"output_shape", Ints{8, 9}}},
+      {{"strides", Ints{2, 2}}, {"output_shape", Ints{1, 2, 7, 8}}, {"auto_pad", std::string("SAME_UPPER")}},
+      {{"strides", Ints{2, 3}}, {"auto_pad", std::string("SAME_LOWER")}},
+      {{"strides", Ints{2, 2}}, {"auto_pad", std::string("SAME_UPPER")}, {"output_padding", Ints{1, 0}}}};
+  for (size_t v = 0; v < variants.size(); ++v) {
+    SCOPED_TRACE("variant " + std::to_string(v));
+    const Graph g = conv_graph("ConvTranspose", {1, 3, 4, 4}, {3, 2, 3, 3}, true, variants[v]);
+    const Tensor input = test::random_tensor({1, 3, 4, 4}, 7);
+    Tensor expected;
+    Engine(g).run(input, expected);
+    TrainGraph tg(g);
+    const Tensor out = tg.forward(input, false);
+    ASSERT_EQ(out.dims(), expected.dims());
+    for (int64_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out.data()[i], expected.data()[i], 1e-5F) << "element " << i;
+    check_graph(g, input);
+  }
+}
+
+TEST(TrainGrad, ResizeLinearOffTheOneDnnGridIsRefused) {
+  Graph g = test::single_input_graph({1, 1, 3, 3});
+  g.nodes.push_back(make_node("Resize", {"x"}, {"y"},
+                              {{"mode", std::string("linear")}, {"scales", std::vector<float>{1, 1, 1.5F, 1.5F}},
+                               {"coordinate_transformation_mode", std::string("half_pixel")}}));
+  // 3 x 1.5 = 4.5 -> 4 rows, but ONNX samples at scale 1.5, not 4 / 3: refused rather than silently different.
+  try {
+    TrainGraph tg(g);
+    tg.forward(test::random_tensor({1, 1, 3, 3}, 1), true);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("output / input"), std::string::npos) << e.what();
   }
 }
 

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "engine/ops.hpp"
+#include "op_geometry.hpp"
 #include "terraseg/core/error.hpp"
 
 namespace terraseg::engine {
@@ -49,21 +50,8 @@ ConvShape deconv_shape(const Node& node, const Dims& x, int64_t out_channels, in
   const auto stride = spatial_attr(node, "strides", {1, 1});
   const auto dilation = spatial_attr(node, "dilations", {1, 1});
   const auto out_pad = spatial_attr(node, "output_padding", {0, 0});
-  const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
   const std::array<int64_t, 2> ek{(kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1};
-  std::array<int64_t, 4> pads = auto_pad == "NOTSET" ? pads_attr(node) : std::array<int64_t, 4>{0, 0, 0, 0};
-  std::vector<int64_t> target = node.attr_ints("output_shape", {});
-  if (target.size() > 2) target.erase(target.begin(), target.end() - 2);
-  if (target.empty() && (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER")) {
-    target = {x[2] * stride[0], x[3] * stride[1]};
-  }
-  for (size_t axis = 0; axis < target.size(); ++axis) {
-    const int64_t total = stride[axis] * (x[2 + axis] - 1) + out_pad[axis] + ek[axis] - target[axis];
-    if (total < 0) fail(node, "output_shape is larger than the transposed convolution can produce");
-    const bool upper = auto_pad == "SAME_UPPER";
-    pads[axis] = upper ? total / 2 : total - total / 2;
-    pads[axis + 2] = total - pads[axis];
-  }
+  const std::array<int64_t, 4> pads = transposed_conv_pads(node, x, stride, out_pad, ek);
   ConvShape shape;
   shape.strides = {stride[0], stride[1]};
   shape.dilates = {dilation[0] - 1, dilation[1] - 1};

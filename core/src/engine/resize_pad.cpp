@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine/ops.hpp"
+#include "op_geometry.hpp"
 #include "terraseg/core/error.hpp"
 
 namespace terraseg::engine {
@@ -43,37 +44,7 @@ struct AxisTable {
   std::vector<float> w1;
 };
 
-struct ResizeParams {
-  std::string mode;       ///< "nearest" | "linear"
-  std::string transform;  ///< coordinate_transformation_mode
-  std::string nearest;    ///< nearest_mode
-  std::array<float, 2> scale{};
-  /// length_resized of ONNX's coordinate formulas: in * scale, unrounded, when scales are given (the
-  /// output has floor() of it), the size when sizes are. ONNX's reference implementation and its
-  /// resize_downsample_scales_linear_align_corners vector use the unrounded length.
-  std::array<float, 2> length{};
-  Dims out;
-};
-
-float source_coordinate(int64_t o, int64_t in, float length, float scale, const std::string& transform) {
-  const auto x = static_cast<float>(o);
-  if (transform == "align_corners") {
-    return length == 1.0F ? 0.0F : x * static_cast<float>(in - 1) / (length - 1.0F);
-  }
-  if (transform == "asymmetric") return x / scale;
-  if (transform == "pytorch_half_pixel" && length == 1.0F) return 0.0F;
-  return (x + 0.5F) / scale - 0.5F;
-}
-
-int64_t nearest_index(float x, const std::string& mode) {
-  if (mode == "floor") return static_cast<int64_t>(std::floor(x));
-  if (mode == "ceil") return static_cast<int64_t>(std::ceil(x));
-  const float f = std::floor(x);
-  if (x - f == 0.5F) return static_cast<int64_t>(mode == "round_prefer_ceil" ? f + 1.0F : f);
-  return static_cast<int64_t>(std::round(x));
-}
-
-AxisTable axis_table(int64_t in, int64_t out, float length, float scale, const ResizeParams& p) {
+AxisTable axis_table(int64_t in, int64_t out, float length, float scale, const ResizeGeometry& p) {
   AxisTable t;
   for (int64_t o = 0; o < out; ++o) {
     const float x = source_coordinate(o, in, length, scale, p.transform);
@@ -93,39 +64,9 @@ AxisTable axis_table(int64_t in, int64_t out, float length, float scale, const R
   return t;
 }
 
-ResizeParams resize_params(const Node& node, const Dims& x) {
-  ResizeParams p;
-  const bool upsample = node.op == "Upsample";
-  p.mode = node.attr_string("mode", "nearest");
-  if (p.mode == "bilinear") p.mode = "linear";
-  // Upsample (opset 7-9) is Resize with asymmetric coordinates and floor rounding.
-  p.transform = upsample ? "asymmetric" : node.attr_string("coordinate_transformation_mode", "half_pixel");
-  p.nearest = upsample ? "floor" : node.attr_string("nearest_mode", "round_prefer_floor");
-  p.out = x;
-  if (node.has("sizes")) {
-    const std::vector<int64_t> sizes = node.attr_ints("sizes");
-    if (sizes.size() != 4 || sizes[0] != x[0] || sizes[1] != x[1]) fail(node, "'sizes' must be N,C,H,W with N and C unchanged");
-    p.out = sizes;
-    p.scale = {static_cast<float>(sizes[2]) / static_cast<float>(x[2]), static_cast<float>(sizes[3]) / static_cast<float>(x[3])};
-    p.length = {static_cast<float>(sizes[2]), static_cast<float>(sizes[3])};
-  } else if (node.has("scales")) {
-    const std::vector<float> scales = node.attr_floats("scales");
-    if (scales.size() != 4 || scales[0] != 1.0F || scales[1] != 1.0F) fail(node, "'scales' must be 1,1,sH,sW");
-    p.scale = {scales[2], scales[3]};
-    for (size_t a = 0; a < 2; ++a) {
-      p.length[a] = static_cast<float>(x[2 + a]) * p.scale[a];
-      p.out[2 + a] = static_cast<int64_t>(std::floor(p.length[a]));
-    }
-  } else {
-    fail(node, "needs a 'scales' or 'sizes' attribute (constant inputs folded by the importer)");
-  }
-  if (p.out[2] <= 0 || p.out[3] <= 0) fail(node, "output " + to_string(p.out) + " is empty");
-  return p;
-}
-
 /// oneDNN's linear resampling samples at (o + 0.5) * in / out - 0.5, clamped: ONNX half_pixel
 /// exactly when the scale equals out / in.
-bool onednn_resampling_matches(const ResizeParams& p, const Dims& x) {
+bool onednn_resampling_matches(const ResizeGeometry& p, const Dims& x) {
   if (p.mode != "linear") return false;
   const bool half = p.transform == "half_pixel" || (p.transform == "pytorch_half_pixel" && p.out[2] > 1 && p.out[3] > 1);
   if (!half) return false;
@@ -135,7 +76,7 @@ bool onednn_resampling_matches(const ResizeParams& p, const Dims& x) {
   return true;
 }
 
-void plan_resize_loop(PlanBuilder& builder, const Node& node, int src, const ResizeParams& p) {
+void plan_resize_loop(PlanBuilder& builder, const Node& node, int src, const ResizeGeometry& p) {
   src = builder.to_plain(src);
   const Dims x = builder.dims(src);
   const Dims out = p.out;
@@ -237,7 +178,7 @@ void plan_resize(PlanBuilder& builder, const PlanNode& pn) {
   const int src = builder.lookup(node.inputs.at(0), node);
   require_rank4(builder, node, src);
   const Dims x = builder.dims(src);
-  const ResizeParams p = resize_params(node, x);
+  const ResizeGeometry p = resize_geometry(node, x);
   if (!onednn_resampling_matches(p, x)) {
     plan_resize_loop(builder, node, src, p);
     return;

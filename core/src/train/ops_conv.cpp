@@ -1,5 +1,6 @@
 // Conv and ConvTranspose: oneDNN (de)convolution forward, backward_data and backward_weights (with bias)
 // on plain NCHW activations and ONNX weight layouts (OIHW, and IOHW for ConvTranspose).
+#include "op_geometry.hpp"
 #include "terraseg/core/error.hpp"
 #include "train_op.hpp"
 
@@ -71,14 +72,18 @@ class ConvOp final : public TrainOp {
   Dims geometry(const Dims& x, const Dims& w) {
     geo_.group = node_.attr_int("group", 1);
     const std::string auto_pad = node_.attr_string("auto_pad", "NOTSET");
-    if (auto_pad != "NOTSET" && auto_pad != "VALID") {
+    if (!transposed_ && auto_pad != "NOTSET" && auto_pad != "VALID") {
       throw Error(where(node_) + "auto_pad " + auto_pad + " is not supported by the trainer; use explicit pads");
     }
     const auto strides = spatial_attr(node_, "strides", 2, 1);
     const auto dilations = spatial_attr(node_, "dilations", 2, 1);
-    const auto pads = spatial_attr(node_, "pads", 4, 0);
+    auto pads = auto_pad == "VALID" ? std::vector<int64_t>(4, 0) : spatial_attr(node_, "pads", 4, 0);
     const auto out_pad = spatial_attr(node_, "output_padding", 2, 0);
-    if (node_.has("output_shape")) throw Error(where(node_) + "output_shape is not supported; use pads");
+    if (transposed_) {  // output_shape and SAME_* padding, by the same rule as the inference engine
+      const auto p = transposed_conv_pads(node_, x, {strides[0], strides[1]}, {out_pad[0], out_pad[1]},
+                                          {(w[2] - 1) * dilations[0] + 1, (w[3] - 1) * dilations[1] + 1});
+      pads.assign(p.begin(), p.end());
+    }
     const int64_t in_channels = transposed_ ? w[0] : w[1] * geo_.group;
     if (x[1] != in_channels || w[0] % geo_.group != 0) {
       throw Error(where(node_) + "input " + to_string(x) + " does not match weights " + to_string(w) + " with group " +

@@ -1,9 +1,11 @@
 // Pad (constant, reflect, edge: forward gathers through per-axis index maps, backward scatters back),
-// Resize (oneDNN resampling, nearest and half-pixel linear) and the pass-through Identity/Dropout.
+// Resize (half-pixel linear on oneDNN resampling; nearest in every ONNX mode through index tables) and
+// the pass-through Identity/Dropout.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "op_geometry.hpp"
 #include "terraseg/core/error.hpp"
 #include "train_op.hpp"
 
@@ -95,53 +97,56 @@ class PadOp final : public TrainOp {
   std::vector<int64_t> maps_[4];
 };
 
+/// Linear (ONNX half_pixel with scale = out / in, which is oneDNN's resampling) runs on oneDNN; nearest,
+/// in every ONNX coordinate and rounding mode, gathers through per-axis source-index tables (the same
+/// as the inference engine's) and scatters the gradient back through them.
 class ResizeOp final : public TrainOp {
  public:
-  explicit ResizeOp(const Node& node) : node_(node) {
-    const std::string mode = node.attr_string("mode", "nearest");
-    const std::string transform = node.attr_string("coordinate_transformation_mode", "half_pixel");
-    if (mode == "linear") {
-      if (transform != "half_pixel" && transform != "pytorch_half_pixel") {
-        throw Error(where(node) + "linear mode needs half_pixel coordinates (align_corners=False), not " + transform);
-      }
-      algo_ = algorithm::resampling_linear;
-    } else if (mode == "nearest") {
-      algo_ = algorithm::resampling_nearest;
-    } else {
-      throw Error(where(node) + "mode " + mode + " is not supported (nearest, linear)");
-    }
-  }
+  explicit ResizeOp(const Node& node) : node_(node) {}
 
   std::vector<Dims> plan(const PlanInput& input) override {
-    const Dims& x = input.in_dims.at(0);
-    if (x.size() != 4) throw Error(where(node_) + "only NCHW inputs are supported");
-    Dims y = x;
-    if (node_.has("sizes")) {
-      y = node_.attr_ints("sizes");
-    } else {
-      const auto scales = node_.attr_floats("scales");
-      if (scales.size() != 4) throw Error(where(node_) + "needs 'scales' (4 values) or 'sizes'");
-      for (size_t i = 0; i < 4; ++i) y[i] = static_cast<int64_t>(std::floor(static_cast<double>(x[i]) * scales[i]));
+    x_ = input.in_dims.at(0);
+    const ResizeGeometry g = resize_geometry(node_, x_);
+    y_ = g.out;
+    if (y_[0] != x_[0] || y_[1] != x_[1]) throw Error(where(node_) + "only spatial resizing is supported");
+    nearest_ = g.mode == "nearest";
+    if (nearest_) {
+      rows_ = nearest_table(g, x_[2], 0);
+      cols_ = nearest_table(g, x_[3], 1);
+      return {y_};
     }
-    if (y.size() != 4 || y[0] != x[0] || y[1] != x[1]) throw Error(where(node_) + "only spatial resizing is supported");
-    const auto src = plain_md(x);
-    const auto dst = plain_md(y);
-    const dnnl::resampling_forward::desc fwd_desc(prop_kind::forward_training, algo_, src, dst);
+    if (g.mode != "linear") throw Error(where(node_) + "mode " + g.mode + " is not supported (nearest, linear)");
+    if (g.transform != "half_pixel" && g.transform != "pytorch_half_pixel") {
+      throw Error(where(node_) + "linear mode needs half_pixel coordinates (align_corners=False), not " + g.transform);
+    }
+    for (size_t a = 0; a < 2; ++a) {
+      if (g.scale[a] != static_cast<float>(y_[2 + a]) / static_cast<float>(x_[2 + a]) || y_[2 + a] == 1) {
+        throw Error(where(node_) + "linear resizing of " + to_string(x_) + " to " + to_string(y_) +
+                    " by a scale other than output / input is not supported by the trainer; give 'sizes'");
+      }
+    }
+    const auto src = plain_md(x_);
+    const auto dst = plain_md(y_);
+    const dnnl::resampling_forward::desc fwd_desc(prop_kind::forward_training, algorithm::resampling_linear, src, dst);
     const dnnl::resampling_forward::primitive_desc fwd_pd(fwd_desc, cpu_engine());
     forward_ = Exec{dnnl::resampling_forward(fwd_pd), {}};
     forward_.slot(DNNL_ARG_SRC, src);
     forward_.slot(DNNL_ARG_DST, dst);
     if (input.training) {
-      const dnnl::resampling_backward::desc bwd_desc(algo_, src, dst);
+      const dnnl::resampling_backward::desc bwd_desc(algorithm::resampling_linear, src, dst);
       const dnnl::resampling_backward::primitive_desc bwd_pd(bwd_desc, cpu_engine(), fwd_pd);
       backward_ = Exec{dnnl::resampling_backward(bwd_pd), {}};
       backward_.slot(DNNL_ARG_DIFF_DST, dst);
       backward_.slot(DNNL_ARG_DIFF_SRC, src);
     }
-    return {y};
+    return {y_};
   }
 
   void forward(OpIO& io) override {
+    if (nearest_) {
+      gather(io.in[0]->data(), io.out[0]->data());
+      return;
+    }
     forward_.bind(DNNL_ARG_SRC, io.in[0]->data());
     forward_.bind(DNNL_ARG_DST, io.out[0]->data());
     forward_.run();
@@ -149,14 +154,48 @@ class ResizeOp final : public TrainOp {
 
   void backward(OpIO& io) override {
     if (io.in_grad[0] == nullptr) return;
+    if (nearest_) {
+      scatter(io.out_grad[0]->data(), io.in_grad[0]->data());
+      return;
+    }
     backward_.bind(DNNL_ARG_DIFF_DST, io.out_grad[0]->data());
     backward_.bind(DNNL_ARG_DIFF_SRC, io.in_grad[0]->data());
     backward_.run();
   }
 
  private:
+  void gather(const float* x, float* y) const {
+    const int64_t planes = x_[0] * x_[1], in_plane = x_[2] * x_[3], out_plane = y_[2] * y_[3];
+#pragma omp parallel for
+    for (int64_t p = 0; p < planes; ++p) {
+      const float* src = x + p * in_plane;
+      float* dst = y + p * out_plane;
+      for (size_t oh = 0; oh < rows_.size(); ++oh) {
+        const float* row = src + rows_[oh] * x_[3];
+        for (size_t ow = 0; ow < cols_.size(); ++ow) *dst++ = row[cols_[ow]];
+      }
+    }
+  }
+
+  /// The adjoint of gather: every output's gradient is added to the input it was read from.
+  void scatter(const float* dy, float* dx) const {
+    const int64_t planes = x_[0] * x_[1], in_plane = x_[2] * x_[3], out_plane = y_[2] * y_[3];
+#pragma omp parallel for
+    for (int64_t p = 0; p < planes; ++p) {
+      float* grad = dx + p * in_plane;
+      std::fill(grad, grad + in_plane, 0.0F);
+      const float* src = dy + p * out_plane;
+      for (size_t oh = 0; oh < rows_.size(); ++oh) {
+        float* row = grad + rows_[oh] * x_[3];
+        for (size_t ow = 0; ow < cols_.size(); ++ow) row[cols_[ow]] += *src++;
+      }
+    }
+  }
+
   const Node& node_;
-  algorithm algo_ = algorithm::resampling_nearest;
+  Dims x_, y_;
+  bool nearest_ = false;
+  std::vector<int64_t> rows_, cols_;
   Exec forward_, backward_;
 };
 

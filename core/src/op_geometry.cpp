@@ -1,0 +1,100 @@
+#include "op_geometry.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "terraseg/core/error.hpp"
+
+namespace terraseg {
+namespace {
+
+[[noreturn]] void fail(const Node& node, const std::string& what) {
+  throw Error("node '" + node.name + "' (" + node.op + "): " + what);
+}
+
+}  // namespace
+
+ResizeGeometry resize_geometry(const Node& node, const Dims& x) {
+  if (x.size() != 4) fail(node, "only N,C,H,W inputs are supported, not " + to_string(x));
+  ResizeGeometry p;
+  const bool upsample = node.op == "Upsample";
+  p.mode = node.attr_string("mode", "nearest");
+  if (p.mode == "bilinear") p.mode = "linear";
+  // Upsample (opset 7-9) is Resize with asymmetric coordinates and floor rounding.
+  p.transform = upsample ? "asymmetric" : node.attr_string("coordinate_transformation_mode", "half_pixel");
+  p.nearest = upsample ? "floor" : node.attr_string("nearest_mode", "round_prefer_floor");
+  p.out = x;
+  if (node.has("sizes")) {
+    const std::vector<int64_t> sizes = node.attr_ints("sizes");
+    if (sizes.size() != 4 || sizes[0] != x[0] || sizes[1] != x[1]) fail(node, "'sizes' must be N,C,H,W with N and C unchanged");
+    p.out = sizes;
+    p.scale = {static_cast<float>(sizes[2]) / static_cast<float>(x[2]), static_cast<float>(sizes[3]) / static_cast<float>(x[3])};
+    p.length = {static_cast<float>(sizes[2]), static_cast<float>(sizes[3])};
+  } else if (node.has("scales")) {
+    const std::vector<float> scales = node.attr_floats("scales");
+    if (scales.size() != 4 || scales[0] != 1.0F || scales[1] != 1.0F) fail(node, "'scales' must be 1,1,sH,sW");
+    p.scale = {scales[2], scales[3]};
+    for (size_t a = 0; a < 2; ++a) {
+      p.length[a] = static_cast<float>(x[2 + a]) * p.scale[a];
+      p.out[2 + a] = static_cast<int64_t>(std::floor(p.length[a]));
+    }
+  } else {
+    fail(node, "needs a 'scales' or 'sizes' attribute (constant inputs folded by the importer)");
+  }
+  if (p.out[2] <= 0 || p.out[3] <= 0) fail(node, "output " + to_string(p.out) + " is empty");
+  return p;
+}
+
+float source_coordinate(int64_t o, int64_t in, float length, float scale, const std::string& transform) {
+  const auto x = static_cast<float>(o);
+  if (transform == "align_corners") {
+    return length == 1.0F ? 0.0F : x * static_cast<float>(in - 1) / (length - 1.0F);
+  }
+  if (transform == "asymmetric") return x / scale;
+  if (transform == "pytorch_half_pixel" && length == 1.0F) return 0.0F;
+  return (x + 0.5F) / scale - 0.5F;
+}
+
+int64_t nearest_index(float x, const std::string& mode) {
+  if (mode == "floor") return static_cast<int64_t>(std::floor(x));
+  if (mode == "ceil") return static_cast<int64_t>(std::ceil(x));
+  const float f = std::floor(x);
+  if (x - f == 0.5F) return static_cast<int64_t>(mode == "round_prefer_ceil" ? f + 1.0F : f);
+  return static_cast<int64_t>(std::round(x));
+}
+
+std::vector<int64_t> nearest_table(const ResizeGeometry& g, int64_t in, size_t axis) {
+  std::vector<int64_t> table(static_cast<size_t>(g.out.at(2 + axis)));
+  for (size_t o = 0; o < table.size(); ++o) {
+    const float x = source_coordinate(static_cast<int64_t>(o), in, g.length.at(axis), g.scale.at(axis), g.transform);
+    table[o] = std::clamp<int64_t>(nearest_index(x, g.nearest), 0, in - 1);
+  }
+  return table;
+}
+
+std::array<int64_t, 4> transposed_conv_pads(const Node& node, const Dims& x, std::array<int64_t, 2> stride,
+                                            std::array<int64_t, 2> output_padding, std::array<int64_t, 2> extent) {
+  const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
+  std::array<int64_t, 4> pads{0, 0, 0, 0};
+  if (auto_pad == "NOTSET" && node.has("pads")) {
+    const std::vector<int64_t> given = node.attr_ints("pads");
+    if (given.size() != 4) fail(node, "attribute 'pads' needs 4 values for a 2-D operator, got " + std::to_string(given.size()));
+    std::copy(given.begin(), given.end(), pads.begin());
+    if (*std::min_element(pads.begin(), pads.end()) < 0) fail(node, "negative 'pads' are not supported");
+  } else if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER") {
+    fail(node, "auto_pad " + auto_pad + " is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER");
+  }
+  std::vector<int64_t> target = node.attr_ints("output_shape", {});
+  if (target.size() > 2) target.erase(target.begin(), target.end() - 2);
+  if (!target.empty() && target.size() != 2) fail(node, "output_shape needs the two spatial sizes");
+  if (target.empty() && (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER")) target = {x.at(2) * stride[0], x.at(3) * stride[1]};
+  for (size_t axis = 0; axis < target.size(); ++axis) {
+    const int64_t total = stride[axis] * (x.at(2 + axis) - 1) + output_padding[axis] + extent[axis] - target[axis];
+    if (total < 0) fail(node, "output_shape is larger than the transposed convolution can produce");
+    pads[axis] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+    pads[axis + 2] = total - pads[axis];
+  }
+  return pads;
+}
+
+}  // namespace terraseg
