@@ -1,5 +1,5 @@
-// `terraseg eval --model M.onnx --images DIR --masks DIR [--json]`: runs the inference engine over
-// images paired with masks by file stem and prints segmentation metrics (core/metrics.hpp).
+// `terraseg eval --model M.onnx --images DIR --masks DIR [--json] [--pixel-size M]`: runs the inference
+// engine over images paired with masks by file stem and prints segmentation metrics (core/metrics.hpp).
 #include <cmath>
 #include <iomanip>
 #include <iostream>
@@ -44,6 +44,10 @@ class EvalCommand final : public Command {
     sub.add_option("--threshold-mask", threshold_, "Binary masks: value >= T is the positive class");
     sub.add_option("--ignore-ids", ignore_ids_, "Mask ids to ignore (e.g. 11 for CamVid)");
     sub.add_option("--multiple", multiple_, "Centre-crop images to multiples of this (default 8)");
+    sub.add_option("--pixel-size", pixel_size_m_,
+                   "Ground pixel size of the images in metres: they and their masks are resized to the model card's "
+                   "pixel_size_m before inference and scored there")
+        ->check(CLI::PositiveNumber);
   }
 
   int run() override {
@@ -56,6 +60,13 @@ class EvalCommand final : public Command {
     const auto pairs = geo::pair_by_stem({images_}, {masks_}, geo::DatasetSplit{});
     const geo::Normalisation norm = geo::Normalisation::from_card(card);
     const int classes = std::max<int>(2, static_cast<int>(card.classes.size()));
+    geo::AugmentConfig resize;  // no crop, flips or jitter: a fixed rescale (or nothing)
+    if (pixel_size_m_ > 0.0) {
+      if (!card.pixel_size_m || !(*card.pixel_size_m > 0.0)) {
+        throw Error(model_path_ + ": --pixel-size needs a model card stating pixel_size_m; this one states none");
+      }
+      resize.scale_min = resize.scale_max = pixel_size_m_ / *card.pixel_size_m;
+    }
     ConfusionMatrix matrix(classes);
     ThresholdSweep sweep;
     bool binary = false;
@@ -63,7 +74,7 @@ class EvalCommand final : public Command {
     std::vector<uint8_t> predicted;
     std::vector<float> positive;
     for (const auto& pair : pairs) {
-      const geo::Sample sample = geo::centre_crop(geo::load_sample(pair, mask), multiple_);
+      const geo::Sample sample = geo::centre_crop(geo::augment(geo::load_sample(pair, mask), resize, 0, 0, 0), multiple_);
       Tensor input({1, static_cast<int64_t>(norm.bands.size()), sample.height, sample.width});
       Labels labels{1, sample.height, sample.width, std::vector<uint8_t>(sample.labels.size())};
       geo::normalise_into(sample, norm, input, labels, 0);
@@ -73,7 +84,8 @@ class EvalCommand final : public Command {
       matrix.add(predicted.data(), labels.ids.data(), static_cast<int64_t>(predicted.size()));
       if (binary) sweep.add(positive.data(), labels.ids.data(), static_cast<int64_t>(predicted.size()));
     }
-    const nlohmann::json report = make_report(card, matrix, binary ? &sweep : nullptr, pairs.size());
+    nlohmann::json report = make_report(card, matrix, binary ? &sweep : nullptr, pairs.size());
+    report["resize_factor"] = resize.scale_min;
     if (json_) std::cout << report.dump(2) << '\n';
     else print(report);
     return 0;
@@ -161,6 +173,7 @@ class EvalCommand final : public Command {
   std::string model_path_, images_, masks_, palette_;
   int threshold_ = -1;
   int multiple_ = 8;
+  double pixel_size_m_ = 0.0;
   std::vector<int> ignore_ids_;
   bool json_ = false;
 };

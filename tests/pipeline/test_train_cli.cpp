@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <fstream>
 #include <random>
@@ -50,7 +52,7 @@ void make_dataset(const fs::path& root) {
 
 /// A training config; `model` and `extra_data` are spliced in (YAML lines, already indented).
 fs::path write_config(const fs::path& root, const std::string& name, const std::string& model,
-                      const std::string& extra_data = "") {
+                      const std::string& extra_data = "", const std::string& extra_sections = "") {
   const fs::path path = root / (name + ".yaml");
   std::ofstream(path) << "seed: 3\nthreads: 1\n"
                       << "model:\n" << model
@@ -61,7 +63,7 @@ fs::path write_config(const fs::path& root, const std::string& name, const std::
                       << "  mask: {type: ids}\n  crop: [16, 16]\n  augment: {hflip: true}\n" << extra_data
                       << "optim: {type: adam, lr: 0.01, epochs: 4, batch: 2, loss: ce}\n"
                       << "output:\n  model: " << name << "/model.onnx\n  checkpoint_dir: " << name << "/ckpt\n"
-                      << "  checkpoint_every: 1\n  log_every: 1\n  metric: val_miou\n";
+                      << "  checkpoint_every: 1\n  log_every: 1\n  metric: val_miou\n" << extra_sections;
   return path;
 }
 
@@ -136,6 +138,43 @@ TEST(TrainCli, ExtraSourcesJoinEveryEpoch) {
   EXPECT_NE(refused.err.find("split_every"), std::string::npos) << refused.err;
   EXPECT_NE(refused.err.find("bad.yaml:"), std::string::npos) << refused.err;
   EXPECT_FALSE(fs::exists(dir / "bad/ckpt"));
+}
+
+// `terraseg eval` on the trainer's own validation pairs reproduces the validation metrics stored in
+// the exported card; --pixel-size resizes by the card's pixel size.
+TEST(TrainCli, EvalReproducesTheCardsValidationMetrics) {
+  TempDir dir;
+  make_dataset(dir.path());
+  const auto config = write_config(dir.path(), "m", kUNet, "", "card: {pixel_size_m: 0.5}\n");
+  const auto trained = run_terraseg({"train", config.string(), "--threads", "1"});
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  // split_every 4 validates the sorted pairs 0 and 4: img0 and img4.
+  for (const char* sub : {"val/images", "val/masks"}) fs::create_directories(dir / sub);
+  for (const char* stem : {"img0.png", "img4.png"}) {
+    fs::copy_file(dir / "images" / stem, dir / "val/images" / stem);
+    fs::copy_file(dir / "masks" / stem, dir / "val/masks" / stem);
+  }
+  const std::string model = (dir / "m/model.onnx").string();
+  const auto info = run_terraseg({"info", "--json", model});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto card = nlohmann::json::parse(info.out)["card"];
+  const auto eval = run_terraseg({"eval", "--json", "--threads", "1", "--model", model, "--images", (dir / "val/images").string(),
+                                  "--masks", (dir / "val/masks").string()});
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  const auto report = nlohmann::json::parse(eval.out);
+  EXPECT_EQ(report["images"], 2);
+  EXPECT_EQ(report["pixels"], 2 * 24 * 24);
+  EXPECT_NEAR(report["mean_iou"].get<double>(), card["metrics"]["val_miou"].get<double>(), 1e-9);
+  EXPECT_NEAR(report["best_threshold"]["f1"].get<double>(), card["metrics"]["val_f1"].get<double>(), 1e-9);
+  EXPECT_DOUBLE_EQ(report["resize_factor"].get<double>(), 1.0);
+
+  // Images at 0.25 m for a 0.5 m model: halved (24 -> 12 px, then centre-cropped to 8).
+  const auto halved = run_terraseg({"eval", "--json", "--threads", "1", "--pixel-size", "0.25", "--model", model, "--images",
+                                    (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
+  ASSERT_EQ(halved.exit_code, 0) << halved.err;
+  const auto small = nlohmann::json::parse(halved.out);
+  EXPECT_DOUBLE_EQ(small["resize_factor"].get<double>(), 0.5);
+  EXPECT_EQ(small["pixels"], 2 * 8 * 8);
 }
 
 TEST(TrainCli, BadKeysAreNamedWithTheirLine) {
