@@ -41,6 +41,49 @@ void Exec::run() {
   cpu_stream().wait();
 }
 
+void Staged::plan(const dnnl::memory::desc& plain, const dnnl::memory::desc& inner, bool to_inner) {
+  inner_md_ = inner;
+  to_inner_ = to_inner;
+  reorder_ = Exec{};
+  inner_ = dnnl::memory();
+  if (plain == inner) return;
+  inner_ = dnnl::memory(inner, cpu_engine());
+  const dnnl::memory::desc& from = to_inner ? plain : inner;
+  const dnnl::memory::desc& to = to_inner ? inner : plain;
+  const dnnl::reorder::primitive_desc pd(cpu_engine(), from, cpu_engine(), to);
+  reorder_ = Exec{dnnl::reorder(pd), {}};
+  if (to_inner) {
+    reorder_.slot(DNNL_ARG_FROM, plain);
+    reorder_.args[DNNL_ARG_TO] = inner_;
+  } else {
+    reorder_.args[DNNL_ARG_FROM] = inner_;
+    reorder_.slot(DNNL_ARG_TO, plain);
+  }
+}
+
+void Staged::share(const Staged& other) {
+  inner_md_ = other.inner_md_;
+  inner_ = other.inner_;
+  reorder_ = Exec{};
+}
+
+const float* Staged::in(const float* plain) {
+  if (!inner_) return plain;
+  if (reorder_) {
+    reorder_.bind(DNNL_ARG_FROM, plain);
+    reorder_.run();
+  }
+  return static_cast<const float*>(inner_.get_data_handle());
+}
+
+float* Staged::target(float* plain) { return inner_ ? static_cast<float*>(inner_.get_data_handle()) : plain; }
+
+void Staged::out(float* plain) {
+  if (!inner_ || !reorder_) return;
+  reorder_.bind(DNNL_ARG_TO, plain);
+  reorder_.run();
+}
+
 std::string where(const Node& node) { return "node '" + node.name + "' (" + node.op + "): "; }
 
 std::vector<int64_t> spatial_attr(const Node& node, const std::string& key, size_t count, int64_t fallback) {

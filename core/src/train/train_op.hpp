@@ -90,6 +90,31 @@ struct Exec {
   explicit operator bool() const { return static_cast<bool>(prim); }
 };
 
+/// A tensor in the layout a primitive prefers (`format_tag::any`, e.g. blocked nChw8c) next to the plain
+/// buffer the executor owns. When both layouts agree it is a pass-through and the primitive uses the
+/// plain buffer; otherwise it owns the staged copy and a reorder, planned once.
+class Staged {
+ public:
+  /// `to_inner`: the plain buffer is read into the staged layout (an input); else written back (an output).
+  void plan(const dnnl::memory::desc& plain, const dnnl::memory::desc& inner, bool to_inner);
+  /// Shares another stage's staged buffer (same layout), e.g. a forward source reused by backward-weights.
+  void share(const Staged& other);
+  bool direct() const { return !inner_; }
+  /// For an input: reorders `plain` in (unless direct) and returns what the primitive should read.
+  const float* in(const float* plain);
+  /// For an output: where the primitive should write; call `out` afterwards.
+  float* target(float* plain);
+  /// For an output: reorders the staged result back to `plain` (unless direct).
+  void out(float* plain);
+  const dnnl::memory::desc& inner_md() const { return inner_md_; }
+
+ private:
+  dnnl::memory::desc inner_md_;
+  dnnl::memory inner_;
+  Exec reorder_;
+  bool to_inner_ = true;
+};
+
 /// "node 'x' (Conv): " prefix for messages.
 std::string where(const Node& node);
 /// Spatial attribute with `count` entries, defaulting to `fallback`.
