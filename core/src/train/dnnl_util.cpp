@@ -24,6 +24,17 @@ dnnl::memory::desc plain_md(const Dims& dims) {
   return tagged_md(dims, by_rank[dims.size()]);
 }
 
+dnnl::memory::desc blocked_md(const Dims& dims, bool wanted) {
+  if (!wanted || dims.size() != 4 || dims[1] % 8 != 0) return plain_md(dims);
+  return tagged_md(dims, dnnl::memory::format_tag::nChw8c);
+}
+
+bool is_blocked(const dnnl::memory::desc& md) {
+  if (md.is_zero()) return false;
+  const auto dims = md.dims();
+  return !(md == plain_md(Dims(dims.begin(), dims.end())));
+}
+
 dnnl::memory unbound(const dnnl::memory::desc& md) { return dnnl::memory(md, cpu_engine(), DNNL_MEMORY_NONE); }
 
 dnnl::memory& Exec::owned(int id, const dnnl::memory::desc& md) {
@@ -41,7 +52,8 @@ void Exec::run() {
   cpu_stream().wait();
 }
 
-void Staged::plan(const dnnl::memory::desc& plain, const dnnl::memory::desc& inner, bool to_inner) {
+void Staged::plan(const dnnl::memory::desc& outer, const dnnl::memory::desc& inner, bool to_inner) {
+  const dnnl::memory::desc& plain = outer;
   inner_md_ = inner;
   to_inner_ = to_inner;
   reorder_ = Exec{};

@@ -14,7 +14,8 @@ class EltwiseOp final : public TrainOp {
 
   std::vector<Dims> plan(const PlanInput& input) override {
     const Dims& x = input.in_dims.at(0);
-    const auto md = plain_md(x);
+    const auto md = input.in_md.at(0);  // plain or blocked: the output keeps it
+    layout_ = md;
     const dnnl::eltwise_forward::desc fwd_desc(prop_kind::forward_training, algo_, md, alpha_, 0.0F);
     const dnnl::eltwise_forward::primitive_desc fwd_pd(fwd_desc, cpu_engine());
     forward_ = Exec{dnnl::eltwise_forward(fwd_pd), {}};
@@ -28,6 +29,8 @@ class EltwiseOp final : public TrainOp {
     }
     return {x};
   }
+
+  std::vector<dnnl::memory::desc> out_layouts() const override { return {layout_}; }
 
   void forward(OpIO& io) override {
     forward_.bind(DNNL_ARG_SRC, io.in[0]->data());
@@ -47,6 +50,7 @@ class EltwiseOp final : public TrainOp {
   algorithm algo_;
   float alpha_;
   Exec forward_, backward_;
+  dnnl::memory::desc layout_;
 };
 
 /// ONNX PRelu broadcasts the slope numpy-style (unidirectionally) onto X: align dims to the right.

@@ -1,6 +1,6 @@
 // Conv and ConvTranspose: oneDNN (de)convolution forward, backward_data and backward_weights (with bias)
-// in the layouts oneDNN prefers, staged from/to plain NCHW activations and ONNX weight layouts (OIHW,
-// and IOHW for ConvTranspose).
+// in the layouts oneDNN prefers, staged from/to the executor's activation layouts (plain NCHW, or
+// nChw8c between ops that handle it) and ONNX weight layouts (OIHW, and IOHW for ConvTranspose).
 #include "terraseg/core/error.hpp"
 #include "train_op.hpp"
 
@@ -27,8 +27,9 @@ class ConvOp final : public TrainOp {
     if (x.size() != 4 || w.size() != 4) throw Error(where(node_) + "only 2-D convolutions (NCHW) are supported");
     has_bias_ = input.in_dims.size() > 2 && !input.in_dims[2].empty();
     const Dims y = geometry(x, w);
-    const auto src = plain_md(x);
-    const auto dst = plain_md(y);
+    const auto src = input.in_md.at(0);
+    const auto dst = blocked_md(y, input.may_block.at(0));
+    out_layout_ = dst;
     const auto wmd = weights_md(w);
     const auto bmd = has_bias_ ? plain_md({y[1]}) : dnnl::memory::desc();
     if (transposed_) {
@@ -40,6 +41,8 @@ class ConvOp final : public TrainOp {
     }
     return {y};
   }
+
+  std::vector<dnnl::memory::desc> out_layouts() const override { return {out_layout_}; }
 
   void forward(OpIO& io) override {
     Forward& fwd = io.training ? fwd_train_ : fwd_infer_;
@@ -200,6 +203,7 @@ class ConvOp final : public TrainOp {
   Staged data_diff_dst_, data_weights_, data_diff_src_;
   Staged weights_src_, weights_diff_dst_, weights_diff_w_;
   bool same_diff_dst_ = false;
+  dnnl::memory::desc out_layout_;
   Tensor spare_w_, spare_b_;
 };
 

@@ -1,4 +1,4 @@
-// Data-movement ops: Add (numpy broadcasting), Concat (gradient = split), Pad (constant, reflect,
+// Data-movement ops: Add (numpy broadcasting), Concat (gradient = split; plain or nChw8c), Pad (constant, reflect,
 // edge; gradient scatters back), Resize (oneDNN resampling), Identity/Dropout (inference no-ops).
 #include <algorithm>
 #include <cmath>
@@ -97,6 +97,10 @@ class AddOp final : public TrainOp {
   Dims a_, b_, out_;
 };
 
+/// Copies per outer index (everything before the axis) one contiguous chunk of each input. With the
+/// channel axis this also holds for nChw8c when every input's channels are a multiple of 8 (per image,
+/// the blocks of input 0, then those of input 1, ...), so the output is blocked exactly then; an input
+/// in the other layout is staged through a reorder.
 class ConcatOp final : public TrainOp {
  public:
   explicit ConcatOp(const Node& node) : node_(node) {}
@@ -111,6 +115,7 @@ class ConcatOp final : public TrainOp {
     for (size_t i = 0; i < ax; ++i) outer_ *= out[i];
     chunks_.clear();
     out[ax] = 0;
+    bool blocked = input.may_block.at(0) && ax == 1 && out.size() == 4;
     for (const Dims& dims : input.in_dims) {
       for (size_t i = 0; i < dims.size(); ++i) {
         if (dims.size() != out.size() || (i != ax && dims[i] != out[i])) {
@@ -119,32 +124,54 @@ class ConcatOp final : public TrainOp {
       }
       out[ax] += dims[ax];
       chunks_.push_back(element_count(dims) / outer_);
+      blocked = blocked && dims[1] % 8 == 0;
     }
     row_ = element_count(out) / outer_;
+    layout_ = blocked_md(out, blocked);
+    in_stage_.assign(input.in_dims.size(), Staged{});
+    grad_stage_.assign(input.in_dims.size(), Staged{});
+    for (size_t k = 0; k < input.in_dims.size(); ++k) {
+      const auto inner = blocked_md(input.in_dims[k], blocked);
+      in_stage_[k].plan(input.in_md.at(k), inner, true);
+      if (input.training) grad_stage_[k].plan(input.in_md.at(k), inner, false);
+    }
     return {out};
   }
 
+  std::vector<dnnl::memory::desc> out_layouts() const override { return {layout_}; }
+
   void forward(OpIO& io) override {
+    std::vector<const float*> src(chunks_.size());
+    for (size_t k = 0; k < chunks_.size(); ++k) src[k] = in_stage_[k].in(io.in[k]->data());
+    float* dst = io.out[0]->data();
 #pragma omp parallel for
     for (int64_t o = 0; o < outer_; ++o) {
       int64_t offset = o * row_;
       for (size_t k = 0; k < chunks_.size(); ++k) {
         const size_t bytes = static_cast<size_t>(chunks_[k]) * sizeof(float);
-        std::memcpy(io.out[0]->data() + offset, io.in[k]->data() + o * chunks_[k], bytes);
+        std::memcpy(dst + offset, src[k] + o * chunks_[k], bytes);
         offset += chunks_[k];
       }
     }
   }
 
   void backward(OpIO& io) override {
+    std::vector<float*> dst(chunks_.size(), nullptr);
+    for (size_t k = 0; k < chunks_.size(); ++k) {
+      if (io.in_grad[k] != nullptr) dst[k] = grad_stage_[k].target(io.in_grad[k]->data());
+    }
+    const float* dy = io.out_grad[0]->data();
 #pragma omp parallel for
     for (int64_t o = 0; o < outer_; ++o) {
       int64_t offset = o * row_;
       for (size_t k = 0; k < chunks_.size(); ++k) {
         const size_t bytes = static_cast<size_t>(chunks_[k]) * sizeof(float);
-        if (io.in_grad[k] != nullptr) std::memcpy(io.in_grad[k]->data() + o * chunks_[k], io.out_grad[0]->data() + offset, bytes);
+        if (dst[k] != nullptr) std::memcpy(dst[k] + o * chunks_[k], dy + offset, bytes);
         offset += chunks_[k];
       }
+    }
+    for (size_t k = 0; k < chunks_.size(); ++k) {
+      if (io.in_grad[k] != nullptr) grad_stage_[k].out(io.in_grad[k]->data());
     }
   }
 
@@ -152,6 +179,8 @@ class ConcatOp final : public TrainOp {
   const Node& node_;
   int64_t outer_ = 1, row_ = 0;
   std::vector<int64_t> chunks_;
+  dnnl::memory::desc layout_;
+  std::vector<Staged> in_stage_, grad_stage_;
 };
 
 }  // namespace
