@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include "terraseg/core/builders.hpp"
@@ -41,6 +42,7 @@ struct Options {
   int size = 192;
   int classes = 2;
   std::string python = "/usr/bin/python3";
+  bool no_pytorch = false;
 };
 
 double median(std::vector<double> values) {
@@ -125,12 +127,16 @@ class TorchPeer {
   const std::string& command() const { return command_; }
 
  private:
+  /// The next JSON object line; other lines (e.g. ONEDNN_VERBOSE output of PyTorch's own oneDNN) are skipped.
   nlohmann::json read_json() {
-    std::string line;
-    for (int c; (c = std::fgetc(out_)) != EOF && c != '\n';) line.push_back(static_cast<char>(c));
-    const nlohmann::json doc = nlohmann::json::parse(line, nullptr, false);
-    if (doc.is_discarded()) throw Error("PyTorch peer (" + command_ + ") answered '" + line + "'");
-    return doc;
+    while (true) {
+      std::string line;
+      int c = 0;
+      while ((c = std::fgetc(out_)) != EOF && c != '\n') line.push_back(static_cast<char>(c));
+      if (c == EOF && line.empty()) throw Error("PyTorch peer (" + command_ + ") ended without an answer");
+      const nlohmann::json doc = nlohmann::json::parse(line, nullptr, false);
+      if (!doc.is_discarded() && doc.is_object()) return doc;
+    }
   }
 
   std::string command_;
@@ -159,14 +165,17 @@ int run(const Options& options, const std::string& command_line) {
 
   std::cout << "    " << command_line << "\n\n";
   const std::string load_start = load_average();
-  std::cerr << "starting PyTorch and warming up ...\n";
-  TorchPeer torch(options);
-  if (torch.header().at("parameters").get<int64_t>() != parameters) {
-    std::cerr << "warning: PyTorch's U-Net has " << torch.header().at("parameters") << " parameters, terraseg's "
-              << parameters << "\n";
+  std::unique_ptr<TorchPeer> torch;
+  if (!options.no_pytorch) {
+    std::cerr << "starting PyTorch and warming up ...\n";
+    torch = std::make_unique<TorchPeer>(options);
+    if (torch->header().at("parameters").get<int64_t>() != parameters) {
+      std::cerr << "warning: PyTorch's U-Net has " << torch->header().at("parameters") << " parameters, terraseg's "
+                << parameters << "\n";
+    }
+    torch->steps(options.warmup);
   }
   for (int i = 0; i < options.warmup; ++i) trainer.step(images, labels);
-  torch.steps(options.warmup);
 
   std::vector<double> ours, theirs;
   for (int round = 0; round < options.rounds; ++round) {
@@ -179,7 +188,8 @@ int run(const Options& options, const std::string& command_line) {
       }
     };
     auto time_theirs = [&] {
-      for (double ms : torch.steps(options.steps_per_round)) theirs.push_back(ms);
+      if (!torch) return;
+      for (double ms : torch->steps(options.steps_per_round)) theirs.push_back(ms);
     };
     if (round % 2 == 0) {
       time_ours();
@@ -192,22 +202,27 @@ int run(const Options& options, const std::string& command_line) {
 
   const std::string input = std::to_string(options.batch) + "x3x" + std::to_string(options.size) + "x" +
                             std::to_string(options.size);
+  const std::string torch_version = torch ? torch->header().at("torch").get<std::string>() : "";
   std::cout << "Machine: " << cpu_model() << ", " << options.threads << " thread(s) for both; oneDNN "
-            << onednn_version() << " (terraseg), PyTorch " << torch.header().at("torch").get<std::string>()
-            << " (" << torch.header().at("threads") << " thread(s), mkldnn "
-            << (torch.header().at("mkldnn").get<bool>() ? "on" : "off") << "); load average (1/5/15 min) at start "
-            << load_start << ", at end " << load_average() << ".\n"
-            << "U-Net depth 4, base width 16, " << options.classes << " classes (" << parameters
-            << " parameters; PyTorch " << torch.header().at("parameters") << "), batch " << input
+            << onednn_version() << " (terraseg)";
+  if (torch) {
+    std::cout << ", PyTorch " << torch_version << " (" << torch->header().at("threads") << " thread(s), mkldnn "
+              << (torch->header().at("mkldnn").get<bool>() ? "on" : "off") << ")";
+  }
+  std::cout << "; load average (1/5/15 min) at start " << load_start << ", at end " << load_average() << ".\n"
+            << "U-Net depth 4, base width 16, " << options.classes << " classes (" << parameters << " parameters"
+            << (torch ? "; PyTorch " + torch->header().at("parameters").dump() : std::string()) << "), batch " << input
             << ", cross-entropy, SGD momentum 0.9. " << options.warmup << " warm-up steps each, then "
             << options.rounds << " interleaved rounds of " << options.steps_per_round << " steps each ("
             << ours.size() << " timed steps per side).\n\n";
-  const double our_median = median(ours), their_median = median(theirs);
+  const double our_median = median(ours);
   std::cout << "| implementation | median ms/step | min ms/step | images/s (median) |\n|---|---|---|---|\n"
             << "| terraseg TrainGraph/Trainer | " << fixed(our_median, 1) << " | " << fixed(minimum(ours), 1) << " | "
-            << fixed(options.batch * 1e3 / our_median, 2) << " |\n"
-            << "| PyTorch " << torch.header().at("torch").get<std::string>() << " | " << fixed(their_median, 1) << " | "
-            << fixed(minimum(theirs), 1) << " | " << fixed(options.batch * 1e3 / their_median, 2) << " |\n\n"
+            << fixed(options.batch * 1e3 / our_median, 2) << " |\n";
+  if (!torch) return 0;
+  const double their_median = median(theirs);
+  std::cout << "| PyTorch " << torch_version << " | " << fixed(their_median, 1) << " | " << fixed(minimum(theirs), 1)
+            << " | " << fixed(options.batch * 1e3 / their_median, 2) << " |\n\n"
             << "terraseg / PyTorch (images/s, ratio of medians): " << fixed(their_median / our_median, 2) << "x\n";
   return 0;
 }
@@ -228,6 +243,7 @@ int main(int argc, char** argv) {
   app.add_option("--size", options.size, "Image height and width (a multiple of 16)")->check(CLI::Range(16, 4096));
   app.add_option("--classes", options.classes, "Output classes")->check(CLI::Range(2, 255));
   app.add_option("--python", options.python, "Python with torch");
+  app.add_flag("--no-pytorch", options.no_pytorch, "Time terraseg alone (e.g. for an ONEDNN_VERBOSE profile)");
   CLI11_PARSE(app, argc, argv);
   std::string command_line = argv[0];
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
