@@ -195,6 +195,25 @@ TEST(TrainGrad, BlockedLayoutsBetweenOps) {
   check_graph(g, test::random_tensor({2, 3, 6, 6}, 1), GradCheck{1e-2F, 3e-3, 2e-2, 24});
 }
 
+TEST(TrainGrad, BlockedPReluAndAdd) {
+  // c1 is nChw8c (read by PRelu and Add only); its biases of +-3 keep every value 2 or more away from
+  // PRelu's kink. "s" adds two blocked values; "t" broadcasts a bias onto a blocked value (plain).
+  Graph g = test::single_input_graph({2, 3, 5, 5});
+  g.weights["w1"] = test::random_tensor({8, 3, 1, 1}, 2, -0.3F, 0.3F);
+  Tensor b1({8});
+  for (int64_t c = 0; c < 8; ++c) b1.data()[c] = c % 2 == 0 ? 3.0F : -3.0F;
+  g.weights["b1"] = b1;
+  g.weights["slope"] = test::random_tensor({8, 1, 1}, 3, 0.1F, 0.4F);
+  g.weights["bias"] = test::random_tensor({8, 1, 1}, 4);
+  g.weights["wh"] = test::random_tensor({2, 8, 1, 1}, 5);
+  g.nodes.push_back(make_node("Conv", {"x", "w1", "b1"}, {"c1"}));
+  g.nodes.push_back(make_node("PRelu", {"c1", "slope"}, {"p"}));
+  g.nodes.push_back(make_node("Add", {"p", "c1"}, {"s"}));
+  g.nodes.push_back(make_node("Add", {"s", "bias"}, {"t"}));
+  g.nodes.push_back(make_node("Conv", {"t", "wh"}, {"y"}));
+  check_graph(g, test::random_tensor({2, 3, 5, 5}, 1));
+}
+
 TEST(TrainGrad, PadConstantReflectEdge) {
   for (const char* mode : {"constant", "reflect", "edge"}) {
     Graph g = test::single_input_graph({1, 2, 4, 5});

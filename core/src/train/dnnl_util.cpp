@@ -25,6 +25,7 @@ dnnl::memory::desc plain_md(const Dims& dims) {
 }
 
 dnnl::memory::desc blocked_md(const Dims& dims, bool wanted) {
+  if (dims.empty() || dims.size() > 5) return {};
   if (!wanted || dims.size() != 4 || dims[1] % 8 != 0) return plain_md(dims);
   return tagged_md(dims, dnnl::memory::format_tag::nChw8c);
 }
@@ -58,7 +59,7 @@ void Staged::plan(const dnnl::memory::desc& outer, const dnnl::memory::desc& inn
   to_inner_ = to_inner;
   reorder_ = Exec{};
   inner_ = dnnl::memory();
-  if (plain == inner) return;
+  if (plain.is_zero() || inner.is_zero() || plain == inner) return;
   inner_ = dnnl::memory(inner, cpu_engine());
   const dnnl::memory::desc& from = to_inner ? plain : inner;
   const dnnl::memory::desc& to = to_inner ? inner : plain;

@@ -1,4 +1,4 @@
-// Data-movement ops: Add (numpy broadcasting), Concat (gradient = split; plain or nChw8c), Pad (constant, reflect,
+// Data-movement ops: Add (numpy broadcasting; plain or nChw8c), Concat (gradient = split; plain or nChw8c), Pad (constant, reflect,
 // edge; gradient scatters back), Resize (oneDNN resampling), Identity/Dropout (inference no-ops).
 #include <algorithm>
 #include <cmath>
@@ -42,6 +42,8 @@ void for_each_broadcast(const Dims& out, const std::vector<int64_t>& sa, const s
   }
 }
 
+/// Without broadcasting Add works in any layout: the output is blocked when its consumers accept it,
+/// and an input in the other layout is staged through a reorder. Broadcasting runs on plain buffers.
 class AddOp final : public TrainOp {
  public:
   explicit AddOp(const Node& node) : node_(node) {}
@@ -57,12 +59,23 @@ class AddOp final : public TrainOp {
       if (da != db && da != 1 && db != 1) throw Error(where(node_) + to_string(a_) + " and " + to_string(b_) + " do not broadcast");
       out_[rank - 1 - i] = std::max(da, db);
     }
+    const bool same = a_ == b_;
+    layout_ = blocked_md(out_, same && input.may_block.at(0));
+    const bool blocked = is_blocked(layout_);
+    for (size_t k = 0; k < 2; ++k) {
+      const Dims& dims = k == 0 ? a_ : b_;
+      const auto inner = blocked ? layout_ : blocked_md(dims, false);
+      in_stage_[k].plan(input.in_md.at(k), inner, true);
+      if (input.training) grad_stage_[k].plan(input.in_md.at(k), inner, false);
+    }
     return {out_};
   }
 
+  std::vector<dnnl::memory::desc> out_layouts() const override { return {layout_}; }
+
   void forward(OpIO& io) override {
-    const float* a = io.in[0]->data();
-    const float* b = io.in[1]->data();
+    const float* a = in_stage_[0].in(io.in[0]->data());
+    const float* b = in_stage_[1].in(io.in[1]->data());
     float* y = io.out[0]->data();
     if (a_ == b_) {
       const int64_t n = io.out[0]->size();
@@ -75,19 +88,21 @@ class AddOp final : public TrainOp {
   }
 
   void backward(OpIO& io) override {
-    reduce_into(io.in_grad[0], a_, *io.out_grad[0]);
-    reduce_into(io.in_grad[1], b_, *io.out_grad[0]);
+    for (size_t k = 0; k < 2; ++k) {
+      Tensor* grad = io.in_grad[k];
+      if (grad == nullptr) continue;
+      reduce_into(grad_stage_[k].target(grad->data()), k == 0 ? a_ : b_, *io.out_grad[0]);
+      grad_stage_[k].out(grad->data());
+    }
   }
 
  private:
-  void reduce_into(Tensor* grad, const Dims& dims, const Tensor& dy) const {
-    if (grad == nullptr) return;
+  void reduce_into(float* g, const Dims& dims, const Tensor& dy) const {
     if (dims == out_) {
-      std::memcpy(grad->data(), dy.data(), static_cast<size_t>(dy.size()) * sizeof(float));
+      std::memcpy(g, dy.data(), static_cast<size_t>(dy.size()) * sizeof(float));
       return;
     }
-    std::fill(grad->values().begin(), grad->values().end(), 0.0F);
-    float* g = grad->data();
+    std::fill(g, g + element_count(dims), 0.0F);
     const std::vector<int64_t> none(out_.size(), 0);
     for_each_broadcast(out_, broadcast_strides(dims, out_), none,
                        [&](int64_t i, int64_t ig, int64_t) { g[ig] += dy.data()[i]; });
@@ -95,6 +110,8 @@ class AddOp final : public TrainOp {
 
   const Node& node_;
   Dims a_, b_, out_;
+  dnnl::memory::desc layout_;
+  Staged in_stage_[2], grad_stage_[2];
 };
 
 /// Copies per outer index (everything before the axis) one contiguous chunk of each input. With the

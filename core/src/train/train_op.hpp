@@ -88,7 +88,8 @@ dnnl::engine& cpu_engine();
 dnnl::stream& cpu_stream();
 /// Plain row-major descriptor (nchw for rank 4).
 dnnl::memory::desc plain_md(const Dims& dims);
-/// nChw8c for rank 4 with channels a multiple of 8 when `wanted`; plain otherwise.
+/// nChw8c for rank 4 with channels a multiple of 8 when `wanted`; plain otherwise (a zero desc, meaning
+/// plain, for ranks oneDNN cannot describe).
 dnnl::memory::desc blocked_md(const Dims& dims, bool wanted = true);
 /// Whether `md` is not the plain layout of its dims.
 bool is_blocked(const dnnl::memory::desc& md);
@@ -118,6 +119,7 @@ struct Exec {
 class Staged {
  public:
   /// `to_inner`: the outer buffer is read into the staged layout (an input); else written back (an output).
+  /// A zero desc on either side means a pass-through.
   void plan(const dnnl::memory::desc& outer, const dnnl::memory::desc& inner, bool to_inner);
   /// Shares another stage's staged buffer (same layout), e.g. a forward source reused by backward-weights.
   void share(const Staged& other);
