@@ -166,6 +166,56 @@ TEST(TrainGrad, FanOutAccumulatesThroughConcat) {
   check_graph(g, test::random_tensor({2, 3, 5, 5}, 1));
 }
 
+TEST(TrainGrad, BlockedLayoutsBetweenOps) {
+  // Channels that are multiples of 8 are kept nChw8c between Conv, BN, eltwise, pooling and Concat:
+  // s1 fans out (its gradient sums in the blocked layout), "cat" concatenates two blocked values, and
+  // "out" mixes a blocked and a plain (4-channel) input. Smooth ops only, so central differences hold.
+  Graph g = test::single_input_graph({2, 3, 6, 6});
+  g.weights["w1"] = test::random_tensor({8, 3, 3, 3}, 2);
+  g.weights["bs"] = test::random_tensor({8}, 5, 0.5F, 1.5F);
+  g.weights["bb"] = test::random_tensor({8}, 6);
+  g.weights["bm"] = Tensor({8}, 0.0F);
+  g.weights["bv"] = Tensor({8}, 1.0F);
+  g.weights["w2"] = test::random_tensor({16, 8, 3, 3}, 3, -0.3F, 0.3F);
+  g.weights["b2"] = test::random_tensor({16}, 4);
+  g.weights["wu"] = test::random_tensor({16, 8, 2, 2}, 7, -0.5F, 0.5F);
+  g.weights["bu"] = test::random_tensor({8}, 8);
+  g.weights["wq"] = test::random_tensor({4, 8, 1, 1}, 9);
+  g.weights["wh"] = test::random_tensor({2, 20, 1, 1}, 10, -0.5F, 0.5F);
+  const Ints pad1{1, 1, 1, 1}, two{2, 2};
+  g.nodes.push_back(make_node("Conv", {"x", "w1"}, {"c1"}, {{"pads", pad1}}));
+  g.nodes.push_back(make_node("BatchNormalization", {"c1", "bs", "bb", "bm", "bv"}, {"n1"}, {{"epsilon", 1e-3F}}));
+  g.nodes.push_back(make_node("Sigmoid", {"n1"}, {"s1"}));
+  g.nodes.push_back(make_node("AveragePool", {"s1"}, {"p1"}, {{"kernel_shape", two}, {"strides", two}}));
+  g.nodes.push_back(make_node("Conv", {"p1", "w2", "b2"}, {"c2"}, {{"pads", pad1}}));
+  g.nodes.push_back(make_node("Sigmoid", {"c2"}, {"s2"}));
+  g.nodes.push_back(make_node("ConvTranspose", {"s2", "wu", "bu"}, {"u"}, {{"strides", two}}));
+  g.nodes.push_back(make_node("Concat", {"s1", "u"}, {"cat"}, {{"axis", int64_t{1}}}));
+  g.nodes.push_back(make_node("Conv", {"s1", "wq"}, {"q"}));
+  g.nodes.push_back(make_node("Concat", {"cat", "q"}, {"out"}, {{"axis", int64_t{1}}}));
+  g.nodes.push_back(make_node("Conv", {"out", "wh"}, {"y"}));
+  check_graph(g, test::random_tensor({2, 3, 6, 6}, 1), GradCheck{1e-2F, 3e-3, 2e-2, 24});
+}
+
+TEST(TrainGrad, BlockedPReluAndAdd) {
+  // c1 is nChw8c (read by PRelu and Add only); its biases of +-3 keep every value 2 or more away from
+  // PRelu's kink. "s" adds two blocked values; "t" broadcasts a bias onto a blocked value (plain).
+  Graph g = test::single_input_graph({2, 3, 5, 5});
+  g.weights["w1"] = test::random_tensor({8, 3, 1, 1}, 2, -0.3F, 0.3F);
+  Tensor b1({8});
+  for (int64_t c = 0; c < 8; ++c) b1.data()[c] = c % 2 == 0 ? 3.0F : -3.0F;
+  g.weights["b1"] = b1;
+  g.weights["slope"] = test::random_tensor({8, 1, 1}, 3, 0.1F, 0.4F);
+  g.weights["bias"] = test::random_tensor({8, 1, 1}, 4);
+  g.weights["wh"] = test::random_tensor({2, 8, 1, 1}, 5);
+  g.nodes.push_back(make_node("Conv", {"x", "w1", "b1"}, {"c1"}));
+  g.nodes.push_back(make_node("PRelu", {"c1", "slope"}, {"p"}));
+  g.nodes.push_back(make_node("Add", {"p", "c1"}, {"s"}));
+  g.nodes.push_back(make_node("Add", {"s", "bias"}, {"t"}));
+  g.nodes.push_back(make_node("Conv", {"t", "wh"}, {"y"}));
+  check_graph(g, test::random_tensor({2, 3, 5, 5}, 1));
+}
+
 TEST(TrainGrad, PadConstantReflectEdge) {
   for (const char* mode : {"constant", "reflect", "edge"}) {
     Graph g = test::single_input_graph({1, 2, 4, 5});

@@ -2,7 +2,15 @@
 """PyTorch CPU side of the training-step benchmark (docs/benchmarks.md, "training step"): the U-Net of
 core/src/builders.cpp (depth 4, base width 16, 2 classes, conv-BN-ReLU x2 per level, 2x2 transposed
 up-convolutions, concat(skip, up)), batch 4x3x192x192, cross-entropy, SGD momentum.
-Run: /usr/bin/python3 bench_train_torch.py [threads]"""
+
+terraseg_train_peer_bench (tests/core/bench_train_peers.cpp) starts this script with --serve and
+interleaves its rounds with its own: it writes "steps K" lines on stdin, the script answers each with
+one JSON line {"ms": [...]} (one wall time per step), and "quit" ends it. The first line the script
+prints is a JSON header (torch version, threads, parameter count).
+
+Standalone: /usr/bin/python3 bench_train_torch.py [--threads N] [--reps R] [--warmup W]"""
+import argparse
+import json
 import statistics
 import sys
 import time
@@ -39,24 +47,55 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-def main():
-    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    torch.set_num_threads(threads)
-    torch.manual_seed(1)
-    model = UNet()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = torch.rand(4, 3, 192, 192) * 2 - 1
-    y = (torch.arange(4 * 192 * 192) // 7 % 2).reshape(4, 192, 192)
-    times = []
-    for i in range(13):
+class Bench:
+    def __init__(self, batch, size, classes):
+        torch.manual_seed(1)
+        self.model = UNet(classes=classes)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        self.x = torch.rand(batch, 3, size, size) * 2 - 1
+        self.y = (torch.arange(batch * size * size) // 7 % classes).reshape(batch, size, size)
+
+    def parameters(self):
+        return sum(p.numel() for p in self.model.parameters())
+
+    def step_ms(self):
         start = time.perf_counter()
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-        if i >= 3:
-            times.append((time.perf_counter() - start) * 1000)
-    print(f"torch {torch.__version__} train step (U-Net d4 w16, 4x3x192x192, SGD, {threads} thread(s)): "
-          f"median {statistics.median(times):.1f} ms, min {min(times):.1f} ms")
+        self.opt.zero_grad()
+        F.cross_entropy(self.model(self.x), self.y).backward()
+        self.opt.step()
+        return (time.perf_counter() - start) * 1000
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("threads_positional", nargs="?", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--size", type=int, default=192)
+    parser.add_argument("--classes", type=int, default=2)
+    parser.add_argument("--serve", action="store_true", help="answer 'steps K' lines on stdin (see above)")
+    args = parser.parse_args()
+    threads = args.threads_positional or args.threads
+    torch.set_num_threads(threads)
+    bench = Bench(args.batch, args.size, args.classes)
+    if args.serve:
+        print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                          "parameters": bench.parameters(), "mkldnn": torch.backends.mkldnn.is_available()}),
+              flush=True)
+        for line in sys.stdin:
+            words = line.split()
+            if not words or words[0] == "quit":
+                break
+            ms = [bench.step_ms() for _ in range(int(words[1]))]
+            print(json.dumps({"ms": ms}), flush=True)
+        return
+    for _ in range(args.warmup):
+        bench.step_ms()
+    times = [bench.step_ms() for _ in range(args.reps)]
+    print(f"torch {torch.__version__} train step (U-Net d4 w16, {args.batch}x3x{args.size}x{args.size}, SGD, "
+          f"{threads} thread(s)): median {statistics.median(times):.1f} ms, min {min(times):.1f} ms")
 
 
 if __name__ == "__main__":

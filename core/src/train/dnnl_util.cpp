@@ -24,6 +24,18 @@ dnnl::memory::desc plain_md(const Dims& dims) {
   return tagged_md(dims, by_rank[dims.size()]);
 }
 
+dnnl::memory::desc blocked_md(const Dims& dims, bool wanted) {
+  if (dims.empty() || dims.size() > 5) return {};
+  if (!wanted || dims.size() != 4 || dims[1] % 8 != 0) return plain_md(dims);
+  return tagged_md(dims, dnnl::memory::format_tag::nChw8c);
+}
+
+bool is_blocked(const dnnl::memory::desc& md) {
+  if (md.is_zero()) return false;
+  const auto dims = md.dims();
+  return !(md == plain_md(Dims(dims.begin(), dims.end())));
+}
+
 dnnl::memory unbound(const dnnl::memory::desc& md) { return dnnl::memory(md, cpu_engine(), DNNL_MEMORY_NONE); }
 
 dnnl::memory& Exec::owned(int id, const dnnl::memory::desc& md) {
@@ -39,6 +51,50 @@ void Exec::bind(int id, const float* data) {
 void Exec::run() {
   prim.execute(cpu_stream(), args);
   cpu_stream().wait();
+}
+
+void Staged::plan(const dnnl::memory::desc& outer, const dnnl::memory::desc& inner, bool to_inner) {
+  const dnnl::memory::desc& plain = outer;
+  inner_md_ = inner;
+  to_inner_ = to_inner;
+  reorder_ = Exec{};
+  inner_ = dnnl::memory();
+  if (plain.is_zero() || inner.is_zero() || plain == inner) return;
+  inner_ = dnnl::memory(inner, cpu_engine());
+  const dnnl::memory::desc& from = to_inner ? plain : inner;
+  const dnnl::memory::desc& to = to_inner ? inner : plain;
+  const dnnl::reorder::primitive_desc pd(cpu_engine(), from, cpu_engine(), to);
+  reorder_ = Exec{dnnl::reorder(pd), {}};
+  if (to_inner) {
+    reorder_.slot(DNNL_ARG_FROM, plain);
+    reorder_.args[DNNL_ARG_TO] = inner_;
+  } else {
+    reorder_.args[DNNL_ARG_FROM] = inner_;
+    reorder_.slot(DNNL_ARG_TO, plain);
+  }
+}
+
+void Staged::share(const Staged& other) {
+  inner_md_ = other.inner_md_;
+  inner_ = other.inner_;
+  reorder_ = Exec{};
+}
+
+const float* Staged::in(const float* plain) {
+  if (!inner_) return plain;
+  if (reorder_) {
+    reorder_.bind(DNNL_ARG_FROM, plain);
+    reorder_.run();
+  }
+  return static_cast<const float*>(inner_.get_data_handle());
+}
+
+float* Staged::target(float* plain) { return inner_ ? static_cast<float*>(inner_.get_data_handle()) : plain; }
+
+void Staged::out(float* plain) {
+  if (!inner_ || !reorder_) return;
+  reorder_.bind(DNNL_ARG_TO, plain);
+  reorder_.run();
 }
 
 std::string where(const Node& node) { return "node '" + node.name + "' (" + node.op + "): "; }

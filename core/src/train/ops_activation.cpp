@@ -1,4 +1,5 @@
-// Activations: Relu, LeakyRelu, Sigmoid (oneDNN eltwise) and PRelu (oneDNN prelu, per-channel slopes).
+// Activations: Relu, LeakyRelu, Sigmoid (oneDNN eltwise) and PRelu (oneDNN prelu, per-channel slopes), on
+// plain or blocked inputs (the output keeps the input's layout).
 #include "terraseg/core/error.hpp"
 #include "train_op.hpp"
 
@@ -14,7 +15,8 @@ class EltwiseOp final : public TrainOp {
 
   std::vector<Dims> plan(const PlanInput& input) override {
     const Dims& x = input.in_dims.at(0);
-    const auto md = plain_md(x);
+    const auto md = input.in_md.at(0);  // plain or blocked: the output keeps it
+    layout_ = md;
     const dnnl::eltwise_forward::desc fwd_desc(prop_kind::forward_training, algo_, md, alpha_, 0.0F);
     const dnnl::eltwise_forward::primitive_desc fwd_pd(fwd_desc, cpu_engine());
     forward_ = Exec{dnnl::eltwise_forward(fwd_pd), {}};
@@ -28,6 +30,8 @@ class EltwiseOp final : public TrainOp {
     }
     return {x};
   }
+
+  std::vector<dnnl::memory::desc> out_layouts() const override { return {layout_}; }
 
   void forward(OpIO& io) override {
     forward_.bind(DNNL_ARG_SRC, io.in[0]->data());
@@ -47,6 +51,7 @@ class EltwiseOp final : public TrainOp {
   algorithm algo_;
   float alpha_;
   Exec forward_, backward_;
+  dnnl::memory::desc layout_;
 };
 
 /// ONNX PRelu broadcasts the slope numpy-style (unidirectionally) onto X: align dims to the right.
@@ -62,19 +67,26 @@ Dims broadcast_slope(const Node& node, const Dims& x, const Dims& slope) {
   return aligned;
 }
 
+/// On a blocked input the slope is given to oneDNN in the source's layout too (nChw8c for a
+/// per-channel {1,C,1,1} slope), which keeps forward and backward on jit kernels; the slope and its
+/// gradient stay plain in the executor and are staged through (tiny) reorders.
 class PReluOp final : public TrainOp {
  public:
   explicit PReluOp(const Node& node) : node_(node) {}
 
   std::vector<Dims> plan(const PlanInput& input) override {
     const Dims& x = input.in_dims.at(0);
-    const auto data = plain_md(x);
-    const auto slope = plain_md(broadcast_slope(node_, x, input.in_dims.at(1)));
+    const auto data = input.in_md.at(0);  // plain or blocked: the output keeps it
+    layout_ = data;
+    const Dims aligned = broadcast_slope(node_, x, input.in_dims.at(1));
+    const auto slope_plain = plain_md(aligned);
+    const auto slope = !is_blocked(data) ? slope_plain : aligned == x ? data : blocked_md(aligned);
     const dnnl::prelu_forward::desc fwd_desc(prop_kind::forward_training, data, slope);
     const dnnl::prelu_forward::primitive_desc fwd_pd(fwd_desc, cpu_engine());
     forward_ = Exec{dnnl::prelu_forward(fwd_pd), {}};
     for (int id : {DNNL_ARG_SRC, DNNL_ARG_DST}) forward_.slot(id, data);
     forward_.slot(DNNL_ARG_WEIGHTS, slope);
+    slope_.plan(slope_plain, slope, true);
     if (input.training) {
       const dnnl::prelu_backward::desc bwd_desc(data, slope, data, slope);
       const dnnl::prelu_backward::primitive_desc bwd_pd(bwd_desc, cpu_engine(), fwd_pd);
@@ -82,32 +94,40 @@ class PReluOp final : public TrainOp {
       for (int id : {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC}) backward_.slot(id, data);
       backward_.slot(DNNL_ARG_WEIGHTS, slope);
       backward_.slot(DNNL_ARG_DIFF_WEIGHTS, slope);
+      bwd_slope_.plan(slope_plain, slope, true);
+      diff_slope_.plan(slope_plain, slope, false);
       spare_src_.resize(x);
       spare_slope_.resize(input.in_dims[1]);
     }
     return {x};
   }
 
+  std::vector<dnnl::memory::desc> out_layouts() const override { return {layout_}; }
+
   void forward(OpIO& io) override {
     forward_.bind(DNNL_ARG_SRC, io.in[0]->data());
-    forward_.bind(DNNL_ARG_WEIGHTS, io.in[1]->data());
+    forward_.bind(DNNL_ARG_WEIGHTS, slope_.in(io.in[1]->data()));
     forward_.bind(DNNL_ARG_DST, io.out[0]->data());
     forward_.run();
   }
 
   void backward(OpIO& io) override {
     backward_.bind(DNNL_ARG_SRC, io.in[0]->data());
-    backward_.bind(DNNL_ARG_WEIGHTS, io.in[1]->data());
+    backward_.bind(DNNL_ARG_WEIGHTS, bwd_slope_.in(io.in[1]->data()));
     backward_.bind(DNNL_ARG_DIFF_DST, io.out_grad[0]->data());
     backward_.bind(DNNL_ARG_DIFF_SRC, io.in_grad[0] != nullptr ? io.in_grad[0]->data() : spare_src_.data());
-    backward_.bind(DNNL_ARG_DIFF_WEIGHTS, io.in_grad[1] != nullptr ? io.in_grad[1]->data() : spare_slope_.data());
+    float* diff_slope = io.in_grad[1] != nullptr ? io.in_grad[1]->data() : spare_slope_.data();
+    backward_.bind(DNNL_ARG_DIFF_WEIGHTS, diff_slope_.target(diff_slope));
     backward_.run();
+    diff_slope_.out(diff_slope);
   }
 
  private:
   const Node& node_;
   Exec forward_, backward_;
+  Staged slope_, bwd_slope_, diff_slope_;
   Tensor spare_src_, spare_slope_;
+  dnnl::memory::desc layout_;
 };
 
 }  // namespace

@@ -27,7 +27,8 @@ class BatchNormOp final : public TrainOp {
         throw Error(where(node_) + "parameter " + std::to_string(i) + " does not have " + std::to_string(x[1]) + " values");
       }
     }
-    const auto data = plain_md(x);
+    const auto data = input.in_md.at(0);  // plain or blocked: the output keeps it
+    layout_ = data;
     const auto channel = plain_md({x[1]});
     const auto flags = normalization_flags::use_scale | normalization_flags::use_shift;
     infer_ = make_forward(prop_kind::forward_inference, data, flags | normalization_flags::use_global_stats);
@@ -49,6 +50,8 @@ class BatchNormOp final : public TrainOp {
     backward_.owned(DNNL_ARG_DIFF_SHIFT, channel);
     return {x};
   }
+
+  std::vector<dnnl::memory::desc> out_layouts() const override { return {layout_}; }
 
   void forward(OpIO& io) override {
     Exec& exec = io.training ? train_ : infer_;
@@ -120,6 +123,7 @@ class BatchNormOp final : public TrainOp {
   int64_t count_ = 0;
   Exec infer_, train_, backward_;
   Tensor spare_;
+  dnnl::memory::desc layout_;
 };
 
 }  // namespace

@@ -54,8 +54,9 @@ class PoolOp final : public TrainOp {
   std::vector<Dims> plan(const PlanInput& input) override {
     x_dims_ = input.in_dims.at(0);
     y_dims_ = pool_geometry(node_, x_dims_, geo_);
-    const auto src = plain_md(x_dims_);
-    const auto dst = plain_md(y_dims_);
+    const auto src = input.in_md.at(0);  // plain or blocked: the output keeps it
+    const auto dst = blocked_md(y_dims_, is_blocked(src));
+    layout_ = dst;
     const auto& g = geo_;
     const auto prop = input.training ? prop_kind::forward_training : prop_kind::forward_inference;
     const dnnl::pooling_v2_forward::desc fwd_desc(prop, algo_, src, dst, g.strides, g.kernel, g.dilates, g.pad_l, g.pad_r);
@@ -76,6 +77,8 @@ class PoolOp final : public TrainOp {
     if (workspace) backward_.args[DNNL_ARG_WORKSPACE] = forward_.args.at(DNNL_ARG_WORKSPACE);
     return outputs;
   }
+
+  std::vector<dnnl::memory::desc> out_layouts() const override { return {layout_}; }
 
   void forward(OpIO& io) override {
     forward_.bind(DNNL_ARG_SRC, io.in[0]->data());
@@ -129,6 +132,7 @@ class PoolOp final : public TrainOp {
   PoolGeometry geo_;
   Dims x_dims_, y_dims_;
   Exec forward_, backward_;
+  dnnl::memory::desc layout_;
 };
 
 class MaxUnpoolOp final : public TrainOp {

@@ -1,4 +1,4 @@
-// Data-movement ops: Add (numpy broadcasting), Concat (gradient = split), Pad (constant, reflect,
+// Data-movement ops: Add (numpy broadcasting; plain or nChw8c), Concat (gradient = split; plain or nChw8c), Pad (constant, reflect,
 // edge; gradient scatters back), Resize (oneDNN resampling), Identity/Dropout (inference no-ops).
 #include <algorithm>
 #include <cmath>
@@ -42,6 +42,8 @@ void for_each_broadcast(const Dims& out, const std::vector<int64_t>& sa, const s
   }
 }
 
+/// Without broadcasting Add works in any layout: the output is blocked when its consumers accept it,
+/// and an input in the other layout is staged through a reorder. Broadcasting runs on plain buffers.
 class AddOp final : public TrainOp {
  public:
   explicit AddOp(const Node& node) : node_(node) {}
@@ -57,12 +59,23 @@ class AddOp final : public TrainOp {
       if (da != db && da != 1 && db != 1) throw Error(where(node_) + to_string(a_) + " and " + to_string(b_) + " do not broadcast");
       out_[rank - 1 - i] = std::max(da, db);
     }
+    const bool same = a_ == b_;
+    layout_ = blocked_md(out_, same && input.may_block.at(0));
+    const bool blocked = is_blocked(layout_);
+    for (size_t k = 0; k < 2; ++k) {
+      const Dims& dims = k == 0 ? a_ : b_;
+      const auto inner = blocked ? layout_ : blocked_md(dims, false);
+      in_stage_[k].plan(input.in_md.at(k), inner, true);
+      if (input.training) grad_stage_[k].plan(input.in_md.at(k), inner, false);
+    }
     return {out_};
   }
 
+  std::vector<dnnl::memory::desc> out_layouts() const override { return {layout_}; }
+
   void forward(OpIO& io) override {
-    const float* a = io.in[0]->data();
-    const float* b = io.in[1]->data();
+    const float* a = in_stage_[0].in(io.in[0]->data());
+    const float* b = in_stage_[1].in(io.in[1]->data());
     float* y = io.out[0]->data();
     if (a_ == b_) {
       const int64_t n = io.out[0]->size();
@@ -75,19 +88,21 @@ class AddOp final : public TrainOp {
   }
 
   void backward(OpIO& io) override {
-    reduce_into(io.in_grad[0], a_, *io.out_grad[0]);
-    reduce_into(io.in_grad[1], b_, *io.out_grad[0]);
+    for (size_t k = 0; k < 2; ++k) {
+      Tensor* grad = io.in_grad[k];
+      if (grad == nullptr) continue;
+      reduce_into(grad_stage_[k].target(grad->data()), k == 0 ? a_ : b_, *io.out_grad[0]);
+      grad_stage_[k].out(grad->data());
+    }
   }
 
  private:
-  void reduce_into(Tensor* grad, const Dims& dims, const Tensor& dy) const {
-    if (grad == nullptr) return;
+  void reduce_into(float* g, const Dims& dims, const Tensor& dy) const {
     if (dims == out_) {
-      std::memcpy(grad->data(), dy.data(), static_cast<size_t>(dy.size()) * sizeof(float));
+      std::memcpy(g, dy.data(), static_cast<size_t>(dy.size()) * sizeof(float));
       return;
     }
-    std::fill(grad->values().begin(), grad->values().end(), 0.0F);
-    float* g = grad->data();
+    std::fill(g, g + element_count(dims), 0.0F);
     const std::vector<int64_t> none(out_.size(), 0);
     for_each_broadcast(out_, broadcast_strides(dims, out_), none,
                        [&](int64_t i, int64_t ig, int64_t) { g[ig] += dy.data()[i]; });
@@ -95,8 +110,14 @@ class AddOp final : public TrainOp {
 
   const Node& node_;
   Dims a_, b_, out_;
+  dnnl::memory::desc layout_;
+  Staged in_stage_[2], grad_stage_[2];
 };
 
+/// Copies per outer index (everything before the axis) one contiguous chunk of each input. With the
+/// channel axis this also holds for nChw8c when every input's channels are a multiple of 8 (per image,
+/// the blocks of input 0, then those of input 1, ...), so the output is blocked exactly then; an input
+/// in the other layout is staged through a reorder.
 class ConcatOp final : public TrainOp {
  public:
   explicit ConcatOp(const Node& node) : node_(node) {}
@@ -111,6 +132,7 @@ class ConcatOp final : public TrainOp {
     for (size_t i = 0; i < ax; ++i) outer_ *= out[i];
     chunks_.clear();
     out[ax] = 0;
+    bool blocked = input.may_block.at(0) && ax == 1 && out.size() == 4;
     for (const Dims& dims : input.in_dims) {
       for (size_t i = 0; i < dims.size(); ++i) {
         if (dims.size() != out.size() || (i != ax && dims[i] != out[i])) {
@@ -119,32 +141,54 @@ class ConcatOp final : public TrainOp {
       }
       out[ax] += dims[ax];
       chunks_.push_back(element_count(dims) / outer_);
+      blocked = blocked && dims[1] % 8 == 0;
     }
     row_ = element_count(out) / outer_;
+    layout_ = blocked_md(out, blocked);
+    in_stage_.assign(input.in_dims.size(), Staged{});
+    grad_stage_.assign(input.in_dims.size(), Staged{});
+    for (size_t k = 0; k < input.in_dims.size(); ++k) {
+      const auto inner = blocked_md(input.in_dims[k], blocked);
+      in_stage_[k].plan(input.in_md.at(k), inner, true);
+      if (input.training) grad_stage_[k].plan(input.in_md.at(k), inner, false);
+    }
     return {out};
   }
 
+  std::vector<dnnl::memory::desc> out_layouts() const override { return {layout_}; }
+
   void forward(OpIO& io) override {
+    std::vector<const float*> src(chunks_.size());
+    for (size_t k = 0; k < chunks_.size(); ++k) src[k] = in_stage_[k].in(io.in[k]->data());
+    float* dst = io.out[0]->data();
 #pragma omp parallel for
     for (int64_t o = 0; o < outer_; ++o) {
       int64_t offset = o * row_;
       for (size_t k = 0; k < chunks_.size(); ++k) {
         const size_t bytes = static_cast<size_t>(chunks_[k]) * sizeof(float);
-        std::memcpy(io.out[0]->data() + offset, io.in[k]->data() + o * chunks_[k], bytes);
+        std::memcpy(dst + offset, src[k] + o * chunks_[k], bytes);
         offset += chunks_[k];
       }
     }
   }
 
   void backward(OpIO& io) override {
+    std::vector<float*> dst(chunks_.size(), nullptr);
+    for (size_t k = 0; k < chunks_.size(); ++k) {
+      if (io.in_grad[k] != nullptr) dst[k] = grad_stage_[k].target(io.in_grad[k]->data());
+    }
+    const float* dy = io.out_grad[0]->data();
 #pragma omp parallel for
     for (int64_t o = 0; o < outer_; ++o) {
       int64_t offset = o * row_;
       for (size_t k = 0; k < chunks_.size(); ++k) {
         const size_t bytes = static_cast<size_t>(chunks_[k]) * sizeof(float);
-        if (io.in_grad[k] != nullptr) std::memcpy(io.in_grad[k]->data() + o * chunks_[k], io.out_grad[0]->data() + offset, bytes);
+        if (dst[k] != nullptr) std::memcpy(dst[k] + o * chunks_[k], dy + offset, bytes);
         offset += chunks_[k];
       }
+    }
+    for (size_t k = 0; k < chunks_.size(); ++k) {
+      if (io.in_grad[k] != nullptr) grad_stage_[k].out(io.in_grad[k]->data());
     }
   }
 
@@ -152,6 +196,8 @@ class ConcatOp final : public TrainOp {
   const Node& node_;
   int64_t outer_ = 1, row_ = 0;
   std::vector<int64_t> chunks_;
+  dnnl::memory::desc layout_;
+  std::vector<Staged> in_stage_, grad_stage_;
 };
 
 }  // namespace

@@ -19,4 +19,16 @@ const std::unordered_map<std::string, OpFactory>& op_registry() {
   return registry;
 }
 
+bool keeps_layout(const Node& node) {
+  const std::string& op = node.op;
+  if (op == "MaxPool") return node.outputs.size() < 2 || node.outputs[1].empty();  // Indices are NCHW positions
+  return op == "BatchNormalization" || op == "Relu" || op == "LeakyRelu" || op == "Sigmoid" || op == "PRelu" ||
+         op == "AveragePool";
+}
+
+bool handles_layouts(const Node& node) {
+  return keeps_layout(node) || node.op == "Conv" || node.op == "ConvTranspose" || node.op == "Concat" ||
+         node.op == "Add";
+}
+
 }  // namespace terraseg::train

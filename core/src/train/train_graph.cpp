@@ -35,6 +35,7 @@ struct Step {
 struct Plan {
   std::vector<std::unique_ptr<train::TrainOp>> ops;
   std::vector<Dims> dims;      // per value id
+  std::vector<dnnl::memory::desc> layout;  // per value id: blocked layout, or a zero desc for plain
 };
 
 void add_into(Tensor& dst, const Tensor& src) {
@@ -52,6 +53,7 @@ struct TrainGraph::Impl {
   std::vector<Value> values;
   std::unordered_map<std::string, int> ids;
   std::vector<Step> steps;
+  std::vector<bool> may_block; // per value id: every consumer accepts a blocked layout (layout pass)
   std::vector<std::string> parameters;
   std::map<std::string, bool> trainable;
   std::map<std::pair<Dims, bool>, Plan> plans;
@@ -99,6 +101,41 @@ struct TrainGraph::Impl {
       value.data = value.is_weight ? &graph.weights.at(value.name) : &value.own;
     }
     find_parameters();
+    find_blockable();
+  }
+
+  /// Which activations may be stored blocked (nChw8c): those produced by an op that handles layouts and
+  /// read only by such ops, never graph outputs. An op that keeps its input's layout passes a blocked
+  /// input on, so its input may be blocked only if its output may. Shapes decide the rest at planning.
+  void find_blockable() {
+    std::vector<const Node*> producer(values.size(), nullptr);
+    std::vector<bool> all_consumers_ok(values.size(), true);
+    for (const Step& step : steps) {
+      for (int id : step.out) producer[static_cast<size_t>(id)] = step.node;
+      for (int id : step.in) {
+        if (id >= 0 && !train::handles_layouts(*step.node)) all_consumers_ok[static_cast<size_t>(id)] = false;
+      }
+    }
+    may_block.assign(values.size(), false);
+    for (size_t v = 0; v < values.size(); ++v) {
+      may_block[v] = producer[v] != nullptr && train::handles_layouts(*producer[v]) && all_consumers_ok[v] &&
+                     !values[v].is_weight;
+    }
+    for (const std::string& name : graph.outputs) may_block[static_cast<size_t>(ids.at(name))] = false;
+    may_block[static_cast<size_t>(ids.at(graph.input))] = false;
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const Step& step : steps) {
+        if (!train::keeps_layout(*step.node) || step.in.empty() || step.in[0] < 0) continue;
+        const auto x = static_cast<size_t>(step.in[0]);
+        for (int y : step.out) {
+          if (may_block[x] && !may_block[static_cast<size_t>(y)]) {
+            may_block[x] = false;
+            changed = true;
+          }
+        }
+      }
+    }
   }
 
   void find_parameters() {
@@ -131,6 +168,7 @@ struct TrainGraph::Impl {
     if (it != plans.end()) return it->second;
     Plan plan;
     plan.dims.resize(values.size());
+    plan.layout.resize(values.size());
     for (size_t i = 0; i < values.size(); ++i) {
       if (values[i].is_weight) plan.dims[i] = values[i].data->dims();
     }
@@ -149,16 +187,35 @@ struct TrainGraph::Impl {
                              auto found = ids.find(name);
                              return found == ids.end() ? nullptr : &plan.dims[static_cast<size_t>(found->second)];
                            },
-                           [&](const std::string& name) { return graph.producer(name); }};
-    for (int id : step.in) input.in_dims.push_back(id < 0 ? Dims{} : plan.dims[static_cast<size_t>(id)]);
+                           [&](const std::string& name) { return graph.producer(name); },
+                           {},
+                           {}};
+    for (int id : step.in) {
+      input.in_dims.push_back(id < 0 ? Dims{} : plan.dims[static_cast<size_t>(id)]);
+      const Dims& dims = input.in_dims.back();
+      const dnnl::memory::desc& layout = id < 0 ? dnnl::memory::desc() : plan.layout[static_cast<size_t>(id)];
+      if (!layout.is_zero() && !train::handles_layouts(*step.node)) {
+        throw Error(train::where(*step.node) + "internal: a blocked input reached an op that needs plain NCHW");
+      }
+      input.in_md.push_back(!layout.is_zero() ? layout
+                            : dims.empty() || dims.size() > 5 ? dnnl::memory::desc()
+                                                               : train::plain_md(dims));
+    }
+    for (int id : step.out) input.may_block.push_back(may_block[static_cast<size_t>(id)]);
     std::vector<Dims> out_dims;
     try {
       out_dims = op->plan(input);
     } catch (const dnnl::error& e) {
       throw Error(train::where(*step.node) + "oneDNN could not plan it for input " + to_string(input.in_dims[0]) + ": " + e.what());
     }
+    const std::vector<dnnl::memory::desc> layouts = op->out_layouts();
     for (size_t k = 0; k < step.out.size() && k < out_dims.size(); ++k) {
-      plan.dims[static_cast<size_t>(step.out[k])] = out_dims[k];
+      const auto id = static_cast<size_t>(step.out[k]);
+      plan.dims[id] = out_dims[k];
+      if (k < layouts.size() && train::is_blocked(layouts[k])) {
+        if (!may_block[id]) throw Error(train::where(*step.node) + "internal: blocked output where plain is needed");
+        plan.layout[id] = layouts[k];
+      }
     }
     return op;
   }

@@ -1,8 +1,11 @@
 #pragma once
 /// Training executor: runs a Graph forward (training mode: BatchNormalization on batch statistics and
-/// running-stat updates; inference mode: running statistics) and backward on oneDNN primitives in plain
-/// NCHW layouts. Primitives are planned once per (input shape, mode) and cached; buffers are reused, so
-/// steady-state steps allocate nothing. oneDNN types never appear in this header.
+/// running-stat updates; inference mode: running statistics) and backward on oneDNN primitives.
+/// Convolutions use the layouts oneDNN prefers (blocked jit kernels); activations between ops that can
+/// work on it are kept blocked (nChw8c), everything else is plain NCHW. The graph input, outputs,
+/// weights and parameter gradients are always plain. Primitives are planned once per (input shape,
+/// mode) and cached; buffers are reused, so steady-state steps allocate nothing. oneDNN types never
+/// appear in this header.
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +41,8 @@ class TrainGraph {
   bool trainable(const std::string& name) const;
 
   Tensor& weight(const std::string& name);
+  /// Gradient of a weight (plain, like the weight) or of an activation (that activation's layout, which
+  /// may be blocked nChw8c: its dims are logical, its values are not in NCHW order then).
   const Tensor& grad(const std::string& name) const;
   Tensor& grad(const std::string& name);  ///< mutable, for clipping
   /// Also compute d(loss)/d(input) in backward (finite-difference tests).
