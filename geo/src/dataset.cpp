@@ -1,7 +1,11 @@
-// Folder datasets: pairing by stem, mask decoding, normalisation and the prefetching batch loader.
+// Folder datasets: pairing by stem, mask decoding, windows of large rasters (GDAL), normalisation.
 #include "terraseg/geo/dataset.hpp"
 
+#include <gdal_priv.h>
+
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 #include <opencv2/imgcodecs.hpp>
@@ -63,7 +67,97 @@ std::vector<uint8_t> decode_mask(const cv::Mat& mask, const MaskEncoding& enc, c
   return labels;
 }
 
+/// A GDAL raster of a training pair, checked for what window reading supports.
+struct PairRaster {
+  GDALDatasetUniquePtr data;
+  std::string path;
+};
+
+PairRaster open_raster(const std::string& path, bool image, const MaskEncoding& mask) {
+  PairRaster r{GDALDatasetUniquePtr(GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY)), path};
+  if (!r.data) throw Error("cannot open raster '" + path + "' with GDAL");
+  const int bands = r.data->GetRasterCount();
+  const int needed = image || mask.kind == MaskKind::palette ? 3 : 1;
+  if (bands < 1 || (needed == 3 && bands != 3 && !(image && bands == 1))) {
+    throw Error("raster '" + path + "' has " + std::to_string(bands) + " bands; " +
+                (image ? "training images need 3 (RGB) or 1 (grey)" : "a palette mask needs 3 (RGB)"));
+  }
+  for (int b = 1; b <= std::min(bands, 3); ++b) {
+    if (r.data->GetRasterBand(b)->GetRasterDataType() != GDT_Byte) {
+      throw Error("raster '" + path + "' band " + std::to_string(b) + " is not 8-bit; convert it, e.g. gdal_translate -ot Byte -scale");
+    }
+  }
+  return r;
+}
+
+struct RasterPair {
+  PairRaster image, mask;
+  int width = 0, height = 0;
+};
+
+RasterPair open_pair(const std::pair<std::string, std::string>& pair, const MaskEncoding& encoding) {
+  GDALAllRegister();
+  RasterPair rp{open_raster(pair.first, true, encoding), open_raster(pair.second, false, encoding)};
+  rp.width = rp.image.data->GetRasterXSize();
+  rp.height = rp.image.data->GetRasterYSize();
+  if (rp.mask.data->GetRasterXSize() != rp.width || rp.mask.data->GetRasterYSize() != rp.height) {
+    throw Error("label raster '" + pair.second + "' is " + std::to_string(rp.mask.data->GetRasterXSize()) + "x" +
+                std::to_string(rp.mask.data->GetRasterYSize()) + " but its image is " + std::to_string(rp.width) + "x" +
+                std::to_string(rp.height) + "; warp it onto the image's grid (gdalwarp -te ... -ts ...)");
+  }
+  std::array<double, 6> a{}, b{};
+  if (rp.image.data->GetGeoTransform(a.data()) == CE_None && rp.mask.data->GetGeoTransform(b.data()) == CE_None) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (std::abs(a[i] - b[i]) > 1e-6 * std::max(1.0, std::abs(a[i]))) {
+        throw Error("label raster '" + pair.second + "' is not on its image's grid (different geotransform); warp it onto the image's grid");
+      }
+    }
+  }
+  return rp;
+}
+
+/// Bands 1..n of a window as an interleaved cv::Mat in the given band order (n = 1 or 3).
+cv::Mat read_bands(const PairRaster& r, int x, int y, int w, int h, const std::vector<int>& order) {
+  cv::Mat out(h, w, order.size() == 3 ? CV_8UC3 : CV_8UC1);
+  const int n = static_cast<int>(order.size());
+  std::vector<int> bands(order);
+  if (r.data->RasterIO(GF_Read, x, y, w, h, out.data, w, h, GDT_Byte, n, bands.data(), n, static_cast<GSpacing>(w) * n, 1,
+                       nullptr) != CE_None) {
+    throw Error("cannot read a window of raster '" + r.path + "'");
+  }
+  return out;
+}
+
+Sample read_window(const RasterPair& rp, const MaskEncoding& encoding, int x, int y, int w, int h) {
+  Sample sample;
+  sample.width = w;
+  sample.height = h;
+  const bool grey = rp.image.data->GetRasterCount() == 1;
+  const cv::Mat rgb = read_bands(rp.image, x, y, w, h, grey ? std::vector<int>{1, 1, 1} : std::vector<int>{1, 2, 3});
+  sample.rgb.assign(rgb.data, rgb.data + rgb.total() * 3);
+  // decode_mask takes palette masks in OpenCV's BGR order.
+  const cv::Mat mask = read_bands(rp.mask, x, y, w, h, encoding.kind == MaskKind::palette ? std::vector<int>{3, 2, 1} : std::vector<int>{1});
+  sample.labels = decode_mask(mask, encoding, rp.mask.path);
+  return sample;
+}
+
 }  // namespace
+
+Sample load_window(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask, int height, int width,
+                   uint64_t seed) {
+  const RasterPair rp = open_pair(pair, mask);
+  const int w = std::min(width, rp.width), h = std::min(height, rp.height);
+  std::mt19937_64 rng(seed);
+  const int x = std::uniform_int_distribution<int>(0, rp.width - w)(rng);
+  const int y = std::uniform_int_distribution<int>(0, rp.height - h)(rng);
+  return read_window(rp, mask, x, y, w, h);
+}
+
+Sample load_centre_window(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask, int height, int width) {
+  const RasterPair rp = open_pair(pair, mask);
+  const int w = std::min(width, rp.width), h = std::min(height, rp.height);
+  return read_window(rp, mask, (rp.width - w) / 2, (rp.height - h) / 2, w, h);
+}
 
 std::array<uint8_t, 3> parse_hex_colour(const std::string& text) {
   if (text.size() != 7 || text[0] != '#' || text.find_first_not_of("0123456789abcdefABCDEF", 1) != std::string::npos) {
@@ -125,15 +219,30 @@ void class_statistics(const std::vector<TrainingPair>& pairs, const std::vector<
                       std::vector<int64_t>& class_pixels, std::vector<int64_t>& image_pixels) {
   class_pixels.assign(static_cast<size_t>(classes), 0);
   image_pixels.assign(static_cast<size_t>(classes), 0);
-  for (const TrainingPair& pair : pairs) {
-    const Sample sample = load_sample({pair.image, pair.mask}, sources.at(static_cast<size_t>(pair.source)).mask);
-    std::vector<int64_t> counts(static_cast<size_t>(classes), 0);
-    for (uint8_t id : sample.labels) {
+  auto count = [&](const std::vector<uint8_t>& labels, std::vector<int64_t>& counts) {
+    for (uint8_t id : labels) {
       if (id < classes) ++counts[id];
+    }
+  };
+  for (const TrainingPair& pair : pairs) {
+    const DataSource& source = sources.at(static_cast<size_t>(pair.source));
+    std::vector<int64_t> counts(static_cast<size_t>(classes), 0);
+    int64_t pixels = 0;
+    if (source.windows) {  // the whole label raster, 256 rows at a time
+      const RasterPair rp = open_pair({pair.image, pair.mask}, source.mask);
+      for (int y = 0; y < rp.height; y += 256) {
+        const int rows = std::min(256, rp.height - y);
+        count(read_window(rp, source.mask, 0, y, rp.width, rows).labels, counts);
+      }
+      pixels = static_cast<int64_t>(rp.width) * rp.height;
+    } else {
+      const Sample sample = load_sample({pair.image, pair.mask}, source.mask);
+      count(sample.labels, counts);
+      pixels = static_cast<int64_t>(sample.labels.size());
     }
     for (size_t c = 0; c < counts.size(); ++c) {
       class_pixels[c] += counts[c];
-      if (counts[c] > 0) image_pixels[c] += static_cast<int64_t>(sample.labels.size());
+      if (counts[c] > 0) image_pixels[c] += pixels;
     }
   }
 }

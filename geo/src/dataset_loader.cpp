@@ -1,5 +1,6 @@
 // The prefetching batch loader: one worker thread fills a bounded queue in deterministic order.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 
@@ -27,10 +28,18 @@ BatchLoader::BatchLoader(std::vector<TrainingPair> pairs, LoaderConfig config, i
                   std::to_string(config_.sources.size()));
     }
   }
+  for (const DataSource& source : config_.sources) {
+    if (source.windows && (config_.crop_h <= 0 || config_.crop_w <= 0)) {
+      throw Error("reading windows of large rasters needs a crop size (data.crop)");
+    }
+  }
   if (config_.batch <= 0 || static_cast<size_t>(config_.batch) > pairs_.size()) {
     throw Error("batch size " + std::to_string(config_.batch) + " needs at least that many training pairs (have " +
                 std::to_string(pairs_.size()) + ")");
   }
+  if (epoch_ < 0 || batch_ < 0) throw Error("a batch loader cannot start before epoch 0, batch 0");
+  epoch_ += batch_ / batches_per_epoch();  // a start batch past the end of an epoch is in a later one
+  batch_ %= batches_per_epoch();
   worker_ = std::thread([this] { work(); });
 }
 
@@ -94,11 +103,19 @@ Batch BatchLoader::make_batch(int64_t epoch, int64_t index) const {
     const size_t position = static_cast<size_t>(index * config_.batch + b);
     const TrainingPair& pair = pairs_[order[position]];
     const DataSource& source = config_.sources[static_cast<size_t>(pair.source)];
-    const Sample raw = load_sample({pair.image, pair.mask}, source.mask);
     AugmentConfig augmentation = config_.augment;
     augmentation.scale_min *= source.scale;
     augmentation.scale_max *= source.scale;
     const uint64_t seed = mix(config_.seed ^ mix(static_cast<uint64_t>(epoch) * 1000003ULL + position));
+    Sample raw;
+    if (source.windows) {  // big enough for the crop at the smallest rescale
+      const double smallest = std::min(augmentation.scale_min, augmentation.scale_max);
+      const int h = static_cast<int>(std::ceil(config_.crop_h / smallest)) + 1;
+      const int w = static_cast<int>(std::ceil(config_.crop_w / smallest)) + 1;
+      raw = load_window({pair.image, pair.mask}, source.mask, h, w, mix(seed + 1));
+    } else {
+      raw = load_sample({pair.image, pair.mask}, source.mask);
+    }
     const Sample sample = augment(raw, augmentation, config_.crop_h, config_.crop_w, seed);
     if (b == 0) {
       const auto channels = static_cast<int64_t>(config_.normalisation.bands.size());

@@ -118,8 +118,10 @@ class TrainCommand final : public Command {
   }
 
   std::vector<geo::DataSource> sources() const {
-    std::vector<geo::DataSource> list{geo::DataSource{config_.data.mask, 1.0}};
-    for (const TrainSourceConfig& extra : config_.data.extra_sources) list.push_back(geo::DataSource{extra.mask, extra.scale});
+    std::vector<geo::DataSource> list{geo::DataSource{config_.data.mask, 1.0, config_.data.windows}};
+    for (const TrainSourceConfig& extra : config_.data.extra_sources) {
+      list.push_back(geo::DataSource{extra.mask, extra.scale, extra.windows});
+    }
     return list;
   }
 
@@ -172,8 +174,11 @@ class TrainCommand final : public Command {
     const auto pairs = split ? geo::pair_by_stem(config_.data.train_images, config_.data.train_masks,
                                                  geo::DatasetSplit{config_.data.split_every, 0, true})
                              : geo::pair_by_stem(config_.data.val_images, config_.data.val_masks, geo::DatasetSplit{});
+    const int window = config_.data.val_window;
     for (const auto& pair : pairs) {
-      val_.push_back(geo::centre_crop(geo::load_sample(pair, config_.data.mask), config_.data.val_multiple));
+      val_.push_back(geo::centre_crop(config_.data.windows ? geo::load_centre_window(pair, config_.data.mask, window, window)
+                                                           : geo::load_sample(pair, config_.data.mask),
+                                      config_.data.val_multiple));
     }
   }
 

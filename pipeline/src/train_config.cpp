@@ -1,5 +1,7 @@
 #include "train_config.hpp"
 
+#include <algorithm>
+
 #include "yaml_reader.hpp"
 
 namespace terraseg {
@@ -124,6 +126,7 @@ void parse_source(MapReader reader, TrainSourceConfig& source) {
   reader.optional("crops_per_image", source.crops_per_image);
   reader.optional("split_every", source.split_every);
   reader.optional("scale", source.scale);
+  reader.optional("windows", source.windows);
   reader.finish();
   if (source.split_every == 1 || source.split_every < 0) {
     reader.fail("split_every", "must be 0 (train on every pair) or at least 2", reader.raw("split_every"));
@@ -161,6 +164,8 @@ void parse_data(MapReader reader, TrainDataConfig& data) {
   }
   if (auto aug = reader.child("augment")) parse_augment(*aug, data.augment);
   reader.optional("class_weights", data.class_weights);
+  reader.optional("windows", data.windows);
+  reader.optional("val_window", data.val_window);
   for (MapReader& entry : reader.list("extra_sources")) {
     data.extra_sources.emplace_back();
     parse_source(entry, data.extra_sources.back());
@@ -171,6 +176,14 @@ void parse_data(MapReader reader, TrainDataConfig& data) {
   }
   if (data.val_images.empty() && data.split_every <= 1) {
     reader.fail("val_images", "or 'split_every' (>= 2) is needed for validation", YAML::Node());
+  }
+  if (data.val_window < std::max(1, data.val_multiple)) {
+    reader.fail("val_window", "must be at least val_multiple (" + std::to_string(data.val_multiple) + ") pixels", reader.raw("val_window"));
+  }
+  bool any_windows = data.windows;
+  for (const TrainSourceConfig& source : data.extra_sources) any_windows = any_windows || source.windows;
+  if (any_windows && (data.crop_h <= 0 || data.crop_w <= 0)) {
+    reader.fail("crop", "is required when rasters are read as windows ('windows: true')", YAML::Node());
   }
   if (data.class_weights != "none" && data.class_weights != "median_frequency") {
     reader.fail("class_weights", "must be none or median_frequency", reader.raw("class_weights"));

@@ -39,6 +39,7 @@ struct TrainSourceConfig {
   int crops_per_image = 1;
   int split_every = 0;              ///< >= 2: every Nth pair (sorted) is held out, as the primary split does
   double scale = 1.0;               ///< this source's pixel size / the primary data's
+  bool windows = false;             ///< large rasters read window by window (GDAL)
 };
 
 struct TrainDataConfig {
@@ -50,6 +51,8 @@ struct TrainDataConfig {
   int val_multiple = 8;             ///< validation images are centre-cropped to a multiple of this
   geo::AugmentConfig augment;
   std::string class_weights = "none";  ///< none | median_frequency
+  bool windows = false;             ///< large rasters (e.g. GeoTIFF image + label): random crop-sized windows
+  int val_window = 1024;            ///< windows: validation reads the centred window of this size per raster
   std::vector<TrainSourceConfig> extra_sources;
 };
 

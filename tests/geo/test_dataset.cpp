@@ -2,7 +2,9 @@
 // determinism and per-source mask encodings and pixel-size factors (data.extra_sources).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "geo_test_util.hpp"
 #include "terraseg/core/error.hpp"
@@ -165,6 +167,133 @@ TEST(Dataset, LoaderIsDeterministicAcrossResume) {
   }
   BatchLoader resumed(data.pairs(), config, 1, 1);  // epoch 1, batch 1 = the 6th batch
   for (int i = 5; i < 8; ++i) EXPECT_EQ(resumed.next().labels.ids, straight[static_cast<size_t>(i)]) << "batch " << i;
+}
+
+/// A 250 x 200 georeferenced RGB raster and its label raster: class 1 in every other 10-pixel column
+/// stripe (red 200 there, 20 elsewhere); green is the row number, blue the column, so a window's
+/// position can be read back from its pixels.
+struct BigRaster {
+  terraseg::test::TempDir dir;
+  std::string image = (dir / "scene.tif").string(), labels = (dir / "scene_labels.tif").string();
+  static bool road(int x) { return (x / 10) % 2 == 1; }
+  BigRaster() {
+    test::SyntheticRaster spec;
+    spec.width = 250;
+    spec.height = 200;
+    spec.bands = 3;
+    test::write_raster(image, spec, [](int b, int x, int y) { return b == 1 ? (road(x) ? 200 : 20) : b == 2 ? y : x; });
+    spec.bands = 1;
+    test::write_raster(labels, spec, [](int, int x, int) { return road(x) ? 1 : 0; });
+  }
+};
+
+MaskEncoding two_class_ids() {
+  MaskEncoding ids;
+  ids.classes = 2;
+  return ids;
+}
+
+TEST(Dataset, WindowsOfLargeRastersComeFromOnePlaceInBoth) {
+  BigRaster raster;
+  std::set<int> origins;
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    const Sample window = load_window({raster.image, raster.labels}, two_class_ids(), 32, 48, seed);
+    ASSERT_EQ(window.height, 32);
+    ASSERT_EQ(window.width, 48);
+    const int y0 = window.rgb[1], x0 = window.rgb[2];
+    origins.insert(y0 * 1000 + x0);
+    for (int r = 0; r < window.height; ++r) {
+      for (int c = 0; c < window.width; ++c) {
+        const size_t i = static_cast<size_t>(r * window.width + c);
+        ASSERT_EQ(window.rgb[3 * i + 1], y0 + r);                            // rows in order
+        ASSERT_EQ(window.labels[i], BigRaster::road(x0 + c) ? 1 : 0) << "seed " << seed;  // labels from the same window
+        ASSERT_EQ(window.rgb[3 * i] == 200, window.labels[i] == 1);
+      }
+    }
+  }
+  EXPECT_GT(origins.size(), 4U) << "windows are drawn at different places";
+  EXPECT_EQ(load_window({raster.image, raster.labels}, two_class_ids(), 32, 48, 3).rgb,
+            load_window({raster.image, raster.labels}, two_class_ids(), 32, 48, 3).rgb);
+  // Larger than the raster: clipped. Centre window: centred.
+  EXPECT_EQ(load_window({raster.image, raster.labels}, two_class_ids(), 500, 500, 1).width, 250);
+  const Sample centre = load_centre_window({raster.image, raster.labels}, two_class_ids(), 100, 100);
+  EXPECT_EQ(centre.rgb[1], 50);
+  EXPECT_EQ(centre.rgb[2], 75);
+}
+
+TEST(Dataset, WindowRastersMustShareAGridAndBeEightBit) {
+  BigRaster raster;
+  test::SyntheticRaster spec;
+  spec.width = 250;
+  spec.height = 200;
+  spec.geotransform = GeoTransform{500000.0, 10.0, 0.0, 4000100.0, 0.0, -10.0};  // shifted north
+  const std::string shifted = (raster.dir / "shifted.tif").string();
+  test::write_raster(shifted, spec, [](int, int, int) { return 0; });
+  try {
+    load_window({raster.image, shifted}, two_class_ids(), 16, 16, 1);
+    FAIL() << "a label raster off the image's grid was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("shifted.tif"), std::string::npos) << e.what();
+  }
+  spec.geotransform = test::SyntheticRaster{}.geotransform;
+  spec.width = 249;
+  const std::string narrow = (raster.dir / "narrow.tif").string();
+  test::write_raster(narrow, spec, [](int, int, int) { return 0; });
+  EXPECT_THROW(load_window({raster.image, narrow}, two_class_ids(), 16, 16, 1), Error);
+  spec.width = 250;
+  spec.bands = 3;
+  spec.type = GDT_UInt16;
+  const std::string deep = (raster.dir / "deep.tif").string();
+  test::write_raster(deep, spec, [](int, int, int) { return 1000; });
+  try {
+    load_window({deep, raster.labels}, two_class_ids(), 16, 16, 1);
+    FAIL() << "a 16-bit image was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("8-bit"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Dataset, LoaderReadsWindowsAndCountsWholeLabelRasters) {
+  BigRaster raster;
+  LoaderConfig config;
+  config.batch = 2;
+  config.crop_h = config.crop_w = 24;
+  config.augment.hflip = true;
+  config.augment.scale_min = 0.8;
+  config.augment.scale_max = 1.2;
+  config.normalisation.mean = {0.0F, 0.0F, 0.0F};
+  config.normalisation.std = {1.0F, 1.0F, 1.0F};
+  config.sources = {DataSource{two_class_ids(), 1.0, true}};
+  const std::vector<TrainingPair> pairs(3, TrainingPair{raster.image, raster.labels, 0});
+  ASSERT_FALSE(pairs[2].mask.empty());
+  std::vector<std::vector<uint8_t>> straight;
+  {
+    BatchLoader loader(pairs, config, 0, 0);
+    for (int b = 0; b < 4; ++b) {
+      const Batch batch = loader.next();
+      ASSERT_EQ(batch.labels.h, 24);
+      ASSERT_EQ(batch.labels.w, 24);
+      // Red is 200 exactly where the label is 1 (bilinear rescaling blurs the stripe edges only).
+      int agree = 0;
+      for (size_t i = 0; i < batch.labels.ids.size(); ++i) {
+        agree += (batch.images.data()[i % (24 * 24) + (i / (24 * 24)) * 3 * 24 * 24] > 110.0F / 255.0F) == (batch.labels.ids[i] == 1);
+      }
+      EXPECT_GT(agree, static_cast<int>(batch.labels.ids.size() * 9 / 10)) << "batch " << b;
+      straight.push_back(batch.labels.ids);
+    }
+  }
+  // One batch per epoch (3 pairs / 2): the third batch is epoch 2, batch 0; "epoch 1, batch 1" is the same.
+  EXPECT_EQ(BatchLoader(pairs, config, 2, 0).next().labels.ids, straight[2]);
+  EXPECT_EQ(BatchLoader(pairs, config, 1, 1).next().labels.ids, straight[2]);
+
+  std::vector<int64_t> pixels, image_pixels;
+  class_statistics(pairs, config.sources, 2, pixels, image_pixels);
+  EXPECT_EQ(pixels[1], 3 * 120 * 200);  // 12 of the 25 stripes
+  EXPECT_EQ(pixels[0], 3 * 130 * 200);
+  EXPECT_EQ(image_pixels[1], 3 * 250 * 200);
+
+  config.crop_h = 0;
+  EXPECT_THROW(BatchLoader(pairs, config, 0, 0), Error);
 }
 
 TEST(Dataset, LoaderRefusesAnUnknownSource) {

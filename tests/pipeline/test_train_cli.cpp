@@ -132,6 +132,12 @@ TEST(TrainCli, ExtraSourcesJoinEveryEpoch) {
   EXPECT_NE(result.err.find("step 1/28 "), std::string::npos) << result.err;
   EXPECT_TRUE(fs::exists(dir / "multi/model.onnx"));
 
+  // The same pairs read as rasters, window by window (GDAL), with validation on centred windows.
+  const auto windows = write_config(dir.path(), "win", kUNet, "  windows: true\n  val_window: 16\n");
+  const auto windowed = run_terraseg({"train", windows.string(), "--threads", "1"});
+  ASSERT_EQ(windowed.exit_code, 0) << windowed.err;
+  EXPECT_TRUE(fs::exists(dir / "win/model.onnx"));
+
   const auto bad = write_config(dir.path(), "bad", kUNet, "  extra_sources:\n    - {images: images, masks: masks, split_every: 1}\n");
   const auto refused = run_terraseg({"train", bad.string()});
   EXPECT_EQ(refused.exit_code, 1);

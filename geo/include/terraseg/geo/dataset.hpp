@@ -93,6 +93,7 @@ void normalise_into(const Sample& sample, const Normalisation& norm, Tensor& ima
 struct DataSource {
   MaskEncoding mask;
   double scale = 1.0;              ///< resize factor before augmentation: this source's pixel size / the model's
+  bool windows = false;            ///< large rasters: read a random crop-sized window of each (load_window)
 };
 
 /// One training image/mask pair and the DataSource it belongs to.
@@ -101,8 +102,17 @@ struct TrainingPair {
   int source = 0;                  ///< index into LoaderConfig::sources
 };
 
+/// Large rasters (GeoTIFF or anything GDAL reads; 8-bit, 1 or 3 bands; labels in band 1, or bands 1-3
+/// for a palette) are read window by window instead of whole. Image and label rasters must have the
+/// same size, and the same geotransform when both have one; throws Error naming the file otherwise.
+/// A window of height x width (clipped to the raster) at a position drawn from `seed`:
+Sample load_window(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask, int height, int width,
+                   uint64_t seed);
+/// The centred window of at most height x width (validation).
+Sample load_centre_window(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask, int height, int width);
+
 /// Per-class pixel counts and pixel totals of images containing each class (median-frequency input),
-/// each pair decoded with its source's mask encoding.
+/// each pair decoded with its source's mask encoding (window sources: the label raster in strips).
 void class_statistics(const std::vector<TrainingPair>& pairs, const std::vector<DataSource>& sources, int classes,
                       std::vector<int64_t>& class_pixels, std::vector<int64_t>& image_pixels);
 
