@@ -41,6 +41,7 @@ struct Options {
   int warmup = 2;
   int classes = 2;
   bool pytorch = false;
+  std::string layout = "auto";  ///< EngineOptions::layout: auto | blocked | nhwc
   std::vector<std::string> models{"unet64", "unet32", "segnet", "espnet"};
 };
 
@@ -125,7 +126,10 @@ Row bench_model(const PeerModel& model, const Options& options) {
   Row row;
   row.model = model;
   Tensor input = random_input(model.input);
-  Engine engine(load_onnx(model.file.string()), EngineOptions{options.threads});
+  EngineOptions engine_options{options.threads};
+  if (options.layout == "blocked") engine_options.layout = EngineOptions::Layout::blocked;
+  if (options.layout == "nhwc") engine_options.layout = EngineOptions::Layout::nhwc;
+  Engine engine(load_onnx(model.file.string()), engine_options);
   row.gflop = engine.stats(model.input).flops / 1e9;
   Tensor ours;
   cv::Mat theirs;
@@ -303,6 +307,8 @@ int main(int argc, char** argv) {
   app.add_option("--classes", options.classes, "Output classes of the native U-Nets and SegNet")
       ->check(CLI::Range(2, 256));
   app.add_flag("--pytorch", options.pytorch, "Also time the native models in PyTorch (/usr/bin/python3)");
+  app.add_option("--layout", options.layout, "terraseg activation layout (EngineOptions::layout)")
+      ->check(CLI::IsMember({"auto", "blocked", "nhwc"}));
   app.add_option("--models", options.models, "Subset of: unet64 unet32 segnet espnet")
       ->delimiter(',')
       ->check(CLI::IsMember({"unet64", "unet32", "segnet", "espnet"}));

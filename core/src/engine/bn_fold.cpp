@@ -130,7 +130,7 @@ std::vector<PlanNode> fuse_post_ops(const Graph& graph) {
   std::vector<PlanNode> result;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     if (absorbed[i]) continue;
-    PlanNode pn{graph.nodes[i], {}};
+    PlanNode pn{graph.nodes[i], {}, {}};
     std::string current = pn.node.outputs.empty() ? std::string() : pn.node.outputs[0];
     while (is_conv(pn.node) && !current.empty() && readers.at(current) == 1 && reader.count(current) != 0) {
       const size_t j = reader.at(current);
@@ -154,6 +154,87 @@ std::vector<PlanNode> fuse_post_ops(const Graph& graph) {
     }
     if (!pn.post_ops.empty()) pn.node.outputs = {current};
     result.push_back(std::move(pn));
+  }
+  return result;
+}
+
+std::vector<PlanNode> fuse_channel_affine(const Graph& graph, std::vector<PlanNode> nodes) {
+  const std::map<std::string, int> readers = reader_counts(graph);
+  std::map<std::string, size_t> reader;  // the last reader; meaningful when the count is 1
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const std::string& in : nodes[i].node.inputs) reader[in] = i;
+  }
+  auto plain = [&](size_t i) { return nodes[i].post_ops.empty() && nodes[i].parts.empty(); };
+  // The single plain reader of `value` when its op is `op`, else nodes.size().
+  auto only_reader = [&](const std::string& value, const std::string& op) {
+    auto count = readers.find(value);
+    auto at = reader.find(value);
+    if (count == readers.end() || count->second != 1 || at == reader.end()) return nodes.size();
+    return nodes[at->second].node.op == op && plain(at->second) ? at->second : nodes.size();
+  };
+  auto constant_bn = [&](const Node& bn) {
+    if (bn.inputs.size() != 5 || bn.attr_int("training_mode", 0) != 0) return false;
+    for (size_t k = 1; k < bn.outputs.size(); ++k) {
+      if (!bn.outputs[k].empty()) return false;
+    }
+    for (size_t k = 1; k < 5; ++k) {
+      if (!graph.is_weight(bn.inputs[k])) return false;
+    }
+    return true;
+  };
+  std::vector<bool> absorbed(nodes.size(), false);
+  std::vector<size_t> chain_end(nodes.size(), nodes.size());
+  std::vector<std::vector<size_t>> chains(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (absorbed[i] || !plain(i)) continue;
+    const Node& first = nodes[i].node;
+    if (first.outputs.empty()) continue;
+    std::vector<size_t> chain;
+    size_t bn = nodes.size();
+    if (first.op == "BatchNormalization") {
+      bn = i;
+    } else if (first.op == "Concat" || first.op == "Add") {
+      chain.push_back(i);
+      if (first.op == "Concat") {
+        const int64_t axis = first.attr_int("axis", 1);
+        if (axis != 1 && axis != -3) continue;
+        const size_t add = only_reader(first.outputs[0], "Add");
+        if (add < nodes.size()) chain.push_back(add);
+      }
+      const Node& last = nodes[chain.back()].node;
+      if (last.op == "Add" &&
+          (last.inputs.size() != 2 || graph.is_weight(last.inputs[0]) || graph.is_weight(last.inputs[1]))) {
+        continue;
+      }
+      bn = only_reader(last.outputs.at(0), "BatchNormalization");
+    } else {
+      continue;
+    }
+    if (bn >= nodes.size() || !constant_bn(nodes[bn].node)) continue;
+    chain.push_back(bn);
+    const std::string& normalized = nodes[bn].node.outputs.at(0);
+    const size_t prelu = only_reader(normalized, "PRelu");
+    if (prelu < nodes.size() && nodes[prelu].node.inputs.size() == 2 && nodes[prelu].node.inputs[0] == normalized &&
+        graph.is_weight(nodes[prelu].node.inputs[1])) {
+      chain.push_back(prelu);
+    }
+    for (size_t k : chain) absorbed[k] = true;
+    chain_end[chain.back()] = i;
+    chains[i] = chain;
+  }
+  std::vector<PlanNode> result;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (chain_end[i] < nodes.size()) {
+      // The fused node takes the place of the chain's last node: every input exists by then.
+      PlanNode fused;
+      fused.node.name = nodes[i].node.name;
+      fused.node.op = kChannelAffineOp;
+      fused.node.outputs = nodes[i].node.outputs;
+      for (size_t k : chains[chain_end[i]]) fused.parts.push_back(nodes[k].node);
+      result.push_back(std::move(fused));
+    } else if (!absorbed[i]) {
+      result.push_back(std::move(nodes[i]));
+    }
   }
   return result;
 }

@@ -30,6 +30,9 @@ OpRegistry make_op_registry();
 void fold_batch_norms(Graph& graph);
 /// Groups each Conv/ConvTranspose with the activations and residual Add that follow it.
 std::vector<PlanNode> fuse_post_ops(const Graph& graph);
+/// Replaces each chain [Concat(axis 1)] -> [Add] -> BatchNormalization -> [PRelu] whose intermediate
+/// values have no other reader by one kChannelAffineOp node (ESPNet's module tails).
+std::vector<PlanNode> fuse_channel_affine(const Graph& graph, std::vector<PlanNode> nodes);
 
 // Shared helpers (op_common.cpp).
 [[noreturn]] void fail(const Node& node, const std::string& what);
@@ -70,6 +73,7 @@ void plan_binary_node(PlanBuilder& builder, const PlanNode& node);
 void plan_batch_norm(PlanBuilder& builder, const PlanNode& node);
 void plan_softmax(PlanBuilder& builder, const PlanNode& node);
 void plan_concat(PlanBuilder& builder, const PlanNode& node);
+void plan_channel_affine(PlanBuilder& builder, const PlanNode& node);
 void check_argmax(const Node& node);
 void plan_argmax(PlanBuilder& builder, const PlanNode& node);
 void check_identity(const Node& node);

@@ -1,6 +1,8 @@
 // PlanBuilder and Plan: value bookkeeping, layout conversions, liveness-based buffer sharing and
 // execution. Op-specific lowering lives in the *_ops.cpp files.
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 
 #include "engine/plan.hpp"
@@ -49,8 +51,8 @@ dnnl::memory::desc same_layout(const dnnl::memory::desc& like, const Dims& dims,
   return {to_dnnl(dims), type, plain_tag(dims.size())};
 }
 
-PlanBuilder::PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine)
-    : graph_(graph), precision_(precision), engine_(engine) {}
+PlanBuilder::PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine, bool channels_last)
+    : graph_(graph), precision_(precision), engine_(engine), channels_last_(channels_last) {}
 
 int PlanBuilder::lookup(const std::string& name, const Node& node) const {
   auto it = names_.find(name);
@@ -170,6 +172,7 @@ std::unique_ptr<Plan> PlanBuilder::finalize(std::map<std::string, int> op_counts
   bind_step_args(*plan);
   plan->stream = dnnl::stream(engine_);
   plan->stats.flops = flops_;
+  plan->profile = std::getenv("TERRASEG_ENGINE_PROFILE") != nullptr;
   return plan;
 }
 
@@ -257,6 +260,7 @@ void Plan::execute(const Tensor& input, std::span<Tensor* const> outputs) {
   }
   for (const Step& step : steps) {
     if (step.output_index >= static_cast<int>(outputs.size())) continue;
+    const auto start = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (step.custom) {
       step.custom(values);
     } else {
@@ -265,6 +269,16 @@ void Plan::execute(const Tensor& input, std::span<Tensor* const> outputs) {
       if (status != dnnl_success) {
         throw Error("engine: node '" + step.node + "': oneDNN execution failed with status " + std::to_string(status));
       }
+    }
+    if (profile) {
+      stream.wait();
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      const char* kind = "custom";
+      if (!step.custom) {
+        dnnl_primitive_desc_query(step.prim.get_primitive_desc(), dnnl_query_impl_info_str, 0,
+                                  static_cast<void*>(&kind));
+      }
+      std::fprintf(stderr, "terraseg_profile,%s,%s,%.3f\n", step.node.c_str(), kind, ms);
     }
   }
   stream.wait();
