@@ -1,6 +1,7 @@
 // Shape-independent graph passes run once per Engine: BatchNormalization folding into the
 // preceding convolution, and grouping of convolutions with the activations / residual Add that
 // follow them so they become oneDNN post-ops.
+#include <algorithm>
 #include <cmath>
 
 #include "engine/ops.hpp"
@@ -110,6 +111,43 @@ void fold_batch_norms(Graph& graph) {
       }
     }
     for (const std::string& out : node.outputs) producer[out] = i;
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (!removed[i]) kept.push_back(std::move(graph.nodes[i]));
+  }
+  graph.nodes = std::move(kept);
+}
+
+void fold_pads_into_pools(Graph& graph) {
+  const std::map<std::string, int> readers = reader_counts(graph);
+  std::map<std::string, size_t> reader;  // the last reader; meaningful when the count is 1
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (const std::string& in : graph.nodes[i].inputs) reader[in] = i;
+  }
+  std::vector<bool> removed(graph.nodes.size(), false);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& pad = graph.nodes[i];
+    if (pad.op != "Pad" || pad.inputs.empty() || pad.outputs.size() != 1 || !pad.has("pads")) continue;
+    if (pad.inputs.size() > 1 && !(pad.inputs.size() == 2 && pad.inputs[1].empty())) continue;
+    if (pad.attr_string("mode", "constant") != "constant" || pad.attr_float("constant_value", 0.0F) != 0.0F ||
+        pad.attr_float("value", 0.0F) != 0.0F) {
+      continue;
+    }
+    const std::vector<int64_t> p = pad.attr_ints("pads");
+    if (p.size() != 8 || p[0] != 0 || p[1] != 0 || p[4] != 0 || p[5] != 0) continue;
+    if (std::any_of(p.begin(), p.end(), [](int64_t v) { return v < 0; })) continue;
+    auto count = readers.find(pad.outputs[0]);
+    if (count == readers.end() || count->second != 1) continue;
+    Node& pool = graph.nodes[reader.at(pad.outputs[0])];
+    if (pool.op != "AveragePool" || pool.inputs.at(0) != pad.outputs[0]) continue;
+    if (pool.attr_string("auto_pad", "NOTSET") != "NOTSET" || pool.attr_int("ceil_mode", 0) != 0) continue;
+    const std::vector<int64_t> own = pool.attr_ints("pads", {0, 0, 0, 0});
+    if (std::any_of(own.begin(), own.end(), [](int64_t v) { return v != 0; })) continue;
+    pool.inputs[0] = pad.inputs[0];
+    pool.attrs["pads"] = std::vector<int64_t>{p[2], p[3], p[6], p[7]};
+    pool.attrs["count_include_pad"] = int64_t{1};
+    removed[i] = true;
   }
   std::vector<Node> kept;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {

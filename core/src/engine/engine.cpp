@@ -102,6 +102,7 @@ Engine::Engine(const Graph& graph, EngineOptions options) : impl_(std::make_uniq
     if (entry->second.check) entry->second.check(node);
   }
   engine::fold_batch_norms(impl_->graph);
+  engine::fold_pads_into_pools(impl_->graph);
   impl_->nodes = engine::fuse_channel_affine(impl_->graph, engine::fuse_post_ops(impl_->graph));
   impl_->channels_last = options.layout == EngineOptions::Layout::nhwc;
   if (options.layout == EngineOptions::Layout::automatic) {

@@ -28,6 +28,9 @@ OpRegistry make_op_registry();
 // Graph passes (bn_fold.cpp).
 /// Folds BatchNormalization into the preceding Conv/ConvTranspose when it is the conv's only consumer.
 void fold_batch_norms(Graph& graph);
+/// Folds a constant-zero spatial Pad into the AveragePool that is its only reader (as the pool's
+/// own padding, counted in the average): the pool then reads the unpadded tensor.
+void fold_pads_into_pools(Graph& graph);
 /// Groups each Conv/ConvTranspose with the activations and residual Add that follow it.
 std::vector<PlanNode> fuse_post_ops(const Graph& graph);
 /// Replaces each chain [Concat(axis 1)] -> [Add] -> BatchNormalization -> [PRelu] whose intermediate
