@@ -157,7 +157,16 @@ std::unique_ptr<Plan> PlanBuilder::finalize(std::map<std::string, int> op_counts
   for (size_t i = 0; i < graph_.outputs.size(); ++i) {
     const int id = lookup(graph_.outputs[i], Node{"output", "Output", {}, {}, {}});
     const Dims d = dims(id);
-    const int out = add_value(dnnl::memory::desc(to_dnnl(d), dt::f32, plain_tag(d.size())));
+    const dnnl::memory::desc plain(to_dnnl(d), dt::f32, plain_tag(d.size()));
+    if (i == 0 && md(id) == plain && values_[static_cast<size_t>(id)].home == PlanValue::Home::slot) {
+      // Already plain: the producing step writes straight into the caller's tensor (every call
+      // binds output 0), saving a copy of what is often the largest tensor of the plan.
+      values_[static_cast<size_t>(id)].home = PlanValue::Home::output;
+      plan->output_ids.push_back(id);
+      plan->output_dims.push_back(d);
+      continue;
+    }
+    const int out = add_value(plain);
     values_.back().home = PlanValue::Home::output;
     dnnl::reorder::primitive_desc pd(engine_, md(id), engine_, md(out), attr());
     add_primitive("output " + graph_.outputs[i], pd, {{DNNL_ARG_SRC, id}, {DNNL_ARG_DST, out}});
