@@ -232,6 +232,13 @@ std::string opencv_parallel_framework() {
   return "unknown";
 }
 
+/// OpenMP's wait policy as set in the environment (terraseg/oneDNN threads spin at barriers unless
+/// it is "passive"; on an oversubscribed machine spinning threads lose whole time slices).
+std::string omp_wait_policy() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  return policy != nullptr ? policy : "unset (libgomp default: spin, then sleep)";
+}
+
 std::string load_average() {
   double load[3] = {0.0, 0.0, 0.0};
   if (getloadavg(load, 3) != 3) return "unknown";
@@ -275,8 +282,9 @@ int run(const Options& options, const std::string& command_line) {
             << "Machine: " << cpu_model() << ", " << options.threads << " thread(s) for both runtimes; oneDNN "
             << onednn_version() << ", OpenCV " << CV_VERSION << " (DNN_BACKEND_OPENCV, DNN_TARGET_CPU, parallel "
             << "framework " << opencv_parallel_framework() << "); " << options.reps << " timed runs each, "
-            << "interleaved, after " << options.warmup << " warm-up runs; load average (1/5/15 min) at start "
-            << load_average() << ".\n";
+            << "interleaved, after " << options.warmup << " warm-up runs; terraseg layout " << options.layout
+            << "; OMP_WAIT_POLICY " << omp_wait_policy() << "; load average (1/5/15 min) at start " << load_average()
+            << ".\n";
   const double ceiling_before = matmul_ceiling_gflops();
   test::TempDir dir;
   std::vector<Row> rows;
