@@ -1,5 +1,7 @@
-// Conv and ConvTranspose: format_tag::any so oneDNN picks blocked layouts, weights reordered once
-// per plan, bias / folded BatchNormalization / activations / residual sum fused as post-ops.
+// Conv and ConvTranspose: format_tag::any so oneDNN picks blocked layouts (or nhwc in channels-last
+// plans), weights reordered once per plan, bias / folded BatchNormalization / activations / residual
+// sum fused as post-ops. Wide W padding and kernel == stride ConvTranspose are lowered differently
+// where oneDNN 2.6 would run slow kernels (see plan_pad_width, plan_conv_transpose_as_conv).
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -231,12 +233,11 @@ PrimitiveDesc make_pd(PlanBuilder& builder, ConvLowering& c, const dnnl::primiti
   return PrimitiveDesc(make(dt::f32), attr, builder.engine());
 }
 
-
 /// A ConvTranspose whose kernel equals its stride and that has no padding or dilation writes each
 /// input pixel's kH x kW output tile from that pixel alone: a 1x1 convolution to kH*kW*C_out
 /// channels (tap-major) followed by a depth-to-space copy. oneDNN 2.6 runs these deconvolutions as
 /// strided backward-data convolutions, ~10x slower than the 1x1 jit kernel at ESPNet's 20 channels.
-/// Channels-last only: in nhwc each output pixel's C_out values are one contiguous copy.
+/// Channels-last plans only: in nhwc each output pixel's C_out values are one contiguous copy.
 void plan_conv_transpose_as_conv(PlanBuilder& builder, const PlanNode& pn, ConvLowering& c, const Dims& x,
                                  const Dims& w, const ConvShape& shape) {
   const Node& node = pn.node;
