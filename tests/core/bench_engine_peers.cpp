@@ -41,6 +41,7 @@ struct Options {
   int warmup = 2;
   int classes = 2;
   bool pytorch = false;
+  std::string layout = "auto";  ///< EngineOptions::layout: auto | blocked | nhwc
   std::vector<std::string> models{"unet64", "unet32", "segnet", "espnet"};
 };
 
@@ -125,7 +126,10 @@ Row bench_model(const PeerModel& model, const Options& options) {
   Row row;
   row.model = model;
   Tensor input = random_input(model.input);
-  Engine engine(load_onnx(model.file.string()), EngineOptions{options.threads});
+  EngineOptions engine_options{options.threads};
+  if (options.layout == "blocked") engine_options.layout = EngineOptions::Layout::blocked;
+  if (options.layout == "nhwc") engine_options.layout = EngineOptions::Layout::nhwc;
+  Engine engine(load_onnx(model.file.string()), engine_options);
   row.gflop = engine.stats(model.input).flops / 1e9;
   Tensor ours;
   cv::Mat theirs;
@@ -228,6 +232,13 @@ std::string opencv_parallel_framework() {
   return "unknown";
 }
 
+/// OpenMP's wait policy as set in the environment (terraseg/oneDNN threads spin at barriers unless
+/// it is "passive"; on an oversubscribed machine spinning threads lose whole time slices).
+std::string omp_wait_policy() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  return policy != nullptr ? policy : "unset (libgomp default: spin, then sleep)";
+}
+
 std::string load_average() {
   double load[3] = {0.0, 0.0, 0.0};
   if (getloadavg(load, 3) != 3) return "unknown";
@@ -271,8 +282,9 @@ int run(const Options& options, const std::string& command_line) {
             << "Machine: " << cpu_model() << ", " << options.threads << " thread(s) for both runtimes; oneDNN "
             << onednn_version() << ", OpenCV " << CV_VERSION << " (DNN_BACKEND_OPENCV, DNN_TARGET_CPU, parallel "
             << "framework " << opencv_parallel_framework() << "); " << options.reps << " timed runs each, "
-            << "interleaved, after " << options.warmup << " warm-up runs; load average (1/5/15 min) at start "
-            << load_average() << ".\n";
+            << "interleaved, after " << options.warmup << " warm-up runs; terraseg layout " << options.layout
+            << "; OMP_WAIT_POLICY " << omp_wait_policy() << "; load average (1/5/15 min) at start " << load_average()
+            << ".\n";
   const double ceiling_before = matmul_ceiling_gflops();
   test::TempDir dir;
   std::vector<Row> rows;
@@ -303,6 +315,8 @@ int main(int argc, char** argv) {
   app.add_option("--classes", options.classes, "Output classes of the native U-Nets and SegNet")
       ->check(CLI::Range(2, 256));
   app.add_flag("--pytorch", options.pytorch, "Also time the native models in PyTorch (/usr/bin/python3)");
+  app.add_option("--layout", options.layout, "terraseg activation layout (EngineOptions::layout)")
+      ->check(CLI::IsMember({"auto", "blocked", "nhwc"}));
   app.add_option("--models", options.models, "Subset of: unet64 unet32 segnet espnet")
       ->delimiter(',')
       ->check(CLI::IsMember({"unet64", "unet32", "segnet", "espnet"}));

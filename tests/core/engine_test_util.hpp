@@ -29,16 +29,27 @@ inline Graph make_graph(std::vector<Node> nodes, std::map<std::string, Tensor> w
   return g;
 }
 
-inline Tensor run_engine(const Graph& g, const Tensor& x, Precision precision = Precision::f32) {
-  Engine engine(g, EngineOptions{0, precision});
+using Layout = EngineOptions::Layout;
+/// The two activation layouts the planner can choose (tests run both where layouts matter).
+inline const std::vector<Layout> kLayouts{Layout::blocked, Layout::nhwc};
+inline const char* layout_name(Layout layout) {
+  return layout == Layout::blocked ? "blocked" : layout == Layout::nhwc ? "nhwc" : "automatic";
+}
+
+inline Tensor run_engine(const Graph& g, const Tensor& x, Precision precision = Precision::f32,
+                         Layout layout = Layout::automatic) {
+  EngineOptions options{0, precision};
+  options.layout = layout;
+  Engine engine(g, options);
   Tensor out;
   engine.run(x, out);
   return out;
 }
 
 /// Max |engine - reference| of graph output 0; fails the test when the shapes differ.
-inline float engine_vs_reference(const Graph& g, const Tensor& x, Precision precision = Precision::f32) {
-  const Tensor out = run_engine(g, x, precision);
+inline float engine_vs_reference(const Graph& g, const Tensor& x, Precision precision = Precision::f32,
+                                 Layout layout = Layout::automatic) {
+  const Tensor out = run_engine(g, x, precision, layout);
   const Tensor ref = run_reference(g, x).at(g.outputs.at(0));
   EXPECT_EQ(to_string(out.dims()), to_string(ref.dims()));
   return max_abs_diff(out, ref);

@@ -62,12 +62,35 @@ TEST(ConvOp, VariantsMatchReference) {
       {"valid_5x5", {2, 16, 19, 21}, {16, 16, 5, 5}, {{"auto_pad", std::string("VALID")}}, true},
       {"pointwise", {1, 32, 9, 7}, {5, 32, 1, 1}, {}, true},
       {"rect_kernel_stride", {1, 8, 20, 17}, {16, 8, 3, 5}, {{"strides", ints({2, 3})}, {"pads", ints({1, 2, 1, 2})}}, true},
+      // ESPNet's dilated 3x3s: W padding beyond oneDNN jit's 3 columns (the source is padded explicitly).
+      {"dilation4_wide_pad", {1, 12, 20, 37}, {12, 12, 3, 3}, {{"dilations", ints({4, 4})}, {"pads", ints({4, 4, 4, 4})}}, true},
+      {"dilation16_wide_pad", {1, 8, 40, 45}, {8, 8, 3, 3}, {{"dilations", ints({16, 16})}, {"pads", ints({16, 16, 16, 16})}}, true},
+      {"dilation8_asymmetric_w", {1, 25, 19, 30}, {25, 25, 3, 3}, {{"dilations", ints({8, 8})}, {"pads", ints({8, 8, 8, 5})}}, false},
   };
   uint64_t seed = 10;
   for (const ConvCase& c : cases) {
-    SCOPED_TRACE(c.name);
-    const Graph g = conv_graph("Conv", c.w, c.attrs, c.bias, c.w[0], seed++);
-    EXPECT_LT(engine_vs_reference(g, random_tensor(c.x, seed++)), 2e-4F);
+    for (const Layout layout : kLayouts) {
+      SCOPED_TRACE(std::string(c.name) + " " + layout_name(layout));
+      const Graph g = conv_graph("Conv", c.w, c.attrs, c.bias, c.w[0], seed);
+      EXPECT_LT(engine_vs_reference(g, random_tensor(c.x, seed + 1), Precision::f32, layout), 2e-4F);
+    }
+    seed += 2;
+  }
+}
+
+TEST(ConvOp, WidePaddedDilatedConvWithResidualSum) {
+  // d2 conv, then a d8 conv whose Add of the d2 output becomes a sum post-op on the padded source.
+  const std::map<std::string, Tensor> w{{"W1", random_tensor({12, 12, 3, 3}, 60)},
+                                        {"W2", random_tensor({12, 12, 3, 3}, 61)},
+                                        {"B2", random_tensor({12}, 62)}};
+  Node d2 = make_node("Conv", {"x", "W1"}, {{"dilations", ints({2, 2})}, {"pads", ints({2, 2, 2, 2})}}, {"a"});
+  Node d8 = make_node("Conv", {"x", "W2", "B2"}, {{"dilations", ints({8, 8})}, {"pads", ints({8, 8, 8, 8})}}, {"b"});
+  d8.name = "d8";
+  Node add = make_node("Add", {"b", "a"});
+  const Graph g = make_graph({d2, d8, add}, w);
+  for (const Layout layout : kLayouts) {
+    SCOPED_TRACE(layout_name(layout));
+    EXPECT_LT(engine_vs_reference(g, random_tensor({1, 12, 21, 26}, 63), Precision::f32, layout), 2e-4F);
   }
 }
 
@@ -82,13 +105,37 @@ TEST(ConvTransposeOp, VariantsMatchReference) {
       {"asymmetric_pads", {1, 4, 6, 7}, {4, 5, 4, 4}, {{"strides", ints({2, 2})}, {"pads", ints({0, 1, 2, 1})}}, true},
       {"output_shape", {1, 4, 6, 7}, {4, 3, 3, 3}, {{"strides", ints({2, 2})}, {"output_shape", ints({12, 14})}}, true},
       {"same_upper", {1, 4, 6, 7}, {4, 3, 3, 3}, {{"strides", ints({2, 2})}, {"auto_pad", std::string("SAME_UPPER")}}, true},
+      // Kernel == stride (1x1 conv + depth-to-space in nhwc).
+      {"k2s2_espnet", {2, 20, 9, 11}, {20, 20, 2, 2}, {{"strides", ints({2, 2})}}, true},
+      {"k3s3", {1, 5, 6, 7}, {5, 3, 3, 3}, {{"strides", ints({3, 3})}}, false},
+      {"k2x3_s2x3", {1, 6, 5, 4}, {6, 7, 2, 3}, {{"strides", ints({2, 3})}}, true},
   };
   uint64_t seed = 100;
   for (const ConvCase& c : cases) {
-    SCOPED_TRACE(c.name);
-    const int64_t group = c.attrs.count("group") ? std::get<int64_t>(c.attrs.at("group")) : 1;
-    const Graph g = conv_graph("ConvTranspose", c.w, c.attrs, c.bias, c.w[1] * group, seed++);
-    EXPECT_LT(engine_vs_reference(g, random_tensor(c.x, seed++)), 2e-4F);
+    for (const Layout layout : kLayouts) {
+      SCOPED_TRACE(std::string(c.name) + " " + layout_name(layout));
+      const int64_t group = c.attrs.count("group") ? std::get<int64_t>(c.attrs.at("group")) : 1;
+      const Graph g = conv_graph("ConvTranspose", c.w, c.attrs, c.bias, c.w[1] * group, seed);
+      EXPECT_LT(engine_vs_reference(g, random_tensor(c.x, seed + 1), Precision::f32, layout), 2e-4F);
+    }
+    seed += 2;
+  }
+}
+
+TEST(ConvTransposeOp, TiledWithActivationAndResidual) {
+  // ConvTranspose (k == s) -> Relu -> Add of an earlier value: Relu stays fused, the sum runs after.
+  const std::map<std::string, Tensor> w{{"W1", random_tensor({6, 10, 2, 2}, 150)},
+                                        {"B1", random_tensor({10}, 151)},
+                                        {"W2", random_tensor({6, 10, 2, 2}, 152)}};
+  Node other = make_node("ConvTranspose", {"x", "W2"}, {{"strides", ints({2, 2})}}, {"o"});
+  Node up = make_node("ConvTranspose", {"x", "W1", "B1"}, {{"strides", ints({2, 2})}}, {"u"});
+  up.name = "up";
+  Node relu = make_node("Relu", {"u"}, {}, {"r"});
+  Node add = make_node("Add", {"r", "o"});
+  const Graph g = make_graph({other, up, relu, add}, w);
+  for (const Layout layout : kLayouts) {
+    SCOPED_TRACE(layout_name(layout));
+    EXPECT_LT(engine_vs_reference(g, random_tensor({1, 6, 7, 9}, 153), Precision::f32, layout), 2e-4F);
   }
 }
 

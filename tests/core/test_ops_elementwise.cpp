@@ -86,6 +86,66 @@ TEST(ConcatOp, MixedLayoutsAndOddChannels) {
   EXPECT_EQ(out.data()[5], x.data()[5]);  // channel 0 is the input itself
 }
 
+namespace {
+
+std::map<std::string, Tensor> bn_params(int64_t channels, uint64_t seed) {
+  return {{"g", random_tensor({channels}, seed, 0.5F, 2.0F)},
+          {"b", random_tensor({channels}, seed + 1)},
+          {"m", random_tensor({channels}, seed + 2)},
+          {"v", random_tensor({channels}, seed + 3, 0.1F, 3.0F)}};
+}
+
+}  // namespace
+
+TEST(ChannelAffine, ConcatAddBatchNormPReluChain) {
+  // ESPNet's module tail: Concat (odd channel counts) -> Add residual -> BatchNormalization -> PRelu,
+  // one fused step in nhwc; separate primitives in blocked layouts.
+  std::map<std::string, Tensor> w = bn_params(11, 560);
+  w["W"] = random_tensor({5, 3, 3, 3}, 565);
+  w["W2"] = random_tensor({11, 3, 1, 1}, 566);
+  w["slope"] = random_tensor({11, 1, 1}, 567, 0.0F, 0.5F);
+  Node conv = make_node("Conv", {"x", "W"}, {{"pads", ints({1, 1, 1, 1})}}, {"c"});
+  Node relu = make_node("Relu", {"x"}, {}, {"r"});
+  Node residual = make_node("Conv", {"x", "W2"}, {}, {"res"});
+  residual.name = "residual";
+  Node cat = make_node("Concat", {"c", "x", "r"}, {{"axis", int64_t{1}}}, {"cat"});
+  Node add = make_node("Add", {"res", "cat"}, {}, {"sum"});
+  Node bn = make_node("BatchNormalization", {"sum", "g", "b", "m", "v"}, {{"epsilon", 1e-3F}}, {"n"});
+  Node prelu = make_node("PRelu", {"n", "slope"});
+  const Graph g = make_graph({conv, relu, residual, cat, add, bn, prelu}, w);
+  for (const Layout layout : kLayouts) {
+    SCOPED_TRACE(layout_name(layout));
+    EXPECT_LT(engine_vs_reference(g, random_tensor({2, 3, 9, 13}, 568), Precision::f32, layout), 1e-4F);
+  }
+}
+
+TEST(ChannelAffine, ShorterChains) {
+  std::map<std::string, Tensor> w = bn_params(7, 570);
+  w["slope"] = random_tensor({1}, 575, 0.0F, 0.5F);
+  const Tensor x = random_tensor({1, 7, 6, 10}, 576);
+  // BatchNormalization -> PRelu with one shared slope.
+  Node bn = make_node("BatchNormalization", {"x", "g", "b", "m", "v"}, {}, {"n"});
+  const Graph bn_prelu = make_graph({bn, make_node("PRelu", {"n", "slope"})}, w);
+  // Add -> BatchNormalization (no PRelu), the sum of two computed values.
+  Node relu = make_node("Relu", {"x"}, {}, {"r"});
+  Node add = make_node("Add", {"x", "r"}, {}, {"s"});
+  const Graph add_bn = make_graph({relu, add, make_node("BatchNormalization", {"s", "g", "b", "m", "v"})}, w);
+  // Concat -> BatchNormalization -> PRelu where the concat output has a second reader: not fused.
+  std::map<std::string, Tensor> w14 = bn_params(14, 580);
+  w14["slope"] = random_tensor({14}, 585, 0.0F, 0.5F);
+  Node cat = make_node("Concat", {"x", "x"}, {{"axis", int64_t{1}}}, {"cat"});
+  Node bn14 = make_node("BatchNormalization", {"cat", "g", "b", "m", "v"}, {}, {"n"});
+  Node prelu14 = make_node("PRelu", {"n", "slope"}, {}, {"p"});
+  Node again = make_node("Add", {"p", "cat"});
+  const Graph shared = make_graph({cat, bn14, prelu14, again}, w14);
+  for (const Layout layout : kLayouts) {
+    SCOPED_TRACE(layout_name(layout));
+    EXPECT_LT(engine_vs_reference(bn_prelu, x, Precision::f32, layout), 1e-5F);
+    EXPECT_LT(engine_vs_reference(add_bn, x, Precision::f32, layout), 1e-5F);
+    EXPECT_LT(engine_vs_reference(shared, x, Precision::f32, layout), 1e-5F);
+  }
+}
+
 TEST(SoftmaxArgMaxOps, MatchReference) {
   const Tensor x = random_tensor({2, 6, 7, 9}, 540, -4.0F, 4.0F);
   EXPECT_LT(engine_vs_reference(make_graph({make_node("Softmax", {"x"}, {{"axis", int64_t{1}}})}), x), 1e-6F);

@@ -44,9 +44,33 @@ TEST(AveragePoolOp, VariantsMatchReference) {
   };
   uint64_t seed = 300;
   for (const PoolCase& c : cases) {
-    SCOPED_TRACE(c.name);
-    const Graph g = make_graph({make_node("AveragePool", {"x"}, c.attrs)});
-    EXPECT_LT(engine_vs_reference(g, random_tensor(c.x, seed++)), 1e-6F);
+    for (const Layout layout : kLayouts) {
+      SCOPED_TRACE(std::string(c.name) + " " + layout_name(layout));
+      const Graph g = make_graph({make_node("AveragePool", {"x"}, c.attrs)});
+      EXPECT_LT(engine_vs_reference(g, random_tensor(c.x, seed), Precision::f32, layout), 1e-6F);
+    }
+    ++seed;
+  }
+}
+
+TEST(AveragePoolOp, ZeroPadIsFoldedIntoThePool) {
+  // ESPNet's input pyramid: Pad (constant 0) -> AveragePool 3x3 s2 becomes one pool counting the
+  // padding; a non-zero pad value, or a pool with its own padding, keeps the Pad.
+  const std::map<std::string, AttrValue> pool{{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}};
+  std::map<std::string, AttrValue> own_pads = pool;
+  own_pads["pads"] = ints({1, 0, 0, 1});
+  const std::vector<std::pair<float, std::map<std::string, AttrValue>>> cases{{0.0F, pool}, {0.5F, pool}, {0.0F, own_pads}};
+  const Tensor x = random_tensor({1, 3, 17, 22}, 320);
+  for (const auto& [value, attrs] : cases) {
+    Node pad = make_node("Pad", {"x"}, {{"pads", ints({0, 0, 1, 0, 0, 0, 1, 2})}, {"constant_value", value}}, {"p"});
+    const Graph g = make_graph({pad, make_node("AveragePool", {"p"}, attrs)});
+    for (const Layout layout : kLayouts) {
+      SCOPED_TRACE(std::to_string(value) + " " + layout_name(layout));
+      EXPECT_LT(engine_vs_reference(g, x, Precision::f32, layout), 1e-6F);
+    }
+    EngineOptions options;
+    const size_t nodes = Engine(g, options).graph().nodes.size();
+    EXPECT_EQ(nodes, value == 0.0F && !attrs.count("pads") ? 1U : 2U);
   }
 }
 

@@ -1,6 +1,7 @@
 // Shape-independent graph passes run once per Engine: BatchNormalization folding into the
 // preceding convolution, and grouping of convolutions with the activations / residual Add that
 // follow them so they become oneDNN post-ops.
+#include <algorithm>
 #include <cmath>
 
 #include "engine/ops.hpp"
@@ -118,6 +119,43 @@ void fold_batch_norms(Graph& graph) {
   graph.nodes = std::move(kept);
 }
 
+void fold_pads_into_pools(Graph& graph) {
+  const std::map<std::string, int> readers = reader_counts(graph);
+  std::map<std::string, size_t> reader;  // the last reader; meaningful when the count is 1
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (const std::string& in : graph.nodes[i].inputs) reader[in] = i;
+  }
+  std::vector<bool> removed(graph.nodes.size(), false);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& pad = graph.nodes[i];
+    if (pad.op != "Pad" || pad.inputs.empty() || pad.outputs.size() != 1 || !pad.has("pads")) continue;
+    if (pad.inputs.size() > 1 && !(pad.inputs.size() == 2 && pad.inputs[1].empty())) continue;
+    if (pad.attr_string("mode", "constant") != "constant" || pad.attr_float("constant_value", 0.0F) != 0.0F ||
+        pad.attr_float("value", 0.0F) != 0.0F) {
+      continue;
+    }
+    const std::vector<int64_t> p = pad.attr_ints("pads");
+    if (p.size() != 8 || p[0] != 0 || p[1] != 0 || p[4] != 0 || p[5] != 0) continue;
+    if (std::any_of(p.begin(), p.end(), [](int64_t v) { return v < 0; })) continue;
+    auto count = readers.find(pad.outputs[0]);
+    if (count == readers.end() || count->second != 1) continue;
+    Node& pool = graph.nodes[reader.at(pad.outputs[0])];
+    if (pool.op != "AveragePool" || pool.inputs.at(0) != pad.outputs[0]) continue;
+    if (pool.attr_string("auto_pad", "NOTSET") != "NOTSET" || pool.attr_int("ceil_mode", 0) != 0) continue;
+    const std::vector<int64_t> own = pool.attr_ints("pads", {0, 0, 0, 0});
+    if (std::any_of(own.begin(), own.end(), [](int64_t v) { return v != 0; })) continue;
+    pool.inputs[0] = pad.inputs[0];
+    pool.attrs["pads"] = std::vector<int64_t>{p[2], p[3], p[6], p[7]};
+    pool.attrs["count_include_pad"] = int64_t{1};
+    removed[i] = true;
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (!removed[i]) kept.push_back(std::move(graph.nodes[i]));
+  }
+  graph.nodes = std::move(kept);
+}
+
 std::vector<PlanNode> fuse_post_ops(const Graph& graph) {
   const std::map<std::string, int> readers = reader_counts(graph);
   std::map<std::string, size_t> producer;
@@ -130,7 +168,7 @@ std::vector<PlanNode> fuse_post_ops(const Graph& graph) {
   std::vector<PlanNode> result;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     if (absorbed[i]) continue;
-    PlanNode pn{graph.nodes[i], {}};
+    PlanNode pn{graph.nodes[i], {}, {}};
     std::string current = pn.node.outputs.empty() ? std::string() : pn.node.outputs[0];
     while (is_conv(pn.node) && !current.empty() && readers.at(current) == 1 && reader.count(current) != 0) {
       const size_t j = reader.at(current);
@@ -154,6 +192,87 @@ std::vector<PlanNode> fuse_post_ops(const Graph& graph) {
     }
     if (!pn.post_ops.empty()) pn.node.outputs = {current};
     result.push_back(std::move(pn));
+  }
+  return result;
+}
+
+std::vector<PlanNode> fuse_channel_affine(const Graph& graph, std::vector<PlanNode> nodes) {
+  const std::map<std::string, int> readers = reader_counts(graph);
+  std::map<std::string, size_t> reader;  // the last reader; meaningful when the count is 1
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const std::string& in : nodes[i].node.inputs) reader[in] = i;
+  }
+  auto plain = [&](size_t i) { return nodes[i].post_ops.empty() && nodes[i].parts.empty(); };
+  // The single plain reader of `value` when its op is `op`, else nodes.size().
+  auto only_reader = [&](const std::string& value, const std::string& op) {
+    auto count = readers.find(value);
+    auto at = reader.find(value);
+    if (count == readers.end() || count->second != 1 || at == reader.end()) return nodes.size();
+    return nodes[at->second].node.op == op && plain(at->second) ? at->second : nodes.size();
+  };
+  auto constant_bn = [&](const Node& bn) {
+    if (bn.inputs.size() != 5 || bn.attr_int("training_mode", 0) != 0) return false;
+    for (size_t k = 1; k < bn.outputs.size(); ++k) {
+      if (!bn.outputs[k].empty()) return false;
+    }
+    for (size_t k = 1; k < 5; ++k) {
+      if (!graph.is_weight(bn.inputs[k])) return false;
+    }
+    return true;
+  };
+  std::vector<bool> absorbed(nodes.size(), false);
+  std::vector<size_t> chain_end(nodes.size(), nodes.size());
+  std::vector<std::vector<size_t>> chains(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (absorbed[i] || !plain(i)) continue;
+    const Node& first = nodes[i].node;
+    if (first.outputs.empty()) continue;
+    std::vector<size_t> chain;
+    size_t bn = nodes.size();
+    if (first.op == "BatchNormalization") {
+      bn = i;
+    } else if (first.op == "Concat" || first.op == "Add") {
+      chain.push_back(i);
+      if (first.op == "Concat") {
+        const int64_t axis = first.attr_int("axis", 1);
+        if (axis != 1 && axis != -3) continue;
+        const size_t add = only_reader(first.outputs[0], "Add");
+        if (add < nodes.size()) chain.push_back(add);
+      }
+      const Node& last = nodes[chain.back()].node;
+      if (last.op == "Add" &&
+          (last.inputs.size() != 2 || graph.is_weight(last.inputs[0]) || graph.is_weight(last.inputs[1]))) {
+        continue;
+      }
+      bn = only_reader(last.outputs.at(0), "BatchNormalization");
+    } else {
+      continue;
+    }
+    if (bn >= nodes.size() || !constant_bn(nodes[bn].node)) continue;
+    chain.push_back(bn);
+    const std::string& normalized = nodes[bn].node.outputs.at(0);
+    const size_t prelu = only_reader(normalized, "PRelu");
+    if (prelu < nodes.size() && nodes[prelu].node.inputs.size() == 2 && nodes[prelu].node.inputs[0] == normalized &&
+        graph.is_weight(nodes[prelu].node.inputs[1])) {
+      chain.push_back(prelu);
+    }
+    for (size_t k : chain) absorbed[k] = true;
+    chain_end[chain.back()] = i;
+    chains[i] = chain;
+  }
+  std::vector<PlanNode> result;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (chain_end[i] < nodes.size()) {
+      // The fused node takes the place of the chain's last node: every input exists by then.
+      PlanNode fused;
+      fused.node.name = nodes[i].node.name;
+      fused.node.op = kChannelAffineOp;
+      fused.node.outputs = nodes[i].node.outputs;
+      for (size_t k : chains[chain_end[i]]) fused.parts.push_back(nodes[k].node);
+      result.push_back(std::move(fused));
+    } else if (!absorbed[i]) {
+      result.push_back(std::move(nodes[i]));
+    }
   }
   return result;
 }

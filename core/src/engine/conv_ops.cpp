@@ -1,5 +1,9 @@
-// Conv and ConvTranspose: format_tag::any so oneDNN picks blocked layouts, weights reordered once
-// per plan, bias / folded BatchNormalization / activations / residual sum fused as post-ops.
+// Conv and ConvTranspose: format_tag::any so oneDNN picks blocked layouts (or nhwc in channels-last
+// plans), weights reordered once per plan, bias / folded BatchNormalization / activations / residual
+// sum fused as post-ops. Wide W padding and kernel == stride ConvTranspose are lowered differently
+// where oneDNN 2.6 would run slow kernels (see plan_pad_width, plan_conv_transpose_as_conv).
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "engine/ops.hpp"
@@ -98,15 +102,66 @@ struct ConvLowering {
   Dims dst;
   size_t fused = 0;  ///< post-ops applied inside the primitive
   bool emulate_bf16 = false;
+  /// Columns of zeros added to the source before the primitive (its own W padding is then 0).
+  int64_t pad_w_left = 0, pad_w_right = 0;
 };
 
-/// Weights (optionally rounded to bf16), source reorder, residual copy, primitive, unfused tail.
+/// Elements per W step of a layout whose rows of W x inner floats are contiguous: 1 (plain NCHW),
+/// C (nhwc), 8 or 16 (nChw8c, nChw16c); 0 for any other layout.
+int64_t row_inner(const dnnl::memory::desc& md) {
+  const auto d = md.dims();
+  if (d.size() != 4 || md.data_type() != dt::f32) return 0;
+  if (md == dnnl::memory::desc(d, dt::f32, tag::nchw)) return 1;
+  if (md == dnnl::memory::desc(d, dt::f32, tag::nhwc)) return d[1];
+  if (md == dnnl::memory::desc(d, dt::f32, tag::nChw8c)) return 8;
+  if (md == dnnl::memory::desc(d, dt::f32, tag::nChw16c)) return 16;
+  return 0;
+}
+
+/// `src` copied into a value of layout `padded` (same layout family, `left` + `right` more columns),
+/// with zero columns on both sides. oneDNN's jit:avx2 convolution accepts at most ur_w = 3 columns
+/// of implicit left padding and falls back to gemm (~10x slower here) for ESPNet's dilated 3x3
+/// convolutions (padding 4..16); on an explicitly padded source it runs jit with no W padding.
+int plan_pad_width(PlanBuilder& builder, const std::string& node, int src, const dnnl::memory::desc& padded,
+                   int64_t left, int64_t right) {
+  const Dims d = builder.dims(src);
+  src = builder.convert(src, same_layout(padded, d));
+  const int dst = builder.add_value(padded);
+  const int64_t inner = row_inner(padded);
+  const int64_t w = d[3];
+  const int64_t in_row = w * inner;
+  const int64_t out_row = (w + left + right) * inner;
+  const auto rows = static_cast<int64_t>(padded.get_size() / sizeof(float)) / out_row;
+  builder.add_custom(
+      node,
+      [src, dst, rows, in_row, out_row, left, inner](const std::vector<PlanValue>& values) {
+        const float* in = data_of(values, src);
+        float* out = data_of(values, dst);
+        const int64_t before = left * inner;
+#pragma omp parallel for
+        for (int64_t r = 0; r < rows; ++r) {
+          float* o = out + r * out_row;
+          std::fill(o, o + before, 0.0F);
+          std::memcpy(o + before, in + r * in_row, static_cast<size_t>(in_row) * sizeof(float));
+          std::fill(o + before + in_row, o + out_row, 0.0F);
+        }
+      },
+      {src, dst});
+  return dst;
+}
+
+/// Weights (optionally rounded to bf16), source reorder, residual copy and the primitive; returns
+/// the primitive's dst value (post-ops beyond c.fused not yet applied).
 template <typename PrimitiveDesc>
-void emit_conv(PlanBuilder& builder, const ConvLowering& c, const PrimitiveDesc& pd) {
+int emit_conv_primitive(PlanBuilder& builder, const ConvLowering& c, const PrimitiveDesc& pd) {
   const Node& node = c.pn->node;
   int src = c.src;
   if (c.emulate_bf16) src = plan_round_bf16(builder, node.name + ".bf16", src);
-  src = builder.convert(src, pd.src_desc());
+  if (c.pad_w_left > 0 || c.pad_w_right > 0) {
+    src = plan_pad_width(builder, node.name + ".pad_w", src, pd.src_desc(), c.pad_w_left, c.pad_w_right);
+  } else {
+    src = builder.convert(src, pd.src_desc());
+  }
   std::vector<float> rounded;
   const float* w = c.weights->data();
   if (c.emulate_bf16) {
@@ -115,7 +170,7 @@ void emit_conv(PlanBuilder& builder, const ConvLowering& c, const PrimitiveDesc&
     w = rounded.data();
   }
   const int weights = builder.add_constant(pd.weights_desc(), w, c.weights_source);
-  const int64_t channels = c.dst[1];
+  const auto channels = static_cast<int64_t>(pd.dst_desc().dims()[1]);
   const std::vector<float> zeros(static_cast<size_t>(channels), 0.0F);
   const int bias = builder.add_constant(pd.bias_desc(), c.bias ? c.bias->data() : zeros.data(), Dims{channels});
   const int dst = builder.add_value(pd.dst_desc());
@@ -129,7 +184,12 @@ void emit_conv(PlanBuilder& builder, const ConvLowering& c, const PrimitiveDesc&
   }
   builder.add_primitive(node.name, pd,
                         {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
-  int result = dst;
+  return dst;
+}
+
+/// The post-ops that were not fused (as separate primitives) after `result`, then binds the output.
+void finish_conv(PlanBuilder& builder, const ConvLowering& c, int result) {
+  const Node& node = c.pn->node;
   for (size_t i = c.fused; i < c.pn->post_ops.size(); ++i) {
     const PostOp& post = c.pn->post_ops[i];
     if (post.kind == PostOp::Kind::sum) {
@@ -140,6 +200,11 @@ void emit_conv(PlanBuilder& builder, const ConvLowering& c, const PrimitiveDesc&
     }
   }
   builder.bind(node.outputs.at(0), result);
+}
+
+template <typename PrimitiveDesc>
+void emit_conv(PlanBuilder& builder, const ConvLowering& c, const PrimitiveDesc& pd) {
+  finish_conv(builder, c, emit_conv_primitive(builder, c, pd));
 }
 
 /// Builds the primitive descriptor in the requested precision; when the CPU has no bf16 kernels
@@ -154,6 +219,111 @@ PrimitiveDesc make_pd(PlanBuilder& builder, ConvLowering& c, const dnnl::primiti
     }
   }
   return PrimitiveDesc(make(dt::f32), attr, builder.engine());
+}
+
+/// A ConvTranspose whose kernel equals its stride and that has no padding or dilation writes each
+/// input pixel's kH x kW output tile from that pixel alone: a 1x1 convolution to kH*kW*C_out
+/// channels (tap-major) followed by a depth-to-space copy. oneDNN 2.6 runs these deconvolutions as
+/// strided backward-data convolutions, ~10x slower than the 1x1 jit kernel at ESPNet's 20 channels.
+/// Channels-last plans only: in nhwc each output pixel's C_out values are one contiguous copy.
+void plan_conv_transpose_as_conv(PlanBuilder& builder, const PlanNode& pn, ConvLowering& c, const Dims& x,
+                                 const Dims& w, const ConvShape& shape) {
+  const Node& node = pn.node;
+  const int64_t ic = w[0];
+  const int64_t oc = w[1];
+  const int64_t kh = w[2];
+  const int64_t kw = w[3];
+  const int64_t taps = kh * kw;
+  // Sums need the output geometry: only the leading activations run inside the 1x1 convolution.
+  c.fused = 0;
+  while (c.fused < pn.post_ops.size() && pn.post_ops[c.fused].kind == PostOp::Kind::eltwise) ++c.fused;
+  Tensor weights({taps * oc, ic, 1, 1});
+  const float* src_w = c.weights->data();
+  for (int64_t i = 0; i < ic; ++i) {
+    for (int64_t o = 0; o < oc; ++o) {
+      for (int64_t t = 0; t < taps; ++t) weights.data()[(t * oc + o) * ic + i] = src_w[(i * oc + o) * taps + t];
+    }
+  }
+  Tensor bias({taps * oc});
+  for (int64_t t = 0; t < taps; ++t) {
+    for (int64_t o = 0; o < oc; ++o) bias.data()[t * oc + o] = c.bias ? c.bias->data()[o] : 0.0F;
+  }
+  ConvLowering conv = c;
+  conv.weights = &weights;
+  conv.bias = &bias;
+  const dnnl::memory::dims wdims{taps * oc, ic, 1, 1};
+  conv.weights_source = dnnl::memory::desc(wdims, dt::f32, tag::oihw);
+  const Dims mid{x[0], taps * oc, x[2], x[3]};
+  conv.dst = mid;
+  // A graph output is wanted plain NCHW: then the depth-to-space writes NCHW directly, and the plan
+  // hands that buffer to the caller (no nhwc -> nchw reorder of what is ESPNet's largest tensor).
+  // A planar 1x1 convolution (gemm) plus row interleaving measured slower: 29 ms against 24 ms.
+  const std::vector<std::string>& outputs = builder.graph().outputs;
+  const bool planar = c.fused == pn.post_ops.size() &&
+                std::find(outputs.begin(), outputs.end(), node.outputs.at(0)) != outputs.end();
+  const auto attr = conv_attr(builder, pn.post_ops, c.fused);
+  auto make_in = [&](tag layout) {
+    return [&, layout](dt type) {
+      return dnnl::convolution_forward::desc(
+          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+          dnnl::memory::desc(to_dnnl(x), type, layout), dnnl::memory::desc(wdims, type, tag::any),
+          dnnl::memory::desc({taps * oc}, dt::f32, tag::any), dnnl::memory::desc(to_dnnl(mid), dt::f32, layout),
+          dnnl::memory::dims{1, 1}, dnnl::memory::dims{0, 0}, dnnl::memory::dims{0, 0}, dnnl::memory::dims{0, 0});
+    };
+  };
+  const auto pd = make_pd<dnnl::convolution_forward::primitive_desc>(builder, conv, attr, make_in(tag::nhwc));
+  const int tiles = emit_conv_primitive(builder, conv, pd);
+  const int dst = builder.add_value(dnnl::memory::desc(to_dnnl(shape.dst), dt::f32, planar ? tag::nchw : tag::nhwc));
+  const int64_t batch = x[0];
+  const int64_t rows = x[2];
+  const int64_t cols = x[3];
+  if (planar) {
+    builder.add_custom(
+        node.name + ".depth_to_space",
+        [tiles, dst, batch, rows, cols, kh, kw, oc](const std::vector<PlanValue>& values) {
+          const float* in = data_of(values, tiles);
+          float* out = data_of(values, dst);
+          const int64_t out_cols = cols * kw;
+#pragma omp parallel for collapse(2)
+          for (int64_t n = 0; n < batch; ++n) {
+            for (int64_t y = 0; y < rows; ++y) {
+              // Gathers output rows from the pixels' tap-major channels: one input row (cols x
+              // kh*kw*oc floats) stays in L2 while every channel reads it. (Scattering each pixel
+              // to oc rows instead was 4x slower: the rows lie a power of two apart.)
+              const float* src = in + (n * rows + y) * cols * kh * kw * oc;
+              for (int64_t o = 0; o < oc; ++o) {
+                for (int64_t ty = 0; ty < kh; ++ty) {
+                  float* row = out + ((n * oc + o) * rows * kh + y * kh + ty) * out_cols;
+                  for (int64_t col = 0; col < cols; ++col) {
+                    for (int64_t tx = 0; tx < kw; ++tx) row[col * kw + tx] = src[((col * kh + ty) * kw + tx) * oc + o];
+                  }
+                }
+              }
+            }
+          }
+        },
+        {tiles, dst});
+  } else {
+    builder.add_custom(
+        node.name + ".depth_to_space",
+        [tiles, dst, batch, rows, cols, kh, kw, oc](const std::vector<PlanValue>& values) {
+          const float* in = data_of(values, tiles);
+          float* out = data_of(values, dst);
+          const int64_t out_row = cols * kw * oc;  // one output image row
+          const auto bytes = static_cast<size_t>(kw * oc) * sizeof(float);
+#pragma omp parallel for
+          for (int64_t r = 0; r < batch * rows; ++r) {
+            for (int64_t ty = 0; ty < kh; ++ty) {
+              float* o = out + (r * kh + ty) * out_row;
+              for (int64_t col = 0; col < cols; ++col) {
+                std::memcpy(o + col * kw * oc, in + ((r * cols + col) * kh + ty) * kw * oc, bytes);
+              }
+            }
+          }
+        },
+        {tiles, dst});
+  }
+  finish_conv(builder, c, dst);
 }
 
 }  // namespace
@@ -195,14 +365,36 @@ void plan_conv(PlanBuilder& builder, const PlanNode& pn) {
                                               : dnnl::memory::dims{group, w[0] / group, w[1], w[2], w[3]};
   c.weights_source = dnnl::memory::desc(wdims, dt::f32, group == 1 ? tag::oihw : tag::goihw);
   const auto attr = conv_attr(builder, pn.post_ops, c.fused);
-  auto make = [&](dt type) {
+  const tag act = builder.activation_tag();
+  auto make_padded = [&](dt type, int64_t extra_w, const dnnl::memory::dims& pad_l, const dnnl::memory::dims& pad_r) {
+    const Dims src{x[0], x[1], x[2], x[3] + extra_w};
     return dnnl::convolution_forward::desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-        dnnl::memory::desc(to_dnnl(x), type, tag::any), dnnl::memory::desc(wdims, type, tag::any),
-        dnnl::memory::desc({w[0]}, dt::f32, tag::any), dnnl::memory::desc(to_dnnl(c.dst), dt::f32, tag::any),
-        shape.strides, shape.dilates, shape.pad_l, shape.pad_r);
+        dnnl::memory::desc(to_dnnl(src), type, act), dnnl::memory::desc(wdims, type, tag::any),
+        dnnl::memory::desc({w[0]}, dt::f32, tag::any), dnnl::memory::desc(to_dnnl(c.dst), dt::f32, act),
+        shape.strides, shape.dilates, pad_l, pad_r);
   };
-  const auto pd = make_pd<dnnl::convolution_forward::primitive_desc>(builder, c, attr, make);
+  auto make = [&](dt type) { return make_padded(type, 0, shape.pad_l, shape.pad_r); };
+  auto pd = make_pd<dnnl::convolution_forward::primitive_desc>(builder, c, attr, make);
+  // Wide W padding (dilated 3x3) sends oneDNN to gemm; pad the source explicitly when that gives jit.
+  if (std::string(pd.impl_info_str()).find("gemm") != std::string::npos && group == 1 && shape.strides[1] == 1 &&
+      (shape.pad_l[1] > 0 || shape.pad_r[1] > 0) && shape.pad_r[1] >= 0) {
+    ConvLowering padded = c;
+    padded.pad_w_left = shape.pad_l[1];
+    padded.pad_w_right = shape.pad_r[1];
+    const dnnl::memory::dims pad_l{shape.pad_l[0], 0};
+    const dnnl::memory::dims pad_r{shape.pad_r[0], 0};
+    auto make_wide = [&](dt type) { return make_padded(type, shape.pad_l[1] + shape.pad_r[1], pad_l, pad_r); };
+    try {
+      auto wide = make_pd<dnnl::convolution_forward::primitive_desc>(builder, padded, attr, make_wide);
+      if (std::string(wide.impl_info_str()).find("gemm") == std::string::npos && row_inner(wide.src_desc()) > 0) {
+        c = padded;
+        pd = wide;
+      }
+    } catch (const dnnl::error&) {
+      // No primitive for the padded shape: keep the first choice.
+    }
+  }
   builder.add_flops(2.0 * static_cast<double>(element_count(c.dst)) * static_cast<double>(w[1] * w[2] * w[3]));
   emit_conv(builder, c, pd);
 }
@@ -227,6 +419,14 @@ void plan_conv_transpose(PlanBuilder& builder, const PlanNode& pn) {
   const ConvShape shape = deconv_shape(node, x, out_channels, w[2], w[3]);
   c.dst = shape.dst;
   c.fused = fusable_prefix(builder, pn, c.dst);
+  const bool tiles = group == 1 && shape.strides[0] == w[2] && shape.strides[1] == w[3] && shape.dilates[0] == 0 &&
+                     shape.dilates[1] == 0 && shape.pad_l[0] == 0 && shape.pad_l[1] == 0 && shape.pad_r[0] == 0 &&
+                     shape.pad_r[1] == 0;
+  builder.add_flops(2.0 * static_cast<double>(element_count(x)) * static_cast<double>(w[1] * w[2] * w[3]));
+  if (tiles && builder.channels_last()) {
+    plan_conv_transpose_as_conv(builder, pn, c, x, w, shape);
+    return;
+  }
   const dnnl::memory::dims wdims = group == 1 ? dnnl::memory::dims{out_channels, w[0], w[2], w[3]}
                                               : dnnl::memory::dims{group, w[1], w[0] / group, w[2], w[3]};
   c.weights_source = dnnl::memory::desc(wdims, dt::f32, group == 1 ? tag::iohw : tag::giohw);
@@ -234,12 +434,12 @@ void plan_conv_transpose(PlanBuilder& builder, const PlanNode& pn) {
   auto make = [&](dt type) {
     return dnnl::deconvolution_forward::desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
-        dnnl::memory::desc(to_dnnl(x), type, tag::any), dnnl::memory::desc(wdims, type, tag::any),
-        dnnl::memory::desc({out_channels}, dt::f32, tag::any), dnnl::memory::desc(to_dnnl(c.dst), dt::f32, tag::any),
+        dnnl::memory::desc(to_dnnl(x), type, builder.activation_tag()), dnnl::memory::desc(wdims, type, tag::any),
+        dnnl::memory::desc({out_channels}, dt::f32, tag::any),
+        dnnl::memory::desc(to_dnnl(c.dst), dt::f32, builder.activation_tag()),
         shape.strides, shape.dilates, shape.pad_l, shape.pad_r);
   };
   const auto pd = make_pd<dnnl::deconvolution_forward::primitive_desc>(builder, c, attr, make);
-  builder.add_flops(2.0 * static_cast<double>(element_count(x)) * static_cast<double>(w[1] * w[2] * w[3]));
   emit_conv(builder, c, pd);
 }
 

@@ -37,6 +37,7 @@ struct Engine::Impl {
   std::map<std::string, int> op_counts;  ///< of the graph as given, before folding and fusion
   std::map<Dims, std::unique_ptr<engine::Plan>> plans;
   uint64_t uses = 0;
+  bool channels_last = false;  ///< options.layout resolved against the graph
 
   void check_input(const Dims& dims) const;
   engine::Plan& plan_for(const Dims& dims);
@@ -66,7 +67,7 @@ engine::Plan& Engine::Impl::plan_for(const Dims& dims) {
     plans.erase(oldest);
   }
   if (options.threads > 0) set_thread_count(options.threads);
-  engine::PlanBuilder builder(graph, options.precision, cpu);
+  engine::PlanBuilder builder(graph, options.precision, cpu, channels_last);
   builder.bind(graph.input, builder.add_value(dnnl::memory::desc(engine::to_dnnl(dims), dnnl::memory::data_type::f32,
                                                                  dnnl::memory::format_tag::abcd)));
   for (const engine::PlanNode& pn : nodes) {
@@ -101,7 +102,23 @@ Engine::Engine(const Graph& graph, EngineOptions options) : impl_(std::make_uniq
     if (entry->second.check) entry->second.check(node);
   }
   engine::fold_batch_norms(impl_->graph);
-  impl_->nodes = engine::fuse_post_ops(impl_->graph);
+  engine::fold_pads_into_pools(impl_->graph);
+  impl_->nodes = engine::fuse_channel_affine(impl_->graph, engine::fuse_post_ops(impl_->graph));
+  impl_->channels_last = options.layout == EngineOptions::Layout::nhwc;
+  if (options.layout == EngineOptions::Layout::automatic) {
+    // Output channels of every convolution with constant weights (ConvTranspose: W is [I, O/g, ...]).
+    int convs = 0;
+    int unaligned = 0;
+    for (const Node& node : impl_->graph.nodes) {
+      if ((node.op != "Conv" && node.op != "ConvTranspose") || node.inputs.size() < 2) continue;
+      auto w = impl_->graph.weights.find(node.inputs[1]);
+      if (w == impl_->graph.weights.end() || w->second.rank() < 2) continue;
+      const int64_t channels = node.op == "Conv" ? w->second.dim(0) : w->second.dim(1) * node.attr_int("group", 1);
+      ++convs;
+      if (channels % 8 != 0) ++unaligned;
+    }
+    impl_->channels_last = convs > 0 && 2 * unaligned > convs;
+  }
 }
 
 Engine::~Engine() = default;

@@ -36,6 +36,7 @@ OpRegistry make_op_registry() {
       {"Pad", {check_pad, plan_pad}},
       {"Resize", {check_resize, plan_resize}},
       {"Upsample", {check_resize, plan_resize}},
+      {kChannelAffineOp, {nullptr, plan_channel_affine}},
   };
 }
 

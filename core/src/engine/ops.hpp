@@ -28,8 +28,14 @@ OpRegistry make_op_registry();
 // Graph passes (bn_fold.cpp).
 /// Folds BatchNormalization into the preceding Conv/ConvTranspose when it is the conv's only consumer.
 void fold_batch_norms(Graph& graph);
+/// Folds a constant-zero spatial Pad into the AveragePool that is its only reader (as the pool's
+/// own padding, counted in the average): the pool then reads the unpadded tensor.
+void fold_pads_into_pools(Graph& graph);
 /// Groups each Conv/ConvTranspose with the activations and residual Add that follow it.
 std::vector<PlanNode> fuse_post_ops(const Graph& graph);
+/// Replaces each chain [Concat(axis 1)] -> [Add] -> BatchNormalization -> [PRelu] whose intermediate
+/// values have no other reader by one kChannelAffineOp node (ESPNet's module tails).
+std::vector<PlanNode> fuse_channel_affine(const Graph& graph, std::vector<PlanNode> nodes);
 
 // Shared helpers (op_common.cpp).
 [[noreturn]] void fail(const Node& node, const std::string& what);
@@ -70,6 +76,7 @@ void plan_binary_node(PlanBuilder& builder, const PlanNode& node);
 void plan_batch_norm(PlanBuilder& builder, const PlanNode& node);
 void plan_softmax(PlanBuilder& builder, const PlanNode& node);
 void plan_concat(PlanBuilder& builder, const PlanNode& node);
+void plan_channel_affine(PlanBuilder& builder, const PlanNode& node);
 void check_argmax(const Node& node);
 void plan_argmax(PlanBuilder& builder, const PlanNode& node);
 void check_identity(const Node& node);

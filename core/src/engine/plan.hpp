@@ -36,7 +36,12 @@ struct PostOp {
 struct PlanNode {
   Node node;
   std::vector<PostOp> post_ops;
+  /// For a fused chain (op kChannelAffineOp): the graph nodes it replaces, in order.
+  std::vector<Node> parts;
 };
+
+/// Op name of a fused [Concat] -> [Add] -> BatchNormalization -> [PRelu] chain (not an ONNX op).
+inline constexpr const char* kChannelAffineOp = "terraseg.ChannelAffine";
 
 struct PlanValue {
   enum class Home { slot, input, output, constant };
@@ -86,6 +91,9 @@ class Plan {
   PlanStats stats;
   dnnl::stream stream;
   uint64_t last_use = 0;  ///< Engine's run counter at the last use (for LRU eviction)
+  /// TERRASEG_ENGINE_PROFILE set: execute() prints every step's wall time to stderr
+  /// ("terraseg_profile,<node>,<primitive kind or custom>,<ms>"), custom steps included.
+  bool profile = false;
 
   /// Runs the plan on `input` (plain NCHW) and writes the first outputs.size() graph outputs,
   /// resizing a tensor only when its dims differ. Allocates nothing in steady state.
@@ -101,11 +109,17 @@ struct PoolRecord {
 
 class PlanBuilder {
  public:
-  PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine);
+  PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine, bool channels_last = false);
 
   const Graph& graph() const { return graph_; }
   Precision precision() const { return precision_; }
   const dnnl::engine& engine() const { return engine_; }
+  /// True when convolutions read and write nhwc activations instead of oneDNN's blocked choice.
+  bool channels_last() const { return channels_last_; }
+  /// The format tag convolutions ask for their activations: nhwc or any.
+  dnnl::memory::format_tag activation_tag() const {
+    return channels_last_ ? dnnl::memory::format_tag::nhwc : dnnl::memory::format_tag::any;
+  }
 
   /// Id of graph value `name`; throws Error naming `node` when it is not known (or is a weight).
   int lookup(const std::string& name, const Node& node) const;
@@ -148,6 +162,7 @@ class PlanBuilder {
   const Graph& graph_;
   Precision precision_;
   dnnl::engine engine_;
+  bool channels_last_ = false;
   std::vector<PlanValue> values_;
   std::vector<Step> steps_;
   std::map<std::string, int> names_;

@@ -1,6 +1,8 @@
 // PlanBuilder and Plan: value bookkeeping, layout conversions, liveness-based buffer sharing and
 // execution. Op-specific lowering lives in the *_ops.cpp files.
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 
 #include "engine/plan.hpp"
@@ -49,8 +51,8 @@ dnnl::memory::desc same_layout(const dnnl::memory::desc& like, const Dims& dims,
   return {to_dnnl(dims), type, plain_tag(dims.size())};
 }
 
-PlanBuilder::PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine)
-    : graph_(graph), precision_(precision), engine_(engine) {}
+PlanBuilder::PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine, bool channels_last)
+    : graph_(graph), precision_(precision), engine_(engine), channels_last_(channels_last) {}
 
 int PlanBuilder::lookup(const std::string& name, const Node& node) const {
   auto it = names_.find(name);
@@ -155,7 +157,16 @@ std::unique_ptr<Plan> PlanBuilder::finalize(std::map<std::string, int> op_counts
   for (size_t i = 0; i < graph_.outputs.size(); ++i) {
     const int id = lookup(graph_.outputs[i], Node{"output", "Output", {}, {}, {}});
     const Dims d = dims(id);
-    const int out = add_value(dnnl::memory::desc(to_dnnl(d), dt::f32, plain_tag(d.size())));
+    const dnnl::memory::desc plain(to_dnnl(d), dt::f32, plain_tag(d.size()));
+    if (i == 0 && md(id) == plain && values_[static_cast<size_t>(id)].home == PlanValue::Home::slot) {
+      // Already plain: the producing step writes straight into the caller's tensor (every call
+      // binds output 0), saving a copy of what is often the largest tensor of the plan.
+      values_[static_cast<size_t>(id)].home = PlanValue::Home::output;
+      plan->output_ids.push_back(id);
+      plan->output_dims.push_back(d);
+      continue;
+    }
+    const int out = add_value(plain);
     values_.back().home = PlanValue::Home::output;
     dnnl::reorder::primitive_desc pd(engine_, md(id), engine_, md(out), attr());
     add_primitive("output " + graph_.outputs[i], pd, {{DNNL_ARG_SRC, id}, {DNNL_ARG_DST, out}});
@@ -170,6 +181,7 @@ std::unique_ptr<Plan> PlanBuilder::finalize(std::map<std::string, int> op_counts
   bind_step_args(*plan);
   plan->stream = dnnl::stream(engine_);
   plan->stats.flops = flops_;
+  plan->profile = std::getenv("TERRASEG_ENGINE_PROFILE") != nullptr;
   return plan;
 }
 
@@ -257,6 +269,7 @@ void Plan::execute(const Tensor& input, std::span<Tensor* const> outputs) {
   }
   for (const Step& step : steps) {
     if (step.output_index >= static_cast<int>(outputs.size())) continue;
+    const auto start = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (step.custom) {
       step.custom(values);
     } else {
@@ -265,6 +278,16 @@ void Plan::execute(const Tensor& input, std::span<Tensor* const> outputs) {
       if (status != dnnl_success) {
         throw Error("engine: node '" + step.node + "': oneDNN execution failed with status " + std::to_string(status));
       }
+    }
+    if (profile) {
+      stream.wait();
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      const char* kind = "custom";
+      if (!step.custom) {
+        dnnl_primitive_desc_query(step.prim.get_primitive_desc(), dnnl_query_impl_info_str, 0,
+                                  static_cast<void*>(&kind));
+      }
+      std::fprintf(stderr, "terraseg_profile,%s,%s,%.3f\n", step.node.c_str(), kind, ms);
     }
   }
   stream.wait();

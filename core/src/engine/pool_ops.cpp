@@ -141,8 +141,13 @@ int plan_flat_indices(PlanBuilder& builder, const Node& node, int src, const Poo
 
 void plan_pool(PlanBuilder& builder, const PlanNode& pn, dnnl::algorithm alg) {
   const Node& node = pn.node;
-  const int src = builder.lookup(node.inputs.at(0), node);
+  int src = builder.lookup(node.inputs.at(0), node);
   require_rank4(builder, node, src);
+  if (alg != dnnl::algorithm::pooling_max && builder.channels_last()) {
+    // Average pooling of a plain source (ESPNet's input image) runs oneDNN's simple_nchw kernel,
+    // ~15x slower than jit on nhwc; the nhwc copy of the image is shared with the first conv.
+    src = builder.convert(src, dnnl::memory::desc(to_dnnl(builder.dims(src)), dt::f32, tag::nhwc));
+  }
   const PoolShape shape = pool_shape(node, builder.dims(src));
   const bool indices = node.outputs.size() > 1 && !node.outputs[1].empty();
   if (alg == dnnl::algorithm::pooling_avg_include_padding && shape.ceil_overrun) {

@@ -22,6 +22,12 @@ struct EngineOptions {
   /// Plans kept at once (least recently used is dropped); each holds its own activation buffers,
   /// so callers with ragged edge tiles should pad them to the full tile size instead.
   int max_plans = 4;
+  /// Activation layout asked of convolutions. automatic: channels-last (nhwc) when most
+  /// convolutions have output channel counts that are not multiples of 8 (ESPNet's 12, 25, 20...:
+  /// blocked layouts pad those to 16, 32, 24 and concatenating them at unaligned channel offsets
+  /// falls to oneDNN's reference kernel), else oneDNN's own (blocked) choice.
+  enum class Layout { automatic, blocked, nhwc };
+  Layout layout = Layout::automatic;
 };
 
 /// Per-op-type statistics of a planned graph (for `terraseg info` / `bench`).
