@@ -28,12 +28,16 @@
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/onnx.hpp"
 #include "terraseg/core/version.hpp"
+#include "bench_util.hpp"
 #include "test_support.hpp"
 
 namespace terraseg {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using bench::cpu_model;
+using bench::fixed;
+using bench::load_average;
 
 struct Options {
   int threads = 2;
@@ -152,11 +156,6 @@ Row bench_model(const PeerModel& model, const Options& options) {
   return row;
 }
 
-std::string fixed(double value, int digits) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << value;
-  return out.str();
-}
 
 struct TorchTiming {
   double median_ms = 0.0;
@@ -214,13 +213,6 @@ void print_pytorch_table(const std::vector<Row>& rows, const std::map<std::strin
 }
 
 
-std::string cpu_model() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown CPU";
-}
 
 /// OpenCV's thread pool as its build information names it (Debian's 4.6: TBB).
 std::string opencv_parallel_framework() {
@@ -239,11 +231,6 @@ std::string omp_wait_policy() {
   return policy != nullptr ? policy : "unset (libgomp default: spin, then sleep)";
 }
 
-std::string load_average() {
-  double load[3] = {0.0, 0.0, 0.0};
-  if (getloadavg(load, 3) != 3) return "unknown";
-  return fixed(load[0], 2) + " / " + fixed(load[1], 2) + " / " + fixed(load[2], 2);
-}
 
 void print_table(const std::vector<Row>& rows, double ceiling) {
   std::cout << "| model | input | GFLOP | terraseg ms median (min) | OpenCV ms median (min) | OpenCV / terraseg "

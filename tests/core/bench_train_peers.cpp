@@ -25,6 +25,7 @@
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/trainer.hpp"
 #include "terraseg/core/version.hpp"
+#include "bench_util.hpp"
 #include "test_support.hpp"
 #include "train_test_util.hpp"
 
@@ -32,6 +33,11 @@ namespace terraseg {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using bench::cpu_model;
+using bench::fixed;
+using bench::load_average;
+using bench::median;
+using bench::minimum;
 
 struct Options {
   int threads = 1;
@@ -45,33 +51,10 @@ struct Options {
   bool no_pytorch = false;
 };
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t mid = values.size() / 2;
-  return values.size() % 2 == 1 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
-}
 
-double minimum(const std::vector<double>& values) { return *std::min_element(values.begin(), values.end()); }
 
-std::string fixed(double value, int digits) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << value;
-  return out.str();
-}
 
-std::string cpu_model() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown CPU";
-}
 
-std::string load_average() {
-  double load[3] = {0.0, 0.0, 0.0};
-  if (getloadavg(load, 3) != 3) return "unknown";
-  return fixed(load[0], 2) + " / " + fixed(load[1], 2) + " / " + fixed(load[2], 2);
-}
 
 /// The PyTorch child: a line protocol over two pipes (see bench_train_torch.py).
 class TorchPeer {

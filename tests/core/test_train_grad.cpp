@@ -235,6 +235,17 @@ TEST(TrainGrad, ResizeLinearAndNearest) {
   }
 }
 
+/// The training executor's forward pass against the inference engine's (which follows the ONNX
+/// definitions and passes ONNX's conformance vectors), element by element within `tolerance`.
+void expect_forward_equals_engine(const Graph& g, const Tensor& input, float tolerance) {
+  Tensor expected;
+  Engine(g).run(input, expected);
+  TrainGraph tg(g);
+  const Tensor out = tg.forward(input, false);
+  ASSERT_EQ(out.dims(), expected.dims());
+  for (int64_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out.data()[i], expected.data()[i], tolerance) << "element " << i;
+}
+
 // Nearest resizing in every coordinate and rounding mode, to sizes that are not integer multiples:
 // the trainer's forward equals the inference engine's (which follows the ONNX definition and passes
 // its conformance vectors), and the gradient checks.
@@ -257,12 +268,7 @@ TEST(TrainGrad, ResizeNearestFollowsEveryOnnxMode) {
                                  {"coordinate_transformation_mode", std::string(c.transform)},
                                  {"nearest_mode", std::string(c.rounding)}}));
     const Tensor input = test::random_tensor({1, 2, 3, 4}, 5);
-    Tensor expected;
-    Engine(g).run(input, expected);
-    TrainGraph tg(g);
-    const Tensor out = tg.forward(input, false);
-    ASSERT_EQ(out.dims(), expected.dims());
-    for (int64_t i = 0; i < out.size(); ++i) ASSERT_EQ(out.data()[i], expected.data()[i]) << "element " << i;
+    expect_forward_equals_engine(g, input, 0.0F);  // a gather: bit-exact
     check_graph(g, input);
   }
 }
@@ -279,12 +285,7 @@ TEST(TrainGrad, ConvTransposeOutputShapeAndSamePadding) {
     SCOPED_TRACE("variant " + std::to_string(v));
     const Graph g = conv_graph("ConvTranspose", {1, 3, 4, 4}, {3, 2, 3, 3}, true, variants[v]);
     const Tensor input = test::random_tensor({1, 3, 4, 4}, 7);
-    Tensor expected;
-    Engine(g).run(input, expected);
-    TrainGraph tg(g);
-    const Tensor out = tg.forward(input, false);
-    ASSERT_EQ(out.dims(), expected.dims());
-    for (int64_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out.data()[i], expected.data()[i], 1e-5F) << "element " << i;
+    expect_forward_equals_engine(g, input, 1e-5F);
     check_graph(g, input);
   }
 }
