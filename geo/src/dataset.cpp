@@ -128,6 +128,12 @@ cv::Mat read_bands(const PairRaster& r, int x, int y, int w, int h, const std::v
   return out;
 }
 
+std::vector<uint8_t> read_labels(const RasterPair& rp, const MaskEncoding& encoding, int x, int y, int w, int h) {
+  // decode_mask takes palette masks in OpenCV's BGR order.
+  const cv::Mat mask = read_bands(rp.mask, x, y, w, h, encoding.kind == MaskKind::palette ? std::vector<int>{3, 2, 1} : std::vector<int>{1});
+  return decode_mask(mask, encoding, rp.mask.path);
+}
+
 Sample read_window(const RasterPair& rp, const MaskEncoding& encoding, int x, int y, int w, int h) {
   Sample sample;
   sample.width = w;
@@ -135,9 +141,7 @@ Sample read_window(const RasterPair& rp, const MaskEncoding& encoding, int x, in
   const bool grey = rp.image.data->GetRasterCount() == 1;
   const cv::Mat rgb = read_bands(rp.image, x, y, w, h, grey ? std::vector<int>{1, 1, 1} : std::vector<int>{1, 2, 3});
   sample.rgb.assign(rgb.data, rgb.data + rgb.total() * 3);
-  // decode_mask takes palette masks in OpenCV's BGR order.
-  const cv::Mat mask = read_bands(rp.mask, x, y, w, h, encoding.kind == MaskKind::palette ? std::vector<int>{3, 2, 1} : std::vector<int>{1});
-  sample.labels = decode_mask(mask, encoding, rp.mask.path);
+  sample.labels = read_labels(rp, encoding, x, y, w, h);
   return sample;
 }
 
@@ -232,7 +236,7 @@ void class_statistics(const std::vector<TrainingPair>& pairs, const std::vector<
       const RasterPair rp = open_pair({pair.image, pair.mask}, source.mask);
       for (int y = 0; y < rp.height; y += 256) {
         const int rows = std::min(256, rp.height - y);
-        count(read_window(rp, source.mask, 0, y, rp.width, rows).labels, counts);
+        count(read_labels(rp, source.mask, 0, y, rp.width, rows), counts);
       }
       pixels = static_cast<int64_t>(rp.width) * rp.height;
     } else {

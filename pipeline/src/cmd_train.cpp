@@ -138,7 +138,11 @@ class TrainCommand final : public Command {
     return pairs;
   }
 
-  int64_t batches_per_epoch() const { return static_cast<int64_t>(epoch_pairs().size()) / config_.optim.batch; }
+  int64_t batches_per_epoch() const {
+    int64_t pairs = 0;
+    for (const geo::TrainingPair& pair : train_pairs_) pairs += crops_[static_cast<size_t>(pair.source)];
+    return pairs / config_.optim.batch;
+  }
   int64_t total_steps() const {
     const int64_t epochs_steps = batches_per_epoch() * config_.optim.epochs;
     return config_.optim.max_steps > 0 ? std::min(config_.optim.max_steps, epochs_steps) : epochs_steps;

@@ -54,9 +54,8 @@ void Exec::run() {
 }
 
 void Staged::plan(const dnnl::memory::desc& outer, const dnnl::memory::desc& inner, bool to_inner) {
-  const dnnl::memory::desc& plain = outer;
+  const dnnl::memory::desc& plain = outer;  // the executor's buffer, whatever its layout
   inner_md_ = inner;
-  to_inner_ = to_inner;
   reorder_ = Exec{};
   inner_ = dnnl::memory();
   if (plain.is_zero() || inner.is_zero() || plain == inner) return;

@@ -88,12 +88,14 @@ class ConvOp final : public TrainOp {
     }
     const auto strides = spatial_attr(node_, "strides", 2, 1);
     const auto dilations = spatial_attr(node_, "dilations", 2, 1);
-    auto pads = auto_pad == "VALID" ? std::vector<int64_t>(4, 0) : spatial_attr(node_, "pads", 4, 0);
     const auto out_pad = spatial_attr(node_, "output_padding", 2, 0);
+    std::vector<int64_t> pads(4, 0);
     if (transposed_) {  // output_shape and SAME_* padding, by the same rule as the inference engine
       const auto p = transposed_conv_pads(node_, x, {strides[0], strides[1]}, {out_pad[0], out_pad[1]},
                                           {(w[2] - 1) * dilations[0] + 1, (w[3] - 1) * dilations[1] + 1});
       pads.assign(p.begin(), p.end());
+    } else if (auto_pad != "VALID") {
+      pads = spatial_attr(node_, "pads", 4, 0);
     }
     const int64_t in_channels = transposed_ ? w[0] : w[1] * geo_.group;
     if (x[1] != in_channels || w[0] % geo_.group != 0) {

@@ -136,7 +136,6 @@ class Staged {
   dnnl::memory::desc inner_md_;
   dnnl::memory inner_;
   Exec reorder_;
-  bool to_inner_ = true;
 };
 
 /// "node 'x' (Conv): " prefix for messages.
