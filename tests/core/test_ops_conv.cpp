@@ -1,7 +1,11 @@
 // Conv and ConvTranspose against the naive reference, fusion, precision.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "engine_test_util.hpp"
+#include "terraseg/core/builders.hpp"
 #include "terraseg/core/error.hpp"
 
 using namespace terraseg;
@@ -232,4 +236,168 @@ TEST(Precision, Int8IsAClearError) {
   }
   EXPECT_EQ(parse_precision("bf16"), Precision::bf16);
   EXPECT_THROW(parse_precision("fp64"), Error);
+}
+
+namespace {
+
+/// Largest |a - b| relative to the largest |b|.
+float relative_diff(const Tensor& a, const Tensor& b) {
+  float scale = 0.0F;
+  for (float v : b.values()) scale = std::max(scale, std::abs(v));
+  return max_abs_diff(a, b) / std::max(scale, 1e-30F);
+}
+
+struct WinogradRun {
+  Tensor out;
+  int winograd = 0;  ///< convolutions the plan ran as Winograd
+};
+
+WinogradRun run_with(const Graph& g, const Tensor& x, EngineOptions options) {
+  Engine engine(g, options);
+  WinogradRun result;
+  engine.run(x, result.out);
+  result.winograd = engine.stats(x.dims()).winograd_convolutions;
+  return result;
+}
+
+EngineOptions blocked_options(int threads) {
+  EngineOptions options{threads, Precision::f32};
+  options.layout = Layout::blocked;
+  return options;
+}
+
+}  // namespace
+
+TEST(WinogradConv, ShapesPadsAndBatchesMatchReference) {
+  // F(4x4, 3x3) tiles: sizes that are not multiples of 4 (partial edge tiles), asymmetric and zero
+  // padding, batch 2, channel counts that are multiples of 8 but not powers of two, no bias.
+  const std::vector<ConvCase> cases{
+      {"odd_sizes", {1, 16, 17, 23}, {16, 16, 3, 3}, {{"pads", ints({1, 1, 1, 1})}}, true},
+      {"batch2_24_to_40", {2, 24, 13, 10}, {40, 24, 3, 3}, {{"pads", ints({1, 1, 1, 1})}}, false},
+      {"valid", {1, 16, 11, 9}, {32, 16, 3, 3}, {}, true},
+      {"asymmetric_pads", {1, 32, 12, 15}, {16, 32, 3, 3}, {{"pads", ints({0, 2, 2, 0})}}, true},
+      {"same_upper", {1, 16, 9, 14}, {24, 16, 3, 3}, {{"auto_pad", std::string("SAME_UPPER")}}, true},
+      {"tiny_2x3", {1, 16, 2, 3}, {16, 16, 3, 3}, {{"pads", ints({1, 1, 1, 1})}}, true},
+  };
+  uint64_t seed = 300;
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Graph g = conv_graph("Conv", c.w, c.attrs, c.bias, c.w[0], seed);
+    const Tensor x = random_tensor(c.x, seed + 1);
+    const Tensor ref = run_reference(g, x).at("y");
+    for (const int threads : {1, 2}) {
+      const WinogradRun run = run_with(g, x, blocked_options(threads));
+      EXPECT_EQ(run.winograd, 1) << "threads " << threads;
+      ASSERT_EQ(to_string(run.out.dims()), to_string(ref.dims()));
+      // f32 Winograd F(4,3) loses a few bits in its transforms: ~1e-6 relative on these sums.
+      EXPECT_LT(relative_diff(run.out, ref), 2e-5F) << "threads " << threads;
+    }
+    seed += 2;
+  }
+}
+
+TEST(WinogradConv, GroupsAndChannelSlicesMatchReference) {
+  // Many tiles at 1 thread: several tile groups, the last one partial. Few tiles with weights larger
+  // than the transformed tiles at 2 threads: one group, output channels sliced between the threads.
+  struct Case {
+    const char* name;
+    Dims x, w;
+    int threads;
+  };
+  const std::vector<Case> cases{{"groups", {1, 16, 70, 71}, {16, 16, 3, 3}, 1},
+                                {"slices", {1, 64, 6, 7}, {72, 64, 3, 3}, 2},
+                                {"slices_batch2", {2, 48, 5, 4}, {40, 48, 3, 3}, 2}};
+  uint64_t seed = 320;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Graph g = conv_graph("Conv", c.w, {{"pads", ints({1, 1, 1, 1})}}, true, c.w[0], seed);
+    const Tensor x = random_tensor(c.x, seed + 1);
+    const WinogradRun run = run_with(g, x, blocked_options(c.threads));
+    EXPECT_EQ(run.winograd, 1);
+    EXPECT_LT(relative_diff(run.out, run_reference(g, x).at("y")), 2e-5F);
+    seed += 2;
+  }
+}
+
+TEST(WinogradConv, FusedReluLeakyReluAndResidualSum) {
+  // c1 -> LeakyRelu (fused), c2 -> Add(c1's output) -> Relu (both fused as post-ops), then Sigmoid
+  // (not fusable: a separate step after the Winograd output).
+  std::map<std::string, Tensor> w{{"W1", random_tensor({16, 16, 3, 3}, 340)},
+                                  {"B1", random_tensor({16}, 341)},
+                                  {"W2", random_tensor({16, 16, 3, 3}, 342)}};
+  Node c1 = make_node("Conv", {"x", "W1", "B1"}, {{"pads", ints({1, 1, 1, 1})}}, {"a"});
+  c1.name = "c1";
+  Node leaky = make_node("LeakyRelu", {"a"}, {{"alpha", 0.2F}}, {"r"});
+  leaky.name = "leaky";
+  Node c2 = make_node("Conv", {"r", "W2"}, {{"pads", ints({1, 1, 1, 1})}}, {"b"});
+  c2.name = "c2";
+  Node add = make_node("Add", {"b", "r"}, {}, {"s"});
+  Node relu = make_node("Relu", {"s"}, {}, {"t"});
+  relu.name = "relu";
+  Node sigmoid = make_node("Sigmoid", {"t"}, {}, {"y"});
+  sigmoid.name = "sigmoid";
+  const Graph g = make_graph({c1, leaky, c2, add, relu, sigmoid}, w);
+  const Tensor x = random_tensor({1, 16, 14, 19}, 343);
+  const WinogradRun run = run_with(g, x, blocked_options(2));
+  EXPECT_EQ(run.winograd, 2);
+  EXPECT_LT(max_abs_diff(run.out, run_reference(g, x).at("y")), 1e-4F);  // as the other conv tests: 2e-4
+}
+
+TEST(WinogradConv, OnlyEligibleConvolutionsTakeIt) {
+  const auto winograd_count = [](const Dims& w, const std::map<std::string, AttrValue>& attrs, EngineOptions options) {
+    const int64_t group = attrs.count("group") ? std::get<int64_t>(attrs.at("group")) : 1;
+    const Graph g = conv_graph("Conv", w, attrs, true, w[0], 351);
+    return run_with(g, random_tensor({1, w[1] * group, 12, 12}, 352), options).winograd;
+  };
+  const std::map<std::string, AttrValue> pad1{{"pads", ints({1, 1, 1, 1})}};
+  EXPECT_EQ(winograd_count({16, 16, 3, 3}, pad1, blocked_options(1)), 1);
+  // Too few channels, channels not a multiple of 8, stride 2, dilation 2, groups, 5x5: direct.
+  EXPECT_EQ(winograd_count({8, 16, 3, 3}, pad1, blocked_options(1)), 0);
+  EXPECT_EQ(winograd_count({20, 16, 3, 3}, pad1, blocked_options(1)), 0);
+  EXPECT_EQ(winograd_count({16, 16, 3, 3}, {{"pads", ints({1, 1, 1, 1})}, {"strides", ints({2, 2})}}, blocked_options(1)), 0);
+  EXPECT_EQ(winograd_count({16, 16, 3, 3}, {{"pads", ints({2, 2, 2, 2})}, {"dilations", ints({2, 2})}}, blocked_options(1)), 0);
+  EXPECT_EQ(winograd_count({16, 8, 3, 3}, {{"pads", ints({1, 1, 1, 1})}, {"group", int64_t{2}}}, blocked_options(1)), 0);
+  EXPECT_EQ(winograd_count({16, 16, 5, 5}, {{"pads", ints({2, 2, 2, 2})}}, blocked_options(1)), 0);
+  // Options: direct convolutions, channels-last plans and bf16 plans never take it.
+  EngineOptions direct = blocked_options(1);
+  direct.convolution = EngineOptions::Convolution::direct;
+  EXPECT_EQ(winograd_count({16, 16, 3, 3}, pad1, direct), 0);
+  EngineOptions nhwc = blocked_options(1);
+  nhwc.layout = Layout::nhwc;
+  EXPECT_EQ(winograd_count({16, 16, 3, 3}, pad1, nhwc), 0);
+  EngineOptions bf16 = blocked_options(1);
+  bf16.precision = Precision::bf16;
+  EXPECT_EQ(winograd_count({16, 16, 3, 3}, pad1, bf16), 0);
+}
+
+TEST(WinogradConv, UNetAgreesWithDirectConvolutions) {
+  // A native U-Net (base 16: every 3x3 but the first takes Winograd) against the same engine with
+  // direct convolutions: scores within 1e-4 relative, every pixel's class the same.
+  UNetSpec spec;
+  spec.depth = 3;
+  spec.base_width = 16;
+  spec.classes = 3;
+  spec.seed = 360;
+  const Graph g = build_unet(spec);
+  const Tensor x = random_tensor({1, 3, 64, 72}, 361);
+  EngineOptions direct_options = blocked_options(2);
+  direct_options.convolution = EngineOptions::Convolution::direct;
+  const WinogradRun direct = run_with(g, x, direct_options);
+  const WinogradRun winograd = run_with(g, x, blocked_options(2));
+  EXPECT_EQ(direct.winograd, 0);
+  EXPECT_EQ(winograd.winograd, 13);
+  EXPECT_LT(relative_diff(winograd.out, direct.out), 1e-4F);
+  const int64_t classes = 3;
+  const int64_t pixels = 64 * 72;
+  int64_t same = 0;
+  for (int64_t p = 0; p < pixels; ++p) {
+    int64_t a = 0;
+    int64_t b = 0;
+    for (int64_t c = 1; c < classes; ++c) {
+      if (direct.out.data()[c * pixels + p] > direct.out.data()[a * pixels + p]) a = c;
+      if (winograd.out.data()[c * pixels + p] > winograd.out.data()[b * pixels + p]) b = c;
+    }
+    same += a == b ? 1 : 0;
+  }
+  EXPECT_EQ(same, pixels);
 }

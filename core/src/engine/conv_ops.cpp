@@ -361,6 +361,19 @@ void plan_conv(PlanBuilder& builder, const PlanNode& pn) {
   const ConvShape shape = conv_shape(node, x, w[0], w[2], w[3]);
   c.dst = shape.dst;
   c.fused = fusable_prefix(builder, pn, c.dst);
+  const double flops = 2.0 * static_cast<double>(element_count(c.dst)) * static_cast<double>(w[1] * w[2] * w[3]);
+  if (group == 1 && w[2] == 3 && w[3] == 3 && shape.strides == dnnl::memory::dims{1, 1} &&
+      shape.dilates == dnnl::memory::dims{0, 0}) {
+    const WinogradConv winograd{&pn, c.src, c.weights, c.bias, shape.pad_l[0], shape.pad_l[1], c.dst};
+    size_t fused = 0;
+    const int result = plan_winograd_conv(builder, winograd, fused);
+    if (result >= 0) {
+      builder.add_flops(flops);  // counted as the direct convolution's, like every other op
+      c.fused = fused;
+      finish_conv(builder, c, result);
+      return;
+    }
+  }
   const dnnl::memory::dims wdims = group == 1 ? dnnl::memory::dims{w[0], w[1], w[2], w[3]}
                                               : dnnl::memory::dims{group, w[0] / group, w[1], w[2], w[3]};
   c.weights_source = dnnl::memory::desc(wdims, dt::f32, group == 1 ? tag::oihw : tag::goihw);
@@ -395,7 +408,7 @@ void plan_conv(PlanBuilder& builder, const PlanNode& pn) {
       // No primitive for the padded shape: keep the first choice.
     }
   }
-  builder.add_flops(2.0 * static_cast<double>(element_count(c.dst)) * static_cast<double>(w[1] * w[2] * w[3]));
+  builder.add_flops(flops);
   emit_conv(builder, c, pd);
 }
 

@@ -67,7 +67,8 @@ engine::Plan& Engine::Impl::plan_for(const Dims& dims) {
     plans.erase(oldest);
   }
   if (options.threads > 0) set_thread_count(options.threads);
-  engine::PlanBuilder builder(graph, options.precision, cpu, channels_last);
+  engine::PlanBuilder builder(graph, options.precision, cpu, channels_last,
+                              options.convolution == EngineOptions::Convolution::automatic);
   builder.bind(graph.input, builder.add_value(dnnl::memory::desc(engine::to_dnnl(dims), dnnl::memory::data_type::f32,
                                                                  dnnl::memory::format_tag::abcd)));
   for (const engine::PlanNode& pn : nodes) {

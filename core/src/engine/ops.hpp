@@ -61,6 +61,21 @@ inline float* data_of(const std::vector<PlanValue>& values, int id) {
   return static_cast<float*>(values[static_cast<size_t>(id)].mem.get_data_handle());
 }
 
+/// A dense 3x3 stride-1 convolution offered to the Winograd path (winograd.cpp).
+struct WinogradConv {
+  const PlanNode* pn = nullptr;
+  int src = -1;
+  const Tensor* weights = nullptr;  ///< OIHW, 3x3
+  const Tensor* bias = nullptr;     ///< may be null
+  int64_t pad_top = 0, pad_left = 0;
+  Dims dst;
+};
+/// Plans `conv` as Winograd F(4x4, 3x3) on nChw8c when the plan allows it (f32, blocked layout,
+/// EngineOptions::convolution automatic), the CPU has AVX2+FMA and both channel counts are
+/// multiples of 8 and at least 16. Returns the output value with `fused` leading post-ops applied,
+/// or -1 (nothing planned) when the convolution does not qualify.
+int plan_winograd_conv(PlanBuilder& builder, const WinogradConv& conv, size_t& fused);
+
 // Op lowering, by file.
 void check_conv(const Node& node);
 void plan_conv(PlanBuilder& builder, const PlanNode& node);

@@ -109,13 +109,16 @@ struct PoolRecord {
 
 class PlanBuilder {
  public:
-  PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine, bool channels_last = false);
+  PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine, bool channels_last = false,
+              bool winograd = false);
 
   const Graph& graph() const { return graph_; }
   Precision precision() const { return precision_; }
   const dnnl::engine& engine() const { return engine_; }
   /// True when convolutions read and write nhwc activations instead of oneDNN's blocked choice.
   bool channels_last() const { return channels_last_; }
+  /// True when eligible 3x3 convolutions may run as Winograd F(4x4, 3x3) (f32 plans only).
+  bool winograd() const { return winograd_ && precision_ == Precision::f32; }
   /// The format tag convolutions ask for their activations: nhwc or any.
   dnnl::memory::format_tag activation_tag() const {
     return channels_last_ ? dnnl::memory::format_tag::nhwc : dnnl::memory::format_tag::any;
@@ -149,6 +152,7 @@ class PlanBuilder {
                      std::vector<std::pair<int, int>> arg_ids);
   void add_custom(const std::string& node, CustomFn fn, std::vector<int> touched);
   void add_flops(double flops) { flops_ += flops; }
+  void count_winograd() { ++winograd_convolutions_; }
 
   std::map<int, PoolRecord>& pool_records() { return pool_records_; }
 
@@ -163,6 +167,7 @@ class PlanBuilder {
   Precision precision_;
   dnnl::engine engine_;
   bool channels_last_ = false;
+  bool winograd_ = false;
   std::vector<PlanValue> values_;
   std::vector<Step> steps_;
   std::map<std::string, int> names_;
@@ -170,6 +175,7 @@ class PlanBuilder {
   std::map<int, PoolRecord> pool_records_;
   size_t scratchpad_bytes_ = 0;
   double flops_ = 0.0;
+  int winograd_convolutions_ = 0;
   int input_id_ = -1;
 };
 

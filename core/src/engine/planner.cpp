@@ -51,8 +51,9 @@ dnnl::memory::desc same_layout(const dnnl::memory::desc& like, const Dims& dims,
   return {to_dnnl(dims), type, plain_tag(dims.size())};
 }
 
-PlanBuilder::PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine, bool channels_last)
-    : graph_(graph), precision_(precision), engine_(engine), channels_last_(channels_last) {}
+PlanBuilder::PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine, bool channels_last,
+                         bool winograd)
+    : graph_(graph), precision_(precision), engine_(engine), channels_last_(channels_last), winograd_(winograd) {}
 
 int PlanBuilder::lookup(const std::string& name, const Node& node) const {
   auto it = names_.find(name);
@@ -181,6 +182,7 @@ std::unique_ptr<Plan> PlanBuilder::finalize(std::map<std::string, int> op_counts
   bind_step_args(*plan);
   plan->stream = dnnl::stream(engine_);
   plan->stats.flops = flops_;
+  plan->stats.winograd_convolutions = winograd_convolutions_;
   plan->profile = std::getenv("TERRASEG_ENGINE_PROFILE") != nullptr;
   return plan;
 }
