@@ -40,6 +40,7 @@ class InfoCommand final : public Command {
     doc["op_counts"] = stats.op_counts;
     doc["parameters"] = graph.parameter_count();
     doc["flops"] = {{"input", dims}, {"gflops", stats.flops / 1e9}};
+    doc["winograd_convolutions"] = stats.winograd_convolutions;
     if (json_) {
       std::cout << doc.dump(2) << '\n';
       return 0;
@@ -59,6 +60,9 @@ class InfoCommand final : public Command {
     std::cout << "\nparameters:  " << graph.parameter_count() << '\n';
     std::cout << "GFLOPs:      " << std::fixed << std::setprecision(2) << stats.flops / 1e9 << " at "
               << to_string(dims) << '\n';
+    if (stats.winograd_convolutions > 0) {
+      std::cout << "winograd:    " << stats.winograd_convolutions << " 3x3 convolutions run as Winograd F(4x4,3x3)\n";
+    }
     std::cout << "ops:        ";
     for (const auto& [op, count] : stats.op_counts) std::cout << ' ' << op << "=" << count;
     std::cout << "\nmodel card:  " << (card.present ? "" : "none (raw band values in, generic classes)") << '\n';

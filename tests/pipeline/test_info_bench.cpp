@@ -54,3 +54,22 @@ TEST(InfoBench, BenchTimesTheSameFlopsAsInfo) {
   EXPECT_EQ(timing.at("runs").get<int>(), 3);
   EXPECT_DOUBLE_EQ(timing.at("gflop").get<double>(), nlohmann::json::parse(info.out).at("flops").at("gflops").get<double>());
 }
+
+TEST(InfoBench, WinogradConvolutionsAreReportedAndCanBeTurnedOff) {
+  TempDir dir;
+  terraseg::UNetSpec spec;
+  spec.depth = 2;
+  spec.base_width = 16;  // every 3x3 but the first (3 input bands) qualifies
+  terraseg::save_onnx(terraseg::build_unet(spec), (dir / "u.onnx").string());
+  const auto info = run_terraseg({"info", (dir / "u.onnx").string(), "--json", "--height", "32", "--width", "32"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_EQ(nlohmann::json::parse(info.out).at("winograd_convolutions").get<int>(), 9);
+  for (const std::string convolution : {"auto", "direct"}) {
+    const auto bench = run_terraseg({"bench", "--model", (dir / "u.onnx").string(), "--height", "32", "--width", "32",
+                                     "--runs", "1", "--no-ceiling", "--json", "--convolution", convolution});
+    ASSERT_EQ(bench.exit_code, 0) << bench.err;
+    const auto doc = nlohmann::json::parse(bench.out);
+    EXPECT_EQ(doc.at("convolution"), convolution);
+    EXPECT_EQ(doc.at("winograd_convolutions").get<int>(), convolution == "auto" ? 9 : 0);
+  }
+}
