@@ -36,6 +36,7 @@ struct PlanStats {
   double flops = 0.0;              ///< multiply-adds x 2 for one forward pass at the planned shape
   int64_t buffer_bytes = 0;        ///< intermediate buffers + scratchpad held by the plan (after reuse)
   int64_t weight_bytes = 0;        ///< weights as reordered for the plan's kernels
+  int64_t in_place_bytes = 0;      ///< Concat inputs written straight into the Concat output (copies saved per run)
 };
 
 class Engine {
