@@ -2,7 +2,10 @@
 /// Helpers for the engine tests: one-node graphs and engine-vs-reference comparison.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <map>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -53,6 +56,43 @@ inline float engine_vs_reference(const Graph& g, const Tensor& x, Precision prec
   const Tensor ref = run_reference(g, x).at(g.outputs.at(0));
   EXPECT_EQ(to_string(out.dims()), to_string(ref.dims()));
   return max_abs_diff(out, ref);
+}
+
+/// "node,impl" of every step that the plan of `g` for x's shape runs, in order, as the engine's
+/// TERRASEG_ENGINE_PROFILE lines report them (which lowering a node took).
+inline std::vector<std::string> plan_steps(const Graph& g, const Tensor& x, Layout layout) {
+  const char* previous = std::getenv("TERRASEG_ENGINE_PROFILE");
+  const std::optional<std::string> saved = previous ? std::optional<std::string>(previous) : std::nullopt;
+  setenv("TERRASEG_ENGINE_PROFILE", "1", 1);
+  EngineOptions options;
+  options.layout = layout;
+  Engine engine(g, options);
+  Tensor out;
+  testing::internal::CaptureStderr();
+  engine.run(x, out);
+  const std::string text = testing::internal::GetCapturedStderr();
+  if (saved) {
+    setenv("TERRASEG_ENGINE_PROFILE", saved->c_str(), 1);
+  } else {
+    unsetenv("TERRASEG_ENGINE_PROFILE");
+  }
+  std::vector<std::string> steps;
+  std::istringstream lines(text);
+  const std::string prefix = "terraseg_profile,";
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    line = line.substr(prefix.size());
+    steps.push_back(line.substr(0, line.rfind(',')));  // drop the milliseconds
+  }
+  return steps;
+}
+
+/// True when some step of `steps` is named `node` (any impl).
+inline bool has_step(const std::vector<std::string>& steps, const std::string& node) {
+  for (const std::string& step : steps) {
+    if (step.rfind(node + ",", 0) == 0) return true;
+  }
+  return false;
 }
 
 inline std::vector<int64_t> ints(std::initializer_list<int64_t> v) { return v; }

@@ -109,7 +109,7 @@ TEST(ConvTransposeOp, VariantsMatchReference) {
       {"asymmetric_pads", {1, 4, 6, 7}, {4, 5, 4, 4}, {{"strides", ints({2, 2})}, {"pads", ints({0, 1, 2, 1})}}, true},
       {"output_shape", {1, 4, 6, 7}, {4, 3, 3, 3}, {{"strides", ints({2, 2})}, {"output_shape", ints({12, 14})}}, true},
       {"same_upper", {1, 4, 6, 7}, {4, 3, 3, 3}, {{"strides", ints({2, 2})}, {"auto_pad", std::string("SAME_UPPER")}}, true},
-      // Kernel == stride (1x1 conv + depth-to-space in nhwc).
+      // Kernel == stride (1x1 conv + depth-to-space, planar here as the graph output).
       {"k2s2_espnet", {2, 20, 9, 11}, {20, 20, 2, 2}, {{"strides", ints({2, 2})}}, true},
       {"k3s3", {1, 5, 6, 7}, {5, 3, 3, 3}, {{"strides", ints({3, 3})}}, false},
       {"k2x3_s2x3", {1, 6, 5, 4}, {6, 7, 2, 3}, {{"strides", ints({2, 3})}}, true},
@@ -140,6 +140,76 @@ TEST(ConvTransposeOp, TiledWithActivationAndResidual) {
   for (const Layout layout : kLayouts) {
     SCOPED_TRACE(layout_name(layout));
     EXPECT_LT(engine_vs_reference(g, random_tensor({1, 6, 7, 9}, 153), Precision::f32, layout), 2e-4F);
+  }
+}
+
+TEST(ConvTransposeOp, KernelEqualsStrideAsIntermediate) {
+  // Kernel == stride ConvTranspose (with or without a fused Relu) read by a Mul, so that its output
+  // stays in the plan's layout: a 1x1 convolution and a depth-to-space copy in nChw8c (blocked plans,
+  // C_out % 8 == 0) or nhwc (channels-last plans); the deconvolution in blocked plans otherwise.
+  struct Case {
+    const char* name;
+    Dims x;
+    Dims w;
+    std::vector<int64_t> strides;
+    bool relu;
+  };
+  const std::vector<Case> cases{
+      {"k2s2_odd", {1, 16, 9, 11}, {16, 8, 2, 2}, {2, 2}, false},
+      {"k2s2_batch2_relu", {2, 12, 7, 5}, {12, 16, 2, 2}, {2, 2}, true},
+      {"k3s3_three_blocks", {1, 5, 5, 3}, {5, 24, 3, 3}, {3, 3}, false},
+      {"k2x3_batch2", {2, 8, 3, 7}, {8, 16, 2, 3}, {2, 3}, true},
+      {"c12_deconvolution", {1, 8, 6, 5}, {8, 12, 2, 2}, {2, 2}, false},
+  };
+  uint64_t seed = 160;
+  for (const Case& c : cases) {
+    const int64_t oc = c.w[1];
+    const std::map<std::string, Tensor> w{{"W", random_tensor(c.w, seed)},
+                                          {"B", random_tensor({oc}, seed + 1)},
+                                          {"s", random_tensor({oc, 1, 1}, seed + 2, 0.5F, 1.5F)}};
+    std::vector<Node> nodes{make_node("ConvTranspose", {"x", "W", "B"}, {{"strides", c.strides}}, {"u"})};
+    nodes[0].name = "up";
+    if (c.relu) nodes.push_back(make_node("Relu", {"u"}, {}, {"r"}));
+    nodes.push_back(make_node("Mul", {c.relu ? "r" : "u", "s"}));
+    const Graph g = make_graph(nodes, w);
+    const Tensor x = random_tensor(c.x, seed + 3);
+    for (const Layout layout : kLayouts) {
+      SCOPED_TRACE(std::string(c.name) + " " + layout_name(layout));
+      EXPECT_LT(engine_vs_reference(g, x, Precision::f32, layout), 2e-4F);
+      EXPECT_LT(engine_vs_reference(g, x, Precision::bf16, layout), 0.05F);
+      const bool tiled = layout == Layout::nhwc || oc % 8 == 0;
+      EXPECT_EQ(has_step(plan_steps(g, x, layout), "up.depth_to_space"), tiled);
+    }
+    seed += 4;
+  }
+}
+
+TEST(ConvTransposeOp, KernelEqualsStrideAsGraphOutput) {
+  // A graph output is written planar by the depth-to-space in both layouts, also when another node
+  // reads it (here a Mul, the first output).
+  const std::map<std::string, Tensor> w{{"W", random_tensor({16, 8, 2, 2}, 170)},
+                                        {"B", random_tensor({8}, 171)},
+                                        {"s", random_tensor({8, 1, 1}, 172)}};
+  Node up = make_node("ConvTranspose", {"x", "W", "B"}, {{"strides", ints({2, 2})}}, {"u"});
+  up.name = "up";
+  const Graph single = make_graph({up}, w);
+  Graph shared = make_graph({up, make_node("Mul", {"u", "s"}, {}, {"m"})}, w);
+  shared.outputs = {"m", "u"};
+  for (const Dims& dims : {Dims{1, 16, 9, 11}, Dims{2, 16, 5, 7}}) {
+    const Tensor x = random_tensor(dims, 173);
+    const auto ref = run_reference(shared, x);
+    for (const Layout layout : kLayouts) {
+      SCOPED_TRACE(to_string(dims) + " " + layout_name(layout));
+      EXPECT_LT(engine_vs_reference(single, x, Precision::f32, layout), 2e-4F);
+      EXPECT_TRUE(has_step(plan_steps(single, x, layout), "up.depth_to_space"));
+      EngineOptions options;
+      options.layout = layout;
+      Engine engine(shared, options);
+      const std::vector<Tensor> outs = engine.run_all(x);
+      ASSERT_EQ(outs.size(), 2U);
+      EXPECT_LT(max_abs_diff(outs[0], ref.at("m")), 2e-4F);
+      EXPECT_LT(max_abs_diff(outs[1], ref.at("u")), 2e-4F);
+    }
   }
 }
 

@@ -88,6 +88,141 @@ TEST(ConcatOp, MixedLayoutsAndOddChannels) {
 
 namespace {
 
+/// One U-Net decoder step on x [N, c_in, H, W]: skip = Relu(Conv3x3(x)) with c_skip channels,
+/// low = Relu(Conv k2 s2 (x)), up = ConvTranspose k2 s2 (low) with c_up channels, cat = Concat of
+/// skip and up (in `up_first` order), y = Relu(Conv3x3(cat)) to c_up channels. `skip_last` computes
+/// the skip after the up branch (right before the Concat); `residual` adds up to y (so that up has a
+/// second reader after the Concat); `cat_out` makes cat itself the graph output.
+struct DecoderSpec {
+  int64_t c_in = 8, c_skip = 8, c_up = 8;
+  bool up_first = false, skip_last = false, residual = false, cat_out = false;
+};
+
+Graph decoder_graph(const DecoderSpec& d, uint64_t seed) {
+  const std::map<std::string, Tensor> w{{"Ws", random_tensor({d.c_skip, d.c_in, 3, 3}, seed, -0.3F, 0.3F)},
+                                        {"Wl", random_tensor({16, d.c_in, 2, 2}, seed + 1, -0.3F, 0.3F)},
+                                        {"Wu", random_tensor({16, d.c_up, 2, 2}, seed + 2, -0.3F, 0.3F)},
+                                        {"Bu", random_tensor({d.c_up}, seed + 3)},
+                                        {"Wy", random_tensor({d.c_up, d.c_skip + d.c_up, 3, 3}, seed + 4, -0.2F,
+                                                             0.2F)}};
+  const auto two = ints({2, 2});
+  const auto pad1 = ints({1, 1, 1, 1});
+  std::vector<Node> skip{make_node("Conv", {"x", "Ws"}, {{"pads", pad1}}, {"s0"}),
+                         make_node("Relu", {"s0"}, {}, {"s"})};
+  skip[0].name = "skip.conv";
+  skip[1].name = "skip.relu";
+  std::vector<Node> up{make_node("Conv", {"x", "Wl"}, {{"strides", two}}, {"l0"}), make_node("Relu", {"l0"}, {}, {"l"}),
+                       make_node("ConvTranspose", {"l", "Wu", "Bu"}, {{"strides", two}}, {"u"})};
+  up[0].name = "low.conv";
+  up[1].name = "low.relu";
+  up[2].name = "up";
+  std::vector<Node> nodes = d.skip_last ? up : skip;
+  for (const Node& n : d.skip_last ? skip : up) nodes.push_back(n);
+  Node cat = make_node("Concat", d.up_first ? std::vector<std::string>{"u", "s"} : std::vector<std::string>{"s", "u"},
+                       {{"axis", int64_t{1}}}, {"cat"});
+  cat.name = "cat";
+  nodes.push_back(cat);
+  if (!d.cat_out) {
+    nodes.push_back(make_node("Conv", {"cat", "Wy"}, {{"pads", pad1}}, {"y0"}));
+    nodes.back().name = "out.conv";
+    if (d.residual) {
+      nodes.push_back(make_node("Add", {"y0", "u"}, {}, {"y1"}));
+      nodes.back().name = "out.add";
+    }
+    nodes.push_back(make_node("Relu", {d.residual ? "y1" : "y0"}, {}, {"y"}));
+    nodes.back().name = "out.relu";
+  }
+  return make_graph(nodes, w);
+}
+
+}  // namespace
+
+TEST(ConcatOp, DecoderConcatWritesTheUpConvInPlace) {
+  // Blocked plans at batch 1 with whole channel blocks: the up-conv's depth-to-space writes straight
+  // into the Concat output (only the skip is copied), or both halves are written in place when the
+  // skip is computed right before the Concat. Batch 2, nhwc and parts other than the last that are
+  // not whole channel blocks copy everything (the last part may end in a padded block).
+  struct Case {
+    const char* name;
+    DecoderSpec spec;
+    int64_t batch;
+    bool up_in_place;    // in blocked plans
+    bool skip_in_place;  // in blocked plans
+  };
+  const std::vector<Case> cases{
+      // name                {c_in, c_skip, c_up, up_first, skip_last, residual, cat_out}
+      {"skip_up", {8, 8, 8, false, false, false, false}, 1, true, false},
+      {"up_skip", {8, 16, 8, true, false, false, false}, 1, true, false},
+      {"skip_up_batch2", {8, 8, 8, false, false, false, false}, 2, false, false},
+      {"both_in_place", {8, 8, 16, false, true, false, false}, 1, true, true},
+      {"up_read_again", {8, 16, 8, false, false, true, false}, 1, true, false},
+      {"concat_is_output", {8, 8, 8, true, false, false, true}, 1, true, false},
+      {"odd_channels", {8, 12, 12, false, false, false, false}, 1, false, false},
+      {"odd_up_last_block", {8, 16, 12, false, true, false, false}, 1, true, true},
+      {"odd_up_first", {8, 16, 12, true, true, false, false}, 1, false, false},
+  };
+  uint64_t seed = 600;
+  for (const Case& c : cases) {
+    const Graph g = decoder_graph(c.spec, seed);
+    const Tensor x = random_tensor({c.batch, c.spec.c_in, 14, 18}, seed + 5);
+    const int64_t pixels = c.batch * 14 * 18;
+    for (const Layout layout : kLayouts) {
+      SCOPED_TRACE(std::string(c.name) + " " + layout_name(layout));
+      EXPECT_LT(engine_vs_reference(g, x, Precision::f32, layout), 1e-4F);
+      EngineOptions options;
+      options.layout = layout;
+      Engine engine(g, options);
+      // The same plan again on other data: nothing may depend on what the previous run left behind.
+      Tensor out;
+      engine.run(x, out);
+      const Tensor x2 = random_tensor(x.dims(), seed + 6);
+      engine.run(x2, out);
+      EXPECT_LT(max_abs_diff(out, run_reference(g, x2).at(g.outputs.at(0))), 1e-4F);
+      const bool blocked = layout == Layout::blocked;
+      // The up-conv's channels, padded to whole blocks when it is the last part.
+      const int64_t up_channels = (c.spec.c_up + 7) / 8 * 8;
+      const int64_t expected =
+          (blocked && c.up_in_place ? up_channels : 0) + (blocked && c.skip_in_place ? c.spec.c_skip : 0);
+      EXPECT_EQ(engine.stats(x.dims()).in_place_bytes, expected * pixels * 4);
+    }
+    seed += 10;
+  }
+}
+
+TEST(ConcatOp, PlainPartsNestedAndDuplicated) {
+  // Plain layouts: parts computed right before their Concat (here Relu and Sigmoid of the input)
+  // are written in place, also into a Concat that is itself part of another; a value concatenated
+  // twice, and the graph input, are copied. At batch 2 everything is copied.
+  Node relu = make_node("Relu", {"x"}, {}, {"a"});
+  relu.name = "relu";
+  Node sigmoid = make_node("Sigmoid", {"x"}, {}, {"b"});
+  sigmoid.name = "sigmoid";
+  Node inner = make_node("Concat", {"a", "b"}, {{"axis", int64_t{1}}}, {"ab"});
+  inner.name = "inner";
+  Node tanh = make_node("Tanh", {"x"}, {}, {"c"});
+  tanh.name = "tanh";
+  Node outer = make_node("Concat", {"ab", "c", "x"}, {{"axis", int64_t{1}}}, {"abcx"});
+  outer.name = "outer";
+  Node twice = make_node("Concat", {"c", "abcx", "c"}, {{"axis", int64_t{1}}}, {"cc"});
+  twice.name = "twice";
+  const Graph g = make_graph({relu, sigmoid, inner, tanh, outer, twice, make_node("Elu", {"cc"})});
+  for (const int64_t batch : {int64_t{1}, int64_t{2}}) {
+    const Tensor x = random_tensor({batch, 3, 7, 5}, 620 + static_cast<uint64_t>(batch));
+    for (const Layout layout : kLayouts) {
+      SCOPED_TRACE(std::to_string(batch) + " " + layout_name(layout));
+      EXPECT_LT(engine_vs_reference(g, x, Precision::f32, layout), 1e-6F);
+      EngineOptions options;
+      options.layout = layout;
+      Engine engine(g, options);
+      // a and b into ab, ab and c into abcx, abcx into cc (c appears twice there: copied).
+      const int64_t plane = 3 * 7 * 5 * 4;
+      EXPECT_EQ(engine.stats(x.dims()).in_place_bytes, batch == 1 ? (1 + 1 + 2 + 1 + 4) * plane : 0);
+    }
+  }
+}
+
+namespace {
+
 std::map<std::string, Tensor> bn_params(int64_t channels, uint64_t seed) {
   return {{"g", random_tensor({channels}, seed, 0.5F, 2.0F)},
           {"b", random_tensor({channels}, seed + 1)},

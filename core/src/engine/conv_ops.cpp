@@ -118,6 +118,15 @@ int64_t row_inner(const dnnl::memory::desc& md) {
   return 0;
 }
 
+/// Channels per block of a rank-4 f32 nChw8c or nChw16c layout; 0 for any other layout.
+int64_t channel_block(const dnnl::memory::desc& md) {
+  const auto d = md.dims();
+  if (d.size() != 4 || md.data_type() != dt::f32) return 0;
+  if (md == dnnl::memory::desc(d, dt::f32, tag::nChw8c)) return 8;
+  if (md == dnnl::memory::desc(d, dt::f32, tag::nChw16c)) return 16;
+  return 0;
+}
+
 /// `src` copied into a value of layout `padded` (same layout family, `left` + `right` more columns),
 /// with zero columns on both sides. oneDNN's jit:avx2 convolution accepts at most ur_w = 3 columns
 /// of implicit left padding and falls back to gemm (~10x slower here) for ESPNet's dilated 3x3
@@ -221,11 +230,46 @@ PrimitiveDesc make_pd(PlanBuilder& builder, ConvLowering& c, const dnnl::primiti
   return PrimitiveDesc(make(dt::f32), attr, builder.engine());
 }
 
+/// Input geometry of a kernel == stride ConvTranspose lowered to a 1x1 convolution.
+struct TileGeometry {
+  int64_t batch, rows, cols, kh, kw, oc;
+};
+
+/// Depth-to-space between blocked layouts (nChw8c or nChw16c for Block 8 or 16): tile channel
+/// t * oc + o (tap t = ty * kw + tx) is block t * oc / Block + o / Block, so each (pixel, tap,
+/// channel block) is one run of Block floats. Output rows are written in order, each from kw
+/// input rows read in order.
+template <int64_t Block>
+void blocked_depth_to_space(const float* in, float* out, const TileGeometry& g) {
+  const int64_t blocks = g.oc / Block;
+  const int64_t plane = g.rows * g.cols * Block;  // one channel block of the tiles
+  const int64_t out_cols = g.cols * g.kw;
+#pragma omp parallel for collapse(3)
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t ob = 0; ob < blocks; ++ob) {
+      for (int64_t y = 0; y < g.rows; ++y) {
+        const float* src = in + ((n * g.kh * g.kw * blocks + ob) * g.rows + y) * g.cols * Block;
+        for (int64_t ty = 0; ty < g.kh; ++ty) {
+          float* row = out + ((n * blocks + ob) * g.rows * g.kh + y * g.kh + ty) * out_cols * Block;
+          for (int64_t col = 0; col < g.cols; ++col) {
+            for (int64_t tx = 0; tx < g.kw; ++tx) {
+              std::memcpy(row + (col * g.kw + tx) * Block, src + (ty * g.kw + tx) * blocks * plane + col * Block,
+                          Block * sizeof(float));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 /// A ConvTranspose whose kernel equals its stride and that has no padding or dilation writes each
 /// input pixel's kH x kW output tile from that pixel alone: a 1x1 convolution to kH*kW*C_out
 /// channels (tap-major) followed by a depth-to-space copy. oneDNN 2.6 runs these deconvolutions as
-/// strided backward-data convolutions, ~10x slower than the 1x1 jit kernel at ESPNet's 20 channels.
-/// Channels-last plans only: in nhwc each output pixel's C_out values are one contiguous copy.
+/// strided backward-data convolutions, ~10x slower than the 1x1 jit kernel at ESPNet's 20 channels
+/// and 2-4x slower at U-Net's 64..512 (512x512 input, 1 thread). In nhwc each output pixel's C_out
+/// values are one contiguous copy; in nChw8c / nChw16c each (pixel, tap, channel block) is, which
+/// needs C_out to be a multiple of 8 (the caller keeps the deconvolution otherwise).
 void plan_conv_transpose_as_conv(PlanBuilder& builder, const PlanNode& pn, ConvLowering& c, const Dims& x,
                                  const Dims& w, const ConvShape& shape) {
   const Node& node = pn.node;
@@ -262,22 +306,38 @@ void plan_conv_transpose_as_conv(PlanBuilder& builder, const PlanNode& pn, ConvL
   const bool planar = c.fused == pn.post_ops.size() &&
                 std::find(outputs.begin(), outputs.end(), node.outputs.at(0)) != outputs.end();
   const auto attr = conv_attr(builder, pn.post_ops, c.fused);
-  auto make_in = [&](tag layout) {
-    return [&, layout](dt type) {
+  auto make_in = [&](tag src_layout, tag mid_layout) {
+    return [&, src_layout, mid_layout](dt type) {
       return dnnl::convolution_forward::desc(
           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-          dnnl::memory::desc(to_dnnl(x), type, layout), dnnl::memory::desc(wdims, type, tag::any),
-          dnnl::memory::desc({taps * oc}, dt::f32, tag::any), dnnl::memory::desc(to_dnnl(mid), dt::f32, layout),
+          dnnl::memory::desc(to_dnnl(x), type, src_layout), dnnl::memory::desc(wdims, type, tag::any),
+          dnnl::memory::desc({taps * oc}, dt::f32, tag::any), dnnl::memory::desc(to_dnnl(mid), dt::f32, mid_layout),
           dnnl::memory::dims{1, 1}, dnnl::memory::dims{0, 0}, dnnl::memory::dims{0, 0}, dnnl::memory::dims{0, 0});
     };
   };
-  const auto pd = make_pd<dnnl::convolution_forward::primitive_desc>(builder, conv, attr, make_in(tag::nhwc));
+  // The tiles' layout: nhwc in channels-last plans and for the planar copy, else oneDNN's blocked
+  // choice (nChw8c on AVX2, nChw16c on AVX-512), or nChw8c where that choice has no whole blocks.
+  int64_t block = 0;
+  dnnl::convolution_forward::primitive_desc pd;
+  if (builder.channels_last() || planar) {
+    pd = make_pd<dnnl::convolution_forward::primitive_desc>(builder, conv, attr,
+                                                             make_in(builder.activation_tag(), tag::nhwc));
+  } else {
+    pd = make_pd<dnnl::convolution_forward::primitive_desc>(builder, conv, attr, make_in(tag::any, tag::any));
+    block = channel_block(pd.dst_desc());
+    if (block == 0 || oc % block != 0) {
+      conv.emulate_bf16 = false;
+      pd = make_pd<dnnl::convolution_forward::primitive_desc>(builder, conv, attr, make_in(tag::any, tag::nChw8c));
+      block = 8;
+    }
+  }
   const int tiles = emit_conv_primitive(builder, conv, pd);
-  const int dst = builder.add_value(dnnl::memory::desc(to_dnnl(shape.dst), dt::f32, planar ? tag::nchw : tag::nhwc));
   const int64_t batch = x[0];
   const int64_t rows = x[2];
   const int64_t cols = x[3];
+  int dst = -1;
   if (planar) {
+    dst = builder.add_value(dnnl::memory::desc(to_dnnl(shape.dst), dt::f32, tag::nchw));
     builder.add_custom(
         node.name + ".depth_to_space",
         [tiles, dst, batch, rows, cols, kh, kw, oc](const std::vector<PlanValue>& values) {
@@ -303,7 +363,21 @@ void plan_conv_transpose_as_conv(PlanBuilder& builder, const PlanNode& pn, ConvL
           }
         },
         {tiles, dst});
+  } else if (block > 0) {
+    dst = builder.add_value(dnnl::memory::desc(to_dnnl(shape.dst), dt::f32, block == 8 ? tag::nChw8c : tag::nChw16c));
+    const TileGeometry geometry{batch, rows, cols, kh, kw, oc};
+    builder.add_custom(
+        node.name + ".depth_to_space",
+        [tiles, dst, geometry, block](const std::vector<PlanValue>& values) {
+          if (block == 8) {
+            blocked_depth_to_space<8>(data_of(values, tiles), data_of(values, dst), geometry);
+          } else {
+            blocked_depth_to_space<16>(data_of(values, tiles), data_of(values, dst), geometry);
+          }
+        },
+        {tiles, dst});
   } else {
+    dst = builder.add_value(dnnl::memory::desc(to_dnnl(shape.dst), dt::f32, tag::nhwc));
     builder.add_custom(
         node.name + ".depth_to_space",
         [tiles, dst, batch, rows, cols, kh, kw, oc](const std::vector<PlanValue>& values) {
@@ -436,7 +510,7 @@ void plan_conv_transpose(PlanBuilder& builder, const PlanNode& pn) {
                      shape.dilates[1] == 0 && shape.pad_l[0] == 0 && shape.pad_l[1] == 0 && shape.pad_r[0] == 0 &&
                      shape.pad_r[1] == 0;
   builder.add_flops(2.0 * static_cast<double>(element_count(x)) * static_cast<double>(w[1] * w[2] * w[3]));
-  if (tiles && builder.channels_last()) {
+  if (tiles && (builder.channels_last() || out_channels % 8 == 0)) {
     plan_conv_transpose_as_conv(builder, pn, c, x, w, shape);
     return;
   }

@@ -48,6 +48,10 @@ struct PlanValue {
   dnnl::memory::desc md;
   Home home = Home::slot;
   dnnl::memory mem;  ///< bound in finalize(); constants own their buffer from creation
+  /// >= 0: a slot value that finalize() placed inside this value's buffer, at view_offset bytes
+  /// (a part of a concatenation written in place); it then has no slot of its own.
+  int view_of = -1;
+  size_t view_offset = 0;
 };
 
 /// A plain-loop step reads and writes values through their memory objects.
@@ -153,6 +157,14 @@ class PlanBuilder {
   void add_custom(const std::string& node, CustomFn fn, std::vector<int> touched);
   void add_flops(double flops) { flops_ += flops; }
   void count_winograd() { ++winograd_convolutions_; }
+  /// Declares that the step just added copies each of `parts` into `whole` at `offsets` (bytes), and
+  /// that a part could instead live there: finalize() places a part inside `whole`'s buffer when it
+  /// is a slot value whose bytes would be exactly that range, and when nothing else is allocated
+  /// between the part's first write and this step (so the earlier start of `whole` costs no memory
+  /// peak). It then sets (*elided)[i], and the copy step must skip part i. Offer only parts whose
+  /// layout makes them one contiguous range of `whole` (batch 1, whole channel blocks).
+  void offer_in_place(int whole, std::vector<int> parts, std::vector<size_t> offsets,
+                      std::shared_ptr<std::vector<uint8_t>> elided);
 
   std::map<int, PoolRecord>& pool_records() { return pool_records_; }
 
@@ -160,6 +172,15 @@ class PlanBuilder {
   std::unique_ptr<Plan> finalize(std::map<std::string, int> op_counts);
 
  private:
+  struct InPlaceOffer {
+    size_t step = 0;  ///< the copy step
+    int whole = -1;
+    std::vector<int> parts;
+    std::vector<size_t> offsets;
+    std::shared_ptr<std::vector<uint8_t>> elided;
+  };
+
+  void place_in_place();
   void assign_slots(Plan& plan) const;
   void bind_step_args(Plan& plan) const;
 
@@ -173,6 +194,8 @@ class PlanBuilder {
   std::map<std::string, int> names_;
   std::vector<std::pair<int, int>> conversions_;  ///< (source id, converted id)
   std::map<int, PoolRecord> pool_records_;
+  std::vector<InPlaceOffer> in_place_offers_;
+  int64_t in_place_bytes_ = 0;
   size_t scratchpad_bytes_ = 0;
   double flops_ = 0.0;
   int winograd_convolutions_ = 0;

@@ -19,6 +19,29 @@ constexpr size_t kAlign = 64;
 
 size_t round_up(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
+/// The first and last step that reads or writes each of `count` values (-1 where none does).
+void lifetimes(const std::vector<Step>& steps, size_t count, std::vector<int>& first, std::vector<int>& last) {
+  first.assign(count, -1);
+  last.assign(count, -1);
+  for (size_t s = 0; s < steps.size(); ++s) {
+    auto touch = [&](int id) {
+      if (id < 0) return;
+      const auto v = static_cast<size_t>(id);
+      if (first[v] < 0) first[v] = static_cast<int>(s);
+      last[v] = static_cast<int>(s);
+    };
+    for (int id : steps[s].touched) touch(id);
+    for (const auto& arg : steps[s].arg_ids) touch(arg.second);
+  }
+}
+
+/// Widens [first, last] of `into` to cover [first, last] of `from`.
+void widen(std::vector<int>& first, std::vector<int>& last, size_t into, size_t from) {
+  if (first[from] < 0) return;
+  first[into] = first[into] < 0 ? first[from] : std::min(first[into], first[from]);
+  last[into] = std::max(last[into], last[from]);
+}
+
 }  // namespace
 
 void AlignedBuffer::Free::operator()(void* p) const { std::free(p); }
@@ -143,6 +166,15 @@ void PlanBuilder::add_primitive(const std::string& node, const dnnl::primitive_d
   steps_.push_back(std::move(step));
 }
 
+void PlanBuilder::offer_in_place(int whole, std::vector<int> parts, std::vector<size_t> offsets,
+                                 std::shared_ptr<std::vector<uint8_t>> elided) {
+  if (steps_.empty() || parts.size() != offsets.size() || !elided || elided->size() != parts.size()) {
+    throw Error("engine: malformed in-place offer");
+  }
+  in_place_offers_.push_back(InPlaceOffer{steps_.size() - 1, whole, std::move(parts), std::move(offsets),
+                                          std::move(elided)});
+}
+
 void PlanBuilder::add_custom(const std::string& node, CustomFn fn, std::vector<int> touched) {
   Step step;
   step.node = node;
@@ -175,6 +207,7 @@ std::unique_ptr<Plan> PlanBuilder::finalize(std::map<std::string, int> op_counts
     plan->output_ids.push_back(out);
     plan->output_dims.push_back(d);
   }
+  place_in_place();
   plan->values = std::move(values_);
   plan->steps = std::move(steps_);
   plan->stats.op_counts = std::move(op_counts);
@@ -183,22 +216,60 @@ std::unique_ptr<Plan> PlanBuilder::finalize(std::map<std::string, int> op_counts
   plan->stream = dnnl::stream(engine_);
   plan->stats.flops = flops_;
   plan->stats.winograd_convolutions = winograd_convolutions_;
+  plan->stats.in_place_bytes = in_place_bytes_;
   plan->profile = std::getenv("TERRASEG_ENGINE_PROFILE") != nullptr;
   return plan;
 }
 
+void PlanBuilder::place_in_place() {
+  if (in_place_offers_.empty()) return;
+  const size_t n = values_.size();
+  std::vector<int> first;
+  std::vector<int> last;
+  lifetimes(steps_, n, first, last);
+  auto is_root_slot = [&](size_t v) { return values_[v].home == PlanValue::Home::slot && values_[v].view_of < 0; };
+  // Offers come in step order, so a concatenation that is itself a part of a later one has its own
+  // parts placed first; first/last of a buffer's root then cover everything placed inside it.
+  for (const InPlaceOffer& offer : in_place_offers_) {
+    const auto whole = static_cast<size_t>(offer.whole);
+    if (!is_root_slot(whole)) continue;
+    for (size_t i = 0; i < offer.parts.size(); ++i) {
+      const int part = offer.parts[i];
+      const auto p = static_cast<size_t>(part);
+      if (part == offer.whole || std::count(offer.parts.begin(), offer.parts.end(), part) != 1) continue;
+      if (!is_root_slot(p) || first[p] < 0) continue;
+      if (offer.offsets[i] + values_[p].md.get_size() > values_[whole].md.get_size()) continue;
+      // Placing the part makes the whole buffer live from the part's first write. Only where no
+      // other buffer starts in between (a value produced right before its concatenation, not an
+      // encoder skip connection held across the network) is that free of memory cost.
+      bool quiet = true;
+      for (size_t v = 0; v < n && quiet; ++v) {
+        if (v == whole || !is_root_slot(v)) continue;
+        if (std::find(offer.parts.begin(), offer.parts.end(), static_cast<int>(v)) != offer.parts.end()) continue;
+        quiet = first[v] <= first[p] || first[v] >= static_cast<int>(offer.step);
+      }
+      if (!quiet) continue;
+      values_[p].view_of = offer.whole;
+      values_[p].view_offset = offer.offsets[i];
+      (*offer.elided)[i] = 1;
+      in_place_bytes_ += static_cast<int64_t>(values_[p].md.get_size());
+      widen(first, last, whole, p);
+    }
+  }
+}
+
 void PlanBuilder::assign_slots(Plan& plan) const {
   const size_t n = plan.values.size();
-  std::vector<int> first(n, -1);
-  std::vector<int> last(n, -1);
-  for (size_t s = 0; s < plan.steps.size(); ++s) {
-    std::vector<int> ids = plan.steps[s].touched;
-    for (const auto& arg : plan.steps[s].arg_ids) ids.push_back(arg.second);
-    for (int id : ids) {
-      if (id < 0) continue;
-      if (first[static_cast<size_t>(id)] < 0) first[static_cast<size_t>(id)] = static_cast<int>(s);
-      last[static_cast<size_t>(id)] = static_cast<int>(s);
-    }
+  std::vector<int> first;
+  std::vector<int> last;
+  lifetimes(plan.steps, n, first, last);
+  // A value placed inside another lives in its root's buffer: that buffer must outlive every use.
+  auto root_of = [&](size_t v) {
+    while (plan.values[v].view_of >= 0) v = static_cast<size_t>(plan.values[v].view_of);
+    return v;
+  };
+  for (size_t v = 0; v < n; ++v) {
+    if (plan.values[v].view_of >= 0) widen(first, last, root_of(v), v);
   }
   std::vector<size_t> slot_size;
   std::vector<int> slot_of(n, -1);
@@ -206,6 +277,7 @@ void PlanBuilder::assign_slots(Plan& plan) const {
   for (size_t s = 0; s < plan.steps.size(); ++s) {
     for (size_t v = 0; v < n; ++v) {
       if (first[v] != static_cast<int>(s) || plan.values[v].home != PlanValue::Home::slot) continue;
+      if (plan.values[v].view_of >= 0) continue;
       const size_t need = round_up(plan.values[v].md.get_size());
       // Best fit: the smallest free slot that is large enough, else grow the largest free one.
       auto best = free_slots.end();
@@ -243,7 +315,14 @@ void PlanBuilder::assign_slots(Plan& plan) const {
       plan.stats.weight_bytes += static_cast<int64_t>(value.md.get_size());
       continue;
     }
-    void* handle = slot_of[v] >= 0 ? plan.slots[static_cast<size_t>(slot_of[v])].data() : DNNL_MEMORY_NONE;
+    size_t offset = 0;
+    size_t root = v;
+    while (plan.values[root].view_of >= 0) {
+      offset += plan.values[root].view_offset;
+      root = static_cast<size_t>(plan.values[root].view_of);
+    }
+    void* handle = DNNL_MEMORY_NONE;
+    if (slot_of[root] >= 0) handle = static_cast<char*>(plan.slots[static_cast<size_t>(slot_of[root])].data()) + offset;
     value.mem = dnnl::memory(value.md, engine_, handle);
   }
 }

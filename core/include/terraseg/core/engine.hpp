@@ -43,6 +43,7 @@ struct PlanStats {
   int64_t buffer_bytes = 0;        ///< intermediate buffers + scratchpad held by the plan (after reuse)
   int64_t weight_bytes = 0;        ///< weights as reordered for the plan's kernels
   int winograd_convolutions = 0;   ///< convolutions planned as Winograd F(4x4, 3x3)
+  int64_t in_place_bytes = 0;      ///< Concat inputs written straight into the Concat output (copies saved per run)
 };
 
 class Engine {
