@@ -54,26 +54,37 @@ class BenchCommand final : public Command {
       throw Error("bench: give --height and --width, or --raster");
     }
     if (!raster_.empty()) height_ = width_ = tile_;
-    const BenchResult result = bench_engine(engine, {1, channels, height_, width_}, runs_, warmup_);
-    winograd_ = engine.stats({1, channels, height_, width_}).winograd_convolutions;
+    const Dims dims{1, channels, height_, width_};
+    const BenchResult result = bench_engine(engine, dims, runs_, warmup_);
+    const PlanStats stats = engine.stats(dims);
+    winograd_ = stats.winograd_convolutions;
     const double ceiling = skip_ceiling_ ? 0.0 : matmul_ceiling_gflops();
     report(result, ceiling);
+    if (options.precision != Precision::f32) {
+      // Reduced precision is only worth its error if it is faster: time f32 in the same run and
+      // compare the scores on the same input.
+      EngineOptions f32_options = options;
+      f32_options.precision = Precision::f32;
+      Engine reference(model.graph, f32_options);
+      const BenchResult f32 = bench_engine(reference, dims, runs_, warmup_);
+      report_vs_f32(result, f32, compare_engines(engine, reference, dims), stats.emulated_bf16_convolutions);
+    }
     if (!raster_.empty()) bench_raster(engine, model, result);
+    if (json_) std::cout << doc_.dump(2) << '\n';
     return 0;
   }
 
  private:
-  void report(const BenchResult& result, double ceiling) const {
+  void report(const BenchResult& result, double ceiling) {
     const double fraction = ceiling > 0.0 ? result.gflops_per_s / ceiling : 0.0;
     if (json_) {
-      nlohmann::json doc{{"model", model_path_},        {"height", height_},
-                         {"width", width_},             {"threads", common_->threads},
-                         {"precision", precision_},     {"runs", result.iterations},
-                         {"median_ms", result.median_ms}, {"min_ms", result.min_ms},
-                         {"gflop", result.flops / 1e9}, {"gflop_per_s", result.gflops_per_s},
-                         {"matmul_ceiling_gflop_per_s", ceiling}, {"fraction_of_ceiling", fraction},
-                         {"convolution", convolution_}, {"winograd_convolutions", winograd_}};
-      std::cout << doc.dump(2) << '\n';
+      doc_.update({{"model", model_path_},        {"height", height_},
+                   {"width", width_},             {"threads", common_->threads},
+                   {"precision", precision_},     {"runs", result.iterations},
+                   {"median_ms", result.median_ms}, {"min_ms", result.min_ms},
+                   {"gflop", result.flops / 1e9}, {"gflop_per_s", result.gflops_per_s},
+                   {"matmul_ceiling_gflop_per_s", ceiling}, {"fraction_of_ceiling", fraction},
+                   {"convolution", convolution_}, {"winograd_convolutions", winograd_}});
       return;
     }
     std::cout << std::fixed << std::setprecision(2) << model_path_ << " " << height_ << "x" << width_ << " "
@@ -85,9 +96,36 @@ class BenchCommand final : public Command {
     std::cout << '\n';
   }
 
+  void report_vs_f32(const BenchResult& reduced, const BenchResult& f32, const OutputAgreement& agreement,
+                     int emulated) {
+    const double speedup = reduced.median_ms > 0.0 ? f32.median_ms / reduced.median_ms : 0.0;
+    const double relative = agreement.max_abs_reference > 0.0 ? agreement.max_abs_diff / agreement.max_abs_reference : 0.0;
+    if (json_) {
+      doc_["vs_f32"] = {{"f32_median_ms", f32.median_ms},
+                        {"f32_min_ms", f32.min_ms},
+                        {"speedup", speedup},
+                        {"max_abs_diff", agreement.max_abs_diff},
+                        {"mean_abs_diff", agreement.mean_abs_diff},
+                        {"max_abs_f32_score", agreement.max_abs_reference},
+                        {"class_agreement", agreement.class_agreement},
+                        {"emulated_bf16_convolutions", emulated}};
+      return;
+    }
+    std::cout << std::setprecision(2) << "f32, same input and run: " << f32.median_ms << " ms/image (" << precision_
+              << " is " << speedup << "x f32); scores against f32: max abs diff " << std::scientific
+              << agreement.max_abs_diff << " (" << relative << " of the largest |score|), mean "
+              << agreement.mean_abs_diff << std::fixed << ", class agreement " << agreement.class_agreement * 100.0
+              << " %\n";
+    if (emulated > 0) {
+      std::cout << emulated << " convolutions have no native " << precision_
+                << " kernel on this CPU (oneDNN needs AVX-512 for bf16): they run f32 kernels on " << precision_
+                << "-rounded data, so there is no speed-up\n";
+    }
+  }
+
   /// Predicts raster_ end to end into a scratch directory (removed afterwards) and prints how its
   /// throughput compares with the engine alone on as many tiles.
-  void bench_raster(Engine& engine, const LoadedModel& model, const BenchResult& per_tile) const {
+  void bench_raster(Engine& engine, const LoadedModel& model, const BenchResult& per_tile) {
     const auto scratch = std::filesystem::temp_directory_path() / ("terraseg-bench-" + std::to_string(getpid()));
     std::filesystem::create_directories(scratch);
     PredictRequest request;
@@ -107,11 +145,11 @@ class BenchCommand final : public Command {
     const double engine_s = per_tile.median_ms * static_cast<double>(prediction.tiles_inferred) / 1000.0;
     const double ratio = prediction.seconds > 0.0 ? engine_s / prediction.seconds : 0.0;
     if (json_) {
-      std::cout << nlohmann::json{{"raster", raster_}, {"width", prediction.width}, {"height", prediction.height},
-                                  {"tile", tile_}, {"overlap", overlap_}, {"tiles", prediction.tiles_inferred},
-                                  {"end_to_end_s", prediction.seconds}, {"engine_alone_s", engine_s},
-                                  {"throughput_fraction_of_engine", ratio}}.dump(2)
-                << '\n';
+      doc_["raster"] = {{"path", raster_},         {"width", prediction.width},
+                        {"height", prediction.height}, {"tile", tile_},
+                        {"overlap", overlap_},         {"tiles", prediction.tiles_inferred},
+                        {"end_to_end_s", prediction.seconds}, {"engine_alone_s", engine_s},
+                        {"throughput_fraction_of_engine", ratio}};
       return;
     }
     std::cout << std::fixed << std::setprecision(2) << raster_ << " (" << prediction.width << "x" << prediction.height
@@ -133,6 +171,7 @@ class BenchCommand final : public Command {
   std::string precision_ = "f32";
   std::string convolution_ = "auto";
   int winograd_ = 0;  ///< convolutions the plan runs as Winograd
+  nlohmann::json doc_ = nlohmann::json::object();  ///< --json: everything measured, printed once at the end
   bool skip_ceiling_ = false;
   bool json_ = false;
 };

@@ -48,6 +48,10 @@ class EvalCommand final : public Command {
                    "Ground pixel size of the images in metres: they and their masks are resized to the model card's "
                    "pixel_size_m before inference and scored there")
         ->check(CLI::PositiveNumber);
+    sub.add_option("--precision", precision_, "f32, bf16 or int8 (to measure what reduced precision costs)")
+        ->check(CLI::IsMember({"f32", "bf16", "int8"}));
+    sub.add_option("--convolution", convolution_, "auto (Winograd 3x3 where it applies) or direct")
+        ->check(CLI::IsMember({"auto", "direct"}));
   }
 
   int run() override {
@@ -55,7 +59,9 @@ class EvalCommand final : public Command {
     LoadedModel model = load_model_file(model_path_, &warning);
     if (!warning.empty() && !common_->quiet) std::cerr << "terraseg: warning: " << warning << '\n';
     const ModelCard card = model.graph.card;
-    Engine engine(model.graph, EngineOptions{common_->threads, Precision::f32});
+    EngineOptions options{common_->threads, parse_precision(precision_)};
+    if (convolution_ == "direct") options.convolution = EngineOptions::Convolution::direct;
+    Engine engine(model.graph, options);
     geo::MaskEncoding mask = mask_encoding(static_cast<int>(card.classes.size()));
     const auto pairs = geo::pair_by_stem({images_}, {masks_}, geo::DatasetSplit{});
     const geo::Normalisation norm = geo::Normalisation::from_card(card);
@@ -86,6 +92,8 @@ class EvalCommand final : public Command {
     }
     nlohmann::json report = make_report(card, matrix, binary ? &sweep : nullptr, pairs.size());
     report["resize_factor"] = resize.scale_min;
+    report["precision"] = precision_;
+    report["convolution"] = convolution_;
     if (json_) std::cout << report.dump(2) << '\n';
     else print(report);
     return 0;
@@ -174,6 +182,8 @@ class EvalCommand final : public Command {
   int threshold_ = -1;
   int multiple_ = 8;
   double pixel_size_m_ = 0.0;
+  std::string precision_ = "f32";
+  std::string convolution_ = "auto";
   std::vector<int> ignore_ids_;
   bool json_ = false;
 };

@@ -73,3 +73,32 @@ TEST(InfoBench, WinogradConvolutionsAreReportedAndCanBeTurnedOff) {
     EXPECT_EQ(doc.at("winograd_convolutions").get<int>(), convolution == "auto" ? 9 : 0);
   }
 }
+
+TEST(InfoBench, ReducedPrecisionIsComparedWithF32InTheSameRun) {
+  TempDir dir;
+  terraseg::save_onnx(small_unet(), (dir / "m.onnx").string());
+  const auto bench = run_terraseg({"bench", "--model", (dir / "m.onnx").string(), "--height", "64", "--width", "32",
+                                   "--runs", "2", "--no-ceiling", "--json", "--threads", "1", "--precision", "bf16"});
+  ASSERT_EQ(bench.exit_code, 0) << bench.err;
+  const auto doc = nlohmann::json::parse(bench.out);
+  EXPECT_EQ(doc.at("precision"), "bf16");
+  const auto& vs = doc.at("vs_f32");
+  EXPECT_GT(vs.at("f32_median_ms").get<double>(), 0.0);
+  EXPECT_GT(vs.at("speedup").get<double>(), 0.0);
+  // bf16 keeps 8 mantissa bits: visible differences, a few per cent of the score range at most.
+  EXPECT_GT(vs.at("max_abs_diff").get<double>(), 0.0);
+  EXPECT_LT(vs.at("max_abs_diff").get<double>(), 0.05 * vs.at("max_abs_f32_score").get<double>());
+  EXPECT_GT(vs.at("class_agreement").get<double>(), 0.8);
+  EXPECT_LE(vs.at("class_agreement").get<double>(), 1.0);
+  // Native bf16 kernels need AVX-512; without them every convolution is emulated (none otherwise).
+  const auto info = run_terraseg({"info", (dir / "m.onnx").string(), "--json"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto ops = nlohmann::json::parse(info.out).at("op_counts");
+  const int convolutions = ops.at("Conv").get<int>() + ops.at("ConvTranspose").get<int>();
+  const int emulated = vs.at("emulated_bf16_convolutions").get<int>();
+  EXPECT_TRUE(emulated == 0 || emulated == convolutions) << emulated << " of " << convolutions;
+  const auto f32 = run_terraseg({"bench", "--model", (dir / "m.onnx").string(), "--height", "64", "--width", "32",
+                                 "--runs", "1", "--no-ceiling", "--json", "--threads", "1"});
+  ASSERT_EQ(f32.exit_code, 0) << f32.err;
+  EXPECT_FALSE(nlohmann::json::parse(f32.out).contains("vs_f32"));
+}

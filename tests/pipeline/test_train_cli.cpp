@@ -181,6 +181,15 @@ TEST(TrainCli, EvalReproducesTheCardsValidationMetrics) {
   const auto small = nlohmann::json::parse(halved.out);
   EXPECT_DOUBLE_EQ(small["resize_factor"].get<double>(), 0.5);
   EXPECT_EQ(small["pixels"], 2 * 8 * 8);
+
+  // What bf16 costs, on the same pairs: named in the report, scores near f32's.
+  const auto bf16 = run_terraseg({"eval", "--json", "--threads", "1", "--precision", "bf16", "--model", model, "--images",
+                                  (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
+  ASSERT_EQ(bf16.exit_code, 0) << bf16.err;
+  const auto reduced = nlohmann::json::parse(bf16.out);
+  EXPECT_EQ(reduced["precision"], "bf16");
+  EXPECT_EQ(report["precision"], "f32");
+  EXPECT_NEAR(reduced["mean_iou"].get<double>(), report["mean_iou"].get<double>(), 0.05);
 }
 
 TEST(TrainCli, BadKeysAreNamedWithTheirLine) {

@@ -165,7 +165,10 @@ template <typename PrimitiveDesc>
 int emit_conv_primitive(PlanBuilder& builder, const ConvLowering& c, const PrimitiveDesc& pd) {
   const Node& node = c.pn->node;
   int src = c.src;
-  if (c.emulate_bf16) src = plan_round_bf16(builder, node.name + ".bf16", src);
+  if (c.emulate_bf16) {
+    src = plan_round_bf16(builder, node.name + ".bf16", src);
+    builder.count_emulated_bf16();
+  }
   if (c.pad_w_left > 0 || c.pad_w_right > 0) {
     src = plan_pad_width(builder, node.name + ".pad_w", src, pd.src_desc(), c.pad_w_left, c.pad_w_right);
   } else {

@@ -157,6 +157,7 @@ class PlanBuilder {
   void add_custom(const std::string& node, CustomFn fn, std::vector<int> touched);
   void add_flops(double flops) { flops_ += flops; }
   void count_winograd() { ++winograd_convolutions_; }
+  void count_emulated_bf16() { ++emulated_bf16_convolutions_; }
   /// Declares that the step just added copies each of `parts` into `whole` at `offsets` (bytes), and
   /// that a part could instead live there: finalize() places a part inside `whole`'s buffer when it
   /// is a slot value whose bytes would be exactly that range, and when nothing else is allocated
@@ -199,6 +200,7 @@ class PlanBuilder {
   size_t scratchpad_bytes_ = 0;
   double flops_ = 0.0;
   int winograd_convolutions_ = 0;
+  int emulated_bf16_convolutions_ = 0;
   int input_id_ = -1;
 };
 

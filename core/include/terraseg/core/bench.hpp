@@ -15,6 +15,18 @@ struct BenchResult {
   int iterations = 0;
 };
 
+/// How closely one engine's first output follows another's on the same input.
+struct OutputAgreement {
+  double max_abs_diff = 0.0;
+  double mean_abs_diff = 0.0;
+  double max_abs_reference = 0.0;  ///< largest |reference score|, to read the differences against
+  double class_agreement = 0.0;    ///< share of pixels whose arg-max over channels is the same
+};
+
+/// Runs `candidate` and `reference` on the fixed pseudo-random input bench_engine uses and compares
+/// graph output 0 (NCHW scores). Throws when the two outputs differ in shape.
+OutputAgreement compare_engines(Engine& candidate, Engine& reference, const Dims& input_dims);
+
 /// Times `engine.run` on a fixed pseudo-random input of `input_dims`. The first `warmup` runs
 /// (which include planning) are not timed; the median of `iterations` timed runs is reported.
 BenchResult bench_engine(Engine& engine, const Dims& input_dims, int iterations = 10, int warmup = 2);

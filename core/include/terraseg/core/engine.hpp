@@ -43,6 +43,9 @@ struct PlanStats {
   int64_t buffer_bytes = 0;        ///< intermediate buffers + scratchpad held by the plan (after reuse)
   int64_t weight_bytes = 0;        ///< weights as reordered for the plan's kernels
   int winograd_convolutions = 0;   ///< convolutions planned as Winograd F(4x4, 3x3)
+  /// bf16 plans: convolutions with no native bf16 kernel on this CPU (oneDNN 2.6 needs AVX-512),
+  /// run as f32 kernels on bf16-rounded data (same numerics, no speed-up).
+  int emulated_bf16_convolutions = 0;
   int64_t in_place_bytes = 0;      ///< Concat inputs written straight into the Concat output (copies saved per run)
 };
 
