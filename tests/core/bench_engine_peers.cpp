@@ -71,7 +71,7 @@ struct Row {
   PeerModel model;
   double gflop = 0.0;
   Timings terraseg, opencv;
-  test::ScoreAgreement agreement;
+  OutputAgreement agreement;
   std::string opencv_error;  ///< non-empty when OpenCV could not import or run the file
 };
 
@@ -118,18 +118,10 @@ std::vector<PeerModel> export_models(const Options& options, const std::filesyst
   return models;
 }
 
-Tensor random_input(const Dims& dims) {
-  Tensor input(dims);
-  std::mt19937_64 rng(7);
-  std::uniform_real_distribution<float> dist(-1.0F, 1.0F);
-  for (float& v : input.values()) v = dist(rng);
-  return input;
-}
-
 Row bench_model(const PeerModel& model, const Options& options) {
   Row row;
   row.model = model;
-  Tensor input = random_input(model.input);
+  Tensor input = bench_input(model.input);
   EngineOptions engine_options{options.threads};
   if (options.layout == "blocked") engine_options.layout = EngineOptions::Layout::blocked;
   if (options.layout == "nhwc") engine_options.layout = EngineOptions::Layout::nhwc;
@@ -152,7 +144,7 @@ Row bench_model(const PeerModel& model, const Options& options) {
     if (row.opencv_error.empty()) row.opencv.ms.push_back(time_ms([&] { theirs = test::forward_opencv(net, input); }));
     if (!ours_first) row.terraseg.ms.push_back(time_ms([&] { engine.run(input, ours); }));
   }
-  if (row.opencv_error.empty()) row.agreement = test::compare_scores(ours, test::tensor_from_blob(theirs));
+  if (row.opencv_error.empty()) row.agreement = compare_outputs(ours, test::tensor_from_blob(theirs));
   return row;
 }
 

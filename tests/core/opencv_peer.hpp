@@ -52,40 +52,4 @@ inline Tensor tensor_from_blob(const cv::Mat& blob) {
   return tensor;
 }
 
-/// How two NCHW score maps of equal dims compare: the share of pixels whose arg-max over channels
-/// agrees (first maximum wins in both), and the largest absolute difference of any score.
-struct ScoreAgreement {
-  double class_agreement = 0.0;
-  double max_abs_diff = 0.0;
-};
-
-inline ScoreAgreement compare_scores(const Tensor& a, const Tensor& b) {
-  if (a.dims() != b.dims() || a.rank() != 4) {
-    throw Error("compare_scores: dims " + to_string(a.dims()) + " and " + to_string(b.dims()) +
-                " differ or are not NCHW");
-  }
-  ScoreAgreement result;
-  for (int64_t i = 0; i < a.size(); ++i) {
-    result.max_abs_diff = std::max(result.max_abs_diff, static_cast<double>(std::fabs(a.data()[i] - b.data()[i])));
-  }
-  const int64_t channels = a.dim(1);
-  const int64_t plane = a.dim(2) * a.dim(3);
-  int64_t agree = 0;
-  for (int64_t n = 0; n < a.dim(0); ++n) {
-    const float* pa = a.data() + n * channels * plane;
-    const float* pb = b.data() + n * channels * plane;
-    for (int64_t p = 0; p < plane; ++p) {
-      int64_t best_a = 0;
-      int64_t best_b = 0;
-      for (int64_t c = 1; c < channels; ++c) {
-        if (pa[c * plane + p] > pa[best_a * plane + p]) best_a = c;
-        if (pb[c * plane + p] > pb[best_b * plane + p]) best_b = c;
-      }
-      agree += best_a == best_b ? 1 : 0;
-    }
-  }
-  result.class_agreement = static_cast<double>(agree) / static_cast<double>(a.dim(0) * plane);
-  return result;
-}
-
 }  // namespace terraseg::test

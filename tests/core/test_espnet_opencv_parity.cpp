@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "opencv_peer.hpp"
+#include "terraseg/core/bench.hpp"
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/onnx.hpp"
 #include "test_support.hpp"
@@ -70,7 +71,7 @@ TEST(EspNetPeers, AgreesWithOpenCvOnCamVidValImages) {
     engine.run(input, ours);
     const Tensor theirs = test::tensor_from_blob(test::forward_opencv(net, input));
     ASSERT_EQ(ours.dims(), (Dims{1, 20, 360, 480}));
-    const test::ScoreAgreement agreement = test::compare_scores(ours, theirs);
+    const OutputAgreement agreement = compare_outputs(ours, theirs);
     std::cout << path.filename().string() << ": class agreement " << 100.0 * agreement.class_agreement
               << " %, max abs diff " << agreement.max_abs_diff << '\n';
     EXPECT_GE(agreement.class_agreement, 0.999);

@@ -28,7 +28,8 @@ double median(std::vector<double> values) {
   return values.size() % 2 == 1 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
 }
 
-/// The fixed pseudo-random input of the benchmarks: uniform in [-1, 1], seed 7.
+}  // namespace
+
 Tensor bench_input(const Dims& dims) {
   Tensor input(dims);
   std::mt19937_64 rng(7);
@@ -37,20 +38,14 @@ Tensor bench_input(const Dims& dims) {
   return input;
 }
 
-}  // namespace
-
-OutputAgreement compare_engines(Engine& candidate, Engine& reference, const Dims& input_dims) {
-  const Tensor input = bench_input(input_dims);
-  Tensor a;
-  Tensor b;
-  candidate.run(input, a);
-  reference.run(input, b);
-  if (a.dims() != b.dims()) {
-    throw Error("compare: outputs differ in shape: " + to_string(a.dims()) + " against " + to_string(b.dims()));
+OutputAgreement compare_outputs(const Tensor& candidate, const Tensor& reference) {
+  if (candidate.dims() != reference.dims() || reference.rank() != 4) {
+    throw Error("compare: scores " + to_string(candidate.dims()) + " and " + to_string(reference.dims()) +
+                " differ in shape or are not NCHW");
   }
+  const std::span<const float> x = candidate.values();
+  const std::span<const float> y = reference.values();
   OutputAgreement result;
-  const std::span<const float> x = a.values();
-  const std::span<const float> y = b.values();
   double sum = 0.0;
   for (size_t i = 0; i < x.size(); ++i) {
     const double diff = std::abs(static_cast<double>(x[i]) - y[i]);
@@ -59,26 +54,33 @@ OutputAgreement compare_engines(Engine& candidate, Engine& reference, const Dims
     sum += diff;
   }
   result.mean_abs_diff = x.empty() ? 0.0 : sum / static_cast<double>(x.size());
-  // Arg-max over channels (NCHW; anything not rank 4 is one "pixel" per leading index).
-  const Dims& d = b.dims();
-  const int64_t channels = d.size() == 4 ? d[1] : 1;
-  const int64_t plane = d.size() == 4 ? d[2] * d[3] : 1;
-  const int64_t images = d.size() == 4 ? d[0] : static_cast<int64_t>(x.size());
+  const int64_t channels = reference.dim(1);
+  const int64_t plane = reference.dim(2) * reference.dim(3);
   int64_t same = 0;
-  for (int64_t n = 0; n < images; ++n) {
+  for (int64_t n = 0; n < reference.dim(0); ++n) {
+    const float* a = candidate.data() + n * channels * plane;
+    const float* b = reference.data() + n * channels * plane;
     for (int64_t p = 0; p < plane; ++p) {
       int64_t best_a = 0;
       int64_t best_b = 0;
       for (int64_t c = 1; c < channels; ++c) {
-        const size_t at = static_cast<size_t>((n * channels + c) * plane + p);
-        if (x[at] > x[static_cast<size_t>((n * channels + best_a) * plane + p)]) best_a = c;
-        if (y[at] > y[static_cast<size_t>((n * channels + best_b) * plane + p)]) best_b = c;
+        if (a[c * plane + p] > a[best_a * plane + p]) best_a = c;
+        if (b[c * plane + p] > b[best_b * plane + p]) best_b = c;
       }
       same += best_a == best_b ? 1 : 0;
     }
   }
-  result.class_agreement = static_cast<double>(same) / static_cast<double>(std::max<int64_t>(1, images * plane));
+  result.class_agreement = static_cast<double>(same) / static_cast<double>(std::max<int64_t>(1, reference.dim(0) * plane));
   return result;
+}
+
+OutputAgreement compare_engines(Engine& candidate, Engine& reference, const Dims& input_dims) {
+  const Tensor input = bench_input(input_dims);
+  Tensor a;
+  Tensor b;
+  candidate.run(input, a);
+  reference.run(input, b);
+  return compare_outputs(a, b);
 }
 
 BenchResult bench_engine(Engine& engine, const Dims& input_dims, int iterations, int warmup) {

@@ -23,8 +23,13 @@ struct OutputAgreement {
   double class_agreement = 0.0;    ///< share of pixels whose arg-max over channels is the same
 };
 
-/// Runs `candidate` and `reference` on the fixed pseudo-random input bench_engine uses and compares
-/// graph output 0 (NCHW scores). Throws when the two outputs differ in shape.
+/// Compares two NCHW score tensors; throws when their dims differ or are not rank 4.
+OutputAgreement compare_outputs(const Tensor& candidate, const Tensor& reference);
+
+/// The fixed pseudo-random input of the benchmarks: uniform in [-1, 1], seed 7.
+Tensor bench_input(const Dims& dims);
+
+/// Runs `candidate` and `reference` on bench_input(input_dims) and compares graph output 0.
 OutputAgreement compare_engines(Engine& candidate, Engine& reference, const Dims& input_dims);
 
 /// Times `engine.run` on a fixed pseudo-random input of `input_dims`. The first `warmup` runs
