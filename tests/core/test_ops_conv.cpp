@@ -340,6 +340,7 @@ EngineOptions blocked_options(int threads) {
 }  // namespace
 
 TEST(WinogradConv, ShapesPadsAndBatchesMatchReference) {
+  if (!winograd_available()) GTEST_SKIP() << "no AVX2+FMA here: every convolution stays direct";
   // F(4x4, 3x3) tiles: sizes that are not multiples of 4 (partial edge tiles), asymmetric and zero
   // padding, batch 2, channel counts that are multiples of 8 but not powers of two, no bias.
   const std::vector<ConvCase> cases{
@@ -368,6 +369,7 @@ TEST(WinogradConv, ShapesPadsAndBatchesMatchReference) {
 }
 
 TEST(WinogradConv, GroupsAndChannelSlicesMatchReference) {
+  if (!winograd_available()) GTEST_SKIP() << "no AVX2+FMA here: every convolution stays direct";
   // Many tiles at 1 thread: several tile groups, the last one partial. Few tiles with weights larger
   // than the transformed tiles at 2 threads: one group, output channels sliced between the threads.
   struct Case {
@@ -391,6 +393,7 @@ TEST(WinogradConv, GroupsAndChannelSlicesMatchReference) {
 }
 
 TEST(WinogradConv, FusedReluLeakyReluAndResidualSum) {
+  if (!winograd_available()) GTEST_SKIP() << "no AVX2+FMA here: every convolution stays direct";
   // c1 -> LeakyRelu (fused), c2 -> Add(c1's output) -> Relu (both fused as post-ops), then Sigmoid
   // (not fusable: a separate step after the Winograd output).
   std::map<std::string, Tensor> w{{"W1", random_tensor({16, 16, 3, 3}, 340)},
@@ -415,6 +418,7 @@ TEST(WinogradConv, FusedReluLeakyReluAndResidualSum) {
 }
 
 TEST(WinogradConv, OnlyEligibleConvolutionsTakeIt) {
+  if (!winograd_available()) GTEST_SKIP() << "no AVX2+FMA here: every convolution stays direct";
   const auto winograd_count = [](const Dims& w, const std::map<std::string, AttrValue>& attrs, EngineOptions options) {
     const int64_t group = attrs.count("group") ? std::get<int64_t>(attrs.at("group")) : 1;
     const Graph g = conv_graph("Conv", w, attrs, true, w[0], 351);
@@ -442,6 +446,7 @@ TEST(WinogradConv, OnlyEligibleConvolutionsTakeIt) {
 }
 
 TEST(WinogradConv, UNetAgreesWithDirectConvolutions) {
+  if (!winograd_available()) GTEST_SKIP() << "no AVX2+FMA here: every convolution stays direct";
   // A native U-Net (base 16: every 3x3 but the first takes Winograd) against the same engine with
   // direct convolutions: scores within 1e-4 relative, every pixel's class the same.
   UNetSpec spec;

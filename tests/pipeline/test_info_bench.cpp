@@ -5,6 +5,7 @@
 
 #include "cli_runner.hpp"
 #include "terraseg/core/builders.hpp"
+#include "terraseg/core/engine.hpp"
 #include "terraseg/core/onnx.hpp"
 #include "test_support.hpp"
 
@@ -56,6 +57,7 @@ TEST(InfoBench, BenchTimesTheSameFlopsAsInfo) {
 }
 
 TEST(InfoBench, WinogradConvolutionsAreReportedAndCanBeTurnedOff) {
+  if (!terraseg::winograd_available()) GTEST_SKIP() << "no AVX2+FMA here: every convolution stays direct";
   TempDir dir;
   terraseg::UNetSpec spec;
   spec.depth = 2;

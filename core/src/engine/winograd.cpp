@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <vector>
 
 #include <omp.h>
 
 #include "engine/ops.hpp"
 #include "engine/winograd.hpp"
+#include "terraseg/core/error.hpp"
 
 namespace terraseg::engine {
 namespace {
@@ -81,10 +83,16 @@ void share_tiles(WinogradRun& run, int64_t tiles) {
 
 }  // namespace
 
+#ifdef TERRASEG_WINOGRAD_KERNELS
 bool winograd_supported() {
   static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return supported;
 }
+#else
+// Not an x86-64 build: no kernels, and plan_winograd_conv never plans a step that would call them.
+bool winograd_supported() { return false; }
+int winograd_execute(const WinogradRun& /*run*/) { return -1; }
+#endif
 
 int plan_winograd_conv(PlanBuilder& builder, const WinogradConv& conv, size_t& fused) {
   const Node& node = conv.pn->node;
@@ -92,8 +100,8 @@ int plan_winograd_conv(PlanBuilder& builder, const WinogradConv& conv, size_t& f
   const Dims& w = conv.weights->dims();
   const int64_t in = x[1];
   const int64_t out = w[0];
-  if (!builder.winograd() || builder.channels_last() || !winograd_supported() || in % 8 != 0 || out % 8 != 0 || in < kMinChannels ||
-      out < kMinChannels) {
+  if (!builder.winograd() || builder.channels_last() || !winograd_supported() || in % 8 != 0 || out % 8 != 0 ||
+      in < kMinChannels || out < kMinChannels) {
     return -1;
   }
   const auto blocked = [](const Dims& d) { return dnnl::memory::desc(to_dnnl(d), dt::f32, tag::nChw8c); };
@@ -119,6 +127,7 @@ int plan_winograd_conv(PlanBuilder& builder, const WinogradConv& conv, size_t& f
   const int bias = builder.add_constant(dnnl::memory::desc({out}, dt::f32, tag::a),
                                         conv.bias ? conv.bias->data() : zeros.data(), Dims{out});
   // Fuse the leading Relu/LeakyRelu and same-shape residual sums; the rest run as separate steps.
+  std::vector<WinogradPostOp> post_ops;
   fused = 0;
   for (const PostOp& post : conv.pn->post_ops) {
     WinogradPostOp op;
@@ -133,7 +142,7 @@ int plan_winograd_conv(PlanBuilder& builder, const WinogradConv& conv, size_t& f
     } else {
       break;
     }
-    run.post_ops.push_back(op);
+    post_ops.push_back(op);
     ++fused;
   }
   const int dst = builder.add_value(blocked(conv.dst));
@@ -144,16 +153,21 @@ int plan_winograd_conv(PlanBuilder& builder, const WinogradConv& conv, size_t& f
   touched.insert(touched.end(), {src, weights, bias, dst, scratch});
   builder.add_custom(
       node.name + ".winograd",
-      [run, src, weights, bias, dst, scratch](const std::vector<PlanValue>& values) mutable {
+      [run, post_ops, node_name = node.name, src, weights, bias, dst, scratch](const std::vector<PlanValue>& values) mutable {
         run.src = data_of(values, src);
         run.weights = data_of(values, weights);
         run.bias = data_of(values, bias);
         run.dst = data_of(values, dst);
         run.scratch = data_of(values, scratch);
-        for (WinogradPostOp& op : run.post_ops) {
+        for (WinogradPostOp& op : post_ops) {
           if (op.kind == WinogradPostOp::Kind::sum) op.data = data_of(values, op.residual);
         }
-        winograd_execute(run);
+        run.post_ops = post_ops.data();
+        run.post_op_count = static_cast<int64_t>(post_ops.size());
+        if (const int status = winograd_execute(run); status != 0) {
+          throw Error("node '" + node_name + "': Winograd convolution: oneDNN sgemm failed with status " +
+                      std::to_string(status));
+        }
       },
       touched);
   builder.count_winograd();
@@ -161,3 +175,7 @@ int plan_winograd_conv(PlanBuilder& builder, const WinogradConv& conv, size_t& f
 }
 
 }  // namespace terraseg::engine
+
+namespace terraseg {
+bool winograd_available() { return engine::winograd_supported(); }
+}  // namespace terraseg

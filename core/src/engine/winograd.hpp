@@ -11,7 +11,6 @@
 /// V and M stay in cache; each thread works on its own groups (or, when the tiles are few and the
 /// weights large, on its own slice of the output channels), so there is no barrier inside.
 #include <cstdint>
-#include <vector>
 
 namespace terraseg::engine {
 
@@ -37,12 +36,13 @@ struct WinogradRun {
   const float* bias = nullptr;     ///< C_out values
   float* dst = nullptr;
   float* scratch = nullptr;        ///< threads x winograd_thread_scratch(...)
-  std::vector<WinogradPostOp> post_ops;
+  const WinogradPostOp* post_ops = nullptr;  ///< applied in order after the bias
+  int64_t post_op_count = 0;
 };
 
 /// Floats between the 36 matrices of a group's V (width = C_in) or M (width = C_out): rows x width
 /// rounded up to an odd number of 64-byte lines. A power-of-two stride would put the 36 vectors one
-/// tile reads or writes into the same cache set (measured ~5x slower transforms at 64 channels).
+/// tile reads or writes into the same cache set (measured ~2x slower transforms at 64 channels).
 inline int64_t winograd_matrix_stride(int64_t rows, int64_t width) {
   int64_t lines = (rows * width + 15) / 16;
   if (lines % 2 == 0) ++lines;
@@ -57,7 +57,9 @@ inline int64_t winograd_thread_scratch(int64_t group_tiles, int64_t in_channels,
 
 /// True when this CPU has the AVX2 and FMA instructions the kernels are compiled for.
 bool winograd_supported();
-/// Runs the convolution (OpenMP threads; GEMMs through oneDNN's sgemm). Throws Error when a GEMM fails.
-void winograd_execute(const WinogradRun& run);
+/// Runs the convolution (OpenMP threads; GEMMs through oneDNN's sgemm). Returns 0, or the failing
+/// sgemm's dnnl_status_t. (The kernel file is compiled for AVX2 and keeps to plain C++ and intrinsics:
+/// library templates instantiated there could be picked by the linker for code meant to run anywhere.)
+int winograd_execute(const WinogradRun& run);
 
 }  // namespace terraseg::engine

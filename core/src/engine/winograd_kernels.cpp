@@ -3,20 +3,17 @@
 // has both. One __m256 holds the 8 channels of an nChw8c block, so every transform is plain vector
 // arithmetic over whole blocks.
 #include <immintrin.h>
-
-#include <algorithm>
-#include <atomic>
-#include <string>
-
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.h>
 
 #include "engine/winograd.hpp"
-#include "terraseg/core/error.hpp"
 
 namespace terraseg::engine {
 namespace {
+
+inline int64_t min_of(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t max_of(int64_t a, int64_t b) { return a > b ? a : b; }
 
 constexpr int64_t kTile = 4;    // output tile edge
 constexpr int64_t kInput = 6;   // input tile edge
@@ -105,13 +102,14 @@ inline void output_tile(const WinogradRun& r, const Geometry& g, int64_t tile, i
   const __m256 bias = _mm256_loadu_ps(r.bias + ob * 8);
   const __m256 zero = _mm256_setzero_ps();
   const int64_t plane = ((n * g.out_blocks + ob) * r.out_h) * r.out_w * 8;
-  const int64_t rows = std::min(kTile, r.out_h - y0);
-  const int64_t cols = std::min(kTile, r.out_w - x0);
+  const int64_t rows = min_of(kTile, r.out_h - y0);
+  const int64_t cols = min_of(kTile, r.out_w - x0);
   for (int64_t i = 0; i < rows; ++i) {
     for (int64_t j = 0; j < cols; ++j) {
       const int64_t at = plane + ((y0 + i) * r.out_w + x0 + j) * 8;
       __m256 value = _mm256_add_ps(y[i * kTile + j], bias);
-      for (const WinogradPostOp& post : r.post_ops) {
+      for (int64_t k = 0; k < r.post_op_count; ++k) {
+        const WinogradPostOp& post = r.post_ops[k];
         if (post.kind == WinogradPostOp::Kind::sum) {
           value = _mm256_add_ps(value, _mm256_loadu_ps(post.data + at));
         } else if (post.alpha == 0.0F) {
@@ -127,22 +125,22 @@ inline void output_tile(const WinogradRun& r, const Geometry& g, int64_t tile, i
 
 }  // namespace
 
-void winograd_execute(const WinogradRun& r) {
+int winograd_execute(const WinogradRun& r) {
   Geometry g{};
   g.in_blocks = r.in_channels / 8;
   g.out_blocks = r.out_channels / 8;
   g.tiles_h = (r.out_h + kTile - 1) / kTile;
   g.tiles_w = (r.out_w + kTile - 1) / kTile;
   g.tiles = r.batch * g.tiles_h * g.tiles_w;
-  const int64_t group = std::max<int64_t>(1, std::min(r.group_tiles, g.tiles));
+  const int64_t group = max_of(1, min_of(r.group_tiles, g.tiles));
   const int64_t groups = (g.tiles + group - 1) / group;
-  const int64_t slices = std::max<int64_t>(1, std::min(r.slices, g.out_blocks));
+  const int64_t slices = max_of(1, min_of(r.slices, g.out_blocks));
   const int64_t items = groups * slices;
   const int64_t per_thread = winograd_thread_scratch(group, r.in_channels, r.out_channels, slices);
-  std::atomic<int> failed{0};
+  int failed = 0;
   // Work items are (tile group, output-channel slice) pairs, dealt round-robin: no barrier inside,
   // each thread transforms a group into its own V once and runs its GEMMs single-threaded.
-#pragma omp parallel num_threads(static_cast<int>(std::max<int64_t>(1, r.threads)))
+#pragma omp parallel num_threads(static_cast<int>(max_of(1, r.threads)))
   {
     const int64_t thread = omp_get_thread_num();
     const int64_t threads = omp_get_num_threads();
@@ -153,7 +151,7 @@ void winograd_execute(const WinogradRun& r) {
       const int64_t index = item / slices;
       const int64_t slice = item % slices;
       const int64_t first = index * group;
-      const int64_t count = std::min(group, g.tiles - first);
+      const int64_t count = min_of(group, g.tiles - first);
       const int64_t v_xi = winograd_matrix_stride(count, r.in_channels);
       if (index != transformed) {
         // Channel-block-major: consecutive tiles read neighbouring pixels of one plane.
@@ -172,14 +170,17 @@ void winograd_execute(const WinogradRun& r) {
             dnnl_sgemm('N', 'N', count, width, r.in_channels, 1.0F, v + xi * v_xi, r.in_channels,
                        r.weights + xi * r.in_channels * r.out_channels + ob0 * 8, r.out_channels, 0.0F,
                        m + xi * m_xi, width);
-        if (status != dnnl_success) failed = static_cast<int>(status);
+        if (status != dnnl_success) {
+#pragma omp atomic write
+          failed = static_cast<int>(status);
+        }
       }
       for (int64_t ob = ob0; ob < ob1; ++ob) {
         for (int64_t t = 0; t < count; ++t) output_tile(r, g, first + t, ob, m + t * width + (ob - ob0) * 8, m_xi);
       }
     }
   }
-  if (failed != 0) throw Error("Winograd convolution: oneDNN sgemm failed with status " + std::to_string(failed.load()));
+  return failed;
 }
 
 }  // namespace terraseg::engine

@@ -81,4 +81,8 @@ class Engine {
 /// Sets the thread count used by oneDNN (OpenMP) for this process; 0 = all cores.
 void set_thread_count(int threads);
 
+/// True when this build and CPU can run Winograd convolutions (x86-64 with AVX2 and FMA); elsewhere
+/// EngineOptions::convolution automatic plans every convolution on oneDNN's direct kernels.
+bool winograd_available();
+
 }  // namespace terraseg
