@@ -11,7 +11,7 @@ namespace terraseg::cli {
 /// Flags every command accepts (contract: -q and --threads T).
 struct CommonOptions {
   bool quiet = false;
-  int threads = 0;  ///< 0 = all cores
+  int threads = 0;  ///< 0 = default_thread_count() (all the CPUs this process may use)
 };
 
 class Command {

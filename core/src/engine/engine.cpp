@@ -7,6 +7,7 @@
 
 #include "engine/ops.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/core/threads.hpp"
 
 namespace terraseg {
 
@@ -26,7 +27,7 @@ std::string to_string(Precision precision) {
   return "f32";
 }
 
-void set_thread_count(int threads) { omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs()); }
+void set_thread_count(int threads) { omp_set_num_threads(threads > 0 ? threads : default_thread_count()); }
 
 struct Engine::Impl {
   Graph graph;

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "terraseg/core/error.hpp"
+#include "terraseg/core/threads.hpp"
 #include "train_op.hpp"
 
 namespace terraseg {
@@ -350,6 +351,6 @@ const Tensor& TrainGraph::input_grad() const { return grad(impl_->graph.input); 
 const Graph& TrainGraph::graph() const { return impl_->graph; }
 Graph& TrainGraph::graph() { return impl_->graph; }
 
-void set_train_threads(int threads) { omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs()); }
+void set_train_threads(int threads) { omp_set_num_threads(threads > 0 ? threads : default_thread_count()); }
 
 }  // namespace terraseg

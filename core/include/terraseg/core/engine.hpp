@@ -78,7 +78,8 @@ class Engine {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Sets the thread count used by oneDNN (OpenMP) for this process; 0 = all cores.
+/// Sets the thread count used by oneDNN (OpenMP) for this process; 0 = default_thread_count()
+/// (threads.hpp: all the CPUs this process may use, within its cgroup CPU quota).
 void set_thread_count(int threads);
 
 /// True when this build and CPU can run Winograd convolutions (x86-64 with AVX2 and FMA); elsewhere

@@ -1,0 +1,18 @@
+#pragma once
+/// How many threads "all cores" (`--threads 0`, the default) means.
+#include <string>
+
+namespace terraseg {
+
+/// OMP_NUM_THREADS when it is set; otherwise the CPUs this process may run on (its affinity mask),
+/// capped by the CPU quota of its cgroup rounded up (a Kubernetes or Docker CPU limit). Spinning
+/// OpenMP barriers on more threads than the quota lets run degrade by an order of magnitude.
+int default_thread_count();
+
+/// The CPU quota of the cgroup described by `proc_self_cgroup` (the text of /proc/self/cgroup),
+/// looked up under `cgroup_root` (normally /sys/fs/cgroup): cgroup v2 `cpu.max` or v1
+/// `cpu.cfs_quota_us` / `cpu.cfs_period_us`, rounded up to whole CPUs. 0 when there is no quota or
+/// the files cannot be read.
+int cgroup_cpu_limit(const std::string& proc_self_cgroup, const std::string& cgroup_root);
+
+}  // namespace terraseg
