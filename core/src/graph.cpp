@@ -12,10 +12,14 @@ T get_attr(const Node& node, const std::string& key, const T& fallback) {
   auto it = node.attrs.find(key);
   if (it == node.attrs.end()) return fallback;
   if (const T* value = std::get_if<T>(&it->second)) return *value;
-  throw Error("node '" + node.name + "' (" + node.op + "): attribute '" + key + "' has an unexpected type");
+  fail_node(node, "attribute '" + key + "' has an unexpected type");
 }
 
 }  // namespace
+
+std::string node_prefix(const Node& node) { return "node '" + node.name + "' (" + node.op + "): "; }
+
+void fail_node(const Node& node, const std::string& what) { throw Error(node_prefix(node) + what); }
 
 int64_t Node::attr_int(const std::string& key, int64_t fallback) const { return get_attr(*this, key, fallback); }
 

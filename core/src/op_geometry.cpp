@@ -6,16 +6,9 @@
 #include "terraseg/core/error.hpp"
 
 namespace terraseg {
-namespace {
-
-[[noreturn]] void fail(const Node& node, const std::string& what) {
-  throw Error("node '" + node.name + "' (" + node.op + "): " + what);
-}
-
-}  // namespace
 
 ResizeGeometry resize_geometry(const Node& node, const Dims& x) {
-  if (x.size() != 4) fail(node, "only N,C,H,W inputs are supported, not " + to_string(x));
+  if (x.size() != 4) fail_node(node, "only N,C,H,W inputs are supported, not " + to_string(x));
   ResizeGeometry p;
   const bool upsample = node.op == "Upsample";
   p.mode = node.attr_string("mode", "nearest");
@@ -26,22 +19,22 @@ ResizeGeometry resize_geometry(const Node& node, const Dims& x) {
   p.out = x;
   if (node.has("sizes")) {
     const std::vector<int64_t> sizes = node.attr_ints("sizes");
-    if (sizes.size() != 4 || sizes[0] != x[0] || sizes[1] != x[1]) fail(node, "'sizes' must be N,C,H,W with N and C unchanged");
+    if (sizes.size() != 4 || sizes[0] != x[0] || sizes[1] != x[1]) fail_node(node, "'sizes' must be N,C,H,W with N and C unchanged");
     p.out = sizes;
     p.scale = {static_cast<float>(sizes[2]) / static_cast<float>(x[2]), static_cast<float>(sizes[3]) / static_cast<float>(x[3])};
     p.length = {static_cast<float>(sizes[2]), static_cast<float>(sizes[3])};
   } else if (node.has("scales")) {
     const std::vector<float> scales = node.attr_floats("scales");
-    if (scales.size() != 4 || scales[0] != 1.0F || scales[1] != 1.0F) fail(node, "'scales' must be 1,1,sH,sW");
+    if (scales.size() != 4 || scales[0] != 1.0F || scales[1] != 1.0F) fail_node(node, "'scales' must be 1,1,sH,sW");
     p.scale = {scales[2], scales[3]};
     for (size_t a = 0; a < 2; ++a) {
       p.length[a] = static_cast<float>(x[2 + a]) * p.scale[a];
       p.out[2 + a] = static_cast<int64_t>(std::floor(p.length[a]));
     }
   } else {
-    fail(node, "needs a 'scales' or 'sizes' attribute (constant inputs folded by the importer)");
+    fail_node(node, "needs a 'scales' or 'sizes' attribute (constant inputs folded by the importer)");
   }
-  if (p.out[2] <= 0 || p.out[3] <= 0) fail(node, "output " + to_string(p.out) + " is empty");
+  if (p.out[2] <= 0 || p.out[3] <= 0) fail_node(node, "output " + to_string(p.out) + " is empty");
   return p;
 }
 
@@ -78,19 +71,19 @@ std::array<int64_t, 4> transposed_conv_pads(const Node& node, const Dims& x, std
   std::array<int64_t, 4> pads{0, 0, 0, 0};
   if (auto_pad == "NOTSET" && node.has("pads")) {
     const std::vector<int64_t> given = node.attr_ints("pads");
-    if (given.size() != 4) fail(node, "attribute 'pads' needs 4 values for a 2-D operator, got " + std::to_string(given.size()));
+    if (given.size() != 4) fail_node(node, "attribute 'pads' needs 4 values for a 2-D operator, got " + std::to_string(given.size()));
     std::copy(given.begin(), given.end(), pads.begin());
-    if (*std::min_element(pads.begin(), pads.end()) < 0) fail(node, "negative 'pads' are not supported");
+    if (*std::min_element(pads.begin(), pads.end()) < 0) fail_node(node, "negative 'pads' are not supported");
   } else if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER") {
-    fail(node, "auto_pad " + auto_pad + " is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER");
+    fail_node(node, "auto_pad " + auto_pad + " is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER");
   }
   std::vector<int64_t> target = node.attr_ints("output_shape", {});
   if (target.size() > 2) target.erase(target.begin(), target.end() - 2);
-  if (!target.empty() && target.size() != 2) fail(node, "output_shape needs the two spatial sizes");
+  if (!target.empty() && target.size() != 2) fail_node(node, "output_shape needs the two spatial sizes");
   if (target.empty() && (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER")) target = {x.at(2) * stride[0], x.at(3) * stride[1]};
   for (size_t axis = 0; axis < target.size(); ++axis) {
     const int64_t total = stride[axis] * (x.at(2 + axis) - 1) + output_padding[axis] + extent[axis] - target[axis];
-    if (total < 0) fail(node, "output_shape is larger than the transposed convolution can produce");
+    if (total < 0) fail_node(node, "output_shape is larger than the transposed convolution can produce");
     pads[axis] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
     pads[axis + 2] = total - pads[axis];
   }

@@ -40,9 +40,7 @@ OpRegistry make_op_registry() {
   };
 }
 
-void fail(const Node& node, const std::string& what) {
-  throw Error("node '" + node.name + "' (" + node.op + "): " + what);
-}
+void fail(const Node& node, const std::string& what) { fail_node(node, what); }
 
 std::array<int64_t, 2> spatial_attr(const Node& node, const std::string& key, std::array<int64_t, 2> fallback) {
   if (!node.has(key)) return fallback;

@@ -96,7 +96,7 @@ void Staged::out(float* plain) {
   reorder_.run();
 }
 
-std::string where(const Node& node) { return "node '" + node.name + "' (" + node.op + "): "; }
+std::string where(const Node& node) { return node_prefix(node); }
 
 std::vector<int64_t> spatial_attr(const Node& node, const std::string& key, size_t count, int64_t fallback) {
   std::vector<int64_t> values = node.attr_ints(key, std::vector<int64_t>(count, fallback));

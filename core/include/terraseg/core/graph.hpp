@@ -31,6 +31,11 @@ struct Node {
   std::vector<float> attr_floats(const std::string& key, const std::vector<float>& fallback = {}) const;
 };
 
+/// "node 'NAME' (OP): ": how every error about a node starts (importer, engine, trainer).
+std::string node_prefix(const Node& node);
+/// Throws Error(node_prefix(node) + what).
+[[noreturn]] void fail_node(const Node& node, const std::string& what);
+
 struct Graph {
   std::string name;
   std::string input;               ///< the single image input (NCHW float32)
