@@ -201,7 +201,6 @@ class PlanBuilder {
   double flops_ = 0.0;
   int winograd_convolutions_ = 0;
   int emulated_bf16_convolutions_ = 0;
-  int input_id_ = -1;
 };
 
 /// Plain row-major format tag for a rank (a, ab, abc, abcd, abcde).
