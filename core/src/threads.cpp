@@ -74,8 +74,8 @@ int cgroup_cpu_limit(const std::string& proc_self_cgroup, const std::string& cgr
 }
 
 int default_thread_count() {
-  if (const char* env = std::getenv("OMP_NUM_THREADS"); env != nullptr && std::atoi(env) > 0) {
-    return std::atoi(env);
+  if (const char* env = std::getenv("OMP_NUM_THREADS"); env != nullptr) {
+    if (const int requested = std::atoi(env); requested > 0) return requested;
   }
   int threads = std::max(1, omp_get_num_procs());  // respects the affinity mask
   std::ifstream in("/proc/self/cgroup");

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cmath>
 
 #include "engine_test_util.hpp"
 #include "terraseg/core/bench.hpp"
@@ -313,9 +312,8 @@ namespace {
 
 /// Largest |a - b| relative to the largest |b|.
 float relative_diff(const Tensor& a, const Tensor& b) {
-  float scale = 0.0F;
-  for (float v : b.values()) scale = std::max(scale, std::abs(v));
-  return max_abs_diff(a, b) / std::max(scale, 1e-30F);
+  const OutputAgreement agreement = compare_outputs(a, b);
+  return static_cast<float>(agreement.max_abs_diff / std::max(agreement.max_abs_reference, 1e-30));
 }
 
 struct WinogradRun {

@@ -266,6 +266,43 @@ void blocked_depth_to_space(const float* in, float* out, const TileGeometry& g) 
   }
 }
 
+/// Depth-to-space from nhwc tiles into a plain NCHW output (a graph output handed to the caller).
+/// Gathers output rows from the pixels' tap-major channels: one input row (cols x kh*kw*oc floats)
+/// stays in L2 while every channel reads it. (Scattering each pixel to oc rows instead was 4x
+/// slower: the rows lie a power of two apart.)
+void planar_depth_to_space(const float* in, float* out, const TileGeometry& g) {
+  const int64_t out_cols = g.cols * g.kw;
+#pragma omp parallel for collapse(2)
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t y = 0; y < g.rows; ++y) {
+      const float* src = in + (n * g.rows + y) * g.cols * g.kh * g.kw * g.oc;
+      for (int64_t o = 0; o < g.oc; ++o) {
+        for (int64_t ty = 0; ty < g.kh; ++ty) {
+          float* row = out + ((n * g.oc + o) * g.rows * g.kh + y * g.kh + ty) * out_cols;
+          for (int64_t col = 0; col < g.cols; ++col) {
+            for (int64_t tx = 0; tx < g.kw; ++tx) row[col * g.kw + tx] = src[((col * g.kh + ty) * g.kw + tx) * g.oc + o];
+          }
+        }
+      }
+    }
+  }
+}
+
+/// Depth-to-space between nhwc layouts: each (pixel, tap row) is one run of kw * oc floats.
+void nhwc_depth_to_space(const float* in, float* out, const TileGeometry& g) {
+  const int64_t out_row = g.cols * g.kw * g.oc;  // one output image row
+  const auto bytes = static_cast<size_t>(g.kw * g.oc) * sizeof(float);
+#pragma omp parallel for
+  for (int64_t r = 0; r < g.batch * g.rows; ++r) {
+    for (int64_t ty = 0; ty < g.kh; ++ty) {
+      float* o = out + (r * g.kh + ty) * out_row;
+      for (int64_t col = 0; col < g.cols; ++col) {
+        std::memcpy(o + col * g.kw * g.oc, in + ((r * g.cols + col) * g.kh + ty) * g.kw * g.oc, bytes);
+      }
+    }
+  }
+}
+
 /// A ConvTranspose whose kernel equals its stride and that has no padding or dilation writes each
 /// input pixel's kH x kW output tile from that pixel alone: a 1x1 convolution to kH*kW*C_out
 /// channels (tap-major) followed by a depth-to-space copy. oneDNN 2.6 runs these deconvolutions as
@@ -335,71 +372,24 @@ void plan_conv_transpose_as_conv(PlanBuilder& builder, const PlanNode& pn, ConvL
     }
   }
   const int tiles = emit_conv_primitive(builder, conv, pd);
-  const int64_t batch = x[0];
-  const int64_t rows = x[2];
-  const int64_t cols = x[3];
-  int dst = -1;
+  const TileGeometry geometry{x[0], x[2], x[3], kh, kw, oc};
+  using Copy = void (*)(const float*, float*, const TileGeometry&);
+  Copy copy = nhwc_depth_to_space;
+  tag layout = tag::nhwc;
   if (planar) {
-    dst = builder.add_value(dnnl::memory::desc(to_dnnl(shape.dst), dt::f32, tag::nchw));
-    builder.add_custom(
-        node.name + ".depth_to_space",
-        [tiles, dst, batch, rows, cols, kh, kw, oc](const std::vector<PlanValue>& values) {
-          const float* in = data_of(values, tiles);
-          float* out = data_of(values, dst);
-          const int64_t out_cols = cols * kw;
-#pragma omp parallel for collapse(2)
-          for (int64_t n = 0; n < batch; ++n) {
-            for (int64_t y = 0; y < rows; ++y) {
-              // Gathers output rows from the pixels' tap-major channels: one input row (cols x
-              // kh*kw*oc floats) stays in L2 while every channel reads it. (Scattering each pixel
-              // to oc rows instead was 4x slower: the rows lie a power of two apart.)
-              const float* src = in + (n * rows + y) * cols * kh * kw * oc;
-              for (int64_t o = 0; o < oc; ++o) {
-                for (int64_t ty = 0; ty < kh; ++ty) {
-                  float* row = out + ((n * oc + o) * rows * kh + y * kh + ty) * out_cols;
-                  for (int64_t col = 0; col < cols; ++col) {
-                    for (int64_t tx = 0; tx < kw; ++tx) row[col * kw + tx] = src[((col * kh + ty) * kw + tx) * oc + o];
-                  }
-                }
-              }
-            }
-          }
-        },
-        {tiles, dst});
+    copy = planar_depth_to_space;
+    layout = tag::nchw;
   } else if (block > 0) {
-    dst = builder.add_value(dnnl::memory::desc(to_dnnl(shape.dst), dt::f32, block == 8 ? tag::nChw8c : tag::nChw16c));
-    const TileGeometry geometry{batch, rows, cols, kh, kw, oc};
-    builder.add_custom(
-        node.name + ".depth_to_space",
-        [tiles, dst, geometry, block](const std::vector<PlanValue>& values) {
-          if (block == 8) {
-            blocked_depth_to_space<8>(data_of(values, tiles), data_of(values, dst), geometry);
-          } else {
-            blocked_depth_to_space<16>(data_of(values, tiles), data_of(values, dst), geometry);
-          }
-        },
-        {tiles, dst});
-  } else {
-    dst = builder.add_value(dnnl::memory::desc(to_dnnl(shape.dst), dt::f32, tag::nhwc));
-    builder.add_custom(
-        node.name + ".depth_to_space",
-        [tiles, dst, batch, rows, cols, kh, kw, oc](const std::vector<PlanValue>& values) {
-          const float* in = data_of(values, tiles);
-          float* out = data_of(values, dst);
-          const int64_t out_row = cols * kw * oc;  // one output image row
-          const auto bytes = static_cast<size_t>(kw * oc) * sizeof(float);
-#pragma omp parallel for
-          for (int64_t r = 0; r < batch * rows; ++r) {
-            for (int64_t ty = 0; ty < kh; ++ty) {
-              float* o = out + (r * kh + ty) * out_row;
-              for (int64_t col = 0; col < cols; ++col) {
-                std::memcpy(o + col * kw * oc, in + ((r * cols + col) * kh + ty) * kw * oc, bytes);
-              }
-            }
-          }
-        },
-        {tiles, dst});
+    copy = block == 8 ? blocked_depth_to_space<8> : blocked_depth_to_space<16>;
+    layout = block == 8 ? tag::nChw8c : tag::nChw16c;
   }
+  const int dst = builder.add_value(dnnl::memory::desc(to_dnnl(shape.dst), dt::f32, layout));
+  builder.add_custom(
+      node.name + ".depth_to_space",
+      [tiles, dst, geometry, copy](const std::vector<PlanValue>& values) {
+        copy(data_of(values, tiles), data_of(values, dst), geometry);
+      },
+      {tiles, dst});
   finish_conv(builder, c, dst);
 }
 

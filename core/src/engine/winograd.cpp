@@ -18,8 +18,6 @@ namespace {
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
-constexpr int64_t kPoints = 36;
-
 /// Below these channel counts the transforms cost more than the multiplies they save.
 constexpr int64_t kMinChannels = 16;
 /// Bytes of one thread's V + M aimed for: within a core's L2 (1 MiB on the reference EPYC).
@@ -39,7 +37,7 @@ std::vector<float> transform_weights(const Tensor& w) {
                                                            {0.0, 0.0, 1.0}}};
   const int64_t out = w.dim(0);
   const int64_t in = w.dim(1);
-  std::vector<float> u(static_cast<size_t>(kPoints * in * out));
+  std::vector<float> u(static_cast<size_t>(kWinogradPoints * in * out));
   for (int64_t o = 0; o < out; ++o) {
     for (int64_t i = 0; i < in; ++i) {
       const float* g = w.data() + (o * in + i) * 9;
@@ -68,8 +66,8 @@ std::vector<float> transform_weights(const Tensor& w) {
 void share_tiles(WinogradRun& run, int64_t tiles) {
   const int64_t in = run.in_channels;
   const int64_t out = run.out_channels;
-  const int64_t per_tile = kPoints * (in + out) * static_cast<int64_t>(sizeof(float));
-  const int64_t weights = kPoints * in * out * static_cast<int64_t>(sizeof(float));
+  const int64_t per_tile = kWinogradPoints * (in + out) * static_cast<int64_t>(sizeof(float));
+  const int64_t weights = kWinogradPoints * in * out * static_cast<int64_t>(sizeof(float));
   if (weights >= tiles * per_tile && run.threads > 1) {
     run.group_tiles = tiles;
     run.slices = std::min(run.threads, out / 8);
@@ -116,13 +114,13 @@ int plan_winograd_conv(PlanBuilder& builder, const WinogradConv& conv, size_t& f
   run.pad_top = conv.pad_top;
   run.pad_left = conv.pad_left;
   run.threads = std::max(1, omp_get_max_threads());
-  share_tiles(run, run.batch * ((run.out_h + 3) / 4) * ((run.out_w + 3) / 4));
+  share_tiles(run, run.batch * winograd_tiles(run.out_h, run.out_w));
 
   std::vector<int> touched;
   const int src = builder.convert(conv.src, blocked(x));
   const std::vector<float> u = transform_weights(*conv.weights);
-  const int weights = builder.add_constant(dnnl::memory::desc({kPoints * in * out}, dt::f32, tag::a), u.data(),
-                                           Dims{kPoints * in * out});
+  const int weights = builder.add_constant(dnnl::memory::desc({kWinogradPoints * in * out}, dt::f32, tag::a), u.data(),
+                                           Dims{kWinogradPoints * in * out});
   const std::vector<float> zeros(static_cast<size_t>(out), 0.0F);
   const int bias = builder.add_constant(dnnl::memory::desc({out}, dt::f32, tag::a),
                                         conv.bias ? conv.bias->data() : zeros.data(), Dims{out});

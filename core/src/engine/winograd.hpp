@@ -14,6 +14,15 @@
 
 namespace terraseg::engine {
 
+constexpr int64_t kWinogradTile = 4;     ///< output tile edge
+constexpr int64_t kWinogradInput = 6;    ///< input tile edge: tile + kernel - 1
+constexpr int64_t kWinogradPoints = 36;  ///< transform positions per tile: kWinogradInput^2
+
+/// Output tiles of an out_h x out_w image (edge tiles partial).
+inline int64_t winograd_tiles(int64_t out_h, int64_t out_w) {
+  return ((out_h + kWinogradTile - 1) / kWinogradTile) * ((out_w + kWinogradTile - 1) / kWinogradTile);
+}
+
 /// One fused post-op of a Winograd convolution, applied in order after the bias.
 struct WinogradPostOp {
   enum class Kind { relu, sum };
@@ -52,7 +61,7 @@ inline int64_t winograd_matrix_stride(int64_t rows, int64_t width) {
 inline int64_t winograd_thread_scratch(int64_t group_tiles, int64_t in_channels, int64_t out_channels,
                                        int64_t slices) {
   const int64_t widest = (out_channels / 8 + slices - 1) / slices * 8;
-  return 36 * (winograd_matrix_stride(group_tiles, in_channels) + winograd_matrix_stride(group_tiles, widest));
+  return kWinogradPoints * (winograd_matrix_stride(group_tiles, in_channels) + winograd_matrix_stride(group_tiles, widest));
 }
 
 /// True when this CPU has the AVX2 and FMA instructions the kernels are compiled for.

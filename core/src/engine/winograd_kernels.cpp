@@ -15,9 +15,9 @@ namespace {
 inline int64_t min_of(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t max_of(int64_t a, int64_t b) { return a > b ? a : b; }
 
-constexpr int64_t kTile = 4;    // output tile edge
-constexpr int64_t kInput = 6;   // input tile edge
-constexpr int64_t kPoints = 36; // kInput^2 transform positions
+constexpr int64_t kTile = kWinogradTile;
+constexpr int64_t kInput = kWinogradInput;
+constexpr int64_t kPoints = kWinogradPoints;
 
 /// r = B^T d along one axis of a 6x6 tile (d and r strided by `ds` and `rs` vectors).
 /// B^T rows: [4 0 -5 0 1 0] [0 -4 -4 1 1 0] [0 4 -4 -1 1 0] [0 -2 -1 2 1 0] [0 2 -1 -2 1 0] [0 4 0 -5 0 1].
