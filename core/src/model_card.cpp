@@ -8,6 +8,29 @@ namespace terraseg {
 
 using nlohmann::json;
 
+namespace {
+
+/// "tile": N | [H, W], "tile_overlap": N, "input_range": [lo, hi] (all optional).
+void read_tiling(const json& doc, ModelCard& card) {
+  if (doc.contains("tile") && !doc["tile"].is_null()) {
+    const json& tile = doc["tile"];
+    const std::vector<int> hw = tile.is_array() ? tile.get<std::vector<int>>() : std::vector<int>{tile.get<int>(), tile.get<int>()};
+    if (hw.size() != 2 || hw[0] < 8 || hw[1] < 8) throw Error("tile must be N or [H, W] with sides of at least 8 pixels");
+    card.tile = std::array<int, 2>{hw[0], hw[1]};
+  }
+  if (doc.contains("tile_overlap") && !doc["tile_overlap"].is_null()) {
+    card.tile_overlap = doc["tile_overlap"].get<int>();
+    if (*card.tile_overlap < 0) throw Error("tile_overlap must be >= 0");
+  }
+  if (doc.contains("input_range") && !doc["input_range"].is_null()) {
+    const auto range = doc["input_range"].get<std::vector<double>>();
+    if (range.size() != 2 || !(range[1] > range[0])) throw Error("input_range must be [lo, hi] with hi > lo");
+    card.input_range = std::array<double, 2>{range[0], range[1]};
+  }
+}
+
+}  // namespace
+
 std::string ModelCard::to_json() const {
   json doc;
   doc["name"] = name;
@@ -29,6 +52,9 @@ std::string ModelCard::to_json() const {
   doc["initial_weights_licence"] = initial_weights_licence;
   doc["metrics"] = metrics;
   doc["threshold"] = threshold ? json(*threshold) : json(nullptr);
+  if (tile) doc["tile"] = {(*tile)[0], (*tile)[1]};
+  if (tile_overlap) doc["tile_overlap"] = *tile_overlap;
+  if (input_range) doc["input_range"] = {(*input_range)[0], (*input_range)[1]};
   doc["notes"] = notes;
   return doc.dump(2);
 }
@@ -62,6 +88,7 @@ ModelCard ModelCard::from_json(const std::string& text, const std::string& sourc
     card.initial_weights_licence = doc.value("initial_weights_licence", "");
     card.metrics = doc.value("metrics", std::map<std::string, double>{});
     if (doc.contains("threshold") && !doc["threshold"].is_null()) card.threshold = doc["threshold"].get<double>();
+    read_tiling(doc, card);
     card.notes = doc.value("notes", "");
   } catch (const json::exception& e) {
     throw Error(source + ": model card is not valid JSON of the expected shape (" + e.what() +

@@ -182,4 +182,17 @@ BandPlan resolve_bands(const InputSpec& spec, const RasterInfo& raster, const Wa
   return plan;
 }
 
+void apply_stretch(BandPlan& plan, const ValueStretch& stretch) {
+  if (!(stretch.from_hi > stretch.from_lo)) {
+    throw Error("cannot stretch the value range " + std::to_string(stretch.from_lo) + ".." +
+                std::to_string(stretch.from_hi) + ": it is empty");
+  }
+  const double k = (stretch.to_hi - stretch.to_lo) / (stretch.from_hi - stretch.from_lo);
+  for (size_t c = 0; c < plan.gain.size(); ++c) {
+    const double gain = plan.gain[c];
+    plan.offset[c] = static_cast<float>(plan.offset[c] + gain * (stretch.to_lo - stretch.from_lo * k));
+    plan.gain[c] = static_cast<float>(gain * k);
+  }
+}
+
 }  // namespace terraseg::geo

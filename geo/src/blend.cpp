@@ -11,29 +11,31 @@ StripBlender::StripBlender(int classes, const AxisTiling& cols, const AxisTiling
       cols_(cols),
       rows_(rows),
       width_(cols.length()),
-      height_(rows.useful()),
+      height_(rows.max_useful()),
       plane_size_(static_cast<size_t>(width_) * static_cast<size_t>(height_)),
       acc_(plane_size_ * static_cast<size_t>(classes), 0.0F),
       valid_(plane_size_, 0) {}
 
 void StripBlender::add(int tile_row, int tile_col, const Tensor& scores, const std::vector<uint8_t>& valid) {
-  const int tile_w = cols_.tile();
-  const size_t tile_plane = static_cast<size_t>(tile_w) * static_cast<size_t>(rows_.tile());
+  const int tile_w = cols_.window();
+  const size_t tile_plane = static_cast<size_t>(tile_w) * static_cast<size_t>(rows_.window());
   const int x0 = cols_.useful_begin(tile_col);
   const int x1 = cols_.useful_end(tile_col);
   const int y0 = rows_.useful_begin(tile_row);
   const int y1 = rows_.useful_end(tile_row);
   const int ox = cols_.origin(tile_col);
   const int oy = rows_.origin(tile_row);
+  col_weights_.resize(static_cast<size_t>(std::max(0, x1 - x0)));
+  for (int x = x0; x < x1; ++x) col_weights_[static_cast<size_t>(x - x0)] = cols_.weight(tile_col, x);
   for (int y = y0; y < y1; ++y) {
     const int py = y - oy;
-    const float wy = rows_.weight(py);
+    const float wy = rows_.weight(tile_row, y);
     const size_t src_row = static_cast<size_t>(py) * static_cast<size_t>(tile_w);
     const size_t dst_row = static_cast<size_t>(y - top_) * static_cast<size_t>(width_);
     for (int k = 0; k < classes_; ++k) {
       const float* src = scores.data() + k * tile_plane + src_row;
       float* dst = plane(k) + dst_row;
-      for (int x = x0; x < x1; ++x) dst[x] += wy * cols_.weight(x - ox) * src[x - ox];
+      for (int x = x0; x < x1; ++x) dst[x] += wy * col_weights_[static_cast<size_t>(x - x0)] * src[x - ox];
     }
     for (int x = x0; x < x1; ++x) valid_[dst_row + static_cast<size_t>(x)] = valid[src_row + static_cast<size_t>(x - ox)];
   }
@@ -41,7 +43,7 @@ void StripBlender::add(int tile_row, int tile_col, const Tensor& scores, const s
 
 int StripBlender::last_final_row(int tile_row) const {
   if (tile_row + 1 >= rows_.count()) return rows_.length();
-  return std::min(rows_.length(), rows_.useful_begin(tile_row + 1));
+  return rows_.useful_begin(tile_row + 1);
 }
 
 void StripBlender::resolve(int count, uint8_t* classes, float* scores) const {
@@ -74,9 +76,9 @@ void StripBlender::resolve(int count, uint8_t* classes, float* scores) const {
   }
 }
 
-void StripBlender::advance() {
+void StripBlender::advance(int tile_row) {
   // Rows from the next tile row's first useful row onwards stay; they shift to the top.
-  const int keep_from = rows_.stride();
+  const int keep_from = std::min(height_, last_final_row(tile_row) - top_);
   const int keep = height_ - keep_from;
   const size_t keep_elems = static_cast<size_t>(keep) * static_cast<size_t>(width_);
   const size_t from_elems = static_cast<size_t>(keep_from) * static_cast<size_t>(width_);

@@ -199,6 +199,15 @@ std::vector<std::pair<std::string, std::string>> pair_by_stem(const std::vector<
   return pairs;
 }
 
+std::vector<uint8_t> load_labels(const std::string& mask_path, const MaskEncoding& mask_encoding, int& height, int& width) {
+  const int flags = mask_encoding.kind == MaskKind::palette ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE;
+  const cv::Mat mask = cv::imread(mask_path, flags);
+  if (mask.empty()) throw Error("cannot read mask '" + mask_path + "'");
+  height = mask.rows;
+  width = mask.cols;
+  return decode_mask(mask, mask_encoding, mask_path);
+}
+
 Sample load_sample(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask_encoding) {
   const cv::Mat image = cv::imread(pair.first, cv::IMREAD_COLOR);
   if (image.empty()) throw Error("cannot read image '" + pair.first + "'");

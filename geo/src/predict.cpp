@@ -5,16 +5,24 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <sstream>
 
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/blend.hpp"
 #include "terraseg/geo/raster_io.hpp"
 #include "terraseg/geo/tiling.hpp"
+#include "gdal_util.hpp"
 #include "predict_internal.hpp"
 #include "tile_reader.hpp"
 
 namespace terraseg::geo {
 namespace {
+
+std::string format_range(double lo, double hi) {
+  std::ostringstream out;
+  out << lo << ".." << hi;
+  return out.str();
+}
 
 WarningHook warning_sink(const WarningHook& hook) {
   if (hook) return hook;
@@ -46,8 +54,9 @@ Outputs open_outputs(const PredictOutputs& paths, GDALDataset& input, int num_cl
   return out;
 }
 
-void check_scores(const Tensor& scores, int num_classes, int tile, int row, int col, const std::string& path) {
-  const Dims expected{1, num_classes, tile, tile};
+void check_scores(const Tensor& scores, int num_classes, int height, int width, int row, int col,
+                  const std::string& path) {
+  const Dims expected{1, num_classes, height, width};
   if (scores.dims() != expected) {
     throw Error("the model returned " + to_string(scores.dims()) + " scores for window (row " + std::to_string(row) +
                 ", col " + std::to_string(col) + ") of '" + path + "'; expected " + to_string(expected) +
@@ -87,14 +96,49 @@ struct Window {
 
 namespace detail {
 
+std::optional<ValueStretch> value_stretch(GDALDataset& input, const RasterInfo& info, const BandPlan& bands,
+                                          const std::optional<std::array<double, 2>>& range, const WarningHook& warn) {
+  if (!range || bands.source_bands.empty()) return std::nullopt;
+  const GDALDataType type = input.GetRasterBand(bands.source_bands.front())->GetRasterDataType();
+  const bool eight_bit_model = (*range)[0] == 0.0 && (*range)[1] == 255.0;
+  if (type == GDT_Byte && eight_bit_model) return std::nullopt;
+  double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
+  // Exact min/max up to 16 Mpx, sampled (GDAL's approximation) beyond; unlike statistics neither
+  // writes an .aux.xml beside the user's input.
+  const bool approximate = static_cast<int64_t>(info.width) * info.height > (int64_t{1} << 24);
+  for (int number : bands.source_bands) {
+    double minmax[2] = {0.0, 0.0};
+    if (input.GetRasterBand(number)->ComputeRasterMinMax(approximate ? TRUE : FALSE, minmax) != CE_None) {
+      throw Error(info.path + ": cannot read band " + std::to_string(number) + " to find its value range (" +
+                  last_gdal_message() + ")");
+    }
+    lo = std::min(lo, minmax[0]);
+    hi = std::max(hi, minmax[1]);
+  }
+  const std::string model_range = format_range((*range)[0], (*range)[1]);
+  const std::string kind = GDALGetDataTypeName(type);
+  if (lo >= (*range)[0] && hi <= (*range)[1]) {
+    warn(info.path + ": " + kind + " values " + format_range(lo, hi) + " lie within the model's input range " + model_range + "; used as they are");
+    return std::nullopt;
+  }
+  if (!(hi > lo)) {
+    throw Error(info.path + ": the model's bands hold one value only (" + format_range(lo, hi) +
+                "); there is no image to segment (check the band selection with --bands)");
+  }
+  warn(info.path + ": " + kind + " values " + format_range(lo, hi) + " (min/max over the model's bands" +
+       (approximate ? ", sampled" : "") + ") stretched linearly onto the model's input range " + model_range +
+       " (model card input_range, else 8-bit)");
+  return ValueStretch{lo, hi, (*range)[0], (*range)[1]};
+}
+
 PredictStats predict_on_grid(GDALDataset& input, const std::string& input_path, const PredictOutputs& outputs,
-                             const InputSpec& spec, const TileInfer& infer, int num_classes,
+                             const BandPlan& bands, const TileInfer& infer, int num_classes,
                              const std::vector<ClassInfo>& class_table, const PredictOptions& options,
                              const Progress& progress) {
   const RasterInfo info = describe_raster(input, input_path);
-  const AxisTiling cols(info.width, options.tile, options.overlap);
-  const AxisTiling rows(info.height, options.tile, options.overlap);
-  TileReader reader(input, resolve_bands(spec, info, warning_sink(options.warn)), input_path);
+  const AxisTiling cols(info.width, options.tile_width, options.overlap, options.multiple, options.fixed_size);
+  const AxisTiling rows(info.height, options.tile_height, options.overlap, options.multiple, options.fixed_size);
+  TileReader reader(input, bands, input_path);
   Outputs out = open_outputs(outputs, input, num_classes, class_table, options.output);
   StripBlender blender(num_classes, cols, rows);
 
@@ -103,13 +147,16 @@ PredictStats predict_on_grid(GDALDataset& input, const std::string& input_path, 
   stats.model_height = info.height;
   stats.width = info.width;
   stats.height = info.height;
+  stats.window_width = cols.window();
+  stats.window_height = rows.window();
   stats.tiles = static_cast<int64_t>(cols.count()) * rows.count();
   // Window k + 1 is read on a worker thread while the model runs on window k (the input dataset is
   // touched by one thread at a time: the worker reads, the caller waits for it before flushing).
   const int64_t windows = stats.tiles;
   const auto read_window = [&](int64_t k, Window& window) {
     const int r = static_cast<int>(k / cols.count()), c = static_cast<int>(k % cols.count());
-    window.valid_pixels = reader.read(cols.origin(c), rows.origin(r), cols.tile(), rows.tile(), window.input, window.valid);
+    window.valid_pixels =
+        reader.read(cols.origin(c), rows.origin(r), cols.window(), rows.window(), window.input, window.valid);
   };
   Window current, next;
   Tensor tile_scores;
@@ -123,13 +170,13 @@ PredictStats predict_on_grid(GDALDataset& input, const std::string& input_path, 
       ++stats.tiles_skipped;
     } else {
       run_model(infer, current.input, tile_scores, r, c, input_path);
-      check_scores(tile_scores, num_classes, options.tile, r, c, input_path);
+      check_scores(tile_scores, num_classes, rows.window(), cols.window(), r, c, input_path);
       blender.add(r, c, tile_scores, current.valid);
       ++stats.tiles_inferred;
     }
     if (c + 1 < cols.count()) continue;
     emit_rows(blender, r, out, info.width, num_classes);
-    blender.advance();
+    blender.advance(r);
     // Blocks of rows above the next window row are not read again: drop them from GDAL's cache
     // (after the worker's read of the next window, so the dataset is never used by two threads).
     if (ahead.valid()) ahead.wait();
@@ -155,11 +202,17 @@ PredictStats predict_raster(const std::string& input_path, const PredictOutputs&
   }
   if (!infer) throw Error("predict: no model callback was given");
   GDALDatasetUniquePtr input = open_raster(input_path);
-  if (const auto native = detail::native_grid(describe_raster(*input, input_path), options)) {
-    return detail::predict_resampled(*input, input_path, *native, outputs, spec, infer, num_classes, class_table,
+  const RasterInfo info = describe_raster(*input, input_path);
+  const WarningHook warn = warning_sink(options.warn);
+  BandPlan bands = resolve_bands(spec, info, warn);
+  if (const auto stretch = detail::value_stretch(*input, info, bands, options.input_range, warn)) {
+    apply_stretch(bands, *stretch);
+  }
+  if (const auto native = detail::native_grid(info, options)) {
+    return detail::predict_resampled(*input, input_path, *native, outputs, bands, infer, num_classes, class_table,
                                      options, progress);
   }
-  return detail::predict_on_grid(*input, input_path, outputs, spec, infer, num_classes, class_table, options, progress);
+  return detail::predict_on_grid(*input, input_path, outputs, bands, infer, num_classes, class_table, options, progress);
 }
 
 }  // namespace terraseg::geo

@@ -3,6 +3,7 @@
 /// runs it on the model's native pixel size and warps the results back.
 #include <gdal_priv.h>
 
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,13 +18,20 @@ struct Grid {
   int width = 0;
   int height = 0;
   GeoTransform gt{};
+  GeoTransform input_gt{};  ///< the input's geotransform, or the one assumed from a stated pixel size
   double ratio_x = 1.0;  ///< input pixel size / grid pixel size, along columns
   double ratio_y = 1.0;  ///< ... along rows
 };
 
-/// Predicts on `input`'s own grid (`input_path` names it in messages).
+/// The stretch that brings `input`'s values onto the model's input `range` (nullopt: none needed, or
+/// no range given); says which through `warn`.
+std::optional<ValueStretch> value_stretch(GDALDataset& input, const RasterInfo& info, const BandPlan& bands,
+                                          const std::optional<std::array<double, 2>>& range, const WarningHook& warn);
+
+/// Predicts on `input`'s own grid (`input_path` names it in messages), reading the channels `bands`
+/// (resolved against the input, stretch included).
 PredictStats predict_on_grid(GDALDataset& input, const std::string& input_path, const PredictOutputs& outputs,
-                             const InputSpec& spec, const TileInfer& infer, int num_classes,
+                             const BandPlan& bands, const TileInfer& infer, int num_classes,
                              const std::vector<ClassInfo>& class_table, const PredictOptions& options,
                              const Progress& progress);
 
@@ -34,7 +42,7 @@ std::optional<Grid> native_grid(const RasterInfo& info, const PredictOptions& op
 /// Warps `input` onto `native`, predicts there (outputs in a temporary directory beside the mask)
 /// and warps the classes and scores back onto the input's grid under the final output names.
 PredictStats predict_resampled(GDALDataset& input, const std::string& input_path, const Grid& native,
-                               const PredictOutputs& outputs, const InputSpec& spec, const TileInfer& infer,
+                               const PredictOutputs& outputs, const BandPlan& bands, const TileInfer& infer,
                                int num_classes, const std::vector<ClassInfo>& class_table,
                                const PredictOptions& options, const Progress& progress);
 

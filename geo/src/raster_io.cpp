@@ -145,6 +145,22 @@ std::vector<int64_t> count_class_pixels(const std::string& mask_path) {
   return counts;
 }
 
+std::vector<float> read_band_floats(const std::string& path, int band, int& width, int& height) {
+  GDALDatasetUniquePtr dataset = open_raster(path);
+  if (band < 1 || band > dataset->GetRasterCount()) {
+    throw Error(path + ": has " + std::to_string(dataset->GetRasterCount()) + " band(s); band " + std::to_string(band) +
+                " was asked for");
+  }
+  width = dataset->GetRasterXSize();
+  height = dataset->GetRasterYSize();
+  std::vector<float> values(static_cast<size_t>(width) * static_cast<size_t>(height));
+  if (dataset->GetRasterBand(band)->RasterIO(GF_Read, 0, 0, width, height, values.data(), width, height, GDT_Float32, 0,
+                                             0, nullptr) != CE_None) {
+    throw Error(path + ": cannot read band " + std::to_string(band) + " (" + detail::last_gdal_message() + ")");
+  }
+  return values;
+}
+
 std::optional<double> model_scale_ratio(const RasterInfo& info, double model_pixel_size_m) {
   if (!info.pixel_size_m || !(model_pixel_size_m > 0.0)) return std::nullopt;
   return (info.pixel_size_m->x + info.pixel_size_m->y) / 2.0 / model_pixel_size_m;

@@ -35,13 +35,12 @@ std::string format_metres(double m) {
   return out.str();
 }
 
-/// `src` seen on the grid (width x height, dst_gt) of its own CRS: a warped VRT read on demand. The
+/// `src` (whose pixels lie at `src_gt`: its own geotransform, or one assumed for an input without
+/// georeference) seen on the grid (width x height, dst_gt) of its own CRS: a warped VRT read on demand. The
 /// VRT keeps a reference to `src`, so it must be destroyed first. Nodata values of the source bands
 /// are honoured and carried over; areas outside the source are nodata where the source has one.
-GDALDatasetUniquePtr warped_view(GDALDataset& src, const std::string& name, int width, int height,
-                                 const GeoTransform& dst_gt, GDALResampleAlg alg) {
-  GeoTransform src_gt{};
-  if (src.GetGeoTransform(src_gt.data()) != CE_None) throw Error(name + ": no geotransform to resample with");
+GDALDatasetUniquePtr warped_view(GDALDataset& src, const std::string& name, const GeoTransform& src_gt, int width,
+                                 int height, const GeoTransform& dst_gt, GDALResampleAlg alg) {
   const int bands = src.GetRasterCount();
   std::unique_ptr<GDALWarpOptions, WarpOptionsDeleter> wo(GDALCreateWarpOptions());
   wo->hSrcDS = GDALDataset::ToHandle(&src);
@@ -110,17 +109,17 @@ void copy_rows(GDALDataset& view, GridWriter& writer, GDALDataType type, const s
 }
 
 /// A directory beside `near` for the native-grid results; removed with everything in it when done.
+/// GDAL's file API, so that it works beside /vsimem/ outputs too.
 class ScratchDir {
  public:
   explicit ScratchDir(const std::string& near) {
     static std::atomic<int> counter{0};
     path_ = fs::path(near).string() + ".native-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
-    fs::create_directories(path_);
+    if (VSIMkdirRecursive(path_.c_str(), 0755) != 0) {
+      throw Error("cannot create the scratch directory '" + path_.string() + "' beside the output: check permissions");
+    }
   }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
+  ~ScratchDir() { VSIRmdirRecursive(path_.c_str()); }
   ScratchDir(const ScratchDir&) = delete;
   ScratchDir& operator=(const ScratchDir&) = delete;
   std::string operator/(const std::string& name) const { return (path_ / name).string(); }
@@ -134,19 +133,30 @@ class ScratchDir {
 std::optional<Grid> native_grid(const RasterInfo& info, const PredictOptions& options) {
   if (!options.model_pixel_size_m || !(*options.model_pixel_size_m > 0.0)) return std::nullopt;
   const double model = *options.model_pixel_size_m;
-  if (!info.pixel_size_m || !info.geotransform) {
+  std::optional<PixelSizeM> pixel = info.geotransform ? info.pixel_size_m : std::nullopt;
+  const double tol = options.pixel_size_tolerance;
+  if (options.input_pixel_size_m && pixel && options.warn &&
+      std::abs(pixel->x / *options.input_pixel_size_m - 1.0) > tol) {
+    options.warn(info.path + ": its CRS gives " + format_metres(pixel->x) + " pixels; the stated pixel size of " +
+                 format_metres(*options.input_pixel_size_m) + " is ignored for it");
+  }
+  if (!pixel && options.input_pixel_size_m) pixel = PixelSizeM{*options.input_pixel_size_m, *options.input_pixel_size_m};
+  if (!pixel) {
     if (options.warn) {
       options.warn(info.path + ": the model works at " + format_metres(model) + " pixels but this raster's pixel size "
-                   "in metres is unknown (no CRS or geotransform); it is predicted at its own pixel size");
+                   "in metres is unknown (no CRS or geotransform); it is predicted at its own pixel size (give it "
+                   "with --pixel-size to have it resampled)");
     }
     return std::nullopt;
   }
   Grid grid;
-  grid.ratio_x = info.pixel_size_m->x / model;
-  grid.ratio_y = info.pixel_size_m->y / model;
-  const double tol = options.pixel_size_tolerance;
+  grid.ratio_x = pixel->x / model;
+  grid.ratio_y = pixel->y / model;
   if (std::abs(grid.ratio_x - 1.0) <= tol && std::abs(grid.ratio_y - 1.0) <= tol) return std::nullopt;
-  const GeoTransform& gt = *info.geotransform;
+  // An input without a georeference is taken as north-up pixels of the stated size from (0, 0).
+  grid.input_gt = info.geotransform && info.pixel_size_m ? *info.geotransform
+                                                          : GeoTransform{0.0, pixel->x, 0.0, 0.0, 0.0, -pixel->y};
+  const GeoTransform& gt = grid.input_gt;
   grid.gt = {gt[0], gt[1] / grid.ratio_x, gt[2] / grid.ratio_y, gt[3], gt[4] / grid.ratio_x, gt[5] / grid.ratio_y};
   const double width = std::ceil(info.width * grid.ratio_x - 1e-6), height = std::ceil(info.height * grid.ratio_y - 1e-6);
   if (width > std::numeric_limits<int>::max() / 2 || height > std::numeric_limits<int>::max() / 2) {
@@ -158,14 +168,14 @@ std::optional<Grid> native_grid(const RasterInfo& info, const PredictOptions& op
   grid.height = std::max(1, static_cast<int>(height));
   const double enlargement = std::max(grid.ratio_x, grid.ratio_y);
   if (enlargement > options.max_enlargement) {
-    throw Error(info.path + ": its pixels (" + format_metres(info.pixel_size_m->x) + ") are " +
+    throw Error(info.path + ": its pixels (" + format_metres(pixel->x) + ") are " +
                 std::to_string(static_cast<int>(std::lround(enlargement))) + "x coarser than the " +
                 format_metres(model) + " the model works at; enlarging that far cannot add the detail the model "
                 "needs. Use imagery nearer " + format_metres(model) + ", or predict at the input's own pixel size "
                 "(config tiling.resample: false, or --no-resample)");
   }
   if (options.warn && enlargement > 3.0) {
-    options.warn(info.path + ": pixels of " + format_metres(info.pixel_size_m->x) + " are over 3x coarser than the " +
+    options.warn(info.path + ": pixels of " + format_metres(pixel->x) + " are over 3x coarser than the " +
                  format_metres(model) + " the model works at; they are enlarged to that size, but detail the model "
                  "relies on is not in the image: expect poor results");
   }
@@ -173,7 +183,7 @@ std::optional<Grid> native_grid(const RasterInfo& info, const PredictOptions& op
 }
 
 PredictStats predict_resampled(GDALDataset& input, const std::string& input_path, const Grid& native,
-                               const PredictOutputs& outputs, const InputSpec& spec, const TileInfer& infer,
+                               const PredictOutputs& outputs, const BandPlan& bands, const TileInfer& infer,
                                int num_classes, const std::vector<ClassInfo>& class_table,
                                const PredictOptions& options, const Progress& progress) {
   const bool enlarging = native.ratio_x * native.ratio_y > 1.0;
@@ -181,30 +191,30 @@ PredictStats predict_resampled(GDALDataset& input, const std::string& input_path
   const PredictOutputs on_native{scratch / "classes.tif", outputs.scores_path.empty() ? "" : scratch / "scores.tif"};
   PredictStats stats;
   {
-    GDALDatasetUniquePtr view = warped_view(input, input_path, native.width, native.height, native.gt,
-                                            enlarging ? GRA_Bilinear : GRA_Average);
+    GDALDatasetUniquePtr view = warped_view(input, input_path, native.input_gt, native.width, native.height,
+                                            native.gt, enlarging ? GRA_Bilinear : GRA_Average);
     PredictOptions native_options = options;
     native_options.output = OutputOptions{false, false, options.output.block_size};
     const Progress scaled = [&progress](double f) {
       if (progress) progress(0.85 * f);
     };
-    stats = predict_on_grid(*view, input_path, on_native, spec, infer, num_classes, class_table, native_options, scaled);
+    stats = predict_on_grid(*view, input_path, on_native, bands, infer, num_classes, class_table, native_options, scaled);
   }
   // Back onto the input grid: the majority class when the input pixel covers several model pixels,
   // the nearest otherwise; scores are interpolated.
-  GeoTransform input_gt{};
-  input.GetGeoTransform(input_gt.data());
+  const GeoTransform& input_gt = native.input_gt;
   const int width = input.GetRasterXSize(), height = input.GetRasterYSize();
   GDALDatasetUniquePtr classes = open_raster(on_native.mask_path);
   GDALDatasetUniquePtr class_view =
-      warped_view(*classes, input_path, width, height, input_gt, enlarging ? GRA_Mode : GRA_NearestNeighbour);
+      warped_view(*classes, input_path, native.gt, width, height, input_gt, enlarging ? GRA_Mode : GRA_NearestNeighbour);
   GridWriter mask(outputs.mask_path, input, 1, GDT_Byte, "NEAREST", options.output);
   apply_class_style(*mask.dataset().GetRasterBand(1), class_table, num_classes);
   copy_rows(*class_view, mask, GDT_Byte, input_path);
   std::unique_ptr<GridWriter> scores;
   if (!outputs.scores_path.empty()) {
     GDALDatasetUniquePtr native_scores = open_raster(on_native.scores_path);
-    GDALDatasetUniquePtr score_view = warped_view(*native_scores, input_path, width, height, input_gt, GRA_Bilinear);
+    GDALDatasetUniquePtr score_view =
+        warped_view(*native_scores, input_path, native.gt, width, height, input_gt, GRA_Bilinear);
     scores = std::make_unique<GridWriter>(outputs.scores_path, input, num_classes, GDT_Float32, "AVERAGE",
                                           options.output);
     for (int k = 1; k <= num_classes; ++k) {

@@ -30,8 +30,9 @@ class BenchCommand final : public Command {
                                   "and compare with the engine alone");
     height->excludes(raster);
     width->excludes(raster);
-    sub.add_option("--tile", tile_, "Tile size with --raster")->check(CLI::Range(32, 8192));
-    sub.add_option("--overlap", overlap_, "Tile overlap with --raster")->check(CLI::Range(0, 4096));
+    sub.add_option("--tile", tile_, "Window with --raster: N or HxW (default: the model card's, else 512)");
+    sub.add_option("--overlap", overlap_, "Window overlap with --raster (default: the model card's, else 64)")
+        ->check(CLI::Range(0, 4096));
     sub.add_option("--runs", runs_, "Timed runs (median reported)")->check(CLI::Range(1, 1000));
     sub.add_option("--warmup", warmup_, "Untimed runs first")->check(CLI::Range(1, 100));
     sub.add_option("--precision", precision_, "f32, bf16 or int8")->check(CLI::IsMember({"f32", "bf16", "int8"}));
@@ -53,7 +54,13 @@ class BenchCommand final : public Command {
     if (raster_.empty() && (height_ == 0 || width_ == 0)) {
       throw Error("bench: give --height and --width, or --raster");
     }
-    if (!raster_.empty()) height_ = width_ = tile_;
+    PredictReport prediction;
+    if (!raster_.empty()) {
+      // Predict first: the engine alone is then timed on the window the prediction gave the model.
+      prediction = predict_raster_once(engine, model);
+      height_ = prediction.window[0];
+      width_ = prediction.window[1];
+    }
     const Dims dims{1, channels, height_, width_};
     const BenchResult result = bench_engine(engine, dims, runs_, warmup_);
     const PlanStats stats = engine.stats(dims);
@@ -69,7 +76,7 @@ class BenchCommand final : public Command {
       const BenchResult f32 = bench_engine(reference, dims, runs_, warmup_);
       report_vs_f32(result, f32, compare_engines(engine, reference, dims), stats.emulated_bf16_convolutions);
     }
-    if (!raster_.empty()) bench_raster(engine, model, result);
+    if (!raster_.empty()) report_raster(prediction, result);
     if (json_) std::cout << doc_.dump(2) << '\n';
     return 0;
   }
@@ -123,37 +130,42 @@ class BenchCommand final : public Command {
     }
   }
 
-  /// Predicts raster_ end to end into a scratch directory (removed afterwards) and prints how its
-  /// throughput compares with the engine alone on as many tiles.
-  void bench_raster(Engine& engine, const LoadedModel& model, const BenchResult& per_tile) {
+  /// Predicts raster_ end to end (tiling as predict resolves it, at the raster's own pixel size) into
+  /// a scratch directory, removed afterwards.
+  PredictReport predict_raster_once(Engine& engine, const LoadedModel& model) {
     const auto scratch = std::filesystem::temp_directory_path() / ("terraseg-bench-" + std::to_string(getpid()));
     std::filesystem::create_directories(scratch);
     PredictRequest request;
     request.input = raster_;
     request.mask_path = (scratch / "classes.tif").string();
-    request.tile = tile_;
-    request.overlap = overlap_;
+    if (!tile_.empty()) request.tile = parse_tile_size(tile_, "--tile");
+    if (overlap_ >= 0) request.overlap = overlap_;
     request.resample = false;
-    PredictReport prediction;
     try {
-      prediction = predict_file(engine, model.graph.card, request, {});
+      PredictReport prediction = predict_file(engine, model.graph.card, request, {});
+      std::filesystem::remove_all(scratch);
+      return prediction;
     } catch (...) {
       std::filesystem::remove_all(scratch);
       throw;
     }
-    std::filesystem::remove_all(scratch);
+  }
+
+  /// How the end-to-end prediction's throughput compares with the engine alone on as many windows.
+  void report_raster(const PredictReport& prediction, const BenchResult& per_tile) {
     const double engine_s = per_tile.median_ms * static_cast<double>(prediction.tiles_inferred) / 1000.0;
     const double ratio = prediction.seconds > 0.0 ? engine_s / prediction.seconds : 0.0;
+    const std::string window = std::to_string(prediction.window[0]) + "x" + std::to_string(prediction.window[1]);
     if (json_) {
       doc_["raster"] = {{"path", raster_},         {"width", prediction.width},
-                        {"height", prediction.height}, {"tile", tile_},
-                        {"overlap", overlap_},         {"tiles", prediction.tiles_inferred},
+                        {"height", prediction.height}, {"window", window},
+                        {"overlap", prediction.overlap}, {"tiles", prediction.tiles_inferred},
                         {"end_to_end_s", prediction.seconds}, {"engine_alone_s", engine_s},
                         {"throughput_fraction_of_engine", ratio}};
       return;
     }
     std::cout << std::fixed << std::setprecision(2) << raster_ << " (" << prediction.width << "x" << prediction.height
-              << "): " << prediction.tiles_inferred << " tiles of " << tile_ << " (overlap " << overlap_
+              << "): " << prediction.tiles_inferred << " windows of " << window << " (overlap " << prediction.overlap
               << "), end to end " << prediction.seconds << " s; engine alone " << prediction.tiles_inferred << " x "
               << per_tile.median_ms << " ms = " << engine_s << " s; end-to-end throughput = " << ratio * 100.0
               << " % of the engine alone\n";
@@ -161,8 +173,8 @@ class BenchCommand final : public Command {
 
   CommonOptions* common_ = nullptr;
   std::string raster_;
-  int tile_ = 512;
-  int overlap_ = 64;
+  std::string tile_;
+  int overlap_ = -1;
   std::string model_path_;
   int64_t height_ = 0;
   int64_t width_ = 0;

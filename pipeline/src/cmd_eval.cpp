@@ -1,6 +1,12 @@
-// `terraseg eval --model M.onnx --images DIR --masks DIR [--json] [--pixel-size M]`: runs the inference
-// engine over images paired with masks by file stem and prints segmentation metrics (core/metrics.hpp).
+// `terraseg eval --model M.onnx --images DIR --masks DIR [--json] [--pixel-size M]`: predicts every image
+// through predict_file (the path of predict and run) and scores the class maps against the masks paired
+// by file stem (core/metrics.hpp).
+#include <cpl_vsi.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <set>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -11,7 +17,10 @@
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/metrics.hpp"
+#include "predict_step.hpp"
+#include "terraseg/geo/blend.hpp"
 #include "terraseg/geo/dataset.hpp"
+#include "terraseg/geo/raster_io.hpp"
 
 namespace terraseg::cli {
 namespace {
@@ -43,11 +52,13 @@ class EvalCommand final : public Command {
     sub.add_option("--palette", palette_, "Colour-coded masks: '#RRGGBB=ID,...' (ID -1 = ignore)");
     sub.add_option("--threshold-mask", threshold_, "Binary masks: value >= T is the positive class");
     sub.add_option("--ignore-ids", ignore_ids_, "Mask ids to ignore (e.g. 11 for CamVid)");
-    sub.add_option("--multiple", multiple_, "Centre-crop images to multiples of this (default 8)");
+    sub.add_option("--multiple", multiple_, "Ignored (kept for old scripts): images run whole, as predict runs them");
     sub.add_option("--pixel-size", pixel_size_m_,
                    "Ground pixel size of the images in metres: they and their masks are resized to the model card's "
                    "pixel_size_m before inference and scored there")
         ->check(CLI::PositiveNumber);
+    sub.add_option("--predictions", predictions_dir_,
+                   "Also keep each image's class map, as predict writes it, as DIR/<image stem>.tif (new files only)");
     sub.add_option("--precision", precision_, "f32, bf16 or int8 (to measure what reduced precision costs)")
         ->check(CLI::IsMember({"f32", "bf16", "int8"}));
     sub.add_option("--convolution", convolution_, "auto (Winograd 3x3 where it applies) or direct")
@@ -58,48 +69,92 @@ class EvalCommand final : public Command {
     std::string warning;
     LoadedModel model = load_model_file(model_path_, &warning);
     if (!warning.empty() && !common_->quiet) std::cerr << "terraseg: warning: " << warning << '\n';
+    if (multiple_ > 0 && !common_->quiet) {
+      std::cerr << "terraseg: warning: --multiple is ignored: images run whole, padded to the model's stride and "
+                   "cropped back, as predict runs them\n";
+    }
     const ModelCard card = model.graph.card;
     EngineOptions options{common_->threads, parse_precision(precision_)};
     if (convolution_ == "direct") options.convolution = EngineOptions::Convolution::direct;
     Engine engine(model.graph, options);
-    geo::MaskEncoding mask = mask_encoding(static_cast<int>(card.classes.size()));
-    const auto pairs = geo::pair_by_stem({images_}, {masks_}, geo::DatasetSplit{});
-    const geo::Normalisation norm = geo::Normalisation::from_card(card);
     const int classes = std::max<int>(2, static_cast<int>(card.classes.size()));
-    geo::AugmentConfig resize;  // no crop, flips or jitter: a fixed rescale (or nothing)
-    if (pixel_size_m_ > 0.0) {
-      if (!card.pixel_size_m || !(*card.pixel_size_m > 0.0)) {
-        throw Error(model_path_ + ": --pixel-size needs a model card stating pixel_size_m; this one states none");
-      }
-      resize.scale_min = resize.scale_max = pixel_size_m_ / *card.pixel_size_m;
+    const geo::MaskEncoding mask = mask_encoding(classes);
+    const auto pairs = geo::pair_by_stem({images_}, {masks_}, geo::DatasetSplit{});
+    if (pixel_size_m_ > 0.0 && (!card.pixel_size_m || !(*card.pixel_size_m > 0.0))) {
+      throw Error(model_path_ + ": --pixel-size needs a model card stating pixel_size_m; this one states none");
     }
     ConfusionMatrix matrix(classes);
     ThresholdSweep sweep;
-    bool binary = false;
-    Tensor output;
-    std::vector<uint8_t> predicted;
+    const bool binary = classes == 2;
+    const float shift = threshold_logit_shift(card, classes);
+    // Every prediction is made by predict_file, the path of predict and run, into memory: what eval
+    // measures is what users get.
+    const std::string scratch = "/vsimem/terraseg-eval-" + std::to_string(getpid());
     std::vector<float> positive;
-    for (const auto& pair : pairs) {
-      const geo::Sample sample = geo::centre_crop(geo::augment(geo::load_sample(pair, mask), resize, 0, 0, 0), multiple_);
-      Tensor input({1, static_cast<int64_t>(norm.bands.size()), sample.height, sample.width});
-      Labels labels{1, sample.height, sample.width, std::vector<uint8_t>(sample.labels.size())};
-      geo::normalise_into(sample, norm, input, labels, 0);
-      engine.run(input, output);
-      binary = output.dim(1) <= 2;
-      decode(output, predicted, positive);
-      matrix.add(predicted.data(), labels.ids.data(), static_cast<int64_t>(predicted.size()));
-      if (binary) sweep.add(positive.data(), labels.ids.data(), static_cast<int64_t>(predicted.size()));
+    if (!predictions_dir_.empty()) check_predictions_dir(pairs);
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      PredictRequest request;
+      request.input = pairs[i].first;
+      request.mask_path = predictions_dir_.empty() ? scratch + "/" + std::to_string(i) + ".tif"
+                                                   : prediction_path(pairs[i].first);
+      if (binary) request.logits_path = scratch + "/" + std::to_string(i) + "-scores.tif";
+      request.overviews = false;
+      if (pixel_size_m_ > 0.0) request.pixel_size_m = pixel_size_m_;
+      const PredictReport report = predict_file(engine, card, request, {});
+      if (!common_->quiet) {
+        for (const std::string& message : std::set<std::string>(report.warnings.begin(), report.warnings.end())) {
+          if (reported_.insert(message).second) std::cerr << "terraseg: warning: " << message << '\n';
+        }
+      }
+      int height = 0, width = 0, mask_h = 0, mask_w = 0;
+      const std::vector<float> predicted = geo::read_band_floats(request.mask_path, 1, width, height);
+      std::vector<uint8_t> labels = geo::load_labels(pairs[i].second, mask, mask_h, mask_w);
+      if (mask_h != height || mask_w != width) {
+        throw Error("mask '" + pairs[i].second + "' is " + std::to_string(mask_w) + "x" + std::to_string(mask_h) +
+                    " but its image '" + pairs[i].first + "' is " + std::to_string(width) + "x" + std::to_string(height));
+      }
+      std::vector<uint8_t> ids(predicted.size());
+      for (size_t p = 0; p < ids.size(); ++p) {
+        ids[p] = static_cast<uint8_t>(predicted[p]);
+        if (ids[p] == geo::kClassNodata) labels[p] = kIgnoreLabel;  // no input data: nothing to score
+      }
+      matrix.add(ids.data(), labels.data(), static_cast<int64_t>(ids.size()));
+      if (binary) {
+        positive_probability(request.logits_path, shift, positive);
+        sweep.add(positive.data(), labels.data(), static_cast<int64_t>(positive.size()));
+      }
+      if (predictions_dir_.empty()) VSIUnlink(request.mask_path.c_str());
+      if (binary) VSIUnlink(request.logits_path.c_str());
     }
     nlohmann::json report = make_report(card, matrix, binary ? &sweep : nullptr, pairs.size());
-    report["resize_factor"] = resize.scale_min;
+    report["pixel_size_m"] = pixel_size_m_ > 0.0 ? nlohmann::json(pixel_size_m_) : nlohmann::json(nullptr);
+    // How much the images were scaled for the model (predict resamples them, and scores on their grid).
+    report["resize_factor"] = pixel_size_m_ > 0.0 ? pixel_size_m_ / *card.pixel_size_m : 1.0;
     report["precision"] = precision_;
     report["convolution"] = convolution_;
+    if (card.threshold && binary) report["threshold"] = *card.threshold;
     if (json_) std::cout << report.dump(2) << '\n';
     else print(report);
     return 0;
   }
 
  private:
+  std::string prediction_path(const std::string& image) const {
+    return (std::filesystem::path(predictions_dir_) / (std::filesystem::path(image).stem().string() + ".tif")).string();
+  }
+
+  /// --predictions writes new files only: refuses, before predicting anything, to replace one.
+  void check_predictions_dir(const std::vector<std::pair<std::string, std::string>>& pairs) const {
+    for (const auto& pair : pairs) {
+      const std::string path = prediction_path(pair.first);
+      if (std::filesystem::exists(path)) {
+        throw Error("--predictions: '" + path + "' already exists; eval never replaces files: give an empty or new "
+                    "directory");
+      }
+    }
+    std::filesystem::create_directories(predictions_dir_);
+  }
+
   geo::MaskEncoding mask_encoding(int classes) const {
     geo::MaskEncoding mask;
     mask.classes = classes;
@@ -114,19 +169,16 @@ class EvalCommand final : public Command {
     return mask;
   }
 
-  /// Arg-max ids and the positive-class probability (1 channel: sigmoid; 2: softmax channel 1).
-  static void decode(const Tensor& scores, std::vector<uint8_t>& ids, std::vector<float>& positive) {
-    const int64_t channels = scores.dim(1), plane = scores.dim(2) * scores.dim(3);
-    ids.resize(static_cast<size_t>(plane));
-    positive.resize(static_cast<size_t>(plane));
-    const float* x = scores.data();
-    for (int64_t p = 0; p < plane; ++p) {
-      int best = 0;
-      for (int64_t c = 1; c < channels; ++c) best = x[c * plane + p] > x[best * plane + p] ? static_cast<int>(c) : best;
-      const float z = channels == 1 ? x[p] : channels == 2 ? x[plane + p] - x[p] : 0.0F;
-      if (channels == 1) best = z >= 0.0F ? 1 : 0;
-      ids[static_cast<size_t>(p)] = static_cast<uint8_t>(best);
-      positive[static_cast<size_t>(p)] = 1.0F / (1.0F + std::exp(-z));
+  /// P(class 1) of a binary model from predict's blended scores, whose class-0 band carries the card
+  /// threshold's shift (threshold_logit_shift): the sweep wants the model's own probability.
+  static void positive_probability(const std::string& scores_path, float shift, std::vector<float>& positive) {
+    int width = 0, height = 0;
+    const std::vector<float> class0 = geo::read_band_floats(scores_path, 1, width, height);
+    const std::vector<float> class1 = geo::read_band_floats(scores_path, 2, width, height);
+    positive.resize(class0.size());
+    for (size_t p = 0; p < class0.size(); ++p) {
+      const float z = class1[p] - (class0[p] - shift);
+      positive[p] = std::isfinite(z) ? 1.0F / (1.0F + std::exp(-z)) : 0.0F;
     }
   }
 
@@ -178,9 +230,10 @@ class EvalCommand final : public Command {
   }
 
   CommonOptions* common_ = nullptr;
-  std::string model_path_, images_, masks_, palette_;
+  std::string model_path_, images_, masks_, palette_, predictions_dir_;
   int threshold_ = -1;
-  int multiple_ = 8;
+  int multiple_ = 0;
+  std::set<std::string> reported_;  ///< warnings already printed (one per distinct message)
   double pixel_size_m_ = 0.0;
   std::string precision_ = "f32";
   std::string convolution_ = "auto";

@@ -37,8 +37,15 @@ class PredictCommand final : public Command {
     output->excludes(output_dir);
     sub.add_option("--logits", logits_, "Float32 per-class scores: a file (one input) or a directory");
     sub.add_option("--vectors", vectors_, "GeoPackage polygons of the classes: a file (one input) or a directory");
-    sub.add_option("--tile", tile_, "Tile size in pixels")->check(CLI::Range(32, 8192));
-    sub.add_option("--overlap", overlap_, "Overlap between tiles in pixels")->check(CLI::Range(0, 4096));
+    sub.add_option("--tile", tile_,
+                   "Window for rasters that do not fit in one: N or HxW pixels (default: the model card's, else 512); "
+                   "an image that fits runs whole");
+    sub.add_option("--overlap", overlap_, "Pixels shared by neighbouring windows (default: the model card's, else 64)")
+        ->check(CLI::Range(0, 4096));
+    sub.add_option("--pixel-size", pixel_size_m_,
+                   "Ground pixel size in metres of inputs without a georeference: they are resampled to the model "
+                   "card's pixel_size_m")
+        ->check(CLI::PositiveNumber);
     sub.add_option("--bands", bands_, "Input bands in network order, e.g. 3,2,1 or red,green,blue");
     sub.add_option("--precision", precision_, "f32, bf16 or int8")->check(CLI::IsMember({"f32", "bf16", "int8"}));
     sub.add_flag("--cog", cog_, "Write Cloud Optimized GeoTIFFs");
@@ -49,7 +56,6 @@ class PredictCommand final : public Command {
   int run() override {
     if (output_.empty() == output_dir_.empty()) throw terraseg::Error("predict: give exactly one of -o OUTPUT or --output-dir DIR");
     if (!output_.empty() && inputs_.size() != 1) throw terraseg::Error("predict: -o takes one input; use --output-dir DIR for several");
-    if (2 * overlap_ >= tile_) throw terraseg::Error("predict: --overlap must be less than half of --tile");
     for (const auto& input : inputs_) check_input(input);
 
     std::string warning;
@@ -88,8 +94,9 @@ class PredictCommand final : public Command {
     request.mask_path = output_.empty() ? derive(output_dir_, input, ".tif") : output_;
     request.logits_path = derive(logits_, input, "-scores.tif");
     request.vectors_path = derive(vectors_, input, ".gpkg");
-    request.tile = tile_;
-    request.overlap = overlap_;
+    if (!tile_.empty()) request.tile = parse_tile_size(tile_, "--tile");
+    if (overlap_ >= 0) request.overlap = overlap_;
+    if (pixel_size_m_ > 0.0) request.pixel_size_m = pixel_size_m_;
     request.cog = cog_;
     request.resample = !no_resample_;
     request.band_override = split_commas(bands_);
@@ -105,8 +112,9 @@ class PredictCommand final : public Command {
   std::string output_dir_;
   std::string logits_;
   std::string vectors_;
-  int tile_ = 512;
-  int overlap_ = 64;
+  std::string tile_;
+  int overlap_ = -1;
+  double pixel_size_m_ = 0.0;
   std::string bands_;
   std::string precision_ = "f32";
   bool cog_ = false;

@@ -201,19 +201,32 @@ class TrainCommand final : public Command {
     ThresholdSweep sweep;
     std::vector<uint8_t> ids;
     std::vector<float> positive;
+    std::vector<float> all_positive;   // binary: every validation pixel, to score at the chosen threshold
+    std::vector<uint8_t> all_labels;
     const geo::Normalisation norm = normalisation(trainer.graph());
     for (const geo::Sample& sample : val_) {
       Tensor images({1, static_cast<int64_t>(norm.bands.size()), sample.height, sample.width});
       Labels labels{1, sample.height, sample.width, std::vector<uint8_t>(sample.labels.size())};
       geo::normalise_into(sample, norm, images, labels, 0);
       trainer.predict(images, ids, binary ? &positive : nullptr);
-      matrix.add(ids.data(), labels.ids.data(), static_cast<int64_t>(ids.size()));
-      if (binary) sweep.add(positive.data(), labels.ids.data(), static_cast<int64_t>(ids.size()));
+      if (!binary) {
+        matrix.add(ids.data(), labels.ids.data(), static_cast<int64_t>(ids.size()));
+        continue;
+      }
+      sweep.add(positive.data(), labels.ids.data(), static_cast<int64_t>(ids.size()));
+      all_positive.insert(all_positive.end(), positive.begin(), positive.end());
+      all_labels.insert(all_labels.end(), labels.ids.begin(), labels.ids.end());
+    }
+    const BinaryScore best = binary ? sweep.best() : BinaryScore{};
+    if (binary) {
+      // predict applies the card's threshold, so the card's figures are those at that threshold.
+      ids.resize(all_positive.size());
+      for (size_t i = 0; i < ids.size(); ++i) ids[i] = all_positive[i] > best.threshold ? 1 : 0;
+      matrix.add(ids.data(), all_labels.data(), static_cast<int64_t>(ids.size()));
     }
     nlohmann::json m{{"val_miou", matrix.mean_iou()}, {"val_global_accuracy", matrix.global_accuracy()},
                      {"val_class_accuracy", matrix.class_average_accuracy()}};
     if (binary) {
-      const BinaryScore best = sweep.best();
       m["val_f1"] = best.f1;
       m["val_precision"] = best.precision;
       m["val_recall"] = best.recall;

@@ -152,17 +152,35 @@ void parse_street_levels(MapReader& street, const StreetViewConfig& view) {
   }
 }
 
+/// tiling.tile: N or [H, W], sides 32..16384.
+void read_tile(MapReader& tiling, TilingConfig& config) {
+  const YAML::Node node = tiling.raw("tile");
+  if (!node || node.IsNull()) return;
+  std::vector<int> sides;
+  try {
+    if (node.IsScalar()) sides = {node.as<int>(), node.as<int>()};
+    else if (node.IsSequence()) sides = node.as<std::vector<int>>();
+  } catch (const YAML::Exception&) {
+    sides.clear();
+  }
+  if (sides.size() != 2 || sides[0] < 32 || sides[1] < 32 || sides[0] > 16384 || sides[1] > 16384) {
+    tiling.fail("tile", "must be N or [H, W] with sides from 32 to 16384 pixels", node);
+  }
+  config.tile = std::array<int, 2>{sides[0], sides[1]};
+}
+
 void parse_sections(MapReader& root, RunConfig& config) {
   root.path("output_dir", config.output_dir, true);
   root.optional("threads", config.threads);
   if (config.threads < 0) root.fail("threads", "must be 0 (all cores) or more", root.raw("threads"));
   if (auto tiling = root.child("tiling")) {
-    tiling->optional("tile", config.tiling.tile);
+    read_tile(*tiling, config.tiling);
     tiling->optional("overlap", config.tiling.overlap);
     tiling->optional("resample", config.tiling.resample);
     tiling->finish();
-    if (config.tiling.tile < 32 || config.tiling.overlap < 0 || 2 * config.tiling.overlap >= config.tiling.tile) {
-      tiling->fail("tile", "must be >= 32 and larger than twice 'overlap'", YAML::Node());
+    const TilingConfig& t = config.tiling;
+    if (t.overlap && (*t.overlap < 0 || (t.tile && 2 * *t.overlap >= std::min((*t.tile)[0], (*t.tile)[1])))) {
+      tiling->fail("overlap", "must be at least 0 and less than half of 'tile'", YAML::Node());
     }
   }
   if (auto outputs = root.child("outputs")) {

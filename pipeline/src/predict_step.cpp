@@ -1,9 +1,12 @@
 #include "predict_step.hpp"
 
 #include <chrono>
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 
 #include "models.hpp"
+#include "terraseg/core/input_geometry.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/predict.hpp"
 #include "terraseg/geo/raster_io.hpp"
@@ -12,11 +15,11 @@
 namespace terraseg {
 namespace {
 
-/// Output channels of the model for a tile of `tile` pixels: the card's class count, else one planned
-/// run (the same shape the tiles use, so the plan is reused, not wasted).
-int model_classes(Engine& engine, const ModelCard& card, int channels, int tile) {
+/// Output channels of the model: the card's class count, else one run at the smallest size it takes.
+int model_classes(Engine& engine, const ModelCard& card, int channels, const TilingPlan& tiling) {
   if (!card.classes.empty()) return static_cast<int>(card.classes.size());
-  Tensor probe({1, channels, tile, tile});
+  const int64_t side = std::max(tiling.multiple, 32);
+  Tensor probe = tiling.fixed_size ? Tensor({1, channels, tiling.tile[0], tiling.tile[1]}) : Tensor({1, channels, side, side});
   Tensor scores;
   engine.run(probe, scores);
   if (scores.rank() != 4) throw Error("model output '" + engine.graph().outputs.at(0) + "' is not NCHW scores");
@@ -30,7 +33,101 @@ std::map<int, int64_t> class_histogram(const std::string& mask_path, int classes
   return result;
 }
 
+std::string size_text(const std::array<int, 2>& hw) {
+  return hw[0] == hw[1] ? std::to_string(hw[0]) : std::to_string(hw[0]) + "x" + std::to_string(hw[1]);
+}
+
+/// The raw value range the card's normalisation expects: its input_range, else 0..255 (the 8-bit
+/// imagery every card so far was trained on). None without a card: raw values go in as they are.
+std::optional<std::array<double, 2>> expected_input_range(const ModelCard& card) {
+  if (card.input_range) return card.input_range;
+  if (card.present) return std::array<double, 2>{0.0, 255.0};
+  return std::nullopt;
+}
+
 }  // namespace
+
+float threshold_logit_shift(const ModelCard& card, int classes) {
+  // Class 1 iff l1 - l0 > logit(t): adding logit(t) to the class-0 logit makes the blender's argmax
+  // apply the threshold (scores shift alike, so blending is unaffected).
+  if (classes != 2 || !card.threshold || !(*card.threshold > 0.0) || !(*card.threshold < 1.0)) return 0.0F;
+  return static_cast<float>(std::log(*card.threshold / (1.0 - *card.threshold)));
+}
+
+std::array<int, 2> parse_tile_size(const std::string& text, const std::string& source) {
+  const auto number = [&](const std::string& part) {
+    int value = 0;
+    const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
+    if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || value < 8 || value > 16384) {
+      throw Error(source + ": tile '" + text + "' must be N or HxW with sides from 8 to 16384 pixels, e.g. 512 or 512x1024");
+    }
+    return value;
+  };
+  const size_t x = text.find('x');
+  if (x == std::string::npos) return {number(text), number(text)};
+  return {number(text.substr(0, x)), number(text.substr(x + 1))};
+}
+
+TilingPlan resolve_tiling(const ModelCard& card, const InputGeometry& geometry, const PredictRequest& request,
+                          const std::function<void(const std::string&)>& warn) {
+  TilingPlan plan;
+  plan.multiple = geometry.multiple;
+  std::string tile_source = "the model card's 'tile'";
+  if (request.tile) {
+    plan.tile = *request.tile;
+    plan.tile_from = request.tile_source.rfind("--", 0) == 0 ? "flag" : "config";
+    tile_source = request.tile_source;
+  } else if (card.tile) {
+    plan.tile = *card.tile;
+    plan.tile_from = "card";
+  } else {
+    plan.tile_from = "default";
+  }
+  if (geometry.fixed_hw) {
+    if (plan.tile_from != "default" && plan.tile != *geometry.fixed_hw) {
+      throw Error(tile_source + ": the model '" + card.name + "' only runs at its input size " +
+                  size_text(*geometry.fixed_hw) + " (H x W); set the tile to " + size_text(*geometry.fixed_hw) +
+                  " or leave it out");
+    }
+    plan.tile = *geometry.fixed_hw;
+    plan.fixed_size = true;
+    plan.tile_from = "fixed input size";
+  } else {
+    for (int& side : plan.tile) {
+      if (side < geometry.multiple) {
+        throw Error(tile_source + ": tile " + size_text(plan.tile) + " is below the model's minimum of " +
+                    std::to_string(geometry.multiple) + " pixels (its stride); use a tile of at least " +
+                    std::to_string(std::max(geometry.multiple, 64)) + " pixels");
+      }
+      if (side % geometry.multiple != 0) {
+        const int rounded = side / geometry.multiple * geometry.multiple;
+        if (warn) {
+          warn(tile_source + ": tile side " + std::to_string(side) + " is not a multiple of the model's stride " +
+               std::to_string(geometry.multiple) + "; using " + std::to_string(rounded));
+        }
+        side = rounded;
+      }
+    }
+  }
+  std::string overlap_source = "the model card's 'tile_overlap'";
+  if (request.overlap) {
+    plan.overlap = *request.overlap;
+    plan.overlap_from = request.overlap_source.rfind("--", 0) == 0 ? "flag" : "config";
+    overlap_source = request.overlap_source;
+  } else if (card.tile_overlap) {
+    plan.overlap = *card.tile_overlap;
+    plan.overlap_from = "card";
+  } else {
+    plan.overlap = std::min(64, std::min(plan.tile[0], plan.tile[1]) / 4);
+    plan.overlap_from = "default";
+  }
+  const int shortest = std::min(plan.tile[0], plan.tile[1]);
+  if (plan.overlap < 0 || (plan.overlap > 0 && 2 * plan.overlap >= shortest)) {
+    throw Error(overlap_source + ": overlap " + std::to_string(plan.overlap) + " must be less than half the tile (" +
+                size_text(plan.tile) + "); lower the overlap or raise the tile");
+  }
+  return plan;
+}
 
 PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictRequest& request,
                            const ProgressFn& progress) {
@@ -50,7 +147,9 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
     throw Error(request.input + ": the model takes " + std::to_string(channels) + " bands but its card (or --bands) names " +
                 std::to_string(spec.bands.size()) + "; pass --bands with " + std::to_string(channels) + " entries");
   }
-  const int classes = model_classes(engine, card, channels, request.tile);
+  const TilingPlan tiling =
+      resolve_tiling(card, input_geometry(engine.graph()), request, [&report](const std::string& message) { report.warnings.push_back(message); });
+  const int classes = model_classes(engine, card, channels, tiling);
   std::vector<ClassInfo> class_table = card.classes;
   if (class_table.empty()) {
     ModelCard generic;
@@ -59,16 +158,18 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   }
 
   geo::PredictOptions options;
-  options.tile = request.tile;
-  options.overlap = request.overlap;
+  options.tile_height = tiling.tile[0];
+  options.tile_width = tiling.tile[1];
+  options.overlap = tiling.overlap;
+  options.multiple = tiling.multiple;
+  options.fixed_size = tiling.fixed_size;
   options.output.cog = request.cog;
+  options.output.overviews = request.overviews;
+  options.input_range = expected_input_range(card);
   if (request.resample) options.model_pixel_size_m = card.pixel_size_m;
+  options.input_pixel_size_m = request.pixel_size_m;
   options.warn = [&report](const std::string& message) { report.warnings.push_back(message); };
-  // A binary model with a tuned threshold t on P(class 1): class 1 iff l1 - l0 > logit(t), so adding
-  // logit(t) to the class-0 logit makes the blender's argmax apply the threshold (scores shift alike).
-  const float class0_shift = classes == 2 && card.threshold && *card.threshold > 0.0 && *card.threshold < 1.0
-                                 ? static_cast<float>(std::log(*card.threshold / (1.0 - *card.threshold)))
-                                 : 0.0F;
+  const float class0_shift = threshold_logit_shift(card, classes);
   const geo::TileInfer infer = [&engine, class0_shift](const Tensor& input, Tensor& scores) {
     engine.run(input, scores);
     if (class0_shift == 0.0F) return;
@@ -82,6 +183,8 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
 
   report.resample_ratio = stats.resample_ratio;
   report.tiles_inferred = stats.tiles_inferred;
+  report.window = {stats.window_height, stats.window_width};
+  report.overlap = tiling.overlap;
   report.class_pixels = class_histogram(request.mask_path, classes);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

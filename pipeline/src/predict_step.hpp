@@ -1,5 +1,6 @@
 #pragma once
 /// The one place where the engine (core) meets raster streaming (geo): segment one raster file.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "terraseg/core/engine.hpp"
+#include "terraseg/core/input_geometry.hpp"
 #include "terraseg/core/model_card.hpp"
 
 namespace terraseg {
@@ -19,9 +21,17 @@ struct PredictRequest {
   /// threshold t, the class-0 band is shifted by logit(t) so that argmax applies the threshold.
   std::string logits_path;
   std::string vectors_path;                 ///< GeoPackage polygons; empty = none
-  int tile = 512;
-  int overlap = 64;
+  /// Window (height, width) for rasters that do not fit in one, and the overlap between windows, as the
+  /// config or the command line gave them; unset: the model card's, else 512 and 64 (resolve_tiling).
+  std::optional<std::array<int, 2>> tile;
+  std::optional<int> overlap;
+  /// Where tile / overlap came from, for errors: "--tile", "configs/x.yaml: key 'tiling.tile'".
+  std::string tile_source = "--tile";
+  std::string overlap_source = "--overlap";
+  /// Ground pixel size of an input without a georeference (--pixel-size); unset: unknown.
+  std::optional<double> pixel_size_m;
   bool cog = false;
+  bool overviews = true;                    ///< internal overviews in the outputs
   std::vector<std::string> band_override;   ///< replaces the card's bands (e.g. {"3","2","1"})
   /// Run the model at its card's pixel_size_m (warping in and back) when the input's differs.
   bool resample = true;
@@ -36,12 +46,42 @@ struct PredictReport {
   std::map<int, int64_t> class_pixels;      ///< class id -> pixel count (nodata excluded)
   std::optional<double> resample_ratio;     ///< input / model pixel size, when the input was resampled
   int64_t tiles_inferred = 0;               ///< windows given to the model
+  std::array<int, 2> window{0, 0};          ///< the window the model saw (height, width)
+  int overlap = 0;                          ///< overlap between windows, pixels
   std::vector<std::string> warnings;
 };
 
 using ProgressFn = std::function<void(double fraction)>;
 
-/// Streams `request.input` through `engine` in tiles and writes the outputs atomically.
+/// How a model is fed: the window for rasters that do not fit in one, the overlap, the stride multiple
+/// and whether the model only runs at one size. Precedence: the command line or config (request),
+/// then the model card, then 512 / 64; a model with a fixed input size always gets that size.
+struct TilingPlan {
+  std::array<int, 2> tile{512, 512};  ///< height, width
+  int overlap = 64;
+  int multiple = 1;
+  bool fixed_size = false;
+  std::string tile_from;              ///< "card", "config", "flag", "default" or "fixed input size"
+  std::string overlap_from;
+};
+
+/// For a binary model whose card has a threshold t on P(class 1): logit(t), added to the class-0
+/// score so that the argmax applies the threshold (0 otherwise).
+float threshold_logit_shift(const ModelCard& card, int classes);
+
+/// "512" or "512x1024" (height x width) as a tile size; throws Error naming `source` otherwise.
+std::array<int, 2> parse_tile_size(const std::string& text, const std::string& source);
+
+/// Resolves the tiling for a model (its card and input geometry) and the request's overrides. Throws
+/// Error naming the flag or config key when a tile is below the model's minimum (its stride), differs
+/// from a fixed-size model's input size, or is not more than twice the overlap. A tile that is not a
+/// multiple of the stride is rounded down to one, with a warning through `warn`.
+TilingPlan resolve_tiling(const ModelCard& card, const InputGeometry& geometry, const PredictRequest& request,
+                          const std::function<void(const std::string&)>& warn = {});
+
+/// The one inference path of predict, run, eval and the street-view step: streams `request.input`
+/// through `engine` (whole when it fits in one window, else in blended tiles; at the card's pixel
+/// size; non-8-bit values stretched onto the card's input range) and writes the outputs atomically.
 /// Throws Error naming the input or output file on failure; no partial file is left behind.
 PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictRequest& request,
                            const ProgressFn& progress);

@@ -53,6 +53,8 @@ std::vector<Unit> plan_units(const RunConfig& config) {
         if (config.outputs.vectors) unit.request.vectors_path = base + ".gpkg";
         unit.request.tile = config.tiling.tile;
         unit.request.overlap = config.tiling.overlap;
+        unit.request.tile_source = config.source.string() + ": key 'tiling.tile'";
+        unit.request.overlap_source = config.source.string() + ": key 'tiling.overlap'";
         unit.request.cog = config.outputs.cog;
         unit.request.resample = config.tiling.resample;
         unit.index = units.size();

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "models.hpp"
+#include "predict_step.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/predict.hpp"
 #include "terraseg/geo/raster_io.hpp"
@@ -23,25 +24,28 @@ std::string safe_name(const std::string& id) {
   return name;
 }
 
-geo::RoleCounts segment_point(Engine& engine, const ModelCard& card, int num_classes, const geo::StreetRoleMap& roles,
+geo::RoleCounts segment_point(Engine& engine, const ModelCard& card, const geo::StreetRoleMap& roles,
                               const geo::StreetPoint& point, const std::filesystem::path& mask_dir,
                               const StreetViewOptions& options, const WarnFn& warn) {
-  const geo::InputSpec spec = geo::input_spec_from_card(card);
-  const geo::TileInfer infer = [&engine](const Tensor& input, Tensor& scores) { engine.run(input, scores); };
-  geo::PredictOptions predict;
-  predict.tile = options.tile;
-  predict.overlap = options.overlap;
-  predict.output.overviews = false;
-  predict.warn = warn;
   geo::RoleCounts counts;
   for (size_t i = 0; i < point.images.size(); ++i) {
     const std::string& image = point.images[i];
     if (!std::filesystem::exists(image) && image.rfind("/vsi", 0) != 0) {
       throw Error("street point '" + point.id + "': photo '" + image + "' does not exist; fix the points CSV");
     }
-    const std::filesystem::path mask = mask_dir / (safe_name(point.id) + "-" + std::to_string(i) + ".tif");
-    geo::predict_raster(image, geo::PredictOutputs{mask.string(), ""}, spec, infer, num_classes, card.classes, predict);
-    counts.add_class_counts(geo::count_class_pixels(mask.string()), roles);
+    PredictRequest request;
+    request.input = image;
+    request.mask_path = (mask_dir / (safe_name(point.id) + "-" + std::to_string(i) + ".tif")).string();
+    request.tile = options.tile;
+    request.overlap = options.overlap;
+    request.tile_source = options.tile_source;
+    request.overlap_source = options.overlap_source;
+    request.overviews = false;
+    const PredictReport report = predict_file(engine, card, request, {});
+    if (warn) {
+      for (const std::string& message : report.warnings) warn(message);
+    }
+    counts.add_class_counts(geo::count_class_pixels(request.mask_path), roles);
   }
   return counts;
 }
@@ -83,7 +87,7 @@ StreetViewResult run_street_view(Engine& engine, const ModelCard& card, int num_
   result.role_scheme = roles.scheme;
   std::vector<geo::RoleCounts> counts;
   for (const geo::StreetPoint& point : points) {
-    counts.push_back(segment_point(engine, card, num_classes, roles, point, dir / "masks", options, warn));
+    counts.push_back(segment_point(engine, card, roles, point, dir / "masks", options, warn));
     result.images += counts.back().images;
   }
   result.points = geo::score_points(points, counts, options.levels);
@@ -172,6 +176,8 @@ json run_street_view_step(const RunConfig& config, int threads, const WarnFn& wa
   options.grid_crs = regions_crs(config);
   options.tile = config.tiling.tile;
   options.overlap = config.tiling.overlap;
+  options.tile_source = config.source.string() + ": key 'tiling.tile'";
+  options.overlap_source = config.source.string() + ": key 'tiling.overlap'";
   options.levels = level_scheme(config.street_view);
   options.role_overrides = config.street_view.roles;
   const StreetViewResult result =

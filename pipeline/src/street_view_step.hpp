@@ -3,7 +3,9 @@
 /// count pixels per role, score the points (terraseg/geo/walkability.hpp) and write
 /// <output_dir>/street-view/walkability.{gpkg,csv}, walkability-grid.tif and one class mask per photo
 /// under street-view/masks/.
+#include <array>
 #include <filesystem>
+#include <optional>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -25,8 +27,12 @@ struct StreetViewOptions {
   std::map<std::string, std::vector<int>> role_overrides;   ///< role name -> class ids (see geo::override_roles)
   double cell_size_m = 250.0;                               ///< walkability grid cell, metres
   std::string grid_crs;                                     ///< empty = UTM zone of the points' centroid
-  int tile = 512;                                           ///< window side for segmenting photos
-  int overlap = 64;
+  /// Tiling overrides for photos too large for one window (config tiling; unset: the card's). Photos
+  /// go through predict_file, the same path as predict and eval.
+  std::optional<std::array<int, 2>> tile;
+  std::optional<int> overlap;
+  std::string tile_source = "tiling.tile";
+  std::string overlap_source = "tiling.overlap";
 };
 
 /// What one street-view run produced.

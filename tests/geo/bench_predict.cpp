@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   const int size = argc > 1 ? std::stoi(argv[1]) : 30000;
   const std::string source = argc > 2 ? argv[2] : "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
   terraseg::geo::PredictOptions opt;
-  opt.tile = argc > 3 ? std::stoi(argv[3]) : 512;
+  opt.tile_height = opt.tile_width = argc > 3 ? std::stoi(argv[3]) : 512;
   opt.overlap = argc > 4 ? std::stoi(argv[4]) : 64;
   const bool scores = argc > 5 && std::string(argv[5]) == "1";
   opt.output.overviews = !(argc > 6 && std::string(argv[6]) == "0");
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     const double rss_after = peak_rss_mib();
 
     // The callback alone, on as many windows, for the share of time the model itself takes.
-    terraseg::Tensor tile({1, 1, opt.tile, opt.tile}, 0.25F);
+    terraseg::Tensor tile({1, 1, opt.tile_height, opt.tile_width}, 0.25F);
     terraseg::Tensor out;
     const auto t1 = Clock::now();
     for (int64_t i = 0; i < stats.tiles_inferred; ++i) cheap_model(tile, out);
@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
 
     const double mpx = static_cast<double>(size) * size / 1e6;
     std::printf("size %dx%d (%.0f Mpx), tile %d overlap %d, scores %s, GDAL cache max %lld MiB\n", size, size, mpx,
-                opt.tile, opt.overlap, scores ? "yes" : "no", static_cast<long long>(GDALGetCacheMax64() >> 20));
+                opt.tile_width, opt.overlap, scores ? "yes" : "no", static_cast<long long>(GDALGetCacheMax64() >> 20));
     std::printf("windows %lld (skipped %lld)\n", static_cast<long long>(stats.tiles),
                 static_cast<long long>(stats.tiles_skipped));
     std::printf("predict_raster: %.1f s, %.1f Mpx/s (incl. overviews)\n", seconds, mpx / seconds);

@@ -14,7 +14,7 @@ inline void expect_georef_round_trip(const std::string& input, const InputSpec& 
   terraseg::test::TempDir dir;
   const PredictOutputs out{dir / "mask.tif", dir / "scores.tif"};
   PredictOptions opt;
-  opt.tile = 256;
+  opt.tile_height = opt.tile_width = 256;
   opt.overlap = 32;
   opt.warn = [](const std::string&) {};
   const std::vector<ClassInfo> classes{{0, "a", {1, 2, 3}}, {1, "b", {4, 5, 6}}, {2, "c", {7, 8, 9}}};

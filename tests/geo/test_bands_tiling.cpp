@@ -90,34 +90,68 @@ TEST(Bands, NormalisationFromCard) {
   EXPECT_THROW(input_spec_from_card(card), Error);
 }
 
-TEST(Tiling, UsefulPartsCoverTheAxisWithPositiveWeights) {
-  for (int length : {1, 7, 100, 112, 113, 333, 517}) {
-    const AxisTiling axis(length, 128, 32);
-    EXPECT_EQ(axis.context(), 8);
-    EXPECT_EQ(axis.ramp(), 16);
-    EXPECT_EQ(axis.stride(), 96);
-    EXPECT_EQ(axis.useful_begin(0), 0);
-    EXPECT_GE(axis.useful_end(axis.count() - 1), length);
-    EXPECT_LT(axis.useful_begin(axis.count() - 1), length);
-    for (int x = 0; x < length; ++x) EXPECT_GT(axis.weight_sum(x), 0.0F) << "x=" << x;
+TEST(Tiling, UsefulPartsCoverTheAxisWithWeightsSummingToOne) {
+  for (int length : {1, 7, 100, 112, 113, 129, 333, 517, 2000}) {
+    for (int multiple : {1, 8, 16}) {
+      const AxisTiling axis(length, 128, 32, multiple);
+      EXPECT_EQ(axis.useful_begin(0), 0);
+      EXPECT_EQ(axis.useful_end(axis.count() - 1), length);
+      for (int i = 0; i < axis.count(); ++i) {
+        EXPECT_EQ(axis.origin(i) % multiple, 0) << "window " << i << " starts off the model's stride grid";
+        EXPECT_GE(axis.origin(i), 0);
+        if (i > 0) EXPECT_EQ(axis.useful_begin(i), axis.useful_end(i - 1) - (axis.useful_end(i - 1) - axis.useful_begin(i)));
+      }
+      for (int x = 0; x < length; ++x) EXPECT_NEAR(axis.weight_sum(x), 1.0F, 1e-6F) << "length " << length << " x " << x;
+    }
   }
 }
 
-TEST(Tiling, NeighbouringRampsAreComplementary) {
-  const AxisTiling axis(1000, 128, 32);
-  EXPECT_EQ(axis.weight(0), 0.0F);
-  EXPECT_EQ(axis.weight(7), 0.0F);
-  EXPECT_GT(axis.weight(8), 0.0F);
-  EXPECT_EQ(axis.weight(64), 1.0F);
-  // Interior pixels, away from the first ramp and the last tile, are fully weighted: sum == 1.
-  for (int x = 16; x < axis.useful_begin(axis.count() - 1); ++x) EXPECT_NEAR(axis.weight_sum(x), 1.0F, 1e-6F);
+TEST(Tiling, AnAxisThatFitsRunsWholeAtItsOwnSizeRoundedToTheStride) {
+  const AxisTiling exact(480, 512, 64, 8);
+  EXPECT_EQ(exact.count(), 1);
+  EXPECT_EQ(exact.window(), 480);  // not padded to the tile: the photo is seen at its own size
+  const AxisTiling odd(357, 512, 64, 8);
+  EXPECT_EQ(odd.count(), 1);
+  EXPECT_EQ(odd.window(), 360);    // padded by reflection to the stride multiple, cropped back
+  EXPECT_EQ(odd.useful_end(0), 357);
+  EXPECT_EQ(odd.weight(0, 0), 1.0F);
+  EXPECT_EQ(odd.weight(0, 356), 1.0F);
 }
 
-TEST(Tiling, RejectsBadOverlap) {
-  EXPECT_THROW(AxisTiling(100, 128, 65), Error);
+TEST(Tiling, LongAxesGetWindowsFlushWithBothEndsAndContextAtInnerEdges) {
+  const AxisTiling axis(1000, 256, 64, 16);
+  ASSERT_GT(axis.count(), 1);
+  EXPECT_EQ(axis.window(), 256);
+  EXPECT_EQ(axis.origin(0), 0);
+  EXPECT_EQ(axis.origin(axis.count() - 1) + axis.window(), 1008);  // 1000 padded to the stride
+  for (int i = 0; i + 1 < axis.count(); ++i) {
+    const int shared = axis.origin(i) + axis.window() - axis.origin(i + 1);
+    EXPECT_GE(shared, 64);
+    // Window i + 1 only counts from 7/16 of the shared band on: its inner edge is context only.
+    EXPECT_GE(axis.useful_begin(i + 1) - axis.origin(i + 1), 7 * 64 / 16);
+    EXPECT_GE(axis.origin(i) + axis.window() - axis.useful_end(i), 7 * 64 / 16);
+    EXPECT_EQ(axis.weight(i + 1, axis.useful_begin(i + 1) - 1), 0.0F);
+    EXPECT_GT(axis.weight(i + 1, axis.useful_begin(i + 1)), 0.0F);
+  }
+}
+
+TEST(Tiling, FixedSizeModelsGetExactlyTheirWindowEvenOnShortAxes) {
+  const AxisTiling short_axis(360, 512, 0, 8, true);
+  EXPECT_EQ(short_axis.count(), 1);
+  EXPECT_EQ(short_axis.window(), 512);
+  const AxisTiling long_axis(1500, 1024, 128, 8, true);
+  EXPECT_EQ(long_axis.window(), 1024);
+  EXPECT_EQ(long_axis.count(), 2);
+  EXPECT_EQ(long_axis.origin(1) + 1024, 1504);
+}
+
+TEST(Tiling, RejectsBadOverlapAndTiles) {
+  EXPECT_THROW(AxisTiling(100, 128, 64), Error);
   EXPECT_THROW(AxisTiling(100, 128, -1), Error);
   EXPECT_THROW(AxisTiling(100, 4, 0), Error);
+  EXPECT_THROW(AxisTiling(100, 100, 0, 16), Error);  // not a multiple of the stride
   EXPECT_NO_THROW(AxisTiling(100, 128, 0));
+  EXPECT_NO_THROW(AxisTiling(100, 100, 0, 16, true));
 }
 
 TEST(Tiling, Reflect101) {

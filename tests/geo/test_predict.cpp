@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "geo_test_util.hpp"
 #include "terraseg/core/error.hpp"
@@ -18,8 +19,8 @@ std::vector<ClassInfo> three_classes() {
 
 PredictOptions small_tiles() {
   PredictOptions opt;
-  opt.tile = 64;
-  opt.overlap = 16;  // context 4 >= the box model's radius 2
+  opt.tile_height = opt.tile_width = 64;
+  opt.overlap = 16;  // context 7 (7/16 of it) >= the box model's radius 2
   opt.warn = [](const std::string&) {};
   return opt;
 }
@@ -57,7 +58,7 @@ TEST(Predict, TiledEqualsWholeImageOnOddSizedMultibandRaster) {
   spec.std = {0.2F, 0.3F, 0.25F};
   const PredictOutputs out{dir / "mask.tif", dir / "scores.tif"};
   const PredictStats stats = predict_raster(input, out, spec, test::box_model, 3, three_classes(), small_tiles());
-  EXPECT_EQ(stats.tiles, 7 * 11);  // useful 56 px, stride 48: 1 + ceil((333 - 56) / 48) x 1 + ceil((517 - 56) / 48)
+  EXPECT_EQ(stats.tiles, 7 * 11);  // step 48, last flush with the end: 1 + ceil((333 - 64) / 48) x 1 + ceil((517 - 64) / 48)
   EXPECT_EQ(stats.tiles_skipped, 0);
 
   const Tensor reference = whole_image_scores(input, spec);
@@ -89,6 +90,165 @@ TEST(Predict, TiledEqualsWholeImageOnOddSizedMultibandRaster) {
     ++checked_classes;
   }
   EXPECT_GT(checked_classes, static_cast<int64_t>(plane * 9 / 10));
+}
+
+/// Largest |tiled - whole| over all classes and pixels of a scores GeoTIFF against box_model's
+/// whole-image scores.
+float worst_score_difference(const std::string& scores_path, const Tensor& reference, int classes) {
+  const size_t plane = static_cast<size_t>(reference.dim(2) * reference.dim(3));
+  float worst = 0.0F;
+  for (int k = 0; k < classes; ++k) {
+    const std::vector<float> tiled = test::read_band(scores_path, k + 1);
+    for (size_t i = 0; i < plane; ++i) worst = std::max(worst, std::abs(tiled[i] - reference.data()[k * plane + i]));
+  }
+  return worst;
+}
+
+TEST(Predict, AnImageThatFitsRunsWholeAtItsOwnSizeRoundedToTheStride) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "photo.tif";
+  test::SyntheticRaster raster;
+  raster.width = 181;
+  raster.height = 99;
+  raster.bands = 3;
+  test::write_raster(input, raster);
+  std::vector<Dims> seen;
+  const TileInfer model = [&](const Tensor& in, Tensor& scores) {
+    seen.push_back(in.dims());
+    test::box_model(in, scores);
+  };
+  PredictOptions opt = small_tiles();
+  opt.tile_height = opt.tile_width = 256;
+  opt.multiple = 8;
+  const PredictOutputs out{dir / "mask.tif", dir / "scores.tif"};
+  const PredictStats stats = predict_raster(input, out, InputSpec{}, model, 3, three_classes(), opt);
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0], (Dims{1, 3, 104, 184}));  // 99 x 181 padded to multiples of 8, not to the tile
+  EXPECT_EQ(stats.window_height, 104);
+  EXPECT_EQ(stats.window_width, 184);
+  EXPECT_LT(worst_score_difference(out.scores_path, whole_image_scores(input, InputSpec{}), 3), 1e-5F);
+}
+
+TEST(Predict, NonSquareTilesOnANonSquareRasterEqualTheWholeImage) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "wide.tif";
+  test::SyntheticRaster raster;
+  raster.width = 410;
+  raster.height = 150;
+  raster.bands = 3;
+  test::write_raster(input, raster);
+  std::set<Dims> shapes;
+  const TileInfer model = [&](const Tensor& in, Tensor& scores) {
+    shapes.insert(in.dims());
+    test::box_model(in, scores);
+  };
+  PredictOptions opt = small_tiles();
+  opt.tile_height = 48;
+  opt.tile_width = 128;
+  opt.multiple = 16;
+  const PredictOutputs out{dir / "mask.tif", dir / "scores.tif"};
+  const PredictStats stats = predict_raster(input, out, InputSpec{}, model, 3, three_classes(), opt);
+  EXPECT_EQ(shapes, (std::set<Dims>{{1, 3, 48, 128}}));
+  EXPECT_GT(stats.tiles, 8);
+  EXPECT_LT(worst_score_difference(out.scores_path, whole_image_scores(input, InputSpec{}), 3), 1e-4F);  // scores ~1e3
+}
+
+TEST(Predict, FixedSizeModelsGetExactlyTheirSizeAndResultsAreCroppedBack) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "small.tif";
+  test::SyntheticRaster raster;
+  raster.width = 50;
+  raster.height = 40;
+  test::write_raster(input, raster);
+  std::set<Dims> shapes;
+  const TileInfer model = [&](const Tensor& in, Tensor& scores) {
+    shapes.insert(in.dims());
+    test::box_model(in, scores);
+  };
+  PredictOptions opt = small_tiles();
+  opt.tile_height = 64;
+  opt.tile_width = 96;
+  opt.overlap = 0;
+  opt.fixed_size = true;
+  const PredictOutputs out{dir / "mask.tif", ""};
+  predict_raster(input, out, InputSpec{}, model, 3, three_classes(), opt);
+  EXPECT_EQ(shapes, (std::set<Dims>{{1, 1, 64, 96}}));
+  const RasterInfo info = read_raster_info(out.mask_path);
+  EXPECT_EQ(info.width, 50);
+  EXPECT_EQ(info.height, 40);
+}
+
+TEST(Predict, SixteenBitInputIsStretchedOntoAnEightBitModelsRangeAndSaysSo) {
+  terraseg::test::TempDir dir;
+  const std::string eight = dir / "eight.tif", sixteen = dir / "sixteen.tif";
+  test::SyntheticRaster raster;
+  raster.width = 80;
+  raster.height = 60;
+  raster.bands = 3;
+  raster.colours = {GCI_RedBand, GCI_GreenBand, GCI_BlueBand};
+  // Full range in both: 0 and 255 occur, so min/max recover the 8-bit values exactly.
+  const auto value = [](int b, int x, int y) {
+    return x == 0 && y == 0 ? 0.0 : x == 1 && y == 0 ? 255.0 : std::floor(test::texture(b, x, y));
+  };
+  test::write_raster(eight, raster, value);
+  raster.type = GDT_UInt16;
+  test::write_raster(sixteen, raster, [&](int b, int x, int y) { return value(b, x, y) * 257.0; });
+  InputSpec spec;
+  spec.bands = {"red", "green", "blue"};
+  spec.scale = 1.0 / 255.0;
+  std::vector<Tensor> inputs;
+  const TileInfer model = [&](const Tensor& in, Tensor& scores) {
+    inputs.push_back(in);
+    test::box_model(in, scores);
+  };
+  std::vector<std::string> warnings;
+  PredictOptions opt = small_tiles();
+  opt.tile_height = opt.tile_width = 128;
+  opt.input_range = std::array<double, 2>{0.0, 255.0};
+  opt.warn = [&](const std::string& w) { warnings.push_back(w); };
+  predict_raster(eight, PredictOutputs{dir / "m8.tif", ""}, spec, model, 3, {}, opt);
+  EXPECT_TRUE(warnings.empty()) << "8-bit input into an 8-bit model needs no stretch";
+  predict_raster(sixteen, PredictOutputs{dir / "m16.tif", ""}, spec, model, 3, {}, opt);
+  ASSERT_EQ(inputs.size(), 2U);
+  ASSERT_EQ(warnings.size(), 1U);
+  EXPECT_NE(warnings[0].find("UInt16"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("stretched"), std::string::npos) << warnings[0];
+  float worst = 0.0F;
+  for (int64_t i = 0; i < inputs[0].size(); ++i) worst = std::max(worst, std::abs(inputs[0].data()[i] - inputs[1].data()[i]));
+  EXPECT_LT(worst, 1e-5F) << "the stretched 16-bit copy must feed the model what the 8-bit original does";
+  EXPECT_EQ(test::read_band(dir / "m8.tif", 1), test::read_band(dir / "m16.tif", 1));
+}
+
+TEST(Predict, StatedPixelSizeResamplesAnInputWithoutGeoreference) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "plain.png";
+  std::vector<uint8_t> plane(60 * 40);
+  for (size_t i = 0; i < plane.size(); ++i) plane[i] = static_cast<uint8_t>(i % 251);
+  test::write_png(input, 60, 40, {plane});
+  PredictOptions opt = small_tiles();
+  opt.tile_height = opt.tile_width = 256;
+  opt.model_pixel_size_m = 0.5;
+  std::vector<std::string> warnings;
+  opt.warn = [&](const std::string& w) { warnings.push_back(w); };
+  const PredictOutputs out{dir / "mask.tif", ""};
+  const PredictStats unknown = predict_raster(input, out, InputSpec{}, test::box_model, 3, {}, opt);
+  EXPECT_FALSE(unknown.resample_ratio.has_value());
+  ASSERT_EQ(warnings.size(), 1U);
+  EXPECT_NE(warnings[0].find("--pixel-size"), std::string::npos) << warnings[0];
+  std::filesystem::remove(out.mask_path);
+  opt.input_pixel_size_m = 1.0;
+  const PredictStats stats = predict_raster(input, out, InputSpec{}, test::box_model, 3, {}, opt);
+  ASSERT_TRUE(stats.resample_ratio.has_value());
+  EXPECT_DOUBLE_EQ(*stats.resample_ratio, 2.0);
+  EXPECT_EQ(stats.model_width, 120);
+  EXPECT_EQ(stats.model_height, 80);
+  const RasterInfo info = read_raster_info(out.mask_path);
+  EXPECT_EQ(info.width, 60);
+  EXPECT_EQ(info.height, 40);
+  EXPECT_FALSE(info.geotransform.has_value()) << "no georeference is invented for the output";
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path())) ++files;
+  EXPECT_LE(files, 3U) << "only the input, the mask and its .aux.xml may remain";
 }
 
 TEST(Predict, NodataPropagatesAndEmptyWindowsAreSkipped) {

@@ -31,7 +31,7 @@ InputSpec scaled_grey() {
 
 PredictOptions at_pixel_size(double metres) {
   PredictOptions opt;
-  opt.tile = 64;
+  opt.tile_height = opt.tile_width = 64;
   opt.overlap = 16;
   opt.model_pixel_size_m = metres;
   opt.warn = [](const std::string&) {};

@@ -40,7 +40,7 @@ TEST(RunConfig, ParsesValidConfigWithDefaultsAndRelativePaths) {
   const auto config = parse_run_config(kValid, "/tmp/cfg/region.yaml");
   EXPECT_EQ(config.output_dir, std::filesystem::path("/tmp/cfg/out/chicago"));
   EXPECT_EQ(config.threads, 2);
-  EXPECT_EQ(config.tiling.tile, 256);
+  EXPECT_EQ(config.tiling.tile, (std::array<int, 2>{256, 256}));
   EXPECT_EQ(config.tiling.overlap, 32);
   EXPECT_TRUE(config.outputs.masks);
   EXPECT_FALSE(config.outputs.scores);

@@ -42,8 +42,6 @@ TEST(IndicatorsRun, LeuvenStreetViewWithTrainedEspnet) {
   const LoadedModel model = load_model_file((*weights / "espnet_city.onnx").string());
   Engine engine(model.graph, EngineOptions{2});
   StreetViewOptions options;
-  options.tile = 512;
-  options.overlap = 64;
   const StreetViewResult result = run_street_view(engine, espnet_card(), 20, test::source_dir() / "samples/street/leuven.csv",
                                                   dir.path(), options, [](const std::string&) {});
   ASSERT_EQ(result.points.size(), 1U);

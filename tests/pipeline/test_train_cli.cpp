@@ -174,13 +174,14 @@ TEST(TrainCli, EvalReproducesTheCardsValidationMetrics) {
   EXPECT_NEAR(report["best_threshold"]["f1"].get<double>(), card["metrics"]["val_f1"].get<double>(), 1e-9);
   EXPECT_DOUBLE_EQ(report["resize_factor"].get<double>(), 1.0);
 
-  // Images at 0.25 m for a 0.5 m model: halved (24 -> 12 px, then centre-cropped to 8).
+  // Images at 0.25 m for a 0.5 m model: predicted halved (24 -> 12 px), as predict --pixel-size does,
+  // and scored on the images' own 24 x 24 grid.
   const auto halved = run_terraseg({"eval", "--json", "--threads", "1", "--pixel-size", "0.25", "--model", model, "--images",
                                     (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
   ASSERT_EQ(halved.exit_code, 0) << halved.err;
   const auto small = nlohmann::json::parse(halved.out);
   EXPECT_DOUBLE_EQ(small["resize_factor"].get<double>(), 0.5);
-  EXPECT_EQ(small["pixels"], 2 * 8 * 8);
+  EXPECT_EQ(small["pixels"], 2 * 24 * 24);
 
   // What bf16 costs, on the same pairs: named in the report, scores near f32's.
   const auto bf16 = run_terraseg({"eval", "--json", "--threads", "1", "--precision", "bf16", "--model", model, "--images",

@@ -10,6 +10,7 @@
 
 #include "onnx_detail.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/core/input_geometry.hpp"
 #include "terraseg/core/onnx.hpp"
 
 namespace terraseg {
@@ -146,10 +147,16 @@ void write_input(const Graph& graph, onnx::GraphProto& proto) {
   tensor.set_elem_type(onnx::TensorProto::FLOAT);
   onnx::TensorShapeProto& shape = *tensor.mutable_shape();
   const char* symbolic[] = {"batch", "channels", "height", "width"};
-  for (size_t axis = 0; axis < graph.input_dims.size(); ++axis) {
+  // A graph that only runs at one size says so, as its source file did; others stay dynamic.
+  Dims dims = graph.input_dims;
+  if (const auto fixed = input_geometry(graph).fixed_hw; fixed && dims.size() == 4) {
+    dims[2] = (*fixed)[0];
+    dims[3] = (*fixed)[1];
+  }
+  for (size_t axis = 0; axis < dims.size(); ++axis) {
     onnx::TensorShapeProto::Dimension& dim = *shape.add_dim();
-    if (graph.input_dims[axis] >= 0) {
-      dim.set_dim_value(graph.input_dims[axis]);
+    if (dims[axis] >= 0) {
+      dim.set_dim_value(dims[axis]);
     } else {
       dim.set_dim_param(axis < 4 ? symbolic[axis] : "dim" + std::to_string(axis));
     }

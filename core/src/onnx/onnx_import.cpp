@@ -1,6 +1,7 @@
 // ONNX import: parses the ModelProto, checks the opset, finds the one image input, decodes
 // initialisers, normalises every node (onnx_normalise.cpp) and keeps the float constants that the
 // remaining nodes read as the graph's weights.
+#include <charconv>
 #include <climits>
 #include <filesystem>
 #include <fstream>
@@ -39,8 +40,7 @@ void read_initializers(const onnx::GraphProto& graph, ImportContext& ctx) {
   }
 }
 
-/// Declared dims of the image input; H and W (and any further spatial axes) are always dynamic,
-/// because tiles come in any size whatever size the exporter traced.
+/// Declared dims of the image input (-1 where dynamic).
 Dims read_input_dims(const onnx::ValueInfoProto& info, const std::string& source) {
   const std::string where = source + ": graph input '" + info.name() + "'";
   if (!info.type().has_tensor_type()) throw Error(where + " is not a tensor");
@@ -54,7 +54,6 @@ Dims read_input_dims(const onnx::ValueInfoProto& info, const std::string& source
     if (dim.has_dim_value() && dim.dim_value() < 0) throw Error(where + " has a negative dimension");
     dims.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
   }
-  for (size_t axis = 2; axis < dims.size(); ++axis) dims[axis] = -1;
   return dims;
 }
 
@@ -73,6 +72,12 @@ void read_input(const onnx::GraphProto& proto, ImportContext& ctx, Graph& graph)
   if (images[0]->name().empty()) throw Error(ctx.source + ": the graph input has no name");
   graph.input = images[0]->name();
   graph.input_dims = read_input_dims(*images[0], ctx.source);
+  // H and W (and any further spatial axes) are dynamic in the graph, because tiles come in any size
+  // whatever size the exporter traced; the traced size is kept for models that only run at it.
+  if (graph.input_dims.size() == 4 && graph.input_dims[2] > 0 && graph.input_dims[3] > 0) {
+    graph.declared_hw = {graph.input_dims[2], graph.input_dims[3]};
+  }
+  for (size_t axis = 2; axis < graph.input_dims.size(); ++axis) graph.input_dims[axis] = -1;
   const bool has_shape = images[0]->type().tensor_type().has_shape();
   ctx.ranks[graph.input] = has_shape ? static_cast<int64_t>(graph.input_dims.size()) : -1;
 }
@@ -102,9 +107,29 @@ void collect_weights(const ImportContext& ctx, Graph& graph) {
   }
 }
 
+/// A positive integer metadata value, or nullopt (ignored) when it is not one.
+std::optional<int> metadata_int(const std::string& text) {
+  int value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || value <= 0) return std::nullopt;
+  return value;
+}
+
+/// The terraseg card; tile keys missing from it are taken from the QGIS Deepness plugin's metadata
+/// ("tiles_size" in pixels, "tiles_overlap" in percent of it) when the exporter wrote those.
 void read_card(const onnx::ModelProto& model, const std::string& source, Graph& graph) {
+  std::optional<int> deepness_tile, deepness_overlap_percent;
   for (const onnx::StringStringEntryProto& entry : model.metadata_props()) {
     if (entry.key() == onnx_io::kCardKey) graph.card = ModelCard::from_json(entry.value(), source);
+    if (entry.key() == "tiles_size") deepness_tile = metadata_int(entry.value());
+    if (entry.key() == "tiles_overlap") deepness_overlap_percent = metadata_int(entry.value());
+  }
+  if (!graph.card.tile && deepness_tile) {
+    graph.card.tile = std::array<int, 2>{*deepness_tile, *deepness_tile};
+    if (!graph.card.tile_overlap && deepness_overlap_percent && *deepness_overlap_percent < 50) {
+      graph.card.tile_overlap = *deepness_tile * *deepness_overlap_percent / 100;
+    }
   }
 }
 

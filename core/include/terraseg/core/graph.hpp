@@ -3,6 +3,7 @@
 /// semantics (opset 13 forms), float32 weights, and a model card. Importers normalise other opsets
 /// and constant operand tensors (Pad pads, Resize scales/sizes) into attributes, so everything the
 /// engine and the trainer need sits in `Node::attrs` and `Graph::weights`.
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -40,6 +41,9 @@ struct Graph {
   std::string name;
   std::string input;               ///< the single image input (NCHW float32)
   Dims input_dims;                 ///< as declared; -1 marks a dynamic extent (H and W always are)
+  /// Height and width the file declared for its input (-1: dynamic or not declared). Most models run
+  /// at any size; see input_geometry() for those that only run at this one.
+  std::array<int64_t, 2> declared_hw{-1, -1};
   std::vector<std::string> outputs;///< outputs[0] is the per-class score map (NCHW)
   std::vector<Node> nodes;         ///< topological order
   std::map<std::string, Tensor> weights;  ///< initialisers by name

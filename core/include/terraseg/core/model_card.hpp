@@ -34,6 +34,14 @@ struct ModelCard {
   std::string initial_weights_licence;
   std::map<std::string, double> metrics; ///< validation metrics, e.g. "val_miou"
   std::optional<double> threshold;       ///< binary models: score threshold for the positive class
+  /// Window (height, width) the model should see when a raster is cut into tiles; images that fit run
+  /// whole. JSON "tile": N or [H, W]. Empty: the config's or the command line's, else 512.
+  std::optional<std::array<int, 2>> tile;
+  /// Pixels neighbouring tiles share (enough for the model's receptive field). JSON "tile_overlap".
+  std::optional<int> tile_overlap;
+  /// Raw value range the normalisation above expects (JSON "input_range": [lo, hi]); inputs of another
+  /// data type are stretched onto it. Empty: [0, 255] when scale is about 1/255 or 1 (8-bit models).
+  std::optional<std::array<double, 2>> input_range;
   std::string notes;                     ///< free text, e.g. "untrained: random weights"
 
   /// True when the card was read from a file (a model without one runs on raw values, with a warning).

@@ -39,6 +39,16 @@ struct BandPlan {
   int channels() const { return static_cast<int>(source_bands.size()); }
 };
 
+/// A linear map of raw values [from_lo, from_hi] onto [to_lo, to_hi], applied before normalisation
+/// (e.g. a UInt16 raster's 0..65535 onto an 8-bit model's 0..255).
+struct ValueStretch {
+  double from_lo = 0.0, from_hi = 1.0;
+  double to_lo = 0.0, to_hi = 1.0;
+};
+
+/// Folds `stretch` into the plan's gains and offsets. Throws terraseg::Error when from_hi <= from_lo.
+void apply_stretch(BandPlan& plan, const ValueStretch& stretch);
+
 /// Matches `spec` against `raster`: numbers are taken as band numbers, names first against colour
 /// interpretation (GCI_RedBand, ...), then band descriptions, then by band count (a 3+-band raster
 /// without colour tags is read as red, green, blue = bands 1, 2, 3; a single-band raster feeding an

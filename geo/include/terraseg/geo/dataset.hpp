@@ -73,6 +73,9 @@ struct Sample {
   std::vector<uint8_t> labels;     ///< height * width, kIgnoreLabel where unlabelled
 };
 
+/// Reads a mask alone as class ids (kIgnoreLabel where unlabelled); throws Error naming the file.
+std::vector<uint8_t> load_labels(const std::string& mask_path, const MaskEncoding& mask, int& height, int& width);
+
 /// Reads one pair; throws Error naming the file when unreadable or when sizes differ.
 Sample load_sample(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask);
 

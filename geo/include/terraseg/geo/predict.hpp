@@ -3,11 +3,12 @@
 ///
 /// Typical use (pipeline):
 /// ```
-/// geo::PredictOptions opt; opt.tile = 512; opt.overlap = 64;
+/// geo::PredictOptions opt; opt.tile_height = opt.tile_width = 512; opt.overlap = 64;
 /// geo::InputSpec spec = geo::input_spec_from_card(card, geo::parse_band_list(bands_flag));
 /// geo::predict_raster(input, geo::PredictOutputs{mask_path, scores_path_or_empty}, spec, infer,
 ///                     num_classes, card.classes, opt, [](double f) { show(f); });
 /// ```
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -21,35 +22,50 @@
 
 namespace terraseg::geo {
 
-/// Runs the model on one tile. `input_nchw` is 1 x C x tile x tile, already normalised (C = number of
-/// InputSpec bands); the callback must fill `scores_nchw` as 1 x K x tile x tile (K = num_classes;
-/// resizing it is fine). Scores may be logits or probabilities: they are blended linearly and the
-/// class is their argmax. May throw; predict_raster then writes nothing.
+/// Runs the model on one window. `input_nchw` is 1 x C x H x W, already normalised (C = number of
+/// InputSpec bands; H x W the window, see tiling.hpp); the callback must fill `scores_nchw` as
+/// 1 x K x H x W (K = num_classes; resizing it is fine). Scores may be logits or probabilities: they
+/// are blended linearly and the class is their argmax. May throw; predict_raster then writes nothing.
 using TileInfer = std::function<void(const Tensor& input_nchw, Tensor& scores_nchw)>;
 
 /// Called with the fraction done, 0..1, after each row of tiles and at the end. May be empty.
 using Progress = std::function<void(double fraction)>;
 
 struct PredictOptions {
-  int tile = 512;      ///< side of the square window given to the model, pixels
-  /// Pixels shared by neighbouring windows (<= tile/2). The outer overlap/4 at each window edge is
-  /// context only; the middle overlap/2 is blended with a raised-cosine ramp (see tiling.hpp).
+  /// Window (height x width) given to the model when the raster does not fit in one; a raster that
+  /// fits runs whole, at its own size rounded up to `multiple` (tiling.hpp). Multiples of `multiple`.
+  int tile_height = 512;
+  int tile_width = 512;
+  /// Pixels shared by neighbouring windows (< tile/2): enough for the model's receptive field. The
+  /// outer 7/16 at each inner window edge are context only; the middle eighth is blended.
   int overlap = 64;
+  /// The model's stride (InputGeometry::multiple): window sizes and origins are multiples of it.
+  int multiple = 1;
+  /// The model runs at one size only: every window is exactly tile_height x tile_width.
+  bool fixed_size = false;
   OutputOptions output;  ///< COG, overviews, block size
-  /// Receives warnings (grey input replicated to RGB, assumed band order). Empty: printed to std::clog.
+  /// Receives warnings (grey input replicated to RGB, assumed band order, value stretch). Empty:
+  /// printed to std::clog.
   WarningHook warn;
   /// The ground pixel size the model was trained at (its card's pixel_size_m). When set and the
   /// input's pixel size in metres differs from it by more than `pixel_size_tolerance` (relative), the
   /// model sees the input warped to this pixel size (bilinear when enlarging, average when shrinking)
   /// and its classes (mode / nearest) and scores (bilinear) are warped back onto the input's grid.
-  /// Inputs without a pixel size in metres (no CRS) are predicted as they are, with a warning.
+  /// Inputs without a pixel size in metres (no CRS) are predicted as they are, with a warning, unless
+  /// `input_pixel_size_m` gives theirs.
   std::optional<double> model_pixel_size_m;
+  /// Ground pixel size of inputs without a georeference (predict/eval --pixel-size). Ignored, with a
+  /// warning when it disagrees, for inputs whose CRS gives their own.
+  std::optional<double> input_pixel_size_m;
   double pixel_size_tolerance = 0.15;
   /// Inputs coarser than the model by more than this factor are refused (Error naming the file and the
   /// remedy) rather than enlarged: the detail is not there, and the pixel count would grow with its square.
   double max_enlargement = 8.0;
+  /// Raw value range the model's normalisation expects (e.g. 0..255 for an 8-bit model). When set,
+  /// inputs of any other data type whose values (GDAL's approximate min/max of the model's bands) fall
+  /// outside it are stretched linearly onto it, saying so through `warn`. Empty: values as they are.
+  std::optional<std::array<double, 2>> input_range;
 };
-
 struct PredictOutputs {
   /// Class ids: single-band Byte GeoTIFF, nodata 255, colour table and class names. Required.
   std::string mask_path;
@@ -66,6 +82,8 @@ struct PredictStats {
   int64_t tiles_skipped = 0;  ///< windows without any valid pixel (never given to the model)
   int model_width = 0;        ///< the grid the model saw: the input's, or the resampled one
   int model_height = 0;
+  int window_width = 0;       ///< the window given to the model (the whole padded grid when it fits)
+  int window_height = 0;
   /// Input pixel size / model pixel size when the input was resampled (e.g. 2.0: the model saw the
   /// input enlarged twice); nullopt when the model saw the input's own grid.
   std::optional<double> resample_ratio;

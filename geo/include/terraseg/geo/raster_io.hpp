@@ -72,6 +72,10 @@ std::optional<PixelSizeM> pixel_size_in_metres(const OGRSpatialReference* crs, c
 /// mask's .aux.xml sidecar in place, after the mask was atomically renamed into place.
 std::vector<int64_t> count_class_pixels(const std::string& mask_path);
 
+/// Band `band` (1-based) of a raster, whole, as floats (row-major, width x height); for small rasters
+/// such as one photo's class map or scores. Throws Error naming the file.
+std::vector<float> read_band_floats(const std::string& path, int band, int& width, int& height);
+
 /// How many model pixels one input pixel spans: input pixel size / model pixel size (mean of x and y).
 /// > 1: the input is coarser than the model was trained on. nullopt when the input's pixel size in
 /// metres is unknown. predict_raster resamples to the model's pixel size (PredictOptions::model_pixel_size_m).

@@ -24,8 +24,10 @@ struct ModelRef {
 };
 
 struct TilingConfig {
-  int tile = 512;
-  int overlap = 64;
+  /// Window (height, width) for rasters that do not fit in one; YAML N or [H, W]. Unset: each model
+  /// card's, else 512. Overrides the cards for every model of the config.
+  std::optional<std::array<int, 2>> tile;
+  std::optional<int> overlap;  ///< pixels shared by neighbouring windows; unset: the card's, else 64
   bool resample = true;  ///< run each model at its card's pixel_size_m, warping in and back
 };
 
