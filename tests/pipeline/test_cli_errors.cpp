@@ -92,3 +92,40 @@ TEST(CliErrors, UnwritableOutputDirIsNamed) {
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.err.find("blocker/out"), std::string::npos) << result.err;
 }
+
+TEST(CliErrors, TileBelowTheModelsStrideNamesTheConfigKey) {
+  TempDir dir;
+  write_text(dir / "region.yaml",
+             "output_dir: out\ntiling: {tile: 32, overlap: 0}\n"
+             "models:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 6}\n"
+             "regions:\n  - name: r\n    inputs: [/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF]\n");
+  if (!std::filesystem::exists("/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF")) GTEST_SKIP() << "r-cran-rgdal not installed";
+  const auto result = run_terraseg({"run", (dir / "region.yaml").string(), "-q"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("key 'tiling.tile'"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("minimum of 64"), std::string::npos) << result.err;  // six 2x poolings
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/r/roads.tif"));
+}
+
+TEST(CliErrors, PredictOverlapOfHalfTheTileNamesTheFlag) {
+  TempDir dir;
+  const auto model = terraseg::test::source_dir() / "tests/reference/unet_opset11.onnx";
+  const std::string input = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
+  if (!std::filesystem::exists(input)) GTEST_SKIP() << "r-cran-rgdal not installed";
+  const auto result = run_terraseg({"predict", "--model", model.string(), input, "-o",
+                                    (dir / "o.tif").string(), "--tile", "64", "--overlap", "32", "-q"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("--overlap"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("less than half the tile"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "o.tif"));
+}
+
+TEST(CliErrors, PredictMalformedTileNamesTheFlag) {
+  TempDir dir;
+  const auto model = terraseg::test::source_dir() / "tests/reference/unet_opset11.onnx";
+  const auto result = run_terraseg({"predict", "--model", model.string(), "/etc/hostname", "-o", (dir / "o.tif").string(),
+                                    "--tile", "512by512", "-q"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("--tile"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("512x1024"), std::string::npos) << result.err;  // the example of the form it takes
+}

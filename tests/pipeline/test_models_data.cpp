@@ -43,8 +43,7 @@ TEST(ShippedModels, StreetCamvidPredictsValidationImages) {
   ASSERT_GE(images.size(), 3U);
   for (const auto& image : {images.front(), images[images.size() / 2], images.back()}) {
     const auto out = dir / (image.stem().string() + ".tif");
-    const auto result = run_terraseg({"predict", "--model", model.string(), image.string(), "-o", out.string(), "-q",
-                                      "--tile", "512", "--overlap", "64"});
+    const auto result = run_terraseg({"predict", "--model", model.string(), image.string(), "-o", out.string(), "-q"});
     ASSERT_EQ(result.exit_code, 0) << result.err;
     int width = 0, height = 0, mask_width = 0, mask_height = 0;
     const auto predicted = read_band(out, width, height);
