@@ -252,6 +252,10 @@ class TrainCommand final : public Command {
     if (!c.initial_weights_licence.empty()) card.initial_weights_licence = c.initial_weights_licence;
     if (!c.architecture.empty()) card.architecture = c.architecture;
     if (c.pixel_size_m > 0.0) card.pixel_size_m = c.pixel_size_m;
+    // The context the network needs comes with its architecture: kept from the initial model's card
+    // unless the config states it.
+    if (c.tile > 0) card.tile = std::array<int, 2>{c.tile, c.tile};
+    if (c.tile_overlap >= 0) card.tile_overlap = c.tile_overlap;
     card.notes = c.notes;  // never inherit notes about the initial file (e.g. "no model card")
     // The dataset's own ignored label ids (e.g. CamVid's 11 Unlabelled); kIgnoreLabel otherwise.
     card.ignore_ids = config_.data.mask.ignore_ids.empty() ? std::vector<int>{kIgnoreLabel} : config_.data.mask.ignore_ids;

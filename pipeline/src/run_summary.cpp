@@ -60,6 +60,8 @@ json unit_record(const std::string& region, const std::string& task, const std::
           {"seconds", report.seconds},
           // Input pixel size / model pixel size when the model ran on a resampled grid, else null.
           {"resample_ratio", report.resample_ratio ? json(*report.resample_ratio) : json(nullptr)},
+          // The window the model saw (height, width; the whole padded image when it fit) and the overlap.
+          {"tiling", {{"window", report.window}, {"overlap", report.overlap}, {"windows", report.tiles_inferred}}},
           {"class_fractions", class_fractions(model, report)},
           {"warnings", report.warnings}};
 }

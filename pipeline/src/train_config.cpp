@@ -242,6 +242,14 @@ void parse_card(MapReader reader, TrainCardConfig& card) {
   reader.optional("initial_weights_licence", card.initial_weights_licence);
   reader.optional("notes", card.notes);
   reader.optional("pixel_size_m", card.pixel_size_m);
+  reader.optional("tile", card.tile);
+  reader.optional("tile_overlap", card.tile_overlap);
+  if (reader.has("tile") && (card.tile < 32 || card.tile > 16384)) {
+    reader.fail("tile", "must be 32..16384 pixels", reader.raw("tile"));
+  }
+  if (reader.has("tile_overlap") && (card.tile_overlap < 0 || (card.tile > 0 && 2 * card.tile_overlap >= card.tile))) {
+    reader.fail("tile_overlap", "must be at least 0 and less than half of 'tile'", reader.raw("tile_overlap"));
+  }
   reader.finish();
   if (card.pixel_size_m < 0.0) reader.fail("pixel_size_m", "must be positive (metres)", reader.raw("pixel_size_m"));
 }

@@ -80,6 +80,8 @@ struct TrainOutputConfig {
 struct TrainCardConfig {
   std::string name, architecture, training_data, licence, initial_weights, initial_weights_licence, notes;
   double pixel_size_m = 0.0;  ///< ground pixel size of the training imagery; 0 = not stated
+  int tile = 0;               ///< window predict cuts large rasters into (0 = not stated: the initial model's)
+  int tile_overlap = -1;      ///< overlap between those windows (-1 = not stated: the initial model's)
 };
 
 struct TrainConfig {

@@ -4,6 +4,7 @@
 
 #include "onnx_test_util.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/core/input_geometry.hpp"
 #include "terraseg/core/onnx.hpp"
 
 namespace terraseg {
@@ -173,6 +174,68 @@ TEST(OnnxImport, ModelCardFromMetadataOrAbsent) {
   EXPECT_TRUE(g.card.present);
   EXPECT_EQ(g.card.name, "roads");
   EXPECT_EQ(g.card.class_name(1), "road");
+}
+
+TEST(OnnxImport, TilingFromTheCardOrFromDeepnessMetadata) {
+  OnnxBuilder b(13);
+  b.input("x", {1, 3, 4, 4}).output("y");
+  b.node("Relu", {"x"}, {"y"});
+  auto* size = b.model.add_metadata_props();
+  size->set_key("tiles_size");
+  size->set_value("512");
+  auto* overlap = b.model.add_metadata_props();
+  overlap->set_key("tiles_overlap");
+  overlap->set_value("15");
+  Graph g = load_onnx_bytes(b.bytes(), "deepness.onnx");
+  ASSERT_TRUE(g.card.tile.has_value());
+  EXPECT_EQ(*g.card.tile, (std::array<int, 2>{512, 512}));
+  EXPECT_EQ(g.card.tile_overlap, 76);  // 15 % of 512
+  // The terraseg card wins where it states the keys.
+  auto* card = b.model.add_metadata_props();
+  card->set_key("terraseg.model_card");
+  card->set_value(R"({"name": "m", "tile": [512, 1024], "tile_overlap": 128, "input_range": [0, 2047]})");
+  g = load_onnx_bytes(b.bytes(), "both.onnx");
+  EXPECT_EQ(*g.card.tile, (std::array<int, 2>{512, 1024}));
+  EXPECT_EQ(g.card.tile_overlap, 128);
+  EXPECT_EQ(*g.card.input_range, (std::array<double, 2>{0.0, 2047.0}));
+  const ModelCard again = ModelCard::from_json(g.card.to_json(), "round trip");
+  EXPECT_EQ(again.tile, g.card.tile);
+  EXPECT_EQ(again.tile_overlap, g.card.tile_overlap);
+  EXPECT_EQ(again.input_range, g.card.input_range);
+  EXPECT_THROW(ModelCard::from_json(R"({"tile": 4})", "small"), Error);
+  EXPECT_THROW(ModelCard::from_json(R"({"input_range": [255, 0]})", "reversed"), Error);
+}
+
+TEST(OnnxImport, InputGeometryIsReadFromStridesAndConstantResizes) {
+  OnnxBuilder b(11);
+  b.input("x", {1, 3, 512, 1024}).output("y");
+  b.floats("w", {3, 3, 3, 3}, std::vector<float>(81, 0.1F));
+  auto& down = b.node("Conv", {"x", "w"}, {"d"}, "down");
+  set_attr(down, "strides", Ints{2, 2});
+  set_attr(down, "pads", Ints{1, 1, 1, 1});
+  auto& pool = b.node("MaxPool", {"d"}, {"p"}, "pool");
+  set_attr(pool, "kernel_shape", Ints{2, 2});
+  set_attr(pool, "strides", Ints{2, 2});
+  b.node("GlobalAveragePool", {"p"}, {"g"}, "global");
+  b.node("Mul", {"p", "g"}, {"y"}, "scale");
+  Graph g = load_onnx_bytes(b.bytes(), "strided.onnx");
+  EXPECT_EQ(g.input_dims, (Dims{1, 3, -1, -1})) << "H and W stay dynamic in the graph";
+  EXPECT_EQ(g.declared_hw, (std::array<int64_t, 2>{512, 1024}));
+  InputGeometry geometry = input_geometry(g);
+  EXPECT_EQ(geometry.multiple, 4);
+  EXPECT_FALSE(geometry.fixed_hw.has_value()) << "strides alone do not bind the size";
+  // A Resize to constant sizes (ESPNetv2's export) only works at the declared size.
+  OnnxBuilder fixed(11);
+  fixed.input("x", {1, 3, 512, 1024}).output("y");
+  fixed.floats("roi", {0}, {});
+  fixed.floats("scales", {0}, {});
+  fixed.ints("sizes", {1, 3, 64, 128});
+  auto& resize = fixed.node("Resize", {"x", "roi", "scales", "sizes"}, {"y"}, "resize");
+  set_attr(resize, "mode", std::string("linear"));
+  g = load_onnx_bytes(fixed.bytes(), "fixed.onnx");
+  geometry = input_geometry(g);
+  ASSERT_TRUE(geometry.fixed_hw.has_value());
+  EXPECT_EQ(*geometry.fixed_hw, (std::array<int, 2>{512, 1024}));
 }
 
 TEST(OnnxImport, InitialisersListedAsInputsAreNotImages) {

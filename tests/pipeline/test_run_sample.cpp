@@ -98,3 +98,52 @@ TEST(SampleRun, ResumeFindsNothingToDoAndKeepsBytes) {
   EXPECT_EQ(std::filesystem::last_write_time(dir / "out/bremen-a1/roads.tif"), modified) << "resume recomputed a done unit";
   EXPECT_EQ(read_file(dir / "out/bremen-a1/roads.tif"), before);
 }
+
+// A full-range UInt16 copy of the sample photo gets what the 8-bit photo gets (it used to come out all
+// background, silently), and the log says how its values were scaled.
+TEST(SampleRun, SixteenBitCopyOfThePhotoIsStretchedAndSaysSo) {
+  if (!std::filesystem::exists(sample_image())) GTEST_SKIP() << "run scripts/make-samples.sh first";
+  TempDir dir;
+  GDALAllRegister();
+  {
+    GDALDatasetUniquePtr src(GDALDataset::Open(sample_image().c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+    ASSERT_TRUE(src);
+    const int w = src->GetRasterXSize(), h = src->GetRasterYSize(), bands = src->GetRasterCount();
+    std::vector<uint16_t> values(static_cast<size_t>(w) * h * bands);
+    ASSERT_EQ(src->RasterIO(GF_Read, 0, 0, w, h, values.data(), w, h, GDT_UInt16, bands, nullptr, 0, 0, 0, nullptr), CE_None);
+    for (uint16_t& v : values) v = static_cast<uint16_t>(v * 257);
+    GDALDatasetUniquePtr wide(GetGDALDriverManager()->GetDriverByName("GTiff")->Create(
+        (dir / "wide.tif").c_str(), w, h, bands, GDT_UInt16, nullptr));
+    ASSERT_TRUE(wide);
+    double gt[6];
+    ASSERT_EQ(src->GetGeoTransform(gt), CE_None);
+    wide->SetGeoTransform(gt);
+    wide->SetProjection(src->GetProjectionRef());
+    ASSERT_EQ(wide->RasterIO(GF_Write, 0, 0, w, h, values.data(), w, h, GDT_UInt16, bands, nullptr, 0, 0, 0, nullptr), CE_None);
+    for (int b = 1; b <= bands; ++b) wide->GetRasterBand(b)->SetColorInterpretation(src->GetRasterBand(b)->GetColorInterpretation());
+  }
+  const auto model = terraseg::test::source_dir() / "samples/models/roads-aerial.onnx";
+  const auto eight = run_terraseg({"predict", "-q", "--model", model.string(), sample_image().string(), "-o", (dir / "r8.tif").string()});
+  ASSERT_EQ(eight.exit_code, 0) << eight.err;
+  const auto sixteen = run_terraseg({"predict", "--model", model.string(), (dir / "wide.tif").string(), "-o", (dir / "r16.tif").string()});
+  ASSERT_EQ(sixteen.exit_code, 0) << sixteen.err;
+  EXPECT_NE(sixteen.err.find("UInt16 values"), std::string::npos) << sixteen.err;
+  EXPECT_NE(sixteen.err.find("stretched linearly onto the model's input range 0..255"), std::string::npos) << sixteen.err;
+  const auto read = [](const std::filesystem::path& path) {
+    GDALDatasetUniquePtr ds(GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+    std::vector<uint8_t> ids(static_cast<size_t>(ds->GetRasterXSize()) * ds->GetRasterYSize());
+    EXPECT_EQ(ds->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, ds->GetRasterXSize(), ds->GetRasterYSize(), ids.data(),
+                                             ds->GetRasterXSize(), ds->GetRasterYSize(), GDT_Byte, 0, 0, nullptr),
+              CE_None);
+    return ids;
+  };
+  const std::vector<uint8_t> a = read(dir / "r8.tif"), b = read(dir / "r16.tif");
+  ASSERT_EQ(a.size(), b.size());
+  size_t same = 0, road = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    same += a[i] == b[i] ? 1 : 0;
+    road += b[i] == 1 ? 1 : 0;
+  }
+  EXPECT_GT(static_cast<double>(same) / static_cast<double>(a.size()), 0.99);
+  EXPECT_GT(road, a.size() / 100) << "the motorway must be found in the 16-bit copy too";
+}
