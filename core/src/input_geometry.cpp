@@ -50,7 +50,8 @@ InputGeometry input_geometry(const Graph& graph) {
   InputGeometry geometry;
   while (geometry.multiple < 1024 && geometry.multiple < coarsest - 1e-6) geometry.multiple *= 2;
   if (size_bound && graph.declared_hw[0] > 0 && graph.declared_hw[1] > 0) {
-    geometry.fixed_hw = std::array<int, 2>{static_cast<int>(graph.declared_hw[0]), static_cast<int>(graph.declared_hw[1])};
+    geometry.fixed_hw =
+        std::array<int, 2>{static_cast<int>(graph.declared_hw[0]), static_cast<int>(graph.declared_hw[1])};
   }
   return geometry;
 }

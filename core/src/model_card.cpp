@@ -14,8 +14,11 @@ namespace {
 void read_tiling(const json& doc, ModelCard& card) {
   if (doc.contains("tile") && !doc["tile"].is_null()) {
     const json& tile = doc["tile"];
-    const std::vector<int> hw = tile.is_array() ? tile.get<std::vector<int>>() : std::vector<int>{tile.get<int>(), tile.get<int>()};
-    if (hw.size() != 2 || hw[0] < 8 || hw[1] < 8) throw Error("tile must be N or [H, W] with sides of at least 8 pixels");
+    const std::vector<int> hw =
+        tile.is_array() ? tile.get<std::vector<int>>() : std::vector<int>{tile.get<int>(), tile.get<int>()};
+    if (hw.size() != 2 || hw[0] < 8 || hw[1] < 8) {
+      throw Error("tile must be N or [H, W] with sides of at least 8 pixels");
+    }
     card.tile = std::array<int, 2>{hw[0], hw[1]};
   }
   if (doc.contains("tile_overlap") && !doc["tile_overlap"].is_null()) {

@@ -73,6 +73,8 @@ int cgroup_cpu_limit(const std::string& proc_self_cgroup, const std::string& cgr
   return limit;
 }
 
+int max_thread_count() { return 4 * std::max(1, omp_get_num_procs()); }
+
 int default_thread_count() {
   if (const char* env = std::getenv("OMP_NUM_THREADS"); env != nullptr) {
     if (const int requested = std::atoi(env); requested > 0) return requested;

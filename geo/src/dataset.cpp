@@ -199,7 +199,8 @@ std::vector<std::pair<std::string, std::string>> pair_by_stem(const std::vector<
   return pairs;
 }
 
-std::vector<uint8_t> load_labels(const std::string& mask_path, const MaskEncoding& mask_encoding, int& height, int& width) {
+std::vector<uint8_t> load_labels(const std::string& mask_path, const MaskEncoding& mask_encoding, int& height,
+                                 int& width) {
   const int flags = mask_encoding.kind == MaskKind::palette ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE;
   const cv::Mat mask = cv::imread(mask_path, flags);
   if (mask.empty()) throw Error("cannot read mask '" + mask_path + "'");

@@ -118,7 +118,8 @@ std::optional<ValueStretch> value_stretch(GDALDataset& input, const RasterInfo& 
   const std::string model_range = format_range((*range)[0], (*range)[1]);
   const std::string kind = GDALGetDataTypeName(type);
   if (lo >= (*range)[0] && hi <= (*range)[1]) {
-    warn(info.path + ": " + kind + " values " + format_range(lo, hi) + " lie within the model's input range " + model_range + "; used as they are");
+    warn(info.path + ": " + kind + " values " + format_range(lo, hi) + " lie within the model's input range " +
+         model_range + "; used as they are");
     return std::nullopt;
   }
   if (!(hi > lo)) {

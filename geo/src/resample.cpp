@@ -198,7 +198,8 @@ PredictStats predict_resampled(GDALDataset& input, const std::string& input_path
     const Progress scaled = [&progress](double f) {
       if (progress) progress(0.85 * f);
     };
-    stats = predict_on_grid(*view, input_path, on_native, bands, infer, num_classes, class_table, native_options, scaled);
+    stats =
+        predict_on_grid(*view, input_path, on_native, bands, infer, num_classes, class_table, native_options, scaled);
   }
   // Back onto the input grid: the majority class when the input pixel covers several model pixels,
   // the nearest otherwise; scores are interpolated.

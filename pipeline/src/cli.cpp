@@ -8,6 +8,7 @@
 
 #include "command.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/core/threads.hpp"
 
 namespace terraseg {
 
@@ -39,6 +40,11 @@ int run_cli(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
+    if (common.threads > max_thread_count()) {
+      throw Error("--threads " + std::to_string(common.threads) + " is more than this machine can use (at most " +
+                  std::to_string(max_thread_count()) + ": 4 x its " + std::to_string(max_thread_count() / 4) +
+                  " CPUs); give 0 for all of them");
+    }
     for (auto& [sub, command] : commands) {
       if (sub->parsed()) return command->run();
     }

@@ -111,7 +111,8 @@ class EvalCommand final : public Command {
       std::vector<uint8_t> labels = geo::load_labels(pairs[i].second, mask, mask_h, mask_w);
       if (mask_h != height || mask_w != width) {
         throw Error("mask '" + pairs[i].second + "' is " + std::to_string(mask_w) + "x" + std::to_string(mask_h) +
-                    " but its image '" + pairs[i].first + "' is " + std::to_string(width) + "x" + std::to_string(height));
+                    " but its image '" + pairs[i].first + "' is " + std::to_string(width) + "x" +
+                    std::to_string(height));
       }
       std::vector<uint8_t> ids(predicted.size());
       for (size_t p = 0; p < ids.size(); ++p) {

@@ -57,6 +57,9 @@ class PredictCommand final : public Command {
     if (output_.empty() == output_dir_.empty()) throw terraseg::Error("predict: give exactly one of -o OUTPUT or --output-dir DIR");
     if (!output_.empty() && inputs_.size() != 1) throw terraseg::Error("predict: -o takes one input; use --output-dir DIR for several");
     for (const auto& input : inputs_) check_input(input);
+    // Every output path is checked, and its folder made, before the model is even loaded.
+    std::vector<PredictRequest> requests;
+    for (const auto& input : inputs_) requests.push_back(make_request(input));
 
     std::string warning;
     LoadedModel model = load_model_file(model_path_, &warning);
@@ -64,8 +67,8 @@ class PredictCommand final : public Command {
     set_thread_count(common_->threads);
     Engine engine(model.graph, EngineOptions{common_->threads, parse_precision(precision_)});
     ProgressDisplay display(common_->quiet);
-    for (const auto& input : inputs_) {
-      PredictRequest request = make_request(input);
+    for (const PredictRequest& request : requests) {
+      const std::string& input = request.input;
       display.begin(std::filesystem::path(input).filename().string());
       const PredictReport report = predict_file(engine, model.graph.card, request, [&](double f) { display.update(f); });
       display.end();
@@ -80,28 +83,64 @@ class PredictCommand final : public Command {
     if (!std::filesystem::exists(input)) throw terraseg::Error(input + ": input does not exist; check the path");
   }
 
-  /// Output for `input`: -o, or DIR/<stem><suffix>; when `target` is a directory the same rule applies.
-  std::string derive(const std::string& target, const std::string& input, const std::string& suffix) const {
+  /// Output for `input` under `target`: DIR/<stem><suffix> when `target` is a directory (always for
+  /// --output-dir, which is made if missing), else `target` itself (one input only).
+  std::string derive(const std::string& target, const std::string& flag, const std::string& input,
+                     const std::string& suffix, bool always_dir) const {
     if (target.empty()) return {};
-    if (inputs_.size() == 1 && !std::filesystem::is_directory(target)) return target;
-    std::filesystem::create_directories(target);
+    if (!always_dir && inputs_.size() == 1 && !std::filesystem::is_directory(target)) return target;
+    if (std::filesystem::exists(target) && !std::filesystem::is_directory(target)) {
+      throw terraseg::Error(flag + " " + target + ": exists and is not a directory; give a directory (or -o FILE for one input)");
+    }
+    make_folder(target, flag);
     return (std::filesystem::path(target) / (std::filesystem::path(input).stem().string() + suffix)).string();
+  }
+
+  static void make_folder(const std::filesystem::path& folder, const std::string& flag) {
+    if (folder.empty()) return;
+    std::error_code error;
+    std::filesystem::create_directories(folder, error);
+    if (error) {
+      throw terraseg::Error(flag + ": cannot create the folder '" + folder.string() + "' (" + error.message() +
+                            "): a file may be in its way, or it is not writable; choose another output path");
+    }
+  }
+
+  /// An output must be a new or replaceable file: never a directory, never one of the inputs.
+  void check_output(const std::string& path, const std::string& flag) const {
+    if (path.empty()) return;
+    if (std::filesystem::is_directory(path)) {
+      throw terraseg::Error(flag + " " + path + ": is a directory; give a file name, or --output-dir DIR to write "
+                            "<input stem>.tif inside it");
+    }
+    for (const auto& input : inputs_) {
+      std::error_code a_error, b_error, c_error;
+      const auto a = std::filesystem::weakly_canonical(path, a_error);
+      const auto b = std::filesystem::weakly_canonical(input, b_error);
+      const bool same = std::filesystem::equivalent(path, input, c_error) || (!a_error && !b_error && a == b);
+      if (same) {
+        throw terraseg::Error(flag + " " + path + ": is one of the inputs; predict never overwrites its input: give "
+                              "another output path");
+      }
+    }
+    make_folder(std::filesystem::path(path).parent_path(), flag);
   }
 
   PredictRequest make_request(const std::string& input) const {
     PredictRequest request;
     request.input = input;
-    request.mask_path = output_.empty() ? derive(output_dir_, input, ".tif") : output_;
-    request.logits_path = derive(logits_, input, "-scores.tif");
-    request.vectors_path = derive(vectors_, input, ".gpkg");
+    request.mask_path = output_.empty() ? derive(output_dir_, "--output-dir", input, ".tif", true) : output_;
+    request.logits_path = derive(logits_, "--logits", input, "-scores.tif", false);
+    request.vectors_path = derive(vectors_, "--vectors", input, ".gpkg", false);
+    check_output(request.mask_path, output_.empty() ? "--output-dir" : "-o");
+    check_output(request.logits_path, "--logits");
+    check_output(request.vectors_path, "--vectors");
     if (!tile_.empty()) request.tile = parse_tile_size(tile_, "--tile");
     if (overlap_ >= 0) request.overlap = overlap_;
     if (pixel_size_m_ > 0.0) request.pixel_size_m = pixel_size_m_;
     request.cog = cog_;
     request.resample = !no_resample_;
     request.band_override = split_commas(bands_);
-    const auto parent = std::filesystem::path(request.mask_path).parent_path();
-    if (!parent.empty()) std::filesystem::create_directories(parent);
     return request;
   }
 

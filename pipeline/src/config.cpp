@@ -4,9 +4,11 @@
 #include <ogr_spatialref.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <set>
 
+#include "terraseg/core/threads.hpp"
 #include "yaml_reader.hpp"
 
 namespace terraseg {
@@ -173,6 +175,11 @@ void parse_sections(MapReader& root, RunConfig& config) {
   root.path("output_dir", config.output_dir, true);
   root.optional("threads", config.threads);
   if (config.threads < 0) root.fail("threads", "must be 0 (all cores) or more", root.raw("threads"));
+  if (config.threads > max_thread_count()) {
+    root.fail("threads", "is " + std::to_string(config.threads) + ", more than this machine can use (at most " +
+                             std::to_string(max_thread_count()) + "); give 0 for all its CPUs",
+              root.raw("threads"));
+  }
   if (auto tiling = root.child("tiling")) {
     read_tile(*tiling, config.tiling);
     tiling->optional("overlap", config.tiling.overlap);
@@ -229,7 +236,18 @@ RunConfig parse_document(const YAML::Node& document, const std::filesystem::path
     }
     models->finish();
   }
-  for (MapReader& region : root.list("regions")) config.regions.push_back(parse_region(region, config.models));
+  std::map<std::string, std::string> region_keys;  // name -> the key path of the region that has it
+  for (MapReader& region : root.list("regions")) {
+    config.regions.push_back(parse_region(region, config.models));
+    const std::string key = region.key_name("name");
+    const auto [it, inserted] = region_keys.emplace(config.regions.back().name, key);
+    if (!inserted) {
+      // Each region writes into output_dir/<name>/: two of one name would overwrite each other.
+      region.fail("name", "is '" + config.regions.back().name + "', as '" + it->second +
+                              "' is: region names name their output folders and must differ",
+                  region.raw("name"));
+    }
+  }
   root.finish();
   if (config.regions.empty() && config.street_view.points.empty()) {
     root.fail("regions", "must list at least one region (or give street_view.points)", YAML::Node());

@@ -1,13 +1,13 @@
 #include "predict_step.hpp"
 
-#include <chrono>
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 
 #include "models.hpp"
-#include "terraseg/core/input_geometry.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/core/input_geometry.hpp"
 #include "terraseg/geo/predict.hpp"
 #include "terraseg/geo/raster_io.hpp"
 #include "terraseg/geo/vectorize.hpp"
@@ -19,7 +19,8 @@ namespace {
 int model_classes(Engine& engine, const ModelCard& card, int channels, const TilingPlan& tiling) {
   if (!card.classes.empty()) return static_cast<int>(card.classes.size());
   const int64_t side = std::max(tiling.multiple, 32);
-  Tensor probe = tiling.fixed_size ? Tensor({1, channels, tiling.tile[0], tiling.tile[1]}) : Tensor({1, channels, side, side});
+  Tensor probe = tiling.fixed_size ? Tensor({1, channels, tiling.tile[0], tiling.tile[1]})
+                                   : Tensor({1, channels, side, side});
   Tensor scores;
   engine.run(probe, scores);
   if (scores.rank() != 4) throw Error("model output '" + engine.graph().outputs.at(0) + "' is not NCHW scores");
@@ -59,7 +60,8 @@ std::array<int, 2> parse_tile_size(const std::string& text, const std::string& s
     int value = 0;
     const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
     if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || value < 8 || value > 16384) {
-      throw Error(source + ": tile '" + text + "' must be N or HxW with sides from 8 to 16384 pixels, e.g. 512 or 512x1024");
+      throw Error(source + ": tile '" + text +
+                  "' must be N or HxW with sides from 8 to 16384 pixels, e.g. 512 or 512x1024");
     }
     return value;
   };
@@ -147,8 +149,8 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
     throw Error(request.input + ": the model takes " + std::to_string(channels) + " bands but its card (or --bands) names " +
                 std::to_string(spec.bands.size()) + "; pass --bands with " + std::to_string(channels) + " entries");
   }
-  const TilingPlan tiling =
-      resolve_tiling(card, input_geometry(engine.graph()), request, [&report](const std::string& message) { report.warnings.push_back(message); });
+  const auto warn = [&report](const std::string& message) { report.warnings.push_back(message); };
+  const TilingPlan tiling = resolve_tiling(card, input_geometry(engine.graph()), request, warn);
   const int classes = model_classes(engine, card, channels, tiling);
   std::vector<ClassInfo> class_table = card.classes;
   if (class_table.empty()) {
@@ -168,7 +170,7 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   options.input_range = expected_input_range(card);
   if (request.resample) options.model_pixel_size_m = card.pixel_size_m;
   options.input_pixel_size_m = request.pixel_size_m;
-  options.warn = [&report](const std::string& message) { report.warnings.push_back(message); };
+  options.warn = warn;
   const float class0_shift = threshold_logit_shift(card, classes);
   const geo::TileInfer infer = [&engine, class0_shift](const Tensor& input, Tensor& scores) {
     engine.run(input, scores);

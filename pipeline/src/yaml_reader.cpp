@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace terraseg::yaml {
@@ -48,6 +49,22 @@ MapReader::MapReader(YAML::Node node, std::string key_path, std::filesystem::pat
   if (!node_.IsMap()) {
     const std::string what = key_path_.empty() ? "the document" : "key '" + key_path_ + "'";
     throw Error(line_prefix(file_, node_) + ": " + what + " must be a mapping of keys to values");
+  }
+  // YAML allows keys that are lists or mappings, and yaml-cpp keeps the first of a repeated key
+  // silently: both are mistakes in a config, refused here for every mapping read.
+  std::map<std::string, YAML::Node> seen;
+  for (const auto& entry : node_) {
+    const std::string where = key_path_.empty() ? "" : " in '" + key_path_ + "'";
+    if (!entry.first.IsScalar()) {
+      throw Error(line_prefix(file_, entry.first) + ": a key" + where +
+                  " is a list or a mapping; keys are plain names (see configs/README.md)");
+    }
+    const std::string key = entry.first.Scalar();
+    const auto [it, inserted] = seen.emplace(key, entry.first);
+    if (!inserted) {
+      throw Error(line_prefix(file_, entry.first) + ": key '" + key_name(key) + "' is given twice (first at line " +
+                  std::to_string(it->second.Mark().line + 1) + "); keep one");
+    }
   }
 }
 

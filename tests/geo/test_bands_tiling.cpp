@@ -99,7 +99,9 @@ TEST(Tiling, UsefulPartsCoverTheAxisWithWeightsSummingToOne) {
       for (int i = 0; i < axis.count(); ++i) {
         EXPECT_EQ(axis.origin(i) % multiple, 0) << "window " << i << " starts off the model's stride grid";
         EXPECT_GE(axis.origin(i), 0);
-        if (i > 0) EXPECT_EQ(axis.useful_begin(i), axis.useful_end(i - 1) - (axis.useful_end(i - 1) - axis.useful_begin(i)));
+        if (i > 0) {
+          EXPECT_LE(axis.useful_begin(i), axis.useful_end(i - 1)) << "no pixel between two windows' useful parts";
+        }
       }
       for (int x = 0; x < length; ++x) EXPECT_NEAR(axis.weight_sum(x), 1.0F, 1e-6F) << "length " << length << " x " << x;
     }

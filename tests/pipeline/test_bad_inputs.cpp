@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 
 #include <fstream>
+#include <map>
 
 #include "cli_runner.hpp"
 #include "terraseg/core/builders.hpp"
@@ -86,4 +87,141 @@ TEST(BadInputs, DiskFullFailsCleanlyAndKeepsEarlierOutputs) {
     EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << "temporary left: " << entry.path();
   }
   EXPECT_EQ(read_file(disk / "out" / "earlier" / "mask.tif"), earlier);
+}
+
+namespace {
+
+/// Every regular file under `dir` with its bytes, to show a refused command changed nothing.
+std::map<std::string, std::string> snapshot(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) files[entry.path().string()] = read_file(entry.path());
+  }
+  return files;
+}
+
+/// A predict model for the path rows: a tiny U-Net with a card.
+std::filesystem::path make_model(const std::filesystem::path& path) {
+  terraseg::UNetSpec spec;
+  spec.classes = 2;
+  spec.depth = 1;
+  spec.base_width = 4;
+  terraseg::Graph graph = terraseg::build_unet(spec);
+  graph.card.present = true;
+  graph.card.bands = {"red", "green", "blue"};
+  graph.card.classes = {{0, "background", {0, 0, 0}}, {1, "road", {255, 0, 0}}};
+  terraseg::save_onnx(graph, path.string());
+  return path;
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) { std::ofstream(path) << text; }
+
+std::string region_config(const std::string& regions) {
+  return "output_dir: out\nmodels:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 1}\nregions:\n" + regions;
+}
+
+}  // namespace
+
+TEST(BadInputs, TwoRegionsOfOneNameAreRefusedBeforeAnythingIsWritten) {
+  if (!std::filesystem::exists(kChicago)) GTEST_SKIP() << "r-cran-rgdal is not installed";
+  TempDir dir;
+  write_text(dir / "region.yaml", region_config(std::string("  - name: city\n    inputs: ['") + kChicago +
+                                                "']\n  - name: city\n    inputs: ['" + kChicago + "']\n"));
+  const auto before = snapshot(dir.path());
+  const auto result = run_terraseg({"run", (dir / "region.yaml").string(), "-q"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("terraseg: error: "), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("region.yaml:7: key 'regions[1].name'"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("'regions[0].name'"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+  EXPECT_EQ(snapshot(dir.path()), before);
+}
+
+TEST(BadInputs, AKeyGivenTwiceOrAListAsAKeyIsNamedWithItsLine) {
+  TempDir dir;
+  write_text(dir / "twice.yaml", "output_dir: out\noutput_dir: elsewhere\n");
+  auto result = run_terraseg({"run", (dir / "twice.yaml").string(), "-q"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("twice.yaml:2: key 'output_dir' is given twice (first at line 1)"), std::string::npos)
+      << result.err;
+  write_text(dir / "listkey.yaml", "output_dir: out\ntiling:\n  [a]: 1\n");
+  result = run_terraseg({"run", (dir / "listkey.yaml").string(), "-q"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("listkey.yaml:3: a key in 'tiling' is a list or a mapping"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("internal error"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "elsewhere"));
+}
+
+TEST(BadInputs, HugeTileAndThreadCountsAreRefusedUpFront) {
+  if (!std::filesystem::exists(kChicago)) GTEST_SKIP() << "r-cran-rgdal is not installed";
+  TempDir dir;
+  write_text(dir / "tile.yaml", std::string("output_dir: out\ntiling: {tile: 1000000}\n") +
+                                    region_config(std::string("  - name: c\n    inputs: ['") + kChicago + "']\n")
+                                        .substr(std::string("output_dir: out\n").size()));
+  auto result = run_terraseg({"run", (dir / "tile.yaml").string(), "-q"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("key 'tiling.tile' must be N or [H, W] with sides from 32 to 16384"), std::string::npos)
+      << result.err;
+  write_text(dir / "threads.yaml", std::string("output_dir: out\nthreads: 100000\n") +
+                                       region_config(std::string("  - name: c\n    inputs: ['") + kChicago + "']\n")
+                                           .substr(std::string("output_dir: out\n").size()));
+  result = run_terraseg({"run", (dir / "threads.yaml").string(), "-q"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("key 'threads' is 100000, more than this machine can use"), std::string::npos) << result.err;
+  const auto model = make_model(dir / "m.onnx");
+  result = run_terraseg({"predict", "--model", model.string(), kChicago, "-o", (dir / "o.tif").string(), "--threads",
+                         "100000", "-q"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("--threads 100000 is more than this machine can use"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "o.tif"));
+}
+
+TEST(BadInputs, ATileLargerThanTheRasterIsCappedAtIt) {
+  TempDir dir;
+  const auto model = make_model(dir / "m.onnx");
+  const auto raster = make_rgb_raster(dir / "small.tif");
+  const auto result = run_terraseg({"predict", "--model", model.string(), raster.string(), "-o",
+                                    (dir / "o.tif").string(), "--tile", "8192", "-q"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;  // 64 x 48 run whole, not in an 8192² window
+  GDALDatasetUniquePtr out(GDALDataset::Open((dir / "o.tif").c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->GetRasterXSize(), 64);
+  EXPECT_EQ(out->GetRasterYSize(), 48);
+}
+
+TEST(BadInputs, PredictNeverWritesOverItsInputADirectoryOrThroughAFile) {
+  TempDir dir;
+  const auto model = make_model(dir / "m.onnx");
+  const auto raster = make_rgb_raster(dir / "in.tif");
+  std::filesystem::create_directories(dir / "existing");
+  write_text(dir / "blocker", "a file where a folder should be\n");
+  const auto before = snapshot(dir.path());
+  const struct {
+    std::vector<std::string> args;
+    std::string message;
+  } cases[] = {
+      {{"-o", raster.string()}, "-o " + raster.string() + ": is one of the inputs"},
+      {{"-o", (dir / "." / "in.tif").string()}, "is one of the inputs"},
+      {{"-o", (dir / "existing").string()}, "-o " + (dir / "existing").string() + ": is a directory"},
+      {{"-o", (dir / "blocker/sub/x.tif").string()}, "-o: cannot create the folder '" + (dir / "blocker/sub").string()},
+      {{"--output-dir", (dir / "blocker").string()}, "--output-dir " + (dir / "blocker").string() + ": exists and is not a directory"},
+      {{"-o", (dir / "o.tif").string(), "--logits", raster.string()}, "--logits " + raster.string() + ": is one of the inputs"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args{"predict", "--model", model.string(), raster.string(), "-q"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    const auto result = run_terraseg(args);
+    EXPECT_EQ(result.exit_code, 1) << c.message;
+    EXPECT_NE(result.err.find("terraseg: error: "), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find(c.message), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find("internal error"), std::string::npos) << result.err;
+    EXPECT_EQ(snapshot(dir.path()), before) << c.message << ": a refused command changed a file";
+  }
+  // --output-dir to a folder that does not exist yet makes it and writes <stem>.tif inside.
+  const auto made = run_terraseg({"predict", "--model", model.string(), raster.string(), "--output-dir",
+                                  (dir / "newdir").string(), "-q"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir / "newdir" / "in.tif"));
 }

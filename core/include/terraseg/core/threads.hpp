@@ -9,6 +9,10 @@ namespace terraseg {
 /// OpenMP barriers on more threads than the quota lets run degrade by an order of magnitude.
 int default_thread_count();
 
+/// The most threads a command accepts: 4 x the CPUs this process may run on (at least 4). More only
+/// oversubscribes the machine, and OpenMP runtimes crash when asked for very many.
+int max_thread_count();
+
 /// The CPU quota of the cgroup described by `proc_self_cgroup` (the text of /proc/self/cgroup),
 /// looked up under `cgroup_root` (normally /sys/fs/cgroup): cgroup v2 `cpu.max` or v1
 /// `cpu.cfs_quota_us` / `cpu.cfs_period_us`, rounded up to whole CPUs. 0 when there is no quota or
