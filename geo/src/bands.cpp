@@ -96,9 +96,12 @@ std::optional<int> fallback_by_count(const std::string& name, const RasterInfo& 
     return plain[0];
   }
   if (plain.size() < 3) return std::nullopt;
-  if (plain.size() > 3 && warn && !warned) {
+  if (warn && !warned) {
+    // Nothing in the file says which band is which: a BGR export would be read as RGB and give
+    // another answer, so say what was assumed.
     warn("'" + raster.path + "' has " + std::to_string(plain.size()) + " bands without colour tags; "
-         "assuming bands 1, 2, 3 are red, green, blue (pass --bands to choose otherwise)");
+         "assuming bands 1, 2, 3 are red, green, blue in file order (pass --bands 3,2,1 if they are blue, green, "
+         "red, or tag the bands' colour interpretation)");
   }
   warned = true;
   return plain[name == "red" ? 0 : name == "green" ? 1 : 2];

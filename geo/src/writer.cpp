@@ -29,6 +29,29 @@ std::string make_temp_name(const std::string& final_path) {
   return (path.parent_path() / name).string();
 }
 
+}  // namespace
+
+void remove_stale_temporaries(const std::string& final_path) {
+  const std::filesystem::path output(final_path);
+  const std::filesystem::path dir = output.parent_path().empty() ? "." : output.parent_path();
+  std::error_code error;
+  if (!std::filesystem::is_directory(dir, error)) return;
+  const std::string name = output.filename().string();
+  const std::string prefixes[] = {output.stem().string() + ".tmp-", name + ".tmp", name + ".native-"};
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    const std::string candidate = entry.path().filename().string();
+    if (candidate == name) continue;
+    for (const std::string& prefix : prefixes) {
+      if (candidate.rfind(prefix, 0) == 0) {
+        std::filesystem::remove_all(entry.path(), error);
+        break;
+      }
+    }
+  }
+}
+
+namespace {
+
 /// A colour for classes the card does not colour: hues spread by the golden ratio.
 std::array<uint8_t, 3> generated_colour(int id) {
   const double hue = std::fmod(id * 0.6180339887, 1.0) * 6.0;

@@ -4,6 +4,7 @@
 
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/raster_io.hpp"
+#include "terraseg/geo/writer.hpp"
 
 namespace terraseg {
 namespace {
@@ -121,6 +122,8 @@ json region_input_indicators(const RunConfig& config, const RegionConfig& region
   const IndicatorPaths paths = indicator_paths(config, region, input);
   std::filesystem::create_directories(paths.grid.parent_path());
   std::filesystem::create_directories(paths.centrelines.parent_path());
+  geo::remove_stale_temporaries(paths.grid.string());
+  geo::remove_stale_temporaries(paths.centrelines.string());
   geo::AerialOptions aerial;
   aerial.cell_size_m = config.indicators.cell_size_m;
   aerial.ndvi_threshold = options.ndvi_threshold;

@@ -6,6 +6,7 @@
 #include "run_summary.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/quicklook.hpp"
+#include "terraseg/geo/writer.hpp"
 
 namespace terraseg {
 
@@ -129,6 +130,7 @@ void write_report(const std::filesystem::path& output_dir, const json& summary) 
   html << "</table>\n</body></html>\n";
 
   const std::filesystem::path final_path = output_dir / "report.html";
+  geo::remove_stale_temporaries(final_path.string());
   const std::filesystem::path temporary = final_path.string() + ".tmp";
   std::ofstream(temporary) << html.str();
   if (!std::filesystem::exists(temporary)) throw Error(final_path.string() + ": cannot write the report");

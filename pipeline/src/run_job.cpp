@@ -1,3 +1,4 @@
+#include "terraseg/geo/writer.hpp"
 #include "terraseg/pipeline/run_job.hpp"
 
 #include <chrono>
@@ -142,24 +143,10 @@ class ModelCache {
   std::map<std::string, Entry> entries_;
 };
 
-/// Removes temporaries that a killed earlier run left beside `output`: files "<stem>.tmp-<pid>-<n>..."
-/// and the native-pixel-size scratch directories "<name>.native-<pid>-<n>". Final names are never
-/// touched here.
-void remove_stale_temporaries(const std::filesystem::path& output) {
-  const std::filesystem::path dir = output.parent_path();
-  if (!std::filesystem::is_directory(dir)) return;
-  const std::string prefix = output.stem().string() + ".tmp-";
-  const std::string scratch = output.filename().string() + ".native-";
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(prefix, 0) == 0 || name.rfind(scratch, 0) == 0) std::filesystem::remove_all(entry.path());
-  }
-}
-
 json run_unit(const Unit& unit, ModelCache& models, ProgressDisplay& display) {
   ModelCache::Entry& entry = models.get(unit.task);
   std::filesystem::create_directories(std::filesystem::path(unit.request.mask_path).parent_path());
-  for (const auto& output : unit_outputs(unit)) remove_stale_temporaries(output);
+  for (const auto& output : unit_outputs(unit)) geo::remove_stale_temporaries(output);
   display.begin(unit.id);
   const PredictReport report = predict_file(*entry.engine, entry.model.graph.card, unit.request,
                                             [&display](double fraction) { display.update(fraction); });
@@ -183,6 +170,8 @@ int run_units(const RunConfig& config, const RunOptions& options, const std::vec
   for (const Unit& unit : units) {
     if (static_cast<int>(unit.index % static_cast<size_t>(options.shard_count)) != options.shard_index) continue;
     if (options.resume && unit_complete(config, unit)) {
+      // Complete, so nothing writes it any more: whatever a killed run left beside it goes.
+      for (const auto& output : unit_outputs(unit)) geo::remove_stale_temporaries(output);
       log.event("unit_skipped", {{"unit", unit.id}, {"reason", "complete"}});
       continue;
     }

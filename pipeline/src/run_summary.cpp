@@ -10,6 +10,7 @@
 
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/version.hpp"
+#include "terraseg/geo/writer.hpp"
 
 namespace terraseg {
 
@@ -95,6 +96,7 @@ json write_run_summary(const RunConfig& config, const std::vector<json>& unit_re
 }
 
 void write_json_atomically(const std::filesystem::path& path, const json& doc) {
+  geo::remove_stale_temporaries(path.string());
   const std::filesystem::path temporary = path.string() + ".tmp-" + std::to_string(getpid());
   {
     std::ofstream stream(temporary);

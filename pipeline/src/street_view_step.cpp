@@ -9,6 +9,7 @@
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/predict.hpp"
 #include "terraseg/geo/raster_io.hpp"
+#include "terraseg/geo/writer.hpp"
 
 namespace terraseg {
 namespace {
@@ -41,6 +42,7 @@ geo::RoleCounts segment_point(Engine& engine, const ModelCard& card, const geo::
     request.tile_source = options.tile_source;
     request.overlap_source = options.overlap_source;
     request.overviews = false;
+    geo::remove_stale_temporaries(request.mask_path);
     const PredictReport report = predict_file(engine, card, request, {});
     if (warn) {
       for (const std::string& message : report.warnings) warn(message);
@@ -93,6 +95,9 @@ StreetViewResult run_street_view(Engine& engine, const ModelCard& card, int num_
   result.points = geo::score_points(points, counts, options.levels);
   result.gpkg = dir / "walkability.gpkg";
   result.csv = dir / "walkability.csv";
+  for (const char* name : {"walkability.gpkg", "walkability.csv", "walkability-grid.tif"}) {
+    geo::remove_stale_temporaries((dir / name).string());
+  }
   geo::write_walkability_gpkg(result.gpkg.string(), result.points);
   geo::write_walkability_csv(result.csv.string(), result.points);
   const bool any_ivw = std::any_of(result.points.begin(), result.points.end(), [](const auto& p) { return p.ivw.has_value(); });

@@ -45,6 +45,22 @@ TEST(Bands, NumbersDescriptionsAndUntaggedRgb) {
   EXPECT_EQ(warnings, 1);  // more than 3 untagged bands: the assumed order is worth a warning
 }
 
+TEST(Bands, ThreeUntaggedBandsAreTakenInFileOrderWithAWarningNamingTheFix) {
+  const RasterInfo untagged = fake_raster(std::vector<GDALColorInterp>(3, GCI_Undefined));
+  std::vector<std::string> warnings;
+  const auto plan = resolve_bands(spec_of({"red", "green", "blue"}), untagged,
+                                  [&](const std::string& message) { warnings.push_back(message); });
+  EXPECT_EQ(plan.source_bands, (std::vector<int>{1, 2, 3}));
+  ASSERT_EQ(warnings.size(), 1U);
+  EXPECT_NE(warnings[0].find("in file order"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("--bands 3,2,1"), std::string::npos) << warnings[0];
+  // Tagged bands need no warning.
+  warnings.clear();
+  resolve_bands(spec_of({"red", "green", "blue"}), fake_raster({GCI_RedBand, GCI_GreenBand, GCI_BlueBand}),
+                [&](const std::string& message) { warnings.push_back(message); });
+  EXPECT_TRUE(warnings.empty());
+}
+
 TEST(Bands, GreyIsReplicatedToRgbWithOneWarning) {
   const RasterInfo grey = fake_raster({GCI_GrayIndex});
   std::vector<std::string> warnings;

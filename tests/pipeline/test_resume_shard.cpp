@@ -147,3 +147,45 @@ TEST(CrashSafety, ResumeRemovesWhatAKilledRunLeftBehind) {
   EXPECT_FALSE(std::filesystem::exists(dir / "left/city/roads/a.tmp-999999-0.tif"));
   EXPECT_TRUE(std::filesystem::exists(dir / "left/city/roads/a.tif"));
 }
+
+// What kill -9 leaves in every stage (units, indicators, road graph, street view, summary, report) is
+// found and removed by the next --resume; the finished outputs stay as they were.
+TEST(CrashSafety, ResumeRemovesEveryStagesLeftovers) {
+  const char* leuven = "/usr/share/doc/opencv-doc/examples/data/leuvenA.jpg";
+  if (!std::filesystem::exists(kChicago) || !std::filesystem::exists(leuven)) {
+    GTEST_SKIP() << "r-cran-rgdal or opencv-doc is not installed";
+  }
+  TempDir dir;
+  std::ofstream(dir / "points.csv") << "id,lon,lat,image\np1,4.6995,50.8707," << leuven << "\n";
+  const auto config = dir / "job.yaml";
+  std::ofstream(config) << "output_dir: out\n"
+                        << "models:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 2, seed: 3}\n"
+                        << "  street:\n    builder: unet\n    classes: 12\n    base_width: 4\n    depth: 2\n"
+                        << "    class_names: [Sky, Building, Pole, Road, Pavement, Tree, SignSymbol, Fence, Car,"
+                        << " Pedestrian, Bicyclist, Unlabelled]\n"
+                        << "street_view: {points: points.csv, model: street}\n"
+                        << "regions:\n  - name: city\n    inputs: ['" << kChicago << "']\n    tasks: [roads]\n";
+  const auto first = run_terraseg({"run", config.string(), "-q", "--threads", "1"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const auto out = dir / "out";
+  ASSERT_TRUE(std::filesystem::exists(out / "city/indicators.tif"));
+  ASSERT_TRUE(std::filesystem::exists(out / "street-view/masks/p1-0.tif"));
+  const std::vector<std::filesystem::path> leftovers{
+      out / "city/roads.tmp-999999-0.tif",          out / "city/roads.tif.native-999999-1",
+      out / "city/indicators.tmp-999999-2.tif",     out / "city/roads-centrelines.tmp-999999-3.gpkg",
+      out / "street-view/masks/p1-0.tmp-999999-4.tif", out / "street-view/walkability.tmp-999999-5.gpkg",
+      out / "street-view/walkability-grid.tmp-999999-6.tif", out / "run-summary.json.tmp-999999",
+      out / "report.html.tmp"};
+  for (const auto& path : leftovers) std::ofstream(path) << "partial";
+  const auto resumed = run_terraseg({"run", config.string(), "--resume", "-q", "--threads", "1"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  for (const auto& path : leftovers) EXPECT_FALSE(std::filesystem::exists(path)) << "left behind: " << path;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(out)) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_EQ(name.find(".tmp"), std::string::npos) << "temporary left: " << entry.path();
+    EXPECT_EQ(name.find(".native-"), std::string::npos) << "scratch left: " << entry.path();
+  }
+  EXPECT_TRUE(std::filesystem::exists(out / "city/roads.tif"));
+  EXPECT_TRUE(std::filesystem::exists(out / "street-view/walkability.csv"));
+  EXPECT_TRUE(std::filesystem::exists(out / "report.html"));
+}

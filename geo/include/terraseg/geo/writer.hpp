@@ -35,6 +35,12 @@ class TempPath {
   bool committed_ = false;
 };
 
+/// Removes what a killed earlier run left beside `final_path`: temporaries "<stem>.tmp-*" (TempPath's
+/// names) and "<name>.tmp*" (JSON and HTML written by rename), and native-pixel-size scratch
+/// directories "<name>.native-*". The final file itself is never touched. Call it before writing
+/// `final_path` (run --resume relies on it); local paths only.
+void remove_stale_temporaries(const std::string& final_path);
+
 /// How rasters are stored. Defaults: tiled 256 x 256, DEFLATE, internal overviews, no COG.
 struct OutputOptions {
   bool cog = false;        ///< write a Cloud Optimized GeoTIFF (via GDAL's COG driver)
