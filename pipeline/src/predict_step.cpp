@@ -1,9 +1,14 @@
 #include "predict_step.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "models.hpp"
 #include "terraseg/core/error.hpp"
@@ -44,6 +49,48 @@ std::optional<std::array<double, 2>> expected_input_range(const ModelCard& card)
   if (card.input_range) return card.input_range;
   if (card.present) return std::array<double, 2>{0.0, 255.0};
   return std::nullopt;
+}
+
+/// Bytes this process may use: the smallest of the machine's physical memory, the cgroup memory limit
+/// (v2 memory.max, v1 limit_in_bytes) and TERRASEG_MAX_MEMORY_GB (for sharing a machine).
+int64_t memory_limit_bytes() {
+  int64_t limit = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(sysconf(_SC_PAGE_SIZE));
+  if (const char* cap = std::getenv("TERRASEG_MAX_MEMORY_GB"); cap != nullptr && std::atof(cap) > 0.0) {
+    limit = std::min(limit, static_cast<int64_t>(std::atof(cap) * double(int64_t{1} << 30)));
+  }
+  for (const char* file : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream in(file);
+    int64_t value = 0;
+    if (in >> value && value > 0) limit = std::min(limit, value);
+  }
+  return limit;
+}
+
+std::string gigabytes(double bytes) {
+  std::ostringstream out;
+  out.precision(3);
+  out << bytes / double(int64_t{1} << 30) << " GB";
+  return out.str();
+}
+
+/// Refuses, before anything is allocated, a window whose activations, input and blended scores would
+/// not fit in memory: the engine's buffers measured at a small size, scaled to the window.
+void check_window_memory(Engine& engine, int channels, int classes, const TilingPlan& tiling,
+                         const std::array<int64_t, 2>& window, const std::string& tile_source) {
+  constexpr int64_t kProbe = 256;
+  const Dims probe_dims = tiling.fixed_size ? Dims{1, channels, tiling.tile[0], tiling.tile[1]}
+                                            : Dims{1, channels, std::max<int64_t>(kProbe, tiling.multiple),
+                                                   std::max<int64_t>(kProbe, tiling.multiple)};
+  const double probe_pixels = static_cast<double>(probe_dims[2] * probe_dims[3]);
+  const double per_pixel = static_cast<double>(engine.stats(probe_dims).buffer_bytes) / probe_pixels +
+                           4.0 * (channels + 2.0 * classes);  // input, scores and their blend
+  const double needed = per_pixel * static_cast<double>(window[0] * window[1]);
+  const double limit = static_cast<double>(memory_limit_bytes());
+  if (needed > 0.8 * limit) {
+    throw Error(tile_source + ": a " + std::to_string(window[0]) + "x" + std::to_string(window[1]) +
+                " window needs about " + gigabytes(needed) + " for this model, more than the " + gigabytes(limit) +
+                " this process may use; give a smaller tile (e.g. --tile 1024, or tiling.tile)");
+  }
 }
 
 }  // namespace
@@ -152,6 +199,20 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   const auto warn = [&report](const std::string& message) { report.warnings.push_back(message); };
   const TilingPlan tiling = resolve_tiling(card, input_geometry(engine.graph()), request, warn);
   const int classes = model_classes(engine, card, channels, tiling);
+  {
+    // The largest window this raster can give the model: the tile, or the whole (resampled) image.
+    const double ratio = request.resample && card.pixel_size_m
+                             ? geo::model_scale_ratio(info, *card.pixel_size_m).value_or(1.0)
+                             : 1.0;
+    const auto side = [&](int pixels, int tile) {
+      const int64_t grid = static_cast<int64_t>(std::ceil(pixels * std::max(ratio, 1.0)));
+      const int64_t padded = (grid + tiling.multiple - 1) / tiling.multiple * tiling.multiple;
+      return tiling.fixed_size ? int64_t{tile} : std::min<int64_t>(tile, padded);
+    };
+    const std::array<int64_t, 2> window{side(info.height, tiling.tile[0]), side(info.width, tiling.tile[1])};
+    check_window_memory(engine, channels, classes, tiling, window,
+                        request.tile ? request.tile_source : "the model card's 'tile'");
+  }
   std::vector<ClassInfo> class_table = card.classes;
   if (class_table.empty()) {
     ModelCard generic;

@@ -1,6 +1,7 @@
 // Bad inputs that reach the raster stage: each gets one clear message, a non-zero exit, nothing partial,
 // and earlier outputs stay intact.
 #include <gdal_priv.h>
+#include <gdal_utils.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 
@@ -224,4 +225,35 @@ TEST(BadInputs, PredictNeverWritesOverItsInputADirectoryOrThroughAFile) {
                                   (dir / "newdir").string(), "-q"});
   ASSERT_EQ(made.exit_code, 0) << made.err;
   EXPECT_TRUE(std::filesystem::is_regular_file(dir / "newdir" / "in.tif"));
+}
+
+TEST(BadInputs, AWindowTooLargeForMemoryIsRefusedBeforeAllocating) {
+  if (!std::filesystem::exists(kChicago)) GTEST_SKIP() << "r-cran-rgdal is not installed";
+  TempDir dir;
+  // A 20000 x 20000 view of the Chicago scan: nothing is read before the refusal.
+  GDALAllRegister();
+  {
+    GDALDatasetUniquePtr src(GDALDataset::Open(kChicago, GDAL_OF_RASTER | GDAL_OF_READONLY));
+    ASSERT_TRUE(src);
+    CPLStringList options;
+    options.AddString("-of");
+    options.AddString("VRT");
+    options.AddString("-outsize");
+    options.AddString("20000");
+    options.AddString("20000");
+    GDALTranslateOptions* translate = GDALTranslateOptionsNew(options.List(), nullptr);
+    GDALDatasetH big = GDALTranslate((dir / "big.vrt").c_str(), GDALDataset::ToHandle(src.get()), translate, nullptr);
+    GDALTranslateOptionsFree(translate);
+    ASSERT_NE(big, nullptr);
+    GDALClose(big);
+  }
+  const auto model = terraseg::test::source_dir() / "samples/models/street-camvid.onnx";
+  setenv("TERRASEG_MAX_MEMORY_GB", "4", 1);  // the same answer on every machine
+  const auto result = run_terraseg({"predict", "--model", model.string(), (dir / "big.vrt").string(), "-o",
+                                    (dir / "o.tif").string(), "--tile", "8192", "--overlap", "0", "-q"});
+  unsetenv("TERRASEG_MAX_MEMORY_GB");
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("--tile: a 8192x8192 window needs about"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("give a smaller tile"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "o.tif"));
 }
