@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "command.hpp"
@@ -52,6 +53,12 @@ int run_cli(int argc, char** argv) {
     return app.exit(e);
   } catch (const Error& e) {
     std::cerr << "terraseg: error: " << e.what() << '\n';
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // The file system refused (a file where a folder should be, permissions, a full disk): the
+    // user's environment, not a bug; name the path.
+    std::cerr << "terraseg: error: " << e.path1().string() << ": " << e.code().message()
+              << "; check that path (a file in the way of a folder? permissions? space?)\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "terraseg: internal error: " << e.what() << " (please report this with the command line)\n";

@@ -153,7 +153,12 @@ class EvalCommand final : public Command {
                     "directory");
       }
     }
-    std::filesystem::create_directories(predictions_dir_);
+    std::error_code error;
+    std::filesystem::create_directories(predictions_dir_, error);
+    if (error) {
+      throw Error("--predictions: cannot create the folder '" + predictions_dir_ + "' (" + error.message() +
+                  "): a file may be in its way, or it is not writable");
+    }
   }
 
   geo::MaskEncoding mask_encoding(int classes) const {

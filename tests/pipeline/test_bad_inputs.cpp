@@ -257,3 +257,17 @@ TEST(BadInputs, AWindowTooLargeForMemoryIsRefusedBeforeAllocating) {
   EXPECT_NE(result.err.find("give a smaller tile"), std::string::npos) << result.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "o.tif"));
 }
+
+TEST(BadInputs, AFileWhereARegionFolderShouldBeIsNamedNotAnInternalError) {
+  if (!std::filesystem::exists(kChicago)) GTEST_SKIP() << "r-cran-rgdal is not installed";
+  TempDir dir;
+  write_text(dir / "region.yaml", region_config(std::string("  - name: city\n    inputs: ['") + kChicago + "']\n"));
+  std::filesystem::create_directories(dir / "out");
+  write_text(dir / "out/city", "a file where the region's folder should be\n");
+  const auto result = run_terraseg({"run", (dir / "region.yaml").string(), "-q"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("terraseg: error: "), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("out/city"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("internal error"), std::string::npos) << result.err;
+  EXPECT_EQ(read_file(dir / "out/city"), "a file where the region's folder should be\n");
+}
