@@ -109,6 +109,7 @@ int concat_by_copy(PlanBuilder& builder, const Node& node, const std::vector<int
       }
     }
   }
+  builder.note_concat_block(static_cast<int>(block));
   const int dst = builder.add_value(dst_md);
   auto elided = std::make_shared<std::vector<uint8_t>>(srcs.size(), 0);
   std::vector<int> touched = srcs;

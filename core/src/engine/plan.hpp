@@ -3,6 +3,7 @@
 /// steps) for one input shape; a PlanBuilder assembles it. Values are numbered; every value has a
 /// oneDNN memory descriptor (its layout may be blocked) and, after finalize(), a memory object whose
 /// buffer is a slot shared with other values whose lifetimes do not overlap.
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -158,6 +159,8 @@ class PlanBuilder {
   void add_flops(double flops) { flops_ += flops; }
   void count_winograd() { ++winograd_convolutions_; }
   void count_emulated_bf16() { ++emulated_bf16_convolutions_; }
+  /// A Concat was planned as copies in a layout of `block` channels per block (1: plain).
+  void note_concat_block(int block) { concat_block_ = std::max(concat_block_, block); }
   /// Declares that the step just added copies each of `parts` into `whole` at `offsets` (bytes), and
   /// that a part could instead live there: finalize() places a part inside `whole`'s buffer when it
   /// is a slot value whose bytes would be exactly that range, and when nothing else is allocated
@@ -201,6 +204,7 @@ class PlanBuilder {
   double flops_ = 0.0;
   int winograd_convolutions_ = 0;
   int emulated_bf16_convolutions_ = 0;
+  int concat_block_ = 0;
 };
 
 /// Plain row-major format tag for a rank (a, ab, abc, abcd, abcde).

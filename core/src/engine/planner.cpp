@@ -218,6 +218,7 @@ std::unique_ptr<Plan> PlanBuilder::finalize(std::map<std::string, int> op_counts
   plan->stats.winograd_convolutions = winograd_convolutions_;
   plan->stats.emulated_bf16_convolutions = emulated_bf16_convolutions_;
   plan->stats.in_place_bytes = in_place_bytes_;
+  plan->stats.concat_channel_block = concat_block_;
   plan->profile = std::getenv("TERRASEG_ENGINE_PROFILE") != nullptr;
   return plan;
 }

@@ -47,6 +47,9 @@ struct PlanStats {
   /// run as f32 kernels on bf16-rounded data (same numerics, no speed-up).
   int emulated_bf16_convolutions = 0;
   int64_t in_place_bytes = 0;      ///< Concat inputs written straight into the Concat output (copies saved per run)
+  /// Channels per block of the layout Concats were copied in: 8 or 16 (oneDNN's choice for the CPU:
+  /// nChw8c on AVX2, nChw16c on AVX-512), 1 for plain layouts, 0 when no Concat ran as copies.
+  int concat_channel_block = 0;
 };
 
 class Engine {
