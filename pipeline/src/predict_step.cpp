@@ -117,62 +117,76 @@ std::array<int, 2> parse_tile_size(const std::string& text, const std::string& s
   return {number(text.substr(0, x)), number(text.substr(x + 1))};
 }
 
-TilingPlan resolve_tiling(const ModelCard& card, const InputGeometry& geometry, const PredictRequest& request,
-                          const std::function<void(const std::string&)>& warn) {
-  TilingPlan plan;
-  plan.multiple = geometry.multiple;
-  std::string tile_source = "the model card's 'tile'";
-  if (request.tile) {
-    plan.tile = *request.tile;
-    plan.tile_from = request.tile_source.rfind("--", 0) == 0 ? "flag" : "config";
-    tile_source = request.tile_source;
-  } else if (card.tile) {
-    plan.tile = *card.tile;
-    plan.tile_from = "card";
-  } else {
-    plan.tile_from = "default";
-  }
+namespace {
+
+/// A setting, where it came from ("flag", "config", "card", "default") and how errors name it.
+template <typename T>
+struct Chosen {
+  T value;
+  std::string from;
+  std::string source;
+};
+
+/// Precedence of every tiling setting: the request (command line or config), then the card, then
+/// the default.
+template <typename T>
+Chosen<T> choose(const std::optional<T>& requested, const std::string& request_source, const std::optional<T>& carded,
+                 const std::string& card_key, T fallback) {
+  if (requested) return {*requested, request_source.rfind("--", 0) == 0 ? "flag" : "config", request_source};
+  if (carded) return {*carded, "card", "the model card's '" + card_key + "'"};
+  return {fallback, "default", "the default " + card_key};
+}
+
+/// The tile the model can take: a fixed-size model's own size (any other is an error), else the
+/// tile rounded down to the model's stride (below the stride is an error).
+std::array<int, 2> fit_tile(const Chosen<std::array<int, 2>>& tile, const InputGeometry& geometry,
+                            const std::string& model_name, const std::function<void(const std::string&)>& warn) {
   if (geometry.fixed_hw) {
-    if (plan.tile_from != "default" && plan.tile != *geometry.fixed_hw) {
-      throw Error(tile_source + ": the model '" + card.name + "' only runs at its input size " +
+    if (tile.from != "default" && tile.value != *geometry.fixed_hw) {
+      const std::string model = model_name.empty() ? "the model" : "the model '" + model_name + "'";
+      throw Error(tile.source + ": " + model + " only runs at its input size " +
                   size_text(*geometry.fixed_hw) + " (H x W); set the tile to " + size_text(*geometry.fixed_hw) +
                   " or leave it out");
     }
-    plan.tile = *geometry.fixed_hw;
-    plan.fixed_size = true;
-    plan.tile_from = "fixed input size";
-  } else {
-    for (int& side : plan.tile) {
-      if (side < geometry.multiple) {
-        throw Error(tile_source + ": tile " + size_text(plan.tile) + " is below the model's minimum of " +
-                    std::to_string(geometry.multiple) + " pixels (its stride); use a tile of at least " +
-                    std::to_string(std::max(geometry.multiple, 64)) + " pixels");
+    return *geometry.fixed_hw;
+  }
+  std::array<int, 2> fitted = tile.value;
+  for (int& side : fitted) {
+    if (side < geometry.multiple) {
+      throw Error(tile.source + ": tile " + size_text(tile.value) + " is below the model's minimum of " +
+                  std::to_string(geometry.multiple) + " pixels (its stride); use a tile of at least " +
+                  std::to_string(std::max(geometry.multiple, 64)) + " pixels");
+    }
+    if (side % geometry.multiple != 0) {
+      const int rounded = side / geometry.multiple * geometry.multiple;
+      if (warn) {
+        warn(tile.source + ": tile side " + std::to_string(side) + " is not a multiple of the model's stride " +
+             std::to_string(geometry.multiple) + "; using " + std::to_string(rounded));
       }
-      if (side % geometry.multiple != 0) {
-        const int rounded = side / geometry.multiple * geometry.multiple;
-        if (warn) {
-          warn(tile_source + ": tile side " + std::to_string(side) + " is not a multiple of the model's stride " +
-               std::to_string(geometry.multiple) + "; using " + std::to_string(rounded));
-        }
-        side = rounded;
-      }
+      side = rounded;
     }
   }
-  std::string overlap_source = "the model card's 'tile_overlap'";
-  if (request.overlap) {
-    plan.overlap = *request.overlap;
-    plan.overlap_from = request.overlap_source.rfind("--", 0) == 0 ? "flag" : "config";
-    overlap_source = request.overlap_source;
-  } else if (card.tile_overlap) {
-    plan.overlap = *card.tile_overlap;
-    plan.overlap_from = "card";
-  } else {
-    plan.overlap = std::min(64, std::min(plan.tile[0], plan.tile[1]) / 4);
-    plan.overlap_from = "default";
-  }
+  return fitted;
+}
+
+}  // namespace
+
+TilingPlan resolve_tiling(const ModelCard& card, const InputGeometry& geometry, const PredictRequest& request,
+                          const std::function<void(const std::string&)>& warn) {
+  const Chosen<std::array<int, 2>> tile =
+      choose(request.tile, request.tile_source, card.tile, "tile", std::array<int, 2>{512, 512});
+  TilingPlan plan;
+  plan.multiple = geometry.multiple;
+  plan.tile = fit_tile(tile, geometry, card.name, warn);
+  plan.fixed_size = geometry.fixed_hw.has_value();
+  plan.tile_from = plan.fixed_size ? "fixed input size" : tile.from;
   const int shortest = std::min(plan.tile[0], plan.tile[1]);
+  const Chosen<int> overlap =
+      choose(request.overlap, request.overlap_source, card.tile_overlap, "tile_overlap", std::min(64, shortest / 4));
+  plan.overlap = overlap.value;
+  plan.overlap_from = overlap.from;
   if (plan.overlap < 0 || (plan.overlap > 0 && 2 * plan.overlap >= shortest)) {
-    throw Error(overlap_source + ": overlap " + std::to_string(plan.overlap) + " must be less than half the tile (" +
+    throw Error(overlap.source + ": overlap " + std::to_string(plan.overlap) + " must be less than half the tile (" +
                 size_text(plan.tile) + "); lower the overlap or raise the tile");
   }
   return plan;
