@@ -15,7 +15,7 @@ targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || targets=(fuzz_config fuzz_onnx fuzz_raster fuzz_points_csv)
 
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_CXX_COMPILER=clang++ \
   -DTERRASEG_FUZZ=ON -DTERRASEG_SANITIZE=address,undefined >/dev/null
 cmake --build "$build" -j "${JOBS:-$(nproc)}" --target "${targets[@]}"
 
