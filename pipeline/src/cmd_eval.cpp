@@ -6,18 +6,18 @@
 
 #include <cmath>
 #include <filesystem>
-#include <set>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "command.hpp"
 #include "models.hpp"
+#include "predict_step.hpp"
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/metrics.hpp"
-#include "predict_step.hpp"
 #include "terraseg/geo/blend.hpp"
 #include "terraseg/geo/dataset.hpp"
 #include "terraseg/geo/raster_io.hpp"
@@ -54,8 +54,8 @@ class EvalCommand final : public Command {
     sub.add_option("--ignore-ids", ignore_ids_, "Mask ids to ignore (e.g. 11 for CamVid)");
     sub.add_option("--multiple", multiple_, "Ignored (kept for old scripts): images run whole, as predict runs them");
     sub.add_option("--pixel-size", pixel_size_m_,
-                   "Ground pixel size of the images in metres: they and their masks are resized to the model card's "
-                   "pixel_size_m before inference and scored there")
+                   "Ground pixel size of the images in metres (for images without a georeference): predict resamples "
+                   "them to the model card's pixel_size_m and brings the classes back, scored on the images' grid")
         ->check(CLI::PositiveNumber);
     sub.add_option("--predictions", predictions_dir_,
                    "Also keep each image's class map, as predict writes it, as DIR/<image stem>.tif (new files only)");
