@@ -50,7 +50,9 @@ int run_cli(int argc, char** argv) {
       if (sub->parsed()) return command->run();
     }
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the usage error (or the help); its own codes (105-109) mean nothing to scripts,
+    // which get 1 for any error as everywhere else.
+    return app.exit(e) == 0 ? 0 : 1;
   } catch (const Error& e) {
     std::cerr << "terraseg: error: " << e.what() << '\n';
     return 1;

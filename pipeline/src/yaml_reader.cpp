@@ -89,9 +89,15 @@ void MapReader::path(const std::string& key, std::filesystem::path& member, bool
     optional(key, text);
   }
   if (text.empty()) return;
+  member = resolve_path(text);
+}
+
+std::filesystem::path MapReader::resolve_path(const std::string& text) const {
+  // GDAL virtual paths are GDAL's to read: normalising "/vsicurl/https://host/x.tif" would drop a
+  // slash of the URL, and "/vsizip//tmp/a.zip/b.tif" one of the archive's path.
+  if (text.rfind("/vsi", 0) == 0) return text;
   const std::filesystem::path value(text);
-  // GDAL virtual paths (/vsis3/, /vsicurl/ ...) are absolute already.
-  member = (value.is_absolute() ? value : file_.parent_path() / value).lexically_normal();
+  return (value.is_absolute() ? value : file_.parent_path() / value).lexically_normal();
 }
 
 std::vector<std::filesystem::path> MapReader::paths(const std::string& key) {
@@ -104,10 +110,7 @@ std::vector<std::filesystem::path> MapReader::paths(const std::string& key) {
   } else {
     texts = convert<std::vector<std::string>>(value, key);
   }
-  for (const std::string& text : texts) {
-    const std::filesystem::path item(text);
-    result.push_back((item.is_absolute() ? item : file_.parent_path() / item).lexically_normal());
-  }
+  for (const std::string& text : texts) result.push_back(resolve_path(text));
   return result;
 }
 

@@ -40,7 +40,10 @@ class MapReader {
     if (!value) fail(key, "is required but missing", node_);
     member = convert<T>(value, key);
   }
-  /// A relative path is resolved against the config file's directory.
+  /// A relative path is resolved against the config file's directory; GDAL virtual paths (/vsi...)
+  /// are kept exactly as written.
+  std::filesystem::path resolve_path(const std::string& text) const;
+  /// A relative path is resolved against the config file's directory (see resolve_path).
   void path(const std::string& key, std::filesystem::path& member, bool is_required = false);
   std::vector<std::filesystem::path> paths(const std::string& key);
 

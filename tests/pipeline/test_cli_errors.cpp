@@ -129,3 +129,14 @@ TEST(CliErrors, PredictMalformedTileNamesTheFlag) {
   EXPECT_NE(result.err.find("--tile"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("512x1024"), std::string::npos) << result.err;  // the example of the form it takes
 }
+
+TEST(CliErrors, UsageErrorsExitOneAndHelpExitsZero) {
+  const auto unknown = run_terraseg({"predict", "--no-such-flag"});
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.err;
+  const auto missing = run_terraseg({"eval", "--model", "m.onnx"});
+  EXPECT_EQ(missing.exit_code, 1) << missing.err;
+  EXPECT_NE(missing.err.find("--images"), std::string::npos) << missing.err;
+  const auto help = run_terraseg({"predict", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--tile"), std::string::npos);
+}

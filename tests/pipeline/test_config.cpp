@@ -128,3 +128,14 @@ TEST(RunConfig, EmptyModelEntryIsRejected) {
   // Found by fuzz_config: a model key without a value.
   expect_error("output_dir: o\nmodels:\n  roads:\nregions: []\n", {"'models.roads'", "is empty"});
 }
+
+TEST(RunConfig, GdalVirtualPathsAreKeptAsWritten) {
+  using terraseg::RunConfig;
+  const RunConfig config = parse_run_config(
+      "output_dir: out\nmodels:\n  roads: {builder: unet, classes: 2}\nregions:\n  - name: web\n"
+      "    inputs: ['/vsicurl/https://example.org/data/cog.tif', '/vsizip//tmp/a.zip/b.tif']\n",
+      "/somewhere/configs/region.yaml");
+  ASSERT_EQ(config.regions.at(0).inputs.size(), 2U);
+  EXPECT_EQ(config.regions[0].inputs[0].string(), "/vsicurl/https://example.org/data/cog.tif");
+  EXPECT_EQ(config.regions[0].inputs[1].string(), "/vsizip//tmp/a.zip/b.tif");
+}
