@@ -34,6 +34,22 @@ void read_tiling(const json& doc, ModelCard& card) {
 
 }  // namespace
 
+std::array<uint8_t, 3> default_class_colour(int id) {
+  static const std::array<std::array<uint8_t, 3>, 12> kColours{{{0, 0, 0},
+                                                                 {230, 25, 75},
+                                                                 {60, 180, 75},
+                                                                 {255, 225, 25},
+                                                                 {0, 130, 200},
+                                                                 {245, 130, 48},
+                                                                 {145, 30, 180},
+                                                                 {70, 240, 240},
+                                                                 {240, 50, 230},
+                                                                 {210, 245, 60},
+                                                                 {250, 190, 212},
+                                                                 {0, 128, 128}}};
+  return kColours[static_cast<size_t>(id) % kColours.size()];
+}
+
 std::string ModelCard::to_json() const {
   json doc;
   doc["name"] = name;

@@ -1,3 +1,5 @@
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -47,6 +49,10 @@ class PredictCommand final : public Command {
                    "card's pixel_size_m")
         ->check(CLI::PositiveNumber);
     sub.add_option("--bands", bands_, "Input bands in network order, e.g. 3,2,1 or red,green,blue");
+    sub.add_option("--scale", scale_, "Normalisation x = (raw * scale - mean) / std: the scale (replaces the card's)")
+        ->check(CLI::PositiveNumber);
+    sub.add_option("--mean", mean_, "Per-band means after scaling, e.g. 0.485,0.456,0.406 (replaces the card's)");
+    sub.add_option("--std", std_, "Per-band standard deviations after scaling, e.g. 0.229,0.224,0.225");
     sub.add_option("--precision", precision_, "f32, bf16 or int8")->check(CLI::IsMember({"f32", "bf16", "int8"}));
     sub.add_flag("--cog", cog_, "Write Cloud Optimized GeoTIFFs");
     sub.add_flag("--no-resample", no_resample_,
@@ -67,10 +73,11 @@ class PredictCommand final : public Command {
     set_thread_count(common_->threads);
     Engine engine(model.graph, EngineOptions{common_->threads, parse_precision(precision_)});
     ProgressDisplay display(common_->quiet);
+    const ModelCard card = with_normalisation_flags(model.graph.card);
     for (const PredictRequest& request : requests) {
       const std::string& input = request.input;
       display.begin(std::filesystem::path(input).filename().string());
-      const PredictReport report = predict_file(engine, model.graph.card, request, [&](double f) { display.update(f); });
+      const PredictReport report = predict_file(engine, card, request, [&](double f) { display.update(f); });
       display.end();
       for (const auto& message : report.warnings) display.warn(message);
     }
@@ -78,6 +85,29 @@ class PredictCommand final : public Command {
   }
 
  private:
+  /// The card with --scale / --mean / --std in place of its normalisation (card-less models need them).
+  ModelCard with_normalisation_flags(ModelCard card) const {
+    const auto numbers = [](const std::string& text, const std::string& flag) {
+      std::vector<float> values;
+      for (const std::string& part : split_commas(text)) {
+        char* end = nullptr;
+        const float value = std::strtof(part.c_str(), &end);
+        if (end == part.c_str() || *end != '\0' || !std::isfinite(value)) {
+          throw terraseg::Error(flag + " '" + text + "': give numbers separated by commas, e.g. 0.485,0.456,0.406");
+        }
+        values.push_back(value);
+      }
+      return values;
+    };
+    if (scale_ > 0.0) card.scale = scale_;
+    if (!mean_.empty()) card.mean = numbers(mean_, "--mean");
+    if (!std_.empty()) card.std = numbers(std_, "--std");
+    for (float sd : card.std) {
+      if (sd == 0.0F) throw terraseg::Error("--std '" + std_ + "': a standard deviation of 0 divides by zero");
+    }
+    return card;
+  }
+
   static void check_input(const std::string& input) {
     if (input.rfind("/vsi", 0) == 0) return;  // GDAL virtual paths are checked when opened
     if (!std::filesystem::exists(input)) throw terraseg::Error(input + ": input does not exist; check the path");
@@ -155,6 +185,9 @@ class PredictCommand final : public Command {
   int overlap_ = -1;
   double pixel_size_m_ = 0.0;
   std::string bands_;
+  double scale_ = 0.0;
+  std::string mean_;
+  std::string std_;
   std::string precision_ = "f32";
   bool cog_ = false;
   bool no_resample_ = false;

@@ -7,29 +7,12 @@
 namespace terraseg {
 namespace {
 
-/// Distinct, readable colours for class ids (QGIS colour table).
-std::array<uint8_t, 3> palette_colour(int id) {
-  static const std::array<std::array<uint8_t, 3>, 12> kColours{{{0, 0, 0},
-                                                                 {230, 25, 75},
-                                                                 {60, 180, 75},
-                                                                 {255, 225, 25},
-                                                                 {0, 130, 200},
-                                                                 {245, 130, 48},
-                                                                 {145, 30, 180},
-                                                                 {70, 240, 240},
-                                                                 {240, 50, 230},
-                                                                 {210, 245, 60},
-                                                                 {250, 190, 212},
-                                                                 {0, 128, 128}}};
-  return kColours[static_cast<size_t>(id) % kColours.size()];
-}
-
 /// Fills the classes of a card that has none from the graph's declared class count.
 void default_classes(ModelCard& card, int classes, const std::vector<std::string>& names) {
   if (!card.classes.empty()) return;
   for (int id = 0; id < classes; ++id) {
     const std::string name = id < static_cast<int>(names.size()) ? names[static_cast<size_t>(id)] : "class " + std::to_string(id);
-    card.classes.push_back({id, name, palette_colour(id)});
+    card.classes.push_back({id, name, default_class_colour(id)});
   }
 }
 

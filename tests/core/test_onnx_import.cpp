@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "onnx_test_util.hpp"
+#include "terraseg/core/deepness.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/input_geometry.hpp"
 #include "terraseg/core/onnx.hpp"
@@ -204,6 +205,55 @@ TEST(OnnxImport, TilingFromTheCardOrFromDeepnessMetadata) {
   EXPECT_EQ(again.input_range, g.card.input_range);
   EXPECT_THROW(ModelCard::from_json(R"({"tile": 4})", "small"), Error);
   EXPECT_THROW(ModelCard::from_json(R"({"input_range": [255, 0]})", "reversed"), Error);
+}
+
+TEST(OnnxImport, ADeepnessModelLoadsWithItsClassesResolutionTilesAndStandardisation) {
+  // Metadata as the Deepness documentation writes it: one json.dumps value per key.
+  OnnxBuilder b(13);
+  b.input("x", {1, 3, 4, 4}).output("y");
+  b.node("Relu", {"x"}, {"y"});
+  const std::vector<std::pair<std::string, std::string>> keys{
+      {"model_type", "\"Segmentor\""}, {"class_names", R"({"0": "background", "1": "field"})"},
+      {"resolution", "100"}, {"tiles_size", "512"}, {"tiles_overlap", "40"}, {"seg_thresh", "0.5"},
+      {"standardization_mean", "[0.485, 0.456, 0.406]"}, {"standardization_std", "[0.229, 0.224, 0.225]"}};
+  for (const auto& [key, value] : keys) {
+    auto* entry = b.model.add_metadata_props();
+    entry->set_key(key);
+    entry->set_value(value);
+  }
+  const Graph g = load_onnx_bytes(b.bytes(), "deepness.onnx");
+  EXPECT_TRUE(g.card.present);
+  ASSERT_EQ(g.card.classes.size(), 2U);
+  EXPECT_EQ(g.card.class_name(1), "field");
+  ASSERT_TRUE(g.card.pixel_size_m.has_value());
+  EXPECT_DOUBLE_EQ(*g.card.pixel_size_m, 1.0);
+  EXPECT_EQ(*g.card.tile, (std::array<int, 2>{512, 512}));
+  EXPECT_EQ(g.card.tile_overlap, 204);  // 40 % of 512
+  EXPECT_EQ(g.card.threshold, 0.5);
+  EXPECT_EQ(g.card.bands, (std::vector<std::string>{"red", "green", "blue"}));
+  EXPECT_NEAR(g.card.scale, 1.0 / 255.0, 1e-12);
+  EXPECT_EQ(g.card.mean, (std::vector<float>{0.485F, 0.456F, 0.406F}));
+  EXPECT_EQ(g.card.std, (std::vector<float>{0.229F, 0.224F, 0.225F}));
+  // And back: the card written as Deepness metadata says the same.
+  const auto written = deepness_metadata(g.card);
+  EXPECT_EQ(written.at("resolution"), "100.0");
+  EXPECT_EQ(written.at("tiles_size"), "512");
+  EXPECT_EQ(written.at("tiles_overlap"), "40");
+  EXPECT_EQ(ModelCard(card_from_deepness(written, "again")).class_name(0), "background");
+
+  OnnxBuilder detector(13);
+  detector.input("x", {1, 3, 4, 4}).output("y");
+  detector.node("Relu", {"x"}, {"y"});
+  auto* type = detector.model.add_metadata_props();
+  type->set_key("model_type");
+  type->set_value("\"Detector\"");
+  try {
+    load_onnx_bytes(detector.bytes(), "yolo.onnx");
+    FAIL() << "a detector is not a segmentation model";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("yolo.onnx"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Segmentor"), std::string::npos) << e.what();
+  }
 }
 
 TEST(OnnxImport, InputGeometryIsReadFromStridesAndConstantResizes) {

@@ -271,3 +271,27 @@ TEST(BadInputs, AFileWhereARegionFolderShouldBeIsNamedNotAnInternalError) {
   EXPECT_EQ(result.err.find("internal error"), std::string::npos) << result.err;
   EXPECT_EQ(read_file(dir / "out/city"), "a file where the region's folder should be\n");
 }
+
+TEST(BadInputs, CardlessModelsTakeTheirNormalisationFromFlagsAndBadNumbersAreNamed) {
+  TempDir dir;
+  terraseg::UNetSpec spec;
+  spec.classes = 2;
+  spec.depth = 1;
+  spec.base_width = 4;
+  terraseg::save_onnx(terraseg::build_unet(spec), (dir / "bare.onnx").string());
+  const auto raster = make_rgb_raster(dir / "in.tif");
+  const auto with_flags = run_terraseg({"predict", "--model", (dir / "bare.onnx").string(), raster.string(), "-o",
+                                        (dir / "a.tif").string(), "--scale", "0.00392156862745098", "--mean",
+                                        "0.485,0.456,0.406", "--std", "0.229,0.224,0.225", "-q"});
+  ASSERT_EQ(with_flags.exit_code, 0) << with_flags.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "a.tif"));
+  const auto bad = run_terraseg({"predict", "--model", (dir / "bare.onnx").string(), raster.string(), "-o",
+                                 (dir / "b.tif").string(), "--mean", "0.5,x,0.5", "-q"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--mean '0.5,x,0.5'"), std::string::npos) << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "b.tif"));
+  const auto short_std = run_terraseg({"predict", "--model", (dir / "bare.onnx").string(), raster.string(), "-o",
+                                       (dir / "c.tif").string(), "--std", "0.2,0.2", "-q"});
+  EXPECT_EQ(short_std.exit_code, 1);
+  EXPECT_NE(short_std.err.find("std values for 3 input channel(s)"), std::string::npos) << short_std.err;
+}

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "onnx_detail.hpp"
+#include "terraseg/core/deepness.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/input_geometry.hpp"
 #include "terraseg/core/onnx.hpp"
@@ -214,6 +215,12 @@ onnx::ModelProto build_model(const Graph& graph, const OnnxSaveOptions& options)
     onnx::StringStringEntryProto& entry = *model.add_metadata_props();
     entry.set_key(onnx_io::kCardKey);
     entry.set_value(graph.card.to_json());
+    // The same card in the QGIS Deepness plugin's keys, so the model loads there too.
+    for (const auto& [key, value] : deepness_metadata(graph.card)) {
+      onnx::StringStringEntryProto& deepness = *model.add_metadata_props();
+      deepness.set_key(key);
+      deepness.set_value(value);
+    }
   }
   onnx::GraphProto& proto = *model.mutable_graph();
   proto.set_name(graph.name.empty() ? "terraseg" : graph.name);

@@ -1,12 +1,13 @@
 // ONNX import: parses the ModelProto, checks the opset, finds the one image input, decodes
 // initialisers, normalises every node (onnx_normalise.cpp) and keeps the float constants that the
 // remaining nodes read as the graph's weights.
-#include <charconv>
 #include <climits>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "onnx_detail.hpp"
+#include "terraseg/core/deepness.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/onnx.hpp"
 
@@ -107,29 +108,22 @@ void collect_weights(const ImportContext& ctx, Graph& graph) {
   }
 }
 
-/// A positive integer metadata value, or nullopt (ignored) when it is not one.
-std::optional<int> metadata_int(const std::string& text) {
-  int value = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || value <= 0) return std::nullopt;
-  return value;
-}
-
-/// The terraseg card; tile keys missing from it are taken from the QGIS Deepness plugin's metadata
-/// ("tiles_size" in pixels, "tiles_overlap" in percent of it) when the exporter wrote those.
+/// The terraseg card; without one, a card from the QGIS Deepness plugin's metadata when the file has
+/// it. Tile keys a terraseg card leaves out are taken from Deepness's tiles_size / tiles_overlap.
 void read_card(const onnx::ModelProto& model, const std::string& source, Graph& graph) {
-  std::optional<int> deepness_tile, deepness_overlap_percent;
-  for (const onnx::StringStringEntryProto& entry : model.metadata_props()) {
-    if (entry.key() == onnx_io::kCardKey) graph.card = ModelCard::from_json(entry.value(), source);
-    if (entry.key() == "tiles_size") deepness_tile = metadata_int(entry.value());
-    if (entry.key() == "tiles_overlap") deepness_overlap_percent = metadata_int(entry.value());
+  std::map<std::string, std::string> metadata;
+  for (const onnx::StringStringEntryProto& entry : model.metadata_props()) metadata[entry.key()] = entry.value();
+  const auto terraseg_card = metadata.find(onnx_io::kCardKey);
+  if (terraseg_card == metadata.end() && has_deepness_metadata(metadata)) {
+    graph.card = card_from_deepness(metadata, source);
+    return;
   }
-  if (!graph.card.tile && deepness_tile) {
-    graph.card.tile = std::array<int, 2>{*deepness_tile, *deepness_tile};
-    if (!graph.card.tile_overlap && deepness_overlap_percent && *deepness_overlap_percent < 50) {
-      graph.card.tile_overlap = *deepness_tile * *deepness_overlap_percent / 100;
-    }
+  if (terraseg_card != metadata.end()) graph.card = ModelCard::from_json(terraseg_card->second, source);
+  // Tile keys the terraseg card (or a file without any card) leaves out: Deepness's, when given.
+  if (!graph.card.tile && metadata.count("tiles_size") != 0) {
+    const ModelCard deepness = card_from_deepness(metadata, source);
+    graph.card.tile = deepness.tile;
+    if (!graph.card.tile_overlap) graph.card.tile_overlap = deepness.tile_overlap;
   }
 }
 

@@ -16,6 +16,9 @@ struct ClassInfo {
   std::array<uint8_t, 3> rgb{0, 0, 0};
 };
 
+/// Distinct, readable colours for classes a model names but does not colour (QGIS colour tables).
+std::array<uint8_t, 3> default_class_colour(int id);
+
 struct ModelCard {
   std::string name;
   std::string architecture;              ///< e.g. "unet", "segnet", "espnet"
