@@ -63,17 +63,23 @@ class PredictCommand final : public Command {
     if (output_.empty() == output_dir_.empty()) throw terraseg::Error("predict: give exactly one of -o OUTPUT or --output-dir DIR");
     if (!output_.empty() && inputs_.size() != 1) throw terraseg::Error("predict: -o takes one input; use --output-dir DIR for several");
     for (const auto& input : inputs_) check_input(input);
-    // Every output path is checked, and its folder made, before the model is even loaded.
+    // Every flag and output path is checked before the model is even loaded; folders are made once
+    // the model has loaded, so a refused command leaves nothing behind.
     std::vector<PredictRequest> requests;
     for (const auto& input : inputs_) requests.push_back(make_request(input));
 
     std::string warning;
     LoadedModel model = load_model_file(model_path_, &warning);
     if (!warning.empty()) std::cerr << "terraseg: warning: " << warning << '\n';
+    const ModelCard card = with_normalisation_flags(model.graph.card);
+    for (const PredictRequest& request : requests) {
+      make_folder(std::filesystem::path(request.mask_path).parent_path(), output_.empty() ? "--output-dir" : "-o");
+      make_folder(std::filesystem::path(request.logits_path).parent_path(), "--logits");
+      make_folder(std::filesystem::path(request.vectors_path).parent_path(), "--vectors");
+    }
     set_thread_count(common_->threads);
     Engine engine(model.graph, EngineOptions{common_->threads, parse_precision(precision_)});
     ProgressDisplay display(common_->quiet);
-    const ModelCard card = with_normalisation_flags(model.graph.card);
     for (const PredictRequest& request : requests) {
       const std::string& input = request.input;
       display.begin(std::filesystem::path(input).filename().string());
@@ -114,7 +120,7 @@ class PredictCommand final : public Command {
   }
 
   /// Output for `input` under `target`: DIR/<stem><suffix> when `target` is a directory (always for
-  /// --output-dir, which is made if missing), else `target` itself (one input only).
+  /// --output-dir, made later if missing), else `target` itself (one input only).
   std::string derive(const std::string& target, const std::string& flag, const std::string& input,
                      const std::string& suffix, bool always_dir) const {
     if (target.empty()) return {};
@@ -122,7 +128,6 @@ class PredictCommand final : public Command {
     if (std::filesystem::exists(target) && !std::filesystem::is_directory(target)) {
       throw terraseg::Error(flag + " " + target + ": exists and is not a directory; give a directory (or -o FILE for one input)");
     }
-    make_folder(target, flag);
     return (std::filesystem::path(target) / (std::filesystem::path(input).stem().string() + suffix)).string();
   }
 
@@ -136,7 +141,8 @@ class PredictCommand final : public Command {
     }
   }
 
-  /// An output must be a new or replaceable file: never a directory, never one of the inputs.
+  /// An output must be a new or replaceable file: never a directory, never one of the inputs, never
+  /// below a file.
   void check_output(const std::string& path, const std::string& flag) const {
     if (path.empty()) return;
     if (std::filesystem::is_directory(path)) {
@@ -153,19 +159,27 @@ class PredictCommand final : public Command {
                               "another output path");
       }
     }
-    make_folder(std::filesystem::path(path).parent_path(), flag);
+    // The nearest existing ancestor of the output must be a folder, or the folder cannot be made.
+    std::filesystem::path folder = std::filesystem::path(path).parent_path();
+    while (!folder.empty() && !std::filesystem::exists(folder) && folder != folder.parent_path()) {
+      folder = folder.parent_path();
+    }
+    if (!folder.empty() && std::filesystem::exists(folder) && !std::filesystem::is_directory(folder)) {
+      throw terraseg::Error(flag + ": cannot create the folder '" + std::filesystem::path(path).parent_path().string() +
+                            "' for '" + path + "': '" + folder.string() + "' is a file; choose another output path");
+    }
   }
 
   PredictRequest make_request(const std::string& input) const {
     PredictRequest request;
     request.input = input;
+    if (!tile_.empty()) request.tile = parse_tile_size(tile_, "--tile");
     request.mask_path = output_.empty() ? derive(output_dir_, "--output-dir", input, ".tif", true) : output_;
     request.logits_path = derive(logits_, "--logits", input, "-scores.tif", false);
     request.vectors_path = derive(vectors_, "--vectors", input, ".gpkg", false);
     check_output(request.mask_path, output_.empty() ? "--output-dir" : "-o");
     check_output(request.logits_path, "--logits");
     check_output(request.vectors_path, "--vectors");
-    if (!tile_.empty()) request.tile = parse_tile_size(tile_, "--tile");
     if (overlap_ >= 0) request.overlap = overlap_;
     if (pixel_size_m_ > 0.0) request.pixel_size_m = pixel_size_m_;
     request.cog = cog_;

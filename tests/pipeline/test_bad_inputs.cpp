@@ -220,6 +220,11 @@ TEST(BadInputs, PredictNeverWritesOverItsInputADirectoryOrThroughAFile) {
     EXPECT_EQ(result.err.find("internal error"), std::string::npos) << result.err;
     EXPECT_EQ(snapshot(dir.path()), before) << c.message << ": a refused command changed a file";
   }
+  // A refused command makes no folder either.
+  const auto refused = run_terraseg({"predict", "--model", (dir / "no-such-model.onnx").string(), raster.string(),
+                                     "--output-dir", (dir / "never").string(), "-q"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_FALSE(std::filesystem::exists(dir / "never"));
   // --output-dir to a folder that does not exist yet makes it and writes <stem>.tif inside.
   const auto made = run_terraseg({"predict", "--model", model.string(), raster.string(), "--output-dir",
                                   (dir / "newdir").string(), "-q"});
