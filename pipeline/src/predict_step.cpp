@@ -20,12 +20,18 @@
 namespace terraseg {
 namespace {
 
-/// Output channels of the model: the card's class count, else one run at the smallest size it takes.
+/// A small input the model takes (its fixed size, else 256² rounded to its stride): one plan serves
+/// both the class-count probe and the memory estimate.
+Dims probe_dims(int channels, const TilingPlan& tiling) {
+  if (tiling.fixed_size) return {1, channels, tiling.tile[0], tiling.tile[1]};
+  const int64_t side = std::max<int64_t>(256, tiling.multiple);
+  return {1, channels, side, side};
+}
+
+/// Output channels of the model: the card's class count, else one run at the probe size.
 int model_classes(Engine& engine, const ModelCard& card, int channels, const TilingPlan& tiling) {
   if (!card.classes.empty()) return static_cast<int>(card.classes.size());
-  const int64_t side = std::max(tiling.multiple, 32);
-  Tensor probe = tiling.fixed_size ? Tensor({1, channels, tiling.tile[0], tiling.tile[1]})
-                                   : Tensor({1, channels, side, side});
+  Tensor probe(probe_dims(channels, tiling));
   Tensor scores;
   engine.run(probe, scores);
   if (scores.rank() != 4) throw Error("model output '" + engine.graph().outputs.at(0) + "' is not NCHW scores");
@@ -77,12 +83,9 @@ std::string gigabytes(double bytes) {
 /// not fit in memory: the engine's buffers measured at a small size, scaled to the window.
 void check_window_memory(Engine& engine, int channels, int classes, const TilingPlan& tiling,
                          const std::array<int64_t, 2>& window, const std::string& tile_source) {
-  constexpr int64_t kProbe = 256;
-  const Dims probe_dims = tiling.fixed_size ? Dims{1, channels, tiling.tile[0], tiling.tile[1]}
-                                            : Dims{1, channels, std::max<int64_t>(kProbe, tiling.multiple),
-                                                   std::max<int64_t>(kProbe, tiling.multiple)};
-  const double probe_pixels = static_cast<double>(probe_dims[2] * probe_dims[3]);
-  const double per_pixel = static_cast<double>(engine.stats(probe_dims).buffer_bytes) / probe_pixels +
+  const Dims probe = probe_dims(channels, tiling);
+  const double probe_pixels = static_cast<double>(probe[2] * probe[3]);
+  const double per_pixel = static_cast<double>(engine.stats(probe).buffer_bytes) / probe_pixels +
                            4.0 * (channels + 2.0 * classes);  // input, scores and their blend
   const double needed = per_pixel * static_cast<double>(window[0] * window[1]);
   const double limit = static_cast<double>(memory_limit_bytes());

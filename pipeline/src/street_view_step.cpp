@@ -47,7 +47,10 @@ geo::RoleCounts segment_point(Engine& engine, const ModelCard& card, const geo::
     if (warn) {
       for (const std::string& message : report.warnings) warn(message);
     }
-    counts.add_class_counts(geo::count_class_pixels(request.mask_path), roles);
+    // predict_file counted the classes as it finished the mask: no second read of it.
+    std::vector<int64_t> pixels_by_class(256, 0);
+    for (const auto& [id, pixels] : report.class_pixels) pixels_by_class[static_cast<size_t>(id)] = pixels;
+    counts.add_class_counts(pixels_by_class, roles);
   }
   return counts;
 }

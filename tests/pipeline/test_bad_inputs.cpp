@@ -35,16 +35,21 @@ std::filesystem::path make_rgb_raster(const std::filesystem::path& path) {
   return path;
 }
 
+/// The smallest two-class U-Net, without a card.
+terraseg::Graph tiny_unet(int in_channels = 3) {
+  terraseg::UNetSpec spec;
+  spec.in_channels = in_channels;
+  spec.classes = 2;
+  spec.depth = 1;
+  spec.base_width = 4;
+  return terraseg::build_unet(spec);
+}
+
 }  // namespace
 
 TEST(BadInputs, ModelBandsMissingFromRasterAreNamed) {
   TempDir dir;
-  terraseg::UNetSpec spec;
-  spec.in_channels = 4;
-  spec.classes = 2;
-  spec.depth = 1;
-  spec.base_width = 4;
-  terraseg::Graph graph = terraseg::build_unet(spec);
+  terraseg::Graph graph = tiny_unet(4);
   graph.card.present = true;
   graph.card.bands = {"red", "green", "blue", "nir"};
   graph.card.classes = {{0, "background", {0, 0, 0}}, {1, "road", {255, 255, 255}}};
@@ -103,11 +108,7 @@ std::map<std::string, std::string> snapshot(const std::filesystem::path& dir) {
 
 /// A predict model for the path rows: a tiny U-Net with a card.
 std::filesystem::path make_model(const std::filesystem::path& path) {
-  terraseg::UNetSpec spec;
-  spec.classes = 2;
-  spec.depth = 1;
-  spec.base_width = 4;
-  terraseg::Graph graph = terraseg::build_unet(spec);
+  terraseg::Graph graph = tiny_unet();
   graph.card.present = true;
   graph.card.bands = {"red", "green", "blue"};
   graph.card.classes = {{0, "background", {0, 0, 0}}, {1, "road", {255, 0, 0}}};
@@ -279,11 +280,7 @@ TEST(BadInputs, AFileWhereARegionFolderShouldBeIsNamedNotAnInternalError) {
 
 TEST(BadInputs, CardlessModelsTakeTheirNormalisationFromFlagsAndBadNumbersAreNamed) {
   TempDir dir;
-  terraseg::UNetSpec spec;
-  spec.classes = 2;
-  spec.depth = 1;
-  spec.base_width = 4;
-  terraseg::save_onnx(terraseg::build_unet(spec), (dir / "bare.onnx").string());
+  terraseg::save_onnx(tiny_unet(), (dir / "bare.onnx").string());
   const auto raster = make_rgb_raster(dir / "in.tif");
   const auto with_flags = run_terraseg({"predict", "--model", (dir / "bare.onnx").string(), raster.string(), "-o",
                                         (dir / "a.tif").string(), "--scale", "0.00392156862745098", "--mean",
