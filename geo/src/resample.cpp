@@ -11,6 +11,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <unistd.h>
 
@@ -27,6 +28,24 @@ namespace fs = std::filesystem;
 struct WarpOptionsDeleter {
   void operator()(GDALWarpOptions* options) const { GDALDestroyWarpOptions(options); }
 };
+
+struct NamedAlgorithm {
+  const char* name;
+  GDALResampleAlg algorithm;
+};
+constexpr NamedAlgorithm kResampling[] = {
+    {"near", GRA_NearestNeighbour}, {"bilinear", GRA_Bilinear}, {"cubic", GRA_Cubic},
+    {"cubicspline", GRA_CubicSpline}, {"lanczos", GRA_Lanczos},   {"average", GRA_Average},
+    {"rms", GRA_RMS},                 {"mode", GRA_Mode},         {"min", GRA_Min},
+    {"max", GRA_Max},                 {"med", GRA_Med},           {"q1", GRA_Q1},
+    {"q3", GRA_Q3},                   {"sum", GRA_Sum}};
+
+std::optional<GDALResampleAlg> find_resampling(const std::string& name) {
+  for (const NamedAlgorithm& entry : kResampling) {
+    if (name == entry.name) return entry.algorithm;
+  }
+  return std::nullopt;
+}
 
 std::string format_metres(double m) {
   std::ostringstream out;
@@ -191,10 +210,13 @@ PredictStats predict_resampled(GDALDataset& input, const std::string& input_path
   const PredictOutputs on_native{scratch / "classes.tif", outputs.scores_path.empty() ? "" : scratch / "scores.tif"};
   PredictStats stats;
   {
+    const GDALResampleAlg input_algorithm =
+        options.input_resampling.empty() ? (enlarging ? GRA_Bilinear : GRA_Average)
+                                         : find_resampling(options.input_resampling).value_or(GRA_Bilinear);
     GDALDatasetUniquePtr view = warped_view(input, input_path, native.input_gt, native.width, native.height,
-                                            native.gt, enlarging ? GRA_Bilinear : GRA_Average);
+                                            native.gt, input_algorithm);
     PredictOptions native_options = options;
-    native_options.output = OutputOptions{false, false, options.output.block_size};
+    native_options.output = OutputOptions{false, false, options.output.block_size, {}};  // scratch: defaults
     const Progress scaled = [&progress](double f) {
       if (progress) progress(0.85 * f);
     };
@@ -238,3 +260,14 @@ PredictStats predict_resampled(GDALDataset& input, const std::string& input_path
 }
 
 }  // namespace terraseg::geo::detail
+
+namespace terraseg::geo {
+
+void check_resampling(const std::string& name, const std::string& flag) {
+  if (detail::find_resampling(name)) return;
+  std::string known;
+  for (const auto& entry : detail::kResampling) known += std::string(known.empty() ? "" : ", ") + entry.name;
+  throw Error(flag + " '" + name + "': not a resampling method; use one of " + known);
+}
+
+}  // namespace terraseg::geo

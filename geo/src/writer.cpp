@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "gdal_util.hpp"
 #include "terraseg/core/error.hpp"
@@ -128,19 +129,64 @@ std::string class_name(const std::vector<ClassInfo>& classes, int id) {
 void apply_class_style(GDALRasterBand& band, const std::vector<ClassInfo>& classes, int num_classes) {
   GDALColorTable table;
   CPLStringList names;
+  std::string listed;  // "0=Sky;1=Building": band metadata, kept inside the TIFF (GDAL_METADATA tag)
   for (int id = 0; id < num_classes; ++id) {
     const ClassInfo* info = find_class(classes, id);
     const auto rgb = info != nullptr ? info->rgb : generated_colour(id);
     const GDALColorEntry entry{rgb[0], rgb[1], rgb[2], 255};
     table.SetColorEntry(id, &entry);
     names.AddString(class_name(classes, id).c_str());
+    listed += (id > 0 ? ";" : "") + std::to_string(id) + "=" + class_name(classes, id);
   }
+  detail::check(band.SetMetadataItem("CLASSES", listed.c_str()), "setting the class list");
   const GDALColorEntry transparent{0, 0, 0, 0};
   table.SetColorEntry(255, &transparent);
   detail::check(band.SetColorTable(&table), "setting the class colour table");
   detail::check(band.SetCategoryNames(names.List()), "setting the class names");
   detail::check(band.SetNoDataValue(255), "setting nodata 255 on the class band");
   band.SetColorInterpretation(GCI_PaletteIndex);
+}
+
+namespace {
+
+/// "NAME=VALUE" split at the first '='; nullopt when there is no name or no '='.
+std::optional<std::pair<std::string, std::string>> split_option(const std::string& option) {
+  const size_t equals = option.find('=');
+  if (equals == std::string::npos || equals == 0) return std::nullopt;
+  return std::make_pair(option.substr(0, equals), option.substr(equals + 1));
+}
+
+void apply_creation_options(CPLStringList& list, const std::vector<std::string>& options) {
+  for (const std::string& option : options) {
+    if (const auto pair = split_option(option)) list.SetNameValue(pair->first.c_str(), pair->second.c_str());
+  }
+}
+
+}  // namespace
+
+void check_creation_options(const std::vector<std::string>& options, bool cog, const std::string& flag) {
+  detail::ensure_gdal_registered();
+  const char* driver_name = cog ? "COG" : "GTiff";
+  GDALDriver* driver = GetGDALDriverManager()->GetDriverByName(driver_name);
+  if (driver == nullptr) throw Error(std::string("GDAL has no ") + driver_name + " driver");
+  for (const std::string& option : options) {
+    if (!split_option(option)) {
+      throw Error(flag + " '" + option + "': expected NAME=VALUE, e.g. COMPRESS=ZSTD");
+    }
+    CPLStringList one;
+    one.AddString(option.c_str());
+    CPLErrorReset();
+    bool valid = false;
+    {
+      detail::QuietGdal quiet;
+      valid = GDALValidateCreationOptions(GDALDriver::ToHandle(driver), one.List()) != FALSE;
+    }
+    if (!valid) {
+      throw Error(flag + " '" + option + "': not accepted by GDAL's " + driver_name + " driver (" +
+                  detail::last_gdal_message() + "); the valid options are listed by `gdalinfo --format " +
+                  driver_name + "`");
+    }
+  }
 }
 
 GridWriter::GridWriter(std::string final_path, GDALDataset& grid_source, int bands, GDALDataType type,
@@ -167,6 +213,7 @@ GridWriter::GridWriter(std::string final_path, GDALDataset& grid_source, int ban
   create.SetNameValue("PREDICTOR", type == GDT_Float32 ? "3" : "1");
   create.SetNameValue("INTERLEAVE", "BAND");
   create.SetNameValue("BIGTIFF", "IF_SAFER");
+  if (!options_.cog) apply_creation_options(create, options_.creation_options);
   {
     detail::QuietGdal quiet;
     dataset_.reset(driver->Create(temp_.temp().c_str(), width_, height_, bands_, type_, create.List()));
@@ -260,6 +307,7 @@ void GridWriter::convert_to_cog() {
   copy.SetNameValue("RESAMPLING", resampling_.c_str());
   copy.SetNameValue("OVERVIEWS", options_.overviews ? "AUTO" : "NONE");
   copy.SetNameValue("BIGTIFF", "IF_SAFER");
+  apply_creation_options(copy, options_.creation_options);
   detail::QuietGdal quiet;
   GDALDatasetUniquePtr source(GDALDataset::Open(temp_.temp().c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
   GDALDatasetUniquePtr out;

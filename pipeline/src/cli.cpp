@@ -3,6 +3,7 @@
 #include <cpl_conv.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -21,6 +22,25 @@ void bound_gdal_cache() {
   if (std::getenv("GDAL_CACHEMAX") == nullptr) CPLSetConfigOption("GDAL_CACHEMAX", "256");
 }
 
+/// GDAL's single-dash long options, spelled as CLI11 takes them: "-co" -> "--co" (up to a "--").
+std::vector<std::string> gdal_style_arguments(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size() && args[i] != "--"; ++i) {
+    if (args[i] == "-co") args[i] = "--co";
+  }
+  return args;
+}
+
+void apply_gdal_config(const std::vector<std::string>& pairs) {
+  if (pairs.size() % 2 != 0) {
+    throw Error("--config " + pairs.back() + ": needs a KEY and a VALUE, e.g. --config GDAL_CACHEMAX 512");
+  }
+  for (size_t i = 0; i + 1 < pairs.size(); i += 2) {
+    if (pairs[i].empty()) throw Error("--config: empty KEY; give --config KEY VALUE, e.g. --config GDAL_CACHEMAX 512");
+    CPLSetConfigOption(pairs[i].c_str(), pairs[i + 1].c_str());
+  }
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -35,12 +55,22 @@ int run_cli(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(entry.name, entry.help);
     sub->add_flag("-q,--quiet", common.quiet, "No progress display");
     sub->add_option("--threads", common.threads, "Threads (default: the CPUs this process may use: OMP_NUM_THREADS, else its affinity within its cgroup CPU quota)")->check(CLI::NonNegativeNumber);
+    sub->add_option("--config", common.gdal_config,
+                    "--config KEY VALUE: set a GDAL configuration option, as GDAL's utilities do (repeatable), e.g. "
+                    "--config AWS_NO_SIGN_REQUEST YES")
+        ->expected(2)
+        ->take_all();
     auto command = entry.make();
     command->declare(*sub, common);
     commands.emplace_back(sub, std::move(command));
   }
   try {
-    app.parse(argc, argv);
+    if (argc > 0) app.name(argv[0]);
+    std::vector<std::string> args = gdal_style_arguments(argc, argv);
+    std::reverse(args.begin(), args.end());
+    args.pop_back();  // CLI11 takes the arguments reversed, without the program name
+    app.parse(args);
+    apply_gdal_config(common.gdal_config);
     if (common.threads > max_thread_count()) {
       throw Error("--threads " + std::to_string(common.threads) + " is more than this machine can use (at most " +
                   std::to_string(max_thread_count()) + ": 4 x its " + std::to_string(max_thread_count() / 4) +

@@ -1,6 +1,9 @@
+#include <cmath>
+#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "command.hpp"
 #include "models.hpp"
@@ -45,6 +48,12 @@ class InfoCommand final : public Command {
     doc["parameters"] = graph.parameter_count();
     doc["flops"] = {{"input", dims}, {"gflops", stats.flops / 1e9}};
     doc["winograd_convolutions"] = stats.winograd_convolutions;
+    if (graph.card.present) {
+      nlohmann::json mean = nlohmann::json::array(), std_dev = nlohmann::json::array();
+      for (float m : graph.card.mean) mean.push_back(m / graph.card.scale);
+      for (float d : graph.card.std) std_dev.push_back(d / graph.card.scale);
+      doc["normalisation_raw"] = {{"formula", "x = (raw - mean) / std"}, {"mean", mean}, {"std", std_dev}};
+    }
     doc["tiling"] = {{"tile", tiling.tile},         {"tile_from", tiling.tile_from},
                      {"overlap", tiling.overlap},   {"overlap_from", tiling.overlap_from},
                      {"multiple", tiling.multiple}, {"fixed_size", tiling.fixed_size}};
@@ -58,30 +67,112 @@ class InfoCommand final : public Command {
   }
 
  private:
+  /// The card's normalisation in one convention, raw band values: x = (raw - mean) / std.
+  static std::string normalisation_text(const ModelCard& card) {
+    std::ostringstream text;
+    text << std::setprecision(6);
+    text << "x = (raw - mean) / std, in raw band values: mean";
+    for (size_t c = 0; c < std::max<size_t>(card.mean.size(), 1); ++c) {
+      text << ' ' << (c < card.mean.size() ? card.mean[c] / card.scale : 0.0);
+    }
+    text << ", std";
+    for (size_t c = 0; c < std::max<size_t>(card.std.size(), 1); ++c) {
+      text << ' ' << (c < card.std.size() ? card.std[c] / card.scale : 1.0 / card.scale);
+    }
+    return text.str();
+  }
+
+  static std::string hex_colour(const ClassInfo& info) {
+    char colour[8];
+    std::snprintf(colour, sizeof colour, "#%02X%02X%02X", info.rgb[0], info.rgb[1], info.rgb[2]);
+    return colour;
+  }
+
   void print_text(const Graph& graph, const PlanStats& stats, const Dims& dims, const TilingPlan& tiling) const {
     const ModelCard& card = graph.card;
-    std::cout << "model:       " << model_path_ << '\n';
-    std::cout << "input:       " << graph.input << " " << to_string(graph.input_dims) << " (-1 = any size)\n";
-    std::cout << "tiling:      ";
-    if (tiling.fixed_size) {
-      std::cout << "fixed input size " << tiling.tile[0] << "x" << tiling.tile[1] << ": every window is that size";
+    const auto row = [](const std::string& key, const std::string& value) {
+      std::cout << std::left << std::setw(14) << key << value << '\n';
+    };
+    const auto any = [](int64_t d) { return d > 0 ? std::to_string(d) : std::string("any"); };
+    row("model", model_path_ + (card.present && !card.name.empty() ? "  (" + card.name + ")" : ""));
+    if (!card.architecture.empty()) row("architecture", card.architecture);
+    const Dims& in = graph.input_dims;
+    row("input", "'" + graph.input + "': " + std::to_string(in.size() > 1 ? in[1] : 0) + " bands, height " +
+                     any(in.size() > 2 ? in[2] : -1) + ", width " + any(in.size() > 3 ? in[3] : -1) + ", float32");
+    for (const auto& output : graph.outputs) {
+      row(output == graph.outputs.front() ? "output" : "",
+          "'" + output + "': " + (output == graph.outputs.front() ? "class scores, one channel per class" : "auxiliary"));
+    }
+    if (!card.present) {
+      row("model card", "none: raw band values go in unscaled (predict --scale/--mean/--std), classes are 'class N'");
     } else {
-      std::cout << "images up to " << tiling.tile[0] << "x" << tiling.tile[1] << " (" << tiling.tile_from
-                << ") run whole, padded to a multiple of " << tiling.multiple << "; larger ones in windows of that size";
+      std::string bands;
+      for (const auto& band : card.bands) bands += (bands.empty() ? "" : ", ") + band;
+      row("bands", bands.empty() ? "as the input's first bands" : bands);
+      row("normalise", normalisation_text(card));
+      const auto range = card.input_range;
+      if (range) row("input range", std::to_string((*range)[0]) + " .. " + std::to_string((*range)[1]));
+      std::ostringstream size;
+      if (card.pixel_size_m) {
+        size << std::setprecision(3) << *card.pixel_size_m << " m (inputs at other pixel sizes are warped to it)";
+      }
+      row("pixel size", card.pixel_size_m ? size.str() : "not stated (photos: used at their own size)");
+      if (card.threshold) {
+        std::ostringstream threshold;
+        threshold << std::fixed << std::setprecision(2) << *card.threshold << " on the positive class's score";
+        row("threshold", threshold.str());
+      }
     }
-    std::cout << ", overlap " << tiling.overlap << " (" << tiling.overlap_from << ")\n";
-    std::cout << "outputs:    ";
-    for (const auto& output : graph.outputs) std::cout << ' ' << output;
-    std::cout << "\nparameters:  " << graph.parameter_count() << '\n';
-    std::cout << "GFLOPs:      " << std::fixed << std::setprecision(2) << stats.flops / 1e9 << " at "
-              << to_string(dims) << '\n';
+    std::ostringstream tiles;
+    if (tiling.fixed_size) {
+      tiles << "fixed input size " << tiling.tile[0] << "x" << tiling.tile[1] << ": every window is that size";
+    } else {
+      tiles << "images up to " << tiling.tile[0] << "x" << tiling.tile[1] << " (" << tiling.tile_from
+            << ") run whole, padded to a multiple of " << tiling.multiple << "; larger ones in windows of that size";
+    }
+    tiles << ", overlap " << tiling.overlap << " (" << tiling.overlap_from << ")";
+    row("tiling", tiles.str());
+    if (!card.classes.empty()) {
+      std::cout << "classes       id  colour   name\n";
+      for (const ClassInfo& info : card.classes) {
+        std::cout << "              " << std::right << std::setw(2) << info.id << "  " << hex_colour(info) << "  "
+                  << std::left << info.name << '\n';
+      }
+      if (!card.ignore_ids.empty()) {
+        std::string ignored;
+        for (int id : card.ignore_ids) ignored += (ignored.empty() ? "" : ", ") + std::to_string(id);
+        row("ignored ids", ignored + " (in training labels; never predicted)");
+      }
+    }
+    if (!card.metrics.empty()) {
+      std::ostringstream metrics;
+      metrics << std::fixed << std::setprecision(3);
+      for (const auto& [name, value] : card.metrics) {
+        metrics << (metrics.tellp() > 0 ? ", " : "") << name << " ";
+        if (value == std::floor(value) && std::abs(value) < 1e9) {
+          metrics << static_cast<int64_t>(value);  // epochs and steps
+        } else {
+          metrics << value;
+        }
+      }
+      row("validation", metrics.str());
+    }
+    if (!card.training_data.empty()) row("trained on", card.training_data);
+    if (!card.initial_weights.empty()) {
+      row("transfer from", card.initial_weights + (card.initial_weights_licence.empty() ? "" : " (" + card.initial_weights_licence + ")"));
+    }
+    if (!card.licence.empty()) row("licence", card.licence);
+    if (!card.notes.empty()) row("notes", card.notes);
+    std::ostringstream size;
+    size << graph.parameter_count() << " parameters, " << std::fixed << std::setprecision(2) << stats.flops / 1e9
+         << " GFLOPs at " << to_string(dims);
+    row("size", size.str());
     if (stats.winograd_convolutions > 0) {
-      std::cout << "winograd:    " << stats.winograd_convolutions << " 3x3 convolutions run as Winograd F(4x4,3x3)\n";
+      row("winograd", std::to_string(stats.winograd_convolutions) + " 3x3 convolutions run as Winograd F(4x4,3x3)");
     }
-    std::cout << "ops:        ";
-    for (const auto& [op, count] : stats.op_counts) std::cout << ' ' << op << "=" << count;
-    std::cout << "\nmodel card:  " << (card.present ? "" : "none (raw band values in, generic classes)") << '\n';
-    if (card.present) std::cout << card.to_json() << '\n';
+    std::string ops;
+    for (const auto& [op, count] : stats.op_counts) ops += (ops.empty() ? "" : " ") + op + "=" + std::to_string(count);
+    row("ops", ops);
   }
 
   CommonOptions* common_ = nullptr;

@@ -7,6 +7,8 @@
 #include "models.hpp"
 #include "predict_step.hpp"
 #include "progress.hpp"
+#include "terraseg/geo/predict.hpp"
+#include "terraseg/geo/writer.hpp"
 #include "terraseg/core/error.hpp"
 
 namespace terraseg::cli {
@@ -55,6 +57,13 @@ class PredictCommand final : public Command {
     sub.add_option("--std", std_, "Per-band standard deviations after scaling, e.g. 0.229,0.224,0.225");
     sub.add_option("--precision", precision_, "f32, bf16 or int8")->check(CLI::IsMember({"f32", "bf16", "int8"}));
     sub.add_flag("--cog", cog_, "Write Cloud Optimized GeoTIFFs");
+    sub.add_option("--co", creation_options_,
+                   "-co NAME=VALUE: a GDAL creation option for the rasters written, as gdal_translate's (repeatable; "
+                   "e.g. -co COMPRESS=ZSTD; `gdalinfo --format GTiff`, or COG with --cog, lists them)");
+    sub.add_option("-r,--resampling", resampling_,
+                   "How the input is warped to the model card's pixel size: near, bilinear, cubic, cubicspline, lanczos, "
+                   "average, rms, mode, min, max, med, q1, q3, sum (default: bilinear when enlarging, average when "
+                   "shrinking); classes come back by mode/nearest");
     sub.add_flag("--no-resample", no_resample_,
                  "Predict at the input's own pixel size even when the model card states another");
   }
@@ -183,6 +192,10 @@ class PredictCommand final : public Command {
     if (overlap_ >= 0) request.overlap = overlap_;
     if (pixel_size_m_ > 0.0) request.pixel_size_m = pixel_size_m_;
     request.cog = cog_;
+    request.creation_options = creation_options_;
+    geo::check_creation_options(creation_options_, cog_, "-co");
+    request.resampling = resampling_;
+    if (!resampling_.empty()) geo::check_resampling(resampling_, "-r");
     request.resample = !no_resample_;
     request.band_override = split_commas(bands_);
     return request;
@@ -204,6 +217,8 @@ class PredictCommand final : public Command {
   std::string std_;
   std::string precision_ = "f32";
   bool cog_ = false;
+  std::vector<std::string> creation_options_;
+  std::string resampling_;
   bool no_resample_ = false;
 };
 

@@ -12,6 +12,8 @@ namespace terraseg::cli {
 struct CommonOptions {
   bool quiet = false;
   int threads = 0;  ///< 0 = default_thread_count() (all the CPUs this process may use)
+  /// --config KEY VALUE pairs (GDAL's), flattened: set with CPLSetConfigOption before the command runs.
+  std::vector<std::string> gdal_config;
 };
 
 class Command {

@@ -9,6 +9,8 @@
 #include <set>
 
 #include "terraseg/core/threads.hpp"
+#include "terraseg/geo/predict.hpp"
+#include "terraseg/geo/writer.hpp"
 #include "yaml_reader.hpp"
 
 namespace terraseg {
@@ -184,7 +186,11 @@ void parse_sections(MapReader& root, RunConfig& config) {
     read_tile(*tiling, config.tiling);
     tiling->optional("overlap", config.tiling.overlap);
     tiling->optional("resample", config.tiling.resample);
+    tiling->optional("resampling", config.tiling.resampling);
     tiling->finish();
+    if (!config.tiling.resampling.empty()) {
+      geo::check_resampling(config.tiling.resampling, root.file().string() + ": key 'tiling.resampling'");
+    }
     const TilingConfig& t = config.tiling;
     if (t.overlap && (*t.overlap < 0 || (t.tile && 2 * *t.overlap >= std::min((*t.tile)[0], (*t.tile)[1])))) {
       tiling->fail("overlap", "must be at least 0 and less than half of 'tile'", YAML::Node());
@@ -195,7 +201,10 @@ void parse_sections(MapReader& root, RunConfig& config) {
     outputs->optional("scores", config.outputs.scores);
     outputs->optional("vectors", config.outputs.vectors);
     outputs->optional("cog", config.outputs.cog);
+    outputs->optional("creation_options", config.outputs.creation_options);
     outputs->finish();
+    geo::check_creation_options(config.outputs.creation_options, config.outputs.cog,
+                                root.file().string() + ": key 'outputs.creation_options'");
   }
   if (auto indicators = root.child("indicators")) {
     indicators->optional("enabled", config.indicators.enabled);

@@ -137,7 +137,7 @@ json region_input_indicators(const RunConfig& config, const RegionConfig& region
   return doc;
 }
 
-json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& warn) {
+json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& warn, ProgressDisplay* display) {
   json result = {{"indicators", json::object()}, {"maps", json::array()}};
   if (!config.indicators.enabled) return result;
   IndicatorStepOptions step_options;
@@ -148,7 +148,9 @@ json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& 
   json aerial = json::array();
   for (const RegionConfig& region : config.regions) {
     for (const auto& input : region.inputs) {
+      if (display) display->begin("indicators " + region.name + " " + input.stem().string());
       json doc = region_input_indicators(config, region, input, step_options, warn);
+      if (display) display->end();
       const auto bands = doc.value("bands", std::vector<std::string>{});
       for (size_t b = 0; b < bands.size(); ++b) {
         result["maps"].push_back({{"raster", doc.at("grid")}, {"band", static_cast<int>(b) + 1},
@@ -158,7 +160,11 @@ json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& 
     }
   }
   result["indicators"]["aerial"] = aerial;
-  json street = run_street_view_step(config, threads, warn);
+  if (display && !config.street_view.points.empty()) display->begin("street view " + config.street_view.points.filename().string());
+  json street = run_street_view_step(config, threads, warn, [display](double f) {
+    if (display) display->update(f);
+  });
+  if (display && !config.street_view.points.empty()) display->end();
   if (!street.is_null()) {
     if (street.contains("grid")) {
       result["maps"].push_back({{"raster", street["grid"]["path"]}, {"band", 1}, {"title", "street view: mean IVW per cell"}});
@@ -166,6 +172,20 @@ json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& 
     result["indicators"]["street_view"] = street;
   }
   return result;
+}
+
+std::vector<std::string> indicator_outputs(const json& run_indicators) {
+  std::vector<std::string> files;
+  const json& indicators = run_indicators.value("indicators", json::object());
+  for (const json& doc : indicators.value("aerial", json::array())) {
+    for (const char* key : {"grid", "centrelines"}) {
+      if (doc.contains(key) && doc[key].is_string()) files.push_back(doc[key].get<std::string>());
+    }
+  }
+  if (indicators.contains("street_view")) {
+    for (const json& path : indicators["street_view"].value("outputs", json::array())) files.push_back(path.get<std::string>());
+  }
+  return files;
 }
 
 }  // namespace terraseg

@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
+#include "progress.hpp"
 #include "street_view_step.hpp"
 #include "terraseg/geo/indicators.hpp"
 #include "terraseg/pipeline/config.hpp"
@@ -58,6 +60,12 @@ nlohmann::json region_input_indicators(const RunConfig& config, const RegionConf
 /// "maps": [{"raster", "band", "title"}, ...]} — "maps" in the form pipeline/src/report.cpp renders.
 /// Nothing is computed when config.indicators.enabled is false (both members empty).
 /// Call once after all units are complete, before write_run_summary().
-nlohmann::json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& warn = {});
+/// `display` (may be null) shows a progress line per region input and for the street-view photos.
+nlohmann::json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& warn = {},
+                                      ProgressDisplay* display = nullptr);
+
+/// The files compute_run_indicators() reported writing (indicator grids, centreline GeoPackages,
+/// walkability tables): the run's STAC Collection lists them as assets.
+std::vector<std::string> indicator_outputs(const nlohmann::json& run_indicators);
 
 }  // namespace terraseg

@@ -14,6 +14,7 @@
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/input_geometry.hpp"
 #include "terraseg/geo/predict.hpp"
+#include "terraseg/geo/qgis_style.hpp"
 #include "terraseg/geo/raster_io.hpp"
 #include "terraseg/geo/vectorize.hpp"
 
@@ -245,6 +246,8 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   options.fixed_size = tiling.fixed_size;
   options.output.cog = request.cog;
   options.output.overviews = request.overviews;
+  options.output.creation_options = request.creation_options;
+  options.input_resampling = request.resampling;
   options.input_range = expected_input_range(card);
   if (request.resample) options.model_pixel_size_m = card.pixel_size_m;
   options.input_pixel_size_m = request.pixel_size_m;
@@ -259,6 +262,7 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   };
   const geo::PredictStats stats = geo::predict_raster(request.input, geo::PredictOutputs{request.mask_path, request.logits_path}, spec, infer, classes,
                       class_table, options, progress);
+  geo::write_qgis_style(request.mask_path, class_table);
   if (!request.vectors_path.empty()) geo::vectorize_classes(request.mask_path, request.vectors_path, class_table);
 
   report.resample_ratio = stats.resample_ratio;

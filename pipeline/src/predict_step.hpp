@@ -32,6 +32,8 @@ struct PredictRequest {
   std::optional<double> pixel_size_m;
   bool cog = false;
   bool overviews = true;                    ///< internal overviews in the outputs
+  std::vector<std::string> creation_options;  ///< GDAL -co NAME=VALUE for the rasters written
+  std::string resampling;                   ///< -r: input warp to the model's pixel size; "" = automatic
   std::vector<std::string> band_override;   ///< replaces the card's bands (e.g. {"3","2","1"})
   /// Run the model at its card's pixel_size_m (warping in and back) when the input's differs.
   bool resample = true;

@@ -16,8 +16,10 @@
 #include "report.hpp"
 #include "run_log.hpp"
 #include "run_summary.hpp"
+#include "stac.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/aoi.hpp"
+#include "terraseg/geo/qgis_style.hpp"
 #include "terraseg/geo/target_grid.hpp"
 
 namespace terraseg {
@@ -58,6 +60,8 @@ std::vector<Unit> plan_units(const RunConfig& config) {
         unit.request.overlap_source = config.source.string() + ": key 'tiling.overlap'";
         unit.request.cog = config.outputs.cog;
         unit.request.resample = config.tiling.resample;
+        unit.request.resampling = config.tiling.resampling;
+        unit.request.creation_options = config.outputs.creation_options;
         unit.index = units.size();
         units.push_back(std::move(unit));
       }
@@ -101,7 +105,7 @@ void prepare_input_views(const RunConfig& config, std::vector<Unit>& units) {
 }
 
 std::vector<std::string> unit_outputs(const Unit& unit) {
-  std::vector<std::string> outputs{unit.request.mask_path};
+  std::vector<std::string> outputs{unit.request.mask_path, geo::qgis_style_path(unit.request.mask_path)};
   if (!unit.request.logits_path.empty()) outputs.push_back(unit.request.logits_path);
   if (!unit.request.vectors_path.empty()) outputs.push_back(unit.request.vectors_path);
   outputs.push_back(stac_item_path(unit.request.mask_path));
@@ -143,7 +147,8 @@ class ModelCache {
   std::map<std::string, Entry> entries_;
 };
 
-json run_unit(const Unit& unit, ModelCache& models, ProgressDisplay& display) {
+json run_unit(const RunConfig& config, const Unit& unit, ModelCache& models, ProgressDisplay& display,
+             const std::string& run_started) {
   ModelCache::Entry& entry = models.get(unit.task);
   std::filesystem::create_directories(std::filesystem::path(unit.request.mask_path).parent_path());
   for (const auto& output : unit_outputs(unit)) geo::remove_stale_temporaries(output);
@@ -152,10 +157,19 @@ json run_unit(const Unit& unit, ModelCache& models, ProgressDisplay& display) {
                                             [&display](double fraction) { display.update(fraction); });
   display.end();
   for (const auto& message : report.warnings) display.warn(message);
-  write_stac_item(unit.request.mask_path, entry.model.graph.card,
-                  {{"title", unit.region->name + " " + unit.task}, {"terraseg:task", unit.task},
-                   {"terraseg:model", entry.model.source}, {"terraseg:trained", entry.model.trained},
-                   {"terraseg:source", unit.input.string()}});
+  StacItemRequest stac;
+  stac.id = unit.id;
+  stac.source = unit.input.string();
+  stac.run_started = run_started;
+  stac.scores_path = unit.request.logits_path;
+  stac.vectors_path = unit.request.vectors_path;
+  stac.collection = stac_collection_path(config.output_dir);
+  stac.properties = {{"title", unit.region->name + " " + unit.task},
+                     {"terraseg:region", unit.region->name},
+                     {"terraseg:task", unit.task},
+                     {"terraseg:model", entry.model.source},
+                     {"terraseg:trained", entry.model.trained}};
+  write_stac_item(unit.request.mask_path, entry.model.graph.card, stac);
   json record = unit_record(unit.region->name, unit.task, unit.request.input, entry.model, unit_outputs(unit), report);
   record["input"]["source"] = unit.input.string();
   return record;
@@ -163,7 +177,7 @@ json run_unit(const Unit& unit, ModelCache& models, ProgressDisplay& display) {
 
 /// Runs this shard's units that are not complete (with --resume); returns how many ran.
 int run_units(const RunConfig& config, const RunOptions& options, const std::vector<Unit>& units, int threads,
-              RunLog& log) {
+              RunLog& log, const std::string& run_started) {
   ModelCache models(config, threads);
   ProgressDisplay display(options.quiet);
   int computed = 0;
@@ -176,7 +190,7 @@ int run_units(const RunConfig& config, const RunOptions& options, const std::vec
       continue;
     }
     log.event("unit_start", {{"unit", unit.id}, {"input", unit.request.input}, {"task", unit.task}});
-    const json record = run_unit(unit, models, display);
+    const json record = run_unit(config, unit, models, display, run_started);
     write_json_atomically(unit_dir(config) / (unit.id + ".json"), record);
     log.event("unit_done", {{"unit", unit.id}, {"seconds", record.at("seconds")}, {"outputs", record.at("outputs")},
                             {"warnings", record.at("warnings")}});
@@ -221,7 +235,7 @@ int run_job(const RunConfig& config, const RunOptions& options) {
   int computed = 0;
   try {
     prepare_input_views(config, units);
-    computed = run_units(config, options, units, threads, log);
+    computed = run_units(config, options, units, threads, log, iso_time(started));
   } catch (const Error& e) {
     log.event("error", {{"message", e.what()}});
     throw;
@@ -241,12 +255,20 @@ int run_job(const RunConfig& config, const RunOptions& options) {
     records.push_back(json::parse(stream));
   }
   ProgressDisplay display(options.quiet);
-  const json indicators = compute_run_indicators(config, threads, [&display, &log](const std::string& m) {
-    display.warn(m);
-    log.event("warning", {{"message", m}});
-  });
+  const json indicators = compute_run_indicators(
+      config, threads,
+      [&display, &log](const std::string& m) {
+        display.warn(m);
+        log.event("warning", {{"message", m}});
+      },
+      &display);
   const json summary = write_run_summary(config, records, indicators, started, threads);
   write_report(config.output_dir, summary);
+  std::vector<std::string> items;
+  for (const Unit& unit : units) items.push_back(stac_item_path(unit.request.mask_path));
+  std::vector<std::string> others = indicator_outputs(indicators);
+  for (const char* name : {"run-summary.json", "report.html"}) others.push_back((config.output_dir / name).string());
+  write_stac_collection(config.output_dir, config.source.filename().string(), items, others);
   log.event("run_done", {{"units", records.size()}, {"computed_here", computed}});
   if (!options.quiet) std::cerr << "terraseg: wrote " << (config.output_dir / "run-summary.json").string() << '\n';
   return computed;

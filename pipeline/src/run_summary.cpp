@@ -16,8 +16,6 @@ namespace terraseg {
 
 using nlohmann::json;
 
-namespace {
-
 std::string iso_time(std::chrono::system_clock::time_point when) {
   const std::time_t seconds = std::chrono::system_clock::to_time_t(when);
   std::tm utc{};
@@ -26,6 +24,8 @@ std::string iso_time(std::chrono::system_clock::time_point when) {
   text << std::put_time(&utc, "%Y-%m-%dT%H:%M:%SZ");
   return text.str();
 }
+
+namespace {
 
 json class_fractions(const LoadedModel& model, const PredictReport& report) {
   int64_t total = 0;

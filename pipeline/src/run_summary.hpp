@@ -31,6 +31,9 @@ void write_json_atomically(const std::filesystem::path& path, const nlohmann::js
 /// Creates `dir` if needed and proves it writable; Error naming `what` and the directory otherwise.
 void ensure_writable_dir(const std::filesystem::path& dir, const std::string& what);
 
+/// `when` as ISO 8601 UTC to the second ("2026-12-03T19:08:55Z").
+std::string iso_time(std::chrono::system_clock::time_point when);
+
 /// Library versions: terraseg, GDAL, oneDNN, OpenCV.
 nlohmann::json versions();
 

@@ -1,66 +1,174 @@
+#include "stac.hpp"
+
 #include <gdal_priv.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <fstream>
 
-#include "report.hpp"
 #include "run_summary.hpp"
+#include "terraseg/core/error.hpp"
 #include "terraseg/geo/footprint.hpp"
+#include "terraseg/geo/qgis_style.hpp"
 
 namespace terraseg {
 
 using nlohmann::json;
-
-std::string stac_item_path(const std::string& raster_path) {
-  const std::filesystem::path path(raster_path);
-  return (path.parent_path() / (path.stem().string() + ".stac.json")).string();
-}
+namespace fs = std::filesystem;
 
 namespace {
 
-/// TIFFTAG_DATETIME ("YYYY:MM:DD HH:MM:SS") of `source` as ISO 8601, or null.
-json acquisition_time(const std::string& source) {
-  if (source.empty()) return nullptr;
-  GDALDatasetUniquePtr dataset(GDALDataset::Open(source.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
-  const char* stamp = dataset ? dataset->GetMetadataItem("TIFFTAG_DATETIME") : nullptr;
+constexpr const char* kProjection = "https://stac-extensions.github.io/projection/v1.1.0/schema.json";
+constexpr const char* kRaster = "https://stac-extensions.github.io/raster/v1.1.0/schema.json";
+constexpr const char* kClassification = "https://stac-extensions.github.io/classification/v1.1.0/schema.json";
+constexpr const char* kFile = "https://stac-extensions.github.io/file/v2.1.0/schema.json";
+
+/// "YYYY?MM?DD?HH:MM:SS" (any single separators) as ISO 8601 UTC, or "".
+std::string iso_from_stamp(const char* stamp) {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (stamp == nullptr || std::sscanf(stamp, "%d:%d:%d %d:%d:%d", &year, &month, &day, &hour, &minute, &second) != 6) {
-    return nullptr;
+  if (stamp == nullptr ||
+      std::sscanf(stamp, "%4d%*1[:-]%2d%*1[:-]%2d%*1[ T]%2d:%2d:%2d", &year, &month, &day, &hour, &minute, &second) != 6 ||
+      year < 1800 || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
+      minute < 0 || minute > 59 || second < 0 || second > 60) {
+    return "";
   }
-  char iso[32];
+  char iso[64];
   std::snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02dZ", year, month, day, hour, minute, second);
   return iso;
 }
 
+/// A local path as an absolute, normalised one; GDAL virtual paths as a URL where they wrap one.
+std::string source_href(const std::string& source) {
+  for (const char* prefix : {"/vsicurl/", "/vsicurl_streaming/"}) {
+    if (source.rfind(prefix, 0) == 0) return source.substr(std::char_traits<char>::length(prefix));
+  }
+  if (source.rfind("/vsis3/", 0) == 0) return "s3://" + source.substr(7);
+  if (source.rfind("/vsigs/", 0) == 0) return "gs://" + source.substr(7);
+  if (source.rfind("/vsi", 0) == 0) return source;
+  return fs::absolute(source).lexically_normal().string();
+}
+
+/// A STAC media type from the file name; GeoTIFFs whose layout GDAL reports as COG get the profile.
+std::string media_type(const fs::path& path) {
+  const std::string ext = path.extension().string();
+  if (ext == ".tif" || ext == ".tiff") {
+    GDALDatasetUniquePtr dataset(GDALDataset::Open(path.string().c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+    const char* layout = dataset ? dataset->GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE") : nullptr;
+    const bool cog = layout != nullptr && std::string(layout) == "COG";
+    return cog ? "image/tiff; application=geotiff; profile=cloud-optimized" : "image/tiff; application=geotiff";
+  }
+  if (ext == ".gpkg") return "application/geopackage+sqlite3";
+  if (ext == ".csv") return "text/csv";
+  if (ext == ".json") return "application/json";
+  if (ext == ".html") return "text/html";
+  if (ext == ".jsonl") return "application/x-ndjson";
+  return "application/octet-stream";
+}
+
+/// `target` relative to `from_dir`, written with a leading "./" when it stays below it.
+std::string relative_href(const fs::path& target, const fs::path& from_dir) {
+  const fs::path relative = fs::absolute(target).lexically_normal().lexically_relative(fs::absolute(from_dir).lexically_normal());
+  const std::string text = relative.generic_string();
+  return text.rfind("..", 0) == 0 ? text : "./" + text;
+}
+
+/// Class objects: value, description (the card's name), a machine-readable name and the colour.
 json classification(const ModelCard& card) {
   json classes = json::array();
   for (const ClassInfo& info : card.classes) {
+    std::string name = info.name.empty() ? "class_" + std::to_string(info.id) : info.name;
+    const std::string description = name;
+    std::replace_if(name.begin(), name.end(), [](unsigned char c) { return !std::isalnum(c) && c != '-'; }, '_');
     char colour[8];
-    std::snprintf(colour, sizeof colour, "%02x%02x%02x", info.rgb[0], info.rgb[1], info.rgb[2]);
-    classes.push_back({{"value", info.id}, {"name", info.name}, {"color_hint", colour}});
+    std::snprintf(colour, sizeof colour, "%02X%02X%02X", info.rgb[0], info.rgb[1], info.rgb[2]);
+    classes.push_back({{"value", info.id}, {"name", name}, {"description", description}, {"color_hint", colour}});
   }
   return classes;
 }
 
+/// The band of a single-band class mask: data type, nodata and resolution from the file itself.
+json mask_band(const std::string& raster_path, const json& classes) {
+  json band{{"sampling", "area"}, {"classification:classes", classes}};
+  GDALDatasetUniquePtr dataset(GDALDataset::Open(raster_path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  if (!dataset || dataset->GetRasterCount() < 1) return band;
+  GDALRasterBand* raster_band = dataset->GetRasterBand(1);
+  switch (raster_band->GetRasterDataType()) {
+    case GDT_Byte: band["data_type"] = "uint8"; break;
+    case GDT_UInt16: band["data_type"] = "uint16"; break;
+    case GDT_Int16: band["data_type"] = "int16"; break;
+    case GDT_Float32: band["data_type"] = "float32"; break;
+    default: band["data_type"] = "other";
+  }
+  int has_nodata = 0;
+  const double nodata = raster_band->GetNoDataValue(&has_nodata);
+  if (has_nodata) band["nodata"] = nodata;
+  double transform[6];
+  if (dataset->GetGeoTransform(transform) == CE_None) band["spatial_resolution"] = std::abs(transform[1]);
+  return band;
+}
+
+json file_asset(const fs::path& path, const fs::path& item_dir, const std::string& title, const json& roles) {
+  json asset{{"href", relative_href(path, item_dir)}, {"type", media_type(path)}, {"title", title}, {"roles", roles}};
+  std::error_code error;
+  const auto size = fs::file_size(path, error);
+  if (!error) asset["file:size"] = size;
+  return asset;
+}
+
+/// The collection's id: the name of the output folder.
+std::string collection_id(const fs::path& output_dir) {
+  fs::path dir = fs::absolute(output_dir).lexically_normal();
+  if (dir.filename().empty()) dir = dir.parent_path();
+  return dir.filename().string();
+}
+
+json read_json(const fs::path& path) {
+  std::ifstream stream(path);
+  return json::parse(stream, nullptr, /*allow_exceptions=*/false);
+}
+
 }  // namespace
 
-void write_stac_item(const std::string& raster_path, const ModelCard& card, const json& properties) {
-  const std::filesystem::path raster(raster_path);
+std::string stac_item_path(const std::string& raster_path) {
+  const fs::path path(raster_path);
+  return (path.parent_path() / (path.stem().string() + ".stac.json")).string();
+}
+
+fs::path stac_collection_path(const fs::path& output_dir) { return output_dir / "collection.json"; }
+
+std::pair<std::string, std::string> raster_acquisition_time(const std::string& path) {
+  if (path.empty()) return {};
+  CPLErrorHandlerPusher quiet(CPLQuietErrorHandler);  // a source that cannot be opened has no date
+  GDALDatasetUniquePtr dataset(GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  if (!dataset) return {};
+  std::string iso = iso_from_stamp(dataset->GetMetadataItem("ACQUISITIONDATETIME", "IMAGERY"));
+  if (!iso.empty()) return {iso, "ACQUISITIONDATETIME (IMAGERY metadata of the source)"};
+  iso = iso_from_stamp(dataset->GetMetadataItem("TIFFTAG_DATETIME"));
+  if (!iso.empty()) return {iso, "TIFFTAG_DATETIME of the source"};
+  return {};
+}
+
+void write_stac_item(const std::string& raster_path, const ModelCard& card, const StacItemRequest& request) {
+  const fs::path raster(raster_path);
+  const fs::path item_dir = raster.parent_path().empty() ? fs::path(".") : raster.parent_path();
   json item{{"type", "Feature"},
             {"stac_version", "1.0.0"},
-            {"stac_extensions", {"https://stac-extensions.github.io/projection/v1.1.0/schema.json",
-                                 "https://stac-extensions.github.io/classification/v1.1.0/schema.json"}},
-            {"id", raster.parent_path().filename().string() + "-" + raster.stem().string()},
-            {"links", json::array()}};
-  json props = properties;
-  // STAC's datetime is the acquisition time. Where the source does not record one it is null (the
-  // processing time would make reruns differ byte for byte, which resume and shards rely on).
-  props["datetime"] = acquisition_time(properties.value("terraseg:source", ""));
+            {"stac_extensions", {kProjection, kRaster, kClassification, kFile}},
+            {"id", request.id.empty() ? raster.stem().string() : request.id}};
+  json props = request.properties;
+  const auto [acquired, acquired_from] = raster_acquisition_time(request.source);
+  props["datetime"] = acquired.empty() ? request.run_started : acquired;
+  props["terraseg:datetime_source"] =
+      acquired.empty() ? "the run's start (the source records no acquisition time)" : acquired_from;
+  if (!request.run_started.empty()) props["created"] = request.run_started;
+  if (!request.source.empty()) props["terraseg:source"] = source_href(request.source);
   const auto footprint = geo::raster_footprint(raster_path);
   if (footprint) {
     json ring = json::array();
     for (const auto& point : footprint->ring) ring.push_back({point[0], point[1]});
     item["bbox"] = footprint->bbox;
-    item["geometry"] = {{"type", "Polygon"}, {"coordinates", {ring}}};
+    item["geometry"] = {{"type", "Polygon"}, {"coordinates", json::array({ring})}};
     props["proj:epsg"] = footprint->epsg ? json(*footprint->epsg) : json(nullptr);
     props["proj:wkt2"] = footprint->wkt2;
     props["proj:shape"] = footprint->shape;
@@ -68,14 +176,90 @@ void write_stac_item(const std::string& raster_path, const ModelCard& card, cons
                                footprint->transform[4], footprint->transform[5], footprint->transform[3]};
   } else {
     item["geometry"] = nullptr;
+    props["proj:epsg"] = nullptr;  // the projection extension needs one of its fields: "no CRS"
   }
   item["properties"] = props;
-  item["assets"] = {{"data",
-                     {{"href", "./" + raster.filename().string()},
-                      {"type", "image/tiff; application=geotiff"},
-                      {"roles", {"data"}},
-                      {"classification:classes", classification(card)}}}};
+
+  json links = json::array();
+  if (!request.source.empty()) {
+    links.push_back({{"rel", "derived_from"}, {"href", source_href(request.source)}, {"title", "input raster"}});
+  }
+  if (!request.collection.empty()) {
+    const std::string href = relative_href(request.collection, item_dir);
+    for (const char* rel : {"collection", "parent", "root"}) {
+      links.push_back({{"rel", rel}, {"href", href}, {"type", "application/json"}});
+    }
+    item["collection"] = collection_id(request.collection.parent_path());
+  }
+  item["links"] = links;
+
+  const json classes = classification(card);
+  json data = file_asset(raster, item_dir, "class mask", {"data"});
+  data["classification:classes"] = classes;
+  data["raster:bands"] = json::array({mask_band(raster_path, classes)});
+  json assets{{"data", data}};
+  if (!request.scores_path.empty() && fs::exists(request.scores_path)) {
+    assets["scores"] = file_asset(request.scores_path, item_dir, "class scores (one band per class)", {"data"});
+  }
+  if (!request.vectors_path.empty() && fs::exists(request.vectors_path)) {
+    assets["polygons"] = file_asset(request.vectors_path, item_dir, "class polygons", {"data"});
+  }
+  const fs::path style = geo::qgis_style_path(raster_path);
+  if (fs::exists(style)) {
+    assets["style"] = file_asset(style, item_dir, "QGIS layer style (class colours and names)", {"style"});
+    assets["style"]["type"] = "application/xml";
+  }
+  item["assets"] = assets;
   write_json_atomically(stac_item_path(raster_path), item);
+}
+
+void write_stac_collection(const fs::path& output_dir, const std::string& config_name,
+                           const std::vector<std::string>& item_paths, const std::vector<std::string>& other_outputs) {
+  const fs::path collection_path = stac_collection_path(output_dir);
+  json links = json::array({{{"rel", "root"}, {"href", "./collection.json"}, {"type", "application/json"}}});
+  std::array<double, 4> bbox{180.0, 90.0, -180.0, -90.0};
+  bool any_bbox = false;
+  std::string first, last;
+  for (const std::string& path : item_paths) {
+    const json item = read_json(path);
+    if (item.is_discarded()) throw Error(path + ": not valid JSON; rerun the unit (delete it and run with --resume)");
+    links.push_back({{"rel", "item"}, {"href", relative_href(path, output_dir)}, {"type", "application/geo+json"},
+                     {"title", item.value("id", "")}});
+    if (item.contains("bbox") && item["bbox"].size() == 4) {
+      any_bbox = true;
+      for (int i = 0; i < 2; ++i) bbox[i] = std::min(bbox[i], item["bbox"][i].get<double>());
+      for (int i = 2; i < 4; ++i) bbox[i] = std::max(bbox[i], item["bbox"][i].get<double>());
+    }
+    const std::string when = item["properties"].value("datetime", "");
+    if (!when.empty() && (first.empty() || when < first)) first = when;
+    if (!when.empty() && (last.empty() || when > last)) last = when;
+  }
+  json assets = json::object();
+  for (const std::string& output : other_outputs) {
+    const fs::path path(output);
+    if (!fs::is_regular_file(path)) continue;
+    const std::string relative = fs::absolute(path).lexically_normal().lexically_relative(fs::absolute(output_dir).lexically_normal()).generic_string();
+    std::string key = relative;
+    std::replace(key.begin(), key.end(), '/', '-');
+    const std::string ext = path.extension().string();
+    const json roles = ext == ".json" ? json{"metadata"} : ext == ".html" ? json{"overview"} : json{"data"};
+    assets[key] = file_asset(path, output_dir, relative, roles);
+  }
+  json collection{{"type", "Collection"},
+                  {"stac_version", "1.0.0"},
+                  {"stac_extensions", {kFile}},
+                  {"id", collection_id(output_dir)},
+                  {"title", "terraseg run of " + config_name},
+                  {"description", "Masks (one STAC Item each) and indicators that terraseg derived from the inputs "
+                                  "of " + config_name + ". The licence of the inputs and of the models applies."},
+                  {"license", "proprietary"},
+                  {"extent",
+                   {{"spatial", {{"bbox", json::array({any_bbox ? json(bbox) : json{-180.0, -90.0, 180.0, 90.0}})}}},
+                    {"temporal", {{"interval", json::array({json::array({first.empty() ? json(nullptr) : json(first),
+                                                                   last.empty() ? json(nullptr) : json(last)})})}}}}},
+                  {"links", links},
+                  {"assets", assets}};
+  write_json_atomically(collection_path, collection);
 }
 
 }  // namespace terraseg

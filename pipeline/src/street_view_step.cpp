@@ -94,6 +94,7 @@ StreetViewResult run_street_view(Engine& engine, const ModelCard& card, int num_
   for (const geo::StreetPoint& point : points) {
     counts.push_back(segment_point(engine, card, roles, point, dir / "masks", options, warn));
     result.images += counts.back().images;
+    if (options.progress) options.progress(static_cast<double>(counts.size()) / static_cast<double>(points.size()));
   }
   result.points = geo::score_points(points, counts, options.levels);
   result.gpkg = dir / "walkability.gpkg";
@@ -171,7 +172,8 @@ geo::LevelScheme level_scheme(const StreetViewConfig& view) {
 
 }  // namespace
 
-json run_street_view_step(const RunConfig& config, int threads, const WarnFn& warn) {
+json run_street_view_step(const RunConfig& config, int threads, const WarnFn& warn,
+                          const std::function<void(double)>& progress) {
   if (config.street_view.points.empty()) return nullptr;
   const ModelRef& ref = config.models.at(config.street_view.model);
   std::string warning;
@@ -188,6 +190,7 @@ json run_street_view_step(const RunConfig& config, int threads, const WarnFn& wa
   options.overlap_source = config.source.string() + ": key 'tiling.overlap'";
   options.levels = level_scheme(config.street_view);
   options.role_overrides = config.street_view.roles;
+  options.progress = progress;
   const StreetViewResult result =
       run_street_view(engine, model.graph.card, num_classes, config.street_view.points, config.output_dir, options, warn);
   json doc = street_view_json(result);

@@ -33,6 +33,8 @@ struct StreetViewOptions {
   std::optional<int> overlap;
   std::string tile_source = "tiling.tile";
   std::string overlap_source = "tiling.overlap";
+  /// Fraction of the points segmented, after each (may be empty).
+  std::function<void(double fraction)> progress;
 };
 
 /// What one street-view run produced.
@@ -62,6 +64,7 @@ nlohmann::json street_view_json(const StreetViewResult& result);
 /// CRS when they name exactly one, else the UTM zone of the points) and the cell size
 /// (indicators.cell_size_m), runs, and returns street_view_json() plus "model" and "trained".
 /// Returns a null json when the config has no street_view.points.
-nlohmann::json run_street_view_step(const RunConfig& config, int threads, const WarnFn& warn = {});
+nlohmann::json run_street_view_step(const RunConfig& config, int threads, const WarnFn& warn = {},
+                                   const std::function<void(double fraction)>& progress = {});
 
 }  // namespace terraseg

@@ -58,6 +58,10 @@ struct PredictOptions {
   /// warning when it disagrees, for inputs whose CRS gives their own.
   std::optional<double> input_pixel_size_m;
   double pixel_size_tolerance = 0.15;
+  /// How the input is warped to the model's pixel size (gdalwarp's -r names: near, bilinear, cubic,
+  /// cubicspline, lanczos, average, rms, mode, min, max, med, q1, q3, sum). Empty: bilinear when
+  /// enlarging, average when shrinking. Classes always come back by mode / nearest.
+  std::string input_resampling;
   /// Inputs coarser than the model by more than this factor are refused (Error naming the file and the
   /// remedy) rather than enlarged: the detail is not there, and the pixel count would grow with its square.
   double max_enlargement = 8.0;
@@ -66,6 +70,9 @@ struct PredictOptions {
   /// outside it are stretched linearly onto it, saying so through `warn`. Empty: values as they are.
   std::optional<std::array<double, 2>> input_range;
 };
+/// Throws terraseg::Error naming `flag` unless `name` is one of PredictOptions::input_resampling's.
+void check_resampling(const std::string& name, const std::string& flag);
+
 struct PredictOutputs {
   /// Class ids: single-band Byte GeoTIFF, nodata 255, colour table and class names. Required.
   std::string mask_path;

@@ -46,14 +46,24 @@ struct OutputOptions {
   bool cog = false;        ///< write a Cloud Optimized GeoTIFF (via GDAL's COG driver)
   bool overviews = true;   ///< build overviews (NEAREST for classes, AVERAGE for scores)
   int block_size = 256;    ///< tile edge in pixels (multiple of 16)
+  /// GDAL creation options "NAME=VALUE" (gdal_translate's -co), applied over the defaults by the
+  /// driver that writes the final file: GTiff, or COG when `cog` is set. check_creation_options()
+  /// vets them before anything is computed.
+  std::vector<std::string> creation_options;
 };
+
+/// Throws terraseg::Error naming the first of `options` ("NAME=VALUE") that is malformed or that the
+/// driver writing the outputs (GTiff, or COG when `cog`) does not accept, with where to look up the
+/// valid ones. `flag` names where they came from ("-co", "outputs.creation_options in run.yaml").
+void check_creation_options(const std::vector<std::string>& options, bool cog, const std::string& flag);
 
 /// Copies CRS, geotransform (as-is, rotation included) and GCPs from `from` to `to`; copies nothing
 /// for a raster without georeferencing. Throws terraseg::Error when the driver rejects them.
 void copy_georeferencing(GDALDataset& from, GDALDataset& to, const std::string& to_path);
 
-/// Colour table (class colours; nodata 255 transparent), category names (index = class id) and
-/// nodata 255 on a Byte class band. `classes` may be empty or shorter than `num_classes`: missing
+/// Colour table (class colours; nodata 255 transparent), category names (index = class id), nodata 255
+/// and the band metadata item CLASSES ("0=Sky;1=Building;..."), on a Byte class band. GeoTIFF keeps
+/// category names only in the .aux.xml sidecar; CLASSES travels inside the file. `classes` may be empty or shorter than `num_classes`: missing
 /// classes get "class <id>" and a generated colour.
 void apply_class_style(GDALRasterBand& band, const std::vector<ClassInfo>& classes, int num_classes);
 

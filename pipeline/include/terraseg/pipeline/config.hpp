@@ -29,6 +29,7 @@ struct TilingConfig {
   std::optional<std::array<int, 2>> tile;
   std::optional<int> overlap;  ///< pixels shared by neighbouring windows; unset: the card's, else 64
   bool resample = true;  ///< run each model at its card's pixel_size_m, warping in and back
+  std::string resampling;  ///< how inputs are warped to it (gdalwarp -r names); "" = automatic
 };
 
 struct OutputsConfig {
@@ -36,6 +37,7 @@ struct OutputsConfig {
   bool scores = false;
   bool vectors = false;
   bool cog = false;
+  std::vector<std::string> creation_options;  ///< GDAL -co NAME=VALUE for every raster written
 };
 
 /// Area of interest in `crs` (any GDAL-understood definition, e.g. "EPSG:4326").

@@ -1,0 +1,47 @@
+#pragma once
+/// STAC 1.0.0 metadata of a run: an Item beside each mask and a Collection at the output root that
+/// links them and lists the run's other outputs (indicator grids, GeoPackages, report) as assets.
+/// Extensions: projection v1.1.0, raster v1.1.0, classification v1.1.0, file v2.1.0. The vendored
+/// schemas in tests/stac/ and scripts/validate-stac.py check what is written here.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "terraseg/core/model_card.hpp"
+
+namespace terraseg {
+
+/// STAC Item path for `raster_path`: "<dir>/<stem>.stac.json".
+std::string stac_item_path(const std::string& raster_path);
+
+/// The run's STAC Collection: "<output_dir>/collection.json".
+std::filesystem::path stac_collection_path(const std::filesystem::path& output_dir);
+
+/// What an Item describes besides the mask itself.
+struct StacItemRequest {
+  std::string id;                      ///< unique in the run (the unit id)
+  std::string source;                  ///< the input as the config names it (a file or a GDAL /vsi path)
+  std::string run_started;             ///< ISO 8601 UTC: the datetime when the source records none
+  bool cloud_optimized = false;        ///< the mask was written as a COG
+  std::string scores_path;             ///< optional: the class-score raster beside the mask
+  std::string vectors_path;            ///< optional: the mask's polygons (GeoPackage)
+  std::filesystem::path collection;    ///< the run's collection.json (linked as collection/parent/root)
+  nlohmann::json properties;           ///< merged into the Item's properties (title, terraseg:*)
+};
+
+/// The acquisition time the raster records (TIFFTAG_DATETIME, or ACQUISITIONDATETIME in the IMAGERY
+/// domain) as ISO 8601 UTC and the metadata item it came from; {"", ""} when there is none.
+std::pair<std::string, std::string> raster_acquisition_time(const std::string& path);
+
+/// Writes the Item for `raster_path` (assets: the mask with its classes, raster band and file size,
+/// plus scores and polygons when given); atomic. `datetime` is the source's acquisition time, else the
+/// run's start, and `terraseg:datetime_source` says which.
+void write_stac_item(const std::string& raster_path, const ModelCard& card, const StacItemRequest& request);
+
+/// Writes collection.json: one `item` link per Item in `item_paths` (extent from their bboxes and
+/// datetimes) and an asset per file in `other_outputs` that exists; atomic.
+void write_stac_collection(const std::filesystem::path& output_dir, const std::string& config_name,
+                           const std::vector<std::string>& item_paths, const std::vector<std::string>& other_outputs);
+
+}  // namespace terraseg
