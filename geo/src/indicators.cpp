@@ -151,10 +151,23 @@ void add_edge(const RoadEdge& edge, const Strip& strip, const CellGrid& grid, co
 void add_roads(ClassSource& roads, const Strip& strip, const CellGrid& grid, const PixelSizeM& pixel,
                const AerialOptions& options, Sums& sums, Totals& totals, detail::CentrelineWriter* lines) {
   const cv::Mat road = road_image(roads, strip, grid, sums);
-  const RoadGraph graph = build_road_graph(skeletonize(road), pixel, options.graph);
-  for (const RoadEdge& edge : graph.edges) add_edge(edge, strip, grid, pixel, sums, totals, lines);
+  // Where the strip cuts the raster, its edge row is repeated for `pad` rows so roads run on past the
+  // cut: thinning does not round them off there, and their ends in the padding are cut, not dead ends.
+  const int height = roads.dataset->GetRasterYSize();
+  const int pad = options.strip_halo_px;
+  RoadGraphOptions graph_options = options.graph;
+  graph_options.cut_rows_top = strip.read_begin > 0 ? pad : 0;
+  graph_options.cut_rows_bottom = strip.read_end < height ? pad : 0;
+  cv::Mat padded = road;
+  if (graph_options.cut_rows_top + graph_options.cut_rows_bottom > 0) {
+    cv::copyMakeBorder(road, padded, graph_options.cut_rows_top, graph_options.cut_rows_bottom, 0, 0, cv::BORDER_REPLICATE);
+  }
+  const RoadGraph graph = road_graph_from_mask(padded, pixel, graph_options);
+  Strip shifted = strip;  // edge and node rows are in the padded image
+  shifted.read_begin = strip.read_begin - graph_options.cut_rows_top;
+  for (const RoadEdge& edge : graph.edges) add_edge(edge, shifted, grid, pixel, sums, totals, lines);
   for (const RoadNode& node : graph.nodes) {
-    const int row = static_cast<int>(std::floor(node.y)) + strip.read_begin;
+    const int row = static_cast<int>(std::floor(node.y)) + shifted.read_begin;
     if (!strip.in_core(row) || !(node.is_junction() || node.is_end())) continue;
     if (node.is_junction()) {
       sums.junctions[cell_index(grid, strip, sums, static_cast<int>(std::floor(node.x)), row)] += 1;
@@ -163,7 +176,7 @@ void add_roads(ClassSource& roads, const Strip& strip, const CellGrid& grid, con
       totals.ends += 1;
     }
     if (lines != nullptr) {
-      lines->add_node({node.x, node.y + strip.read_begin}, node.is_junction() ? "junction" : "end", node.degree);
+      lines->add_node({node.x, node.y + shifted.read_begin}, node.is_junction() ? "junction" : "end", node.degree);
     }
   }
 }
@@ -241,6 +254,13 @@ void add_ndvi(SpectralSource& spectral, const Strip& strip, const CellGrid& grid
       sums.ndvi_green[cell] += (nir_value - red_value) / sum > threshold ? 1 : 0;
     }
   }
+}
+
+/// Rows of halo that let a strip prune, merge and smooth its core as the whole mask would: a spur or a
+/// chain of merged junctions reaching into the core lies within these rows of it.
+int halo_for_graph(const RoadGraphOptions& graph, const PixelSizeM& pixel) {
+  const double metres = graph.min_spur_m + graph.merge_junctions_m + 2.0 * graph.smooth_mask_m;
+  return static_cast<int>(std::ceil(metres / pixel.y)) + 8;
 }
 
 std::vector<Strip> plan_strips(const CellGrid& grid, int width, int height, const AerialOptions& options) {
@@ -372,12 +392,14 @@ AerialSummary compute_aerial_indicators(const AerialInputs& inputs, const std::s
   if (sources.roads && !centrelines_path.empty()) {
     lines = std::make_unique<detail::CentrelineWriter>(centrelines_path, reference.crs_wkt, *reference.geotransform);
   }
-  const std::vector<Strip> strips = plan_strips(grid, reference.width, reference.height, options);
+  AerialOptions strip_options = options;
+  strip_options.strip_halo_px = std::max(options.strip_halo_px, halo_for_graph(options.graph, pixel));
+  const std::vector<Strip> strips = plan_strips(grid, reference.width, reference.height, strip_options);
   Totals totals;
   Sums sums;
   for (const Strip& strip : strips) {
     sums.reset(grid.width, strip.cell_row_end - strip.cell_row_begin);
-    if (sources.roads) add_roads(*sources.roads, strip, grid, pixel, options, sums, totals, lines.get());
+    if (sources.roads) add_roads(*sources.roads, strip, grid, pixel, strip_options, sums, totals, lines.get());
     if (sources.landcover) add_landcover(*sources.landcover, strip, grid, sums);
     if (sources.spectral) add_ndvi(*sources.spectral, strip, grid, options.ndvi_threshold, sums);
     add_to_totals(sums, totals);

@@ -3,8 +3,10 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/ximgproc.hpp>
 
+#include <algorithm>
 #include <cmath>
 
+#include "road_graph_simplify.hpp"
 #include "terraseg/core/error.hpp"
 
 namespace terraseg::geo {
@@ -140,24 +142,12 @@ void trace_rings(Tracer& tracer, const PixelSizeM& pixel, const RoadGraphOptions
   }
 }
 
-/// One pass: spurs are judged on the degrees before any removal, so two spurs of one junction go together.
-void prune_spurs(RoadGraph& graph, double min_spur_m) {
-  if (min_spur_m <= 0.0) return;
-  std::vector<RoadEdge> kept;
-  std::vector<int> degree(graph.nodes.size());
-  for (size_t i = 0; i < graph.nodes.size(); ++i) degree[i] = graph.nodes[i].degree;
-  for (RoadEdge& edge : graph.edges) {
-    const int a = degree[static_cast<size_t>(edge.from)];
-    const int b = degree[static_cast<size_t>(edge.to)];
-    const bool spur = (a == 1 && b >= 3) || (b == 1 && a >= 3);
-    if (spur && edge.length_m < min_spur_m) {
-      graph.nodes[static_cast<size_t>(edge.from)].degree -= 1;
-      graph.nodes[static_cast<size_t>(edge.to)].degree -= 1;
-    } else {
-      kept.push_back(std::move(edge));
-    }
+/// Marks ends in the rows where the mask was cut off (coordinates of the unpadded skeleton).
+void mark_cut_ends(RoadGraph& graph, int rows, const RoadGraphOptions& options) {
+  for (RoadNode& node : graph.nodes) {
+    const bool in_cut = node.y < options.cut_rows_top || node.y > rows - options.cut_rows_bottom;
+    node.cut = node.degree == 1 && in_cut;
   }
-  graph.edges = std::move(kept);
 }
 
 }  // namespace
@@ -205,8 +195,36 @@ RoadGraph build_road_graph(const cv::Mat& skeleton, const PixelSizeM& pixel, con
   label_nodes(tracer);
   trace_from_nodes(tracer, pixel, options);
   trace_rings(tracer, pixel, options);
-  prune_spurs(tracer.graph, options.min_spur_m);
+  mark_cut_ends(tracer.graph, skeleton.rows, options);
+  detail::simplify_road_graph(tracer.graph, pixel, options);
   return std::move(tracer.graph);
+}
+
+cv::Mat smooth_road_mask(const cv::Mat& road_mask, const PixelSizeM& pixel, double radius_m) {
+  if (road_mask.type() != CV_8UC1) throw Error("smooth_road_mask: the road mask must be single-channel 8-bit");
+  cv::Mat mask = road_mask != 0;
+  const int rx = static_cast<int>(std::lround(radius_m / pixel.x));
+  const int ry = static_cast<int>(std::lround(radius_m / pixel.y));
+  if (rx < 1 && ry < 1) return mask;
+  // The default border value of erode/dilate never wins, so the image edge neither erodes nor grows roads.
+  const cv::Mat kernel = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * rx + 1, 2 * ry + 1));
+  cv::morphologyEx(mask, mask, cv::MORPH_CLOSE, kernel);
+  return mask;
+}
+
+RoadGraph road_graph_from_mask(const cv::Mat& road_mask, const PixelSizeM& pixel, const RoadGraphOptions& options) {
+  const cv::Mat mask = options.smooth_mask_m > 0.0 ? smooth_road_mask(road_mask, pixel, options.smooth_mask_m) : road_mask;
+  return build_road_graph(skeletonize(mask), pixel, options);
+}
+
+RoadGraphOptions road_graph_defaults(double road_width_m, const PixelSizeM& pixel) {
+  if (!(road_width_m > 0.0)) throw Error("road_graph_defaults: the road width must be positive");
+  const double pixel_m = std::max(pixel.x, pixel.y);
+  RoadGraphOptions options;
+  options.min_spur_m = std::max(2.5 * road_width_m, 3.0 * pixel_m);
+  options.merge_junctions_m = std::max(road_width_m, 2.0 * pixel_m);
+  options.smooth_mask_m = 0.25 * road_width_m;
+  return options;
 }
 
 }  // namespace terraseg::geo

@@ -212,8 +212,17 @@ void parse_sections(MapReader& root, RunConfig& config) {
     indicators->optional("ndvi_threshold", config.indicators.ndvi_threshold);
     indicators->optional("red_band", config.indicators.red_band);
     indicators->optional("nir_band", config.indicators.nir_band);
+    indicators->optional("road_width_m", config.indicators.road_width_m);
     indicators->optional("min_spur_m", config.indicators.min_spur_m);
+    indicators->optional("merge_junctions_m", config.indicators.merge_junctions_m);
+    indicators->optional("smooth_mask_m", config.indicators.smooth_mask_m);
     indicators->finish();
+    if (!(config.indicators.road_width_m > 0)) indicators->fail("road_width_m", "must be positive", YAML::Node());
+    for (const auto& [key, value] : {std::pair{"min_spur_m", config.indicators.min_spur_m},
+                                     std::pair{"merge_junctions_m", config.indicators.merge_junctions_m},
+                                     std::pair{"smooth_mask_m", config.indicators.smooth_mask_m}}) {
+      if (value && !(*value >= 0)) indicators->fail(key, "must be 0 (off) or positive", YAML::Node());
+    }
     if (config.indicators.red_band < 0 || config.indicators.nir_band < 0) {
       indicators->fail("red_band", "and 'nir_band' must be 1-based band numbers (0 = find by name)", YAML::Node());
     }

@@ -79,6 +79,15 @@ json summary_json(const geo::AerialSummary& s, const IndicatorPaths& paths, bool
   return doc;
 }
 
+/// The road-graph clean-up: scaled from the road width and pixel size, explicit values winning.
+geo::RoadGraphOptions road_graph_options(const IndicatorStepOptions& options, const geo::PixelSizeM& pixel) {
+  geo::RoadGraphOptions graph = geo::road_graph_defaults(options.road_width_m, pixel);
+  if (options.min_spur_m) graph.min_spur_m = *options.min_spur_m;
+  if (options.merge_junctions_m) graph.merge_junctions_m = *options.merge_junctions_m;
+  if (options.smooth_mask_m) graph.smooth_mask_m = *options.smooth_mask_m;
+  return graph;
+}
+
 }  // namespace
 
 std::string unit_id(const RegionConfig& region, const std::string& task, const std::filesystem::path& input) {
@@ -127,12 +136,18 @@ json region_input_indicators(const RunConfig& config, const RegionConfig& region
   geo::AerialOptions aerial;
   aerial.cell_size_m = config.indicators.cell_size_m;
   aerial.ndvi_threshold = options.ndvi_threshold;
-  aerial.graph.min_spur_m = options.min_spur_m;
+  aerial.graph = road_graph_options(options, *info.pixel_size_m);
   aerial.output.cog = config.outputs.cog;
   const geo::AerialSummary summary =
       geo::compute_aerial_indicators(inputs, paths.grid.string(), paths.centrelines.string(), aerial);
   doc.update(summary_json(summary, paths, !inputs.roads_mask.empty()));
   doc["cell_size_m"] = config.indicators.cell_size_m;
+  if (!inputs.roads_mask.empty()) {
+    doc["road_graph"] = {{"road_width_m", options.road_width_m},
+                         {"min_spur_m", aerial.graph.min_spur_m},
+                         {"merge_junctions_m", aerial.graph.merge_junctions_m},
+                         {"smooth_mask_m", aerial.graph.smooth_mask_m}};
+  }
   if (!notes.empty()) doc["notes"] = notes;
   return doc;
 }
@@ -144,7 +159,10 @@ json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& 
   step_options.ndvi_threshold = config.indicators.ndvi_threshold;
   step_options.red_band = config.indicators.red_band;
   step_options.nir_band = config.indicators.nir_band;
+  step_options.road_width_m = config.indicators.road_width_m;
   step_options.min_spur_m = config.indicators.min_spur_m;
+  step_options.merge_junctions_m = config.indicators.merge_junctions_m;
+  step_options.smooth_mask_m = config.indicators.smooth_mask_m;
   json aerial = json::array();
   for (const RegionConfig& region : config.regions) {
     for (const auto& input : region.inputs) {

@@ -23,7 +23,10 @@ struct IndicatorStepOptions {
   double ndvi_threshold = 0.3;
   int red_band = 0;          ///< 1-based; 0 = find by colour interpretation / description
   int nir_band = 0;
-  double min_spur_m = 0.0;   ///< prune skeleton spurs shorter than this (metres)
+  double road_width_m = 8.0;                ///< scales the road-graph clean-up not set below
+  std::optional<double> min_spur_m;         ///< metres; unset = from road_width_m, 0 = off
+  std::optional<double> merge_junctions_m;  ///< metres; unset = from road_width_m, 0 = off
+  std::optional<double> smooth_mask_m;      ///< metres; unset = from road_width_m, 0 = off
 };
 
 /// Paths of one region input's indicator outputs: with one input `<out>/<region>/indicators.tif` and

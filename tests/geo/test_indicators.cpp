@@ -112,6 +112,39 @@ TEST(AerialIndicators, StripsWithHaloMatchTheWholeMask) {
   for (int b = 1; b <= 3; ++b) EXPECT_EQ(test::read_band(dir / "strips.tif", b), test::read_band(dir / "whole.tif", b)) << b;
 }
 
+TEST(AerialIndicators, StripsPruneAndMergeLikeTheWholeMask) {
+  // 0.5 m pixels, two 8 m (16-pixel) roads crossing on the border between two strips, with a bump that
+  // thins into a spur; the clean-up of road_graph_defaults() must give the same graph either way.
+  terraseg::test::TempDir dir;
+  const std::string roads = dir / "roads.tif";
+  test::SyntheticRaster raster = metre_grid();
+  raster.width = 200;
+  raster.height = 200;
+  raster.geotransform = GeoTransform{500000.0, 0.5, 0.0, 4000000.0, 0.0, -0.5};
+  test::write_raster(roads, raster, [](int, int x, int y) {
+    const bool horizontal = y >= 92 && y < 108 && x >= 10 && x < 190;
+    const bool vertical = x >= 92 && x < 108 && y >= 10 && y < 190;
+    const bool bump = x >= 130 && x < 136 && y >= 108 && y < 113;
+    return horizontal || vertical || bump ? 1.0 : 0.0;
+  });
+  AerialInputs inputs;
+  inputs.roads_mask = roads;
+  AerialOptions options;
+  options.cell_size_m = 50.0;
+  options.graph = road_graph_defaults(8.0, PixelSizeM{0.5, 0.5});
+  const AerialSummary whole = compute_aerial_indicators(inputs, dir / "whole.tif", "", options);
+  EXPECT_EQ(whole.strips, 1);
+  EXPECT_EQ(whole.intersections, 1);
+  EXPECT_EQ(whole.dead_ends, 4);
+  options.whole_mask_max_pixels = 200 * 100;  // one cell row (100 pixel rows) per strip
+  options.strip_halo_px = 16;                 // widened to fit the 20 m spurs
+  const AerialSummary strips = compute_aerial_indicators(inputs, dir / "strips.tif", dir / "strips.gpkg", options);
+  EXPECT_EQ(strips.strips, 2);
+  EXPECT_EQ(strips.intersections, 1);
+  EXPECT_EQ(strips.dead_ends, 4);
+  EXPECT_NEAR(strips.road_length_km, whole.road_length_km, 0.5e-3);
+}
+
 TEST(AerialIndicators, LandcoverGreeneryExcludesNodata) {
   terraseg::test::TempDir dir;
   const std::string landcover = dir / "landcover.tif";

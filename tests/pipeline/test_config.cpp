@@ -117,6 +117,24 @@ TEST(RunConfig, IndicatorAndWalkabilityKeys) {
   EXPECT_EQ(config.street_view.points, std::filesystem::path("/tmp/cfg/p.csv"));
 }
 
+TEST(RunConfig, RoadGraphKeysDefaultToUnsetAndZeroMeansOff) {
+  const auto defaults = parse_run_config(kValid, "/tmp/cfg/region.yaml");
+  EXPECT_DOUBLE_EQ(defaults.indicators.road_width_m, 8.0);
+  EXPECT_FALSE(defaults.indicators.min_spur_m);  // scaled from road_width_m and the pixel size
+  EXPECT_FALSE(defaults.indicators.merge_junctions_m);
+  EXPECT_FALSE(defaults.indicators.smooth_mask_m);
+  std::string yaml = kValid;
+  yaml += "indicators: {road_width_m: 12, min_spur_m: 0, merge_junctions_m: 5}\n";
+  const auto config = parse_run_config(yaml, "/tmp/cfg/region.yaml");
+  EXPECT_DOUBLE_EQ(config.indicators.road_width_m, 12.0);
+  ASSERT_TRUE(config.indicators.min_spur_m);
+  EXPECT_DOUBLE_EQ(*config.indicators.min_spur_m, 0.0);
+  EXPECT_DOUBLE_EQ(config.indicators.merge_junctions_m.value_or(-1), 5.0);
+  EXPECT_FALSE(config.indicators.smooth_mask_m);
+  expect_error(std::string(kValid) + "indicators: {road_width_m: 0}\n", {"road_width_m", "must be positive"});
+  expect_error(std::string(kValid) + "indicators: {min_spur_m: -1}\n", {"min_spur_m", "0 (off) or positive"});
+}
+
 TEST(RunConfig, BreakpointsMustAscend) {
   std::string yaml = kValid;
   yaml += "street_view: {points: p.csv, model: roads, levels: breakpoints,\n"

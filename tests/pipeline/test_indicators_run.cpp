@@ -60,10 +60,13 @@ TEST(IndicatorsRun, RegionMasksGiveIndicatorGridAndSummary) {
   const auto plus = [](int x, int y) { return (y == 50 && x >= 30 && x <= 70) || (x == 50 && y >= 30 && y <= 70) ? 1.0 : 0.0; };
   write_tif(dir / "out/town/roads.tif", plus, {"background", "road"});
   write_tif(dir / "out/town/landcover.tif", [](int x, int) { return x < 25 ? 2.0 : 0.0; }, {"building", "road", "vegetation"});
-  const RunConfig config = config_for(dir, "");
+  RunConfig config = config_for(dir, "");
+  config.indicators.road_width_m = 4.0;  // 1-pixel roads with 20 m arms: keep the arms (spurs < 10 m go)
   const json result = compute_run_indicators(config, 1);
   const json& town = result.at("indicators").at("aerial").at(0);
   EXPECT_EQ(town.at("region"), "town");
+  EXPECT_EQ(town.at("road_graph"), json({{"road_width_m", 4.0}, {"min_spur_m", 10.0}, {"merge_junctions_m", 4.0},
+                                         {"smooth_mask_m", 1.0}}));
   EXPECT_EQ(town.at("intersections"), 1);
   EXPECT_EQ(town.at("dead_ends"), 4);
   EXPECT_NEAR(town.at("road_length_km").get<double>(), 0.08, 1e-12);
@@ -82,6 +85,30 @@ TEST(IndicatorsRun, RegionMasksGiveIndicatorGridAndSummary) {
   EXPECT_DOUBLE_EQ(gt[1], 50.0);
   EXPECT_DOUBLE_EQ(gt[3], 4000000.0);
   EXPECT_DOUBLE_EQ(gt[5], -50.0);
+}
+
+TEST(IndicatorsRun, WideRoadsGiveOneJunctionByDefaultAndTheRawGraphWithZeros) {
+  TempDir dir;
+  write_tif(dir / "image.tif", [](int, int) { return 100.0; });
+  // Two 9 m roads crossing, one with a 3 m bump on its edge: thinning alone gives extra junctions.
+  const auto plus = [](int x, int y) {
+    const bool horizontal = y >= 46 && y <= 54 && x >= 5 && x <= 95;
+    const bool vertical = x >= 46 && x <= 54 && y >= 5 && y <= 95;
+    const bool bump = x >= 20 && x <= 23 && y >= 55 && y <= 57;
+    return horizontal || vertical || bump ? 1.0 : 0.0;
+  };
+  write_tif(dir / "out/town/roads.tif", plus, {"background", "road"});
+  write_tif(dir / "out/town/landcover.tif", [](int, int) { return 0.0; }, {"building", "road", "vegetation"});
+  const json cleaned = compute_run_indicators(config_for(dir, ""), 1).at("indicators").at("aerial").at(0);
+  EXPECT_EQ(cleaned.at("intersections"), 1);
+  EXPECT_EQ(cleaned.at("dead_ends"), 4);
+  RunConfig off = config_for(dir, "");
+  off.indicators.min_spur_m = 0.0;
+  off.indicators.merge_junctions_m = 0.0;
+  off.indicators.smooth_mask_m = 0.0;
+  const json raw = compute_run_indicators(off, 1).at("indicators").at("aerial").at(0);
+  EXPECT_GT(raw.at("intersections").get<int>(), 1) << raw.dump();
+  EXPECT_EQ(raw.at("road_graph").at("min_spur_m"), 0.0);
 }
 
 TEST(IndicatorsRun, LandsatNdviGreeneryOnTheInputGrid) {

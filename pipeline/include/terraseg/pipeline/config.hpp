@@ -67,7 +67,12 @@ struct IndicatorsConfig {
   double ndvi_threshold = 0.3;  ///< NDVI above this counts as vegetation
   int red_band = 0;             ///< 1-based; 0 = find by colour interpretation / description
   int nir_band = 0;
-  double min_spur_m = 0.0;      ///< prune road-skeleton spurs shorter than this
+  /// Road centreline clean-up (geo::RoadGraphOptions): unset keys are scaled from road_width_m and the
+  /// raster's pixel size (geo::road_graph_defaults); 0 turns one off.
+  double road_width_m = 8.0;                 ///< typical road width, metres
+  std::optional<double> min_spur_m;          ///< prune skeleton spurs shorter than this (metres)
+  std::optional<double> merge_junctions_m;   ///< merge junctions closer than this (metres)
+  std::optional<double> smooth_mask_m;       ///< closing radius applied to the mask before thinning
 };
 
 struct StreetViewConfig {
