@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "command.hpp"
+#include "models.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/threads.hpp"
 
@@ -60,6 +61,10 @@ int run_cli(int argc, char** argv) {
                     "--config AWS_NO_SIGN_REQUEST YES")
         ->expected(2)
         ->take_all();
+    sub->add_option("--tuning", common.tuning,
+                    "How plans are chosen: measure (time the layout and convolution candidates once per CPU, model "
+                    "and input shape, cached in ~/.cache/terraseg) or rules (fixed choices, deterministic); default "
+                    "$TERRASEG_TUNING, else measure");
     auto command = entry.make();
     command->declare(*sub, common);
     commands.emplace_back(sub, std::move(command));
@@ -71,6 +76,12 @@ int run_cli(int argc, char** argv) {
     args.pop_back();  // CLI11 takes the arguments reversed, without the program name
     app.parse(args);
     apply_gdal_config(common.gdal_config);
+    if (common.tuning.empty()) {
+      const char* env = std::getenv("TERRASEG_TUNING");
+      set_engine_tuning(parse_tuning(env != nullptr && *env != '\0' ? env : "measure", "TERRASEG_TUNING"));
+    } else {
+      set_engine_tuning(parse_tuning(common.tuning, "--tuning"));
+    }
     if (common.threads > max_thread_count()) {
       throw Error("--threads " + std::to_string(common.threads) + " is more than this machine can use (at most " +
                   std::to_string(max_thread_count()) + ": 4 x its " + std::to_string(max_thread_count() / 4) +

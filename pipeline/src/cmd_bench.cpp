@@ -46,7 +46,7 @@ class BenchCommand final : public Command {
   int run() override {
     LoadedModel model = load_model_file(model_path_);
     set_thread_count(common_->threads);
-    EngineOptions options{common_->threads, parse_precision(precision_)};
+    EngineOptions options = engine_options(common_->threads, parse_precision(precision_));
     if (convolution_ == "direct") options.convolution = EngineOptions::Convolution::direct;
     Engine engine(model.graph, options);
     const Dims& declared = model.graph.input_dims;
@@ -65,6 +65,7 @@ class BenchCommand final : public Command {
     const BenchResult result = bench_engine(engine, dims, runs_, warmup_);
     const PlanStats stats = engine.stats(dims);
     winograd_ = stats.winograd_convolutions;
+    plan_ = stats;
     const double ceiling = skip_ceiling_ ? 0.0 : matmul_ceiling_gflops();
     report(result, ceiling);
     if (options.precision != Precision::f32) {
@@ -91,7 +92,9 @@ class BenchCommand final : public Command {
                    {"median_ms", result.median_ms}, {"min_ms", result.min_ms},
                    {"gflop", result.flops / 1e9}, {"gflop_per_s", result.gflops_per_s},
                    {"matmul_ceiling_gflop_per_s", ceiling}, {"fraction_of_ceiling", fraction},
-                   {"convolution", convolution_}, {"winograd_convolutions", winograd_}});
+                   {"convolution", convolution_}, {"winograd_convolutions", winograd_},
+                   {"plan", {{"choice", plan_.plan_choice}, {"from", plan_.plan_choice_from},
+                             {"candidate_ms", plan_.candidate_ms}}}});
       return;
     }
     std::cout << std::fixed << std::setprecision(2) << model_path_ << " " << height_ << "x" << width_ << " "
@@ -100,6 +103,8 @@ class BenchCommand final : public Command {
     if (ceiling > 0.0) std::cout << " = " << fraction * 100.0 << " % of the f32 matmul ceiling (" << ceiling << " GFLOP/s)";
     // Winograd does fewer multiplies than the direct count above: GFLOP/s is then direct-equivalent.
     if (winograd_ > 0) std::cout << "; " << winograd_ << " convolutions on Winograd F(4x4,3x3) (direct-equivalent GFLOP/s)";
+    std::cout << "\nplan: " << plan_.plan_choice << " (" << plan_.plan_choice_from << ")";
+    for (const auto& [candidate, ms] : plan_.candidate_ms) std::cout << "; " << candidate << " " << ms << " ms";
     std::cout << '\n';
   }
 
@@ -183,6 +188,7 @@ class BenchCommand final : public Command {
   std::string precision_ = "f32";
   std::string convolution_ = "auto";
   int winograd_ = 0;  ///< convolutions the plan runs as Winograd
+  PlanStats plan_;    ///< the timed plan: its layout/algorithm choice and how it was made
   nlohmann::json doc_ = nlohmann::json::object();  ///< --json: everything measured, printed once at the end
   bool skip_ceiling_ = false;
   bool json_ = false;

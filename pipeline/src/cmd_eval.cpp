@@ -74,7 +74,7 @@ class EvalCommand final : public Command {
                    "cropped back, as predict runs them\n";
     }
     const ModelCard card = model.graph.card;
-    EngineOptions options{common_->threads, parse_precision(precision_)};
+    EngineOptions options = engine_options(common_->threads, parse_precision(precision_));
     if (convolution_ == "direct") options.convolution = EngineOptions::Convolution::direct;
     Engine engine(model.graph, options);
     const int classes = std::max<int>(2, static_cast<int>(card.classes.size()));

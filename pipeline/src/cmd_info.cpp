@@ -30,7 +30,9 @@ class InfoCommand final : public Command {
     std::string warning;
     LoadedModel model = load_model_file(model_path_, &warning);
     const Graph& graph = model.graph;
-    Engine engine(graph, EngineOptions{common_->threads, Precision::f32});
+    EngineOptions options;  // the plan's statistics only: fixed rules, nothing measured
+    options.threads = common_->threads;
+    Engine engine(graph, options);
     Dims dims = graph.input_dims;
     if (dims.size() != 4) throw terraseg::Error(model_path_ + ": input '" + graph.input + "' is not NCHW (dims " + to_string(dims) + ")");
     const InputGeometry geometry = input_geometry(graph);

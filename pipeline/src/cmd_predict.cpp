@@ -87,7 +87,7 @@ class PredictCommand final : public Command {
       make_folder(std::filesystem::path(request.vectors_path).parent_path(), "--vectors");
     }
     set_thread_count(common_->threads);
-    Engine engine(model.graph, EngineOptions{common_->threads, parse_precision(precision_)});
+    Engine engine(model.graph, engine_options(common_->threads, parse_precision(precision_)));
     ProgressDisplay display(common_->quiet);
     for (const PredictRequest& request : requests) {
       const std::string& input = request.input;

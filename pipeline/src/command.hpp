@@ -14,6 +14,7 @@ struct CommonOptions {
   int threads = 0;  ///< 0 = default_thread_count() (all the CPUs this process may use)
   /// --config KEY VALUE pairs (GDAL's), flattened: set with CPLSetConfigOption before the command runs.
   std::vector<std::string> gdal_config;
+  std::string tuning;  ///< --tuning; empty: $TERRASEG_TUNING, else "measure"
 };
 
 class Command {

@@ -65,4 +65,25 @@ LoadedModel load_model(const ModelRef& ref, std::string* warning) {
   return model;
 }
 
+namespace {
+EngineOptions::Tuning g_tuning = EngineOptions::Tuning::rules;
+}  // namespace
+
+void set_engine_tuning(EngineOptions::Tuning tuning) { g_tuning = tuning; }
+
+EngineOptions engine_options(int threads, Precision precision) {
+  EngineOptions options;
+  options.threads = threads;
+  options.precision = precision;
+  options.tuning = g_tuning;
+  return options;
+}
+
+EngineOptions::Tuning parse_tuning(const std::string& text, const std::string& source) {
+  if (text == "measure") return EngineOptions::Tuning::measure;
+  if (text == "rules") return EngineOptions::Tuning::rules;
+  throw Error(source + " '" + text + "': use measure (time the plan candidates once per CPU, model and shape; "
+              "cached) or rules (fixed, deterministic choices)");
+}
+
 }  // namespace terraseg

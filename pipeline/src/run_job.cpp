@@ -137,7 +137,7 @@ class ModelCache {
     Entry entry{load_model(config_.models.at(task), &warning), nullptr};
     if (!warning.empty()) std::cerr << "terraseg: warning: " << warning << '\n';
     const ModelRef& ref = config_.models.at(task);
-    entry.engine = std::make_unique<Engine>(entry.model.graph, EngineOptions{threads_, parse_precision(ref.precision)});
+    entry.engine = std::make_unique<Engine>(entry.model.graph, engine_options(threads_, parse_precision(ref.precision)));
     return entries_.emplace(task, std::move(entry)).first->second;
   }
 

@@ -179,7 +179,7 @@ json run_street_view_step(const RunConfig& config, int threads, const WarnFn& wa
   std::string warning;
   LoadedModel model = load_model(ref, &warning);
   if (!warning.empty() && warn) warn(warning);
-  Engine engine(model.graph, EngineOptions{threads, parse_precision(ref.precision)});
+  Engine engine(model.graph, engine_options(threads, parse_precision(ref.precision)));
   const int num_classes = model.graph.card.classes.empty() ? ref.classes : static_cast<int>(model.graph.card.classes.size());
   StreetViewOptions options;
   options.cell_size_m = config.indicators.cell_size_m;

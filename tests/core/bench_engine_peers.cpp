@@ -46,6 +46,7 @@ struct Options {
   int classes = 2;
   bool pytorch = false;
   std::string layout = "auto";  ///< EngineOptions::layout: auto | blocked | nhwc
+  std::string tuning = "measure";  ///< EngineOptions::tuning: measure | rules
   std::vector<std::string> models{"unet64", "unet32", "segnet", "espnet"};
 };
 
@@ -125,8 +126,13 @@ Row bench_model(const PeerModel& model, const Options& options) {
   EngineOptions engine_options{options.threads};
   if (options.layout == "blocked") engine_options.layout = EngineOptions::Layout::blocked;
   if (options.layout == "nhwc") engine_options.layout = EngineOptions::Layout::nhwc;
+  if (options.tuning == "measure") engine_options.tuning = EngineOptions::Tuning::measure;
   Engine engine(load_onnx(model.file.string()), engine_options);
-  row.gflop = engine.stats(model.input).flops / 1e9;
+  const PlanStats stats = engine.stats(model.input);
+  row.gflop = stats.flops / 1e9;
+  std::cerr << model.name << ": plan " << stats.plan_choice << " (" << stats.plan_choice_from << ")";
+  for (const auto& [candidate, ms] : stats.candidate_ms) std::cerr << "; " << candidate << " " << ms << " ms";
+  std::cerr << '\n';
   Tensor ours;
   cv::Mat theirs;
   cv::dnn::Net net;
@@ -262,6 +268,7 @@ int run(const Options& options, const std::string& command_line) {
             << onednn_version() << ", OpenCV " << CV_VERSION << " (DNN_BACKEND_OPENCV, DNN_TARGET_CPU, parallel "
             << "framework " << opencv_parallel_framework() << "); " << options.reps << " timed runs each, "
             << "interleaved, after " << options.warmup << " warm-up runs; terraseg layout " << options.layout
+            << ", plan tuning " << options.tuning
             << "; OMP_WAIT_POLICY " << omp_wait_policy() << "; load average (1/5/15 min) at start " << load_average()
             << ".\n";
   const double ceiling_before = matmul_ceiling_gflops();
@@ -296,6 +303,8 @@ int main(int argc, char** argv) {
   app.add_flag("--pytorch", options.pytorch, "Also time the native models in PyTorch (/usr/bin/python3)");
   app.add_option("--layout", options.layout, "terraseg activation layout (EngineOptions::layout)")
       ->check(CLI::IsMember({"auto", "blocked", "nhwc"}));
+  app.add_option("--tuning", options.tuning, "terraseg plan choice (EngineOptions::tuning): measure or rules")
+      ->check(CLI::IsMember({"measure", "rules"}));
   app.add_option("--models", options.models, "Subset of: unet64 unet32 segnet espnet")
       ->delimiter(',')
       ->check(CLI::IsMember({"unet64", "unet32", "segnet", "espnet"}));

@@ -4,8 +4,12 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iostream>
 
 #include "engine/ops.hpp"
+#include "engine/tuning.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/threads.hpp"
 
@@ -42,6 +46,9 @@ struct Engine::Impl {
 
   void check_input(const Dims& dims) const;
   engine::Plan& plan_for(const Dims& dims);
+  std::unique_ptr<engine::Plan> build_plan(const Dims& dims, const engine::PlanChoice& choice);
+  /// options.tuning == measure: the cached or measured fastest plan for `dims`.
+  std::unique_ptr<engine::Plan> tuned_plan(const Dims& dims);
 };
 
 void Engine::Impl::check_input(const Dims& dims) const {
@@ -68,8 +75,15 @@ engine::Plan& Engine::Impl::plan_for(const Dims& dims) {
     plans.erase(oldest);
   }
   if (options.threads > 0) set_thread_count(options.threads);
-  engine::PlanBuilder builder(graph, options.precision, cpu, channels_last,
-                              options.convolution == EngineOptions::Convolution::automatic);
+  auto plan = options.tuning == EngineOptions::Tuning::measure
+                  ? tuned_plan(dims)
+                  : build_plan(dims, {channels_last, options.convolution == EngineOptions::Convolution::automatic});
+  plan->last_use = ++uses;
+  return *plans.emplace(dims, std::move(plan)).first->second;
+}
+
+std::unique_ptr<engine::Plan> Engine::Impl::build_plan(const Dims& dims, const engine::PlanChoice& choice) {
+  engine::PlanBuilder builder(graph, options.precision, cpu, choice.channels_last, choice.winograd);
   builder.bind(graph.input, builder.add_value(dnnl::memory::desc(engine::to_dnnl(dims), dnnl::memory::data_type::f32,
                                                                  dnnl::memory::format_tag::abcd)));
   for (const engine::PlanNode& pn : nodes) {
@@ -81,8 +95,69 @@ engine::Plan& Engine::Impl::plan_for(const Dims& dims) {
     }
   }
   auto plan = builder.finalize(op_counts);
-  plan->last_use = ++uses;
-  return *plans.emplace(dims, std::move(plan)).first->second;
+  // Winograd only applies to blocked f32 plans: name what the plan really is.
+  plan->stats.plan_choice = engine::PlanChoice{choice.channels_last, plan->stats.winograd_convolutions > 0}.name();
+  return plan;
+}
+
+std::unique_ptr<engine::Plan> Engine::Impl::tuned_plan(const Dims& dims) {
+  using Layout = EngineOptions::Layout;
+  const std::filesystem::path cache =
+      options.tuning_cache.empty() ? engine::default_choice_cache() : std::filesystem::path(options.tuning_cache);
+  const int threads = options.threads > 0 ? options.threads : default_thread_count();
+  const std::string key = engine::choice_key(engine::cpu_signature(), threads, engine::graph_fingerprint(graph), dims,
+                                             options.precision);
+  std::string warning;
+  if (const auto cached = engine::load_choice(cache, key, &warning)) {
+    auto plan = build_plan(dims, *cached);
+    plan->stats.plan_choice_from = "cached";
+    return plan;
+  }
+  if (!warning.empty()) std::clog << "terraseg: warning: " << warning << '\n';
+  // Candidates: blocked with and without Winograd (when the CPU and options allow it), channels-last
+  // (Winograd only runs in blocked plans). A pinned layout or algorithm narrows them.
+  std::vector<engine::PlanChoice> candidates;
+  const bool winograd = options.convolution == EngineOptions::Convolution::automatic && winograd_available();
+  if (options.layout != Layout::nhwc) {
+    if (winograd) candidates.push_back({false, true});
+    candidates.push_back({false, false});
+  }
+  if (options.layout != Layout::blocked) candidates.push_back({true, false});
+  const Tensor input = [&dims] {
+    Tensor t(dims);
+    for (int64_t i = 0; i < t.size(); ++i) t.data()[i] = 0.5F * std::sin(0.01F * static_cast<float>(i));
+    return t;
+  }();
+  std::unique_ptr<engine::Plan> best;
+  double best_ms = 0.0;
+  std::map<std::string, double> measured;
+  for (const engine::PlanChoice& choice : candidates) {
+    auto plan = build_plan(dims, choice);
+    if (measured.count(plan->stats.plan_choice) != 0) continue;  // e.g. no convolution Winograd applies to
+    Tensor output;
+    Tensor* const target = &output;
+    plan->execute(input, std::span<Tensor* const>(&target, 1));  // warm-up: first-touch, caches
+    double fastest = 0.0;
+    for (int run = 0; run < 3; ++run) {
+      const auto start = std::chrono::steady_clock::now();
+      plan->execute(input, std::span<Tensor* const>(&target, 1));
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      fastest = run == 0 ? ms : std::min(fastest, ms);
+    }
+    measured[plan->stats.plan_choice] = fastest;
+    if (!best || fastest < best_ms) {
+      best = std::move(plan);
+      best_ms = fastest;
+    }
+  }
+  best->stats.plan_choice_from = "measured";
+  best->stats.candidate_ms = measured;
+  const engine::PlanChoice chosen{best->stats.plan_choice.rfind("nhwc", 0) == 0,
+                                  best->stats.plan_choice.find("winograd") != std::string::npos};
+  if (!engine::store_choice(cache, key, chosen, measured, &warning) && !warning.empty()) {
+    std::clog << "terraseg: warning: " << warning << '\n';
+  }
+  return best;
 }
 
 Engine::Engine(const Graph& graph, EngineOptions options) : impl_(std::make_unique<Impl>()) {

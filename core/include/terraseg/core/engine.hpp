@@ -34,6 +34,16 @@ struct EngineOptions {
   /// else, and all of direct, runs oneDNN's direct kernels.
   enum class Convolution { automatic, direct };
   Convolution convolution = Convolution::automatic;
+  /// How the layout and the convolution algorithm are chosen for each new input shape. rules: as
+  /// above, deterministic (the default, and what tests use). measure: the candidates this CPU allows
+  /// (blocked with and without Winograd, channels-last) are each planned and timed at that shape, the
+  /// fastest kept; choices are cached per CPU model and ISA, threads, model and shape in
+  /// `tuning_cache` (empty: $TERRASEG_CACHE_DIR, else $XDG_CACHE_HOME/terraseg, else
+  /// ~/.cache/terraseg, file plan-choices.json; safe to delete). `layout` and `convolution` other than
+  /// automatic pin their part of the choice.
+  enum class Tuning { rules, measure };
+  Tuning tuning = Tuning::rules;
+  std::string tuning_cache{};
 };
 
 /// Per-op-type statistics of a planned graph (for `terraseg info` / `bench`).
@@ -46,6 +56,11 @@ struct PlanStats {
   /// bf16 plans: convolutions with no native bf16 kernel on this CPU (oneDNN 2.6 needs AVX-512),
   /// run as f32 kernels on bf16-rounded data (same numerics, no speed-up).
   int emulated_bf16_convolutions = 0;
+  /// The plan's layout and convolution algorithm ("blocked+winograd", "nhwc+direct", ...), and how it
+  /// was chosen: "rules", "measured" (candidate_ms then holds each candidate's time) or "cached".
+  std::string plan_choice{};
+  std::string plan_choice_from = "rules";
+  std::map<std::string, double> candidate_ms{};
   int64_t in_place_bytes = 0;      ///< Concat inputs written straight into the Concat output (copies saved per run)
   /// Channels per block of the layout Concats were copied in: 8 or 16 (oneDNN's choice for the CPU:
   /// nChw8c on AVX2, nChw16c on AVX-512), 1 for plain layouts, 0 when no Concat ran as copies.

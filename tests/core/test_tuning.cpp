@@ -1,0 +1,161 @@
+// Measured plan choices (EngineOptions::tuning = measure): every candidate the CPU allows is timed,
+// the fastest kept and cached; the cache is reused, and a corrupt or foreign one is never trusted.
+// Nothing here depends on which candidate wins: that is the CPU's business.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine_test_util.hpp"
+#include "terraseg/core/builders.hpp"
+#include "terraseg/core/engine.hpp"
+#include "test_support.hpp"
+
+using terraseg::test::read_file;
+using terraseg::test::TempDir;
+using terraseg::test::max_abs_diff;
+
+namespace terraseg {
+namespace {
+
+Graph unet() {
+  UNetSpec spec;
+  spec.depth = 2;
+  spec.base_width = 16;  // 16+ channels: Winograd-eligible convolutions on AVX2 CPUs
+  spec.classes = 3;
+  return build_unet(spec);
+}
+
+EngineOptions measured(const std::filesystem::path& cache) {
+  EngineOptions options;
+  options.threads = 1;
+  options.tuning = EngineOptions::Tuning::measure;
+  options.tuning_cache = cache.string();
+  return options;
+}
+
+Tensor ramp(const Dims& dims) {
+  Tensor t(dims);
+  for (int64_t i = 0; i < t.size(); ++i) t.data()[i] = static_cast<float>(i % 97) / 97.0F - 0.5F;
+  return t;
+}
+
+TEST(Tuning, MeasuresEveryCandidateKeepsTheFastestAndCachesIt) {
+  TempDir dir;
+  const auto cache = dir / "sub/plan-choices.json";
+  const Graph graph = unet();
+  const Dims dims{1, 3, 32, 48};
+  Engine engine(graph, measured(cache));
+  const PlanStats stats = engine.stats(dims);
+  EXPECT_EQ(stats.plan_choice_from, "measured");
+  const size_t expected = winograd_available() ? 3U : 2U;  // blocked+winograd, blocked+direct, nhwc+direct
+  ASSERT_EQ(stats.candidate_ms.size(), expected);
+  double fastest = 1e30;
+  for (const auto& [name, ms] : stats.candidate_ms) {
+    EXPECT_GT(ms, 0.0) << name;
+    fastest = std::min(fastest, ms);
+  }
+  EXPECT_DOUBLE_EQ(stats.candidate_ms.at(stats.plan_choice), fastest) << "the fastest candidate is kept";
+
+  const nlohmann::json doc = nlohmann::json::parse(read_file(cache));
+  EXPECT_EQ(doc.at("format"), 1);
+  ASSERT_EQ(doc.at("choices").size(), 1U);
+  const auto& entry = doc.at("choices").begin().value();
+  EXPECT_EQ(std::string(entry.at("layout")) + "+" + std::string(entry.at("convolution")), stats.plan_choice);
+  const std::string key = doc.at("choices").begin().key();
+  EXPECT_NE(key.find("threads 1"), std::string::npos) << key;
+  EXPECT_NE(key.find("input 1x3x32x48"), std::string::npos) << key;
+
+  // Another engine (another run) takes the cached choice without measuring; its output is the same
+  // computation.
+  Engine again(graph, measured(cache));
+  const PlanStats cached = again.stats(dims);
+  EXPECT_EQ(cached.plan_choice_from, "cached");
+  EXPECT_EQ(cached.plan_choice, stats.plan_choice);
+  EXPECT_TRUE(cached.candidate_ms.empty());
+  Tensor a, b;
+  engine.run(ramp(dims), a);
+  again.run(ramp(dims), b);
+  EXPECT_EQ(max_abs_diff(a, b), 0.0F);
+  // And it agrees with the fixed rules' plan up to float rounding.
+  EngineOptions rules;
+  rules.threads = 1;
+  Engine fixed(graph, rules);
+  Tensor c;
+  fixed.run(ramp(dims), c);
+  EXPECT_LT(max_abs_diff(a, c), 1e-4F);
+  EXPECT_EQ(fixed.stats(dims).plan_choice_from, "rules");
+}
+
+TEST(Tuning, OtherShapesAndThreadCountsAreMeasuredSeparately) {
+  TempDir dir;
+  const auto cache = dir / "plan-choices.json";
+  const Graph graph = unet();
+  Engine engine(graph, measured(cache));
+  engine.stats({1, 3, 32, 32});
+  EXPECT_EQ(engine.stats({1, 3, 64, 32}).plan_choice_from, "measured");
+  EngineOptions two = measured(cache);
+  two.threads = 2;
+  Engine other(graph, two);
+  EXPECT_EQ(other.stats({1, 3, 32, 32}).plan_choice_from, "measured");
+  EXPECT_EQ(nlohmann::json::parse(read_file(cache)).at("choices").size(), 3U);
+}
+
+TEST(Tuning, CorruptOrForeignCachesAreIgnoredWithAWarningAndReplaced) {
+  const Graph graph = unet();
+  const Dims dims{1, 3, 32, 32};
+  for (const std::string& content : {std::string("{not json"), std::string(R"({"format": 99, "choices": {}})"),
+                                     std::string(R"({"format": 1, "choices": [1, 2]})")}) {
+    TempDir dir;
+    const auto cache = dir / "plan-choices.json";
+    std::ofstream(cache) << content;
+    testing::internal::CaptureStderr();
+    Engine engine(graph, measured(cache));
+    const PlanStats stats = engine.stats(dims);
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(stats.plan_choice_from, "measured") << content;
+    EXPECT_NE(err.find("plan-choices.json"), std::string::npos) << err;
+    EXPECT_NE(err.find("ignored"), std::string::npos) << err;
+    EXPECT_EQ(nlohmann::json::parse(read_file(cache)).at("format"), 1) << "replaced by a valid cache";
+  }
+}
+
+TEST(Tuning, AnEntryNamingAnUnknownChoiceIsNotTrusted) {
+  TempDir dir;
+  const auto cache = dir / "plan-choices.json";
+  const Graph graph = unet();
+  const Dims dims{1, 3, 32, 32};
+  Engine engine(graph, measured(cache));
+  engine.stats(dims);
+  nlohmann::json doc = nlohmann::json::parse(read_file(cache));
+  doc["choices"].begin().value()["layout"] = "sideways";
+  std::ofstream(cache) << doc.dump();
+  testing::internal::CaptureStderr();
+  Engine again(graph, measured(cache));
+  EXPECT_EQ(again.stats(dims).plan_choice_from, "measured");
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("malformed entry"), std::string::npos);
+}
+
+TEST(Tuning, APinnedLayoutNarrowsTheCandidates) {
+  TempDir dir;
+  EngineOptions options = measured(dir / "plan-choices.json");
+  options.layout = EngineOptions::Layout::nhwc;
+  Engine engine(unet(), options);
+  const PlanStats stats = engine.stats({1, 3, 32, 32});
+  ASSERT_EQ(stats.candidate_ms.size(), 1U);
+  EXPECT_EQ(stats.plan_choice, "nhwc+direct");
+}
+
+TEST(Tuning, AnUnwritableCacheOnlyCostsTheMeasurement) {
+  TempDir dir;
+  std::ofstream(dir / "file") << "x";  // a file where the cache's folder should be
+  testing::internal::CaptureStderr();
+  Engine engine(unet(), measured(dir / "file/plan-choices.json"));
+  const PlanStats stats = engine.stats({1, 3, 32, 32});
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(stats.plan_choice_from, "measured");
+  EXPECT_NE(err.find("cannot write the plan-choice cache"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace terraseg
