@@ -170,9 +170,11 @@ json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& 
       json doc = region_input_indicators(config, region, input, step_options, warn);
       if (display) display->end();
       const auto bands = doc.value("bands", std::vector<std::string>{});
+      // The region names the map; the input only when the region has several.
+      const std::string where = region.inputs.size() > 1 ? region.name + " " + input.stem().string() : region.name;
       for (size_t b = 0; b < bands.size(); ++b) {
-        result["maps"].push_back({{"raster", doc.at("grid")}, {"band", static_cast<int>(b) + 1},
-                                  {"title", region.name + " " + input.stem().string() + ": " + bands[b]}});
+        result["maps"].push_back(
+            {{"raster", doc.at("grid")}, {"band", static_cast<int>(b) + 1}, {"title", where + ": " + bands[b]}});
       }
       aerial.push_back(std::move(doc));
     }

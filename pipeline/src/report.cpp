@@ -1,8 +1,11 @@
 #include "report.hpp"
 
+#include <cmath>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
+#include "report_html.hpp"
 #include "run_summary.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/quicklook.hpp"
@@ -12,7 +15,7 @@ namespace terraseg {
 
 using nlohmann::json;
 
-namespace {
+namespace report {
 
 std::string escape(const std::string& text) {
   std::string out;
@@ -27,6 +30,20 @@ std::string escape(const std::string& text) {
   }
   return out;
 }
+
+std::string shown_path(const std::string& path, const std::filesystem::path& output_dir) {
+  std::error_code error;
+  const std::filesystem::path relative = std::filesystem::relative(path, output_dir, error);
+  if (error || relative.empty() || *relative.begin() == "..") return path;
+  return relative.string();
+}
+
+}  // namespace report
+
+namespace {
+
+using report::escape;
+using report::rounded;
 
 std::string as_text(const json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
 
@@ -50,30 +67,48 @@ std::string swatch(const ClassInfo& info) {
   return html.str();
 }
 
+/// "A · B · C" of the parts that are not empty.
+std::string joined(const std::vector<std::string>& parts) {
+  std::string text;
+  for (const std::string& part : parts) {
+    if (part.empty()) continue;
+    text += (text.empty() ? "" : " &middot; ") + part;
+  }
+  return text;
+}
+
 /// One unit: quicklook and class fractions.
 std::string unit_section(const json& unit, const std::filesystem::path& output_dir) {
-  const std::string id = unit.at("region").get<std::string>() + "-" + unit.at("task").get<std::string>() + "-" +
-                         std::filesystem::path(unit["input"]["path"].get<std::string>()).stem().string();
+  const std::string input = unit["input"]["path"].get<std::string>();
+  const std::string region = unit.at("region").get<std::string>();
+  const std::string task = unit.at("task").get<std::string>();
+  const std::string id = region + "-" + task + "-" + std::filesystem::path(input).stem().string();
   const std::vector<ClassInfo> classes = classes_of(unit);
   const std::string mask = unit["outputs"][0].get<std::string>();
   const std::string png = "report/" + id + ".png";
-  geo::render_quicklook(unit["input"]["path"].get<std::string>(), mask, classes, (output_dir / png).string());
+  const geo::QuicklookOptions options;
+  geo::render_quicklook(input, mask, classes, (output_dir / png).string(), options);
 
   std::ostringstream html;
-  html << "<section class=unit><h3>" << escape(unit["region"].get<std::string>()) << " &middot; "
-       << escape(unit["task"].get<std::string>()) << "</h3>\n";
+  html << "<section class=unit><h3>" << escape(region) << " &middot; " << escape(task) << "</h3>\n";
   if (!unit["model"]["trained"].get<bool>()) html << "<p class=warn>UNTRAINED model: this mask carries no meaning.</p>\n";
-  html << "<figure><img src=\"" << escape(png) << "\" alt=\"" << escape(id) << " quicklook\"><figcaption>"
-       << escape(unit["input"]["path"].get<std::string>()) << " (" << unit["input"]["width"] << "&times;"
-       << unit["input"]["height"] << " px) with " << escape(mask) << "</figcaption></figure>\n";
+  html << "<figure><img src=\"" << escape(png) << "\" alt=\"" << escape(task) << " mask over "
+       << escape(std::filesystem::path(input).filename().string()) << "\"><figcaption>class mask <code>"
+       << escape(report::shown_path(mask, output_dir)) << "</code> at " << std::lround(options.opacity * 100)
+       << " % over <code title=\"" << escape(input) << "\">" << escape(std::filesystem::path(input).filename().string())
+       << "</code> (" << unit["input"]["width"] << " &times; " << unit["input"]["height"]
+       << " px)</figcaption></figure>\n";
   html << "<table><tr><th>class</th><th>share of valid pixels</th></tr>\n";
   for (const ClassInfo& info : classes) {
     const double share = unit["class_fractions"].value(info.name, 0.0);
-    html << "<tr><td>" << swatch(info) << escape(info.name) << "</td><td>" << std::fixed << std::setprecision(1)
-         << share * 100.0 << " %</td></tr>\n";
+    html << "<tr><td>" << swatch(info) << escape(info.name) << "</td><td class=num>" << std::fixed
+         << std::setprecision(1) << share * 100.0 << " %</td></tr>\n";
   }
-  html << "</table>\n<p>model: " << escape(unit["model"]["source"].get<std::string>()) << " &middot; "
-       << escape(unit["model"].value("notes", "")) << " &middot; " << unit["seconds"].get<double>() << " s</p>\n";
+  const json& model = unit["model"];
+  html << "</table>\n<p>"
+       << joined({"model: <code>" + escape(model.value("source", "")) + "</code>", escape(model.value("notes", "")),
+                  rounded(unit.value("seconds", 0.0)) + " s"})
+       << "</p>\n";
   for (const json& warning : unit.value("warnings", json::array())) {
     html << "<p class=note>" << escape(warning.get<std::string>()) << "</p>\n";
   }
@@ -81,33 +116,17 @@ std::string unit_section(const json& unit, const std::filesystem::path& output_d
   return html.str();
 }
 
-/// Indicator values (any nested object) as a table, and indicator maps as images.
-std::string indicators_section(const json& summary, const std::filesystem::path& output_dir) {
-  std::ostringstream html;
-  if (summary.contains("indicators")) {
-    html << "<h2>Indicators</h2>\n<table><tr><th>indicator</th><th>value</th></tr>\n";
-    const json flat = summary["indicators"].flatten();  // keep alive: items() only references it
-    for (const auto& [key, value] : flat.items()) {
-      html << "<tr><td>" << escape(key) << "</td><td>" << escape(as_text(value)) << "</td></tr>\n";
-    }
-    html << "</table>\n";
-  }
-  int index = 0;
-  for (const json& map : summary.value("maps", json::array())) {
-    const std::string png = "report/map-" + std::to_string(index++) + ".png";
-    geo::render_scalar_quicklook(map.at("raster").get<std::string>(), map.value("band", 1), (output_dir / png).string());
-    html << "<figure class=map><img src=\"" << png << "\" alt=\"" << escape(map.at("title").get<std::string>())
-         << "\"><figcaption>" << escape(map.at("title").get<std::string>()) << "</figcaption></figure>\n";
-  }
-  return html.str();
-}
-
 const char* kStyle =
-    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
     "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}"
-    "img{max-width:100%;border:1px solid #999}.sw{display:inline-block;width:1em;height:1em;margin-right:.4em;"
-    "vertical-align:middle;border:1px solid #555}.warn{background:#fee;border:1px solid #c00;padding:.4em}"
-    ".note{color:#666;font-size:90%}section.unit{border-top:1px solid #ddd;padding-top:.5em}";
+    "th{background:#f3f3f3}td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}"
+    "td.def{color:#555;font-size:90%}img{max-width:100%;border:1px solid #999;display:block}"
+    ".sw{display:inline-block;width:1em;height:1em;margin-right:.4em;vertical-align:middle;border:1px solid #555}"
+    ".warn{background:#fee;border:1px solid #c00;padding:.4em}.note,.files{color:#555;font-size:90%}"
+    "section.unit,section.ind{border-top:1px solid #ddd;padding-top:.5em}figure{margin:.5em 0}"
+    "figcaption{font-size:90%;margin-top:.3em}.maps{display:flex;flex-wrap:wrap;gap:1.5em}"
+    "figure.map{flex:1 1 420px;max-width:530px}.legend{display:flex;align-items:center;gap:.5em;margin:.4em 0}"
+    ".ramp{flex:1;height:14px;border:1px solid #555}.key{color:#444}";
 
 }  // namespace
 
@@ -118,13 +137,15 @@ void write_report(const std::filesystem::path& output_dir, const json& summary) 
        << "</style></head><body>\n<h1>terraseg run report</h1>\n";
   html << "<p>config <code>" << escape(summary.value("config", "")) << "</code> &middot; started "
        << escape(summary.value("started", "")) << " &middot; finished " << escape(summary.value("finished", ""))
-       << " &middot; " << summary["timings"]["compute_seconds"].get<double>() << " s of compute</p>\n";
+       << " &middot; " << rounded(summary.value("timings", json::object()).value("compute_seconds", 0.0))
+       << " s of compute</p>\n";
   if (summary.contains("notice")) html << "<p class=warn>" << escape(summary["notice"].get<std::string>()) << "</p>\n";
   html << "<h2>Masks</h2>\n";
   for (const json& unit : summary.at("units")) html << unit_section(unit, output_dir);
-  html << indicators_section(summary, output_dir);
+  html << report::indicators_section(summary, output_dir);
   html << "<h2>Versions</h2>\n<table>";
-  for (const auto& [name, version] : summary["versions"].items()) {
+  const json versions = summary.value("versions", json::object());  // keep alive: items() only references it
+  for (const auto& [name, version] : versions.items()) {
     html << "<tr><td>" << escape(name) << "</td><td>" << escape(as_text(version)) << "</td></tr>";
   }
   html << "</table>\n</body></html>\n";
