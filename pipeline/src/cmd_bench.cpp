@@ -35,7 +35,8 @@ class BenchCommand final : public Command {
         ->check(CLI::Range(0, 4096));
     sub.add_option("--runs", runs_, "Timed runs (median reported)")->check(CLI::Range(1, 1000));
     sub.add_option("--warmup", warmup_, "Untimed runs first")->check(CLI::Range(1, 100));
-    sub.add_option("--precision", precision_, "f32, bf16 or int8")->check(CLI::IsMember({"f32", "bf16", "int8"}));
+    sub.add_option("--precision", precision_, "f32, bf16, int8, or auto: bf16 where the CPU has it natively (AVX512-BF16, AMX), else f32")
+        ->check(CLI::IsMember({"f32", "bf16", "int8", "auto"}));
     sub.add_option("--convolution", convolution_,
                    "auto: Winograd F(4x4,3x3) where it applies (default); direct: oneDNN's direct kernels only")
         ->check(CLI::IsMember({"auto", "direct"}));

@@ -60,7 +60,7 @@ class EvalCommand final : public Command {
     sub.add_option("--predictions", predictions_dir_,
                    "Also keep each image's class map, as predict writes it, as DIR/<image stem>.tif (new files only)");
     sub.add_option("--precision", precision_, "f32, bf16 or int8 (to measure what reduced precision costs)")
-        ->check(CLI::IsMember({"f32", "bf16", "int8"}));
+        ->check(CLI::IsMember({"f32", "bf16", "int8", "auto"}));
     sub.add_option("--convolution", convolution_, "auto (Winograd 3x3 where it applies) or direct")
         ->check(CLI::IsMember({"auto", "direct"}));
   }

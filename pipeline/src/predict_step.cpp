@@ -253,8 +253,10 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   options.input_pixel_size_m = request.pixel_size_m;
   options.warn = warn;
   const float class0_shift = threshold_logit_shift(card, classes);
-  const geo::TileInfer infer = [&engine, class0_shift](const Tensor& input, Tensor& scores) {
+  Dims window_dims;  // the last window's shape: its plan says what ran
+  const geo::TileInfer infer = [&engine, class0_shift, &window_dims](const Tensor& input, Tensor& scores) {
     engine.run(input, scores);
+    window_dims = input.dims();
     if (class0_shift == 0.0F) return;
     const int64_t plane = scores.dim(2) * scores.dim(3);
     float* class0 = scores.data();
@@ -269,6 +271,12 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   report.tiles_inferred = stats.tiles_inferred;
   report.window = {stats.window_height, stats.window_width};
   report.overlap = tiling.overlap;
+  report.precision = to_string(engine.options().precision);
+  if (!window_dims.empty()) {
+    const PlanStats plan = engine.stats(window_dims);
+    report.plan = plan.plan_choice + " (" + plan.plan_choice_from + ")";
+    report.emulated_bf16_convolutions = plan.emulated_bf16_convolutions;
+  }
   report.class_pixels = class_histogram(request.mask_path, classes);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

@@ -50,6 +50,9 @@ struct PredictReport {
   int64_t tiles_inferred = 0;               ///< windows given to the model
   std::array<int, 2> window{0, 0};          ///< the window the model saw (height, width)
   int overlap = 0;                          ///< overlap between windows, pixels
+  std::string precision;                    ///< what the engine ran in: "f32" or "bf16"
+  std::string plan;                         ///< its layout/convolution choice and how it was made
+  int emulated_bf16_convolutions = 0;       ///< bf16: convolutions run as f32 (no native bf16 kernel)
   std::vector<std::string> warnings;
 };
 

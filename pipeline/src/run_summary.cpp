@@ -8,6 +8,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "terraseg/core/engine.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/version.hpp"
 #include "terraseg/geo/writer.hpp"
@@ -63,6 +64,9 @@ json unit_record(const std::string& region, const std::string& task, const std::
           {"resample_ratio", report.resample_ratio ? json(*report.resample_ratio) : json(nullptr)},
           // The window the model saw (height, width; the whole padded image when it fit) and the overlap.
           {"tiling", {{"window", report.window}, {"overlap", report.overlap}, {"windows", report.tiles_inferred}}},
+          // What the engine actually ran: precision, plan choice and convolutions bf16 fell back from.
+          {"engine", {{"precision", report.precision}, {"plan", report.plan},
+                      {"emulated_bf16_convolutions", report.emulated_bf16_convolutions}}},
           {"class_fractions", class_fractions(model, report)},
           {"warnings", report.warnings}};
 }
@@ -75,6 +79,7 @@ json write_run_summary(const RunConfig& config, const std::vector<json>& unit_re
   summary["started"] = iso_time(started);
   summary["finished"] = iso_time(std::chrono::system_clock::now());
   summary["threads"] = threads;
+  summary["cpu"] = {{"isa", cpu_isa_name()}, {"native_bf16", native_bf16()}};
   summary["versions"] = versions();
   summary["units"] = unit_records;
   for (const char* key : {"indicators", "maps"}) {

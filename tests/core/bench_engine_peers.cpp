@@ -47,6 +47,8 @@ struct Options {
   bool pytorch = false;
   std::string layout = "auto";  ///< EngineOptions::layout: auto | blocked | nhwc
   std::string tuning = "measure";  ///< EngineOptions::tuning: measure | rules
+  std::vector<int64_t> espnet_size{512, 1024};  ///< ESPNet's input height, width
+  bool bf16 = false;  ///< also time terraseg in bf16 against its own f32, interleaved
   std::vector<std::string> models{"unet64", "unet32", "segnet", "espnet"};
 };
 
@@ -71,8 +73,11 @@ struct Timings {
 struct Row {
   PeerModel model;
   double gflop = 0.0;
-  Timings terraseg, opencv;
+  Timings terraseg, opencv, bf16;
   OutputAgreement agreement;
+  OutputAgreement bf16_agreement;  ///< bf16 against terraseg's own f32
+  std::string bf16_plan;
+  int bf16_emulated = 0;
   std::string opencv_error;  ///< non-empty when OpenCV could not import or run the file
 };
 
@@ -111,7 +116,8 @@ std::vector<PeerModel> export_models(const Options& options, const std::filesyst
     const auto weights = test::shared_weights_dir();
     if (weights && std::filesystem::exists(*weights / "espnet_city.onnx")) {
       models.push_back(
-          {"espnet", "ESPNet Cityscapes (espnet_city.onnx)", *weights / "espnet_city.onnx", {1, 3, 512, 1024}});
+          {"espnet", "ESPNet Cityscapes (espnet_city.onnx)", *weights / "espnet_city.onnx",
+           {1, 3, options.espnet_size[0], options.espnet_size[1]}});
     } else {
       std::cerr << "espnet_city.onnx not found (set TERRASEG_WEIGHTS or place ../shared/weights): ESPNet skipped\n";
     }
@@ -143,7 +149,19 @@ Row bench_model(const PeerModel& model, const Options& options) {
     row.opencv_error = e.what();
   }
   for (int i = 0; i < options.warmup; ++i) engine.run(input, ours);
+  std::unique_ptr<Engine> bf16;
+  Tensor reduced;
+  if (options.bf16) {
+    EngineOptions bf16_options = engine_options;
+    bf16_options.precision = Precision::bf16;
+    bf16 = std::make_unique<Engine>(load_onnx(model.file.string()), bf16_options);
+    const PlanStats bf16_stats = bf16->stats(model.input);
+    row.bf16_plan = bf16_stats.plan_choice;
+    row.bf16_emulated = bf16_stats.emulated_bf16_convolutions;
+    for (int i = 0; i < options.warmup; ++i) bf16->run(input, reduced);
+  }
   for (int rep = 0; rep < options.reps; ++rep) {
+    if (bf16) row.bf16.ms.push_back(time_ms([&] { bf16->run(input, reduced); }));
     // Alternate which runtime goes first, so neither always follows the other's cache state.
     const bool ours_first = rep % 2 == 0;
     if (ours_first) row.terraseg.ms.push_back(time_ms([&] { engine.run(input, ours); }));
@@ -151,6 +169,7 @@ Row bench_model(const PeerModel& model, const Options& options) {
     if (!ours_first) row.terraseg.ms.push_back(time_ms([&] { engine.run(input, ours); }));
   }
   if (row.opencv_error.empty()) row.agreement = compare_outputs(ours, test::tensor_from_blob(theirs));
+  if (bf16) row.bf16_agreement = compare_outputs(reduced, ours);
   return row;
 }
 
@@ -284,6 +303,19 @@ int run(const Options& options, const std::string& command_line) {
             << fixed(ceiling_after, 1) << " after; the higher is used. Load average at end " << load_average()
             << ".\n\n";
   print_table(rows, ceiling);
+  if (options.bf16) {
+    std::cout << "\n| model | input | f32 ms median (min) | bf16 ms median (min) | bf16 speed-up | bf16 plan | "
+                 "convolutions without a native bf16 kernel | class agreement with f32 | max abs diff |\n"
+                 "|---|---|---|---|---|---|---|---|---|\n";
+    for (const Row& row : rows) {
+      std::cout << "| " << row.model.name << " | " << to_string(row.model.input) << " | " << fixed(row.terraseg.median(), 1)
+                << " (" << fixed(row.terraseg.min(), 1) << ") | " << fixed(row.bf16.median(), 1) << " ("
+                << fixed(row.bf16.min(), 1) << ") | **" << fixed(row.terraseg.median() / row.bf16.median(), 2)
+                << "x** | " << row.bf16_plan << " | " << row.bf16_emulated << " | "
+                << fixed(row.bf16_agreement.class_agreement * 100.0, 3) << " % | " << std::scientific
+                << std::setprecision(2) << row.bf16_agreement.max_abs_diff << std::defaultfloat << " |\n";
+    }
+  }
   if (options.pytorch) print_pytorch_table(rows, run_pytorch(options, rows), ceiling);
   return 0;
 }
@@ -305,6 +337,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "blocked", "nhwc"}));
   app.add_option("--tuning", options.tuning, "terraseg plan choice (EngineOptions::tuning): measure or rules")
       ->check(CLI::IsMember({"measure", "rules"}));
+  app.add_option("--espnet-size", options.espnet_size, "ESPNet's input height and width, e.g. 360 480")
+      ->expected(2);
+  app.add_flag("--bf16", options.bf16, "Also time terraseg in bf16 against its own f32 (interleaved)");
   app.add_option("--models", options.models, "Subset of: unet64 unet32 segnet espnet")
       ->delimiter(',')
       ->check(CLI::IsMember({"unet64", "unet32", "segnet", "espnet"}));

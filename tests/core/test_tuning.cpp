@@ -9,6 +9,7 @@
 #include "engine_test_util.hpp"
 #include "terraseg/core/builders.hpp"
 #include "terraseg/core/engine.hpp"
+#include "terraseg/core/error.hpp"
 #include "test_support.hpp"
 
 using terraseg::test::read_file;
@@ -155,6 +156,42 @@ TEST(Tuning, AnUnwritableCacheOnlyCostsTheMeasurement) {
   const std::string err = testing::internal::GetCapturedStderr();
   EXPECT_EQ(stats.plan_choice_from, "measured");
   EXPECT_NE(err.find("cannot write the plan-choice cache"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace terraseg
+
+namespace terraseg {
+namespace {
+
+TEST(Precision, AutoIsBf16ExactlyWhereTheCpuHasItNatively) {
+  EXPECT_EQ(parse_precision("auto"), native_bf16() ? Precision::bf16 : Precision::f32) << cpu_isa_name();
+  EXPECT_EQ(parse_precision("f32"), Precision::f32);
+  EXPECT_THROW(parse_precision("fp16"), Error);
+}
+
+TEST(Precision, NoPlanRunsOnReferenceKernels) {
+  // A U-Net with transposed convolutions (lowered to 1x1 convolutions and depth-to-space) and skip
+  // concatenations, in each precision and layout: where oneDNN has only its reference kernel for a
+  // bf16 convolution (it happened to the up-convolutions on AVX-512), the plan runs it in f32.
+  UNetSpec spec;
+  spec.depth = 3;
+  spec.base_width = 16;
+  spec.classes = 3;
+  const Graph graph = build_unet(spec);
+  for (const Precision precision : {Precision::f32, Precision::bf16}) {
+    for (const auto layout : {EngineOptions::Layout::blocked, EngineOptions::Layout::nhwc}) {
+      EngineOptions options;
+      options.threads = 1;
+      options.precision = precision;
+      options.layout = layout;
+      Engine engine(graph, options);
+      const PlanStats stats = engine.stats({1, 3, 64, 64});
+      EXPECT_TRUE(stats.reference_kernels.empty())
+          << to_string(precision) << " " << stats.plan_choice << ": " << stats.reference_kernels.begin()->first << " x "
+          << stats.reference_kernels.begin()->second << " on " << cpu_isa_name();
+    }
+  }
 }
 
 }  // namespace

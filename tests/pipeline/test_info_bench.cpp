@@ -68,7 +68,8 @@ TEST(InfoBench, WinogradConvolutionsAreReportedAndCanBeTurnedOff) {
   EXPECT_EQ(nlohmann::json::parse(info.out).at("winograd_convolutions").get<int>(), 9);
   for (const std::string convolution : {"auto", "direct"}) {
     const auto bench = run_terraseg({"bench", "--model", (dir / "u.onnx").string(), "--height", "32", "--width", "32",
-                                     "--runs", "1", "--no-ceiling", "--json", "--convolution", convolution});
+                                     "--runs", "1", "--no-ceiling", "--json", "--convolution", convolution,
+                                     "--tuning", "rules"});
     ASSERT_EQ(bench.exit_code, 0) << bench.err;
     const auto doc = nlohmann::json::parse(bench.out);
     EXPECT_EQ(doc.at("convolution"), convolution);
@@ -92,13 +93,18 @@ TEST(InfoBench, ReducedPrecisionIsComparedWithF32InTheSameRun) {
   EXPECT_LT(vs.at("max_abs_diff").get<double>(), 0.05 * vs.at("max_abs_f32_score").get<double>());
   EXPECT_GT(vs.at("class_agreement").get<double>(), 0.8);
   EXPECT_LE(vs.at("class_agreement").get<double>(), 1.0);
-  // Native bf16 kernels need AVX-512; without them every convolution is emulated (none otherwise).
   const auto info = run_terraseg({"info", (dir / "m.onnx").string(), "--json"});
   ASSERT_EQ(info.exit_code, 0) << info.err;
   const auto ops = nlohmann::json::parse(info.out).at("op_counts");
   const int convolutions = ops.at("Conv").get<int>() + ops.at("ConvTranspose").get<int>();
   const int emulated = vs.at("emulated_bf16_convolutions").get<int>();
-  EXPECT_TRUE(emulated == 0 || emulated == convolutions) << emulated << " of " << convolutions;
+  // Without AVX-512 oneDNN 2.6 has no bf16 convolution at all: every one is emulated. With it, those
+  // whose layout and shape only have oneDNN's reference kernel are (which ones is the CPU's business).
+  EXPECT_GE(emulated, 0);
+  EXPECT_LE(emulated, convolutions);
+  if (terraseg::cpu_isa_name().rfind("avx512", 0) != 0) {
+    EXPECT_EQ(emulated, convolutions) << terraseg::cpu_isa_name();
+  }
   const auto f32 = run_terraseg({"bench", "--model", (dir / "m.onnx").string(), "--height", "64", "--width", "32",
                                  "--runs", "1", "--no-ceiling", "--json", "--threads", "1"});
   ASSERT_EQ(f32.exit_code, 0) << f32.err;

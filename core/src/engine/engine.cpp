@@ -16,10 +16,11 @@
 namespace terraseg {
 
 Precision parse_precision(const std::string& text) {
+  if (text == "auto") return native_bf16() ? Precision::bf16 : Precision::f32;
   if (text == "f32") return Precision::f32;
   if (text == "bf16") return Precision::bf16;
   if (text == "int8") return Precision::int8;
-  throw Error("unknown precision '" + text + "': use f32, bf16 or int8");
+  throw Error("unknown precision '" + text + "': use f32, bf16, int8 or auto (bf16 where the CPU has it natively)");
 }
 
 std::string to_string(Precision precision) {
@@ -29,6 +30,26 @@ std::string to_string(Precision precision) {
     case Precision::int8: return "int8";
   }
   return "f32";
+}
+
+bool native_bf16() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (isa & bf16) == bf16;  // ISA values are feature bit sets: AMX includes AVX512-BF16
+}
+
+std::string cpu_isa_name() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::sse41: return "sse41";
+    default: return "isa-" + std::to_string(static_cast<int>(dnnl::get_effective_cpu_isa()));
+  }
 }
 
 void set_thread_count(int threads) { omp_set_num_threads(threads > 0 ? threads : default_thread_count()); }

@@ -204,6 +204,7 @@ class PlanBuilder {
   double flops_ = 0.0;
   int winograd_convolutions_ = 0;
   int emulated_bf16_convolutions_ = 0;
+  std::map<std::string, int> reference_kernels_;  ///< primitive kind -> steps on oneDNN's ref:* kernels
   int concat_block_ = 0;
 };
 

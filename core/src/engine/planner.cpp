@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <oneapi/dnnl/dnnl_debug.h>
+
 #include "engine/plan.hpp"
 #include "terraseg/core/error.hpp"
 
@@ -158,6 +160,9 @@ void PlanBuilder::add_primitive(const std::string& node, const dnnl::primitive_d
     scratchpad_bytes_ = std::max(scratchpad_bytes_, scratch.get_size());
     arg_ids.emplace_back(DNNL_ARG_SCRATCHPAD, kScratchpadId);
   }
+  if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) {
+    ++reference_kernels_[dnnl_prim_kind2str(static_cast<dnnl_primitive_kind_t>(pd.get_kind()))];
+  }
   Step step;
   step.node = node;
   step.scratchpad_md = scratch;
@@ -217,6 +222,7 @@ std::unique_ptr<Plan> PlanBuilder::finalize(std::map<std::string, int> op_counts
   plan->stats.flops = flops_;
   plan->stats.winograd_convolutions = winograd_convolutions_;
   plan->stats.emulated_bf16_convolutions = emulated_bf16_convolutions_;
+  plan->stats.reference_kernels = reference_kernels_;
   plan->stats.in_place_bytes = in_place_bytes_;
   plan->stats.concat_channel_block = concat_block_;
   plan->profile = std::getenv("TERRASEG_ENGINE_PROFILE") != nullptr;

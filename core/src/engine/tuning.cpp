@@ -14,20 +14,6 @@ namespace {
 using nlohmann::json;
 constexpr int kFormat = 1;  ///< bump when the meaning of a cached choice changes
 
-std::string isa_name(dnnl::cpu_isa isa) {
-  switch (isa) {
-    case dnnl::cpu_isa::avx2: return "avx2";
-    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
-    case dnnl::cpu_isa::avx512_core: return "avx512_core";
-    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
-    case dnnl::cpu_isa::avx: return "avx";
-    case dnnl::cpu_isa::sse41: return "sse41";
-    default: return "isa-" + std::to_string(static_cast<int>(isa));
-  }
-}
-
 /// FNV-1a, 64 bits.
 struct Hash {
   uint64_t value = 1469598103934665603ULL;
@@ -72,7 +58,7 @@ std::string cpu_signature() {
       break;
     }
   }
-  return model + " / " + isa_name(dnnl::get_effective_cpu_isa());
+  return model + " / " + cpu_isa_name();
 }
 
 std::string graph_fingerprint(const Graph& graph) {

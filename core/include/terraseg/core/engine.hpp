@@ -13,7 +13,9 @@
 namespace terraseg {
 
 enum class Precision { f32, bf16, int8 };
-Precision parse_precision(const std::string& text);  ///< "f32" | "bf16" | "int8"; throws Error otherwise
+/// "f32" | "bf16" | "int8", or "auto": bf16 where the CPU computes it natively (AVX512-BF16 or AMX),
+/// f32 elsewhere. Throws Error otherwise.
+Precision parse_precision(const std::string& text);
 std::string to_string(Precision precision);
 
 struct EngineOptions {
@@ -56,6 +58,10 @@ struct PlanStats {
   /// bf16 plans: convolutions with no native bf16 kernel on this CPU (oneDNN 2.6 needs AVX-512),
   /// run as f32 kernels on bf16-rounded data (same numerics, no speed-up).
   int emulated_bf16_convolutions = 0;
+  /// Steps oneDNN runs on its reference (ref:*) implementations, by primitive kind ("convolution",
+  /// "pooling", ...): the slow path, ~10-50x its jit kernels. Empty in every plan terraseg makes of
+  /// its own models on AVX2 and AVX-512 CPUs (tests/core/test_tuning.cpp).
+  std::map<std::string, int> reference_kernels{};
   /// The plan's layout and convolution algorithm ("blocked+winograd", "nhwc+direct", ...), and how it
   /// was chosen: "rules", "measured" (candidate_ms then holds each candidate's time) or "cached".
   std::string plan_choice{};
@@ -99,6 +105,12 @@ class Engine {
 /// Sets the thread count used by oneDNN (OpenMP) for this process; 0 = default_thread_count()
 /// (threads.hpp: all the CPUs this process may use, within its cgroup CPU quota).
 void set_thread_count(int threads);
+
+/// True when oneDNN runs bf16 natively on this CPU (AVX512-BF16 or AMX, within ONEDNN_MAX_CPU_ISA).
+bool native_bf16();
+
+/// The instruction set oneDNN uses here, e.g. "avx2", "avx512_core_bf16", "avx512_core_amx".
+std::string cpu_isa_name();
 
 /// True when this build and CPU can run Winograd convolutions (x86-64 with AVX2 and FMA); elsewhere
 /// EngineOptions::convolution automatic plans every convolution on oneDNN's direct kernels.
