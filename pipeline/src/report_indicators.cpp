@@ -48,6 +48,10 @@ const Indicator kIndicators[] = {
     {"ivw_mean", "Walkability IVW", Kind::score, "mean IVW of the street-view points in the cell"},
     {"point_count", "Street-view points", Kind::count, "points in the cell"},
     {"cell_size_m", "Grid cell", Kind::metres, "side of one grid cell on the ground"},
+    {"road_width_m", "Road width assumed", Kind::metres, "typical road width the centreline clean-up scales from"},
+    {"min_spur_m", "Spurs pruned below", Kind::metres, "skeleton branches shorter than this ending in nothing"},
+    {"merge_junctions_m", "Junctions merged within", Kind::metres, "junctions closer than this count as one"},
+    {"smooth_mask_m", "Mask gaps closed up to", Kind::metres, "closing of the road mask before skeletonising"},
     {"strips", "Processing strips", Kind::count, "strips of cell rows the masks were read in"},
     {"seconds", "Compute time", Kind::seconds, ""},
 };
@@ -112,6 +116,18 @@ std::string indicator_rows(const json& doc, const std::set<std::string>& skip, c
   }
   for (const auto& [key, value] : doc.items()) {
     if (skip.count(key) || (find_indicator(key) && find_indicator(key)->label[0] != '\0')) continue;
+    if (value.is_object()) {  // e.g. road_graph: its known keys by name, the rest by path
+      for (const auto& [sub, leaf] : value.items()) {
+        const Indicator* known = find_indicator(sub);
+        if (known != nullptr && known->label[0] != '\0' && !leaf.is_structured()) {
+          html += row(known->label, shown_value(leaf, known), known->definition);
+        } else {
+          const json flat = json::object({{sub, leaf}}).flatten();  // keep alive: items() only references it
+          for (const auto& [path, nested] : flat.items()) html += row(key + path, shown_value(nested, nullptr), "");
+        }
+      }
+      continue;
+    }
     const json flat = json{{key, value}}.flatten();  // keys like "/key/0"
     for (const auto& [path, leaf] : flat.items())
       html += row(path.substr(1), shown_value(leaf, find_indicator(key)), "");

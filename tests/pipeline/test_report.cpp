@@ -173,6 +173,7 @@ TEST(Report, IndicatorTableHasReadableNamesRoundedValuesAndUnits) {
                  {"dead_ends", 3},
                  {"road_length_density_km_per_km2", 16.498765432109876},
                  {"intersection_density_per_km2", 12.0000001},
+                 {"road_graph", {{"road_width_m", 8.0}, {"min_spur_m", 20.0}, {"odd", {1, 2}}}},
                  {"mystery_value", 0.123456789012345}, {"<script>", "a<b & c"}};
   json street = {
       {"points", 1},
@@ -197,6 +198,8 @@ TEST(Report, IndicatorTableHasReadableNamesRoundedValuesAndUnits) {
         "<td>Dead ends</td><td class=num>3</td>", "<td>Road length density</td><td class=num>16.5 km/km²</td>",
         "<td>Intersection density</td><td class=num>12.0 per km²</td>",
         "<td>mystery_value</td><td class=num>0.123</td>",
+        "<td>Road width assumed</td><td class=num>8 m</td>", "<td>Spurs pruned below</td><td class=num>20 m</td>",
+        "<td>road_graph/odd/1</td><td class=num>2</td>",
         "<td>Greenery G, mean over points</td><td class=num>23.5 %</td>",
         "<td>Crowdedness C, mean over points</td><td class=num>1.2 %</td>",
         "<td>Enclosure S, mean over points</td><td class=num>1.23</td>",
