@@ -18,6 +18,7 @@
 #include "run_summary.hpp"
 #include "stac.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/core/threads.hpp"
 #include "terraseg/geo/aoi.hpp"
 #include "terraseg/geo/qgis_style.hpp"
 #include "terraseg/geo/target_grid.hpp"
@@ -224,7 +225,9 @@ void apply_shard_environment(RunOptions& options) {
 
 int run_job(const RunConfig& config, const RunOptions& options) {
   const auto started = std::chrono::system_clock::now();
-  const int threads = options.threads > 0 ? options.threads : config.threads;
+  // Resolved here, once: the summary and the log record the count that really ran, never "0".
+  const int requested = options.threads > 0 ? options.threads : config.threads;
+  const int threads = requested > 0 ? requested : default_thread_count();
   set_thread_count(threads);
   ensure_writable_dir(config.output_dir, "output_dir in " + config.source.string());
   std::filesystem::create_directories(unit_dir(config));

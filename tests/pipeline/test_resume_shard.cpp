@@ -140,6 +140,9 @@ TEST(ScaleOut, ShardsThenResumeEqualSingleRun) {
   const auto merged = run_terraseg({"run", config.string(), "--resume", "-q"});
   ASSERT_EQ(merged.exit_code, 0) << merged.err;
   EXPECT_EQ(differences(outputs(dir / "sharded"), outputs(dir / "single")), std::vector<std::string>{});
+  // The merging run named no thread count: the summary records the count it resolved, not 0.
+  const auto summary = nlohmann::json::parse(read_file(dir / "sharded" / "run-summary.json"));
+  EXPECT_GT(summary.at("threads").get<int>(), 0);
 }
 
 TEST(ScaleOut, KubernetesIndexFromEnvironment) {

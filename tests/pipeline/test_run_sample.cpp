@@ -67,6 +67,13 @@ TEST(SampleRun, MasksKeepTheInputCrsAndGeotransform) {
 
   const auto summary = nlohmann::json::parse(read_file(dir / "out/run-summary.json"));
   EXPECT_TRUE(summary.at("all_models_trained").get<bool>());  // the shipped models
+  EXPECT_EQ(summary.at("threads"), 2);
+  EXPECT_FALSE(summary.at("cpu").at("isa").get<std::string>().empty());
+  for (const auto& unit : summary.at("units")) {
+    EXPECT_EQ(unit.at("engine").at("precision"), "f32");  // the config's default
+    EXPECT_NE(unit.at("engine").at("plan").get<std::string>().find("(rules)"), std::string::npos)
+        << "tests plan by rules (TERRASEG_TUNING): " << unit.at("engine");
+  }
   ASSERT_EQ(summary.at("units").size(), 2U);  // roads and landcover
   EXPECT_TRUE(summary.at("indicators").contains("street_view"));
   EXPECT_TRUE(std::filesystem::exists(dir / "out/bremen-a1/indicators.tif"));
