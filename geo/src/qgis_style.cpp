@@ -6,27 +6,10 @@
 #include <filesystem>
 
 #include "terraseg/core/error.hpp"
+#include "terraseg/geo/markup.hpp"
 #include "terraseg/geo/writer.hpp"
 
 namespace terraseg::geo {
-namespace {
-
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string qgis_style_path(const std::string& raster_path) {
   const std::filesystem::path path(raster_path);
@@ -46,7 +29,7 @@ std::string qgis_paletted_style(const std::vector<ClassInfo>& classes) {
     std::snprintf(colour, sizeof colour, "#%02x%02x%02x", info.rgb[0], info.rgb[1], info.rgb[2]);
     const std::string label = info.name.empty() ? "class " + std::to_string(info.id) : info.name;
     qml += "        <paletteEntry value=\"" + std::to_string(info.id) + "\" color=\"" + colour +
-           "\" alpha=\"255\" label=\"" + xml_escape(label) + "\"/>\n";
+           "\" alpha=\"255\" label=\"" + escape_markup(label) + "\"/>\n";
   }
   qml +=
       "      </colorPalette>\n"

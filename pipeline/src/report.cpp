@@ -8,6 +8,7 @@
 #include "report_html.hpp"
 #include "run_summary.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/geo/markup.hpp"
 #include "terraseg/geo/quicklook.hpp"
 #include "terraseg/geo/writer.hpp"
 
@@ -17,19 +18,7 @@ using nlohmann::json;
 
 namespace report {
 
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string escape(const std::string& text) { return geo::escape_markup(text); }
 
 std::string shown_path(const std::string& path, const std::filesystem::path& output_dir) {
   std::error_code error;

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "terraseg/core/engine.hpp"
+
 namespace terraseg::bench {
 
 inline double median(std::vector<double> values) {
@@ -26,13 +28,7 @@ inline std::string fixed(double value, int digits) {
 }
 
 /// "model name" of /proc/cpuinfo.
-inline std::string cpu_model() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown CPU";
-}
+inline std::string cpu_model() { return cpu_model_name(); }
 
 /// The 1, 5 and 15 minute load averages, "a / b / c".
 inline std::string load_average() {

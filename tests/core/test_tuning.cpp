@@ -19,9 +19,9 @@ using terraseg::test::max_abs_diff;
 namespace terraseg {
 namespace {
 
-Graph unet() {
+Graph unet(int depth = 2) {
   UNetSpec spec;
-  spec.depth = 2;
+  spec.depth = depth;
   spec.base_width = 16;  // 16+ channels: Winograd-eligible convolutions on AVX2 CPUs
   spec.classes = 3;
   return build_unet(spec);
@@ -174,11 +174,7 @@ TEST(Precision, NoPlanRunsOnReferenceKernels) {
   // A U-Net with transposed convolutions (lowered to 1x1 convolutions and depth-to-space) and skip
   // concatenations, in each precision and layout: where oneDNN has only its reference kernel for a
   // bf16 convolution (it happened to the up-convolutions on AVX-512), the plan runs it in f32.
-  UNetSpec spec;
-  spec.depth = 3;
-  spec.base_width = 16;
-  spec.classes = 3;
-  const Graph graph = build_unet(spec);
+  const Graph graph = unet(3);
   for (const Precision precision : {Precision::f32, Precision::bf16}) {
     for (const auto layout : {EngineOptions::Layout::blocked, EngineOptions::Layout::nhwc}) {
       EngineOptions options;

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "cli_runner.hpp"
+#include "raster_fixtures.hpp"
 #include "terraseg/core/builders.hpp"
 #include "terraseg/core/onnx.hpp"
 #include "test_support.hpp"
@@ -16,24 +17,11 @@
 using terraseg::test::run_terraseg;
 using terraseg::test::read_file;
 using terraseg::test::TempDir;
+using terraseg::test::make_rgb_raster;
 
 namespace {
 
 const char* kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
-
-/// A 3-band 64x48 Byte GeoTIFF with a UTM grid.
-std::filesystem::path make_rgb_raster(const std::filesystem::path& path) {
-  GDALAllRegister();
-  GDALDriver* driver = GetGDALDriverManager()->GetDriverByName("GTiff");
-  GDALDatasetUniquePtr dataset(driver->Create(path.c_str(), 64, 48, 3, GDT_Byte, nullptr));
-  double gt[6] = {500000, 1, 0, 5700000, 0, -1};
-  dataset->SetGeoTransform(gt);
-  OGRSpatialReference utm;
-  utm.importFromEPSG(32631);
-  dataset->SetSpatialRef(&utm);
-  for (int band = 1; band <= 3; ++band) dataset->GetRasterBand(band)->Fill(40.0 * band);
-  return path;
-}
 
 /// The smallest two-class U-Net, without a card.
 terraseg::Graph tiny_unet(int in_channels = 3) {

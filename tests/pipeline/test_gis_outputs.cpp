@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.hpp"
+#include "raster_fixtures.hpp"
 #include "progress.hpp"
 #include "stac.hpp"
 #include "terraseg/core/builders.hpp"
@@ -21,24 +22,10 @@ using nlohmann::json;
 using terraseg::test::read_file;
 using terraseg::test::run_terraseg;
 using terraseg::test::TempDir;
+using terraseg::test::make_rgb_raster;
 namespace fs = std::filesystem;
 
 namespace {
-
-/// A 3-band 64x48 Byte GeoTIFF on a UTM grid; `stamp` goes into TIFFTAG_DATETIME when given.
-fs::path make_rgb_raster(const fs::path& path, const char* stamp = nullptr) {
-  GDALAllRegister();
-  GDALDriver* driver = GetGDALDriverManager()->GetDriverByName("GTiff");
-  GDALDatasetUniquePtr dataset(driver->Create(path.c_str(), 64, 48, 3, GDT_Byte, nullptr));
-  double gt[6] = {500000, 1, 0, 5700000, 0, -1};
-  dataset->SetGeoTransform(gt);
-  OGRSpatialReference utm;
-  utm.importFromEPSG(32631);
-  dataset->SetSpatialRef(&utm);
-  for (int band = 1; band <= 3; ++band) dataset->GetRasterBand(band)->Fill(40.0 * band);
-  if (stamp != nullptr) dataset->SetMetadataItem("TIFFTAG_DATETIME", stamp);
-  return path;
-}
 
 /// A two-class U-Net with a card whose second class name has a space (STAC names must not).
 fs::path save_model(const TempDir& dir) {

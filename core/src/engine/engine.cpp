@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <iostream>
 
 #include "engine/ops.hpp"
@@ -36,6 +37,18 @@ bool native_bf16() {
   const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
   const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
   return (isa & bf16) == bf16;  // ISA values are feature bit sets: AMX includes AVX512-BF16
+}
+
+std::string cpu_model_name() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    const size_t colon = line.find(':');
+    if (line.rfind("model name", 0) == 0 && colon != std::string::npos) {
+      const size_t start = line.find_first_not_of(' ', colon + 1);
+      return start == std::string::npos ? "unknown CPU" : line.substr(start);
+    }
+  }
+  return "unknown CPU";
 }
 
 std::string cpu_isa_name() {

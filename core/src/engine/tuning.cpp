@@ -48,18 +48,7 @@ std::filesystem::path default_choice_cache() {
   return dir / "plan-choices.json";
 }
 
-std::string cpu_signature() {
-  std::string model = "unknown CPU";
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      const size_t colon = line.find(':');
-      if (colon != std::string::npos) model = line.substr(line.find_first_not_of(' ', colon + 1));
-      break;
-    }
-  }
-  return model + " / " + cpu_isa_name();
-}
+std::string cpu_signature() { return cpu_model_name() + " / " + cpu_isa_name(); }
 
 std::string graph_fingerprint(const Graph& graph) {
   Hash hash;

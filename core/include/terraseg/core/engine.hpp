@@ -109,6 +109,9 @@ void set_thread_count(int threads);
 /// True when oneDNN runs bf16 natively on this CPU (AVX512-BF16 or AMX, within ONEDNN_MAX_CPU_ISA).
 bool native_bf16();
 
+/// The CPU's "model name" from /proc/cpuinfo ("unknown CPU" where there is none).
+std::string cpu_model_name();
+
 /// The instruction set oneDNN uses here, e.g. "avx2", "avx512_core_bf16", "avx512_core_amx".
 std::string cpu_isa_name();
 
