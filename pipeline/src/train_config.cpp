@@ -116,7 +116,27 @@ void parse_augment(MapReader reader, geo::AugmentConfig& aug) {
   reader.optional("contrast", aug.contrast);
   reader.optional("saturation", aug.saturation);
   reader.optional("grey", aug.grey_probability);
+  reader.optional("rotate", aug.rotate_deg);
+  reader.optional("channel_gain", aug.channel_gain);
+  reader.optional("gamma", aug.gamma);
+  reader.optional("equalize", aug.equalize);
+  reader.optional("blur", aug.blur);
+  reader.optional("sharpen", aug.sharpen);
+  reader.optional("noise", aug.noise);
+  reader.optional("jpeg", aug.jpeg);
   reader.finish();
+  const auto in_range = [&](const char* key, double value, double lo, double hi, const char* what) {
+    if (value < lo || value > hi) reader.fail(key, what, reader.raw(key));
+  };
+  in_range("grey", aug.grey_probability, 0.0, 1.0, "is a probability: 0..1");
+  in_range("equalize", aug.equalize, 0.0, 1.0, "is a probability: 0..1");
+  in_range("blur", aug.blur, 0.0, 1.0, "is a probability: 0..1");
+  in_range("sharpen", aug.sharpen, 0.0, 1.0, "is a probability: 0..1");
+  in_range("jpeg", aug.jpeg, 0.0, 1.0, "is a probability: 0..1");
+  in_range("rotate", aug.rotate_deg, 0.0, 180.0, "is the largest rotation in degrees: 0..180");
+  in_range("channel_gain", aug.channel_gain, 0.0, 0.9, "is a +- fraction: 0..0.9");
+  in_range("gamma", aug.gamma, 0.0, 4.0, "must be 0..4 (gamma is drawn in [1/(1+g), 1+g])");
+  in_range("noise", aug.noise, 0.0, 64.0, "is the largest noise sigma in 0..255 units: 0..64");
 }
 
 void parse_source(MapReader reader, TrainSourceConfig& source) {
@@ -184,6 +204,9 @@ void parse_data(MapReader reader, TrainDataConfig& data) {
   for (const TrainSourceConfig& source : data.extra_sources) any_windows = any_windows || source.windows;
   if (any_windows && (data.crop_h <= 0 || data.crop_w <= 0)) {
     reader.fail("crop", "is required when rasters are read as windows ('windows: true')", YAML::Node());
+  }
+  if (data.augment.rotate_deg > 0.0 && (data.crop_h <= 0 || data.crop_w <= 0)) {
+    reader.fail("crop", "is required by augment.rotate (rotated samples are cut to the crop)", YAML::Node());
   }
   if (data.class_weights != "none" && data.class_weights != "median_frequency") {
     reader.fail("class_weights", "must be none or median_frequency", reader.raw("class_weights"));

@@ -136,6 +136,78 @@ TEST(Dataset, AugmentIsSeeded) {
   EXPECT_TRUE(differs);
 }
 
+/// An n x n sample: class 1 (bright, 200) in the left half, class 0 (dark, 20) in the right half.
+Sample halves(int n) {
+  Sample s;
+  s.height = s.width = n;
+  s.rgb.resize(static_cast<size_t>(n * n * 3));
+  s.labels.resize(static_cast<size_t>(n * n));
+  for (int i = 0; i < n * n; ++i) {
+    const bool left = i % n < n / 2;
+    s.labels[static_cast<size_t>(i)] = left ? 1 : 0;
+    for (int c = 0; c < 3; ++c) s.rgb[static_cast<size_t>(i * 3 + c)] = left ? 200 : 20;
+  }
+  return s;
+}
+
+TEST(Dataset, RotationKeepsLabelsOnTheirPixelsAndIgnoresWhatComesFromOutside) {
+  const Sample sample = halves(64);
+  AugmentConfig config;
+  config.rotate_deg = 180.0;
+  config.scale_min = 0.5;
+  config.scale_max = 2.0;
+  int rotated = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    const Sample out = augment(sample, config, 48, 40, seed);
+    ASSERT_EQ(out.height, 48);
+    ASSERT_EQ(out.width, 40);
+    int mismatched = 0, labelled = 0;
+    for (size_t p = 0; p < out.labels.size(); ++p) {
+      const uint8_t label = out.labels[p], red = out.rgb[p * 3];
+      if (label == kIgnoreLabel) {
+        EXPECT_LT(red, 200) << "seed " << seed << ": an ignored pixel from outside the image is not class 1's colour";
+        continue;
+      }
+      ASSERT_LE(label, 1);
+      ++labelled;
+      if ((label == 1) != (red > 110)) ++mismatched;  // only along the class boundary (linear vs nearest)
+    }
+    EXPECT_GT(labelled, 0);
+    EXPECT_LT(mismatched, 2 * (48 + 40)) << "seed " << seed << ": labels moved with their pixels";
+    // The boundary was vertical; a row whose labels change more than once is what rotation makes.
+    const auto id = [&](int y, int x) { return out.labels[static_cast<size_t>(y * 40 + x)]; };
+    rotated += id(0, 0) != id(47, 0) || id(0, 39) != id(47, 39) ? 1 : 0;
+  }
+  EXPECT_GT(rotated, 0) << "some of 20 draws turn the class boundary away from vertical";
+  // A crop much larger than the image at the smallest scale: most of it comes from outside.
+  config.scale_min = config.scale_max = 0.5;
+  const Sample wide = augment(sample, config, 96, 96, 7);
+  EXPECT_GT(std::count(wide.labels.begin(), wide.labels.end(), kIgnoreLabel), 96 * 96 / 2);
+}
+
+TEST(Dataset, SensorAppearanceChangesPixelsNotLabels) {
+  Sample sample = halves(32);
+  for (size_t p = 0; p < sample.rgb.size(); ++p) sample.rgb[p] = static_cast<uint8_t>(sample.rgb[p] + p % 7 * 5);  // texture
+  AugmentConfig geometry;
+  geometry.hflip = geometry.vflip = true;
+  AugmentConfig appearance = geometry;
+  appearance.channel_gain = 0.3;
+  appearance.gamma = 1.0;
+  appearance.equalize = appearance.blur = appearance.jpeg = 1.0;
+  appearance.noise = 10.0;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    const Sample plain = augment(sample, geometry, 24, 24, seed), styled = augment(sample, appearance, 24, 24, seed);
+    EXPECT_EQ(styled.labels, plain.labels) << "appearance draws come after geometry's, so the crops agree";
+    EXPECT_NE(styled.rgb, plain.rgb);
+    EXPECT_EQ(augment(sample, appearance, 24, 24, seed).rgb, styled.rgb) << "seeded, noise included";
+  }
+  // Sharpening instead of blur, and every step off: the pixels are the crop's own.
+  appearance.blur = 0.0;
+  appearance.sharpen = 1.0;
+  EXPECT_NE(augment(sample, appearance, 24, 24, 3).rgb, augment(sample, geometry, 24, 24, 3).rgb);
+  EXPECT_EQ(augment(sample, AugmentConfig{}, 32, 32, 3).rgb, sample.rgb);
+}
+
 TEST(Dataset, EachSourceDecodesWithItsOwnEncodingAndScale) {
   TwoSources data;
   BatchLoader loader(data.pairs(), TwoSources::config(), 0, 0);

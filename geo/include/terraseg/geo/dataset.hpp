@@ -52,6 +52,18 @@ struct AugmentConfig {
   double contrast = 0.0;
   double saturation = 0.0;
   double grey_probability = 0.0;
+  // Appearance the training data does not show (other sensors, seasons, compression). Each is off at
+  // 0, and a disabled step draws no random numbers, so older configs reproduce their runs exactly.
+  double rotate_deg = 0.0;         ///< random rotation by up to +- this angle (with a crop only; the
+                                   ///< rescale, rotation and crop are then one warp; labels nearest,
+                                   ///< pixels from outside the image ignored)
+  double channel_gain = 0.0;       ///< per-channel gain 1 +- this (white balance, sensor colour)
+  double gamma = 0.0;              ///< gamma drawn log-uniformly in [1/(1+g), 1+g] (histogram shape)
+  double equalize = 0.0;           ///< probability of per-channel histogram equalisation (CLAHE)
+  double blur = 0.0;               ///< probability of a Gaussian blur, sigma 0.5..1.5 px
+  double sharpen = 0.0;            ///< probability of an unsharp mask, amount 0.5..1.5 (not with blur)
+  double noise = 0.0;              ///< Gaussian noise, sigma drawn in 0..noise (0..255 units)
+  double jpeg = 0.0;               ///< probability of a JPEG round trip at quality 30..90
 };
 
 struct DatasetSplit {
