@@ -10,11 +10,14 @@
 # (netOffset) from UTM. The lane lines of the network fall on the carriageways of the photo.
 #
 # The package is only downloaded and unpacked (apt-get download, no install, no dependencies).
-# Idempotent: does nothing when the sample exists. Usage: scripts/make-samples.sh [OUTPUT.tif]
+# Also rasterises the network's lanes onto the photo's grid (scripts/make-lane-mask.py): OUTPUT-lanes.tif,
+# a road reference mask of the carriageways (255 road, 0 elsewhere) to validate road models on.
+# Idempotent: does nothing when both exist. Usage: scripts/make-samples.sh [OUTPUT.tif]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$root/samples/aerial/bremen-a1.tif}"
-[ -s "$out" ] && exit 0
+lanes="${out%.tif}-lanes.tif"
+[ -s "$out" ] && [ -s "$lanes" ] && exit 0
 
 work="$(mktemp -d)"
 chmod 777 "$work"  # apt-get download fetches as the _apt user
@@ -48,7 +51,10 @@ read -r ulx uly lrx lry < <(awk -v cx="$cx" -v cy="$cy" -v w="$w" -v h="$h" -v o
   split(off, o, ","); printf "%.2f %.2f %.2f %.2f\n", cx - w/2 - o[1], cy + h/2 - o[2], cx + w/2 - o[1], cy - h/2 - o[2] }')
 
 mkdir -p "$(dirname "$out")"
-gdal_translate -q -expand rgb -a_srs EPSG:32632 -a_ullr "$ulx" "$uly" "$lrx" "$lry" \
-  -co TILED=YES -co COMPRESS=DEFLATE "$game/highway_bremen.gif" "$work/bremen-a1.tif"
-mv "$work/bremen-a1.tif" "$out"
-echo "made $out (UTM 32N, upper left $ulx $uly, lower right $lrx $lry)"
+if [ ! -s "$out" ]; then
+  gdal_translate -q -expand rgb -a_srs EPSG:32632 -a_ullr "$ulx" "$uly" "$lrx" "$lry" \
+    -co TILED=YES -co COMPRESS=DEFLATE "$game/highway_bremen.gif" "$work/bremen-a1.tif"
+  mv "$work/bremen-a1.tif" "$out"
+  echo "made $out (UTM 32N, upper left $ulx $uly, lower right $lrx $lry)"
+fi
+"${PYTHON:-/usr/bin/python3}" "$root/scripts/make-lane-mask.py" "$game/highway.net.xml" "$out" "$lanes"
