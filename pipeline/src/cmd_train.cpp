@@ -15,6 +15,7 @@
 #include "terraseg/core/trainer.hpp"
 #include "terraseg/core/transfer.hpp"
 #include "terraseg/geo/dataset.hpp"
+#include "terraseg/geo/threads.hpp"
 #include "train_config.hpp"
 
 namespace terraseg::cli {
@@ -62,7 +63,7 @@ class TrainCommand final : public Command {
 
   int run() override {
     config_ = load_train_config(config_path_);
-    set_train_threads(common_->threads > 0 ? common_->threads : config_.threads);
+    geo::set_thread_count(common_->threads > 0 ? common_->threads : config_.threads);
     TrainGraph graph(prepare_graph(config_));
     Trainer trainer(graph, trainer_config(graph));
     RunState state = resume_ ? restore(trainer) : RunState{};
