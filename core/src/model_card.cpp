@@ -1,5 +1,7 @@
 #include "terraseg/core/model_card.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "terraseg/core/error.hpp"
@@ -32,6 +34,21 @@ void read_tiling(const json& doc, ModelCard& card) {
   }
 }
 
+/// Hues spread by the golden ratio, for ids past the fixed list.
+std::array<uint8_t, 3> generated_colour(int id) {
+  const double hue = std::fmod(id * 0.6180339887, 1.0) * 6.0;
+  const double f = hue - std::floor(hue);
+  const auto v = [](double x) { return static_cast<uint8_t>(std::lround(40.0 + 200.0 * x)); };
+  switch (static_cast<int>(hue)) {
+    case 0: return {v(1), v(f), v(0)};
+    case 1: return {v(1 - f), v(1), v(0)};
+    case 2: return {v(0), v(1), v(f)};
+    case 3: return {v(0), v(1 - f), v(1)};
+    case 4: return {v(f), v(0), v(1)};
+    default: return {v(1), v(0), v(1 - f)};
+  }
+}
+
 }  // namespace
 
 std::array<uint8_t, 3> default_class_colour(int id) {
@@ -47,7 +64,25 @@ std::array<uint8_t, 3> default_class_colour(int id) {
                                                                  {210, 245, 60},
                                                                  {250, 190, 212},
                                                                  {0, 128, 128}}};
-  return kColours[static_cast<size_t>(id) % kColours.size()];
+  if (id >= 0 && static_cast<size_t>(id) < kColours.size()) return kColours[static_cast<size_t>(id)];
+  return generated_colour(id);
+}
+
+std::string class_name(const std::vector<ClassInfo>& classes, int id) {
+  const auto it = std::find_if(classes.begin(), classes.end(), [id](const ClassInfo& c) { return c.id == id; });
+  return it != classes.end() && !it->name.empty() ? it->name : "class " + std::to_string(id);
+}
+
+std::vector<ClassInfo> complete_class_table(const std::vector<ClassInfo>& classes, int count) {
+  std::map<int, ClassInfo> by_id;
+  for (const ClassInfo& info : classes) by_id.emplace(info.id, info);
+  for (int id = 0; id < count; ++id) by_id.emplace(id, ClassInfo{id, "", default_class_colour(id)});
+  std::vector<ClassInfo> table;
+  for (auto& [id, info] : by_id) {
+    info.name = class_name(classes, id);
+    table.push_back(std::move(info));
+  }
+  return table;
 }
 
 std::string ModelCard::to_json() const {
@@ -119,11 +154,6 @@ ModelCard ModelCard::from_json(const std::string& text, const std::string& sourc
   return card;
 }
 
-std::string ModelCard::class_name(int id) const {
-  for (const ClassInfo& info : classes) {
-    if (info.id == id) return info.name;
-  }
-  return "class " + std::to_string(id);
-}
+std::string ModelCard::class_name(int id) const { return terraseg::class_name(classes, id); }
 
 }  // namespace terraseg

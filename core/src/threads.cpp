@@ -1,4 +1,4 @@
-// Default thread count: affinity, OMP_NUM_THREADS and cgroup CPU quotas (see threads.hpp).
+// The thread setting: affinity, OMP_NUM_THREADS and cgroup CPU quotas (see threads.hpp).
 #include "terraseg/core/threads.hpp"
 
 #include <omp.h>
@@ -87,5 +87,15 @@ int default_thread_count() {
   if (quota > 0) threads = std::min(threads, quota);
   return threads;
 }
+
+int resolve_thread_count(int requested) { return requested > 0 ? requested : default_thread_count(); }
+
+int set_thread_count(int threads) {
+  const int resolved = resolve_thread_count(threads);
+  omp_set_num_threads(resolved);
+  return resolved;
+}
+
+int thread_count() { return std::max(1, omp_get_max_threads()); }
 
 }  // namespace terraseg

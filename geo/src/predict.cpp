@@ -186,6 +186,7 @@ PredictStats predict_on_grid(GDALDataset& input, const std::string& input_path, 
   }
   out.mask->complete();
   if (out.scores) out.scores->complete();
+  stats.class_pixels = out.mask->value_counts();
   out.mask->commit();
   if (out.scores) out.scores->commit();
   if (progress) progress(1.0);

@@ -126,25 +126,6 @@ RasterInfo read_raster_info(const std::string& path) {
   return describe_raster(*dataset, path);
 }
 
-std::vector<int64_t> count_class_pixels(const std::string& mask_path) {
-  GDALDatasetUniquePtr mask = open_raster(mask_path);
-  GDALRasterBand* band = mask->GetRasterBand(1);
-  const int width = mask->GetRasterXSize(), height = mask->GetRasterYSize();
-  int block_w = 0, block_h = 0;
-  band->GetBlockSize(&block_w, &block_h);
-  const int rows = std::max(1, block_h);
-  std::vector<uint8_t> buffer(static_cast<size_t>(width) * static_cast<size_t>(rows));
-  std::vector<int64_t> counts(256, 0);
-  for (int y = 0; y < height; y += rows) {
-    const int count = std::min(rows, height - y);
-    if (band->RasterIO(GF_Read, 0, y, width, count, buffer.data(), width, count, GDT_Byte, 0, 0, nullptr) != CE_None) {
-      throw Error(mask_path + ": cannot read the class mask to count its classes (rows " + std::to_string(y) + ")");
-    }
-    for (size_t i = 0; i < static_cast<size_t>(width) * static_cast<size_t>(count); ++i) ++counts[buffer[i]];
-  }
-  return counts;
-}
-
 std::vector<float> read_band_floats(const std::string& path, int band, int& width, int& height) {
   GDALDatasetUniquePtr dataset = open_raster(path);
   if (band < 1 || band > dataset->GetRasterCount()) {

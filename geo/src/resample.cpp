@@ -250,6 +250,7 @@ PredictStats predict_resampled(GDALDataset& input, const std::string& input_path
   if (progress) progress(0.95);
   mask.complete();
   if (scores) scores->complete();
+  stats.class_pixels = mask.value_counts();  // the mask on the input grid, not the model's
   mask.commit();
   if (scores) scores->commit();
   if (progress) progress(1.0);

@@ -53,26 +53,6 @@ void remove_stale_temporaries(const std::string& final_path) {
 
 namespace {
 
-/// A colour for classes the card does not colour: hues spread by the golden ratio.
-std::array<uint8_t, 3> generated_colour(int id) {
-  const double hue = std::fmod(id * 0.6180339887, 1.0) * 6.0;
-  const double f = hue - std::floor(hue);
-  const auto v = [](double x) { return static_cast<uint8_t>(std::lround(40.0 + 200.0 * x)); };
-  switch (static_cast<int>(hue)) {
-    case 0: return {v(1), v(f), v(0)};
-    case 1: return {v(1 - f), v(1), v(0)};
-    case 2: return {v(0), v(1), v(f)};
-    case 3: return {v(0), v(1 - f), v(1)};
-    case 4: return {v(f), v(0), v(1)};
-    default: return {v(1), v(0), v(1 - f)};
-  }
-}
-
-const ClassInfo* find_class(const std::vector<ClassInfo>& classes, int id) {
-  const auto it = std::find_if(classes.begin(), classes.end(), [id](const ClassInfo& c) { return c.id == id; });
-  return it == classes.end() ? nullptr : &*it;
-}
-
 std::vector<int> overview_factors(int width, int height, int block) {
   std::vector<int> factors;
   for (int f = 2; (std::max(width, height) + f - 1) / f >= block; f *= 2) factors.push_back(f);
@@ -121,22 +101,16 @@ void copy_georeferencing(GDALDataset& from, GDALDataset& to, const std::string& 
   }
 }
 
-std::string class_name(const std::vector<ClassInfo>& classes, int id) {
-  const ClassInfo* info = find_class(classes, id);
-  return info != nullptr && !info->name.empty() ? info->name : "class " + std::to_string(id);
-}
-
 void apply_class_style(GDALRasterBand& band, const std::vector<ClassInfo>& classes, int num_classes) {
   GDALColorTable table;
   CPLStringList names;
   std::string listed;  // "0=Sky;1=Building": band metadata, kept inside the TIFF (GDAL_METADATA tag)
-  for (int id = 0; id < num_classes; ++id) {
-    const ClassInfo* info = find_class(classes, id);
-    const auto rgb = info != nullptr ? info->rgb : generated_colour(id);
-    const GDALColorEntry entry{rgb[0], rgb[1], rgb[2], 255};
-    table.SetColorEntry(id, &entry);
-    names.AddString(class_name(classes, id).c_str());
-    listed += (id > 0 ? ";" : "") + std::to_string(id) + "=" + class_name(classes, id);
+  for (const ClassInfo& info : complete_class_table(classes, num_classes)) {
+    if (info.id < 0 || info.id >= num_classes) continue;  // ids come in order: index = class id
+    const GDALColorEntry entry{info.rgb[0], info.rgb[1], info.rgb[2], 255};
+    table.SetColorEntry(info.id, &entry);
+    names.AddString(info.name.c_str());
+    listed += (info.id > 0 ? ";" : "") + std::to_string(info.id) + "=" + info.name;
   }
   detail::check(band.SetMetadataItem("CLASSES", listed.c_str()), "setting the class list");
   const GDALColorEntry transparent{0, 0, 0, 0};
@@ -236,6 +210,9 @@ GridWriter::~GridWriter() {
 void GridWriter::append_rows(int count, const void* data) {
   const size_t row_bytes = static_cast<size_t>(width_) * static_cast<size_t>(type_size_);
   const auto* src = static_cast<const unsigned char*>(data);
+  if (bands_ == 1 && type_size_ == 1) {
+    for (size_t i = 0; i < static_cast<size_t>(count) * row_bytes; ++i) ++value_counts_[src[i]];
+  }
   int done = 0;
   while (done < count) {
     const int take = std::min(count - done, options_.block_size - pending_rows_);

@@ -10,6 +10,7 @@
 #include "terraseg/core/bench.hpp"
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/geo/threads.hpp"
 
 namespace terraseg::cli {
 namespace {
@@ -46,8 +47,8 @@ class BenchCommand final : public Command {
 
   int run() override {
     LoadedModel model = load_model_file(model_path_);
-    set_thread_count(common_->threads);
-    EngineOptions options = engine_options(common_->threads, parse_precision(precision_));
+    threads_ = geo::set_thread_count(common_->threads);
+    EngineOptions options = engine_options(parse_precision(precision_));
     if (convolution_ == "direct") options.convolution = EngineOptions::Convolution::direct;
     Engine engine(model.graph, options);
     const Dims& declared = model.graph.input_dims;
@@ -88,7 +89,7 @@ class BenchCommand final : public Command {
     const double fraction = ceiling > 0.0 ? result.gflops_per_s / ceiling : 0.0;
     if (json_) {
       doc_.update({{"model", model_path_},        {"height", height_},
-                   {"width", width_},             {"threads", common_->threads},
+                   {"width", width_},             {"threads", threads_},
                    {"precision", precision_},     {"runs", result.iterations},
                    {"median_ms", result.median_ms}, {"min_ms", result.min_ms},
                    {"gflop", result.flops / 1e9}, {"gflop_per_s", result.gflops_per_s},
@@ -188,6 +189,7 @@ class BenchCommand final : public Command {
   int warmup_ = 2;
   std::string precision_ = "f32";
   std::string convolution_ = "auto";
+  int threads_ = 0;   ///< the thread count that ran (--threads resolved)
   int winograd_ = 0;  ///< convolutions the plan runs as Winograd
   PlanStats plan_;    ///< the timed plan: its layout/algorithm choice and how it was made
   nlohmann::json doc_ = nlohmann::json::object();  ///< --json: everything measured, printed once at the end

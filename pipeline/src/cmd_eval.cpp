@@ -21,6 +21,7 @@
 #include "terraseg/geo/blend.hpp"
 #include "terraseg/geo/dataset.hpp"
 #include "terraseg/geo/raster_io.hpp"
+#include "terraseg/geo/threads.hpp"
 
 namespace terraseg::cli {
 namespace {
@@ -74,7 +75,8 @@ class EvalCommand final : public Command {
                    "cropped back, as predict runs them\n";
     }
     const ModelCard card = model.graph.card;
-    EngineOptions options = engine_options(common_->threads, parse_precision(precision_));
+    geo::set_thread_count(common_->threads);
+    EngineOptions options = engine_options(parse_precision(precision_));
     if (convolution_ == "direct") options.convolution = EngineOptions::Convolution::direct;
     Engine engine(model.graph, options);
     const int classes = std::max<int>(2, static_cast<int>(card.classes.size()));

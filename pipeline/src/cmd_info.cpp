@@ -11,6 +11,7 @@
 #include "terraseg/core/input_geometry.hpp"
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/geo/threads.hpp"
 
 namespace terraseg::cli {
 namespace {
@@ -30,9 +31,8 @@ class InfoCommand final : public Command {
     std::string warning;
     LoadedModel model = load_model_file(model_path_, &warning);
     const Graph& graph = model.graph;
-    EngineOptions options;  // the plan's statistics only: fixed rules, nothing measured
-    options.threads = common_->threads;
-    Engine engine(graph, options);
+    geo::set_thread_count(common_->threads);
+    Engine engine(graph, EngineOptions{});  // the plan's statistics only: fixed rules, nothing measured
     Dims dims = graph.input_dims;
     if (dims.size() != 4) throw terraseg::Error(model_path_ + ": input '" + graph.input + "' is not NCHW (dims " + to_string(dims) + ")");
     const InputGeometry geometry = input_geometry(graph);

@@ -10,6 +10,7 @@
 #include "terraseg/geo/predict.hpp"
 #include "terraseg/geo/writer.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/geo/threads.hpp"
 
 namespace terraseg::cli {
 namespace {
@@ -87,8 +88,8 @@ class PredictCommand final : public Command {
       make_folder(std::filesystem::path(request.logits_path).parent_path(), "--logits");
       make_folder(std::filesystem::path(request.vectors_path).parent_path(), "--vectors");
     }
-    set_thread_count(common_->threads);
-    Engine engine(model.graph, engine_options(common_->threads, parse_precision(precision_)));
+    geo::set_thread_count(common_->threads);
+    Engine engine(model.graph, engine_options(parse_precision(precision_)));
     ProgressDisplay display(common_->quiet);
     for (const PredictRequest& request : requests) {
       const std::string& input = request.input;

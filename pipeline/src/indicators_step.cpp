@@ -90,30 +90,6 @@ geo::RoadGraphOptions road_graph_options(const IndicatorStepOptions& options, co
 
 }  // namespace
 
-std::string unit_id(const RegionConfig& region, const std::string& task, const std::filesystem::path& input) {
-  return region.name + "__" + task + "__" + input.stem().string();
-}
-
-std::filesystem::path model_input_path(const RunConfig& config, const RegionConfig& region,
-                                       const std::filesystem::path& input) {
-  if (region.tasks.empty() || (!region.grid && !region.aoi)) return input;
-  const std::string id = unit_id(region, region.tasks.front(), input);
-  return config.output_dir / ".terraseg" / (region.grid ? "grid" : "aoi") / (id + ".vrt");
-}
-
-std::filesystem::path task_mask_path(const RunConfig& config, const RegionConfig& region, const std::string& task,
-                                     const std::filesystem::path& input) {
-  const std::filesystem::path dir = config.output_dir / region.name;
-  return region.inputs.size() == 1 ? dir / (task + ".tif") : dir / task / (input.stem().string() + ".tif");
-}
-
-IndicatorPaths indicator_paths(const RunConfig& config, const RegionConfig& region, const std::filesystem::path& input) {
-  const std::filesystem::path dir = config.output_dir / region.name;
-  if (region.inputs.size() == 1) return {dir / "indicators.tif", dir / "roads-centrelines.gpkg"};
-  const std::string stem = input.stem().string();
-  return {dir / "indicators" / (stem + ".tif"), dir / "roads-centrelines" / (stem + ".gpkg")};
-}
-
 json region_input_indicators(const RunConfig& config, const RegionConfig& region, const std::filesystem::path& input,
                              const IndicatorStepOptions& options, const WarnFn& warn) {
   json doc = {{"region", region.name}, {"input", input.string()}};
@@ -152,7 +128,7 @@ json region_input_indicators(const RunConfig& config, const RegionConfig& region
   return doc;
 }
 
-json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& warn, ProgressDisplay* display) {
+json compute_run_indicators(const RunConfig& config, const WarnFn& warn, ProgressDisplay* display) {
   json result = {{"indicators", json::object()}, {"maps", json::array()}};
   if (!config.indicators.enabled) return result;
   IndicatorStepOptions step_options;
@@ -181,7 +157,7 @@ json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& 
   }
   result["indicators"]["aerial"] = aerial;
   if (display && !config.street_view.points.empty()) display->begin("street view " + config.street_view.points.filename().string());
-  json street = run_street_view_step(config, threads, warn, [display](double f) {
+  json street = run_street_view_step(config, warn, [display](double f) {
     if (display) display->update(f);
   });
   if (display && !config.street_view.points.empty()) display->end();

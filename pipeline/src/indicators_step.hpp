@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "progress.hpp"
+#include "run_layout.hpp"
 #include "street_view_step.hpp"
 #include "terraseg/geo/indicators.hpp"
 #include "terraseg/pipeline/config.hpp"
@@ -29,29 +30,6 @@ struct IndicatorStepOptions {
   std::optional<double> smooth_mask_m;      ///< metres; unset = from road_width_m, 0 = off
 };
 
-/// Paths of one region input's indicator outputs: with one input `<out>/<region>/indicators.tif` and
-/// `roads-centrelines.gpkg`; with several, `<out>/<region>/indicators/<stem>.tif` and
-/// `<out>/<region>/roads-centrelines/<stem>.gpkg` (mirroring the masks' layout).
-struct IndicatorPaths {
-  std::filesystem::path grid;
-  std::filesystem::path centrelines;
-};
-IndicatorPaths indicator_paths(const RunConfig& config, const RegionConfig& region, const std::filesystem::path& input);
-
-/// The mask run_job writes for (region, task, input): `<out>/<region>/<task>.tif`, or
-/// `<out>/<region>/<task>/<stem>.tif` for regions with several inputs.
-/// The raster the models of `region` read for `input` (after `terraseg run` prepared it): the region
-/// grid's VRT, else the area-of-interest VRT, else the input itself. Indicators read it so that
-/// masks, spectral bands and cells share one grid.
-std::filesystem::path model_input_path(const RunConfig& config, const RegionConfig& region,
-                                       const std::filesystem::path& input);
-
-/// "<region>__<task>__<input stem>": names a unit's record and its VRTs.
-std::string unit_id(const RegionConfig& region, const std::string& task, const std::filesystem::path& input);
-
-std::filesystem::path task_mask_path(const RunConfig& config, const RegionConfig& region, const std::string& task,
-                                     const std::filesystem::path& input);
-
 /// Aerial indicators of one region input. Returns its summary object ("region", "input", "grid",
 /// "bands", greenery / road values, "road_length_km", "intersections", ...), or an object with
 /// "skipped" and the reason (not georeferenced, nothing to compute from).
@@ -64,7 +42,7 @@ nlohmann::json region_input_indicators(const RunConfig& config, const RegionConf
 /// Nothing is computed when config.indicators.enabled is false (both members empty).
 /// Call once after all units are complete, before write_run_summary().
 /// `display` (may be null) shows a progress line per region input and for the street-view photos.
-nlohmann::json compute_run_indicators(const RunConfig& config, int threads, const WarnFn& warn = {},
+nlohmann::json compute_run_indicators(const RunConfig& config, const WarnFn& warn = {},
                                       ProgressDisplay* display = nullptr);
 
 /// The files compute_run_indicators() reported writing (indicator grids, centreline GeoPackages,

@@ -7,15 +7,6 @@
 namespace terraseg {
 namespace {
 
-/// Fills the classes of a card that has none from the graph's declared class count.
-void default_classes(ModelCard& card, int classes, const std::vector<std::string>& names) {
-  if (!card.classes.empty()) return;
-  for (int id = 0; id < classes; ++id) {
-    const std::string name = id < static_cast<int>(names.size()) ? names[static_cast<size_t>(id)] : "class " + std::to_string(id);
-    card.classes.push_back({id, name, default_class_colour(id)});
-  }
-}
-
 Graph build_native(const ModelRef& ref) {
   if (ref.builder == "unet") {
     UNetSpec spec;
@@ -34,8 +25,6 @@ Graph build_native(const ModelRef& ref) {
 }
 
 }  // namespace
-
-void ensure_class_table(ModelCard& card, int classes) { default_classes(card, classes, {}); }
 
 LoadedModel load_model_file(const std::string& path, std::string* warning) {
   LoadedModel model{load_onnx(path), path, true};
@@ -61,7 +50,10 @@ LoadedModel load_model(const ModelRef& ref, std::string* warning) {
   card.bands = {"red", "green", "blue"};
   card.scale = 1.0 / 255.0;
   card.classes.clear();
-  default_classes(card, ref.classes, ref.class_names);
+  for (size_t id = 0; id < ref.class_names.size() && static_cast<int>(id) < ref.classes; ++id) {
+    card.classes.push_back({static_cast<int>(id), ref.class_names[id], default_class_colour(static_cast<int>(id))});
+  }
+  card.classes = complete_class_table(card.classes, ref.classes);
   return model;
 }
 
@@ -71,9 +63,8 @@ EngineOptions::Tuning g_tuning = EngineOptions::Tuning::rules;
 
 void set_engine_tuning(EngineOptions::Tuning tuning) { g_tuning = tuning; }
 
-EngineOptions engine_options(int threads, Precision precision) {
+EngineOptions engine_options(Precision precision) {
   EngineOptions options;
-  options.threads = threads;
   options.precision = precision;
   options.tuning = g_tuning;
   return options;

@@ -19,14 +19,13 @@ struct LoadedModel {
 /// How every Engine this process makes chooses its plans (EngineOptions::tuning), set once at the CLI
 /// edge: `--tuning`, else $TERRASEG_TUNING, else measure.
 void set_engine_tuning(EngineOptions::Tuning tuning);
-/// EngineOptions for `threads` and `precision` with the process's tuning.
-EngineOptions engine_options(int threads, Precision precision);
+/// EngineOptions for `precision` with the process's tuning (engines run on the process's thread
+/// count, set once at the command's edge).
+EngineOptions engine_options(Precision precision);
 /// "measure" | "rules"; throws Error naming `source` otherwise.
 EngineOptions::Tuning parse_tuning(const std::string& text, const std::string& source);
 
 LoadedModel load_model(const ModelRef& ref, std::string* warning = nullptr);
 LoadedModel load_model_file(const std::string& path, std::string* warning = nullptr);
-/// Gives a card without classes generic names and colours for `classes` output channels.
-void ensure_class_table(ModelCard& card, int classes);
 
 }  // namespace terraseg

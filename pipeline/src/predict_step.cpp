@@ -39,8 +39,8 @@ int model_classes(Engine& engine, const ModelCard& card, int channels, const Til
   return static_cast<int>(scores.dim(1));
 }
 
-std::map<int, int64_t> class_histogram(const std::string& mask_path, int classes) {
-  const std::vector<int64_t> counts = geo::count_class_pixels(mask_path);
+/// Pixels per class id 0..classes-1 (nodata and ids past the head left out).
+std::map<int, int64_t> class_histogram(const std::array<int64_t, 256>& counts, int classes) {
   std::map<int, int64_t> result;
   for (int id = 0; id < classes; ++id) result[id] = counts[static_cast<size_t>(id)];
   return result;
@@ -231,12 +231,7 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
     check_window_memory(engine, channels, classes, tiling, window,
                         request.tile ? request.tile_source : "the model card's 'tile'");
   }
-  std::vector<ClassInfo> class_table = card.classes;
-  if (class_table.empty()) {
-    ModelCard generic;
-    ensure_class_table(generic, classes);
-    class_table = generic.classes;
-  }
+  const std::vector<ClassInfo> class_table = complete_class_table(card.classes, classes);
 
   geo::PredictOptions options;
   options.tile_height = tiling.tile[0];
@@ -277,7 +272,8 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
     report.plan = plan.plan_choice + " (" + plan.plan_choice_from + ")";
     report.emulated_bf16_convolutions = plan.emulated_bf16_convolutions;
   }
-  report.class_pixels = class_histogram(request.mask_path, classes);
+  report.class_pixels = class_histogram(stats.class_pixels, classes);
+  report.classes = class_table;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

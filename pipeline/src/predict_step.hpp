@@ -46,6 +46,9 @@ struct PredictReport {
   bool georeferenced = false;
   double seconds = 0.0;
   std::map<int, int64_t> class_pixels;      ///< class id -> pixel count (nodata excluded)
+  /// The class table the outputs carry: the card's, completed (complete_class_table) to the model's
+  /// output channels. Summaries and STAC Items name classes from it, as the mask does.
+  std::vector<ClassInfo> classes;
   std::optional<double> resample_ratio;     ///< input / model pixel size, when the input was resampled
   int64_t tiles_inferred = 0;               ///< windows given to the model
   std::array<int, 2> window{0, 0};          ///< the window the model saw (height, width)

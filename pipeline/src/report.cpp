@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "report_html.hpp"
+#include "run_layout.hpp"
 #include "run_summary.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/markup.hpp"
@@ -139,7 +140,7 @@ void write_report(const std::filesystem::path& output_dir, const json& summary) 
   }
   html << "</table>\n</body></html>\n";
 
-  const std::filesystem::path final_path = output_dir / "report.html";
+  const std::filesystem::path final_path = report_path(output_dir);
   geo::remove_stale_temporaries(final_path.string());
   const std::filesystem::path temporary = final_path.string() + ".tmp";
   std::ofstream(temporary) << html.str();

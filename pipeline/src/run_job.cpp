@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "indicators_step.hpp"
+#include "run_layout.hpp"
 #include "models.hpp"
 #include "predict_step.hpp"
 #include "progress.hpp"
@@ -18,10 +19,9 @@
 #include "run_summary.hpp"
 #include "stac.hpp"
 #include "terraseg/core/error.hpp"
-#include "terraseg/core/threads.hpp"
 #include "terraseg/geo/aoi.hpp"
-#include "terraseg/geo/qgis_style.hpp"
 #include "terraseg/geo/target_grid.hpp"
+#include "terraseg/geo/threads.hpp"
 
 namespace terraseg {
 namespace {
@@ -30,14 +30,18 @@ using nlohmann::json;
 
 struct Unit {
   size_t index = 0;
-  std::string id;  ///< stable, file-name safe: <region>__<task>__<input stem>
+  std::string id;  ///< unit_id(): <region>__<task>__<input stem>
   const RegionConfig* region = nullptr;
   std::filesystem::path input;
   std::string task;
+  UnitPaths paths;
   PredictRequest request;
-};
 
-std::filesystem::path unit_dir(const RunConfig& config) { return config.output_dir / ".terraseg" / "units"; }
+  /// "region 'r', task 't', input 'i'": what a message about this unit starts with.
+  std::string where() const {
+    return "region '" + region->name + "', task '" + task + "', input '" + input.string() + "'";
+  }
+};
 
 std::vector<Unit> plan_units(const RunConfig& config) {
   std::vector<Unit> units;
@@ -48,13 +52,12 @@ std::vector<Unit> plan_units(const RunConfig& config) {
         unit.region = &region;
         unit.input = input;
         unit.task = task;
-        const std::filesystem::path mask = task_mask_path(config, region, task, input);
-        const std::string base = (mask.parent_path() / mask.stem()).string();
         unit.id = unit_id(region, task, input);
+        unit.paths = unit_paths(config, region, task, input);
         unit.request.input = input.string();
-        unit.request.mask_path = mask.string();
-        if (config.outputs.scores) unit.request.logits_path = base + "-scores.tif";
-        if (config.outputs.vectors) unit.request.vectors_path = base + ".gpkg";
+        unit.request.mask_path = unit.paths.mask.string();
+        unit.request.logits_path = unit.paths.scores.string();
+        unit.request.vectors_path = unit.paths.vectors.string();
         unit.request.tile = config.tiling.tile;
         unit.request.overlap = config.tiling.overlap;
         unit.request.tile_source = config.source.string() + ": key 'tiling.tile'";
@@ -71,18 +74,17 @@ std::vector<Unit> plan_units(const RunConfig& config) {
   return units;
 }
 
-/// Points `unit` at `.terraseg/<kind>/<unit id>.vrt` (see model_input_path), written by
+/// Points `unit` at its input view input_view_path(kind) (see model_input_path), written by
 /// make(current input, vrt); a failure is reported under the region's config key `kind`.
 template <typename MakeVrt>
 void read_through_vrt(const RunConfig& config, Unit& unit, const std::string& kind, const MakeVrt& make) {
-  const std::filesystem::path dir = config.output_dir / ".terraseg" / kind;
-  std::filesystem::create_directories(dir);
-  const std::string vrt = (dir / (unit.id + ".vrt")).string();
+  const std::filesystem::path path = input_view_path(config, kind, unit.id);
+  std::filesystem::create_directories(path.parent_path());
+  const std::string vrt = path.string();
   try {
     make(unit.request.input, vrt);
   } catch (const Error& e) {
-    throw Error(config.source.string() + ": key 'regions' (region '" + unit.region->name + "', " + kind + "): " +
-                e.what());
+    throw Error(config.source.string() + ": key 'regions' (" + unit.where() + ", " + kind + "): " + e.what());
   }
   unit.request.input = vrt;
 }
@@ -90,8 +92,9 @@ void read_through_vrt(const RunConfig& config, Unit& unit, const std::string& ki
 /// Every unit's input view, made before any unit runs so that a bad one writes nothing: an area of
 /// interest reads the input through a VRT window (checked for an empty intersection); a region grid
 /// then warps that onto the region's CRS, pixel size and pixel lattice, whatever the inputs' CRSs.
-void prepare_input_views(const RunConfig& config, std::vector<Unit>& units) {
+void prepare_input_views(const RunConfig& config, std::vector<Unit>& units, std::string& failed_unit) {
   for (Unit& unit : units) {
+    failed_unit = unit.id;  // the unit whose view is being made, should it fail
     if (const auto& aoi = unit.region->aoi) {
       read_through_vrt(config, unit, "aoi", [&aoi](const std::string& input, const std::string& vrt) {
         geo::crop_to_aoi(input, geo::AreaOfInterest{aoi->bbox, aoi->polygon, aoi->crs}, vrt);
@@ -103,19 +106,12 @@ void prepare_input_views(const RunConfig& config, std::vector<Unit>& units) {
       });
     }
   }
+  failed_unit.clear();
 }
 
-std::vector<std::string> unit_outputs(const Unit& unit) {
-  std::vector<std::string> outputs{unit.request.mask_path, geo::qgis_style_path(unit.request.mask_path)};
-  if (!unit.request.logits_path.empty()) outputs.push_back(unit.request.logits_path);
-  if (!unit.request.vectors_path.empty()) outputs.push_back(unit.request.vectors_path);
-  outputs.push_back(stac_item_path(unit.request.mask_path));
-  return outputs;
-}
-
-bool unit_complete(const RunConfig& config, const Unit& unit) {
-  if (!std::filesystem::exists(unit_dir(config) / (unit.id + ".json"))) return false;
-  for (const auto& output : unit_outputs(unit)) {
+bool unit_complete(const Unit& unit) {
+  if (!std::filesystem::exists(unit.paths.record)) return false;
+  for (const auto& output : unit.paths.outputs()) {
     if (!std::filesystem::exists(output)) return false;
   }
   return true;
@@ -124,7 +120,7 @@ bool unit_complete(const RunConfig& config, const Unit& unit) {
 /// Models are loaded (and planned) once per task, lazily, and reused for every unit.
 class ModelCache {
  public:
-  ModelCache(const RunConfig& config, int threads) : config_(config), threads_(threads) {}
+  explicit ModelCache(const RunConfig& config) : config_(config) {}
 
   struct Entry {
     LoadedModel model;
@@ -138,13 +134,12 @@ class ModelCache {
     Entry entry{load_model(config_.models.at(task), &warning), nullptr};
     if (!warning.empty()) std::cerr << "terraseg: warning: " << warning << '\n';
     const ModelRef& ref = config_.models.at(task);
-    entry.engine = std::make_unique<Engine>(entry.model.graph, engine_options(threads_, parse_precision(ref.precision)));
+    entry.engine = std::make_unique<Engine>(entry.model.graph, engine_options(parse_precision(ref.precision)));
     return entries_.emplace(task, std::move(entry)).first->second;
   }
 
  private:
   const RunConfig& config_;
-  int threads_;
   std::map<std::string, Entry> entries_;
 };
 
@@ -152,7 +147,7 @@ json run_unit(const RunConfig& config, const Unit& unit, ModelCache& models, Pro
              const std::string& run_started) {
   ModelCache::Entry& entry = models.get(unit.task);
   std::filesystem::create_directories(std::filesystem::path(unit.request.mask_path).parent_path());
-  for (const auto& output : unit_outputs(unit)) geo::remove_stale_temporaries(output);
+  for (const auto& output : unit.paths.outputs()) geo::remove_stale_temporaries(output);
   display.begin(unit.id);
   const PredictReport report = predict_file(*entry.engine, entry.model.graph.card, unit.request,
                                             [&display](double fraction) { display.update(fraction); });
@@ -170,29 +165,38 @@ json run_unit(const RunConfig& config, const Unit& unit, ModelCache& models, Pro
                      {"terraseg:task", unit.task},
                      {"terraseg:model", entry.model.source},
                      {"terraseg:trained", entry.model.trained}};
-  write_stac_item(unit.request.mask_path, entry.model.graph.card, stac);
-  json record = unit_record(unit.region->name, unit.task, unit.request.input, entry.model, unit_outputs(unit), report);
+  ModelCard card = entry.model.graph.card;
+  card.classes = report.classes;  // the table the mask carries
+  write_stac_item(unit.request.mask_path, card, stac);
+  json record = unit_record(unit.region->name, unit.task, unit.request.input, entry.model, unit.paths.outputs(), report);
   record["input"]["source"] = unit.input.string();
   return record;
 }
 
-/// Runs this shard's units that are not complete (with --resume); returns how many ran.
-int run_units(const RunConfig& config, const RunOptions& options, const std::vector<Unit>& units, int threads,
-              RunLog& log, const std::string& run_started) {
-  ModelCache models(config, threads);
+/// Runs this shard's units that are not complete (with --resume); returns how many ran. A unit's
+/// failure is rethrown naming its region, task and input; `failed_unit` is then its id.
+int run_units(const RunConfig& config, const RunOptions& options, const std::vector<Unit>& units, RunLog& log,
+              const std::string& run_started, std::string& failed_unit) {
+  ModelCache models(config);
   ProgressDisplay display(options.quiet);
   int computed = 0;
   for (const Unit& unit : units) {
     if (static_cast<int>(unit.index % static_cast<size_t>(options.shard_count)) != options.shard_index) continue;
-    if (options.resume && unit_complete(config, unit)) {
+    if (options.resume && unit_complete(unit)) {
       // Complete, so nothing writes it any more: whatever a killed run left beside it goes.
-      for (const auto& output : unit_outputs(unit)) geo::remove_stale_temporaries(output);
+      for (const auto& output : unit.paths.outputs()) geo::remove_stale_temporaries(output);
       log.event("unit_skipped", {{"unit", unit.id}, {"reason", "complete"}});
       continue;
     }
     log.event("unit_start", {{"unit", unit.id}, {"input", unit.request.input}, {"task", unit.task}});
-    const json record = run_unit(config, unit, models, display, run_started);
-    write_json_atomically(unit_dir(config) / (unit.id + ".json"), record);
+    json record;
+    try {
+      record = run_unit(config, unit, models, display, run_started);
+    } catch (const Error& e) {
+      failed_unit = unit.id;
+      throw Error(unit.where() + ": " + e.what());
+    }
+    write_json_atomically(unit.paths.record, record);
     log.event("unit_done", {{"unit", unit.id}, {"seconds", record.at("seconds")}, {"outputs", record.at("outputs")},
                             {"warnings", record.at("warnings")}});
     ++computed;
@@ -226,27 +230,28 @@ void apply_shard_environment(RunOptions& options) {
 int run_job(const RunConfig& config, const RunOptions& options) {
   const auto started = std::chrono::system_clock::now();
   // Resolved here, once: the summary and the log record the count that really ran, never "0".
-  const int requested = options.threads > 0 ? options.threads : config.threads;
-  const int threads = requested > 0 ? requested : default_thread_count();
-  set_thread_count(threads);
+  const int threads = geo::set_thread_count(options.threads > 0 ? options.threads : config.threads);
   ensure_writable_dir(config.output_dir, "output_dir in " + config.source.string());
-  std::filesystem::create_directories(unit_dir(config));
+  std::filesystem::create_directories(unit_record_dir(config));
 
   RunLog log(config.output_dir, std::to_string(options.shard_index) + "/" + std::to_string(options.shard_count));
   log.event("run_start", {{"config", config.source.string()}, {"resume", options.resume}, {"threads", threads}});
   std::vector<Unit> units = plan_units(config);
   int computed = 0;
+  std::string failed_unit;
   try {
-    prepare_input_views(config, units);
-    computed = run_units(config, options, units, threads, log, iso_time(started));
+    prepare_input_views(config, units, failed_unit);
+    computed = run_units(config, options, units, log, iso_time(started), failed_unit);
   } catch (const Error& e) {
-    log.event("error", {{"message", e.what()}});
+    json error{{"message", e.what()}};
+    if (!failed_unit.empty()) error["unit"] = failed_unit;
+    log.event("error", error);
     throw;
   }
 
   std::vector<json> records;
   for (const Unit& unit : units) {
-    if (!unit_complete(config, unit)) {
+    if (!unit_complete(unit)) {
       log.event("shard_done", {{"computed_here", computed}, {"pending", unit.id}});
       if (!options.quiet) {
         std::cerr << "terraseg: " << computed << " unit(s) computed; other shards still pending, "
@@ -254,12 +259,12 @@ int run_job(const RunConfig& config, const RunOptions& options) {
       }
       return computed;
     }
-    std::ifstream stream(unit_dir(config) / (unit.id + ".json"));
+    std::ifstream stream(unit.paths.record);
     records.push_back(json::parse(stream));
   }
   ProgressDisplay display(options.quiet);
   const json indicators = compute_run_indicators(
-      config, threads,
+      config,
       [&display, &log](const std::string& m) {
         display.warn(m);
         log.event("warning", {{"message", m}});
@@ -268,12 +273,14 @@ int run_job(const RunConfig& config, const RunOptions& options) {
   const json summary = write_run_summary(config, records, indicators, started, threads);
   write_report(config.output_dir, summary);
   std::vector<std::string> items;
-  for (const Unit& unit : units) items.push_back(stac_item_path(unit.request.mask_path));
+  for (const Unit& unit : units) items.push_back(unit.paths.stac_item.string());
   std::vector<std::string> others = indicator_outputs(indicators);
-  for (const char* name : {"run-summary.json", "report.html"}) others.push_back((config.output_dir / name).string());
+  for (const auto& path : {run_summary_path(config.output_dir), report_path(config.output_dir)}) {
+    others.push_back(path.string());
+  }
   write_stac_collection(config.output_dir, config.source.filename().string(), items, others);
   log.event("run_done", {{"units", records.size()}, {"computed_here", computed}});
-  if (!options.quiet) std::cerr << "terraseg: wrote " << (config.output_dir / "run-summary.json").string() << '\n';
+  if (!options.quiet) std::cerr << "terraseg: wrote " << run_summary_path(config.output_dir).string() << '\n';
   return computed;
 }
 

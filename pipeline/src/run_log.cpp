@@ -7,6 +7,8 @@
 #include <iomanip>
 #include <sstream>
 
+#include "run_layout.hpp"
+
 namespace terraseg {
 namespace {
 
@@ -24,7 +26,7 @@ std::string now_iso_millis() {
 }  // namespace
 
 RunLog::RunLog(const std::filesystem::path& output_dir, std::string shard)
-    : path_(output_dir / "terraseg-log.jsonl"), shard_(std::move(shard)), stream_(path_, std::ios::app) {}
+    : path_(run_log_path(output_dir)), shard_(std::move(shard)), stream_(path_, std::ios::app) {}
 
 void RunLog::event(const std::string& name, const nlohmann::json& fields) {
   if (!stream_) return;  // logging never fails a run; the run's own errors still reach stderr

@@ -8,6 +8,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "run_layout.hpp"
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/version.hpp"
@@ -28,12 +29,12 @@ std::string iso_time(std::chrono::system_clock::time_point when) {
 
 namespace {
 
-json class_fractions(const LoadedModel& model, const PredictReport& report) {
+json class_fractions(const PredictReport& report) {
   int64_t total = 0;
   for (const auto& entry : report.class_pixels) total += entry.second;
   json fractions = json::object();
   for (const auto& [id, count] : report.class_pixels) {
-    fractions[model.graph.card.class_name(id)] = total > 0 ? static_cast<double>(count) / static_cast<double>(total) : 0.0;
+    fractions[class_name(report.classes, id)] = total > 0 ? static_cast<double>(count) / static_cast<double>(total) : 0.0;
   }
   return fractions;
 }
@@ -49,7 +50,7 @@ json versions() {
 json unit_record(const std::string& region, const std::string& task, const std::string& input,
                  const LoadedModel& model, const std::vector<std::string>& outputs, const PredictReport& report) {
   json classes = json::array();
-  for (const ClassInfo& info : model.graph.card.classes) {
+  for (const ClassInfo& info : report.classes) {  // the table the mask carries
     classes.push_back({{"id", info.id}, {"name", info.name}, {"rgb", {info.rgb[0], info.rgb[1], info.rgb[2]}}});
   }
   return {{"region", region},
@@ -67,7 +68,7 @@ json unit_record(const std::string& region, const std::string& task, const std::
           // What the engine actually ran: precision, plan choice and convolutions bf16 fell back from.
           {"engine", {{"precision", report.precision}, {"plan", report.plan},
                       {"emulated_bf16_convolutions", report.emulated_bf16_convolutions}}},
-          {"class_fractions", class_fractions(model, report)},
+          {"class_fractions", class_fractions(report)},
           {"warnings", report.warnings}};
 }
 
@@ -96,7 +97,7 @@ json write_run_summary(const RunConfig& config, const std::vector<json>& unit_re
   if (!all_trained) {
     summary["notice"] = "Some models are UNTRAINED (random weights): their masks demonstrate the pipeline only.";
   }
-  write_json_atomically(config.output_dir / "run-summary.json", summary);
+  write_json_atomically(run_summary_path(config.output_dir), summary);
   return summary;
 }
 

@@ -77,7 +77,7 @@ std::string relative_href(const fs::path& target, const fs::path& from_dir) {
 json classification(const ModelCard& card) {
   json classes = json::array();
   for (const ClassInfo& info : card.classes) {
-    std::string name = info.name.empty() ? "class_" + std::to_string(info.id) : info.name;
+    std::string name = class_name(card.classes, info.id);
     const std::string description = name;
     std::replace_if(name.begin(), name.end(), [](unsigned char c) { return !std::isalnum(c) && c != '-'; }, '_');
     char colour[8];
@@ -129,13 +129,6 @@ json read_json(const fs::path& path) {
 }
 
 }  // namespace
-
-std::string stac_item_path(const std::string& raster_path) {
-  const fs::path path(raster_path);
-  return (path.parent_path() / (path.stem().string() + ".stac.json")).string();
-}
-
-fs::path stac_collection_path(const fs::path& output_dir) { return output_dir / "collection.json"; }
 
 std::pair<std::string, std::string> raster_acquisition_time(const std::string& path) {
   if (path.empty()) return {};

@@ -8,15 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "run_layout.hpp"  // stac_item_path, stac_collection_path
 #include "terraseg/core/model_card.hpp"
 
 namespace terraseg {
-
-/// STAC Item path for `raster_path`: "<dir>/<stem>.stac.json".
-std::string stac_item_path(const std::string& raster_path);
-
-/// The run's STAC Collection: "<output_dir>/collection.json".
-std::filesystem::path stac_collection_path(const std::filesystem::path& output_dir);
 
 /// What an Item describes besides the mask itself.
 struct StacItemRequest {

@@ -172,14 +172,14 @@ geo::LevelScheme level_scheme(const StreetViewConfig& view) {
 
 }  // namespace
 
-json run_street_view_step(const RunConfig& config, int threads, const WarnFn& warn,
+json run_street_view_step(const RunConfig& config, const WarnFn& warn,
                           const std::function<void(double)>& progress) {
   if (config.street_view.points.empty()) return nullptr;
   const ModelRef& ref = config.models.at(config.street_view.model);
   std::string warning;
   LoadedModel model = load_model(ref, &warning);
   if (!warning.empty() && warn) warn(warning);
-  Engine engine(model.graph, engine_options(threads, parse_precision(ref.precision)));
+  Engine engine(model.graph, engine_options(parse_precision(ref.precision)));
   const int num_classes = model.graph.card.classes.empty() ? ref.classes : static_cast<int>(model.graph.card.classes.size());
   StreetViewOptions options;
   options.cell_size_m = config.indicators.cell_size_m;

@@ -64,7 +64,7 @@ nlohmann::json street_view_json(const StreetViewResult& result);
 /// CRS when they name exactly one, else the UTM zone of the points) and the cell size
 /// (indicators.cell_size_m), runs, and returns street_view_json() plus "model" and "trained".
 /// Returns a null json when the config has no street_view.points.
-nlohmann::json run_street_view_step(const RunConfig& config, int threads, const WarnFn& warn = {},
+nlohmann::json run_street_view_step(const RunConfig& config, const WarnFn& warn = {},
                                    const std::function<void(double fraction)>& progress = {});
 
 }  // namespace terraseg

@@ -51,3 +51,25 @@ TEST(ModelCard, JsonRoundTrip) {
   EXPECT_DOUBLE_EQ(back.metrics.at("val_f1"), 0.8);
   EXPECT_THROW(ModelCard::from_json("{not json", "m.onnx"), Error);
 }
+
+// One name rule and one palette for classes a card leaves unnamed or uncoloured: the card, the
+// mask's categories and the run summary name them alike.
+TEST(ModelCard, ClassTableIsCompletedOnce) {
+  ModelCard card;
+  card.classes = {{2, "water", {0, 0, 255}}, {0, "", {1, 2, 3}}};
+  EXPECT_EQ(card.class_name(0), "class 0");
+  EXPECT_EQ(card.class_name(7), "class 7");
+  EXPECT_EQ(class_name(card.classes, 2), "water");
+  const std::vector<ClassInfo> table = complete_class_table(card.classes, 4);
+  ASSERT_EQ(table.size(), 4U);
+  for (int id = 0; id < 4; ++id) EXPECT_EQ(table[static_cast<size_t>(id)].id, id);
+  EXPECT_EQ(table[0].name, "class 0");
+  EXPECT_EQ(table[0].rgb, (std::array<uint8_t, 3>{1, 2, 3})) << "a colour the card gives is kept";
+  EXPECT_EQ(table[1].name, "class 1");
+  EXPECT_EQ(table[1].rgb, default_class_colour(1));
+  EXPECT_EQ(table[2].name, "water");
+  EXPECT_EQ(table[3].rgb, default_class_colour(3));
+  // Past the fixed colours the palette keeps giving distinct ones.
+  EXPECT_NE(default_class_colour(12), default_class_colour(0));
+  EXPECT_NE(default_class_colour(13), default_class_colour(12));
+}

@@ -367,9 +367,13 @@ TEST(Predict, NoGeoreferencingStaysWithout) {
   raster.epsg = 0;
   test::write_raster(input, raster);
   const PredictOutputs out{dir / "mask.tif", ""};
-  predict_raster(input, out, InputSpec{}, test::box_model, 3, {}, small_tiles());
+  const PredictStats stats = predict_raster(input, out, InputSpec{}, test::box_model, 3, {}, small_tiles());
   const RasterInfo info = read_raster_info(out.mask_path);
   EXPECT_FALSE(info.geotransform.has_value());
+  // The writer counted every class id it wrote: the counts are the finished mask's.
+  std::array<int64_t, 256> read_back{};
+  for (float v : test::read_band(out.mask_path, 1)) ++read_back[static_cast<size_t>(v)];
+  EXPECT_EQ(stats.class_pixels, read_back);
   EXPECT_TRUE(info.crs_wkt.empty());
   GDALDatasetUniquePtr mask = test::open_output(out.mask_path);
   EXPECT_STREQ(mask->GetRasterBand(1)->GetCategoryNames()[1], "class 1");

@@ -33,15 +33,20 @@ terraseg::Graph tiny_unet(int in_channels = 3) {
   return terraseg::build_unet(spec);
 }
 
-}  // namespace
-
-TEST(BadInputs, ModelBandsMissingFromRasterAreNamed) {
-  TempDir dir;
+/// A red-green-blue-NIR model: RGB rasters lack a band it needs.
+void write_rgbn_model(const std::filesystem::path& path) {
   terraseg::Graph graph = tiny_unet(4);
   graph.card.present = true;
   graph.card.bands = {"red", "green", "blue", "nir"};
   graph.card.classes = {{0, "background", {0, 0, 0}}, {1, "road", {255, 255, 255}}};
-  terraseg::save_onnx(graph, (dir / "rgbn.onnx").string());
+  terraseg::save_onnx(graph, path.string());
+}
+
+}  // namespace
+
+TEST(BadInputs, ModelBandsMissingFromRasterAreNamed) {
+  TempDir dir;
+  write_rgbn_model(dir / "rgbn.onnx");
   const auto raster = make_rgb_raster(dir / "rgb.tif");
 
   const auto result = run_terraseg({"predict", "--model", (dir / "rgbn.onnx").string(), raster.string(), "-o",
@@ -284,4 +289,20 @@ TEST(BadInputs, CardlessModelsTakeTheirNormalisationFromFlagsAndBadNumbersAreNam
                                        (dir / "c.tif").string(), "--std", "0.2,0.2", "-q"});
   EXPECT_EQ(short_std.exit_code, 1);
   EXPECT_NE(short_std.err.find("std values for 3 input channel(s)"), std::string::npos) << short_std.err;
+}
+
+TEST(BadInputs, AUnitsFailureNamesItsRegionTaskAndInputAndTheLogNamesTheUnit) {
+  TempDir dir;
+  write_rgbn_model(dir / "rgbn.onnx");
+  make_rgb_raster(dir / "rgb.tif");
+  write_text(dir / "region.yaml",
+             "output_dir: out\nmodels:\n  roads: {path: rgbn.onnx}\nregions:\n  - name: city\n    inputs: [rgb.tif]\n");
+  const auto result = run_terraseg({"run", (dir / "region.yaml").string(), "-q"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("region 'city', task 'roads', input '"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("nir"), std::string::npos) << result.err;
+  const std::string log = read_file(dir / "out/terraseg-log.jsonl");
+  const size_t error = log.find("\"event\":\"error\"");
+  ASSERT_NE(error, std::string::npos) << log;
+  EXPECT_NE(log.find("\"unit\":\"city__roads__rgb\"", error), std::string::npos) << log;
 }

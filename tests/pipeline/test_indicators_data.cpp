@@ -8,6 +8,7 @@
 #include "models.hpp"
 #include "street_view_step.hpp"
 #include "terraseg/core/engine.hpp"
+#include "terraseg/core/threads.hpp"
 #include "test_support.hpp"
 
 namespace terraseg {
@@ -40,7 +41,8 @@ TEST(IndicatorsRun, LeuvenStreetViewWithTrainedEspnet) {
   }
   TempDir dir;
   const LoadedModel model = load_model_file((*weights / "espnet_city.onnx").string());
-  Engine engine(model.graph, EngineOptions{2});
+  set_thread_count(2);
+  Engine engine(model.graph, EngineOptions{});
   StreetViewOptions options;
   const StreetViewResult result = run_street_view(engine, espnet_card(), 20, test::source_dir() / "samples/street/leuven.csv",
                                                   dir.path(), options, [](const std::string&) {});

@@ -62,7 +62,7 @@ TEST(IndicatorsRun, RegionMasksGiveIndicatorGridAndSummary) {
   write_tif(dir / "out/town/landcover.tif", [](int x, int) { return x < 25 ? 2.0 : 0.0; }, {"building", "road", "vegetation"});
   RunConfig config = config_for(dir, "");
   config.indicators.road_width_m = 4.0;  // 1-pixel roads with 20 m arms: keep the arms (spurs < 10 m go)
-  const json result = compute_run_indicators(config, 1);
+  const json result = compute_run_indicators(config);
   const json& town = result.at("indicators").at("aerial").at(0);
   EXPECT_EQ(town.at("region"), "town");
   EXPECT_EQ(town.at("road_graph"), json({{"road_width_m", 4.0}, {"min_spur_m", 10.0}, {"merge_junctions_m", 4.0},
@@ -99,14 +99,14 @@ TEST(IndicatorsRun, WideRoadsGiveOneJunctionByDefaultAndTheRawGraphWithZeros) {
   };
   write_tif(dir / "out/town/roads.tif", plus, {"background", "road"});
   write_tif(dir / "out/town/landcover.tif", [](int, int) { return 0.0; }, {"building", "road", "vegetation"});
-  const json cleaned = compute_run_indicators(config_for(dir, ""), 1).at("indicators").at("aerial").at(0);
+  const json cleaned = compute_run_indicators(config_for(dir, "")).at("indicators").at("aerial").at(0);
   EXPECT_EQ(cleaned.at("intersections"), 1);
   EXPECT_EQ(cleaned.at("dead_ends"), 4);
   RunConfig off = config_for(dir, "");
   off.indicators.min_spur_m = 0.0;
   off.indicators.merge_junctions_m = 0.0;
   off.indicators.smooth_mask_m = 0.0;
-  const json raw = compute_run_indicators(off, 1).at("indicators").at("aerial").at(0);
+  const json raw = compute_run_indicators(off).at("indicators").at("aerial").at(0);
   EXPECT_GT(raw.at("intersections").get<int>(), 1) << raw.dump();
   EXPECT_EQ(raw.at("road_graph").at("min_spur_m"), 0.0);
 }
@@ -157,7 +157,7 @@ TEST(IndicatorsRun, LeuvenStreetViewWithUntrainedModelWritesEveryOutput) {
   TempDir dir;
   write_tif(dir / "image.tif", [](int, int) { return 0.0; });
   const RunConfig config = parse_run_config(street_yaml(dir), dir / "run.yaml");
-  const json street = run_street_view_step(config, 2);
+  const json street = run_street_view_step(config);
   EXPECT_EQ(street.at("points"), 1);
   EXPECT_EQ(street.at("images"), 2);
   EXPECT_EQ(street.at("role_map"), "class names");

@@ -3,7 +3,7 @@
 core/src/builders.cpp (depth 4, base width 16, 2 classes, conv-BN-ReLU x2 per level, 2x2 transposed
 up-convolutions, concat(skip, up)), batch 4x3x192x192, cross-entropy, SGD momentum.
 
-terraseg_train_peer_bench (tests/core/bench_train_peers.cpp) starts this script with --serve and
+terraseg_train_peer_bench (tests/core/train/bench_train_peers.cpp) starts this script with --serve and
 interleaves its rounds with its own: it writes "steps K" lines on stdin, the script answers each with
 one JSON line {"ms": [...]} (one wall time per step), and "quit" ends it. The first line the script
 prints is a JSON header (torch version, threads, parameter count).

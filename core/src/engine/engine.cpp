@@ -1,7 +1,6 @@
 // The public Engine: graph passes at construction, one cached Plan per input shape, execution.
 #include "terraseg/core/engine.hpp"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -65,8 +64,6 @@ std::string cpu_isa_name() {
   }
 }
 
-void set_thread_count(int threads) { omp_set_num_threads(threads > 0 ? threads : default_thread_count()); }
-
 struct Engine::Impl {
   Graph graph;
   EngineOptions options;
@@ -108,7 +105,6 @@ engine::Plan& Engine::Impl::plan_for(const Dims& dims) {
                                    [](const auto& a, const auto& b) { return a.second->last_use < b.second->last_use; });
     plans.erase(oldest);
   }
-  if (options.threads > 0) set_thread_count(options.threads);
   auto plan = options.tuning == EngineOptions::Tuning::measure
                   ? tuned_plan(dims)
                   : build_plan(dims, {channels_last, options.convolution == EngineOptions::Convolution::automatic});
@@ -138,8 +134,7 @@ std::unique_ptr<engine::Plan> Engine::Impl::tuned_plan(const Dims& dims) {
   using Layout = EngineOptions::Layout;
   const std::filesystem::path cache =
       options.tuning_cache.empty() ? engine::default_choice_cache() : std::filesystem::path(options.tuning_cache);
-  const int threads = options.threads > 0 ? options.threads : default_thread_count();
-  const std::string key = engine::choice_key(engine::cpu_signature(), threads, engine::graph_fingerprint(graph), dims,
+  const std::string key = engine::choice_key(engine::cpu_signature(), thread_count(), engine::graph_fingerprint(graph), dims,
                                              options.precision);
   std::string warning;
   if (const auto cached = engine::load_choice(cache, key, &warning)) {
@@ -238,14 +233,12 @@ Engine& Engine::operator=(Engine&&) noexcept = default;
 
 void Engine::run(const Tensor& input, Tensor& output) {
   engine::Plan& plan = impl_->plan_for(input.dims());
-  if (impl_->options.threads > 0) set_thread_count(impl_->options.threads);
   Tensor* const target = &output;
   plan.execute(input, std::span<Tensor* const>(&target, 1));
 }
 
 std::vector<Tensor> Engine::run_all(const Tensor& input) {
   engine::Plan& plan = impl_->plan_for(input.dims());
-  if (impl_->options.threads > 0) set_thread_count(impl_->options.threads);
   std::vector<Tensor> outputs(plan.output_ids.size());
   std::vector<Tensor*> targets;
   for (Tensor& t : outputs) targets.push_back(&t);

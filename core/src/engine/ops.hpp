@@ -37,7 +37,7 @@ std::vector<PlanNode> fuse_post_ops(const Graph& graph);
 /// values have no other reader by one kChannelAffineOp node (ESPNet's module tails).
 std::vector<PlanNode> fuse_channel_affine(const Graph& graph, std::vector<PlanNode> nodes);
 
-// Shared helpers (op_common.cpp).
+// Shared helpers (op_registry.cpp).
 [[noreturn]] void fail(const Node& node, const std::string& what);
 /// A 2-element spatial attribute (H, W); `fallback` when absent.
 std::array<int64_t, 2> spatial_attr(const Node& node, const std::string& key, std::array<int64_t, 2> fallback);
@@ -77,25 +77,32 @@ struct WinogradConv {
 int plan_winograd_conv(PlanBuilder& builder, const WinogradConv& conv, size_t& fused);
 
 // Op lowering, by file.
+// conv_ops.cpp
 void check_conv(const Node& node);
 void plan_conv(PlanBuilder& builder, const PlanNode& node);
 void plan_conv_transpose(PlanBuilder& builder, const PlanNode& node);
+// pool_ops.cpp
 void check_pool(const Node& node);
 void plan_max_pool(PlanBuilder& builder, const PlanNode& node);
 void plan_average_pool(PlanBuilder& builder, const PlanNode& node);
 void plan_global_average_pool(PlanBuilder& builder, const PlanNode& node);
 void plan_max_unpool(PlanBuilder& builder, const PlanNode& node);
+// elementwise_ops.cpp
 void plan_activation(PlanBuilder& builder, const PlanNode& node);
 void plan_prelu(PlanBuilder& builder, const PlanNode& node);
 void plan_binary_node(PlanBuilder& builder, const PlanNode& node);
-void plan_batch_norm(PlanBuilder& builder, const PlanNode& node);
-void plan_softmax(PlanBuilder& builder, const PlanNode& node);
-void plan_concat(PlanBuilder& builder, const PlanNode& node);
-void plan_channel_affine(PlanBuilder& builder, const PlanNode& node);
-void check_argmax(const Node& node);
-void plan_argmax(PlanBuilder& builder, const PlanNode& node);
 void check_identity(const Node& node);
 void plan_identity(PlanBuilder& builder, const PlanNode& node);
+// norm_ops.cpp
+void plan_batch_norm(PlanBuilder& builder, const PlanNode& node);
+void plan_channel_affine(PlanBuilder& builder, const PlanNode& node);
+// concat_ops.cpp
+void plan_concat(PlanBuilder& builder, const PlanNode& node);
+// softmax_argmax_ops.cpp
+void plan_softmax(PlanBuilder& builder, const PlanNode& node);
+void check_argmax(const Node& node);
+void plan_argmax(PlanBuilder& builder, const PlanNode& node);
+// resize_pad.cpp
 void check_pad(const Node& node);
 void plan_pad(PlanBuilder& builder, const PlanNode& node);
 void check_resize(const Node& node);

@@ -9,7 +9,6 @@
 #include <unordered_map>
 
 #include "terraseg/core/error.hpp"
-#include "terraseg/core/threads.hpp"
 #include "train_op.hpp"
 
 namespace terraseg {
@@ -350,7 +349,5 @@ void TrainGraph::set_input_grad(bool enabled) {
 const Tensor& TrainGraph::input_grad() const { return grad(impl_->graph.input); }
 const Graph& TrainGraph::graph() const { return impl_->graph; }
 Graph& TrainGraph::graph() { return impl_->graph; }
-
-void set_train_threads(int threads) { omp_set_num_threads(threads > 0 ? threads : default_thread_count()); }
 
 }  // namespace terraseg

@@ -63,7 +63,7 @@ bool keeps_layout(const Node& node);
 
 using OpFactory = std::function<std::unique_ptr<TrainOp>(const Node&)>;
 
-/// The one list of ops the trainer supports (registry.cpp).
+/// The one list of ops the trainer supports (op_registry.cpp).
 const std::unordered_map<std::string, OpFactory>& op_registry();
 
 std::unique_ptr<TrainOp> make_conv(const Node& node);

@@ -1,6 +1,6 @@
 #pragma once
 /// Timing helpers for `terraseg bench`: engine latency and the oneDNN f32 matmul ceiling to compare
-/// it with. Both use the current oneDNN thread count (see set_thread_count).
+/// it with. Both use the process's thread count (threads.hpp).
 #include <cstdint>
 
 #include "terraseg/core/engine.hpp"

@@ -18,8 +18,8 @@ enum class Precision { f32, bf16, int8 };
 Precision parse_precision(const std::string& text);
 std::string to_string(Precision precision);
 
+/// Engines run on the process's thread count (threads.hpp: set once, at the CLI edge).
 struct EngineOptions {
-  int threads = 0;                 ///< 0 = all cores
   Precision precision = Precision::f32;
   /// Plans kept at once (least recently used is dropped); each holds its own activation buffers,
   /// so callers with ragged edge tiles should pad them to the full tile size instead.
@@ -39,7 +39,7 @@ struct EngineOptions {
   /// How the layout and the convolution algorithm are chosen for each new input shape. rules: as
   /// above, deterministic (the default, and what tests use). measure: the candidates this CPU allows
   /// (blocked with and without Winograd, channels-last) are each planned and timed at that shape, the
-  /// fastest kept; choices are cached per CPU model and ISA, threads, model and shape in
+  /// fastest kept; choices are cached per CPU model and ISA, thread_count(), model and shape in
   /// `tuning_cache` (empty: $TERRASEG_CACHE_DIR, else $XDG_CACHE_HOME/terraseg, else
   /// ~/.cache/terraseg, file plan-choices.json; safe to delete). `layout` and `convolution` other than
   /// automatic pin their part of the choice.
@@ -60,7 +60,7 @@ struct PlanStats {
   int emulated_bf16_convolutions = 0;
   /// Steps oneDNN runs on its reference (ref:*) implementations, by primitive kind ("convolution",
   /// "pooling", ...): the slow path, ~10-50x its jit kernels. Empty in every plan terraseg makes of
-  /// its own models on AVX2 and AVX-512 CPUs (tests/core/test_tuning.cpp).
+  /// its own models on AVX2 and AVX-512 CPUs (tests/core/engine/test_tuning.cpp).
   std::map<std::string, int> reference_kernels{};
   /// The plan's layout and convolution algorithm ("blocked+winograd", "nhwc+direct", ...), and how it
   /// was chosen: "rules", "measured" (candidate_ms then holds each candidate's time) or "cached".
@@ -101,10 +101,6 @@ class Engine {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-/// Sets the thread count used by oneDNN (OpenMP) for this process; 0 = default_thread_count()
-/// (threads.hpp: all the CPUs this process may use, within its cgroup CPU quota).
-void set_thread_count(int threads);
 
 /// True when oneDNN runs bf16 natively on this CPU (AVX512-BF16 or AMX, within ONEDNN_MAX_CPU_ISA).
 bool native_bf16();

@@ -16,8 +16,19 @@ struct ClassInfo {
   std::array<uint8_t, 3> rgb{0, 0, 0};
 };
 
-/// Distinct, readable colours for classes a model names but does not colour (QGIS colour tables).
+/// The one palette for classes a model does not colour (colour tables, QGIS styles, quicklooks): 12
+/// distinct, readable colours for ids 0-11, then hues spread by the golden ratio.
 std::array<uint8_t, 3> default_class_colour(int id);
+
+/// The one name rule: the name of class `id` in `classes` (matched by ClassInfo::id), or
+/// "class <id>" when the class is missing or unnamed.
+std::string class_name(const std::vector<ClassInfo>& classes, int id);
+
+/// The class table every output of a model with `count` output channels carries, completed once
+/// before anything writes it: `classes` in id order with ids 0..count-1 each present once (missing
+/// ones added with default_class_colour), unnamed ones named by class_name(). Classes at or beyond
+/// `count` are kept (a card may name more classes than a head predicts).
+std::vector<ClassInfo> complete_class_table(const std::vector<ClassInfo>& classes, int count);
 
 struct ModelCard {
   std::string name;
@@ -54,7 +65,7 @@ struct ModelCard {
   /// Throws Error naming `source` when the JSON is malformed.
   static ModelCard from_json(const std::string& json, const std::string& source);
 
-  /// Name of class `id`, or "class <id>" when unknown.
+  /// class_name(classes, id): "class <id>" when unknown or unnamed.
   std::string class_name(int id) const;
 };
 

@@ -58,7 +58,4 @@ class TrainGraph {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Sets the OpenMP thread count used by training (0 = all cores).
-void set_train_threads(int threads);
-
 }  // namespace terraseg

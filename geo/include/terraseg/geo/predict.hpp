@@ -94,6 +94,8 @@ struct PredictStats {
   /// Input pixel size / model pixel size when the input was resampled (e.g. 2.0: the model saw the
   /// input enlarged twice); nullopt when the model saw the input's own grid.
   std::optional<double> resample_ratio;
+  /// Pixels of the written mask per value (class ids; 255 = nodata), counted as it was written.
+  std::array<int64_t, 256> class_pixels{};
 };
 
 /// Predicts `input_path` window by window and writes the outputs on the input's pixel grid (CRS,

@@ -67,11 +67,6 @@ RasterInfo describe_raster(GDALDataset& dataset, const std::string& path);
 std::optional<PixelSizeM> pixel_size_in_metres(const OGRSpatialReference* crs, const GeoTransform& gt,
                                                int width, int height);
 
-/// Pixels per value (0..255) of band 1 of a Byte class mask, read row block by row block. Unlike
-/// GDALRasterBand::GetHistogram it writes nothing: GDAL's PAM would cache a histogram by rewriting the
-/// mask's .aux.xml sidecar in place, after the mask was atomically renamed into place.
-std::vector<int64_t> count_class_pixels(const std::string& mask_path);
-
 /// Band `band` (1-based) of a raster, whole, as floats (row-major, width x height); for small rasters
 /// such as one photo's class map or scores. Throws Error naming the file.
 std::vector<float> read_band_floats(const std::string& path, int band, int& width, int& height);

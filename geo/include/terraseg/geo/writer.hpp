@@ -3,6 +3,7 @@
 /// class colour tables and names, overviews, optional Cloud Optimized GeoTIFF.
 #include <gdal_priv.h>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,12 +64,10 @@ void copy_georeferencing(GDALDataset& from, GDALDataset& to, const std::string& 
 
 /// Colour table (class colours; nodata 255 transparent), category names (index = class id), nodata 255
 /// and the band metadata item CLASSES ("0=Sky;1=Building;..."), on a Byte class band. GeoTIFF keeps
-/// category names only in the .aux.xml sidecar; CLASSES travels inside the file. `classes` may be empty or shorter than `num_classes`: missing
-/// classes get "class <id>" and a generated colour.
+/// category names only in the .aux.xml sidecar; CLASSES travels inside the file. `classes` is
+/// completed by complete_class_table() (model_card.hpp): missing classes get "class <id>" and the
+/// default palette's colour.
 void apply_class_style(GDALRasterBand& band, const std::vector<ClassInfo>& classes, int num_classes);
-
-/// Name of class `id` from `classes` (matched by ClassInfo::id), or "class <id>".
-std::string class_name(const std::vector<ClassInfo>& classes, int id);
 
 /// Streams rows into a new tiled GeoTIFF with the grid of a source dataset. Rows are buffered to whole
 /// block rows, written and flushed from GDAL's cache, so memory stays at about
@@ -88,6 +87,10 @@ class GridWriter {
   /// Appends `count` full rows. `data` is band-sequential (bands x count x width) of the created type.
   /// Rows must arrive in order, top to bottom.
   void append_rows(int count, const void* data);
+
+  /// Single-band Byte writers (class masks): pixels appended so far per value 0..255, counted as
+  /// the rows pass, so that nobody re-reads the finished file to count its classes. Zeros otherwise.
+  const std::array<int64_t, 256>& value_counts() const { return value_counts_; }
 
   /// Writes what is left, builds overviews / converts to COG and closes, still under the temporary
   /// name. Throws terraseg::Error on any failure, or when fewer rows than the height were appended.
@@ -109,6 +112,7 @@ class GridWriter {
   TempPath temp_;
   std::unique_ptr<TempPath> cog_temp_;  ///< the COG copy, when options.cog
   GDALDatasetUniquePtr dataset_;
+  std::array<int64_t, 256> value_counts_{};
   int width_;
   int height_;
   int bands_;

@@ -41,7 +41,7 @@ inline const char* layout_name(Layout layout) {
 
 inline Tensor run_engine(const Graph& g, const Tensor& x, Precision precision = Precision::f32,
                          Layout layout = Layout::automatic) {
-  EngineOptions options{0, precision};
+  EngineOptions options{precision};
   options.layout = layout;
   Engine engine(g, options);
   Tensor out;

@@ -28,6 +28,7 @@
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/onnx.hpp"
 #include "terraseg/core/version.hpp"
+#include "terraseg/core/threads.hpp"
 #include "bench_util.hpp"
 #include "test_support.hpp"
 
@@ -129,7 +130,7 @@ Row bench_model(const PeerModel& model, const Options& options) {
   Row row;
   row.model = model;
   Tensor input = bench_input(model.input);
-  EngineOptions engine_options{options.threads};
+  EngineOptions engine_options;
   if (options.layout == "blocked") engine_options.layout = EngineOptions::Layout::blocked;
   if (options.layout == "nhwc") engine_options.layout = EngineOptions::Layout::nhwc;
   if (options.tuning == "measure") engine_options.tuning = EngineOptions::Tuning::measure;

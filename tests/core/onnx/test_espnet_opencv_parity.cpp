@@ -12,6 +12,7 @@
 #include "terraseg/core/bench.hpp"
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/onnx.hpp"
+#include "terraseg/core/threads.hpp"
 #include "test_support.hpp"
 
 namespace terraseg {
@@ -59,7 +60,8 @@ TEST(EspNetPeers, AgreesWithOpenCvOnCamVidValImages) {
   const std::vector<std::filesystem::path> images = camvid_val_images(data, 3);
   ASSERT_EQ(images.size(), 3U) << "expected CamVid val images in " << data / "camvid" / "val";
   cv::setNumThreads(1);
-  Engine engine(load_onnx(model), EngineOptions{1});
+  set_thread_count(1);
+  Engine engine(load_onnx(model), EngineOptions{});
   cv::dnn::Net net = test::load_opencv_net(model);
   for (const std::filesystem::path& path : images) {
     SCOPED_TRACE(path.filename().string());

@@ -25,6 +25,7 @@
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/trainer.hpp"
 #include "terraseg/core/version.hpp"
+#include "terraseg/core/threads.hpp"
 #include "bench_util.hpp"
 #include "test_support.hpp"
 #include "train_test_util.hpp"
@@ -130,7 +131,7 @@ class TorchPeer {
 };
 
 int run(const Options& options, const std::string& command_line) {
-  set_train_threads(options.threads);
+  set_thread_count(options.threads);
   UNetSpec spec;
   spec.classes = options.classes;
   spec.depth = 4;

@@ -7,6 +7,7 @@
 #include "terraseg/core/bench.hpp"
 #include "terraseg/core/builders.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/core/threads.hpp"
 
 using namespace terraseg;
 using namespace terraseg::test;
@@ -299,7 +300,7 @@ TEST(Precision, Bf16MatchesReferenceWithinBf16Tolerance) {
 TEST(Precision, Int8IsAClearError) {
   const Graph g = conv_bn_relu_graph();
   try {
-    Engine engine(g, EngineOptions{0, Precision::int8});
+    Engine engine(g, EngineOptions{Precision::int8});
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("int8"), std::string::npos);
@@ -321,16 +322,19 @@ struct WinogradRun {
   int winograd = 0;  ///< convolutions the plan ran as Winograd
 };
 
-WinogradRun run_with(const Graph& g, const Tensor& x, EngineOptions options) {
+/// Runs on `threads` threads (the process's count, set back to all cores afterwards).
+WinogradRun run_with(const Graph& g, const Tensor& x, EngineOptions options, int threads) {
+  set_thread_count(threads);
   Engine engine(g, options);
   WinogradRun result;
   engine.run(x, result.out);
   result.winograd = engine.stats(x.dims()).winograd_convolutions;
+  set_thread_count(0);
   return result;
 }
 
-EngineOptions blocked_options(int threads) {
-  EngineOptions options{threads, Precision::f32};
+EngineOptions blocked_options() {
+  EngineOptions options{Precision::f32};
   options.layout = Layout::blocked;
   return options;
 }
@@ -356,7 +360,7 @@ TEST(WinogradConv, ShapesPadsAndBatchesMatchReference) {
     const Tensor x = random_tensor(c.x, seed + 1);
     const Tensor ref = run_reference(g, x).at("y");
     for (const int threads : {1, 2}) {
-      const WinogradRun run = run_with(g, x, blocked_options(threads));
+      const WinogradRun run = run_with(g, x, blocked_options(), threads);
       EXPECT_EQ(run.winograd, 1) << "threads " << threads;
       ASSERT_EQ(to_string(run.out.dims()), to_string(ref.dims()));
       // f32 Winograd F(4,3) loses a few bits in its transforms: ~1e-6 relative on these sums.
@@ -383,7 +387,7 @@ TEST(WinogradConv, GroupsAndChannelSlicesMatchReference) {
     SCOPED_TRACE(c.name);
     const Graph g = conv_graph("Conv", c.w, {{"pads", ints({1, 1, 1, 1})}}, true, c.w[0], seed);
     const Tensor x = random_tensor(c.x, seed + 1);
-    const WinogradRun run = run_with(g, x, blocked_options(c.threads));
+    const WinogradRun run = run_with(g, x, blocked_options(), c.threads);
     EXPECT_EQ(run.winograd, 1);
     EXPECT_LT(relative_diff(run.out, run_reference(g, x).at("y")), 2e-5F);
     seed += 2;
@@ -410,7 +414,7 @@ TEST(WinogradConv, FusedReluLeakyReluAndResidualSum) {
   sigmoid.name = "sigmoid";
   const Graph g = make_graph({c1, leaky, c2, add, relu, sigmoid}, w);
   const Tensor x = random_tensor({1, 16, 14, 19}, 343);
-  const WinogradRun run = run_with(g, x, blocked_options(2));
+  const WinogradRun run = run_with(g, x, blocked_options(), 2);
   EXPECT_EQ(run.winograd, 2);
   EXPECT_LT(max_abs_diff(run.out, run_reference(g, x).at("y")), 1e-4F);  // as the other conv tests: 2e-4
 }
@@ -420,25 +424,25 @@ TEST(WinogradConv, OnlyEligibleConvolutionsTakeIt) {
   const auto winograd_count = [](const Dims& w, const std::map<std::string, AttrValue>& attrs, EngineOptions options) {
     const int64_t group = attrs.count("group") ? std::get<int64_t>(attrs.at("group")) : 1;
     const Graph g = conv_graph("Conv", w, attrs, true, w[0], 351);
-    return run_with(g, random_tensor({1, w[1] * group, 12, 12}, 352), options).winograd;
+    return run_with(g, random_tensor({1, w[1] * group, 12, 12}, 352), options, 1).winograd;
   };
   const std::map<std::string, AttrValue> pad1{{"pads", ints({1, 1, 1, 1})}};
-  EXPECT_EQ(winograd_count({16, 16, 3, 3}, pad1, blocked_options(1)), 1);
+  EXPECT_EQ(winograd_count({16, 16, 3, 3}, pad1, blocked_options()), 1);
   // Too few channels, channels not a multiple of 8, stride 2, dilation 2, groups, 5x5: direct.
-  EXPECT_EQ(winograd_count({8, 16, 3, 3}, pad1, blocked_options(1)), 0);
-  EXPECT_EQ(winograd_count({20, 16, 3, 3}, pad1, blocked_options(1)), 0);
-  EXPECT_EQ(winograd_count({16, 16, 3, 3}, {{"pads", ints({1, 1, 1, 1})}, {"strides", ints({2, 2})}}, blocked_options(1)), 0);
-  EXPECT_EQ(winograd_count({16, 16, 3, 3}, {{"pads", ints({2, 2, 2, 2})}, {"dilations", ints({2, 2})}}, blocked_options(1)), 0);
-  EXPECT_EQ(winograd_count({16, 8, 3, 3}, {{"pads", ints({1, 1, 1, 1})}, {"group", int64_t{2}}}, blocked_options(1)), 0);
-  EXPECT_EQ(winograd_count({16, 16, 5, 5}, {{"pads", ints({2, 2, 2, 2})}}, blocked_options(1)), 0);
+  EXPECT_EQ(winograd_count({8, 16, 3, 3}, pad1, blocked_options()), 0);
+  EXPECT_EQ(winograd_count({20, 16, 3, 3}, pad1, blocked_options()), 0);
+  EXPECT_EQ(winograd_count({16, 16, 3, 3}, {{"pads", ints({1, 1, 1, 1})}, {"strides", ints({2, 2})}}, blocked_options()), 0);
+  EXPECT_EQ(winograd_count({16, 16, 3, 3}, {{"pads", ints({2, 2, 2, 2})}, {"dilations", ints({2, 2})}}, blocked_options()), 0);
+  EXPECT_EQ(winograd_count({16, 8, 3, 3}, {{"pads", ints({1, 1, 1, 1})}, {"group", int64_t{2}}}, blocked_options()), 0);
+  EXPECT_EQ(winograd_count({16, 16, 5, 5}, {{"pads", ints({2, 2, 2, 2})}}, blocked_options()), 0);
   // Options: direct convolutions, channels-last plans and bf16 plans never take it.
-  EngineOptions direct = blocked_options(1);
+  EngineOptions direct = blocked_options();
   direct.convolution = EngineOptions::Convolution::direct;
   EXPECT_EQ(winograd_count({16, 16, 3, 3}, pad1, direct), 0);
-  EngineOptions nhwc = blocked_options(1);
+  EngineOptions nhwc = blocked_options();
   nhwc.layout = Layout::nhwc;
   EXPECT_EQ(winograd_count({16, 16, 3, 3}, pad1, nhwc), 0);
-  EngineOptions bf16 = blocked_options(1);
+  EngineOptions bf16 = blocked_options();
   bf16.precision = Precision::bf16;
   EXPECT_EQ(winograd_count({16, 16, 3, 3}, pad1, bf16), 0);
 }
@@ -454,10 +458,10 @@ TEST(WinogradConv, UNetAgreesWithDirectConvolutions) {
   spec.seed = 360;
   const Graph g = build_unet(spec);
   const Tensor x = random_tensor({1, 3, 64, 72}, 361);
-  EngineOptions direct_options = blocked_options(2);
+  EngineOptions direct_options = blocked_options();
   direct_options.convolution = EngineOptions::Convolution::direct;
-  const WinogradRun direct = run_with(g, x, direct_options);
-  const WinogradRun winograd = run_with(g, x, blocked_options(2));
+  const WinogradRun direct = run_with(g, x, direct_options, 2);
+  const WinogradRun winograd = run_with(g, x, blocked_options(), 2);
   EXPECT_EQ(direct.winograd, 0);
   EXPECT_EQ(winograd.winograd, 13);
   const OutputAgreement agreement = compare_outputs(winograd.out, direct.out);

@@ -10,6 +10,7 @@
 #include "terraseg/core/builders.hpp"
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/core/threads.hpp"
 #include "test_support.hpp"
 
 using terraseg::test::read_file;
@@ -29,7 +30,7 @@ Graph unet(int depth = 2) {
 
 EngineOptions measured(const std::filesystem::path& cache) {
   EngineOptions options;
-  options.threads = 1;
+  set_thread_count(1);  // plans are measured and cached per thread count
   options.tuning = EngineOptions::Tuning::measure;
   options.tuning_cache = cache.string();
   return options;
@@ -80,7 +81,6 @@ TEST(Tuning, MeasuresEveryCandidateKeepsTheFastestAndCachesIt) {
   EXPECT_EQ(max_abs_diff(a, b), 0.0F);
   // And it agrees with the fixed rules' plan up to float rounding.
   EngineOptions rules;
-  rules.threads = 1;
   Engine fixed(graph, rules);
   Tensor c;
   fixed.run(ramp(dims), c);
@@ -95,8 +95,8 @@ TEST(Tuning, OtherShapesAndThreadCountsAreMeasuredSeparately) {
   Engine engine(graph, measured(cache));
   engine.stats({1, 3, 32, 32});
   EXPECT_EQ(engine.stats({1, 3, 64, 32}).plan_choice_from, "measured");
-  EngineOptions two = measured(cache);
-  two.threads = 2;
+  const EngineOptions two = measured(cache);
+  set_thread_count(2);
   Engine other(graph, two);
   EXPECT_EQ(other.stats({1, 3, 32, 32}).plan_choice_from, "measured");
   EXPECT_EQ(nlohmann::json::parse(read_file(cache)).at("choices").size(), 3U);
@@ -178,7 +178,7 @@ TEST(Precision, NoPlanRunsOnReferenceKernels) {
   for (const Precision precision : {Precision::f32, Precision::bf16}) {
     for (const auto layout : {EngineOptions::Layout::blocked, EngineOptions::Layout::nhwc}) {
       EngineOptions options;
-      options.threads = 1;
+      set_thread_count(1);
       options.precision = precision;
       options.layout = layout;
       Engine engine(graph, options);

@@ -1,4 +1,5 @@
-// The op registry and helpers shared by the op lowering files.
+// The op registry (every op the engine plans, in one explicit list) and the helpers the op lowering
+// files share.
 #include <cmath>
 #include <cstring>
 #include <limits>

@@ -10,6 +10,7 @@
 #include "bench_util.hpp"
 #include "engine_test_util.hpp"
 #include "terraseg/core/bench.hpp"
+#include "terraseg/core/threads.hpp"
 
 using namespace terraseg;
 using namespace terraseg::test;
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "Engine threads")->check(CLI::Range(1, 256));
   app.add_option("--reps", reps, "Timed runs per side and shape (median reported)")->check(CLI::Range(1, 1000));
   CLI11_PARSE(app, argc, argv);
+  set_thread_count(threads);
   if (!winograd_available()) {
     std::fprintf(stderr, "this build or CPU has no Winograd kernels (x86-64 with AVX2+FMA needed)\n");
     return 1;
@@ -39,7 +41,7 @@ int main(int argc, char** argv) {
                                 make_node("Relu", {"c"})},
                                {{"W", random_tensor({s.c_out, s.c_in, 3, 3}, 1)}, {"B", random_tensor({s.c_out}, 2)}});
     const Tensor x = random_tensor({1, s.c_in, s.size, s.size}, 3);
-    EngineOptions direct_options{threads, Precision::f32};
+    EngineOptions direct_options{Precision::f32};
     direct_options.layout = EngineOptions::Layout::blocked;
     direct_options.convolution = EngineOptions::Convolution::direct;
     EngineOptions winograd_options = direct_options;
