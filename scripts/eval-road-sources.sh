@@ -7,7 +7,7 @@
 #             the unmodelled carriageway ignored; precision is a lower bound, see make-lane-mask.py)
 # and prints one line per source: F1, precision, recall at the card's threshold, and the best threshold.
 # Usage: scripts/eval-road-sources.sh MODEL.onnx [SOURCE ...] (default: all four). JSON reports are kept
-# in runs/eval/<model stem>/<source>.json (existing ones are replaced: they are derived, not user data).
+# in runs/eval/<model's folder>/<model stem>/<source>.json (existing ones are replaced: they are derived, not user data).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 terraseg="${TERRASEG:-$root/build/pipeline/terraseg}"
@@ -17,7 +17,7 @@ shift
 sources=("$@")
 [ "${#sources[@]}" -gt 0 ] || sources=(epfl dubai vegas bremen)
 [ -f "$model" ] || { echo "eval-road-sources: no model at $model" >&2; exit 1; }
-out="$root/runs/eval/$(basename "${model%.onnx}")"
+out="$root/runs/eval/$(basename "$(dirname "$(realpath "$model")")")/$(basename "${model%.onnx}")"
 mkdir -p "$out"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -4,6 +4,7 @@
 #include <cpl_vsi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -135,7 +136,10 @@ class EvalCommand final : public Command {
     report["resize_factor"] = pixel_size_m_ > 0.0 ? pixel_size_m_ / *card.pixel_size_m : 1.0;
     report["precision"] = precision_;
     report["convolution"] = convolution_;
-    if (card.threshold && binary) report["threshold"] = *card.threshold;
+    if (card.threshold && binary) {
+      report["threshold"] = *card.threshold;
+      report["threshold_flatness"] = flatness(sweep, *card.threshold);
+    }
     if (json_) std::cout << report.dump(2) << '\n';
     else print(report);
     return 0;
@@ -211,6 +215,20 @@ class EvalCommand final : public Command {
     return report;
   }
 
+  /// How flat F1 is around the card's threshold: the lowest and highest F1 of the sweep's thresholds
+  /// within +-kFlatnessReach of it, so a user sees what a slightly different threshold would cost.
+  static nlohmann::json flatness(const ThresholdSweep& sweep, double threshold) {
+    double lo = 1.0, hi = 0.0;
+    for (const BinaryScore& s : sweep.scores()) {
+      if (std::abs(s.threshold - threshold) > kFlatnessReach + 1e-9) continue;
+      lo = std::min(lo, s.f1);
+      hi = std::max(hi, s.f1);
+    }
+    if (hi < lo) return nullptr;
+    return {{"reach", kFlatnessReach}, {"f1_min", lo}, {"f1_max", hi}};
+  }
+  static constexpr double kFlatnessReach = 0.1;
+
   static std::string fmt(const nlohmann::json& v) {
     if (v.is_null()) return "   n/a";
     std::ostringstream out;
@@ -235,6 +253,11 @@ class EvalCommand final : public Command {
                 << fmt(s["f1"]) << "  " << fmt(s["iou"]) << '\n';
     }
     std::cout << "best threshold " << fmt(r["best_threshold"]["threshold"]) << " (F1 " << fmt(r["best_threshold"]["f1"]) << ")\n";
+    if (r.contains("threshold_flatness") && !r["threshold_flatness"].is_null()) {
+      const auto& f = r["threshold_flatness"];
+      std::cout << "F1 within +-" << f["reach"].get<double>() << " of the card's threshold " << fmt(r["threshold"]) << ": "
+                << fmt(f["f1_min"]) << " .. " << fmt(f["f1_max"]) << '\n';
+    }
   }
 
   CommonOptions* common_ = nullptr;

@@ -7,9 +7,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
+#include <cmath>
 #include <fstream>
+#include <iterator>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "cli_runner.hpp"
 #include "terraseg/core/builders.hpp"
@@ -133,6 +139,19 @@ TEST(TrainCli, EvalReproducesTheCardsValidationMetrics) {
   EXPECT_NEAR(report["mean_iou"].get<double>(), card["metrics"]["val_miou"].get<double>(), 1e-9);
   EXPECT_NEAR(report["best_threshold"]["f1"].get<double>(), card["metrics"]["val_f1"].get<double>(), 1e-9);
   EXPECT_DOUBLE_EQ(report["resize_factor"].get<double>(), 1.0);
+  // F1 around the card's threshold: the sweep's own values within +-0.1, the card's F1 among them.
+  ASSERT_TRUE(report.contains("threshold_flatness")) << report.dump();
+  const auto& flat = report["threshold_flatness"];
+  double lo = 1.0, hi = 0.0;
+  for (const auto& s : report["threshold_sweep"]) {
+    if (std::abs(s["threshold"].get<double>() - report["threshold"].get<double>()) > 0.1 + 1e-9) continue;
+    lo = std::min(lo, s["f1"].get<double>());
+    hi = std::max(hi, s["f1"].get<double>());
+  }
+  EXPECT_DOUBLE_EQ(flat["f1_min"].get<double>(), lo);
+  EXPECT_DOUBLE_EQ(flat["f1_max"].get<double>(), hi);
+  EXPECT_LE(flat["f1_min"].get<double>(), card["metrics"]["val_f1"].get<double>() + 1e-9);
+  EXPECT_GE(flat["f1_max"].get<double>(), card["metrics"]["val_f1"].get<double>() - 1e-9);
 
   // Images at 0.25 m for a 0.5 m model: predicted halved (24 -> 12 px), as predict --pixel-size does,
   // and scored on the images' own 24 x 24 grid.
@@ -169,4 +188,38 @@ TEST(TrainCli, BadKeysAreNamedWithTheirLine) {
   EXPECT_NE(bad_crops.err.find("crops_per_image"), std::string::npos) << bad_crops.err;
   EXPECT_FALSE(fs::exists(dir / "w/model.onnx"));
   EXPECT_FALSE(fs::exists(dir / "c/ckpt"));
+}
+
+TEST(TrainCli, AugmentationRangesAreChecked) {
+  TempDir dir;
+  make_dataset(dir.path());
+  // The fixture's augment line, replaced by each case's (key, value, words the message must hold).
+  const std::vector<std::array<std::string, 3>> cases{{"blur", "1.5", "probability"},
+                                                      {"rotate", "-10", "degrees"},
+                                                      {"noise", "100", "sigma"},
+                                                      {"channel_gain", "1.5", "fraction"}};
+  for (const auto& [key, value, words] : cases) {
+    const fs::path path = write_config(dir.path(), key, kUNet);
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string fixture = "augment: {hflip: true}";
+    text.replace(text.find(fixture), fixture.size(), "augment: {hflip: true, " + key + ": " + value + "}");
+    std::ofstream(path) << text;
+    const auto result = run_terraseg({"train", path.string()});
+    EXPECT_EQ(result.exit_code, 1) << key;
+    EXPECT_NE(result.err.find(key), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find(words), std::string::npos) << result.err;
+    EXPECT_FALSE(fs::exists(dir / key));
+  }
+  // Rotation cuts every sample to the crop, so it needs one.
+  const fs::path path = write_config(dir.path(), "nocrop", kUNet);
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string crop_line = "  crop: [16, 16]\n", flips = "hflip: true}";
+  text.replace(text.find(crop_line), crop_line.size(), "");
+  text.replace(text.find(flips), flips.size(), "hflip: true, rotate: 30}");
+  std::ofstream(path) << text;
+  const auto result = run_terraseg({"train", path.string()});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("augment.rotate"), std::string::npos) << result.err;
 }
