@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -200,8 +199,7 @@ TEST(TrainCli, AugmentationRangesAreChecked) {
                                                       {"channel_gain", "1.5", "fraction"}};
   for (const auto& [key, value, words] : cases) {
     const fs::path path = write_config(dir.path(), key, kUNet);
-    std::ifstream in(path);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string text = terraseg::test::read_file(path);
     const std::string fixture = "augment: {hflip: true}";
     text.replace(text.find(fixture), fixture.size(), "augment: {hflip: true, " + key + ": " + value + "}");
     std::ofstream(path) << text;
@@ -213,8 +211,7 @@ TEST(TrainCli, AugmentationRangesAreChecked) {
   }
   // Rotation cuts every sample to the crop, so it needs one.
   const fs::path path = write_config(dir.path(), "nocrop", kUNet);
-  std::ifstream in(path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text = terraseg::test::read_file(path);
   const std::string crop_line = "  crop: [16, 16]\n", flips = "hflip: true}";
   text.replace(text.find(crop_line), crop_line.size(), "");
   text.replace(text.find(flips), flips.size(), "hflip: true, rotate: 30}");
