@@ -165,6 +165,40 @@ StreetIndicators street_indicators(const RoleCounts& counts) {
   return result;
 }
 
+std::array<IndicatorAgreement, 4> compare_indicators(std::span<const StreetIndicators> reference,
+                                                     std::span<const StreetIndicators> predicted) {
+  if (reference.size() != predicted.size()) {
+    throw Error("compare_indicators: " + std::to_string(reference.size()) + " reference and " +
+                std::to_string(predicted.size()) + " predicted photos");
+  }
+  using Field = std::optional<double> StreetIndicators::*;
+  constexpr std::array<Field, 4> fields{&StreetIndicators::greenery, &StreetIndicators::crowdedness,
+                                        &StreetIndicators::enclosure, &StreetIndicators::pavement};
+  std::array<IndicatorAgreement, 4> result{};
+  for (size_t k = 0; k < fields.size(); ++k) {
+    IndicatorAgreement& a = result[k];
+    for (size_t i = 0; i < reference.size(); ++i) {
+      const std::optional<double>& r = reference[i].*fields[k];
+      const std::optional<double>& p = predicted[i].*fields[k];
+      if (!r || !p) continue;
+      a.images += 1;
+      a.mean_reference += *r;
+      a.mean_predicted += *p;
+      a.bias += *p - *r;
+      a.mean_absolute_error += std::abs(*p - *r);
+      a.max_absolute_error = std::max(a.max_absolute_error, std::abs(*p - *r));
+    }
+    if (a.images > 0) {
+      const double n = a.images;
+      a.mean_reference /= n;
+      a.mean_predicted /= n;
+      a.bias /= n;
+      a.mean_absolute_error /= n;
+    }
+  }
+  return result;
+}
+
 namespace {
 
 int quintile_level(const std::vector<double>& sorted, double value) {

@@ -1,15 +1,18 @@
 // `terraseg eval --model M.onnx --images DIR --masks DIR [--json] [--pixel-size M]`: predicts every image
 // through predict_file (the path of predict and run) and scores the class maps against the masks paired
-// by file stem (core/metrics.hpp).
+// by file stem (core/metrics.hpp). --walkability also compares each photo's street-view indicators
+// (Zhou et al. 2019: greenery, crowdedness, enclosure, pavement) with those of its mask.
 #include <cpl_vsi.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -23,6 +26,7 @@
 #include "terraseg/geo/dataset.hpp"
 #include "terraseg/geo/raster_io.hpp"
 #include "terraseg/geo/threads.hpp"
+#include "terraseg/geo/walkability.hpp"
 
 namespace terraseg::cli {
 namespace {
@@ -65,6 +69,9 @@ class EvalCommand final : public Command {
         ->check(CLI::IsMember({"f32", "bf16", "int8", "auto"}));
     sub.add_option("--convolution", convolution_, "auto (Winograd 3x3 where it applies) or direct")
         ->check(CLI::IsMember({"auto", "direct"}));
+    sub.add_flag("--walkability", walkability_,
+                 "Street-view models: also compare each photo's greenery, crowdedness, enclosure and pavement "
+                 "(predicted, over all pixels as run reports them) with its mask's (over labelled pixels)");
   }
 
   int run() override {
@@ -95,6 +102,15 @@ class EvalCommand final : public Command {
     const std::string scratch = "/vsimem/terraseg-eval-" + std::to_string(getpid());
     std::vector<float> positive;
     if (!predictions_dir_.empty()) check_predictions_dir(pairs);
+    std::optional<geo::StreetRoleMap> roles;
+    if (walkability_) {
+      try {
+        roles = geo::role_map_for_model(card.classes, card.ignore_ids, classes);
+      } catch (const Error& e) {
+        throw Error("--walkability: " + model_path_ + ": " + e.what());
+      }
+    }
+    std::vector<geo::StreetIndicators> reference_indicators, predicted_indicators;
     for (size_t i = 0; i < pairs.size(); ++i) {
       PredictRequest request;
       request.input = pairs[i].first;
@@ -123,6 +139,13 @@ class EvalCommand final : public Command {
         if (ids[p] == geo::kClassNodata) labels[p] = kIgnoreLabel;  // no input data: nothing to score
       }
       matrix.add(ids.data(), labels.data(), static_cast<int64_t>(ids.size()));
+      if (roles) {
+        geo::RoleCounts from_prediction, from_mask;
+        from_prediction.add_image(ids, *roles);
+        from_mask.add_image(labels, *roles);
+        predicted_indicators.push_back(geo::street_indicators(from_prediction));
+        reference_indicators.push_back(geo::street_indicators(from_mask));
+      }
       if (binary) {
         positive_probability(request.logits_path, shift, positive);
         sweep.add(positive.data(), labels.data(), static_cast<int64_t>(positive.size()));
@@ -136,6 +159,7 @@ class EvalCommand final : public Command {
     report["resize_factor"] = pixel_size_m_ > 0.0 ? pixel_size_m_ / *card.pixel_size_m : 1.0;
     report["precision"] = precision_;
     report["convolution"] = convolution_;
+    if (roles) report["walkability"] = walkability_report(*roles, reference_indicators, predicted_indicators);
     if (card.threshold && binary) {
       report["threshold"] = *card.threshold;
       report["threshold_flatness"] = flatness(sweep, *card.threshold);
@@ -229,6 +253,25 @@ class EvalCommand final : public Command {
   }
   static constexpr double kFlatnessReach = 0.1;
 
+  /// Per indicator, how the predicted photos' values compare with their masks' (geo::compare_indicators).
+  static nlohmann::json walkability_report(const geo::StreetRoleMap& roles,
+                                           const std::vector<geo::StreetIndicators>& reference,
+                                           const std::vector<geo::StreetIndicators>& predicted) {
+    static constexpr std::array<const char*, 4> kNames{"greenery", "crowdedness", "enclosure", "pavement"};
+    const auto agreement = geo::compare_indicators(reference, predicted);
+    nlohmann::json report{{"role_scheme", roles.scheme}};
+    for (size_t k = 0; k < kNames.size(); ++k) {
+      const geo::IndicatorAgreement& a = agreement[k];
+      report[kNames[k]] = {{"images", a.images},
+                           {"mean_reference", number(a.images > 0 ? a.mean_reference : NAN)},
+                           {"mean_predicted", number(a.images > 0 ? a.mean_predicted : NAN)},
+                           {"mean_absolute_error", number(a.images > 0 ? a.mean_absolute_error : NAN)},
+                           {"bias", number(a.images > 0 ? a.bias : NAN)},
+                           {"max_absolute_error", number(a.images > 0 ? a.max_absolute_error : NAN)}};
+    }
+    return report;
+  }
+
   static std::string fmt(const nlohmann::json& v) {
     if (v.is_null()) return "   n/a";
     std::ostringstream out;
@@ -245,6 +288,17 @@ class EvalCommand final : public Command {
     for (const auto& c : r["classes"]) {
       std::cout << std::left << std::setw(20) << c["name"].get<std::string>() << fmt(c["iou"]) << "  " << fmt(c["precision"])
                 << "  " << fmt(c["recall"]) << "  " << fmt(c["f1"]) << '\n';
+    }
+    if (r.contains("walkability")) {
+      std::cout << "\nwalkability (per photo, predicted vs mask; roles: " << r["walkability"]["role_scheme"].get<std::string>()
+                << ")\nindicator     photos  mask mean  predicted  mean |error|  bias     max |error|\n";
+      for (const char* name : {"greenery", "crowdedness", "enclosure", "pavement"}) {
+        const auto& w = r["walkability"][name];
+        std::cout << std::left << std::setw(14) << name << std::right << std::setw(6) << w["images"].get<int>() << "  "
+                  << fmt(w["mean_reference"]) << "     " << fmt(w["mean_predicted"]) << "     " << fmt(w["mean_absolute_error"])
+                  << "        " << fmt(w["bias"]) << "  " << fmt(w["max_absolute_error"]) << '\n';
+      }
+      std::cout << std::left;
     }
     if (!r.contains("threshold_sweep")) return;
     std::cout << "\nthreshold  precision recall  F1      IoU\n";
@@ -270,6 +324,7 @@ class EvalCommand final : public Command {
   std::string convolution_ = "auto";
   std::vector<int> ignore_ids_;
   bool json_ = false;
+  bool walkability_ = false;
 };
 
 }  // namespace

@@ -56,6 +56,30 @@ TEST(Walkability, ZeroDenominatorsGiveNull) {
   EXPECT_FALSE(nothing.greenery || nothing.crowdedness || nothing.enclosure || nothing.pavement);
 }
 
+TEST(Walkability, AgreementIsPerPhotoOverPhotosWhereBothAreDefined) {
+  const StreetRoleMap camvid = camvid_role_map();
+  // Photo 1: mask G 0.5, prediction G 0.25; photo 2: mask G 0.25, prediction 0.5, and only the
+  // prediction has road (D defined on one side only: left out); photo 3: mask all unlabelled.
+  const std::vector<StreetIndicators> reference{street_indicators(counts_of({5, 5, 0, 3}, camvid)),
+                                                street_indicators(counts_of({5, 0, 0, 0}, camvid)),
+                                                street_indicators(counts_of({11, 11}, camvid))};
+  const std::vector<StreetIndicators> predicted{street_indicators(counts_of({5, 0, 0, 3}, camvid)),
+                                                street_indicators(counts_of({5, 5, 3, 0}, camvid)),
+                                                street_indicators(counts_of({5, 0}, camvid))};
+  const auto agreement = compare_indicators(reference, predicted);
+  const IndicatorAgreement& g = agreement[0];
+  EXPECT_EQ(g.images, 2);
+  EXPECT_DOUBLE_EQ(g.mean_reference, 0.375);
+  EXPECT_DOUBLE_EQ(g.mean_predicted, 0.375);
+  EXPECT_DOUBLE_EQ(g.mean_absolute_error, 0.25);
+  EXPECT_DOUBLE_EQ(g.bias, 0.0);
+  EXPECT_DOUBLE_EQ(g.max_absolute_error, 0.25);
+  const IndicatorAgreement& d = agreement[3];  // pavement: road in both only on photo 1
+  EXPECT_EQ(d.images, 1);
+  EXPECT_DOUBLE_EQ(d.mean_absolute_error, 0.0);
+  EXPECT_THROW(compare_indicators(reference, std::span<const StreetIndicators>(predicted).first(2)), Error);
+}
+
 TEST(Walkability, RoleMapsFromNamesCountsAndOverrides) {
   const std::vector<std::string> names{"road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",
                                        "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car",

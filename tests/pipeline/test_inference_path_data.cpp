@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -132,13 +133,16 @@ TEST(InferencePath, EvalsClassMapsArePredictsAndItsMetricsFollowFromThem) {
   }
   const auto eval = run_terraseg({"eval", "--json", "-q", "--model", model.string(), "--images", (dir / "images").string(),
                                   "--masks", (dir / "masks").string(), "--ignore-ids", "11", "--predictions",
-                                  (dir / "eval-maps").string()});
+                                  (dir / "eval-maps").string(), "--walkability"});
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   std::vector<std::string> predict_args{"predict", "-q", "--model", model.string(), "--output-dir", (dir / "predict-maps").string()};
   for (const auto& entry : fs::directory_iterator(dir / "images")) predict_args.push_back(entry.path().string());
   const auto predicted = run_terraseg(predict_args);
   ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
   int64_t counted = 0, correct = 0;
+  // Greenery (CamVid 5 Tree): predicted over every pixel, as run reports it; the mask's over labelled ones.
+  double greenery_error = 0.0, greenery_reference = 0.0;
+  int photos = 0;
   for (const auto& entry : fs::directory_iterator(dir / "images")) {
     const std::string stem = entry.path().stem().string();
     int w1 = 0, h1 = 0, w2 = 0, h2 = 0, w3 = 0, h3 = 0;
@@ -147,15 +151,28 @@ TEST(InferencePath, EvalsClassMapsArePredictsAndItsMetricsFollowFromThem) {
     const std::vector<float> truth = read_classes(entry.path().parent_path().parent_path() / "masks" / entry.path().filename(), w3, h3);
     ASSERT_EQ(from_eval.size(), 360U * 480U);
     EXPECT_EQ(from_eval, from_predict) << stem << ": eval scored another class map than predict writes";
+    int64_t labelled = 0, tree = 0, tree_predicted = 0;
     for (size_t i = 0; i < truth.size(); ++i) {
+      tree_predicted += from_predict[i] == 5.0F ? 1 : 0;
       if (truth[i] == 11.0F) continue;
       ++counted;
+      ++labelled;
+      tree += truth[i] == 5.0F ? 1 : 0;
       correct += from_predict[i] == truth[i] ? 1 : 0;
     }
+    const double reference = static_cast<double>(tree) / static_cast<double>(labelled);
+    greenery_reference += reference;
+    greenery_error += std::abs(static_cast<double>(tree_predicted) / static_cast<double>(from_predict.size()) - reference);
+    ++photos;
   }
   const nlohmann::json report = nlohmann::json::parse(eval.out);
   EXPECT_EQ(report["pixels"].get<int64_t>(), counted);
   EXPECT_NEAR(report["global_accuracy"].get<double>(), static_cast<double>(correct) / static_cast<double>(counted), 1e-12);
+  const nlohmann::json& greenery = report["walkability"]["greenery"];
+  EXPECT_EQ(report["walkability"]["role_scheme"], "class names");
+  EXPECT_EQ(greenery["images"].get<int>(), photos);
+  EXPECT_NEAR(greenery["mean_reference"].get<double>(), greenery_reference / photos, 1e-12);
+  EXPECT_NEAR(greenery["mean_absolute_error"].get<double>(), greenery_error / photos, 1e-12);
 }
 
 TEST(InferencePath, DefaultTilingOfALargeMosaicAgreesWithWholeImageInference) {

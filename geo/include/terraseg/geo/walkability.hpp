@@ -78,6 +78,22 @@ struct StreetIndicators {
 
 StreetIndicators street_indicators(const RoleCounts& counts);
 
+/// How close indicators from predicted class maps come to those from reference (ground-truth) masks
+/// of the same photos, for one indicator over the photos where both are defined.
+struct IndicatorAgreement {
+  int images = 0;                   ///< photos where both values are defined
+  double mean_reference = 0.0;
+  double mean_predicted = 0.0;
+  double mean_absolute_error = 0.0; ///< mean over photos of |predicted - reference|
+  double bias = 0.0;                ///< mean of predicted - reference
+  double max_absolute_error = 0.0;
+};
+
+/// Per indicator G, C, S, D: agreement of `predicted[i]` with `reference[i]`, photo by photo.
+/// Throws terraseg::Error when the two lists differ in length.
+std::array<IndicatorAgreement, 4> compare_indicators(std::span<const StreetIndicators> reference,
+                                                     std::span<const StreetIndicators> predicted);
+
 /// How values become levels 1..5, per indicator in the order G, C, S, D.
 struct LevelScheme {
   enum class Mode { quintiles, breakpoints };
