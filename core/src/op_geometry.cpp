@@ -65,6 +65,20 @@ std::vector<int64_t> nearest_table(const ResizeGeometry& g, int64_t in, size_t a
   return table;
 }
 
+LinearTable linear_table(const ResizeGeometry& g, int64_t in, size_t axis) {
+  LinearTable t;
+  const int64_t out = g.out.at(2 + axis);
+  for (int64_t o = 0; o < out; ++o) {
+    const float x = source_coordinate(o, in, g.length.at(axis), g.scale.at(axis), g.transform);
+    const float c = std::clamp(x, 0.0F, static_cast<float>(in - 1));
+    const auto lo = static_cast<int64_t>(std::floor(c));
+    t.i0.push_back(lo);
+    t.i1.push_back(std::min(lo + 1, in - 1));
+    t.w1.push_back(c - static_cast<float>(lo));
+  }
+  return t;
+}
+
 std::array<int64_t, 4> transposed_conv_pads(const Node& node, const Dims& x, std::array<int64_t, 2> stride,
                                             std::array<int64_t, 2> output_padding, std::array<int64_t, 2> extent) {
   const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");

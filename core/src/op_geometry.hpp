@@ -35,6 +35,16 @@ int64_t nearest_index(float x, const std::string& mode);
 /// Nearest mode: the source index (clamped) of every output index along spatial axis `axis` (0 = H, 1 = W).
 std::vector<int64_t> nearest_table(const ResizeGeometry& g, int64_t in, size_t axis);
 
+/// Per-axis sampling table of linear mode: for every output index the two source indices (clamped,
+/// as ONNX clamps the coordinate) and the weight of the second.
+struct LinearTable {
+  std::vector<int64_t> i0, i1;
+  std::vector<float> w1;
+};
+
+/// Linear mode along spatial axis `axis` (0 = H, 1 = W) of an input `in` samples long.
+LinearTable linear_table(const ResizeGeometry& g, int64_t in, size_t axis);
+
 /// ConvTranspose pads {begin H, begin W, end H, end W}: from `output_shape` (its last two values) or
 /// SAME_UPPER / SAME_LOWER auto_pad by ONNX's total-padding rule, else the explicit `pads` (NOTSET)
 /// or zeros (VALID). `extent` is the dilated kernel size; throws Error naming the node when

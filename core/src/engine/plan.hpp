@@ -93,6 +93,10 @@ class Plan {
   int input_id = -1;
   std::vector<int> output_ids;       ///< external plain-layout memories, one per graph output
   std::vector<Dims> output_dims;
+  /// Per output: a 64-byte aligned stand-in for a caller's tensor that is not so aligned (oneDNN's
+  /// kernels may write with aligned non-temporal stores, e.g. its linear resampling: a plain output
+  /// is written straight into the caller's tensor). Allocated on the first such call, then reused.
+  std::vector<std::unique_ptr<AlignedBuffer>> output_staging;
   PlanStats stats;
   dnnl::stream stream;
   uint64_t last_use = 0;  ///< Engine's run counter at the last use (for LRU eviction)

@@ -1,9 +1,11 @@
 // PlanBuilder and Plan: value bookkeeping, layout conversions, liveness-based buffer sharing and
 // execution. Op-specific lowering lives in the *_ops.cpp files.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include <oneapi/dnnl/dnnl_debug.h>
 
@@ -352,9 +354,20 @@ void PlanBuilder::bind_step_args(Plan& plan) const {
 void Plan::execute(const Tensor& input, std::span<Tensor* const> outputs) {
   // oneDNN never writes a source; its handle type is simply not const-qualified.
   values[static_cast<size_t>(input_id)].mem.set_data_handle(const_cast<float*>(input.data()));
-  for (size_t i = 0; i < outputs.size() && i < output_ids.size(); ++i) {
+  const size_t bound = std::min(outputs.size(), output_ids.size());
+  if (output_staging.size() < bound) output_staging.resize(bound);
+  std::array<bool, 8> staged{};  // more outputs than this are never staged (none of ours has > 2)
+  for (size_t i = 0; i < bound; ++i) {
     if (outputs[i]->dims() != output_dims[i]) outputs[i]->resize(output_dims[i]);
-    values[static_cast<size_t>(output_ids[i])].mem.set_data_handle(outputs[i]->data());
+    void* handle = outputs[i]->data();
+    if (reinterpret_cast<uintptr_t>(handle) % kAlign != 0 && i < staged.size()) {
+      if (!output_staging[i]) {
+        output_staging[i] = std::make_unique<AlignedBuffer>(static_cast<size_t>(outputs[i]->size()) * sizeof(float));
+      }
+      handle = output_staging[i]->data();
+      staged[i] = true;
+    }
+    values[static_cast<size_t>(output_ids[i])].mem.set_data_handle(handle);
   }
   for (const Step& step : steps) {
     if (step.output_index >= static_cast<int>(outputs.size())) continue;
@@ -380,6 +393,11 @@ void Plan::execute(const Tensor& input, std::span<Tensor* const> outputs) {
     }
   }
   stream.wait();
+  for (size_t i = 0; i < bound && i < staged.size(); ++i) {
+    if (staged[i]) {
+      std::memcpy(outputs[i]->data(), output_staging[i]->data(), static_cast<size_t>(outputs[i]->size()) * sizeof(float));
+    }
+  }
 }
 
 }  // namespace terraseg::engine

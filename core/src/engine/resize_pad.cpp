@@ -38,29 +38,13 @@ std::vector<int64_t> pads_of(const Node& node) {
   fail(node, "attribute 'pads' is required (constant pads input folded by the importer)");
 }
 
-/// Per-axis sampling table: two source indices and the weight of the second.
-struct AxisTable {
-  std::vector<int64_t> i0, i1;
-  std::vector<float> w1;
-};
-
-AxisTable axis_table(int64_t in, int64_t out, float length, float scale, const ResizeGeometry& p) {
-  AxisTable t;
-  for (int64_t o = 0; o < out; ++o) {
-    const float x = source_coordinate(o, in, length, scale, p.transform);
-    if (p.mode == "nearest") {
-      const int64_t i = std::clamp<int64_t>(nearest_index(x, p.nearest), 0, in - 1);
-      t.i0.push_back(i);
-      t.i1.push_back(i);
-      t.w1.push_back(0.0F);
-    } else {
-      const float c = std::clamp(x, 0.0F, static_cast<float>(in - 1));
-      const auto lo = static_cast<int64_t>(std::floor(c));
-      t.i0.push_back(lo);
-      t.i1.push_back(std::min(lo + 1, in - 1));
-      t.w1.push_back(c - static_cast<float>(lo));
-    }
-  }
+/// Per-axis sampling table; nearest mode is a linear table whose second weight is zero.
+LinearTable axis_table(const ResizeGeometry& p, int64_t in, size_t axis) {
+  if (p.mode != "nearest") return linear_table(p, in, axis);
+  LinearTable t;
+  t.i0 = nearest_table(p, in, axis);
+  t.i1 = t.i0;
+  t.w1.assign(t.i0.size(), 0.0F);
   return t;
 }
 
@@ -81,8 +65,8 @@ void plan_resize_loop(PlanBuilder& builder, const Node& node, int src, const Res
   const Dims x = builder.dims(src);
   const Dims out = p.out;
   const int dst = builder.add_value(dnnl::memory::desc(to_dnnl(out), dt::f32, tag::abcd));
-  AxisTable rows = axis_table(x[2], out[2], p.length[0], p.scale[0], p);
-  AxisTable cols = axis_table(x[3], out[3], p.length[1], p.scale[1], p);
+  LinearTable rows = axis_table(p, x[2], 0);
+  LinearTable cols = axis_table(p, x[3], 1);
   builder.add_custom(
       node.name,
       [src, dst, x, out, rows = std::move(rows), cols = std::move(cols)](const std::vector<PlanValue>& values) {

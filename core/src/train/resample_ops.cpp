@@ -1,9 +1,11 @@
 // Pad (constant, reflect, edge: forward gathers through per-axis index maps, backward scatters back),
-// Resize (half-pixel linear on oneDNN resampling; nearest in every ONNX mode through index tables) and
+// Resize (nearest and linear in the ONNX coordinate modes, through per-axis index tables) and
 // the pass-through Identity/Dropout.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
+#include <string>
 
 #include "op_geometry.hpp"
 #include "terraseg/core/error.hpp"
@@ -12,8 +14,6 @@
 namespace terraseg::train {
 namespace {
 
-using dnnl::algorithm;
-using dnnl::prop_kind;
 
 class PadOp final : public TrainOp {
  public:
@@ -97,9 +97,10 @@ class PadOp final : public TrainOp {
   std::vector<int64_t> maps_[4];
 };
 
-/// Linear (ONNX half_pixel with scale = out / in, which is oneDNN's resampling) runs on oneDNN; nearest,
-/// in every ONNX coordinate and rounding mode, gathers through per-axis source-index tables (the same
-/// as the inference engine's) and scatters the gradient back through them.
+/// Resize, nearest and linear, in the ONNX coordinate modes: forward gathers through per-axis tables
+/// (op_geometry's, the inference engine's), backward scatters each output's gradient back onto the
+/// inputs it was read from with the same weights. (oneDNN 2.6's linear resampling crashed in training
+/// on some shapes, e.g. 4x96x20x26 to 40x52, and covers only half-pixel at scale = out / in.)
 class ResizeOp final : public TrainOp {
  public:
   explicit ResizeOp(const Node& node) : node_(node) {}
@@ -109,94 +110,84 @@ class ResizeOp final : public TrainOp {
     const ResizeGeometry g = resize_geometry(node_, x_);
     y_ = g.out;
     if (y_[0] != x_[0] || y_[1] != x_[1]) throw Error(where(node_) + "only spatial resizing is supported");
-    nearest_ = g.mode == "nearest";
-    if (nearest_) {
-      rows_ = nearest_table(g, x_[2], 0);
-      cols_ = nearest_table(g, x_[3], 1);
-      return {y_};
+    if (g.mode != "nearest" && g.mode != "linear") {
+      throw Error(where(node_) + "mode " + g.mode + " is not supported (nearest, linear)");
     }
-    if (g.mode != "linear") throw Error(where(node_) + "mode " + g.mode + " is not supported (nearest, linear)");
-    if (g.transform != "half_pixel" && g.transform != "pytorch_half_pixel") {
-      throw Error(where(node_) + "linear mode needs half_pixel coordinates (align_corners=False), not " + g.transform);
+    static const std::set<std::string> transforms{"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"};
+    if (transforms.count(g.transform) == 0) {
+      throw Error(where(node_) + "coordinate_transformation_mode " + g.transform +
+                  " is not supported (half_pixel, pytorch_half_pixel, align_corners, asymmetric)");
     }
-    for (size_t a = 0; a < 2; ++a) {
-      if (g.scale[a] != static_cast<float>(y_[2 + a]) / static_cast<float>(x_[2 + a]) || y_[2 + a] == 1) {
-        throw Error(where(node_) + "linear resizing of " + to_string(x_) + " to " + to_string(y_) +
-                    " by a scale other than output / input is not supported by the trainer; give 'sizes'");
-      }
-    }
-    const auto src = plain_md(x_);
-    const auto dst = plain_md(y_);
-    const dnnl::resampling_forward::desc fwd_desc(prop_kind::forward_training, algorithm::resampling_linear, src, dst);
-    const dnnl::resampling_forward::primitive_desc fwd_pd(fwd_desc, cpu_engine());
-    forward_ = Exec{dnnl::resampling_forward(fwd_pd), {}};
-    forward_.slot(DNNL_ARG_SRC, src);
-    forward_.slot(DNNL_ARG_DST, dst);
-    if (input.training) {
-      const dnnl::resampling_backward::desc bwd_desc(algorithm::resampling_linear, src, dst);
-      const dnnl::resampling_backward::primitive_desc bwd_pd(bwd_desc, cpu_engine(), fwd_pd);
-      backward_ = Exec{dnnl::resampling_backward(bwd_pd), {}};
-      backward_.slot(DNNL_ARG_DIFF_DST, dst);
-      backward_.slot(DNNL_ARG_DIFF_SRC, src);
+    if (g.mode == "nearest") {
+      rows_.i0 = nearest_table(g, x_[2], 0);
+      cols_.i0 = nearest_table(g, x_[3], 1);
+      rows_.i1 = rows_.i0;
+      cols_.i1 = cols_.i0;
+      rows_.w1.assign(rows_.i0.size(), 0.0F);
+      cols_.w1.assign(cols_.i0.size(), 0.0F);
+    } else {
+      rows_ = linear_table(g, x_[2], 0);
+      cols_ = linear_table(g, x_[3], 1);
     }
     return {y_};
   }
 
   void forward(OpIO& io) override {
-    if (nearest_) {
-      gather(io.in[0]->data(), io.out[0]->data());
-      return;
-    }
-    forward_.bind(DNNL_ARG_SRC, io.in[0]->data());
-    forward_.bind(DNNL_ARG_DST, io.out[0]->data());
-    forward_.run();
-  }
-
-  void backward(OpIO& io) override {
-    if (io.in_grad[0] == nullptr) return;
-    if (nearest_) {
-      scatter(io.out_grad[0]->data(), io.in_grad[0]->data());
-      return;
-    }
-    backward_.bind(DNNL_ARG_DIFF_DST, io.out_grad[0]->data());
-    backward_.bind(DNNL_ARG_DIFF_SRC, io.in_grad[0]->data());
-    backward_.run();
-  }
-
- private:
-  void gather(const float* x, float* y) const {
+    const float* x = io.in[0]->data();
+    float* y = io.out[0]->data();
     const int64_t planes = x_[0] * x_[1], in_plane = x_[2] * x_[3], out_plane = y_[2] * y_[3];
 #pragma omp parallel for
     for (int64_t p = 0; p < planes; ++p) {
       const float* src = x + p * in_plane;
       float* dst = y + p * out_plane;
-      for (size_t oh = 0; oh < rows_.size(); ++oh) {
-        const float* row = src + rows_[oh] * x_[3];
-        for (size_t ow = 0; ow < cols_.size(); ++ow) *dst++ = row[cols_[ow]];
+      for (size_t oh = 0; oh < rows_.i0.size(); ++oh) {
+        const float* r0 = src + rows_.i0[oh] * x_[3];
+        const float* r1 = src + rows_.i1[oh] * x_[3];
+        const float wr = rows_.w1[oh];
+        for (size_t ow = 0; ow < cols_.i0.size(); ++ow) {
+          const int64_t c0 = cols_.i0[ow], c1 = cols_.i1[ow];
+          const float wc = cols_.w1[ow];
+          const float top = r0[c0] + wc * (r0[c1] - r0[c0]);
+          const float bottom = r1[c0] + wc * (r1[c1] - r1[c0]);
+          *dst++ = top + wr * (bottom - top);
+        }
       }
     }
   }
 
-  /// The adjoint of gather: every output's gradient is added to the input it was read from.
-  void scatter(const float* dy, float* dx) const {
+  /// The adjoint of forward: each output's gradient goes back to its (up to four) sources, weighted.
+  void backward(OpIO& io) override {
+    if (io.in_grad[0] == nullptr) return;
+    const float* dy = io.out_grad[0]->data();
+    float* dx = io.in_grad[0]->data();
     const int64_t planes = x_[0] * x_[1], in_plane = x_[2] * x_[3], out_plane = y_[2] * y_[3];
 #pragma omp parallel for
     for (int64_t p = 0; p < planes; ++p) {
       float* grad = dx + p * in_plane;
       std::fill(grad, grad + in_plane, 0.0F);
       const float* src = dy + p * out_plane;
-      for (size_t oh = 0; oh < rows_.size(); ++oh) {
-        float* row = grad + rows_[oh] * x_[3];
-        for (size_t ow = 0; ow < cols_.size(); ++ow) row[cols_[ow]] += *src++;
+      for (size_t oh = 0; oh < rows_.i0.size(); ++oh) {
+        float* r0 = grad + rows_.i0[oh] * x_[3];
+        float* r1 = grad + rows_.i1[oh] * x_[3];
+        const float wr = rows_.w1[oh];
+        for (size_t ow = 0; ow < cols_.i0.size(); ++ow) {
+          const int64_t c0 = cols_.i0[ow], c1 = cols_.i1[ow];
+          const float wc = cols_.w1[ow];
+          const float g = *src++;
+          const float top = g * (1.0F - wr), bottom = g * wr;
+          r0[c0] += top * (1.0F - wc);
+          r0[c1] += top * wc;
+          r1[c0] += bottom * (1.0F - wc);
+          r1[c1] += bottom * wc;
+        }
       }
     }
   }
 
+ private:
   const Node& node_;
   Dims x_, y_;
-  bool nearest_ = false;
-  std::vector<int64_t> rows_, cols_;
-  Exec forward_, backward_;
+  LinearTable rows_, cols_;
 };
 
 class IdentityOp final : public TrainOp {
