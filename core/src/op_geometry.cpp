@@ -79,6 +79,15 @@ LinearTable linear_table(const ResizeGeometry& g, int64_t in, size_t axis) {
   return t;
 }
 
+LinearTable resize_table(const ResizeGeometry& g, int64_t in, size_t axis) {
+  if (g.mode != "nearest") return linear_table(g, in, axis);
+  LinearTable t;
+  t.i0 = nearest_table(g, in, axis);
+  t.i1 = t.i0;
+  t.w1.assign(t.i0.size(), 0.0F);
+  return t;
+}
+
 std::array<int64_t, 4> transposed_conv_pads(const Node& node, const Dims& x, std::array<int64_t, 2> stride,
                                             std::array<int64_t, 2> output_padding, std::array<int64_t, 2> extent) {
   const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");

@@ -44,6 +44,8 @@ struct LinearTable {
 
 /// Linear mode along spatial axis `axis` (0 = H, 1 = W) of an input `in` samples long.
 LinearTable linear_table(const ResizeGeometry& g, int64_t in, size_t axis);
+/// The table of either mode: nearest as a linear table whose second weight is zero.
+LinearTable resize_table(const ResizeGeometry& g, int64_t in, size_t axis);
 
 /// ConvTranspose pads {begin H, begin W, end H, end W}: from `output_shape` (its last two values) or
 /// SAME_UPPER / SAME_LOWER auto_pad by ONNX's total-padding rule, else the explicit `pads` (NOTSET)

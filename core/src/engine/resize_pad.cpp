@@ -38,16 +38,6 @@ std::vector<int64_t> pads_of(const Node& node) {
   fail(node, "attribute 'pads' is required (constant pads input folded by the importer)");
 }
 
-/// Per-axis sampling table; nearest mode is a linear table whose second weight is zero.
-LinearTable axis_table(const ResizeGeometry& p, int64_t in, size_t axis) {
-  if (p.mode != "nearest") return linear_table(p, in, axis);
-  LinearTable t;
-  t.i0 = nearest_table(p, in, axis);
-  t.i1 = t.i0;
-  t.w1.assign(t.i0.size(), 0.0F);
-  return t;
-}
-
 /// oneDNN's linear resampling samples at (o + 0.5) * in / out - 0.5, clamped: ONNX half_pixel
 /// exactly when the scale equals out / in.
 bool onednn_resampling_matches(const ResizeGeometry& p, const Dims& x) {
@@ -65,8 +55,8 @@ void plan_resize_loop(PlanBuilder& builder, const Node& node, int src, const Res
   const Dims x = builder.dims(src);
   const Dims out = p.out;
   const int dst = builder.add_value(dnnl::memory::desc(to_dnnl(out), dt::f32, tag::abcd));
-  LinearTable rows = axis_table(p, x[2], 0);
-  LinearTable cols = axis_table(p, x[3], 1);
+  LinearTable rows = resize_table(p, x[2], 0);
+  LinearTable cols = resize_table(p, x[3], 1);
   builder.add_custom(
       node.name,
       [src, dst, x, out, rows = std::move(rows), cols = std::move(cols)](const std::vector<PlanValue>& values) {

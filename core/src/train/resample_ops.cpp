@@ -118,17 +118,8 @@ class ResizeOp final : public TrainOp {
       throw Error(where(node_) + "coordinate_transformation_mode " + g.transform +
                   " is not supported (half_pixel, pytorch_half_pixel, align_corners, asymmetric)");
     }
-    if (g.mode == "nearest") {
-      rows_.i0 = nearest_table(g, x_[2], 0);
-      cols_.i0 = nearest_table(g, x_[3], 1);
-      rows_.i1 = rows_.i0;
-      cols_.i1 = cols_.i0;
-      rows_.w1.assign(rows_.i0.size(), 0.0F);
-      cols_.w1.assign(cols_.i0.size(), 0.0F);
-    } else {
-      rows_ = linear_table(g, x_[2], 0);
-      cols_ = linear_table(g, x_[3], 1);
-    }
+    rows_ = resize_table(g, x_[2], 0);
+    cols_ = resize_table(g, x_[3], 1);
     return {y_};
   }
 
