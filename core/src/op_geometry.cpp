@@ -88,6 +88,28 @@ LinearTable resize_table(const ResizeGeometry& g, int64_t in, size_t axis) {
   return t;
 }
 
+void resize_planes(const float* x, const Dims& x_dims, const LinearTable& rows, const LinearTable& cols, float* y) {
+  const int64_t width = x_dims[3], in_plane = x_dims[2] * x_dims[3];
+  const auto out_plane = static_cast<int64_t>(rows.i0.size() * cols.i0.size());
+#pragma omp parallel for
+  for (int64_t plane = 0; plane < x_dims[0] * x_dims[1]; ++plane) {
+    const float* src = x + plane * in_plane;
+    float* dst = y + plane * out_plane;
+    for (size_t oh = 0; oh < rows.i0.size(); ++oh) {
+      const float* r0 = src + rows.i0[oh] * width;
+      const float* r1 = src + rows.i1[oh] * width;
+      const float wr = rows.w1[oh];
+      for (size_t ow = 0; ow < cols.i0.size(); ++ow) {
+        const int64_t c0 = cols.i0[ow], c1 = cols.i1[ow];
+        const float wc = cols.w1[ow];
+        const float top = r0[c0] + wc * (r0[c1] - r0[c0]);
+        const float bottom = r1[c0] + wc * (r1[c1] - r1[c0]);
+        *dst++ = top + wr * (bottom - top);
+      }
+    }
+  }
+}
+
 std::array<int64_t, 4> transposed_conv_pads(const Node& node, const Dims& x, std::array<int64_t, 2> stride,
                                             std::array<int64_t, 2> output_padding, std::array<int64_t, 2> extent) {
   const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");

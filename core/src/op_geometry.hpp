@@ -46,6 +46,9 @@ struct LinearTable {
 LinearTable linear_table(const ResizeGeometry& g, int64_t in, size_t axis);
 /// The table of either mode: nearest as a linear table whose second weight is zero.
 LinearTable resize_table(const ResizeGeometry& g, int64_t in, size_t axis);
+/// Resizes plain N,C,H,W `x` (dims `x_dims`) into `y` through the row and column tables (one plane
+/// per OpenMP iteration): the Resize of the inference engine and the trainer's forward pass.
+void resize_planes(const float* x, const Dims& x_dims, const LinearTable& rows, const LinearTable& cols, float* y);
 
 /// ConvTranspose pads {begin H, begin W, end H, end W}: from `output_shape` (its last two values) or
 /// SAME_UPPER / SAME_LOWER auto_pad by ONNX's total-padding rule, else the explicit `pads` (NOTSET)

@@ -45,6 +45,9 @@ std::vector<std::pair<std::array<uint8_t, 3>, uint8_t>> parse_palette(const std:
   return palette;
 }
 
+/// geo::compare_indicators' order: G, C, S, D.
+constexpr std::array<const char*, 4> kIndicatorNames{"greenery", "crowdedness", "enclosure", "pavement"};
+
 nlohmann::json number(double value) { return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr); }
 
 class EvalCommand final : public Command {
@@ -257,17 +260,17 @@ class EvalCommand final : public Command {
   static nlohmann::json walkability_report(const geo::StreetRoleMap& roles,
                                            const std::vector<geo::StreetIndicators>& reference,
                                            const std::vector<geo::StreetIndicators>& predicted) {
-    static constexpr std::array<const char*, 4> kNames{"greenery", "crowdedness", "enclosure", "pavement"};
     const auto agreement = geo::compare_indicators(reference, predicted);
     nlohmann::json report{{"role_scheme", roles.scheme}};
-    for (size_t k = 0; k < kNames.size(); ++k) {
+    for (size_t k = 0; k < kIndicatorNames.size(); ++k) {
       const geo::IndicatorAgreement& a = agreement[k];
-      report[kNames[k]] = {{"images", a.images},
-                           {"mean_reference", number(a.images > 0 ? a.mean_reference : NAN)},
-                           {"mean_predicted", number(a.images > 0 ? a.mean_predicted : NAN)},
-                           {"mean_absolute_error", number(a.images > 0 ? a.mean_absolute_error : NAN)},
-                           {"bias", number(a.images > 0 ? a.bias : NAN)},
-                           {"max_absolute_error", number(a.images > 0 ? a.max_absolute_error : NAN)}};
+      const auto defined = [&a](double value) { return number(a.images > 0 ? value : NAN); };
+      report[kIndicatorNames[k]] = {{"images", a.images},
+                                    {"mean_reference", defined(a.mean_reference)},
+                                    {"mean_predicted", defined(a.mean_predicted)},
+                                    {"mean_absolute_error", defined(a.mean_absolute_error)},
+                                    {"bias", defined(a.bias)},
+                                    {"max_absolute_error", defined(a.max_absolute_error)}};
     }
     return report;
   }
@@ -292,7 +295,7 @@ class EvalCommand final : public Command {
     if (r.contains("walkability")) {
       std::cout << "\nwalkability (per photo, predicted vs mask; roles: " << r["walkability"]["role_scheme"].get<std::string>()
                 << ")\nindicator     photos  mask mean  predicted  mean |error|  bias     max |error|\n";
-      for (const char* name : {"greenery", "crowdedness", "enclosure", "pavement"}) {
+      for (const char* name : kIndicatorNames) {
         const auto& w = r["walkability"][name];
         std::cout << std::left << std::setw(14) << name << std::right << std::setw(6) << w["images"].get<int>() << "  "
                   << fmt(w["mean_reference"]) << "     " << fmt(w["mean_predicted"]) << "     " << fmt(w["mean_absolute_error"])

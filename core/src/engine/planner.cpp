@@ -1,7 +1,6 @@
 // PlanBuilder and Plan: value bookkeeping, layout conversions, liveness-based buffer sharing and
 // execution. Op-specific lowering lives in the *_ops.cpp files.
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +21,8 @@ constexpr int kScratchpadId = -2;
 constexpr size_t kAlign = 64;
 
 size_t round_up(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+bool aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % kAlign == 0; }
+size_t bytes_of(const Tensor& t) { return static_cast<size_t>(t.size()) * sizeof(float); }
 
 /// The first and last step that reads or writes each of `count` values (-1 where none does).
 void lifetimes(const std::vector<Step>& steps, size_t count, std::vector<int>& first, std::vector<int>& last) {
@@ -356,16 +357,12 @@ void Plan::execute(const Tensor& input, std::span<Tensor* const> outputs) {
   values[static_cast<size_t>(input_id)].mem.set_data_handle(const_cast<float*>(input.data()));
   const size_t bound = std::min(outputs.size(), output_ids.size());
   if (output_staging.size() < bound) output_staging.resize(bound);
-  std::array<bool, 8> staged{};  // more outputs than this are never staged (none of ours has > 2)
   for (size_t i = 0; i < bound; ++i) {
     if (outputs[i]->dims() != output_dims[i]) outputs[i]->resize(output_dims[i]);
     void* handle = outputs[i]->data();
-    if (reinterpret_cast<uintptr_t>(handle) % kAlign != 0 && i < staged.size()) {
-      if (!output_staging[i]) {
-        output_staging[i] = std::make_unique<AlignedBuffer>(static_cast<size_t>(outputs[i]->size()) * sizeof(float));
-      }
+    if (!aligned(handle)) {
+      if (!output_staging[i]) output_staging[i] = std::make_unique<AlignedBuffer>(bytes_of(*outputs[i]));
       handle = output_staging[i]->data();
-      staged[i] = true;
     }
     values[static_cast<size_t>(output_ids[i])].mem.set_data_handle(handle);
   }
@@ -393,10 +390,8 @@ void Plan::execute(const Tensor& input, std::span<Tensor* const> outputs) {
     }
   }
   stream.wait();
-  for (size_t i = 0; i < bound && i < staged.size(); ++i) {
-    if (staged[i]) {
-      std::memcpy(outputs[i]->data(), output_staging[i]->data(), static_cast<size_t>(outputs[i]->size()) * sizeof(float));
-    }
+  for (size_t i = 0; i < bound; ++i) {
+    if (!aligned(outputs[i]->data())) std::memcpy(outputs[i]->data(), output_staging[i]->data(), bytes_of(*outputs[i]));
   }
 }
 

@@ -59,26 +59,8 @@ void plan_resize_loop(PlanBuilder& builder, const Node& node, int src, const Res
   LinearTable cols = resize_table(p, x[3], 1);
   builder.add_custom(
       node.name,
-      [src, dst, x, out, rows = std::move(rows), cols = std::move(cols)](const std::vector<PlanValue>& values) {
-        const float* in = data_of(values, src);
-        float* result = data_of(values, dst);
-#pragma omp parallel for
-        for (int64_t plane = 0; plane < x[0] * x[1]; ++plane) {
-          const float* ip = in + plane * x[2] * x[3];
-          float* op = result + plane * out[2] * out[3];
-          for (int64_t oh = 0; oh < out[2]; ++oh) {
-            const auto r = static_cast<size_t>(oh);
-            const float* r0 = ip + rows.i0[r] * x[3];
-            const float* r1 = ip + rows.i1[r] * x[3];
-            const float wr = rows.w1[r];
-            for (int64_t ow = 0; ow < out[3]; ++ow) {
-              const auto c = static_cast<size_t>(ow);
-              const float top = r0[cols.i0[c]] + cols.w1[c] * (r0[cols.i1[c]] - r0[cols.i0[c]]);
-              const float bottom = r1[cols.i0[c]] + cols.w1[c] * (r1[cols.i1[c]] - r1[cols.i0[c]]);
-              op[oh * out[3] + ow] = top + wr * (bottom - top);
-            }
-          }
-        }
+      [src, dst, x, rows = std::move(rows), cols = std::move(cols)](const std::vector<PlanValue>& values) {
+        resize_planes(data_of(values, src), x, rows, cols, data_of(values, dst));
       },
       {src, dst});
   builder.bind(node.outputs.at(0), dst);

@@ -123,28 +123,7 @@ class ResizeOp final : public TrainOp {
     return {y_};
   }
 
-  void forward(OpIO& io) override {
-    const float* x = io.in[0]->data();
-    float* y = io.out[0]->data();
-    const int64_t planes = x_[0] * x_[1], in_plane = x_[2] * x_[3], out_plane = y_[2] * y_[3];
-#pragma omp parallel for
-    for (int64_t p = 0; p < planes; ++p) {
-      const float* src = x + p * in_plane;
-      float* dst = y + p * out_plane;
-      for (size_t oh = 0; oh < rows_.i0.size(); ++oh) {
-        const float* r0 = src + rows_.i0[oh] * x_[3];
-        const float* r1 = src + rows_.i1[oh] * x_[3];
-        const float wr = rows_.w1[oh];
-        for (size_t ow = 0; ow < cols_.i0.size(); ++ow) {
-          const int64_t c0 = cols_.i0[ow], c1 = cols_.i1[ow];
-          const float wc = cols_.w1[ow];
-          const float top = r0[c0] + wc * (r0[c1] - r0[c0]);
-          const float bottom = r1[c0] + wc * (r1[c1] - r1[c0]);
-          *dst++ = top + wr * (bottom - top);
-        }
-      }
-    }
-  }
+  void forward(OpIO& io) override { resize_planes(io.in[0]->data(), x_, rows_, cols_, io.out[0]->data()); }
 
   /// The adjoint of forward: each output's gradient goes back to its (up to four) sources, weighted.
   void backward(OpIO& io) override {
