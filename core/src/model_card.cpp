@@ -12,7 +12,8 @@ using nlohmann::json;
 
 namespace {
 
-/// "tile": N | [H, W], "tile_overlap": N, "input_range": [lo, hi] (all optional).
+/// "tile": N | [H, W], "tile_overlap": N, "input_range": [lo, hi], "inference_scales": [s, ...],
+/// "inference_flip": bool (all optional).
 void read_tiling(const json& doc, ModelCard& card) {
   if (doc.contains("tile") && !doc["tile"].is_null()) {
     const json& tile = doc["tile"];
@@ -32,6 +33,13 @@ void read_tiling(const json& doc, ModelCard& card) {
     if (range.size() != 2 || !(range[1] > range[0])) throw Error("input_range must be [lo, hi] with hi > lo");
     card.input_range = std::array<double, 2>{range[0], range[1]};
   }
+  if (doc.contains("inference_scales") && !doc["inference_scales"].is_null()) {
+    card.inference_scales = doc["inference_scales"].get<std::vector<double>>();
+    check_inference_scales(card.inference_scales);
+  }
+  if (doc.contains("inference_flip") && !doc["inference_flip"].is_null()) {
+    card.inference_flip = doc["inference_flip"].get<bool>();
+  }
 }
 
 /// Hues spread by the golden ratio, for ids past the fixed list.
@@ -50,6 +58,15 @@ std::array<uint8_t, 3> generated_colour(int id) {
 }
 
 }  // namespace
+
+void check_inference_scales(const std::vector<double>& scales) {
+  if (scales.empty()) throw Error("inference_scales must list at least one scale (1 runs the model once)");
+  for (double s : scales) {
+    if (!std::isfinite(s) || s < 0.25 || s > 4.0) {
+      throw Error("inference_scales: " + std::to_string(s) + " is outside 0.25..4 (a factor on the window's size)");
+    }
+  }
+}
 
 std::array<uint8_t, 3> default_class_colour(int id) {
   static const std::array<std::array<uint8_t, 3>, 12> kColours{{{0, 0, 0},
@@ -109,6 +126,8 @@ std::string ModelCard::to_json() const {
   if (tile) doc["tile"] = {(*tile)[0], (*tile)[1]};
   if (tile_overlap) doc["tile_overlap"] = *tile_overlap;
   if (input_range) doc["input_range"] = {(*input_range)[0], (*input_range)[1]};
+  if (!inference_scales.empty()) doc["inference_scales"] = inference_scales;
+  if (inference_flip) doc["inference_flip"] = true;
   doc["notes"] = notes;
   return doc.dump(2);
 }

@@ -75,6 +75,7 @@ class EvalCommand final : public Command {
     sub.add_flag("--walkability", walkability_,
                  "Street-view models: also compare each photo's greenery, crowdedness, enclosure and pavement "
                  "(predicted, over all pixels as run reports them) with its mask's (over labelled pixels)");
+    add_pass_options(sub, scales_, flip_);
   }
 
   int run() override {
@@ -122,7 +123,9 @@ class EvalCommand final : public Command {
       if (binary) request.logits_path = scratch + "/" + std::to_string(i) + "-scores.tif";
       request.overviews = false;
       if (pixel_size_m_ > 0.0) request.pixel_size_m = pixel_size_m_;
+      apply_pass_options(scales_, flip_, request);
       const PredictReport report = predict_file(engine, card, request, {});
+      passes_ = report.passes;
       if (!common_->quiet) {
         for (const std::string& message : std::set<std::string>(report.warnings.begin(), report.warnings.end())) {
           if (reported_.insert(message).second) std::cerr << "terraseg: warning: " << message << '\n';
@@ -162,6 +165,7 @@ class EvalCommand final : public Command {
     report["resize_factor"] = pixel_size_m_ > 0.0 ? pixel_size_m_ / *card.pixel_size_m : 1.0;
     report["precision"] = precision_;
     report["convolution"] = convolution_;
+    report["passes"] = passes_;
     if (roles) report["walkability"] = walkability_report(*roles, reference_indicators, predicted_indicators);
     if (card.threshold && binary) {
       report["threshold"] = *card.threshold;
@@ -283,7 +287,8 @@ class EvalCommand final : public Command {
   }
 
   static void print(const nlohmann::json& r) {
-    std::cout << "images: " << r["images"] << "  pixels: " << r["pixels"] << '\n'
+    std::cout << "images: " << r["images"] << "  pixels: " << r["pixels"] << "  scales: " << r["passes"].get<std::string>()
+              << '\n'
               << "global accuracy:        " << fmt(r["global_accuracy"]) << '\n'
               << "mean IoU:               " << fmt(r["mean_iou"]) << '\n'
               << "class-average accuracy: " << fmt(r["class_average_accuracy"]) << "\n\n"
@@ -328,6 +333,9 @@ class EvalCommand final : public Command {
   std::vector<int> ignore_ids_;
   bool json_ = false;
   bool walkability_ = false;
+  std::string scales_;
+  std::string flip_;
+  std::string passes_;  ///< what predict_file ran each image at (PredictReport::passes)
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "command.hpp"
 #include "models.hpp"
+#include "inference_passes.hpp"
 #include "predict_step.hpp"
 #include "terraseg/core/input_geometry.hpp"
 #include "terraseg/core/engine.hpp"
@@ -37,6 +38,7 @@ class InfoCommand final : public Command {
     if (dims.size() != 4) throw terraseg::Error(model_path_ + ": input '" + graph.input + "' is not NCHW (dims " + to_string(dims) + ")");
     const InputGeometry geometry = input_geometry(graph);
     const TilingPlan tiling = resolve_tiling(graph.card, geometry, PredictRequest{});
+    const InferencePasses passes = resolve_passes(graph.card, nullptr, nullptr, tiling.fixed_size, "");
     dims[0] = 1;
     dims[2] = height_ > 0 ? height_ : geometry.fixed_hw ? (*geometry.fixed_hw)[0] : 512;
     dims[3] = width_ > 0 ? width_ : geometry.fixed_hw ? (*geometry.fixed_hw)[1] : 512;
@@ -58,13 +60,14 @@ class InfoCommand final : public Command {
     }
     doc["tiling"] = {{"tile", tiling.tile},         {"tile_from", tiling.tile_from},
                      {"overlap", tiling.overlap},   {"overlap_from", tiling.overlap_from},
-                     {"multiple", tiling.multiple}, {"fixed_size", tiling.fixed_size}};
+                     {"multiple", tiling.multiple}, {"fixed_size", tiling.fixed_size},
+                     {"scales", passes.scales},     {"flip", passes.flip}};
     if (json_) {
       std::cout << doc.dump(2) << '\n';
       return 0;
     }
     if (!warning.empty()) std::cerr << "terraseg: warning: " << warning << '\n';
-    print_text(graph, stats, dims, tiling);
+    print_text(graph, stats, dims, tiling, passes);
     return 0;
   }
 
@@ -90,7 +93,8 @@ class InfoCommand final : public Command {
     return colour;
   }
 
-  void print_text(const Graph& graph, const PlanStats& stats, const Dims& dims, const TilingPlan& tiling) const {
+  void print_text(const Graph& graph, const PlanStats& stats, const Dims& dims, const TilingPlan& tiling,
+                  const InferencePasses& passes) const {
     const ModelCard& card = graph.card;
     const auto row = [](const std::string& key, const std::string& value) {
       std::cout << std::left << std::setw(14) << key << value << '\n';
@@ -134,6 +138,10 @@ class InfoCommand final : public Command {
     }
     tiles << ", overlap " << tiling.overlap << " (" << tiling.overlap_from << ")";
     row("tiling", tiles.str());
+    if (passes.count() > 1) {
+      row("passes", "each window at scales " + passes.describe() + " (card), scores averaged: " +
+                        std::to_string(passes.count()) + " runs of the model; --scales 1 --flip off runs it once");
+    }
     if (!card.classes.empty()) {
       std::cout << "classes       id  colour   name\n";
       for (const ClassInfo& info : card.classes) {

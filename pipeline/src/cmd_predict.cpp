@@ -5,6 +5,7 @@
 
 #include "command.hpp"
 #include "models.hpp"
+#include "inference_passes.hpp"
 #include "predict_step.hpp"
 #include "progress.hpp"
 #include "terraseg/geo/predict.hpp"
@@ -68,6 +69,7 @@ class PredictCommand final : public Command {
                    "shrinking); classes come back by mode/nearest");
     sub.add_flag("--no-resample", no_resample_,
                  "Predict at the input's own pixel size even when the model card states another");
+    add_pass_options(sub, scales_, flip_);
   }
 
   int run() override {
@@ -200,6 +202,7 @@ class PredictCommand final : public Command {
     if (!resampling_.empty()) geo::check_resampling(resampling_, "-r");
     request.resample = !no_resample_;
     request.band_override = split_commas(bands_);
+    apply_pass_options(scales_, flip_, request);
     return request;
   }
 
@@ -213,6 +216,8 @@ class PredictCommand final : public Command {
   std::string tile_;
   int overlap_ = -1;
   double pixel_size_m_ = 0.0;
+  std::string scales_;
+  std::string flip_;
   std::string bands_;
   double scale_ = 0.0;
   std::string mean_;

@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+namespace terraseg {
+struct PredictRequest;
+}
+
 namespace terraseg::cli {
 
 /// Flags every command accepts (contract: -q and --threads T).
@@ -31,6 +35,11 @@ struct CommandEntry {
   std::string help;
   std::unique_ptr<Command> (*make)();
 };
+
+/// --scales and --flip, the passes each window runs (inference_passes.hpp), for predict and eval.
+void add_pass_options(CLI::App& sub, std::string& scales, std::string& flip);
+/// Puts --scales / --flip into `request` where they were given; throws Error naming the flag when invalid.
+void apply_pass_options(const std::string& scales, const std::string& flip, PredictRequest& request);
 
 /// The one list of commands.
 std::vector<CommandEntry> all_commands();

@@ -1,4 +1,6 @@
 #include "command.hpp"
+#include "inference_passes.hpp"
+#include "predict_step.hpp"
 
 namespace terraseg::cli {
 
@@ -11,6 +13,21 @@ std::vector<CommandEntry> all_commands() {
       {"train", "Train or fine-tune a model from a YAML config", &make_train_command},
       {"eval", "Evaluate a model on images paired with masks", &make_eval_command},
   };
+}
+
+void add_pass_options(CLI::App& sub, std::string& scales, std::string& flip) {
+  sub.add_option("--scales", scales,
+                 "Run the model on each window at these scales and average the scores, e.g. 1,1.5 (default: the "
+                 "model card's inference_scales, else 1; 1 alone is the fastest)");
+  sub.add_option("--flip", flip,
+                 "on: also run each scale on the mirror image and average it in; off: do not (default: the model "
+                 "card's inference_flip)");
+}
+
+void apply_pass_options(const std::string& scales, const std::string& flip, PredictRequest& request) {
+  if (!scales.empty()) request.scales = parse_scales(scales, "--scales");
+  if (!flip.empty()) request.flip = parse_on_off(flip, "--flip");
+  request.scales_source = "--scales";
 }
 
 }  // namespace terraseg::cli

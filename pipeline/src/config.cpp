@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 
+#include "terraseg/core/model_card.hpp"
 #include "terraseg/core/threads.hpp"
 #include "terraseg/geo/predict.hpp"
 #include "terraseg/geo/writer.hpp"
@@ -187,7 +188,16 @@ void parse_sections(MapReader& root, RunConfig& config) {
     tiling->optional("overlap", config.tiling.overlap);
     tiling->optional("resample", config.tiling.resample);
     tiling->optional("resampling", config.tiling.resampling);
+    tiling->optional("scales", config.tiling.scales);
+    tiling->optional("flip", config.tiling.flip);
     tiling->finish();
+    if (config.tiling.scales) {
+      try {
+        check_inference_scales(*config.tiling.scales);
+      } catch (const Error& e) {
+        throw Error(root.file().string() + ": key 'tiling.scales': " + e.what());
+      }
+    }
     if (!config.tiling.resampling.empty()) {
       geo::check_resampling(config.tiling.resampling, root.file().string() + ": key 'tiling.resampling'");
     }

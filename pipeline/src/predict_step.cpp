@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "inference_passes.hpp"
 #include "models.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/input_geometry.hpp"
@@ -83,17 +84,26 @@ std::string gigabytes(double bytes) {
 /// Refuses, before anything is allocated, a window whose activations, input and blended scores would
 /// not fit in memory: the engine's buffers measured at a small size, scaled to the window.
 void check_window_memory(Engine& engine, int channels, int classes, const TilingPlan& tiling,
-                         const std::array<int64_t, 2>& window, const std::string& tile_source) {
+                         const std::array<int64_t, 2>& window, const InferencePasses& passes,
+                         const std::string& tile_source) {
   const Dims probe = probe_dims(channels, tiling);
   const double probe_pixels = static_cast<double>(probe[2] * probe[3]);
+  // The largest pass sees the window at the largest scale.
+  const double largest = std::max(1.0, *std::max_element(passes.scales.begin(), passes.scales.end()));
+  const std::array<int64_t, 2> pass{scaled_side(window[0], largest, tiling.multiple),
+                                    scaled_side(window[1], largest, tiling.multiple)};
   const double per_pixel = static_cast<double>(engine.stats(probe).buffer_bytes) / probe_pixels +
                            4.0 * (channels + 2.0 * classes);  // input, scores and their blend
-  const double needed = per_pixel * static_cast<double>(window[0] * window[1]);
+  const double needed = per_pixel * static_cast<double>(pass[0] * pass[1]);
   const double limit = static_cast<double>(memory_limit_bytes());
   if (needed > 0.8 * limit) {
-    throw Error(tile_source + ": a " + std::to_string(window[0]) + "x" + std::to_string(window[1]) +
-                " window needs about " + gigabytes(needed) + " for this model, more than the " + gigabytes(limit) +
-                " this process may use; give a smaller tile (e.g. --tile 1024, or tiling.tile)");
+    const std::string scaled = largest > 1.0 ? " (at scales " + passes.describe() + ": " + std::to_string(pass[0]) + "x" +
+                                                   std::to_string(pass[1]) + " at the largest)"
+                                             : "";
+    throw Error(tile_source + ": a " + std::to_string(window[0]) + "x" + std::to_string(window[1]) + " window" + scaled +
+                " needs about " + gigabytes(needed) + " for this model, more than the " + gigabytes(limit) +
+                " this process may use; give a smaller tile (e.g. --tile 1024, or tiling.tile)" +
+                (largest > 1.0 ? " or fewer scales (--scales 1, tiling.scales)" : ""));
   }
 }
 
@@ -216,6 +226,9 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   }
   const auto warn = [&report](const std::string& message) { report.warnings.push_back(message); };
   const TilingPlan tiling = resolve_tiling(card, input_geometry(engine.graph()), request, warn);
+  const InferencePasses passes =
+      resolve_passes(card, request.scales ? &*request.scales : nullptr, request.flip ? &*request.flip : nullptr,
+                     tiling.fixed_size, request.scales_source);
   const int classes = model_classes(engine, card, channels, tiling);
   {
     // The largest window this raster can give the model: the tile, or the whole (resampled) image.
@@ -228,7 +241,7 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
       return tiling.fixed_size ? int64_t{tile} : std::min<int64_t>(tile, padded);
     };
     const std::array<int64_t, 2> window{side(info.height, tiling.tile[0]), side(info.width, tiling.tile[1])};
-    check_window_memory(engine, channels, classes, tiling, window,
+    check_window_memory(engine, channels, classes, tiling, window, passes,
                         request.tile ? request.tile_source : "the model card's 'tile'");
   }
   const std::vector<ClassInfo> class_table = complete_class_table(card.classes, classes);
@@ -249,9 +262,12 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   options.warn = warn;
   const float class0_shift = threshold_logit_shift(card, classes);
   Dims window_dims;  // the last window's shape: its plan says what ran
-  const geo::TileInfer infer = [&engine, class0_shift, &window_dims](const Tensor& input, Tensor& scores) {
+  const ModelFn model = [&engine, &window_dims](const Tensor& input, Tensor& scores) {
     engine.run(input, scores);
     window_dims = input.dims();
+  };
+  const geo::TileInfer infer = [&model, &passes, &tiling, class0_shift](const Tensor& input, Tensor& scores) {
+    run_passes(model, passes, tiling.multiple, input, scores);
     if (class0_shift == 0.0F) return;
     const int64_t plane = scores.dim(2) * scores.dim(3);
     float* class0 = scores.data();
@@ -266,6 +282,7 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   report.tiles_inferred = stats.tiles_inferred;
   report.window = {stats.window_height, stats.window_width};
   report.overlap = tiling.overlap;
+  report.passes = passes.describe();
   report.precision = to_string(engine.options().precision);
   if (!window_dims.empty()) {
     const PlanStats plan = engine.stats(window_dims);

@@ -37,6 +37,10 @@ struct PredictRequest {
   std::vector<std::string> band_override;   ///< replaces the card's bands (e.g. {"3","2","1"})
   /// Run the model at its card's pixel_size_m (warping in and back) when the input's differs.
   bool resample = true;
+  /// Passes per window (inference_passes.hpp): replace the card's inference_scales / inference_flip.
+  std::optional<std::vector<double>> scales;
+  std::optional<bool> flip;
+  std::string scales_source = "--scales";   ///< for errors, as tile_source
 };
 
 struct PredictReport {
@@ -53,6 +57,7 @@ struct PredictReport {
   int64_t tiles_inferred = 0;               ///< windows given to the model
   std::array<int, 2> window{0, 0};          ///< the window the model saw (height, width)
   int overlap = 0;                          ///< overlap between windows, pixels
+  std::string passes;                       ///< scales (and flip) each window ran at: "1", "1, 1.5 + flip"
   std::string precision;                    ///< what the engine ran in: "f32" or "bf16"
   std::string plan;                         ///< its layout/convolution choice and how it was made
   int emulated_bf16_convolutions = 0;       ///< bf16: convolutions run as f32 (no native bf16 kernel)

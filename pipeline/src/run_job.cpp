@@ -65,6 +65,9 @@ std::vector<Unit> plan_units(const RunConfig& config) {
         unit.request.cog = config.outputs.cog;
         unit.request.resample = config.tiling.resample;
         unit.request.resampling = config.tiling.resampling;
+        unit.request.scales = config.tiling.scales;
+        unit.request.flip = config.tiling.flip;
+        unit.request.scales_source = config.source.string() + ": key 'tiling.scales'";
         unit.request.creation_options = config.outputs.creation_options;
         unit.index = units.size();
         units.push_back(std::move(unit));

@@ -63,8 +63,10 @@ json unit_record(const std::string& region, const std::string& task, const std::
           {"seconds", report.seconds},
           // Input pixel size / model pixel size when the model ran on a resampled grid, else null.
           {"resample_ratio", report.resample_ratio ? json(*report.resample_ratio) : json(nullptr)},
-          // The window the model saw (height, width; the whole padded image when it fit) and the overlap.
-          {"tiling", {{"window", report.window}, {"overlap", report.overlap}, {"windows", report.tiles_inferred}}},
+          // The window the model saw (height, width; the whole padded image when it fit), the overlap, and
+          // the scales (and mirror) each window ran at, scores averaged.
+          {"tiling", {{"window", report.window}, {"overlap", report.overlap}, {"windows", report.tiles_inferred},
+                      {"passes", report.passes}}},
           // What the engine actually ran: precision, plan choice and convolutions bf16 fell back from.
           {"engine", {{"precision", report.precision}, {"plan", report.plan},
                       {"emulated_bf16_convolutions", report.emulated_bf16_convolutions}}},

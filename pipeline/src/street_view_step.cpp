@@ -41,6 +41,9 @@ geo::RoleCounts segment_point(Engine& engine, const ModelCard& card, const geo::
     request.overlap = options.overlap;
     request.tile_source = options.tile_source;
     request.overlap_source = options.overlap_source;
+    request.scales = options.scales;
+    request.flip = options.flip;
+    request.scales_source = options.scales_source;
     request.overviews = false;
     geo::remove_stale_temporaries(request.mask_path);
     const PredictReport report = predict_file(engine, card, request, {});
@@ -187,6 +190,9 @@ json run_street_view_step(const RunConfig& config, const WarnFn& warn,
   options.tile = config.tiling.tile;
   options.overlap = config.tiling.overlap;
   options.tile_source = config.source.string() + ": key 'tiling.tile'";
+  options.scales = config.tiling.scales;
+  options.flip = config.tiling.flip;
+  options.scales_source = config.source.string() + ": key 'tiling.scales'";
   options.overlap_source = config.source.string() + ": key 'tiling.overlap'";
   options.levels = level_scheme(config.street_view);
   options.role_overrides = config.street_view.roles;

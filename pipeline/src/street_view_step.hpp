@@ -33,6 +33,9 @@ struct StreetViewOptions {
   std::optional<int> overlap;
   std::string tile_source = "tiling.tile";
   std::string overlap_source = "tiling.overlap";
+  std::optional<std::vector<double>> scales;  ///< config tiling.scales / tiling.flip (unset: the card's)
+  std::optional<bool> flip;
+  std::string scales_source = "tiling.scales";
   /// Fraction of the points segmented, after each (may be empty).
   std::function<void(double fraction)> progress;
 };

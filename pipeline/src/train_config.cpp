@@ -267,6 +267,15 @@ void parse_card(MapReader reader, TrainCardConfig& card) {
   reader.optional("pixel_size_m", card.pixel_size_m);
   reader.optional("tile", card.tile);
   reader.optional("tile_overlap", card.tile_overlap);
+  reader.optional("inference_scales", card.inference_scales);
+  reader.optional("inference_flip", card.inference_flip);
+  if (reader.has("inference_scales")) {
+    try {
+      check_inference_scales(card.inference_scales);
+    } catch (const Error& e) {
+      reader.fail("inference_scales", e.what(), reader.raw("inference_scales"));
+    }
+  }
   if (reader.has("tile") && (card.tile < 32 || card.tile > 16384)) {
     reader.fail("tile", "must be 32..16384 pixels", reader.raw("tile"));
   }

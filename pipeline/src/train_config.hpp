@@ -82,6 +82,8 @@ struct TrainCardConfig {
   double pixel_size_m = 0.0;  ///< ground pixel size of the training imagery; 0 = not stated
   int tile = 0;               ///< window predict cuts large rasters into (0 = not stated: the initial model's)
   int tile_overlap = -1;      ///< overlap between those windows (-1 = not stated: the initial model's)
+  std::vector<double> inference_scales;  ///< passes predict runs (ModelCard::inference_scales); empty: one
+  bool inference_flip = false;
 };
 
 struct TrainConfig {

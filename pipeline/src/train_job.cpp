@@ -255,6 +255,9 @@ class TrainJob {
     // unless the config states it.
     if (c.tile > 0) card.tile = std::array<int, 2>{c.tile, c.tile};
     if (c.tile_overlap >= 0) card.tile_overlap = c.tile_overlap;
+    // How predict runs it was chosen on this model's validation: never inherited from the initial model.
+    card.inference_scales = c.inference_scales;
+    card.inference_flip = c.inference_flip;
     card.notes = c.notes;  // never inherit notes about the initial file (e.g. "no model card")
     // The dataset's own ignored label ids (e.g. CamVid's 11 Unlabelled); kIgnoreLabel otherwise.
     card.ignore_ids = config_.data.mask.ignore_ids.empty() ? std::vector<int>{kIgnoreLabel} : config_.data.mask.ignore_ids;

@@ -50,6 +50,18 @@ TEST(RunConfig, ParsesValidConfigWithDefaultsAndRelativePaths) {
   EXPECT_DOUBLE_EQ(config.indicators.cell_size_m, 250.0);
 }
 
+TEST(RunConfig, InferencePassesOverrideTheCardsAndBadScalesNameTheKey) {
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("tiling: {tile: 256, overlap: 32}"), 32, "tiling: {tile: 256, overlap: 32, scales: [1, 1.5], flip: true}");
+  const auto config = parse_run_config(yaml, "/tmp/cfg/region.yaml");
+  EXPECT_EQ(config.tiling.scales, (std::vector<double>{1.0, 1.5}));
+  EXPECT_EQ(config.tiling.flip, true);
+  EXPECT_FALSE(parse_run_config(kValid, "/tmp/cfg/region.yaml").tiling.scales);  // unset: each card's
+  yaml = kValid;
+  yaml.replace(yaml.find("tiling: {tile: 256, overlap: 32}"), 32, "tiling: {tile: 256, overlap: 32, scales: [1, 0.1]}");
+  expect_error(yaml, {"/tmp/region.yaml", "'tiling.scales'", "0.25..4"});
+}
+
 TEST(RunConfig, UnknownKeySuggestsNearestWithLine) {
   std::string yaml = kValid;
   yaml += "tilng: {tile: 256}\n";

@@ -116,7 +116,10 @@ TEST(TrainCli, ExtraSourcesJoinEveryEpoch) {
 TEST(TrainCli, EvalReproducesTheCardsValidationMetrics) {
   TempDir dir;
   make_dataset(dir.path());
-  const auto config = write_config(dir.path(), "m", kUNet, "", "card: {pixel_size_m: 0.5}\n");
+  // The card asks predict for two scales and the mirror image (inference_scales, inference_flip); the
+  // trainer validates one pass, which `eval --scales 1 --flip off` reproduces.
+  const auto config = write_config(dir.path(), "m", kUNet, "",
+                                   "card: {pixel_size_m: 0.5, inference_scales: [1.0, 2.0], inference_flip: true}\n");
   const auto trained = run_terraseg({"train", config.string(), "--threads", "1"});
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
   // split_every 4 validates the sorted pairs 0 and 4: img0 and img4.
@@ -129,10 +132,21 @@ TEST(TrainCli, EvalReproducesTheCardsValidationMetrics) {
   const auto info = run_terraseg({"info", "--json", model});
   ASSERT_EQ(info.exit_code, 0) << info.err;
   const auto card = nlohmann::json::parse(info.out)["card"];
-  const auto eval = run_terraseg({"eval", "--json", "--threads", "1", "--model", model, "--images", (dir / "val/images").string(),
-                                  "--masks", (dir / "val/masks").string()});
+  EXPECT_EQ(card["inference_scales"], nlohmann::json::parse("[1.0, 2.0]"));
+  EXPECT_EQ(card["inference_flip"], true);
+  const auto eval = run_terraseg({"eval", "--json", "--threads", "1", "--scales", "1", "--flip", "off", "--model", model,
+                                  "--images", (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   const auto report = nlohmann::json::parse(eval.out);
+  EXPECT_EQ(report["passes"], "1");
+  // Without the flags eval runs what the card says, as predict does: four passes per image.
+  const auto passes = run_terraseg({"eval", "--json", "--threads", "1", "--model", model, "--images",
+                                    (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
+  ASSERT_EQ(passes.exit_code, 0) << passes.err;
+  const auto averaged = nlohmann::json::parse(passes.out);
+  EXPECT_EQ(averaged["passes"], "1, 2 + flip");
+  EXPECT_EQ(averaged["pixels"], report["pixels"]);
+  EXPECT_GT(averaged["mean_iou"].get<double>(), 0.0);
   EXPECT_EQ(report["images"], 2);
   EXPECT_EQ(report["pixels"], 2 * 24 * 24);
   EXPECT_NEAR(report["mean_iou"].get<double>(), card["metrics"]["val_miou"].get<double>(), 1e-9);
@@ -154,7 +168,7 @@ TEST(TrainCli, EvalReproducesTheCardsValidationMetrics) {
 
   // Images at 0.25 m for a 0.5 m model: predicted halved (24 -> 12 px), as predict --pixel-size does,
   // and scored on the images' own 24 x 24 grid.
-  const auto halved = run_terraseg({"eval", "--json", "--threads", "1", "--pixel-size", "0.25", "--model", model, "--images",
+  const auto halved = run_terraseg({"eval", "--json", "--threads", "1", "--scales", "1", "--flip", "off", "--pixel-size", "0.25", "--model", model, "--images",
                                     (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
   ASSERT_EQ(halved.exit_code, 0) << halved.err;
   const auto small = nlohmann::json::parse(halved.out);
@@ -162,7 +176,7 @@ TEST(TrainCli, EvalReproducesTheCardsValidationMetrics) {
   EXPECT_EQ(small["pixels"], 2 * 24 * 24);
 
   // What bf16 costs, on the same pairs: named in the report, scores near f32's.
-  const auto bf16 = run_terraseg({"eval", "--json", "--threads", "1", "--precision", "bf16", "--model", model, "--images",
+  const auto bf16 = run_terraseg({"eval", "--json", "--threads", "1", "--scales", "1", "--flip", "off", "--precision", "bf16", "--model", model, "--images",
                                   (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
   ASSERT_EQ(bf16.exit_code, 0) << bf16.err;
   const auto reduced = nlohmann::json::parse(bf16.out);
@@ -180,6 +194,12 @@ TEST(TrainCli, BadKeysAreNamedWithTheirLine) {
   EXPECT_NE(bad_weights.err.find("weights"), std::string::npos) << bad_weights.err;
   EXPECT_NE(bad_weights.err.find("pretrained or random"), std::string::npos) << bad_weights.err;
   EXPECT_NE(bad_weights.err.find("w.yaml:"), std::string::npos) << bad_weights.err;
+
+  const auto scales = write_config(dir.path(), "s", kUNet, "", "card: {inference_scales: [1.0, 8.0]}\n");
+  const auto bad_scales = run_terraseg({"train", scales.string()});
+  EXPECT_EQ(bad_scales.exit_code, 1);
+  EXPECT_NE(bad_scales.err.find("inference_scales"), std::string::npos) << bad_scales.err;
+  EXPECT_NE(bad_scales.err.find("s.yaml:"), std::string::npos) << bad_scales.err;
 
   const auto crops = write_config(dir.path(), "c", kUNet, "  crops_per_image: 0\n");
   const auto bad_crops = run_terraseg({"train", crops.string()});

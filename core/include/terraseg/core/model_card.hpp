@@ -30,6 +30,9 @@ std::string class_name(const std::vector<ClassInfo>& classes, int id);
 /// `count` are kept (a card may name more classes than a head predicts).
 std::vector<ClassInfo> complete_class_table(const std::vector<ClassInfo>& classes, int count);
 
+/// Throws Error unless `scales` is a non-empty list of factors in 0.25..4 (ModelCard::inference_scales).
+void check_inference_scales(const std::vector<double>& scales);
+
 struct ModelCard {
   std::string name;
   std::string architecture;              ///< e.g. "unet", "segnet", "espnet"
@@ -56,6 +59,12 @@ struct ModelCard {
   /// Raw value range the normalisation above expects (JSON "input_range": [lo, hi]); inputs of another
   /// data type are stretched onto it. Empty: [0, 255] when scale is about 1/255 or 1 (8-bit models).
   std::optional<std::array<double, 2>> input_range;
+  /// How `predict` runs the model on each window: at each of these scales of the window (resized to a
+  /// multiple of the network's stride, the scores resized back) and, with inference_flip, on its
+  /// mirror image too, averaging the scores of all passes. JSON "inference_scales": [s, ...] (each in
+  /// 0.25..4) and "inference_flip": bool. Empty / false: one pass at scale 1.
+  std::vector<double> inference_scales;
+  bool inference_flip = false;
   std::string notes;                     ///< free text, e.g. "untrained: random weights"
 
   /// True when the card was read from a file (a model without one runs on raw values, with a warning).

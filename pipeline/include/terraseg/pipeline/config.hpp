@@ -30,6 +30,10 @@ struct TilingConfig {
   std::optional<int> overlap;  ///< pixels shared by neighbouring windows; unset: the card's, else 64
   bool resample = true;  ///< run each model at its card's pixel_size_m, warping in and back
   std::string resampling;  ///< how inputs are warped to it (gdalwarp -r names); "" = automatic
+  /// Scales each window runs at, scores averaged (YAML list, e.g. [1, 1.5]; [1]: one pass, fastest), and
+  /// whether the mirror image runs too. Unset: each model card's inference_scales / inference_flip.
+  std::optional<std::vector<double>> scales;
+  std::optional<bool> flip;
 };
 
 struct OutputsConfig {
