@@ -27,7 +27,6 @@ void add_pass_options(CLI::App& sub, std::string& scales, std::string& flip) {
 void apply_pass_options(const std::string& scales, const std::string& flip, PredictRequest& request) {
   if (!scales.empty()) request.scales = parse_scales(scales, "--scales");
   if (!flip.empty()) request.flip = parse_on_off(flip, "--flip");
-  request.scales_source = "--scales";
 }
 
 }  // namespace terraseg::cli

@@ -130,6 +130,21 @@ TEST(CliErrors, PredictMalformedTileNamesTheFlag) {
   EXPECT_NE(result.err.find("512x1024"), std::string::npos) << result.err;  // the example of the form it takes
 }
 
+TEST(CliErrors, PredictBadScalesOrFlipNameTheFlagAndWriteNothing) {
+  TempDir dir;
+  const auto model = terraseg::test::source_dir() / "tests/reference/unet_opset11.onnx";
+  for (const std::vector<std::string>& flags : {std::vector<std::string>{"--scales", "1,0.1"},
+                                                std::vector<std::string>{"--scales", "one"},
+                                                std::vector<std::string>{"--flip", "yes"}}) {
+    std::vector<std::string> args{"predict", "--model", model.string(), "/etc/hostname", "-o", (dir / "o.tif").string(), "-q"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const auto result = run_terraseg(args);
+    EXPECT_EQ(result.exit_code, 1) << flags[1];
+    EXPECT_NE(result.err.find(flags[0] + " '" + flags[1] + "'"), std::string::npos) << result.err;
+    EXPECT_FALSE(std::filesystem::exists(dir / "o.tif"));
+  }
+}
+
 TEST(CliErrors, UsageErrorsExitOneAndHelpExitsZero) {
   const auto unknown = run_terraseg({"predict", "--no-such-flag"});
   EXPECT_EQ(unknown.exit_code, 1) << unknown.err;
