@@ -8,7 +8,8 @@ namespace terraseg::cli {
 namespace {
 
 /// `terraseg train CONFIG.yaml [--resume]`: fine-tunes or trains a model, validating every epoch,
-/// checkpointing every N steps and exporting the best model as ONNX with its model card.
+/// checkpointing every N steps and exporting the best model (or, with output.select: last, the end of
+/// the schedule) as ONNX with its model card.
 class TrainCommand final : public Command {
  public:
   void declare(CLI::App& sub, CommonOptions& common) override {
@@ -24,7 +25,13 @@ class TrainCommand final : public Command {
     options.quiet = common_->quiet;
     options.threads = common_->threads;
     const TrainResult result = train_job(config, options);
-    std::cout << "best " << config.output.metric << " " << result.best << " -> " << config.output.model.string() << '\n';
+    if (config.output.select == "last") {
+      std::cout << "last epoch";
+      if (result.best >= 0.0) std::cout << ' ' << config.output.metric << ' ' << result.best;
+      std::cout << " -> " << config.output.model.string() << '\n';
+    } else {
+      std::cout << "best " << config.output.metric << " " << result.best << " -> " << config.output.model.string() << '\n';
+    }
     return 0;
   }
 

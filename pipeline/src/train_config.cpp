@@ -1,6 +1,7 @@
 #include "train_config.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "yaml_reader.hpp"
 
@@ -8,6 +9,7 @@ namespace terraseg {
 namespace {
 
 using yaml::MapReader;
+namespace fs = std::filesystem;
 
 std::vector<std::string> dir_list(MapReader& reader, const std::string& key) {
   std::vector<std::string> dirs;
@@ -162,7 +164,26 @@ void parse_source(MapReader reader, TrainSourceConfig& source) {
   }
 }
 
-void parse_data(MapReader reader, TrainDataConfig& data) {
+/// Validation scores held-out data only: a validation directory also listed for training is refused.
+void check_validation_is_held_out(MapReader& reader, const TrainDataConfig& data) {
+  auto same = [](const std::string& a, const std::string& b) {
+    std::error_code ec;
+    const fs::path ca = fs::weakly_canonical(a, ec), cb = fs::weakly_canonical(b, ec);
+    return ca.lexically_normal() == cb.lexically_normal();
+  };
+  for (const std::string& val : data.val_images) {
+    for (const std::string& train : data.train_images) {
+      if (same(val, train)) {
+        reader.fail("val_images", "lists " + val + ", which train_images lists too: figures on data the model trained on are "
+                    "not a validation. For a final model on train + val, set output.select: last, leave the validation "
+                    "data out and give card.validation_from (the run that picked the schedule on val)",
+                    reader.raw("val_images"));
+      }
+    }
+  }
+}
+
+void parse_data(MapReader reader, TrainDataConfig& data, bool validation_required) {
   data.train_images = dir_list(reader, "train_images");
   data.train_masks = dir_list(reader, "train_masks");
   data.val_images = dir_list(reader, "val_images");
@@ -194,9 +215,11 @@ void parse_data(MapReader reader, TrainDataConfig& data) {
   if (data.train_images.empty() || data.train_images.size() != data.train_masks.size()) {
     reader.fail("train_images", "and 'train_masks' must list the same number of directories (at least one)", YAML::Node());
   }
-  if (data.val_images.empty() && data.split_every <= 1) {
-    reader.fail("val_images", "or 'split_every' (>= 2) is needed for validation", YAML::Node());
+  if (validation_required && data.val_images.empty() && data.split_every <= 1) {
+    reader.fail("val_images", "or 'split_every' (>= 2) is needed for validation (or output.select: last, which "
+                "exports the end of the schedule and needs none)", YAML::Node());
   }
+  check_validation_is_held_out(reader, data);
   if (data.val_window < std::max(1, data.val_multiple)) {
     reader.fail("val_window", "must be at least val_multiple (" + std::to_string(data.val_multiple) + ") pixels", reader.raw("val_window"));
   }
@@ -250,13 +273,22 @@ void parse_output(MapReader reader, TrainOutputConfig& output) {
   reader.optional("log_every", output.log_every);
   reader.optional("patience", output.patience);
   reader.optional("metric", output.metric);
+  reader.optional("select", output.select);
   reader.finish();
+  if (output.select != "best" && output.select != "last") {
+    reader.fail("select", "must be best (the epoch with the best validation metric) or last (the end of the schedule)",
+                reader.raw("select"));
+  }
+  if (output.select == "last" && output.patience > 0) {
+    reader.fail("patience", "stops on validation, so it cannot be used with select: last (which runs the whole schedule)",
+                reader.raw("patience"));
+  }
   if (output.metric != "val_miou" && output.metric != "val_f1" && output.metric != "val_global_accuracy") {
     reader.fail("metric", "must be val_miou, val_f1 or val_global_accuracy", reader.raw("metric"));
   }
 }
 
-void parse_card(MapReader reader, TrainCardConfig& card) {
+void parse_card(MapReader reader, TrainCardConfig& card, const TrainOutputConfig& output, bool has_validation) {
   reader.optional("name", card.name);
   reader.optional("architecture", card.architecture);
   reader.optional("training_data", card.training_data);
@@ -269,6 +301,21 @@ void parse_card(MapReader reader, TrainCardConfig& card) {
   reader.optional("tile_overlap", card.tile_overlap);
   reader.optional("inference_scales", card.inference_scales);
   reader.optional("inference_flip", card.inference_flip);
+  if (reader.has("validation_from")) {
+    if (output.select != "last") {
+      reader.fail("validation_from", "is for output.select: last runs (a best-epoch run records its own validation)",
+                  reader.raw("validation_from"));
+    }
+    if (has_validation) {
+      reader.fail("validation_from", "and validation data (data.val_images or split_every) are both given: keep one",
+                  reader.raw("validation_from"));
+    }
+  }
+  reader.path("validation_from", card.validation_from);
+  if (!card.validation_from.empty() && !fs::is_regular_file(card.validation_from)) {
+    reader.fail("validation_from", "names " + card.validation_from.string() + ", which does not exist: train the run that "
+                "picked the schedule first, or point at its model", reader.raw("validation_from"));
+  }
   if (reader.has("inference_scales")) {
     try {
       check_inference_scales(card.inference_scales);
@@ -302,10 +349,11 @@ TrainConfig load_train_config(const std::filesystem::path& file) {
     return *child;
   };
   parse_model(section("model"), config.model);
-  parse_data(section("data"), config.data);
-  parse_optim(section("optim"), config.optim);
   parse_output(section("output"), config.output);
-  if (auto card = root.child("card")) parse_card(*card, config.card);
+  parse_data(section("data"), config.data, config.output.select == "best");
+  parse_optim(section("optim"), config.optim);
+  const bool has_validation = !config.data.val_images.empty() || config.data.split_every > 1;
+  if (auto card = root.child("card")) parse_card(*card, config.card, config.output, has_validation);
   root.finish();
   config.data.mask.classes = config.model.classes.empty() ? config.model.init.classes
                                                           : static_cast<int>(config.model.classes.size());

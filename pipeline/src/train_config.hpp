@@ -75,6 +75,10 @@ struct TrainOutputConfig {
   int log_every = 10;               ///< steps
   int patience = 0;                 ///< epochs without improvement before stopping; 0 = never
   std::string metric = "val_miou";  ///< val_miou | val_f1 | val_global_accuracy
+  /// Which weights become `model`: "best" (the epoch with the best validation metric) or "last" (the
+  /// end of the schedule, e.g. a final model trained on train + val with a schedule picked on val;
+  /// validation data is then optional and early stopping is off).
+  std::string select = "best";
 };
 
 struct TrainCardConfig {
@@ -84,6 +88,9 @@ struct TrainCardConfig {
   int tile_overlap = -1;      ///< overlap between those windows (-1 = not stated: the initial model's)
   std::vector<double> inference_scales;  ///< passes predict runs (ModelCard::inference_scales); empty: one
   bool inference_flip = false;
+  /// select: last without validation data: the card's validation figures (and a binary model's
+  /// threshold) are copied from this model's card, the run that picked the schedule on val.
+  std::filesystem::path validation_from;
 };
 
 struct TrainConfig {

@@ -66,6 +66,7 @@ class TrainJob {
     if (!config_.model.checkpoint.empty() && !options_.resume) {
       trainer.restore_weights(load_checkpoint(config_.model.checkpoint.string()));
     }
+    load_inherited_validation();
     load_validation();
     train(trainer, state);
     result.best = state.best;
@@ -172,7 +173,26 @@ class TrainJob {
     save_checkpoint(trainer.state(extra.dump()), checkpoint_path());
   }
 
+  /// select: last without validation data: the schedule run's figures (card.validation_from), checked
+  /// before the first step so that a bad file costs no training time.
+  void load_inherited_validation() {
+    const fs::path& from = config_.card.validation_from;
+    if (from.empty()) return;
+    std::string warning;
+    const ModelCard card = load_model_file(from.string(), &warning).graph.card;
+    if (!card.present || card.metrics.empty()) {
+      throw Error(config_.source.string() + ": card.validation_from: " + from.string() +
+                  " has no validation figures in its model card; point at a model exported by terraseg train with validation");
+    }
+    inherited_ = nlohmann::json::object();
+    for (const auto& [key, value] : card.metrics) inherited_[key] = value;
+    if (card.threshold) inherited_["threshold"] = *card.threshold;
+  }
+
+  bool has_validation() const { return !config_.data.val_images.empty() || config_.data.split_every > 1; }
+
   void load_validation() {
+    if (!has_validation()) return;
     const bool split = config_.data.val_images.empty();
     const auto pairs = split ? geo::pair_by_stem(config_.data.train_images, config_.data.train_masks,
                                                  geo::DatasetSplit{config_.data.split_every, 0, true})
@@ -259,6 +279,11 @@ class TrainJob {
     card.inference_scales = c.inference_scales;
     card.inference_flip = c.inference_flip;
     card.notes = c.notes;  // never inherit notes about the initial file (e.g. "no model card")
+    if (!c.validation_from.empty()) {
+      card.notes += std::string(card.notes.empty() ? "" : " ") + "Trained to the end of its schedule without held-out data " +
+                    "(output.select: last); its validation figures are those of " + c.validation_from.filename().string() +
+                    ", the same recipe trained without the validation data.";
+    }
     // The dataset's own ignored label ids (e.g. CamVid's 11 Unlabelled); kIgnoreLabel otherwise.
     card.ignore_ids = config_.data.mask.ignore_ids.empty() ? std::vector<int>{kIgnoreLabel} : config_.data.mask.ignore_ids;
     card.metrics.clear();
@@ -271,6 +296,24 @@ class TrainJob {
   }
 
   void end_of_epoch(Trainer& trainer, RunState& state) {
+    if (config_.output.select == "last") {
+      // The end of the schedule is the model: every epoch's weights are exported over the last ones,
+      // so an interrupted run leaves its latest complete epoch and a finished one its final weights.
+      nlohmann::json metrics = has_validation() ? validate(trainer) : inherited_;
+      if (has_validation()) {
+        metrics["epoch"] = state.epoch;
+        metrics["step"] = trainer.step_count();
+        state.best = metrics.value(config_.output.metric, -1.0);
+        state.best_metrics = metrics;
+      }
+      export_best(trainer, metrics);
+      if (!options_.quiet) {
+        std::cerr << "epoch " << state.epoch
+                  << (has_validation() ? " validation: " + metrics.dump() : std::string(" done (no validation data)"))
+                  << " (select: last, exported)\n";
+      }
+      return;
+    }
     nlohmann::json metrics = validate(trainer);
     metrics["epoch"] = state.epoch;
     metrics["step"] = trainer.step_count();
@@ -338,6 +381,7 @@ class TrainJob {
   std::vector<int> crops_;                      ///< crops per image per epoch, by source
   std::vector<float> class_weights_;
   std::vector<geo::Sample> val_;
+  nlohmann::json inherited_ = nlohmann::json::object();  ///< card.validation_from's figures
 };
 
 }  // namespace

@@ -12,8 +12,10 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cli_runner.hpp"
@@ -239,4 +241,100 @@ TEST(TrainCli, AugmentationRangesAreChecked) {
   const auto result = run_terraseg({"train", path.string()});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("augment.rotate"), std::string::npos) << result.err;
+}
+
+namespace {
+
+/// write_config's config with `from` replaced by `to` in its text (each must occur once).
+fs::path edited_config(const fs::path& root, const std::string& name, const std::vector<std::pair<std::string, std::string>>& edits,
+                       const std::string& extra_sections = "") {
+  const fs::path path = write_config(root, name, kUNet, "", extra_sections);
+  std::string text = read_file(path);
+  for (const auto& [from, to] : edits) {
+    const size_t at = text.find(from);
+    if (at == std::string::npos) throw std::runtime_error("fixture lacks: " + from);
+    text.replace(at, from.size(), to);
+  }
+  std::ofstream(path) << text;
+  return path;
+}
+
+nlohmann::json card_of(const fs::path& model) {
+  const auto info = run_terraseg({"info", "--json", model.string()});
+  if (info.exit_code != 0) throw std::runtime_error(info.err);
+  return nlohmann::json::parse(info.out)["card"];
+}
+
+}  // namespace
+
+// A final model on train + val: the schedule is picked on val by one run (select: best), then the
+// same recipe trains on every pair to the end of the schedule (select: last) and its card carries the
+// schedule run's validation figures, saying so.
+TEST(TrainCli, SelectLastTrainsOnEveryPairAndExportsTheEndOfTheSchedule) {
+  TempDir dir;
+  make_dataset(dir.path());
+  const auto schedule = write_config(dir.path(), "schedule", kUNet);
+  const auto picked = run_terraseg({"train", schedule.string(), "--threads", "1"});
+  ASSERT_EQ(picked.exit_code, 0) << picked.err;
+  auto schedule_card = card_of(dir / "schedule/model.onnx");
+  ASSERT_TRUE(schedule_card["metrics"].contains("val_miou")) << schedule_card.dump();
+
+  const auto final_config = edited_config(dir.path(), "final", {{"  split_every: 4\n", ""}},
+                                          "  select: last\ncard:\n  validation_from: schedule/model.onnx\n");
+  const auto final_run = run_terraseg({"train", final_config.string(), "--threads", "1"});
+  ASSERT_EQ(final_run.exit_code, 0) << final_run.err;
+  // All 8 pairs train (the schedule run held 2 out): 4 steps per epoch, 4 epochs; no validation.
+  EXPECT_NE(final_run.err.find("step 1/16 "), std::string::npos) << final_run.err;
+  EXPECT_NE(picked.err.find("step 1/12 "), std::string::npos) << picked.err;
+  EXPECT_EQ(final_run.err.find("validation:"), std::string::npos) << final_run.err;
+  EXPECT_NE(final_run.err.find("epoch 3 done (no validation data) (select: last, exported)"), std::string::npos) << final_run.err;
+  EXPECT_NE(final_run.out.find("last epoch -> "), std::string::npos) << final_run.out;
+  auto final_card = card_of(dir / "final/model.onnx");
+  EXPECT_EQ(final_card["metrics"], schedule_card["metrics"]);
+  EXPECT_EQ(final_card["threshold"], schedule_card["threshold"]);
+  EXPECT_NE(final_card["notes"].get<std::string>().find("output.select: last"), std::string::npos) << final_card.dump();
+  EXPECT_NE(read_file(dir / "final/model.onnx"), read_file(dir / "schedule/model.onnx"));
+
+  // With validation data, select: last still validates every epoch but keeps the last one's weights
+  // and figures, whichever epoch scored best.
+  const auto validated = write_config(dir.path(), "lastval", kUNet, "", "  select: last\n");
+  const auto last_run = run_terraseg({"train", validated.string(), "--threads", "1"});
+  ASSERT_EQ(last_run.exit_code, 0) << last_run.err;
+  auto last_card = card_of(dir / "lastval/model.onnx");
+  EXPECT_EQ(last_card["metrics"]["epoch"], 3) << last_card.dump();
+  EXPECT_NE(last_run.err.find("epoch 3 validation: "), std::string::npos) << last_run.err;
+}
+
+TEST(TrainCli, SelectAndValidationFromErrorsNameTheKey) {
+  TempDir dir;
+  make_dataset(dir.path());
+  terraseg::UNetSpec spec;
+  spec.base_width = 4;
+  spec.depth = 2;
+  spec.classes = 2;
+  terraseg::save_onnx(terraseg::build_unet(spec), (dir / "nometrics.onnx").string());
+  struct Case {
+    std::string name;
+    std::vector<std::pair<std::string, std::string>> edits;
+    std::string sections, words;
+  };
+  const std::vector<Case> cases{
+      {"bogus", {}, "  select: newest\n", "output.select"},
+      {"patience", {}, "  select: last\n  patience: 2\n", "patience"},
+      {"novalidation", {{"  split_every: 4\n", ""}}, "", "output.select: last"},
+      {"fromwithbest", {}, "card: {validation_from: nometrics.onnx}\n", "output.select: last runs"},
+      {"fromandval", {}, "  select: last\ncard: {validation_from: nometrics.onnx}\n", "keep one"},
+      {"frommissing", {{"  split_every: 4\n", ""}}, "  select: last\ncard: {validation_from: gone.onnx}\n", "does not exist"},
+      {"fromnometrics", {{"  split_every: 4\n", ""}}, "  select: last\ncard: {validation_from: nometrics.onnx}\n",
+       "has no validation figures"},
+      {"trainval", {{"  split_every: 4\n", "  val_images: images\n  val_masks: masks\n"}}, "", "which train_images lists too"},
+  };
+  for (const Case& c : cases) {
+    const auto config = edited_config(dir.path(), c.name, c.edits, c.sections);
+    const auto result = run_terraseg({"train", config.string(), "--threads", "1"});
+    EXPECT_EQ(result.exit_code, 1) << c.name << ": " << result.err;
+    EXPECT_NE(result.err.find(c.words), std::string::npos) << c.name << ": " << result.err;
+    EXPECT_NE(result.err.find(c.name + ".yaml"), std::string::npos) << c.name << ": " << result.err;
+    EXPECT_FALSE(fs::exists(dir / c.name)) << c.name << ": wrote output";
+  }
 }
