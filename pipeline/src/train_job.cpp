@@ -372,6 +372,8 @@ class TrainJob {
         break;
       }
     }
+    // optim.max_steps can end the schedule within an epoch: select: last exports those final weights too.
+    if (config_.output.select == "last" && state.batch > 0) end_of_epoch(trainer, state);
   }
 
   const TrainConfig& config_;

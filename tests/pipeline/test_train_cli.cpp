@@ -303,6 +303,12 @@ TEST(TrainCli, SelectLastTrainsOnEveryPairAndExportsTheEndOfTheSchedule) {
   auto last_card = card_of(dir / "lastval/model.onnx");
   EXPECT_EQ(last_card["metrics"]["epoch"], 3) << last_card.dump();
   EXPECT_NE(last_run.err.find("epoch 3 validation: "), std::string::npos) << last_run.err;
+
+  // A schedule cut by max_steps within an epoch (3 steps an epoch here): the weights at its last step.
+  const auto cut = edited_config(dir.path(), "cut", {{"epochs: 4,", "epochs: 4, max_steps: 5,"}}, "  select: last\n");
+  const auto cut_run = run_terraseg({"train", cut.string(), "--threads", "1"});
+  ASSERT_EQ(cut_run.exit_code, 0) << cut_run.err;
+  EXPECT_EQ(card_of(dir / "cut/model.onnx")["metrics"]["step"], 5) << cut_run.err;
 }
 
 TEST(TrainCli, SelectAndValidationFromErrorsNameTheKey) {
