@@ -36,6 +36,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+/// A two-class U-Net (base width 4, depth 2) with random weights and no validation figures in its card.
+void save_tiny_unet(const fs::path& path) {
+  terraseg::UNetSpec spec;
+  spec.base_width = 4;
+  spec.depth = 2;
+  spec.classes = 2;
+  terraseg::save_onnx(terraseg::build_unet(spec), path.string());
+}
+
 pid_t spawn_train(const fs::path& config, const fs::path& log, bool resume) {
   std::vector<std::string> args{"train", config.string(), "--threads", "1"};
   if (resume) args.push_back("--resume");
@@ -75,11 +84,7 @@ TEST(TrainCli, KillNineThenResumeExportsTheSameModel) {
 TEST(TrainCli, RandomWeightsKeepTheInitArchitecture) {
   TempDir dir;
   make_dataset(dir.path());
-  terraseg::UNetSpec spec;
-  spec.base_width = 4;
-  spec.depth = 2;
-  spec.classes = 2;
-  terraseg::save_onnx(terraseg::build_unet(spec), (dir / "init.onnx").string());
+  save_tiny_unet(dir / "init.onnx");
   const auto config = write_config(dir.path(), "scratch", "  init: init.onnx\n  weights: random\n");
   const auto result = run_terraseg({"train", config.string(), "--threads", "1"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -314,11 +319,7 @@ TEST(TrainCli, SelectLastTrainsOnEveryPairAndExportsTheEndOfTheSchedule) {
 TEST(TrainCli, SelectAndValidationFromErrorsNameTheKey) {
   TempDir dir;
   make_dataset(dir.path());
-  terraseg::UNetSpec spec;
-  spec.base_width = 4;
-  spec.depth = 2;
-  spec.classes = 2;
-  terraseg::save_onnx(terraseg::build_unet(spec), (dir / "nometrics.onnx").string());
+  save_tiny_unet(dir / "nometrics.onnx");
   struct Case {
     std::string name;
     std::vector<std::pair<std::string, std::string>> edits;
