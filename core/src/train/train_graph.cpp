@@ -54,6 +54,8 @@ struct TrainGraph::Impl {
   std::unordered_map<std::string, int> ids;
   std::vector<Step> steps;
   std::vector<bool> may_block; // per value id: every consumer accepts a blocked layout (layout pass)
+  std::vector<int> last_use;   // per value id: the last step reading it (or writing it, if none reads it);
+                               // -1 for weights, the graph input and outputs: never released
   std::vector<std::string> parameters;
   std::map<std::string, bool> trainable;
   std::map<std::pair<Dims, bool>, Plan> plans;
@@ -102,6 +104,36 @@ struct TrainGraph::Impl {
     }
     find_parameters();
     find_blockable();
+    find_last_use();
+  }
+
+  /// Inference-mode forwards release each activation after its last reader, so that a large
+  /// validation image needs the live set of activations, not all of them (training keeps every one
+  /// for backward).
+  void find_last_use() {
+    last_use.assign(values.size(), -1);
+    for (size_t s = 0; s < steps.size(); ++s) {
+      for (int id : steps[s].out) last_use[static_cast<size_t>(id)] = static_cast<int>(s);
+      for (int id : steps[s].in) {
+        if (id >= 0) last_use[static_cast<size_t>(id)] = static_cast<int>(s);
+      }
+    }
+    last_use[static_cast<size_t>(ids.at(graph.input))] = -1;
+    for (const std::string& name : graph.outputs) last_use[static_cast<size_t>(ids.at(name))] = -1;
+    for (size_t v = 0; v < values.size(); ++v) {
+      if (values[v].is_weight) last_use[v] = -1;
+    }
+  }
+
+  void release_after(size_t s) {
+    auto release = [&](int id) {
+      if (id < 0 || last_use[static_cast<size_t>(id)] != static_cast<int>(s)) return;
+      Value& value = values[static_cast<size_t>(id)];
+      value.own = Tensor();
+      std::vector<int64_t>().swap(value.index);
+    };
+    for (int id : steps[s].in) release(id);
+    for (int id : steps[s].out) release(id);
   }
 
   /// Which activations may be stored blocked (nChw8c): those produced by an op that handles layouts and
@@ -166,6 +198,19 @@ struct TrainGraph::Impl {
     auto key = std::make_pair(input_dims, training);
     auto it = plans.find(key);
     if (it != plans.end()) return it->second;
+    if (!training) {
+      // One inference plan at a time: a plan owns buffers sized for its shape, and validation sets
+      // have as many shapes as images (13 Dubai tiles up to 2062x1817 took 24 GB for ESPNetv2 when
+      // every shape's plan was kept). Training plans (one or two crop shapes) stay.
+      for (auto p = plans.begin(); p != plans.end();) {
+        if (!p->first.second) {
+          if (current == &p->second) current = nullptr;
+          p = plans.erase(p);
+        } else {
+          ++p;
+        }
+      }
+    }
     Plan plan;
     plan.dims.resize(values.size());
     plan.layout.resize(values.size());
@@ -236,6 +281,7 @@ struct TrainGraph::Impl {
       }
       step.io.training = training;
       current->ops[s]->forward(step.io);
+      if (!training) release_after(s);
     }
   }
 

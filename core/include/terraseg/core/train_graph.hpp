@@ -4,8 +4,9 @@
 /// Convolutions use the layouts oneDNN prefers (blocked jit kernels); activations between ops that can
 /// work on it are kept blocked (nChw8c), everything else is plain NCHW. The graph input, outputs,
 /// weights and parameter gradients are always plain. Primitives are planned once per (input shape,
-/// mode) and cached; buffers are reused, so steady-state steps allocate nothing. oneDNN types never
-/// appear in this header.
+/// mode) and cached; buffers are reused, so steady-state training steps allocate nothing. Inference
+/// mode keeps one plan (the last shape) and frees each activation after its last use, so validating
+/// on many large images costs the live activations of one. oneDNN types never appear in this header.
 #include <memory>
 #include <string>
 #include <vector>

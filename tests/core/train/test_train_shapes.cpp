@@ -1,0 +1,62 @@
+// The training executor at many input shapes: inference-mode forwards (validation) keep one plan and
+// free each activation after its last use; none of that may change a result, in inference or in the
+// training steps that follow.
+#include <gtest/gtest.h>
+
+#include "terraseg/core/builders.hpp"
+#include "terraseg/core/train_graph.hpp"
+#include "train_test_util.hpp"
+
+namespace terraseg {
+namespace {
+
+void expect_same(const Tensor& a, const Tensor& b, const std::string& what) {
+  ASSERT_EQ(a.dims(), b.dims()) << what;
+  for (int64_t i = 0; i < a.size(); ++i) ASSERT_EQ(a.data()[i], b.data()[i]) << what << " [" << i << "]";
+}
+
+/// Inference at shape A, then B, then A again; a training step; inference at B; a second training
+/// step: every output and gradient equals that of a fresh graph doing only that call (or, for the
+/// training steps, the same training steps).
+void check_shapes(const Graph& graph, Dims a, Dims b, Dims batch) {
+  const Tensor xa = test::random_tensor(a, 11), xb = test::random_tensor(b, 12), xt = test::random_tensor(batch, 13);
+  TrainGraph mixed(graph);
+  const Tensor out_a = mixed.forward(xa, false);
+  const Tensor out_b = mixed.forward(xb, false);
+  expect_same(mixed.forward(xa, false), out_a, "shape A again, after B");
+  {
+    TrainGraph fresh(graph);
+    expect_same(fresh.forward(xb, false), out_b, "shape B against a fresh graph");
+  }
+  TrainGraph trained(graph);  // the same two training steps with no inference between them
+  for (int step = 0; step < 2; ++step) {
+    const Tensor expected = trained.forward(xt, true);
+    expect_same(mixed.forward(xt, true), expected, "training forward " + std::to_string(step));
+    const Tensor r = test::random_tensor(expected.dims(), 20 + step);
+    mixed.backward(r);
+    trained.backward(r);
+    for (const std::string& name : trained.parameters()) {
+      expect_same(mixed.grad(name), trained.grad(name), name + " gradient, step " + std::to_string(step));
+    }
+    const Tensor between = mixed.forward(xb, false);  // validation between the steps
+    ASSERT_EQ(between.dims(), out_b.dims());
+  }
+}
+
+TEST(TrainShapes, UNetInferenceAtManyShapesChangesNoResult) {
+  UNetSpec spec;
+  spec.depth = 2;
+  spec.base_width = 8;
+  check_shapes(build_unet(spec), {1, 3, 32, 48}, {1, 3, 40, 24}, {2, 3, 16, 16});
+}
+
+TEST(TrainShapes, SegNetWithPoolingIndicesAtManyShapesChangesNoResult) {
+  SegNetSpec spec;
+  spec.basic = true;
+  spec.base_width = 8;
+  spec.classes = 3;
+  check_shapes(build_segnet(spec), {1, 3, 32, 48}, {1, 3, 48, 32}, {2, 3, 32, 32});
+}
+
+}  // namespace
+}  // namespace terraseg
