@@ -202,15 +202,8 @@ struct TrainGraph::Impl {
       // One inference plan at a time: a plan owns buffers sized for its shape, and validation sets
       // have as many shapes as images (ESPNetv2 validating on 13 Dubai tiles up to 2062x1817 passed
       // 24 GB while every shape's plan and every activation were kept; 10 GB with neither). Training
-      // plans (one or two crop shapes) stay.
-      for (auto p = plans.begin(); p != plans.end();) {
-        if (!p->first.second) {
-          if (current == &p->second) current = nullptr;
-          p = plans.erase(p);
-        } else {
-          ++p;
-        }
-      }
+      // plans (one or two crop shapes) stay. `current` is reassigned by forward, our only caller.
+      std::erase_if(plans, [](const auto& entry) { return !entry.first.second; });
     }
     Plan plan;
     plan.dims.resize(values.size());
