@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "terraseg/core/denormals.hpp"
 #include "terraseg/core/error.hpp"
 
 namespace terraseg {
@@ -53,6 +54,7 @@ double clip_grad_norm(TrainGraph& graph, double max_norm) {
 }
 
 void Optimizer::step(TrainGraph& graph, double lr, const std::map<std::string, double>& lr_scale) {
+  const DenormalsAsZero flush;
   ++steps_;
   for (const std::string& name : graph.parameters()) {
     if (!graph.trainable(name)) continue;

@@ -8,6 +8,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "terraseg/core/denormals.hpp"
 #include "terraseg/core/error.hpp"
 #include "train_op.hpp"
 
@@ -321,6 +322,7 @@ TrainGraph::TrainGraph(TrainGraph&&) noexcept = default;
 TrainGraph& TrainGraph::operator=(TrainGraph&&) noexcept = default;
 
 const Tensor& TrainGraph::forward(const Tensor& input, bool training) {
+  const DenormalsAsZero flush;
   Impl& im = *impl_;
   if (input.rank() != 4) throw Error("trainer input must be NCHW, got " + to_string(input.dims()));
   im.current = &im.plan_for(input.dims(), training);
@@ -332,6 +334,7 @@ const Tensor& TrainGraph::forward(const Tensor& input, bool training) {
 }
 
 void TrainGraph::backward(const Tensor& output_grad) {
+  const DenormalsAsZero flush;
   Impl& im = *impl_;
   if (im.current == nullptr || !im.current_training) throw Error("backward needs a training-mode forward first");
   if (im.grads_dirty) im.mark_needs_grad();
