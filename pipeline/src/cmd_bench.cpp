@@ -36,7 +36,7 @@ class BenchCommand final : public Command {
         ->check(CLI::Range(0, 4096));
     sub.add_option("--runs", runs_, "Timed runs (median reported)")->check(CLI::Range(1, 1000));
     sub.add_option("--warmup", warmup_, "Untimed runs first")->check(CLI::Range(1, 100));
-    sub.add_option("--precision", precision_, "f32, bf16, int8, or auto: bf16 where the CPU has it natively (AVX512-BF16, AMX), else f32")
+    sub.add_option("--precision", precision_, "f32, bf16, int8, or auto: where the CPU has bf16 natively (AVX512-BF16, AMX), f32 or bf16, whichever is faster (measured per model and input size with --tuning measure; bf16 on AMX only with rules); else f32")
         ->check(CLI::IsMember({"f32", "bf16", "int8", "auto"}));
     sub.add_option("--convolution", convolution_,
                    "auto: Winograd F(4x4,3x3) where it applies (default); direct: oneDNN's direct kernels only")
@@ -96,7 +96,7 @@ class BenchCommand final : public Command {
                    {"matmul_ceiling_gflop_per_s", ceiling}, {"fraction_of_ceiling", fraction},
                    {"convolution", convolution_}, {"winograd_convolutions", winograd_},
                    {"plan", {{"choice", plan_.plan_choice}, {"from", plan_.plan_choice_from},
-                             {"candidate_ms", plan_.candidate_ms}}}});
+                             {"precision", plan_.precision}, {"candidate_ms", plan_.candidate_ms}}}});
       return;
     }
     std::cout << std::fixed << std::setprecision(2) << model_path_ << " " << height_ << "x" << width_ << " "
@@ -105,7 +105,8 @@ class BenchCommand final : public Command {
     if (ceiling > 0.0) std::cout << " = " << fraction * 100.0 << " % of the f32 matmul ceiling (" << ceiling << " GFLOP/s)";
     // Winograd does fewer multiplies than the direct count above: GFLOP/s is then direct-equivalent.
     if (winograd_ > 0) std::cout << "; " << winograd_ << " convolutions on Winograd F(4x4,3x3) (direct-equivalent GFLOP/s)";
-    std::cout << "\nplan: " << plan_.plan_choice << " (" << plan_.plan_choice_from << ")";
+    std::cout << "\nplan: " << plan_.plan_choice << " (" << plan_.plan_choice_from << ", computes in " << plan_.precision
+              << ")";
     for (const auto& [candidate, ms] : plan_.candidate_ms) std::cout << "; " << candidate << " " << ms << " ms";
     std::cout << '\n';
   }
@@ -131,9 +132,8 @@ class BenchCommand final : public Command {
               << agreement.mean_abs_diff << std::fixed << ", class agreement " << agreement.class_agreement * 100.0
               << " %\n";
     if (emulated > 0) {
-      std::cout << emulated << " convolutions have no native " << precision_
-                << " kernel on this CPU (oneDNN needs AVX-512 for bf16): they run f32 kernels on " << precision_
-                << "-rounded data, so there is no speed-up\n";
+      std::cout << emulated << " convolutions have no native bf16 kernel on this CPU (oneDNN needs AVX-512 for "
+                << "bf16): they run f32 kernels on bf16-rounded data, so there is no speed-up\n";
     }
   }
 

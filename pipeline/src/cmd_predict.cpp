@@ -57,7 +57,7 @@ class PredictCommand final : public Command {
         ->check(CLI::PositiveNumber);
     sub.add_option("--mean", mean_, "Per-band means after scaling, e.g. 0.485,0.456,0.406 (replaces the card's)");
     sub.add_option("--std", std_, "Per-band standard deviations after scaling, e.g. 0.229,0.224,0.225");
-    sub.add_option("--precision", precision_, "f32, bf16, int8, or auto: bf16 where the CPU has it natively (AVX512-BF16, AMX), else f32")
+    sub.add_option("--precision", precision_, "f32, bf16, int8, or auto: where the CPU has bf16 natively (AVX512-BF16, AMX), f32 or bf16, whichever is faster (measured per model and input size with --tuning measure; bf16 on AMX only with rules); else f32")
         ->check(CLI::IsMember({"f32", "bf16", "int8", "auto"}));
     sub.add_flag("--cog", cog_, "Write Cloud Optimized GeoTIFFs");
     sub.add_option("--co", creation_options_,

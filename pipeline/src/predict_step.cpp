@@ -286,6 +286,7 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   report.precision = to_string(engine.options().precision);
   if (!window_dims.empty()) {
     const PlanStats plan = engine.stats(window_dims);
+    report.precision = plan.precision;  // what it computed in ("auto" resolves per plan)
     report.plan = plan.plan_choice + " (" + plan.plan_choice_from + ")";
     report.emulated_bf16_convolutions = plan.emulated_bf16_convolutions;
   }

@@ -17,11 +17,11 @@
 namespace terraseg {
 
 Precision parse_precision(const std::string& text) {
-  if (text == "auto") return native_bf16() ? Precision::bf16 : Precision::f32;
+  if (text == "auto") return native_bf16() ? Precision::automatic : Precision::f32;
   if (text == "f32") return Precision::f32;
   if (text == "bf16") return Precision::bf16;
   if (text == "int8") return Precision::int8;
-  throw Error("unknown precision '" + text + "': use f32, bf16, int8 or auto (bf16 where the CPU has it natively)");
+  throw Error("unknown precision '" + text + "': use f32, bf16, int8 or auto (the faster of f32 and bf16 where the CPU has bf16 natively)");
 }
 
 std::string to_string(Precision precision) {
@@ -29,6 +29,7 @@ std::string to_string(Precision precision) {
     case Precision::f32: return "f32";
     case Precision::bf16: return "bf16";
     case Precision::int8: return "int8";
+    case Precision::automatic: return "auto";
   }
   return "f32";
 }
@@ -79,6 +80,9 @@ struct Engine::Impl {
   void check_input(const Dims& dims) const;
   engine::Plan& plan_for(const Dims& dims);
   std::unique_ptr<engine::Plan> build_plan(const Dims& dims, const engine::PlanChoice& choice);
+  /// The precision of plans chosen by rules: options.precision, with automatic resolved to bf16 on
+  /// AMX CPUs and f32 elsewhere.
+  Precision rules_precision() const;
   /// options.tuning == measure: the cached or measured fastest plan for `dims`.
   std::unique_ptr<engine::Plan> tuned_plan(const Dims& dims);
 };
@@ -108,13 +112,21 @@ engine::Plan& Engine::Impl::plan_for(const Dims& dims) {
   }
   auto plan = options.tuning == EngineOptions::Tuning::measure
                   ? tuned_plan(dims)
-                  : build_plan(dims, {channels_last, options.convolution == EngineOptions::Convolution::automatic});
+                  : build_plan(dims, {channels_last, options.convolution == EngineOptions::Convolution::automatic,
+                                      rules_precision()});
   plan->last_use = ++uses;
   return *plans.emplace(dims, std::move(plan)).first->second;
 }
 
+Precision Engine::Impl::rules_precision() const {
+  if (options.precision != Precision::automatic) return options.precision;
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto amx = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
+  return (isa & amx) == amx ? Precision::bf16 : Precision::f32;
+}
+
 std::unique_ptr<engine::Plan> Engine::Impl::build_plan(const Dims& dims, const engine::PlanChoice& choice) {
-  engine::PlanBuilder builder(graph, options.precision, cpu, choice.channels_last, choice.winograd);
+  engine::PlanBuilder builder(graph, choice.precision, cpu, choice.channels_last, choice.winograd);
   builder.bind(graph.input, builder.add_value(dnnl::memory::desc(engine::to_dnnl(dims), dnnl::memory::data_type::f32,
                                                                  dnnl::memory::format_tag::abcd)));
   for (const engine::PlanNode& pn : nodes) {
@@ -122,12 +134,14 @@ std::unique_ptr<engine::Plan> Engine::Impl::build_plan(const Dims& dims, const e
       registry.at(pn.node.op).plan(builder, pn);
     } catch (const dnnl::error& e) {
       throw Error("node '" + pn.node.name + "' (" + pn.node.op + "): oneDNN cannot run it at input " +
-                  to_string(dims) + " in " + to_string(options.precision) + ": " + e.what());
+                  to_string(dims) + " in " + to_string(choice.precision) + ": " + e.what());
     }
   }
   auto plan = builder.finalize(op_counts);
   // Winograd only applies to blocked f32 plans: name what the plan really is.
-  plan->stats.plan_choice = engine::PlanChoice{choice.channels_last, plan->stats.winograd_convolutions > 0}.name();
+  plan->stats.plan_choice =
+      engine::PlanChoice{choice.channels_last, plan->stats.winograd_convolutions > 0, choice.precision}.name();
+  plan->stats.precision = to_string(choice.precision);
   return plan;
 }
 
@@ -138,7 +152,7 @@ std::unique_ptr<engine::Plan> Engine::Impl::tuned_plan(const Dims& dims) {
   const std::string key = engine::choice_key(engine::cpu_signature(), thread_count(), engine::graph_fingerprint(graph), dims,
                                              options.precision);
   std::string warning;
-  if (const auto cached = engine::load_choice(cache, key, &warning)) {
+  if (const auto cached = engine::load_choice(cache, key, &warning, rules_precision())) {
     auto plan = build_plan(dims, *cached);
     plan->stats.plan_choice_from = "cached";
     return plan;
@@ -146,13 +160,21 @@ std::unique_ptr<engine::Plan> Engine::Impl::tuned_plan(const Dims& dims) {
   if (!warning.empty()) std::clog << "terraseg: warning: " << warning << '\n';
   // Candidates: blocked with and without Winograd (when the CPU and options allow it), channels-last
   // (Winograd only runs in blocked plans). A pinned layout or algorithm narrows them.
+  // Precision::automatic: each of them in f32 and in bf16 (Winograd is f32 only).
   std::vector<engine::PlanChoice> candidates;
   const bool winograd = options.convolution == EngineOptions::Convolution::automatic && winograd_available();
-  if (options.layout != Layout::nhwc) {
-    if (winograd) candidates.push_back({false, true});
-    candidates.push_back({false, false});
+  std::vector<Precision> precisions{options.precision};
+  if (options.precision == Precision::automatic) {
+    precisions = {Precision::f32};
+    if (native_bf16()) precisions.push_back(Precision::bf16);
   }
-  if (options.layout != Layout::blocked) candidates.push_back({true, false});
+  for (const Precision precision : precisions) {
+    if (options.layout != Layout::nhwc) {
+      if (winograd && precision == Precision::f32) candidates.push_back({false, true, precision});
+      candidates.push_back({false, false, precision});
+    }
+    if (options.layout != Layout::blocked) candidates.push_back({true, false, precision});
+  }
   const Tensor input = [&dims] {
     Tensor t(dims);
     for (int64_t i = 0; i < t.size(); ++i) t.data()[i] = 0.5F * std::sin(0.01F * static_cast<float>(i));
@@ -183,7 +205,8 @@ std::unique_ptr<engine::Plan> Engine::Impl::tuned_plan(const Dims& dims) {
   best->stats.plan_choice_from = "measured";
   best->stats.candidate_ms = measured;
   const engine::PlanChoice chosen{best->stats.plan_choice.rfind("nhwc", 0) == 0,
-                                  best->stats.plan_choice.find("winograd") != std::string::npos};
+                                  best->stats.plan_choice.find("winograd") != std::string::npos,
+                                  parse_precision(best->stats.precision)};
   if (!engine::store_choice(cache, key, chosen, measured, &warning) && !warning.empty()) {
     std::clog << "terraseg: warning: " << warning << '\n';
   }

@@ -31,7 +31,8 @@ struct Hash {
 }  // namespace
 
 std::string PlanChoice::name() const {
-  return std::string(channels_last ? "nhwc" : "blocked") + (winograd ? "+winograd" : "+direct");
+  return std::string(channels_last ? "nhwc" : "blocked") + (winograd ? "+winograd" : "+direct") +
+         (precision == Precision::bf16 ? "+bf16" : "");
 }
 
 std::filesystem::path default_choice_cache() {
@@ -77,7 +78,8 @@ std::string choice_key(const std::string& cpu, int threads, const std::string& f
   return key.str();
 }
 
-std::optional<PlanChoice> load_choice(const std::filesystem::path& file, const std::string& key, std::string* warning) {
+std::optional<PlanChoice> load_choice(const std::filesystem::path& file, const std::string& key, std::string* warning,
+                                      Precision precision) {
   std::error_code error;
   if (file.empty() || !std::filesystem::exists(file, error)) return std::nullopt;
   std::ifstream stream(file);
@@ -95,14 +97,18 @@ std::optional<PlanChoice> load_choice(const std::filesystem::path& file, const s
   const json& entry = *found;
   const auto layout = entry.find("layout");
   const auto convolution = entry.find("convolution");
+  const auto stored = entry.is_object() ? entry.find("precision") : entry.end();
+  const bool precision_ok = stored == entry.end() || (stored->is_string() && (*stored == "f32" || *stored == "bf16"));
   const bool valid = entry.is_object() && layout != entry.end() && convolution != entry.end() && layout->is_string() &&
                      convolution->is_string() && (*layout == "nhwc" || *layout == "blocked") &&
-                     (*convolution == "winograd" || *convolution == "direct");
+                     (*convolution == "winograd" || *convolution == "direct") && precision_ok &&
+                     !(*convolution == "winograd" && stored != entry.end() && *stored == "bf16");
   if (!valid) {
     if (warning) *warning = file.string() + ": malformed entry for this model and shape; ignored, measuring again";
     return std::nullopt;
   }
-  return PlanChoice{*layout == "nhwc", *convolution == "winograd"};
+  if (stored != entry.end()) precision = *stored == "bf16" ? Precision::bf16 : Precision::f32;
+  return PlanChoice{*layout == "nhwc", *convolution == "winograd", precision};
 }
 
 bool store_choice(const std::filesystem::path& file, const std::string& key, const PlanChoice& choice,
@@ -120,6 +126,7 @@ bool store_choice(const std::filesystem::path& file, const std::string& key, con
   }
   doc["choices"][key] = {{"layout", choice.channels_last ? "nhwc" : "blocked"},
                          {"convolution", choice.winograd ? "winograd" : "direct"},
+                         {"precision", to_string(choice.precision)},
                          {"candidate_ms", candidate_ms}};
   std::error_code error;
   std::filesystem::create_directories(file.parent_path(), error);

@@ -17,7 +17,8 @@ namespace terraseg::engine {
 struct PlanChoice {
   bool channels_last = false;
   bool winograd = false;
-  std::string name() const;  ///< "blocked+winograd", "nhwc+direct", ...
+  Precision precision = Precision::f32;  ///< f32 or bf16
+  std::string name() const;  ///< "blocked+winograd", "nhwc+direct", "nhwc+direct+bf16", ...
 };
 
 /// "$TERRASEG_CACHE_DIR", else "$XDG_CACHE_HOME/terraseg", else "$HOME/.cache/terraseg" (XDG base
@@ -35,8 +36,10 @@ std::string choice_key(const std::string& cpu, int threads, const std::string& f
                        Precision precision);
 
 /// The cached choice for `key` in `file`, if the file holds a valid one. `warning` receives why a
-/// file that exists was not trusted (corrupt, another format version).
-std::optional<PlanChoice> load_choice(const std::filesystem::path& file, const std::string& key, std::string* warning);
+/// file that exists was not trusted (corrupt, another format version). An entry without a
+/// "precision" field gets `precision` (the one its key was measured for).
+std::optional<PlanChoice> load_choice(const std::filesystem::path& file, const std::string& key, std::string* warning,
+                                      Precision precision = Precision::f32);
 
 /// Adds (or replaces) `key` in `file` with the choice and every candidate's time (ms), written to a
 /// temporary name and renamed. Returns false (and says why in `warning`) when it cannot be written.

@@ -51,7 +51,29 @@ struct Options {
   std::vector<int64_t> espnet_size{512, 1024};  ///< ESPNet's input height, width
   bool bf16 = false;  ///< also time terraseg in bf16 against its own f32, interleaved
   std::vector<std::string> models{"unet64", "unet32", "segnet", "espnet"};
+  /// Further ONNX files, each "PATH:HxW" (e.g. a shipped model at its card's window size).
+  std::vector<std::string> onnx;
 };
+
+/// "PATH:HxW" -> file and 1x3xHxW input; throws Error naming the flag otherwise.
+std::pair<std::filesystem::path, Dims> parse_onnx_arg(const std::string& arg) {
+  const size_t colon = arg.rfind(':');
+  const size_t x = colon == std::string::npos ? colon : arg.find('x', colon);
+  int64_t h = 0;
+  int64_t w = 0;
+  try {
+    if (x != std::string::npos) {
+      h = std::stoll(arg.substr(colon + 1, x - colon - 1));
+      w = std::stoll(arg.substr(x + 1));
+    }
+  } catch (const std::exception&) {
+    h = w = 0;
+  }
+  if (h <= 0 || w <= 0) throw Error("--onnx '" + arg + "': expected PATH:HxW, e.g. samples/models/roads-aerial.onnx:1536x1536");
+  const std::filesystem::path file = arg.substr(0, colon);
+  if (!std::filesystem::exists(file)) throw Error("--onnx '" + arg + "': no such file '" + file.string() + "'");
+  return {file, Dims{1, 3, h, w}};
+}
 
 struct PeerModel {
   std::string key;   ///< as in --models
@@ -123,6 +145,10 @@ std::vector<PeerModel> export_models(const Options& options, const std::filesyst
       std::cerr << "espnet_city.onnx not found (set TERRASEG_WEIGHTS or place ../shared/weights): ESPNet skipped\n";
     }
   }
+  for (const std::string& arg : options.onnx) {
+    const auto [file, input] = parse_onnx_arg(arg);
+    models.push_back({"onnx", file.filename().string(), file, input});
+  }
   return models;
 }
 
@@ -189,7 +215,7 @@ std::map<std::string, TorchTiming> run_pytorch(const Options& options, const std
                         " --reps " + std::to_string(options.reps) + " --warmup " + std::to_string(options.warmup) +
                         " --classes " + std::to_string(options.classes);
   for (const Row& row : rows) {
-    if (row.model.key != "espnet") command += " " + row.model.key;
+    if (row.model.key != "espnet" && row.model.key != "onnx") command += " " + row.model.key;
   }
   struct Close {
     void operator()(FILE* pipe) const { pclose(pipe); }
@@ -344,7 +370,10 @@ int main(int argc, char** argv) {
   app.add_option("--models", options.models, "Subset of: unet64 unet32 segnet espnet")
       ->delimiter(',')
       ->check(CLI::IsMember({"unet64", "unet32", "segnet", "espnet"}));
+  app.add_option("--onnx", options.onnx,
+                 "Also time this ONNX file, as PATH:HxW (repeatable; alone, without --models, only these)");
   CLI11_PARSE(app, argc, argv);
+  if (!options.onnx.empty() && app.count("--models") == 0) options.models.clear();
   std::string command_line = argv[0];
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
   try {

@@ -164,10 +164,80 @@ TEST(Tuning, AnUnwritableCacheOnlyCostsTheMeasurement) {
 namespace terraseg {
 namespace {
 
-TEST(Precision, AutoIsBf16ExactlyWhereTheCpuHasItNatively) {
-  EXPECT_EQ(parse_precision("auto"), native_bf16() ? Precision::bf16 : Precision::f32) << cpu_isa_name();
+TEST(Precision, AutoChoosesPerPlanExactlyWhereTheCpuHasBf16Natively) {
+  EXPECT_EQ(parse_precision("auto"), native_bf16() ? Precision::automatic : Precision::f32) << cpu_isa_name();
+  EXPECT_EQ(to_string(Precision::automatic), "auto");
   EXPECT_EQ(parse_precision("f32"), Precision::f32);
   EXPECT_THROW(parse_precision("fp16"), Error);
+}
+
+TEST(Precision, AutoByRulesIsBf16OnAmxOnly) {
+  // With AVX512-BF16 alone bf16 measured 0.3-1.25x f32 (Zen 4, Xeon); AMX is where it pays.
+  EngineOptions options;
+  set_thread_count(1);
+  options.precision = Precision::automatic;
+  Engine engine(unet(), options);
+  const PlanStats stats = engine.stats({1, 3, 32, 32});
+  const bool amx = native_bf16() && cpu_isa_name() == "avx512_core_amx";
+  EXPECT_EQ(stats.precision, amx ? "bf16" : "f32") << cpu_isa_name();
+  EXPECT_EQ(stats.plan_choice_from, "rules");
+}
+
+TEST(Precision, AutoMeasuredTimesBothPrecisionsWhereBf16IsNativeAndCachesTheWinner) {
+  TempDir dir;
+  const auto cache = dir / "plan-choices.json";
+  const Graph graph = unet();
+  const Dims dims{1, 3, 32, 48};
+  EngineOptions options = measured(cache);
+  options.precision = Precision::automatic;
+  Engine engine(graph, options);
+  const PlanStats stats = engine.stats(dims);
+  ASSERT_EQ(stats.plan_choice_from, "measured");
+  size_t bf16 = 0;
+  double fastest = 1e30;
+  for (const auto& [name, ms] : stats.candidate_ms) {
+    if (name.ends_with("+bf16")) ++bf16;
+    fastest = std::min(fastest, ms);
+  }
+  const size_t f32 = winograd_available() ? 3U : 2U;
+  EXPECT_EQ(bf16, native_bf16() ? 2U : 0U) << "bf16: blocked+direct and nhwc+direct; " << cpu_isa_name();
+  EXPECT_EQ(stats.candidate_ms.size(), f32 + bf16);
+  EXPECT_DOUBLE_EQ(stats.candidate_ms.at(stats.plan_choice), fastest);
+  EXPECT_EQ(stats.precision, stats.plan_choice.ends_with("+bf16") ? "bf16" : "f32");
+  const nlohmann::json entry = nlohmann::json::parse(read_file(cache)).at("choices").begin().value();
+  EXPECT_EQ(entry.at("precision"), stats.precision);
+
+  Engine again(graph, options);
+  const PlanStats cached = again.stats(dims);
+  EXPECT_EQ(cached.plan_choice_from, "cached");
+  EXPECT_EQ(cached.plan_choice, stats.plan_choice);
+  EXPECT_EQ(cached.precision, stats.precision);
+  // Whichever precision won, the scores are the model's: within bf16 rounding of f32's.
+  Engine reference(graph);
+  const Tensor x = ramp(dims);
+  Tensor got;
+  Tensor want;
+  again.run(x, got);
+  reference.run(x, want);
+  float scale = 0.0F;
+  for (float v : want.values()) scale = std::max(scale, std::abs(v));
+  EXPECT_LT(max_abs_diff(got, want), (stats.precision == "bf16" ? 0.05F : 1e-4F) * (1.0F + scale));
+}
+
+TEST(Precision, ACachedEntryWithAnUnknownPrecisionIsNotTrusted) {
+  TempDir dir;
+  const auto cache = dir / "plan-choices.json";
+  const Graph graph = unet();
+  const Dims dims{1, 3, 32, 32};
+  Engine engine(graph, measured(cache));
+  engine.stats(dims);
+  nlohmann::json doc = nlohmann::json::parse(read_file(cache));
+  doc["choices"].begin().value()["precision"] = "fp16";
+  std::ofstream(cache) << doc.dump();
+  testing::internal::CaptureStderr();
+  Engine again(graph, measured(cache));
+  EXPECT_EQ(again.stats(dims).plan_choice_from, "measured");
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("malformed entry"), std::string::npos);
 }
 
 TEST(Precision, NoPlanRunsOnReferenceKernels) {

@@ -12,11 +12,16 @@
 
 namespace terraseg {
 
-enum class Precision { f32, bf16, int8 };
-/// "f32" | "bf16" | "int8", or "auto": bf16 where the CPU computes it natively (AVX512-BF16 or AMX),
-/// f32 elsewhere. Throws Error otherwise.
+/// automatic: each plan runs in f32 or bf16, whichever is faster on this CPU for that model and
+/// input shape. Only where bf16 is native (AVX512-BF16 or AMX; parse_precision gives f32 elsewhere).
+/// With Tuning::measure both precisions are candidates and timed like the layouts; with
+/// Tuning::rules bf16 is taken on AMX only, since with AVX512-BF16 alone it measured 0.3-1.25x f32
+/// (docs/benchmarks.md). PlanStats::precision says what a plan computes in.
+enum class Precision { f32, bf16, int8, automatic };
+/// "f32" | "bf16" | "int8", or "auto": Precision::automatic where the CPU computes bf16 natively
+/// (AVX512-BF16 or AMX), f32 elsewhere. Throws Error otherwise.
 Precision parse_precision(const std::string& text);
-std::string to_string(Precision precision);
+std::string to_string(Precision precision);  ///< "f32", "bf16", "int8", "auto"
 
 /// Engines run on the process's thread count (threads.hpp: set once, at the CLI edge).
 struct EngineOptions {
@@ -62,10 +67,13 @@ struct PlanStats {
   /// "pooling", ...): the slow path, ~10-50x its jit kernels. Empty in every plan terraseg makes of
   /// its own models on AVX2 and AVX-512 CPUs (tests/core/engine/test_tuning.cpp).
   std::map<std::string, int> reference_kernels{};
-  /// The plan's layout and convolution algorithm ("blocked+winograd", "nhwc+direct", ...), and how it
+  /// The plan's layout and convolution algorithm ("blocked+winograd", "nhwc+direct", ...; "+bf16"
+  /// appended for bf16 plans), and how it
   /// was chosen: "rules", "measured" (candidate_ms then holds each candidate's time) or "cached".
   std::string plan_choice{};
   std::string plan_choice_from = "rules";
+  /// What the plan computes in: "f32" or "bf16" (Precision::automatic picks one per plan).
+  std::string precision = "f32";
   std::map<std::string, double> candidate_ms{};
   int64_t in_place_bytes = 0;      ///< Concat inputs written straight into the Concat output (copies saved per run)
   /// Channels per block of the layout Concats were copied in: 8 or 16 (oneDNN's choice for the CPU:
