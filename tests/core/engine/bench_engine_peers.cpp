@@ -80,6 +80,9 @@ struct PeerModel {
   std::string name;  ///< row label
   std::filesystem::path file;
   Dims input;
+  /// What OpenCV reads: `file`, or a copy with the input size fixed (OpenCV 4.6's importer infers
+  /// shapes once, at import, and fails on models whose height and width are free).
+  std::filesystem::path opencv_file{};
 };
 
 struct Timings {
@@ -147,7 +150,12 @@ std::vector<PeerModel> export_models(const Options& options, const std::filesyst
   }
   for (const std::string& arg : options.onnx) {
     const auto [file, input] = parse_onnx_arg(arg);
-    models.push_back({"onnx", file.filename().string(), file, input});
+    Graph graph = load_onnx(file.string());
+    graph.input_dims = input;
+    const std::filesystem::path fixed =
+        dir / (file.stem().string() + "-" + std::to_string(input[2]) + "x" + std::to_string(input[3]) + ".onnx");
+    save_onnx(graph, fixed.string());
+    models.push_back({"onnx", file.filename().string(), file, input, fixed});
   }
   return models;
 }
@@ -170,7 +178,7 @@ Row bench_model(const PeerModel& model, const Options& options) {
   cv::Mat theirs;
   cv::dnn::Net net;
   try {
-    net = test::load_opencv_net(model.file.string());
+    net = test::load_opencv_net((model.opencv_file.empty() ? model.file : model.opencv_file).string());
     for (int i = 0; i < options.warmup; ++i) theirs = test::forward_opencv(net, input);
   } catch (const std::exception& e) {
     row.opencv_error = e.what();
