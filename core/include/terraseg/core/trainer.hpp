@@ -36,8 +36,9 @@ class Trainer {
   /// Trains on one batch (NCHW images, N x H x W labels).
   StepStats step(const Tensor& images, const Labels& labels);
 
-  /// Inference-mode forward: arg-max class ids per pixel (N*H*W) and, when `positive` is given, the
-  /// positive-class probability (sigmoid for 1 channel, softmax channel 1 for 2 channels).
+  /// Inference-mode forward on the current weights, through the inference Engine (the training
+  /// executor where the engine lacks an op): arg-max class ids per pixel (N*H*W) and, when `positive`
+  /// is given, the positive-class probability (sigmoid for 1 channel, softmax channel 1 for 2 channels).
   void predict(const Tensor& images, std::vector<uint8_t>& ids, std::vector<float>* positive);
 
   int64_t step_count() const { return step_; }
