@@ -41,7 +41,7 @@ class PredictCommand final : public Command {
     auto* output = sub.add_option("-o,--output", output_, "Class-id GeoTIFF (one input)");
     auto* output_dir = sub.add_option("--output-dir", output_dir_, "Directory for <input stem>.tif");
     output->excludes(output_dir);
-    sub.add_option("--logits", logits_, "Float32 per-class scores: a file (one input) or a directory");
+    sub.add_option("--logits", logits_, "Float32 per-class scores: a file (one input) or a directory (existing, or ending in '/'): <input stem>-scores.tif inside");
     sub.add_option("--vectors", vectors_, "GeoPackage polygons of the classes: a file (one input) or a directory");
     sub.add_option("--tile", tile_,
                    "Window for rasters that do not fit in one: N or HxW pixels (default: the model card's, else 512); "
@@ -137,12 +137,17 @@ class PredictCommand final : public Command {
   std::string derive(const std::string& target, const std::string& flag, const std::string& input,
                      const std::string& suffix, bool always_dir) const {
     if (target.empty()) return {};
-    if (!always_dir && inputs_.size() == 1 && !std::filesystem::is_directory(target)) return target;
+    // One input: a file name, unless it names a folder (an existing one, or a path ending in '/').
+    if (!always_dir && inputs_.size() == 1 && !std::filesystem::is_directory(target) && !names_folder(target)) {
+      return target;
+    }
     if (std::filesystem::exists(target) && !std::filesystem::is_directory(target)) {
       throw terraseg::Error(flag + " " + target + ": exists and is not a directory; give a directory (or -o FILE for one input)");
     }
     return (std::filesystem::path(target) / (std::filesystem::path(input).stem().string() + suffix)).string();
   }
+
+  static bool names_folder(const std::string& path) { return !path.empty() && path.back() == '/'; }
 
   static void make_folder(const std::filesystem::path& folder, const std::string& flag) {
     if (folder.empty()) return;
@@ -158,9 +163,10 @@ class PredictCommand final : public Command {
   /// below a file.
   void check_output(const std::string& path, const std::string& flag) const {
     if (path.empty()) return;
-    if (std::filesystem::is_directory(path)) {
-      throw terraseg::Error(flag + " " + path + ": is a directory; give a file name, or --output-dir DIR to write "
-                            "<input stem>.tif inside it");
+    if (std::filesystem::is_directory(path) || names_folder(path)) {
+      throw terraseg::Error(flag + " " + path +
+                            (std::filesystem::is_directory(path) ? ": is a directory" : ": names a folder (it ends in '/')") +
+                            "; give a file name, or --output-dir DIR to write <input stem>.tif inside it");
     }
     for (const auto& input : inputs_) {
       std::error_code a_error, b_error, c_error;

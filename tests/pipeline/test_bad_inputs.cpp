@@ -203,6 +203,7 @@ TEST(BadInputs, PredictNeverWritesOverItsInputADirectoryOrThroughAFile) {
       {{"-o", (dir / "blocker/sub/x.tif").string()}, "-o: cannot create the folder '" + (dir / "blocker/sub").string()},
       {{"--output-dir", (dir / "blocker").string()}, "--output-dir " + (dir / "blocker").string() + ": exists and is not a directory"},
       {{"-o", (dir / "o.tif").string(), "--logits", raster.string()}, "--logits " + raster.string() + ": is one of the inputs"},
+      {{"-o", (dir / "notyet").string() + "/"}, "-o " + (dir / "notyet").string() + "/: names a folder"},
   };
   for (const auto& c : cases) {
     std::vector<std::string> args{"predict", "--model", model.string(), raster.string(), "-q"};
@@ -224,6 +225,11 @@ TEST(BadInputs, PredictNeverWritesOverItsInputADirectoryOrThroughAFile) {
                                   (dir / "newdir").string(), "-q"});
   ASSERT_EQ(made.exit_code, 0) << made.err;
   EXPECT_TRUE(std::filesystem::is_regular_file(dir / "newdir" / "in.tif"));
+  // --logits with one input: a path ending in '/' is a folder, made if needed, with <stem>-scores.tif.
+  const auto scores = run_terraseg({"predict", "--model", model.string(), raster.string(), "-o",
+                                    (dir / "mask.tif").string(), "--logits", (dir / "scores").string() + "/", "-q"});
+  ASSERT_EQ(scores.exit_code, 0) << scores.err;
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir / "scores" / "in-scores.tif"));
 }
 
 TEST(BadInputs, AWindowTooLargeForMemoryIsRefusedBeforeAllocating) {
