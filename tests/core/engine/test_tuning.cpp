@@ -60,7 +60,7 @@ TEST(Tuning, MeasuresEveryCandidateKeepsTheFastestAndCachesIt) {
   EXPECT_DOUBLE_EQ(stats.candidate_ms.at(stats.plan_choice), fastest) << "the fastest candidate is kept";
 
   const nlohmann::json doc = nlohmann::json::parse(read_file(cache));
-  EXPECT_EQ(doc.at("format"), 1);
+  EXPECT_EQ(doc.at("format"), 2);
   ASSERT_EQ(doc.at("choices").size(), 1U);
   const auto& entry = doc.at("choices").begin().value();
   EXPECT_EQ(std::string(entry.at("layout")) + "+" + std::string(entry.at("convolution")), stats.plan_choice);
@@ -106,7 +106,8 @@ TEST(Tuning, CorruptOrForeignCachesAreIgnoredWithAWarningAndReplaced) {
   const Graph graph = unet();
   const Dims dims{1, 3, 32, 32};
   for (const std::string& content : {std::string("{not json"), std::string(R"({"format": 99, "choices": {}})"),
-                                     std::string(R"({"format": 1, "choices": [1, 2]})")}) {
+                                     std::string(R"({"format": 2, "choices": [1, 2]})"),
+                                     std::string(R"({"format": 1, "choices": {}})")}) {
     TempDir dir;
     const auto cache = dir / "plan-choices.json";
     std::ofstream(cache) << content;
@@ -117,7 +118,7 @@ TEST(Tuning, CorruptOrForeignCachesAreIgnoredWithAWarningAndReplaced) {
     EXPECT_EQ(stats.plan_choice_from, "measured") << content;
     EXPECT_NE(err.find("plan-choices.json"), std::string::npos) << err;
     EXPECT_NE(err.find("ignored"), std::string::npos) << err;
-    EXPECT_EQ(nlohmann::json::parse(read_file(cache)).at("format"), 1) << "replaced by a valid cache";
+    EXPECT_EQ(nlohmann::json::parse(read_file(cache)).at("format"), 2) << "replaced by a valid cache";
   }
 }
 
