@@ -152,7 +152,7 @@ std::unique_ptr<engine::Plan> Engine::Impl::tuned_plan(const Dims& dims) {
   const std::string key = engine::choice_key(engine::cpu_signature(), thread_count(), engine::graph_fingerprint(graph), dims,
                                              options.precision);
   std::string warning;
-  if (const auto cached = engine::load_choice(cache, key, &warning, rules_precision())) {
+  if (const auto cached = engine::load_choice(cache, key, &warning, options.precision)) {
     auto plan = build_plan(dims, *cached);
     plan->stats.plan_choice_from = "cached";
     return plan;

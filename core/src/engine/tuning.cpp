@@ -99,8 +99,13 @@ std::optional<PlanChoice> load_choice(const std::filesystem::path& file, const s
   const json& entry = *found;
   const auto layout = entry.find("layout");
   const auto convolution = entry.find("convolution");
+  // The precision: what the key asked for (f32 or bf16), or for Precision::automatic the one measured
+  // fastest, which the entry must then name.
   const auto stored = entry.is_object() ? entry.find("precision") : entry.end();
-  const bool precision_ok = stored == entry.end() || (stored->is_string() && (*stored == "f32" || *stored == "bf16"));
+  const bool named = stored != entry.end() && stored->is_string() && (*stored == "f32" || *stored == "bf16");
+  const bool precision_ok = precision == Precision::automatic
+                                ? named
+                                : stored == entry.end() || (named && *stored == to_string(precision));
   const bool valid = entry.is_object() && layout != entry.end() && convolution != entry.end() && layout->is_string() &&
                      convolution->is_string() && (*layout == "nhwc" || *layout == "blocked") &&
                      (*convolution == "winograd" || *convolution == "direct") && precision_ok &&
@@ -109,7 +114,7 @@ std::optional<PlanChoice> load_choice(const std::filesystem::path& file, const s
     if (warning) *warning = file.string() + ": malformed entry for this model and shape; ignored, measuring again";
     return std::nullopt;
   }
-  if (stored != entry.end()) precision = *stored == "bf16" ? Precision::bf16 : Precision::f32;
+  if (precision == Precision::automatic) precision = *stored == "bf16" ? Precision::bf16 : Precision::f32;
   return PlanChoice{*layout == "nhwc", *convolution == "winograd", precision};
 }
 

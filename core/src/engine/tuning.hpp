@@ -36,8 +36,9 @@ std::string choice_key(const std::string& cpu, int threads, const std::string& f
                        Precision precision);
 
 /// The cached choice for `key` in `file`, if the file holds a valid one. `warning` receives why a
-/// file that exists was not trusted (corrupt, another format version). An entry without a
-/// "precision" field gets `precision` (the one its key was measured for).
+/// file that exists was not trusted (corrupt, another format version, or an entry that does not fit
+/// `precision`, the one its key was measured for: f32 and bf16 entries may omit it and must not
+/// contradict it; Precision::automatic entries must name the precision that won).
 std::optional<PlanChoice> load_choice(const std::filesystem::path& file, const std::string& key, std::string* warning,
                                       Precision precision = Precision::f32);
 

@@ -225,7 +225,7 @@ TEST(Precision, AutoMeasuredTimesBothPrecisionsWhereBf16IsNativeAndCachesTheWinn
   EXPECT_LT(max_abs_diff(got, want), (stats.precision == "bf16" ? 0.05F : 1e-4F) * (1.0F + scale));
 }
 
-TEST(Precision, ACachedEntryWithAnUnknownPrecisionIsNotTrusted) {
+TEST(Precision, ACachedEntryWithAnUnknownOrContradictingPrecisionIsNotTrusted) {
   TempDir dir;
   const auto cache = dir / "plan-choices.json";
   const Graph graph = unet();
@@ -233,12 +233,17 @@ TEST(Precision, ACachedEntryWithAnUnknownPrecisionIsNotTrusted) {
   Engine engine(graph, measured(cache));
   engine.stats(dims);
   nlohmann::json doc = nlohmann::json::parse(read_file(cache));
-  doc["choices"].begin().value()["precision"] = "fp16";
-  std::ofstream(cache) << doc.dump();
-  testing::internal::CaptureStderr();
-  Engine again(graph, measured(cache));
-  EXPECT_EQ(again.stats(dims).plan_choice_from, "measured");
-  EXPECT_NE(testing::internal::GetCapturedStderr().find("malformed entry"), std::string::npos);
+  for (const char* precision : {"fp16", "bf16"}) {  // unknown, or not what an f32 key was measured in
+    doc["choices"].begin().value()["precision"] = precision;
+    std::ofstream(cache) << doc.dump();
+    testing::internal::CaptureStderr();
+    Engine again(graph, measured(cache));
+    const PlanStats stats = again.stats(dims);
+    EXPECT_EQ(stats.plan_choice_from, "measured") << precision;
+    EXPECT_EQ(stats.precision, "f32") << precision;
+    EXPECT_NE(testing::internal::GetCapturedStderr().find("malformed entry"), std::string::npos) << precision;
+    doc = nlohmann::json::parse(read_file(cache));
+  }
 }
 
 TEST(Precision, NoPlanRunsOnReferenceKernels) {
