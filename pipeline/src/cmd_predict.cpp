@@ -42,7 +42,7 @@ class PredictCommand final : public Command {
     auto* output_dir = sub.add_option("--output-dir", output_dir_, "Directory for <input stem>.tif");
     output->excludes(output_dir);
     sub.add_option("--logits", logits_, "Float32 per-class scores: a file (one input) or a directory (existing, or ending in '/'): <input stem>-scores.tif inside");
-    sub.add_option("--vectors", vectors_, "GeoPackage polygons of the classes: a file (one input) or a directory");
+    sub.add_option("--vectors", vectors_, "GeoPackage polygons of the classes: a file (one input) or a directory (existing, or ending in '/'): <input stem>.gpkg inside");
     sub.add_option("--tile", tile_,
                    "Window for rasters that do not fit in one: N or HxW pixels (default: the model card's, else 512); "
                    "an image that fits runs whole");

@@ -37,8 +37,8 @@ void Trainer::predict(const Tensor& images, std::vector<uint8_t>& ids, std::vect
   // The inference engine on the current weights (batch norms folded, oneDNN's inference kernels):
   // 5-6x faster than the training executor's inference mode on validation-sized images, its scores
   // within ~1e-4 of it, and what `predict` runs. A fresh engine per call never sees stale weights;
-  // building and planning it costs a few milliseconds against the forward pass. Graphs with an op
-  // the engine lacks run on the training executor.
+  // building and planning it is small against the forward pass (oneDNN caches its primitives).
+  // Graphs with an op the engine lacks run on the training executor.
   Tensor engine_logits;
   const Tensor* scores = nullptr;
   try {
