@@ -351,7 +351,10 @@ int run(const Options& options, const std::string& command_line) {
                 << std::setprecision(2) << row.bf16_agreement.max_abs_diff << std::defaultfloat << " |\n";
     }
   }
-  if (options.pytorch) print_pytorch_table(rows, run_pytorch(options, rows), ceiling);
+  const bool native = std::any_of(rows.begin(), rows.end(),
+                                  [](const Row& row) { return row.model.key != "espnet" && row.model.key != "onnx"; });
+  if (options.pytorch && native) print_pytorch_table(rows, run_pytorch(options, rows), ceiling);
+  if (options.pytorch && !native) std::cout << "\n--pytorch times the native models only (--models); none ran.\n";
   return 0;
 }
 
