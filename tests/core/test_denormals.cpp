@@ -2,8 +2,6 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
-#include <cfloat>
-#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -12,10 +10,6 @@
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/threads.hpp"
 #include "terraseg/core/train_graph.hpp"
-
-#if defined(__x86_64__) || defined(_M_X64)
-#include <xmmintrin.h>
-#endif
 
 using namespace terraseg;
 using namespace terraseg::test;

@@ -181,6 +181,7 @@ std::unique_ptr<engine::Plan> Engine::Impl::tuned_plan(const Dims& dims) {
     return t;
   }();
   std::unique_ptr<engine::Plan> best;
+  engine::PlanChoice chosen;  // what `best` really is (Winograd only where a convolution took it)
   double best_ms = 0.0;
   std::map<std::string, double> measured;
   for (const engine::PlanChoice& choice : candidates) {
@@ -198,15 +199,13 @@ std::unique_ptr<engine::Plan> Engine::Impl::tuned_plan(const Dims& dims) {
     }
     measured[plan->stats.plan_choice] = fastest;
     if (!best || fastest < best_ms) {
+      chosen = {choice.channels_last, plan->stats.winograd_convolutions > 0, choice.precision};
       best = std::move(plan);
       best_ms = fastest;
     }
   }
   best->stats.plan_choice_from = "measured";
   best->stats.candidate_ms = measured;
-  const engine::PlanChoice chosen{best->stats.plan_choice.rfind("nhwc", 0) == 0,
-                                  best->stats.plan_choice.find("winograd") != std::string::npos,
-                                  parse_precision(best->stats.precision)};
   if (!engine::store_choice(cache, key, chosen, measured, &warning) && !warning.empty()) {
     std::clog << "terraseg: warning: " << warning << '\n';
   }

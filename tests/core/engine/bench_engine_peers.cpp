@@ -85,6 +85,9 @@ struct PeerModel {
   std::filesystem::path opencv_file{};
 };
 
+/// The native U-Nets and SegNet, which PyTorch can time too (not ESPNet, not --onnx files).
+bool is_native(const PeerModel& model) { return model.key != "espnet" && model.key != "onnx"; }
+
 struct Timings {
   std::vector<double> ms;
   double median() const {
@@ -223,7 +226,7 @@ std::map<std::string, TorchTiming> run_pytorch(const Options& options, const std
                         " --reps " + std::to_string(options.reps) + " --warmup " + std::to_string(options.warmup) +
                         " --classes " + std::to_string(options.classes);
   for (const Row& row : rows) {
-    if (row.model.key != "espnet" && row.model.key != "onnx") command += " " + row.model.key;
+    if (is_native(row.model)) command += " " + row.model.key;
   }
   struct Close {
     void operator()(FILE* pipe) const { pclose(pipe); }
@@ -351,8 +354,7 @@ int run(const Options& options, const std::string& command_line) {
                 << std::setprecision(2) << row.bf16_agreement.max_abs_diff << std::defaultfloat << " |\n";
     }
   }
-  const bool native = std::any_of(rows.begin(), rows.end(),
-                                  [](const Row& row) { return row.model.key != "espnet" && row.model.key != "onnx"; });
+  const bool native = std::any_of(rows.begin(), rows.end(), [](const Row& row) { return is_native(row.model); });
   if (options.pytorch && native) print_pytorch_table(rows, run_pytorch(options, rows), ceiling);
   if (options.pytorch && !native) std::cout << "\n--pytorch times the native models only (--models); none ran.\n";
   return 0;

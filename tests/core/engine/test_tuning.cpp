@@ -122,20 +122,27 @@ TEST(Tuning, CorruptOrForeignCachesAreIgnoredWithAWarningAndReplaced) {
   }
 }
 
-TEST(Tuning, AnEntryNamingAnUnknownChoiceIsNotTrusted) {
+/// Measures a U-Net at 32x32 into a fresh cache, sets `key` of its entry to `value`, then plans
+/// again from that cache: the new plan's statistics, and what was written to stderr meanwhile.
+std::pair<PlanStats, std::string> replan_with_edited_entry(const std::string& key, const std::string& value) {
   TempDir dir;
   const auto cache = dir / "plan-choices.json";
   const Graph graph = unet();
   const Dims dims{1, 3, 32, 32};
-  Engine engine(graph, measured(cache));
-  engine.stats(dims);
+  Engine(graph, measured(cache)).stats(dims);
   nlohmann::json doc = nlohmann::json::parse(read_file(cache));
-  doc["choices"].begin().value()["layout"] = "sideways";
+  doc["choices"].begin().value()[key] = value;
   std::ofstream(cache) << doc.dump();
   testing::internal::CaptureStderr();
   Engine again(graph, measured(cache));
-  EXPECT_EQ(again.stats(dims).plan_choice_from, "measured");
-  EXPECT_NE(testing::internal::GetCapturedStderr().find("malformed entry"), std::string::npos);
+  const PlanStats stats = again.stats(dims);
+  return {stats, testing::internal::GetCapturedStderr()};
+}
+
+TEST(Tuning, AnEntryNamingAnUnknownChoiceIsNotTrusted) {
+  const auto [stats, err] = replan_with_edited_entry("layout", "sideways");
+  EXPECT_EQ(stats.plan_choice_from, "measured");
+  EXPECT_NE(err.find("malformed entry"), std::string::npos);
 }
 
 TEST(Tuning, APinnedLayoutNarrowsTheCandidates) {
@@ -226,23 +233,11 @@ TEST(Precision, AutoMeasuredTimesBothPrecisionsWhereBf16IsNativeAndCachesTheWinn
 }
 
 TEST(Precision, ACachedEntryWithAnUnknownOrContradictingPrecisionIsNotTrusted) {
-  TempDir dir;
-  const auto cache = dir / "plan-choices.json";
-  const Graph graph = unet();
-  const Dims dims{1, 3, 32, 32};
-  Engine engine(graph, measured(cache));
-  engine.stats(dims);
-  nlohmann::json doc = nlohmann::json::parse(read_file(cache));
   for (const char* precision : {"fp16", "bf16"}) {  // unknown, or not what an f32 key was measured in
-    doc["choices"].begin().value()["precision"] = precision;
-    std::ofstream(cache) << doc.dump();
-    testing::internal::CaptureStderr();
-    Engine again(graph, measured(cache));
-    const PlanStats stats = again.stats(dims);
+    const auto [stats, err] = replan_with_edited_entry("precision", precision);
     EXPECT_EQ(stats.plan_choice_from, "measured") << precision;
     EXPECT_EQ(stats.precision, "f32") << precision;
-    EXPECT_NE(testing::internal::GetCapturedStderr().find("malformed entry"), std::string::npos) << precision;
-    doc = nlohmann::json::parse(read_file(cache));
+    EXPECT_NE(err.find("malformed entry"), std::string::npos) << precision;
   }
 }
 
