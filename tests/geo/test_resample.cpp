@@ -106,6 +106,33 @@ TEST(Resample, CoarseInputIsEnlargedToTheModelPixelSizeAndClassesComeBack) {
   EXPECT_FALSE(scratch_left(dir));
 }
 
+TEST(Resample, AnOutputNamedWithoutAFolderIsWrittenInTheWorkingDirectory) {
+  terraseg::test::TempDir dir;
+  const std::string input = dir / "coarse.tif";
+  test::SyntheticRaster raster;
+  raster.width = 40;
+  raster.height = 30;
+  test::write_raster(input, raster, [](int, int x, int y) { return checker(10, x, y); });
+  const std::filesystem::path before = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  try {
+    const PredictOutputs out{"mask.tif", "scores.tif"};
+    const PredictStats stats =
+        predict_raster(input, out, scaled_grey(), threshold_model, 2, two_classes(), at_pixel_size(5.0));
+    std::filesystem::current_path(before);
+    ASSERT_TRUE(stats.resample_ratio.has_value());
+    expect_same_grid(input, dir / "mask.tif");
+    expect_same_grid(input, dir / "scores.tif");
+    const std::vector<float> mask = test::read_band(dir / "mask.tif", 1);
+    EXPECT_EQ(static_cast<int>(mask[static_cast<size_t>(5) * 40 + 15]), 1);  // a bright square
+    EXPECT_EQ(static_cast<int>(mask[static_cast<size_t>(5) * 40 + 5]), 0);   // a dark one
+  } catch (...) {
+    std::filesystem::current_path(before);
+    throw;
+  }
+  EXPECT_FALSE(scratch_left(dir));
+}
+
 TEST(Resample, FineInputIsShrunkAndClassesComeBack) {
   terraseg::test::TempDir dir;
   const std::string input = dir / "fine.tif";
