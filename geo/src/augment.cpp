@@ -181,4 +181,19 @@ Sample augment(const Sample& sample, const AugmentConfig& config, int crop_h, in
   return out;
 }
 
+Sample rescale(const Sample& sample, double factor) {
+  if (factor == 1.0) return sample;
+  const cv::Size size(std::max(1, static_cast<int>(sample.width * factor + 0.5)),
+                      std::max(1, static_cast<int>(sample.height * factor + 0.5)));
+  cv::Mat image, labels;
+  cv::resize(image_of(sample), image, size, 0, 0, factor > 1.0 ? cv::INTER_LINEAR : cv::INTER_AREA);
+  cv::resize(labels_of(sample), labels, size, 0, 0, cv::INTER_NEAREST);
+  Sample out;
+  out.height = image.rows;
+  out.width = image.cols;
+  out.rgb.assign(image.data, image.data + image.total() * 3);
+  out.labels.assign(labels.data, labels.data + labels.total());
+  return out;
+}
+
 }  // namespace terraseg::geo

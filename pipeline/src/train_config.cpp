@@ -160,7 +160,7 @@ void parse_source(MapReader reader, TrainSourceConfig& source) {
     reader.fail("crops_per_image", "must be between 1 and 1000", reader.raw("crops_per_image"));
   }
   if (!(source.scale > 0.05 && source.scale < 20.0)) {
-    reader.fail("scale", "must be between 0.05 and 20 (this source's pixel size / the primary data's)", reader.raw("scale"));
+    reader.fail("scale", "must be between 0.05 and 20 (this source's pixel size / the model's)", reader.raw("scale"));
   }
 }
 
@@ -199,6 +199,10 @@ void parse_data(MapReader reader, TrainDataConfig& data, bool validation_require
     reader.fail("crop", "must be [height, width]", reader.raw("crop"));
   }
   reader.optional("val_multiple", data.val_multiple);
+  reader.optional("scale", data.scale);
+  if (!(data.scale > 0.05 && data.scale < 20.0)) {
+    reader.fail("scale", "must be between 0.05 and 20 (the primary data's pixel size / the model's)", reader.raw("scale"));
+  }
   reader.optional("crops_per_image", data.crops_per_image);
   if (data.crops_per_image < 1 || data.crops_per_image > 1000) {
     reader.fail("crops_per_image", "must be between 1 and 1000", reader.raw("crops_per_image"));

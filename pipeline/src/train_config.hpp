@@ -38,7 +38,7 @@ struct TrainSourceConfig {
   geo::MaskEncoding mask;
   int crops_per_image = 1;
   int split_every = 0;              ///< >= 2: every Nth pair (sorted) is held out, as the primary split does
-  double scale = 1.0;               ///< this source's pixel size / the primary data's
+  double scale = 1.0;               ///< this source's pixel size / the model's (the primary data's unless data.scale)
   bool windows = false;             ///< large rasters read window by window (GDAL)
 };
 
@@ -49,6 +49,8 @@ struct TrainDataConfig {
   geo::MaskEncoding mask;
   int crop_h = 0, crop_w = 0;
   int val_multiple = 8;             ///< validation images are centre-cropped to a multiple of this
+  double scale = 1.0;               ///< the primary data's pixel size / the model's: training and validation
+                                    ///< images are resized by it (sources at a common ground pixel size)
   geo::AugmentConfig augment;
   std::string class_weights = "none";  ///< none | median_frequency
   bool windows = false;             ///< large rasters (e.g. GeoTIFF image + label): random crop-sized windows

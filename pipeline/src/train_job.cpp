@@ -118,7 +118,7 @@ class TrainJob {
   }
 
   std::vector<geo::DataSource> sources() const {
-    std::vector<geo::DataSource> list{geo::DataSource{config_.data.mask, 1.0, config_.data.windows}};
+    std::vector<geo::DataSource> list{geo::DataSource{config_.data.mask, config_.data.scale, config_.data.windows}};
     for (const TrainSourceConfig& extra : config_.data.extra_sources) {
       list.push_back(geo::DataSource{extra.mask, extra.scale, extra.windows});
     }
@@ -198,10 +198,17 @@ class TrainJob {
                                                  geo::DatasetSplit{config_.data.split_every, 0, true})
                              : geo::pair_by_stem(config_.data.val_images, config_.data.val_masks, geo::DatasetSplit{});
     const int window = config_.data.val_window;
-    for (const auto& pair : pairs) {
-      val_.push_back(geo::centre_crop(config_.data.windows ? geo::load_centre_window(pair, config_.data.mask, window, window)
-                                                           : geo::load_sample(pair, config_.data.mask),
+    for (const auto& pair : pairs) {  // at the model's pixel size, as predict would see them
+      val_.push_back(geo::centre_crop(geo::rescale(config_.data.windows ? geo::load_centre_window(pair, config_.data.mask, window, window)
+                                                                        : geo::load_sample(pair, config_.data.mask),
+                                                   config_.data.scale),
                                       config_.data.val_multiple));
+    }
+    if (!options_.quiet) {
+      int64_t pixels = 0;
+      for (const geo::Sample& sample : val_) pixels += int64_t{sample.height} * sample.width;
+      std::cerr << "validation: " << val_.size() << " images, " << pixels << " pixels"
+                << (config_.data.scale != 1.0 ? " (resized by data.scale to the model's pixel size)" : "") << '\n';
     }
   }
 

@@ -226,6 +226,41 @@ TEST(Dataset, EachSourceDecodesWithItsOwnEncodingAndScale) {
   }
 }
 
+TEST(Dataset, RescaleSmoothsTheImageAndKeepsLabelsExact) {
+  Sample sample;
+  sample.height = 4;
+  sample.width = 6;
+  for (int y = 0; y < 4; ++y) {
+    for (int x = 0; x < 6; ++x) {
+      const uint8_t v = x < 3 ? 0 : 240;
+      sample.rgb.insert(sample.rgb.end(), {v, v, v});
+      sample.labels.push_back(x < 3 ? uint8_t{1} : (y < 2 ? uint8_t{0} : kIgnoreLabel));
+    }
+  }
+  const Sample same = rescale(sample, 1.0);
+  EXPECT_EQ(same.rgb, sample.rgb);
+  EXPECT_EQ(same.labels, sample.labels);
+
+  const Sample big = rescale(sample, 2.0);
+  ASSERT_EQ(big.width, 12);
+  ASSERT_EQ(big.height, 8);
+  std::set<uint8_t> values(big.rgb.begin(), big.rgb.end());
+  EXPECT_GT(values.size(), 2U) << "bilinear: grey values at the edge";
+  for (int y = 0; y < 8; ++y) {
+    for (int x = 0; x < 12; ++x) {
+      const uint8_t label = big.labels[static_cast<size_t>(y * 12 + x)];
+      EXPECT_EQ(label, sample.labels[static_cast<size_t>((y / 2) * 6 + x / 2)]) << x << "," << y << ": nearest, no new ids";
+    }
+  }
+  const Sample small = rescale(sample, 0.5);
+  ASSERT_EQ(small.width, 3);
+  ASSERT_EQ(small.height, 2);
+  EXPECT_EQ(small.rgb[0], 0);
+  EXPECT_EQ(small.rgb[2 * 3], 240);
+  EXPECT_EQ(small.rgb[1 * 3], 120) << "area: the middle pixel averages a dark and a bright column";
+  for (uint8_t label : small.labels) EXPECT_TRUE(label == 0 || label == 1 || label == kIgnoreLabel);
+}
+
 TEST(Dataset, LoaderIsDeterministicAcrossResume) {
   TwoSources data;
   LoaderConfig config = TwoSources::config();

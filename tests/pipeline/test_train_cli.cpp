@@ -21,6 +21,7 @@
 #include "cli_runner.hpp"
 #include "terraseg/core/builders.hpp"
 #include "terraseg/core/onnx.hpp"
+#include "terraseg/geo/dataset.hpp"
 #include "test_support.hpp"
 #include "train_fixtures.hpp"
 
@@ -115,6 +116,53 @@ TEST(TrainCli, ExtraSourcesJoinEveryEpoch) {
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.err.find("split_every"), std::string::npos) << refused.err;
   EXPECT_NE(refused.err.find("bad.yaml:"), std::string::npos) << refused.err;
+  EXPECT_FALSE(fs::exists(dir / "bad/ckpt"));
+}
+
+// data.scale puts the primary data at the model's pixel size: its training crops and its validation
+// images are resized by it (geo::rescale), and eval on the resized pairs scores what validation scored.
+TEST(TrainCli, DataScaleResizesTrainingAndValidationToTheModelsPixelSize) {
+  TempDir dir;
+  make_dataset(dir.path());
+  const auto plain = run_terraseg({"train", write_config(dir.path(), "plain", kUNet).string(), "--threads", "1"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  // split_every 4: img0 and img4 validate, 24 x 24 each; at scale 2, 48 x 48 each.
+  EXPECT_NE(plain.err.find("validation: 2 images, 1152 pixels\n"), std::string::npos) << plain.err;
+  const auto config = write_config(dir.path(), "m", kUNet, "  scale: 2\n", "card: {pixel_size_m: 0.5}\n");
+  const auto trained = run_terraseg({"train", config.string(), "--threads", "1"});
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_NE(trained.err.find("validation: 2 images, 4608 pixels (resized by data.scale"), std::string::npos) << trained.err;
+  EXPECT_NE(trained.err.find("step 1/12 "), std::string::npos) << trained.err;  // 6 training pairs / batch 2, 4 epochs
+
+  // Validation's pairs, enlarged 2x as the trainer enlarges them, are what eval must score exactly as
+  // validation did (the model's own pixel size: no resampling in eval).
+  for (const char* sub : {"val/images", "val/masks"}) fs::create_directories(dir / sub);
+  terraseg::geo::MaskEncoding ids;
+  for (const char* stem : {"img0.png", "img4.png"}) {
+    const terraseg::geo::Sample big = terraseg::geo::rescale(
+        terraseg::geo::load_sample({(dir / "images" / stem).string(), (dir / "masks" / stem).string()}, ids), 2.0);
+    std::vector<std::vector<uint8_t>> rgb(3, std::vector<uint8_t>(big.labels.size()));
+    for (size_t i = 0; i < big.labels.size(); ++i) {
+      for (size_t b = 0; b < 3; ++b) rgb[b][i] = big.rgb[i * 3 + b];
+    }
+    terraseg::test::write_png(dir / "val/images" / stem, big.width, big.height, rgb);
+    terraseg::test::write_png(dir / "val/masks" / stem, big.width, big.height, {big.labels});
+  }
+  const std::string model = (dir / "m/model.onnx").string();
+  const auto info = run_terraseg({"info", "--json", model});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const double val_miou = nlohmann::json::parse(info.out)["card"]["metrics"]["val_miou"].get<double>();
+  const auto eval = run_terraseg({"eval", "--json", "--threads", "1", "--scales", "1", "--flip", "off", "--model", model,
+                                  "--images", (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  const auto report = nlohmann::json::parse(eval.out);
+  EXPECT_EQ(report["pixels"], 2 * 48 * 48);
+  EXPECT_NEAR(report["mean_iou"].get<double>(), val_miou, 1e-9);
+
+  const auto bad = run_terraseg({"train", write_config(dir.path(), "bad", kUNet, "  scale: 0\n").string()});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("scale"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("bad.yaml:"), std::string::npos) << bad.err;
   EXPECT_FALSE(fs::exists(dir / "bad/ckpt"));
 }
 

@@ -96,6 +96,10 @@ Sample load_sample(const std::pair<std::string, std::string>& pair, const MaskEn
 /// jitter and grey conversion, all drawn from `seed`. crop 0 keeps the full image.
 Sample augment(const Sample& sample, const AugmentConfig& config, int crop_h, int crop_w, uint64_t seed);
 
+/// The sample resized by `factor` (its pixel size / the model's): the image bilinear when enlarging and by
+/// pixel area when shrinking (as predict resamples rasters), the labels by nearest neighbour.
+Sample rescale(const Sample& sample, double factor);
+
 /// Centre crop to the largest size whose sides are multiples of `multiple` (networks that halve the
 /// resolution k times need multiples of 2^k).
 Sample centre_crop(const Sample& sample, int multiple);
