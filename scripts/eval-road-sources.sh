@@ -1,7 +1,8 @@
 #!/bin/bash
 # Scores a road model on every labelled road source, each through `terraseg eval` (the predict path):
 #   epfl      the EPFL validation pairs (every 5th sorted pair, 16 tiles; --pixel-size 0.45)
-#   dubai     the held-out fifth of the Dubai tiles (13 images; Road = 1, Unlabeled ignored; --pixel-size 1.0)
+#   dubai     the held-out fifth of the Dubai tiles (13 images; Road = 1, Unlabeled ignored; --pixel-size 1.0,
+#             or $DUBAI_PIXEL_SIZE to try another estimate)
 #   vegas     SpaceNet Las Vegas (scripts/make-road-sources.sh; georeferenced; unknown band ignored)
 #   bremen    the Bremen sample against its SUMO lane mask (scripts/make-samples.sh; georeferenced;
 #             the unmodelled carriageway ignored; precision is a lower bound, see make-lane-mask.py)
@@ -45,7 +46,7 @@ prepare() {
           "$data/landcover-dubai/$tile/masks/$stem.png"
         i=$((i + 1))
       done
-      echo "--palette #6EC1E4=1,#3C1098=0,#8429F6=0,#FEDD3A=0,#E2A929=0,#9B9B9B=-1 --pixel-size 1.0" ;;
+      echo "--palette #6EC1E4=1,#3C1098=0,#8429F6=0,#FEDD3A=0,#E2A929=0,#9B9B9B=-1 --pixel-size ${DUBAI_PIXEL_SIZE:-1.0}" ;;
     vegas)
       "$root/scripts/make-road-sources.sh" "$data" >&2
       link_pair vegas vegas "$root/runs/sources/vegas/images/vegas.tif" "$root/runs/sources/vegas/masks/vegas.tif"
