@@ -16,6 +16,18 @@ namespace {
 
 cv::Mat image_of(const Sample& s) { return cv::Mat(s.height, s.width, CV_8UC3, const_cast<uint8_t*>(s.rgb.data())).clone(); }
 cv::Mat labels_of(const Sample& s) { return cv::Mat(s.height, s.width, CV_8UC1, const_cast<uint8_t*>(s.labels.data())).clone(); }
+Sample sample_of(const cv::Mat& image, const cv::Mat& labels) {
+  Sample out;
+  out.height = image.rows;
+  out.width = image.cols;
+  out.rgb.assign(image.data, image.data + image.total() * 3);
+  out.labels.assign(labels.data, labels.data + labels.total());
+  return out;
+}
+/// width x height scaled by `factor`, rounded, at least 1 x 1.
+cv::Size scaled_size(int width, int height, double factor) {
+  return {std::max(1, static_cast<int>(width * factor + 0.5)), std::max(1, static_cast<int>(height * factor + 0.5))};
+}
 
 /// Crops (or pads with zeros / the ignore label) to h x w at a random offset.
 void random_crop(cv::Mat& image, cv::Mat& labels, int h, int w, std::mt19937_64& rng) {
@@ -147,7 +159,7 @@ Sample augment(const Sample& sample, const AugmentConfig& config, int crop_h, in
   } else {
     if (config.scale_max > config.scale_min || config.scale_min != 1.0) {
       const double factor = std::uniform_real_distribution<double>(config.scale_min, config.scale_max)(rng);
-      const cv::Size size(std::max(1, static_cast<int>(image.cols * factor + 0.5)), std::max(1, static_cast<int>(image.rows * factor + 0.5)));
+      const cv::Size size = scaled_size(image.cols, image.rows, factor);
       cv::resize(image, image, size, 0, 0, cv::INTER_LINEAR);
       cv::resize(labels, labels, size, 0, 0, cv::INTER_NEAREST);
     }
@@ -173,27 +185,16 @@ Sample augment(const Sample& sample, const AugmentConfig& config, int crop_h, in
   gains_and_gamma(image, config, rng);
   if (chance(config.equalize, rng)) equalise(image);
   sensor_artefacts(image, config, rng);
-  Sample out;
-  out.height = image.rows;
-  out.width = image.cols;
-  out.rgb.assign(image.data, image.data + image.total() * 3);
-  out.labels.assign(labels.data, labels.data + labels.total());
-  return out;
+  return sample_of(image, labels);
 }
 
 Sample rescale(const Sample& sample, double factor) {
   if (factor == 1.0) return sample;
-  const cv::Size size(std::max(1, static_cast<int>(sample.width * factor + 0.5)),
-                      std::max(1, static_cast<int>(sample.height * factor + 0.5)));
+  const cv::Size size = scaled_size(sample.width, sample.height, factor);
   cv::Mat image, labels;
   cv::resize(image_of(sample), image, size, 0, 0, factor > 1.0 ? cv::INTER_LINEAR : cv::INTER_AREA);
   cv::resize(labels_of(sample), labels, size, 0, 0, cv::INTER_NEAREST);
-  Sample out;
-  out.height = image.rows;
-  out.width = image.cols;
-  out.rgb.assign(image.data, image.data + image.total() * 3);
-  out.labels.assign(labels.data, labels.data + labels.total());
-  return out;
+  return sample_of(image, labels);
 }
 
 }  // namespace terraseg::geo
