@@ -22,7 +22,7 @@ packages=(
   libopencv-dev libopencv-dnn-dev
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers opencl-clhpp-headers
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
 )

@@ -2,7 +2,10 @@
 
 #include <cpl_string.h>
 #include <cpl_vsi.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <atomic>
@@ -32,7 +35,26 @@ std::string make_temp_name(const std::string& final_path) {
 
 }  // namespace
 
-void remove_stale_temporaries(const std::string& final_path) {
+namespace {
+
+/// True when the leftover `name`, which starts with `prefix`, carries the pid of a live process other
+/// than this one ("<prefix>[-]PID-..." or "<prefix>[-]PID.ext").
+bool owned_by_live_process(const std::string& name, const std::string& prefix) {
+  size_t i = prefix.size();
+  if (i < name.size() && name[i] == '-') ++i;
+  size_t digits = 0;
+  long pid = 0;
+  while (i + digits < name.size() && digits < 9 && name[i + digits] >= '0' && name[i + digits] <= '9') {
+    pid = pid * 10 + (name[i + digits] - '0');
+    ++digits;
+  }
+  if (digits == 0 || pid <= 0 || pid == static_cast<long>(::getpid())) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+}  // namespace
+
+void remove_stale_temporaries(const std::string& final_path, bool only_of_dead_processes) {
   const std::filesystem::path output(final_path);
   const std::filesystem::path dir = output.parent_path().empty() ? "." : output.parent_path();
   std::error_code error;
@@ -44,6 +66,7 @@ void remove_stale_temporaries(const std::string& final_path) {
     if (candidate == name) continue;
     for (const std::string& prefix : prefixes) {
       if (candidate.rfind(prefix, 0) == 0) {
+        if (only_of_dead_processes && owned_by_live_process(candidate, prefix)) break;
         std::filesystem::remove_all(entry.path(), error);
         break;
       }

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "command.hpp"
+#include "interrupt.hpp"
 #include "models.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/threads.hpp"
@@ -94,6 +95,9 @@ int run_cli(int argc, char** argv) {
     // CLI11 prints the usage error (or the help); its own codes (105-109) mean nothing to scripts,
     // which get 1 for any error as everywhere else.
     return app.exit(e) == 0 ? 0 : 1;
+  } catch (const Interrupted& e) {
+    std::cerr << "terraseg: " << e.what() << '\n';
+    return 128 + e.signal_number();  // 143 for SIGTERM, 130 for SIGINT, as a shell reports them
   } catch (const Error& e) {
     std::cerr << "terraseg: error: " << e.what() << '\n';
     return 1;

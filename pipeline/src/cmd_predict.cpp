@@ -4,6 +4,9 @@
 #include <iostream>
 
 #include "command.hpp"
+#include "interrupt.hpp"
+#include "output_plan.hpp"
+#include "terraseg/geo/qgis_style.hpp"
 #include "models.hpp"
 #include "inference_passes.hpp"
 #include "predict_step.hpp"
@@ -76,10 +79,12 @@ class PredictCommand final : public Command {
     if (output_.empty() == output_dir_.empty()) throw terraseg::Error("predict: give exactly one of -o OUTPUT or --output-dir DIR");
     if (!output_.empty() && inputs_.size() != 1) throw terraseg::Error("predict: -o takes one input; use --output-dir DIR for several");
     for (const auto& input : inputs_) check_input(input);
+    check_utf8(model_path_, "--model '" + model_path_ + "'");
     // Every flag and output path is checked before the model is even loaded; folders are made once
     // the model has loaded, so a refused command leaves nothing behind.
     std::vector<PredictRequest> requests;
     for (const auto& input : inputs_) requests.push_back(make_request(input));
+    check_outputs(requests);
 
     std::string warning;
     LoadedModel model = load_model_file(model_path_, &warning);
@@ -93,7 +98,12 @@ class PredictCommand final : public Command {
     geo::set_thread_count(common_->threads);
     Engine engine(model.graph, engine_options(parse_precision(precision_)));
     ProgressDisplay display(common_->quiet);
+    const InterruptGuard interrupts;  // SIGTERM / SIGINT: scratch folders and temporaries removed, exit 143 / 130
     for (const PredictRequest& request : requests) {
+      // What a killed predict left beside these outputs goes (a live predict's is kept).
+      for (const std::string& output : {request.mask_path, request.logits_path, request.vectors_path}) {
+        if (!output.empty()) geo::remove_stale_temporaries(output, true);
+      }
       const std::string& input = request.input;
       display.begin(std::filesystem::path(input).filename().string());
       const PredictReport report = predict_file(engine, card, request, [&](double f) { display.update(f); });
@@ -128,6 +138,7 @@ class PredictCommand final : public Command {
   }
 
   static void check_input(const std::string& input) {
+    check_utf8(input, "input '" + input + "'");
     if (input.rfind("/vsi", 0) == 0) return;  // GDAL virtual paths are checked when opened
     if (!std::filesystem::exists(input)) throw terraseg::Error(input + ": input does not exist; check the path");
   }
@@ -187,6 +198,32 @@ class PredictCommand final : public Command {
       throw terraseg::Error(flag + ": cannot create the folder '" + std::filesystem::path(path).parent_path().string() +
                             "' for '" + path + "': '" + folder.string() + "' is a file; choose another output path");
     }
+  }
+
+  /// The outputs of every input, checked as a whole (output_plan.hpp): none is an input or the model,
+  /// and no two are one file (inputs of one file name in different folders, -o equal to --logits ...).
+  void check_outputs(const std::vector<PredictRequest>& requests) const {
+    OutputPlan plan;
+    plan.read(model_path_, "the model");
+    for (const auto& input : inputs_) {
+      if (input.rfind("/vsi", 0) != 0) plan.read(input, "an input");
+    }
+    for (const PredictRequest& request : requests) {
+      const std::string of = inputs_.size() > 1 ? " for input '" + request.input + "'" : "";
+      const std::string mask_flag = output_.empty() ? "--output-dir" : "-o";
+      for (const std::string& path : {request.mask_path, request.logits_path, request.vectors_path}) {
+        check_utf8(path, "output '" + path + "'");
+      }
+      plan.output(request.mask_path, mask_flag + of);
+      plan.output(request.mask_path + ".aux.xml", mask_flag + of);
+      plan.output(geo::qgis_style_path(request.mask_path), mask_flag + of + " (its QGIS style)");
+      if (!request.logits_path.empty()) {
+        plan.output(request.logits_path, "--logits" + of);
+        plan.output(request.logits_path + ".aux.xml", "--logits" + of);
+      }
+      plan.output(request.vectors_path, "--vectors" + of);
+    }
+    plan.check();
   }
 
   PredictRequest make_request(const std::string& input) const {

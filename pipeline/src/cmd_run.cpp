@@ -1,4 +1,6 @@
 #include "command.hpp"
+#include "interrupt.hpp"
+#include "output_plan.hpp"
 #include "terraseg/pipeline/config.hpp"
 #include "terraseg/pipeline/run_job.hpp"
 
@@ -16,6 +18,7 @@ class RunCommand final : public Command {
   }
 
   int run() override {
+    check_utf8(config_path_, "the config path '" + config_path_ + "'");
     const RunConfig config = load_run_config(config_path_);
     RunOptions options;
     options.resume = resume_;
@@ -23,6 +26,7 @@ class RunCommand final : public Command {
     options.threads = common_->threads;
     apply_shard_environment(options);
     if (!shard_.empty()) parse_shard(shard_, options);
+    const InterruptGuard interrupts;  // SIGTERM / SIGINT end the run cleanly (interrupt.hpp)
     run_job(config, options);
     return 0;
   }

@@ -12,6 +12,7 @@
 #include "terraseg/core/threads.hpp"
 #include "terraseg/geo/predict.hpp"
 #include "terraseg/geo/writer.hpp"
+#include "output_plan.hpp"
 #include "yaml_reader.hpp"
 
 namespace terraseg {
@@ -38,7 +39,16 @@ std::vector<std::filesystem::path> expand_globs(const std::vector<std::filesyste
     if (status != 0 || matches.gl_pathc == 0) {
       reader.fail(key, "pattern '" + pattern.string() + "' matches no file; check the path", reader.raw(key));
     }
-    for (size_t i = 0; i < matches.gl_pathc; ++i) result.emplace_back(matches.gl_pathv[i]);
+    for (size_t i = 0; i < matches.gl_pathc; ++i) {
+      const std::string match = matches.gl_pathv[i];
+      if (!is_utf8(match)) {
+        reader.fail(key, "pattern '" + pattern.string() + "' matches '" + match +
+                             "', whose name is not valid UTF-8; terraseg writes input paths into JSON, STAC and HTML, "
+                             "which carry only UTF-8: rename the file",
+                    reader.raw(key));
+      }
+      result.emplace_back(match);
+    }
   }
   return result;
 }
@@ -114,9 +124,7 @@ RegionConfig parse_region(MapReader reader, const std::map<std::string, ModelRef
   if (auto aoi = reader.child("aoi")) region.aoi = parse_aoi(*aoi);
   if (auto grid = reader.child("grid")) region.grid = parse_grid(*grid);
   reader.finish();
-  if (region.name.empty() || region.name.find_first_of("/\\") != std::string::npos) {
-    reader.fail("name", "must be a non-empty name without slashes (it names the output folder)", reader.raw("name"));
-  }
+  if (const auto problem = output_name_problem(region.name)) reader.fail("name", *problem, reader.raw("name"));
   if (region.inputs.empty()) reader.fail("inputs", "must list at least one raster", reader.raw("inputs"));
   for (const auto& input : region.inputs) {
     if (!is_gdal_virtual(input) && !std::filesystem::exists(input)) {
@@ -258,6 +266,9 @@ RunConfig parse_document(const YAML::Node& document, const std::filesystem::path
   parse_sections(root, config);
   if (auto models = root.child("models")) {
     for (const auto& entry : models->keys()) {
+      if (const auto problem = output_name_problem(entry)) {
+        models->fail(entry, std::string("(a task name) ") + *problem, models->raw(entry));
+      }
       auto model = models->child(entry);
       if (!model) models->fail(entry, "is empty; give it 'path' or 'builder'", models->raw(entry));
       config.models[entry] = parse_model(*model);

@@ -1,5 +1,7 @@
 #include "progress.hpp"
 
+#include "interrupt.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +23,7 @@ void ProgressDisplay::begin(const std::string& label) {
 }
 
 void ProgressDisplay::update(double fraction) {
+  check_interrupted();  // every step of run and predict reports progress: where a SIGTERM takes effect
   if (quiet_) return;
   fraction = std::clamp(fraction, 0.0, 1.0);
   if (style_ == Style::gdal) {

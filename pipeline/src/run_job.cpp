@@ -2,6 +2,8 @@
 #include "terraseg/pipeline/run_job.hpp"
 
 #include <chrono>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -9,7 +11,12 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include <gdal_priv.h>
+
+#include "file_lock.hpp"
+#include "fingerprint.hpp"
 #include "indicators_step.hpp"
+#include "interrupt.hpp"
 #include "run_layout.hpp"
 #include "models.hpp"
 #include "predict_step.hpp"
@@ -84,11 +91,15 @@ void read_through_vrt(const RunConfig& config, Unit& unit, const std::string& ki
   const std::filesystem::path path = input_view_path(config, kind, unit.id);
   std::filesystem::create_directories(path.parent_path());
   const std::string vrt = path.string();
+  // Made under a name of this process's, then renamed: a run reading the view never sees it half written.
+  const std::string temporary = vrt + ".tmp-" + std::to_string(getpid()) + ".vrt";
   try {
-    make(unit.request.input, vrt);
+    make(unit.request.input, temporary);
   } catch (const Error& e) {
+    std::filesystem::remove(temporary);
     throw Error(config.source.string() + ": key 'regions' (" + unit.where() + ", " + kind + "): " + e.what());
   }
+  std::filesystem::rename(temporary, vrt);
   unit.request.input = vrt;
 }
 
@@ -97,6 +108,7 @@ void read_through_vrt(const RunConfig& config, Unit& unit, const std::string& ki
 /// then warps that onto the region's CRS, pixel size and pixel lattice, whatever the inputs' CRSs.
 void prepare_input_views(const RunConfig& config, std::vector<Unit>& units, std::string& failed_unit) {
   for (Unit& unit : units) {
+    check_interrupted();
     failed_unit = unit.id;  // the unit whose view is being made, should it fail
     if (const auto& aoi = unit.region->aoi) {
       read_through_vrt(config, unit, "aoi", [&aoi](const std::string& input, const std::string& vrt) {
@@ -112,12 +124,86 @@ void prepare_input_views(const RunConfig& config, std::vector<Unit>& units, std:
   failed_unit.clear();
 }
 
-bool unit_complete(const Unit& unit) {
-  if (!std::filesystem::exists(unit.paths.record)) return false;
-  for (const auto& output : unit.paths.outputs()) {
-    if (!std::filesystem::exists(output)) return false;
+/// What made a unit's outputs (fingerprint.hpp): its input's files, its model, every config key that
+/// changes its outputs, and terraseg's build. Threads and --tuning change no class (plans are chosen
+/// among equivalent computations), so they are not part of it.
+json unit_fingerprint(const RunConfig& config, const Unit& unit, FingerprintCache& cache) {
+  const ModelRef& ref = config.models.at(unit.task);
+  json model;
+  if (!ref.path.empty()) {
+    model = {{"file", cache.file(ref.path.string())}, {"settings", {{"precision", ref.precision}}}};
+  } else {
+    model = {{"builder", ref.builder}, {"classes", ref.classes}, {"base_width", ref.base_width}, {"depth", ref.depth},
+             {"class_names", ref.class_names}, {"seed", ref.seed}, {"precision", ref.precision}};
   }
-  return true;
+  const TilingConfig& t = config.tiling;
+  const OutputsConfig& o = config.outputs;
+  json aoi = nullptr;
+  if (const auto& a = unit.region->aoi) {
+    aoi = {{"crs", a->crs}, {"polygon", a->polygon}, {"bbox", a->bbox ? json(*a->bbox) : json(nullptr)}};
+  }
+  json grid = nullptr;
+  if (const auto& g = unit.region->grid) grid = {{"crs", g->crs}, {"pixel_size_m", g->pixel_size_m}};
+  return {{"terraseg", terraseg_build()},
+          {"input", cache.raster(unit.input.string())},
+          {"model", model},
+          {"settings",
+           {{"tiling", {{"tile", t.tile ? json(*t.tile) : json(nullptr)},
+                        {"overlap", t.overlap ? json(*t.overlap) : json(nullptr)},
+                        {"resample", t.resample},
+                        {"resampling", t.resampling},
+                        {"scales", t.scales ? json(*t.scales) : json(nullptr)},
+                        {"flip", t.flip ? json(*t.flip) : json(nullptr)}}},
+            {"outputs", {{"masks", o.masks}, {"scores", o.scores}, {"vectors", o.vectors}, {"cog", o.cog},
+                         {"creation_options", o.creation_options}}},
+            {"regions[].aoi", aoi},
+            {"regions[].grid", grid}}}};
+}
+
+/// "" when the output at `path` is there and reads as what it is; else what is wrong with it.
+std::string output_problem(const std::string& path) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  if (error) return "its output '" + path + "' is missing";
+  if (size == 0) return "its output '" + path + "' is empty";
+  const std::string extension = std::filesystem::path(path).extension().string();
+  if (extension == ".tif" || extension == ".gpkg") {
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    std::unique_ptr<GDALDataset> dataset(GDALDataset::Open(
+        path.c_str(), (extension == ".tif" ? GDAL_OF_RASTER : GDAL_OF_VECTOR) | GDAL_OF_READONLY));
+    CPLPopErrorHandler();
+    if (!dataset) return "its output '" + path + "' cannot be read by GDAL";
+  } else if (extension == ".json") {
+    std::ifstream stream(path);
+    if (!json::accept(stream)) return "its output '" + path + "' is not valid JSON";
+  }
+  return "";
+}
+
+/// Why `unit` must be computed (again), or "" when its record and outputs are complete and what made
+/// them is unchanged; `record` receives the record then.
+std::string redo_reason(const Unit& unit, const json& fingerprint, json* record = nullptr) {
+  if (!std::filesystem::exists(unit.paths.record)) return "not computed yet";
+  json stored;
+  {
+    std::ifstream stream(unit.paths.record);
+    stored = json::parse(stream, nullptr, false);
+  }
+  if (stored.is_discarded() || !stored.is_object()) return "its record is unreadable";
+  for (const auto& output : unit.paths.outputs()) {
+    if (auto problem = output_problem(output); !problem.empty()) return problem;
+  }
+  if (auto changed = fingerprint_difference(stored.value("fingerprint", json()), fingerprint); !changed.empty()) {
+    return changed;
+  }
+  if (record != nullptr) *record = std::move(stored);
+  return "";
+}
+
+/// `<out>/.terraseg/locks/<name>.lock`: units and the final merge each have their own, so that the
+/// shards of one run proceed in parallel while two runs of the same work never interleave.
+std::filesystem::path lock_path(const RunConfig& config, const std::string& name) {
+  return config.output_dir / ".terraseg" / "locks" / (name + ".lock");
 }
 
 /// Models are loaded (and planned) once per task, lazily, and reused for every unit.
@@ -176,29 +262,55 @@ json run_unit(const RunConfig& config, const Unit& unit, ModelCache& models, Pro
   return record;
 }
 
-/// Runs this shard's units that are not complete (with --resume); returns how many ran. A unit's
-/// failure is rethrown naming its region, task and input; `failed_unit` is then its id.
+/// Runs this shard's units that are not complete (with --resume: complete and unchanged); returns how
+/// many ran. Each unit runs under its own lock. A unit's failure is rethrown naming its region, task and
+/// input; `failed_unit` is then its id.
 int run_units(const RunConfig& config, const RunOptions& options, const std::vector<Unit>& units, RunLog& log,
-              const std::string& run_started, std::string& failed_unit) {
+              FingerprintCache& fingerprints, const std::string& run_started, std::string& failed_unit) {
   ModelCache models(config);
   ProgressDisplay display(options.quiet);
   int computed = 0;
   for (const Unit& unit : units) {
     if (static_cast<int>(unit.index % static_cast<size_t>(options.shard_count)) != options.shard_index) continue;
-    if (options.resume && unit_complete(unit)) {
-      // Complete, so nothing writes it any more: whatever a killed run left beside it goes.
-      for (const auto& output : unit.paths.outputs()) geo::remove_stale_temporaries(output);
-      log.event("unit_skipped", {{"unit", unit.id}, {"reason", "complete"}});
-      continue;
-    }
-    log.event("unit_start", {{"unit", unit.id}, {"input", unit.request.input}, {"task", unit.task}});
-    json record;
+    check_interrupted();
+    const FileLock lock(lock_path(config, unit.id), [&](const std::string& holder) {
+      display.warn("unit " + unit.id + " is being computed by " + holder + " in this output folder; waiting for it");
+      log.event("unit_wait", {{"unit", unit.id}, {"holder", holder}});
+    });
+    json fingerprint;
     try {
-      record = run_unit(config, unit, models, display, run_started);
+      fingerprint = unit_fingerprint(config, unit, fingerprints);
     } catch (const Error& e) {
       failed_unit = unit.id;
       throw Error(unit.where() + ": " + e.what());
     }
+    if (options.resume) {
+      const std::string reason = redo_reason(unit, fingerprint);
+      if (reason.empty()) {
+        // Complete, so nothing writes it any more: whatever a killed run left beside it goes.
+        for (const auto& output : unit.paths.outputs()) geo::remove_stale_temporaries(output);
+        log.event("unit_skipped", {{"unit", unit.id}, {"reason", "complete"}});
+        continue;
+      }
+      if (reason != "not computed yet") {
+        if (!options.quiet) std::cerr << "terraseg: redoing " << unit.id << ": " << reason << '\n';
+      }
+      log.event("unit_redo", {{"unit", unit.id}, {"reason", reason}});
+    }
+    log.event("unit_start", {{"unit", unit.id}, {"input", unit.request.input}, {"task", unit.task}});
+    json record;
+    try {
+      // The old record goes first: from here until the new one is written the unit is incomplete.
+      std::filesystem::remove(unit.paths.record);
+      record = run_unit(config, unit, models, display, run_started);
+    } catch (const Interrupted&) {
+      failed_unit = unit.id;
+      throw;
+    } catch (const Error& e) {
+      failed_unit = unit.id;
+      throw Error(unit.where() + ": " + e.what());
+    }
+    record["fingerprint"] = fingerprint;
     write_json_atomically(unit.paths.record, record);
     log.event("unit_done", {{"unit", unit.id}, {"seconds", record.at("seconds")}, {"outputs", record.at("outputs")},
                             {"warnings", record.at("warnings")}});
@@ -207,32 +319,54 @@ int run_units(const RunConfig& config, const RunOptions& options, const std::vec
   return computed;
 }
 
+/// Parses a non-negative decimal integer, the whole of `text` ("0x1", "1abc", "", "-1" are not).
+bool parse_count(const std::string& text, int& value) {
+  if (text.empty() || text.size() > 9) return false;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  value = std::stoi(text);
+  return true;
+}
+
 }  // namespace
 
 void parse_shard(const std::string& text, RunOptions& options) {
   const size_t slash = text.find('/');
-  try {
-    if (slash == std::string::npos) throw std::invalid_argument("no slash");
-    options.shard_index = std::stoi(text.substr(0, slash));
-    options.shard_count = std::stoi(text.substr(slash + 1));
-  } catch (const std::exception&) {
-    throw Error("--shard '" + text + "': expected I/N, e.g. 0/4 for the first of four shards");
+  int index = 0;
+  int count = 0;
+  if (slash == std::string::npos || !parse_count(text.substr(0, slash), index) ||
+      !parse_count(text.substr(slash + 1), count)) {
+    throw Error("--shard '" + text + "': expected I/N in decimal digits, e.g. 0/4 for the first of four shards");
   }
-  if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count) {
-    throw Error("--shard '" + text + "': need 0 <= I < N");
-  }
+  if (count < 1 || index >= count) throw Error("--shard '" + text + "': need 0 <= I < N");
+  options.shard_index = index;
+  options.shard_count = count;
 }
 
 void apply_shard_environment(RunOptions& options) {
   const char* index = std::getenv("JOB_COMPLETION_INDEX");
   const char* count = std::getenv("TERRASEG_SHARD_COUNT");
-  if (index == nullptr || count == nullptr) return;
-  parse_shard(std::string(index) + "/" + count, options);
+  if (index == nullptr && count == nullptr) return;
+  if (index == nullptr || count == nullptr) {
+    throw Error(std::string(index == nullptr ? "TERRASEG_SHARD_COUNT is set but JOB_COMPLETION_INDEX is not"
+                                             : "JOB_COMPLETION_INDEX is set but TERRASEG_SHARD_COUNT is not") +
+                ": set both (a Kubernetes Indexed Job sets JOB_COMPLETION_INDEX; TERRASEG_SHARD_COUNT is its "
+                "completions), or neither to run every unit");
+  }
+  try {
+    parse_shard(std::string(index) + "/" + count, options);
+  } catch (const Error&) {
+    throw Error("JOB_COMPLETION_INDEX='" + std::string(index) + "', TERRASEG_SHARD_COUNT='" + count +
+                "': expected decimal digits with 0 <= index < count");
+  }
 }
 
 int run_job(const RunConfig& config, const RunOptions& options) {
   const auto started = std::chrono::system_clock::now();
   // Resolved here, once: the summary and the log record the count that really ran, never "0".
+  // Every path the run will write, checked as a whole before anything is written (output_plan.hpp).
+  check_run_outputs(config);
   const int threads = geo::set_thread_count(options.threads > 0 ? options.threads : config.threads);
   ensure_writable_dir(config.output_dir, "output_dir in " + config.source.string());
   std::filesystem::create_directories(unit_record_dir(config));
@@ -242,9 +376,13 @@ int run_job(const RunConfig& config, const RunOptions& options) {
   std::vector<Unit> units = plan_units(config);
   int computed = 0;
   std::string failed_unit;
+  FingerprintCache fingerprints;
   try {
     prepare_input_views(config, units, failed_unit);
-    computed = run_units(config, options, units, log, iso_time(started), failed_unit);
+    computed = run_units(config, options, units, log, fingerprints, iso_time(started), failed_unit);
+  } catch (const Interrupted& e) {
+    log.event("interrupted", {{"message", e.what()}, {"unit", failed_unit}});
+    throw;
   } catch (const Error& e) {
     json error{{"message", e.what()}};
     if (!failed_unit.empty()) error["unit"] = failed_unit;
@@ -252,9 +390,15 @@ int run_job(const RunConfig& config, const RunOptions& options) {
     throw;
   }
 
+  // The merge: the last shard to finish (or each, in turn) writes the summary, report and Collection
+  // once every unit is complete and current; a stale record of another shard's counts as pending.
+  const FileLock merge_lock(lock_path(config, "merge"), [&](const std::string& holder) {
+    if (!options.quiet) std::cerr << "terraseg: waiting for " << holder << ", which is writing the run summary\n";
+  });
   std::vector<json> records;
   for (const Unit& unit : units) {
-    if (!unit_complete(unit)) {
+    json record;
+    if (!redo_reason(unit, unit_fingerprint(config, unit, fingerprints), &record).empty()) {
       log.event("shard_done", {{"computed_here", computed}, {"pending", unit.id}});
       if (!options.quiet) {
         std::cerr << "terraseg: " << computed << " unit(s) computed; other shards still pending, "
@@ -262,8 +406,8 @@ int run_job(const RunConfig& config, const RunOptions& options) {
       }
       return computed;
     }
-    std::ifstream stream(unit.paths.record);
-    records.push_back(json::parse(stream));
+    record.erase("fingerprint");  // the summary reports what ran, the records keep what made it
+    records.push_back(std::move(record));
   }
   ProgressDisplay display(options.quiet);
   const json indicators = compute_run_indicators(

@@ -1,5 +1,7 @@
 #include "run_layout.hpp"
 
+#include "output_plan.hpp"
+#include "terraseg/core/error.hpp"
 #include "terraseg/geo/qgis_style.hpp"
 
 namespace terraseg {
@@ -60,6 +62,49 @@ fs::path run_summary_path(const fs::path& output_dir) { return output_dir / "run
 fs::path report_path(const fs::path& output_dir) { return output_dir / "report.html"; }
 fs::path run_log_path(const fs::path& output_dir) { return output_dir / "terraseg-log.jsonl"; }
 fs::path stac_collection_path(const fs::path& output_dir) { return output_dir / "collection.json"; }
+
+void check_run_outputs(const RunConfig& config) {
+  OutputPlan plan(config.output_dir);
+  plan.read(config.source, "the config");
+  for (const auto& [task, model] : config.models) plan.read(model.path, "the model of task '" + task + "'");
+  plan.read(config.street_view.points, "the street-view points (key 'street_view.points')");
+  for (const RegionConfig& region : config.regions) {
+    for (const auto& input : region.inputs) plan.read(input, "an input of region '" + region.name + "'");
+  }
+  for (const RegionConfig& region : config.regions) {
+    for (const auto& input : region.inputs) {
+      for (const std::string& task : region.tasks) {
+        const std::string owner = "region '" + region.name + "', task '" + task + "', input '" + input.string() + "'";
+        const UnitPaths paths = unit_paths(config, region, task, input);
+        for (const auto& output : paths.outputs()) plan.output(output, owner);
+        plan.output(paths.mask.string() + ".aux.xml", owner);
+        if (!paths.scores.empty()) plan.output(paths.scores.string() + ".aux.xml", owner);
+        plan.output(paths.record, owner + " (its record)");
+        const std::string id = unit_id(region, task, input);
+        if (region.aoi) plan.output(input_view_path(config, "aoi", id), owner + " (its input view)");
+        if (region.grid) plan.output(input_view_path(config, "grid", id), owner + " (its input view)");
+      }
+      if (config.indicators.enabled && !region.tasks.empty()) {
+        const std::string owner = "the indicators of region '" + region.name + "', input '" + input.string() + "'";
+        const IndicatorPaths paths = indicator_paths(config, region, input);
+        plan.output(paths.grid, owner);
+        plan.output(paths.grid.string() + ".aux.xml", owner);
+        plan.output(paths.centrelines, owner);
+      }
+    }
+  }
+  if (!config.street_view.points.empty()) plan.output_folder(config.output_dir / "street-view", "the street-view step");
+  plan.output(run_summary_path(config.output_dir), "the run summary");
+  plan.output(report_path(config.output_dir), "the report");
+  plan.output_folder(config.output_dir / "report", "the report");
+  plan.output(run_log_path(config.output_dir), "the run log");
+  plan.output(stac_collection_path(config.output_dir), "the STAC Collection");
+  try {
+    plan.check();
+  } catch (const Error& e) {
+    throw Error(config.source.string() + ": " + e.what());
+  }
+}
 
 std::string stac_item_path(const std::string& raster_path) {
   const fs::path path(raster_path);

@@ -65,6 +65,11 @@ std::filesystem::path report_path(const std::filesystem::path& output_dir);     
 std::filesystem::path run_log_path(const std::filesystem::path& output_dir);       ///< terraseg-log.jsonl
 std::filesystem::path stac_collection_path(const std::filesystem::path& output_dir);  ///< collection.json
 
+/// Every file and folder `terraseg run` of `config` writes, and every file it reads (inputs, models,
+/// the config, the street-view points), checked as a whole (OutputPlan::check) before anything runs.
+/// Throws Error naming the config and both sides of the first conflict.
+void check_run_outputs(const RunConfig& config);
+
 /// STAC Item path for `raster_path`: "<dir>/<stem>.stac.json".
 std::string stac_item_path(const std::string& raster_path);
 

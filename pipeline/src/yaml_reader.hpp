@@ -4,12 +4,15 @@
 /// yaml-cpp types stay inside the config code (this header is private to pipeline/src).
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "output_plan.hpp"
 #include "terraseg/core/error.hpp"
 
 namespace terraseg::yaml {
@@ -69,12 +72,40 @@ class MapReader {
 
   template <typename T>
   T convert(const YAML::Node& value, const std::string& key) const {
+    T result{};
     try {
-      return value.as<T>();
+      result = value.as<T>();
     } catch (const YAML::Exception&) {
       fail(key, "has the wrong type (expected " + type_name<T>() + ")", value);
     }
+    validate(result, key, value);
+    return result;
   }
+  /// Every number a config gives is finite (.inf and .nan would reach geotransforms and sizes), and
+  /// every text is UTF-8 (it reaches JSON, STAC and HTML): checked here, once, for every key.
+  template <typename T>
+  void validate(const T& value, const std::string& key, const YAML::Node& at) const {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (!std::isfinite(value)) fail(key, "must be a finite number (not .inf or .nan)", at);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (!is_utf8(value)) fail(key, "is not valid UTF-8; terraseg writes it into JSON, STAC and HTML: fix the text", at);
+    } else if constexpr (is_vector<T>::value) {
+      for (const auto& item : value) validate(item, key, at);
+    } else if constexpr (is_map<T>::value) {
+      for (const auto& [name, item] : value) {
+        validate(name, key, at);
+        validate(item, key, at);
+      }
+    }
+  }
+  template <typename T>
+  struct is_vector : std::false_type {};
+  template <typename T>
+  struct is_vector<std::vector<T>> : std::true_type {};
+  template <typename T>
+  struct is_map : std::false_type {};
+  template <typename K, typename V>
+  struct is_map<std::map<K, V>> : std::true_type {};
   template <typename T>
   static std::string type_name() {
     if constexpr (std::is_same_v<T, bool>) return "true or false";

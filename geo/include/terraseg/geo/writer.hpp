@@ -39,8 +39,10 @@ class TempPath {
 /// Removes what a killed earlier run left beside `final_path`: temporaries "<stem>.tmp-*" (TempPath's
 /// names) and "<name>.tmp*" (JSON and HTML written by rename), and native-pixel-size scratch
 /// directories "<name>.native-*". The final file itself is never touched. Call it before writing
-/// `final_path` (run --resume relies on it); local paths only.
-void remove_stale_temporaries(const std::string& final_path);
+/// `final_path` (run --resume relies on it); local paths only. With `only_of_dead_processes`, a
+/// leftover named with the pid of a live process other than this one is kept (predict, which holds
+/// no lock, must not remove what a concurrent predict is writing).
+void remove_stale_temporaries(const std::string& final_path, bool only_of_dead_processes = false);
 
 /// How rasters are stored. Defaults: tiled 256 x 256, DEFLATE, internal overviews, no COG.
 struct OutputOptions {
