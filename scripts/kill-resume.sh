@@ -1,24 +1,41 @@
 #!/usr/bin/env bash
 # Crash safety of the sample run, measured: runs configs/sample.yaml once to a reference, then N times
-# (default 20) starts it into a fresh output folder, kills it with SIGKILL at a random moment of its
-# run time, resumes it with --resume to completion, and checks that every output is byte-identical to
-# the reference (GeoPackages compared by their features, as SQLite pages carry timestamps) and that no
-# temporary (*.tmp*, *.native-*) is left anywhere.
-#   scripts/kill-resume.sh [N]        Environment: TERRASEG (build/pipeline/terraseg), SEED (1)
+# (default 20) starts it into a fresh output folder, kills it at a random moment of its run time,
+# resumes it with --resume to completion, and checks that every output is byte-identical to the
+# reference (GeoPackages compared by their features, as SQLite pages carry timestamps) and that no
+# temporary (*.tmp*, *.native-*) is left anywhere. The kills alternate between SIGKILL (nothing can
+# clean up: --resume must) and SIGTERM (what Kubernetes sends on eviction: the run must end by itself
+# with exit 143, or 0 if it had finished, leaving no temporary even before the resume).
+#   scripts/kill-resume.sh [N]        Environment: TERRASEG (build/pipeline/terraseg), SEED (1),
+#                                     SIGNALS ("KILL TERM": the signals taken in turn)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-20}"
 terraseg="${TERRASEG:-build/pipeline/terraseg}"
 RANDOM="${SEED:-1}"
+read -r -a signals <<< "${SIGNALS:-KILL TERM}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 config_for() {  # the sample config writing into $1, with paths into the source tree
   sed -e "s|^output_dir:.*|output_dir: $1|" -e "s|\.\./samples/|$PWD/samples/|g" configs/sample.yaml > "$1.yaml"
 }
-digest() {  # what must not differ between two runs: rasters and JSON byte for byte, GeoPackages by features
+stac_without_run_time() {  # an Item less what differs between two runs: when it was made, the folder's name
+  python3 -c 'import json, sys
+item = json.load(open(sys.argv[1]))
+props = item.get("properties", {})
+props.pop("created", None)
+if props.get("terraseg:datetime_source", "").startswith("the run"): props.pop("datetime", None)
+item.pop("collection", None)
+item["links"] = [l for l in item.get("links", []) if l.get("rel") not in ("collection", "parent", "root")]
+print(json.dumps(item, sort_keys=True))' "$1"
+}
+digest() {  # what must not differ between two runs: rasters and JSON byte for byte (STAC Items less their
+            # run time), GeoPackages by features
   (cd "$1" && find . -type f ! -name '*.gpkg' ! -name 'terraseg-log.jsonl' ! -name 'run-summary.json' \
-      ! -path './.terraseg/*' ! -name 'report.html' ! -path './report/*' ! -name '*.aux.xml' -print0 | sort -z | xargs -0 sha256sum
+      ! -path './.terraseg/*' ! -name 'report.html' ! -path './report/*' ! -name '*.aux.xml' ! -name '*.stac.json' \
+      ! -name 'collection.json' -print0 | sort -z | xargs -0 sha256sum
+   find . -name '*.stac.json' | sort | while read -r item; do echo "$item $(stac_without_run_time "$item" | sha256sum)"; done
    find . -name '*.gpkg' | sort | while read -r g; do echo "$g"; ogrinfo -ro -al -q "$g" | grep -v -i "time\|date" | sha256sum; done)
 }
 
@@ -34,17 +51,28 @@ for i in $(seq 1 "$n"); do
   out="$work/run-$i"
   config_for "$out"
   delay=$(( RANDOM % duration_ms ))
+  signal="${signals[$(( (i - 1) % ${#signals[@]} ))]}"
   "$terraseg" run "$out.yaml" -q & pid=$!
   sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  kill -s "$signal" "$pid" 2>/dev/null || true
+  status=0
+  wait "$pid" 2>/dev/null || status=$?
+  clean_end=ok
+  if [ "$signal" = TERM ]; then
+    # SIGTERM: the run itself ends cleanly, 143 (or 0 if it finished first), nothing temporary left.
+    early=$(find "$out" \( -name '*.tmp*' -o -name '*.native-*' \) 2>/dev/null | wc -l)
+    if { [ "$status" -ne 143 ] && [ "$status" -ne 0 ]; } || [ "$early" -ne 0 ]; then
+      clean_end="exit $status, $early temporaries left by the terminated run"
+    fi
+  fi
   "$terraseg" run "$out.yaml" -q --resume
   leftovers=$(find "$out" \( -name '*.tmp*' -o -name '*.native-*' \) | wc -l)
-  if digest "$out" | diff -q - "$work/reference.digest" >/dev/null && [ "$leftovers" -eq 0 ]; then
-    echo "kill at ${delay} ms: resumed, identical, no leftovers"
+  if digest "$out" | diff -q - "$work/reference.digest" >/dev/null && [ "$leftovers" -eq 0 ] && [ "$clean_end" = ok ]; then
+    echo "SIG$signal at ${delay} ms (exit $status): resumed, identical, no leftovers"
   else
     failures=$((failures + 1))
-    echo "kill at ${delay} ms: FAILED (leftovers: $leftovers)"; digest "$out" | diff - "$work/reference.digest" | head -5 || true
+    echo "SIG$signal at ${delay} ms: FAILED (leftovers: $leftovers; $clean_end)"
+    digest "$out" | diff - "$work/reference.digest" | head -5 || true
   fi
   rm -rf "$out" "$out.yaml"
 done
