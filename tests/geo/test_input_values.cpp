@@ -1,11 +1,13 @@
 // Inputs read as what they are (issue 35): paletted rasters as their colours, NaN and infinite values
 // as nodata, absurd pixel sizes refused before anything is allocated, non-finite scores refused.
 #include <gdal_alg.h>
+#include <gdal_utils.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <memory>
 
 #include "geo_test_util.hpp"
 #include "terraseg/core/error.hpp"
@@ -394,8 +396,53 @@ TEST(Palette, ARegionGridWarpsTheColoursNotTheIndices) {
   EXPECT_GT(share_of(test::read_band(dir / "grid-mask.tif", 1), 1.0F), 0.3);
 }
 
+TEST(Palette, APaletteWithAnAlphaBandKeepsItsAlpha) {
+  // What an area-of-interest polygon makes of a paletted input: the palette band and an alpha band
+  // (0 outside the polygon; here, outside the raster: the view reaches 16 px beyond its right edge).
+  terraseg::test::TempDir dir;
+  const std::string rgb = write_rgb(dir / "rgb.tif");
+  const std::string pct = write_paletted(rgb, dir / "pct.tif");
+  const std::string vrt = dir / "cut.vrt";
+  {
+    CPLStringList args;
+    for (const char* arg : {"-of", "VRT", "-r", "near", "-dstalpha", "-te", "500000", "3999928", "500112", "4000000",
+                            "-ts", "112", "72"}) {
+      args.AddString(arg);
+    }
+    std::unique_ptr<GDALWarpAppOptions, decltype(&GDALWarpAppOptionsFree)> options(
+        GDALWarpAppOptionsNew(args.List(), nullptr), &GDALWarpAppOptionsFree);
+    GDALDatasetUniquePtr source = open_raster(pct);
+    GDALDatasetH handle = GDALDataset::ToHandle(source.get());
+    GDALDatasetH out = GDALWarp(vrt.c_str(), nullptr, 1, &handle, options.get(), nullptr);
+    ASSERT_NE(out, nullptr);
+    GDALClose(out);
+  }
+  ASSERT_EQ(read_raster_info(vrt).bands.size(), 2U);
+  std::vector<std::string> warnings;
+  predict_raster(vrt, PredictOutputs{dir / "mask.tif", ""}, eight_bit_rgb(), red_over_green, 2, two_classes(),
+                 quiet_options(&warnings));
+  predict_raster(rgb, PredictOutputs{dir / "rgb-mask.tif", ""}, eight_bit_rgb(), red_over_green, 2, two_classes(),
+                 quiet_options());
+  const std::vector<float> mask = test::read_band(dir / "mask.tif", 1);
+  const std::vector<float> reference = test::read_band(dir / "rgb-mask.tif", 1);
+  size_t same = 0;
+  for (int y = 0; y < 72; ++y) {
+    for (int x = 0; x < 112; ++x) {
+      const float v = mask[static_cast<size_t>(y) * 112 + static_cast<size_t>(x)];
+      if (x >= 96) {
+        ASSERT_EQ(v, 255.0F) << x << "," << y;  // alpha 0: nodata
+      } else {
+        same += v == reference[static_cast<size_t>(y) * 96 + static_cast<size_t>(x)] ? 1 : 0;
+      }
+    }
+  }
+  EXPECT_GT(static_cast<double>(same) / (96.0 * 72.0), 0.95);
+  EXPECT_TRUE(contains(joined(warnings), "its alpha band kept")) << joined(warnings);
+}
+
 TEST(Palette, TwoPaletteBandsOrAPaletteBesideColourBandsAreAnErrorNamingTheFile) {
   terraseg::test::TempDir dir;
+  GDALAllRegister();
   const auto write_vrt = [](const std::string& path, bool second_palette) {
     GDALDatasetUniquePtr vrt(GetGDALDriverManager()->GetDriverByName("VRT")->Create(path.c_str(), 16, 16, 2, GDT_Byte, nullptr));
     GDALColorTable table;
