@@ -87,6 +87,12 @@ ModelCard card_from_deepness(const std::map<std::string, std::string>& metadata,
   }
   card.notes = "card read from the QGIS Deepness plugin's metadata";
   card.present = true;
+  try {
+    check_card_ranges(card);
+  } catch (const Error& e) {
+    throw Error(source + ": model card read from its QGIS Deepness metadata (resolution in cm, "
+                "standardization_mean/std): " + e.what() + "; fix that metadata or re-export the model");
+  }
   return card;
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 
 #include "terraseg/core/error.hpp"
 
@@ -12,25 +14,46 @@ using nlohmann::json;
 
 namespace {
 
+std::string number_text(double value) {
+  std::ostringstream out;
+  out.precision(6);
+  out << value;
+  return out.str();
+}
+
+[[noreturn]] void bad_key(const std::string& key, const std::string& value, const std::string& rule) {
+  throw Error("key '" + key + "' is " + value + ": " + rule);
+}
+
+/// A whole number from `lo` to `hi` (JSON integers, or floats with no fraction); names `key` otherwise.
+int whole_number(const json& value, const std::string& key, int lo, int hi, const std::string& rule) {
+  if (!value.is_number()) bad_key(key, value.dump(), rule);
+  const double number = value.get<double>();
+  if (!(number >= lo && number <= hi) || number != std::floor(number)) bad_key(key, value.dump(), rule);
+  return static_cast<int>(number);
+}
+
+constexpr const char* kTileRule = "tile sides are whole numbers of pixels from 8 to 16384 (N or [H, W])";
+constexpr const char* kOverlapRule = "tile_overlap is a whole number of pixels from 0 to 4096, below half the tile";
+constexpr const char* kClassIdRule = "class ids are whole numbers from 0 to 254 (255 is the masks' nodata), each once";
+
 /// "tile": N | [H, W], "tile_overlap": N, "input_range": [lo, hi], "inference_scales": [s, ...],
 /// "inference_flip": bool (all optional).
 void read_tiling(const json& doc, ModelCard& card) {
   if (doc.contains("tile") && !doc["tile"].is_null()) {
     const json& tile = doc["tile"];
-    const std::vector<int> hw =
-        tile.is_array() ? tile.get<std::vector<int>>() : std::vector<int>{tile.get<int>(), tile.get<int>()};
-    if (hw.size() != 2 || hw[0] < 8 || hw[1] < 8) {
-      throw Error("tile must be N or [H, W] with sides of at least 8 pixels");
-    }
-    card.tile = std::array<int, 2>{hw[0], hw[1]};
+    if (tile.is_array() && tile.size() != 2) bad_key("tile", tile.dump(), kTileRule);
+    const json& h = tile.is_array() ? tile[0] : tile;
+    const json& w = tile.is_array() ? tile[1] : tile;
+    card.tile = std::array<int, 2>{whole_number(h, "tile", 8, 16384, kTileRule),
+                                   whole_number(w, "tile", 8, 16384, kTileRule)};
   }
   if (doc.contains("tile_overlap") && !doc["tile_overlap"].is_null()) {
-    card.tile_overlap = doc["tile_overlap"].get<int>();
-    if (*card.tile_overlap < 0) throw Error("tile_overlap must be >= 0");
+    card.tile_overlap = whole_number(doc["tile_overlap"], "tile_overlap", 0, 4096, kOverlapRule);
   }
   if (doc.contains("input_range") && !doc["input_range"].is_null()) {
     const auto range = doc["input_range"].get<std::vector<double>>();
-    if (range.size() != 2 || !(range[1] > range[0])) throw Error("input_range must be [lo, hi] with hi > lo");
+    if (range.size() != 2) bad_key("input_range", doc["input_range"].dump(), "input_range is [lo, hi] with lo < hi");
     card.input_range = std::array<double, 2>{range[0], range[1]};
   }
   if (doc.contains("inference_scales") && !doc["inference_scales"].is_null()) {
@@ -40,6 +63,20 @@ void read_tiling(const json& doc, ModelCard& card) {
   if (doc.contains("inference_flip") && !doc["inference_flip"].is_null()) {
     card.inference_flip = doc["inference_flip"].get<bool>();
   }
+}
+
+ClassInfo read_class(const json& entry, size_t index) {
+  const std::string where = "classes[" + std::to_string(index) + "]";
+  ClassInfo info;
+  info.id = whole_number(entry.at("id"), where + ".id", 0, 254, kClassIdRule);
+  info.name = entry.value("name", "");
+  if (entry.contains("rgb")) {
+    const json& rgb = entry.at("rgb");
+    const std::string rule = "a class colour is [r, g, b] with whole numbers from 0 to 255";
+    if (!rgb.is_array() || rgb.size() != 3) bad_key(where + ".rgb", rgb.dump(), rule);
+    for (size_t i = 0; i < 3; ++i) info.rgb[i] = static_cast<uint8_t>(whole_number(rgb[i], where + ".rgb", 0, 255, rule));
+  }
+  return info;
 }
 
 /// Hues spread by the golden ratio, for ids past the fixed list.
@@ -66,6 +103,60 @@ void check_inference_scales(const std::vector<double>& scales) {
       throw Error("inference_scales: " + std::to_string(s) + " is outside 0.25..4 (a factor on the window's size)");
     }
   }
+}
+
+void check_card_ranges(const ModelCard& card) {
+  if (card.pixel_size_m && !(*card.pixel_size_m >= 1e-3 && *card.pixel_size_m <= 1e5)) {
+    bad_key("pixel_size_m", number_text(*card.pixel_size_m),
+            "the ground pixel size the model was trained at is in metres, from 0.001 to 100000 (null: unknown)");
+  }
+  if (!std::isfinite(card.scale) || !(card.scale > 0.0)) {
+    bad_key("scale", number_text(card.scale), "the scale on raw values must be finite and above 0 (e.g. 0.00392 for 1/255)");
+  }
+  for (size_t c = 0; c < card.mean.size(); ++c) {
+    if (!std::isfinite(card.mean[c])) {
+      bad_key("mean[" + std::to_string(c) + "]", number_text(card.mean[c]), "band means must be finite numbers");
+    }
+  }
+  for (size_t c = 0; c < card.std.size(); ++c) {
+    if (!std::isfinite(card.std[c]) || !(card.std[c] > 0.0F)) {
+      bad_key("std[" + std::to_string(c) + "]", number_text(card.std[c]),
+              "band standard deviations must be finite and above 0 (the values are divided by them)");
+    }
+  }
+  std::set<int> ids;
+  for (size_t i = 0; i < card.classes.size(); ++i) {
+    const int id = card.classes[i].id;
+    const std::string key = "classes[" + std::to_string(i) + "].id";
+    if (id < 0 || id > 254) bad_key(key, std::to_string(id), kClassIdRule);
+    if (!ids.insert(id).second) bad_key(key, std::to_string(id) + " again", kClassIdRule);
+  }
+  if (card.input_range) {
+    const auto [lo, hi] = *card.input_range;
+    if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi)) {
+      bad_key("input_range", "[" + number_text(lo) + ", " + number_text(hi) + "]",
+              "the raw value range the normalisation expects is [lo, hi], finite, with lo < hi (e.g. [0, 255])");
+    }
+  }
+  if (card.tile) {
+    for (int side : *card.tile) {
+      if (side < 8 || side > 16384) {
+        bad_key("tile", std::to_string((*card.tile)[0]) + "x" + std::to_string((*card.tile)[1]), kTileRule);
+      }
+    }
+  }
+  if (card.tile_overlap) {
+    const int overlap = *card.tile_overlap;
+    const int shortest = card.tile ? std::min((*card.tile)[0], (*card.tile)[1]) : 8193;
+    if (overlap < 0 || overlap > 4096 || (overlap > 0 && 2 * overlap >= shortest)) {
+      bad_key("tile_overlap", std::to_string(overlap), kOverlapRule);
+    }
+  }
+  if (card.threshold && !(*card.threshold > 0.0 && *card.threshold < 1.0)) {
+    bad_key("threshold", number_text(*card.threshold),
+            "a binary model's threshold is a probability of its class 1 strictly between 0 and 1 (null: argmax)");
+  }
+  if (!card.inference_scales.empty()) check_inference_scales(card.inference_scales);
 }
 
 std::array<uint8_t, 3> default_class_colour(int id) {
@@ -138,17 +229,8 @@ ModelCard ModelCard::from_json(const std::string& text, const std::string& sourc
     const json doc = json::parse(text);
     card.name = doc.value("name", "");
     card.architecture = doc.value("architecture", "");
-    for (const json& entry : doc.value("classes", json::array())) {
-      ClassInfo info;
-      info.id = entry.at("id").get<int>();
-      info.name = entry.value("name", "");
-      if (entry.contains("rgb")) {
-        const auto rgb = entry.at("rgb").get<std::vector<int>>();
-        if (rgb.size() != 3) throw Error("class " + std::to_string(info.id) + ": rgb must have 3 values");
-        for (size_t i = 0; i < 3; ++i) info.rgb[i] = static_cast<uint8_t>(rgb[i]);
-      }
-      card.classes.push_back(info);
-    }
+    const json classes = doc.value("classes", json::array());
+    for (size_t i = 0; i < classes.size(); ++i) card.classes.push_back(read_class(classes[i], i));
     card.ignore_ids = doc.value("ignore_ids", std::vector<int>{});
     card.bands = doc.value("bands", std::vector<std::string>{});
     card.scale = doc.value("scale", 1.0);
@@ -163,11 +245,13 @@ ModelCard ModelCard::from_json(const std::string& text, const std::string& sourc
     if (doc.contains("threshold") && !doc["threshold"].is_null()) card.threshold = doc["threshold"].get<double>();
     read_tiling(doc, card);
     card.notes = doc.value("notes", "");
+    check_card_ranges(card);
   } catch (const json::exception& e) {
     throw Error(source + ": model card is not valid JSON of the expected shape (" + e.what() +
                 "); re-export the model with terraseg or fix the 'terraseg.model_card' metadata");
   } catch (const Error& e) {
-    throw Error(source + ": model card: " + e.what());
+    throw Error(source + ": model card: " + e.what() +
+                "; fix the card (scripts/set-card.py MODEL.onnx KEY=VALUE) or re-export the model");
   }
   card.present = true;
   return card;

@@ -1,5 +1,7 @@
 #include "terraseg/geo/predict.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <future>
 #include <iostream>
 #include <limits>
@@ -12,6 +14,7 @@
 #include "terraseg/geo/raster_io.hpp"
 #include "terraseg/geo/tiling.hpp"
 #include "gdal_util.hpp"
+#include "palette.hpp"
 #include "predict_internal.hpp"
 #include "tile_reader.hpp"
 
@@ -64,6 +67,36 @@ void check_scores(const Tensor& scores, int num_classes, int height, int width, 
   }
 }
 
+/// Scores at valid pixels must be numbers: an argmax over NaN gives class 0 everywhere, a wrong answer
+/// that looks like one. Throws Error naming the model, the window and the input.
+void check_finite_scores(const Tensor& scores, const std::vector<uint8_t>& valid, int row, int col,
+                         const std::string& path, const std::string& model) {
+  const size_t plane = valid.size();
+  const size_t classes = plane == 0 ? 0 : static_cast<size_t>(scores.size()) / plane;
+  int64_t nan = 0, infinite = 0, pixels = 0, valid_pixels = 0;
+  for (size_t i = 0; i < plane; ++i) {
+    if (valid[i] == 0) continue;
+    ++valid_pixels;
+    bool bad = false;
+    for (size_t k = 0; k < classes; ++k) {
+      const float value = scores.data()[k * plane + i];
+      if (std::isnan(value)) {
+        ++nan, bad = true;
+      } else if (std::isinf(value)) {
+        ++infinite, bad = true;
+      }
+    }
+    pixels += bad ? 1 : 0;
+  }
+  if (pixels == 0) return;
+  const std::string kind = nan > 0 && infinite > 0 ? "NaN and infinite" : nan > 0 ? "NaN" : "infinite";
+  throw Error((model.empty() ? std::string("the model") : "model '" + model + "'") + " gave " + kind +
+              " scores at " + std::to_string(pixels) + " of the " + std::to_string(valid_pixels) +
+              " valid pixels of window (row " + std::to_string(row) + ", col " + std::to_string(col) + ") of '" +
+              path + "': no class can be read from them, so nothing was written. The model is broken (weights that "
+              "are NaN or infinite, or that overflow): check it with `terraseg info`, retrain or re-export it");
+}
+
 /// Runs the model on window (row, col); rethrows its failure as an Error naming the window.
 void run_model(const TileInfer& infer, const Tensor& input, Tensor& scores, int row, int col, const std::string& path) {
   try {
@@ -96,24 +129,84 @@ struct Window {
 
 namespace detail {
 
+namespace {
+
+/// Finite values of the model's bands: their range and how many were NaN or infinite.
+struct FiniteRange {
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -std::numeric_limits<double>::infinity();
+  int64_t non_finite = 0;
+};
+
+/// Min/max of band `number` read as the tiles read it (Float32: values beyond its range are infinite),
+/// NaN, infinite and nodata values left out: every pixel, or when `approximate` a decimated read of at
+/// most 4096 x 4096. Reads blocks of rows, so memory stays small whatever the raster's size.
+void add_finite_range(GDALDataset& input, int number, bool approximate, const std::string& path, FiniteRange& range) {
+  GDALRasterBand& band = *input.GetRasterBand(number);
+  int has_nodata = FALSE;
+  const double nodata = band.GetNoDataValue(&has_nodata);
+  const int width = input.GetRasterXSize(), height = input.GetRasterYSize();
+  const int out_w = approximate ? std::min(width, 4096) : width;
+  const int out_h = approximate ? std::min(height, 4096) : height;
+  const int rows = std::max(1, static_cast<int>((int64_t{1} << 20) / out_w));
+  std::vector<float> values;
+  for (int y = 0; y < out_h; y += rows) {
+    const int count = std::min(rows, out_h - y);
+    values.resize(static_cast<size_t>(count) * static_cast<size_t>(out_w));
+    // Source rows of this block of output rows (exact when not decimated).
+    const int src_y0 = static_cast<int>(static_cast<int64_t>(y) * height / out_h);
+    const int src_y1 = static_cast<int>(static_cast<int64_t>(y + count) * height / out_h);
+    if (band.RasterIO(GF_Read, 0, src_y0, width, src_y1 - src_y0, values.data(), out_w, count, GDT_Float32, 0, 0,
+                      nullptr) != CE_None) {
+      throw Error(path + ": cannot read band " + std::to_string(number) + " to find its value range (" +
+                  last_gdal_message() + ")");
+    }
+    for (float value : values) {
+      if (!std::isfinite(value)) {
+        ++range.non_finite;
+      } else if (has_nodata == FALSE || static_cast<double>(value) != static_cast<double>(static_cast<float>(nodata))) {
+        range.lo = std::min(range.lo, static_cast<double>(value));
+        range.hi = std::max(range.hi, static_cast<double>(value));
+      }
+    }
+  }
+}
+
+}  // namespace
+
 std::optional<ValueStretch> value_stretch(GDALDataset& input, const RasterInfo& info, const BandPlan& bands,
                                           const std::optional<std::array<double, 2>>& range, const WarningHook& warn) {
   if (!range || bands.source_bands.empty()) return std::nullopt;
   const GDALDataType type = input.GetRasterBand(bands.source_bands.front())->GetRasterDataType();
   const bool eight_bit_model = (*range)[0] == 0.0 && (*range)[1] == 255.0;
   if (type == GDT_Byte && eight_bit_model) return std::nullopt;
-  double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
-  // Exact min/max up to 16 Mpx, sampled (GDAL's approximation) beyond; unlike statistics neither
-  // writes an .aux.xml beside the user's input.
+  // Exact min/max up to 16 Mpx, sampled beyond; unlike statistics neither writes an .aux.xml beside the
+  // user's input. Floating-point bands are scanned here so that NaN and infinite values (nodata to the
+  // tile reader) stay out of the range; integer bands have none and GDAL finds theirs.
   const bool approximate = static_cast<int64_t>(info.width) * info.height > (int64_t{1} << 24);
+  FiniteRange found;
   for (int number : bands.source_bands) {
+    GDALRasterBand& band = *input.GetRasterBand(number);
+    if (GDALDataTypeIsFloating(band.GetRasterDataType()) != FALSE) {
+      add_finite_range(input, number, approximate, info.path, found);
+      continue;
+    }
     double minmax[2] = {0.0, 0.0};
-    if (input.GetRasterBand(number)->ComputeRasterMinMax(approximate ? TRUE : FALSE, minmax) != CE_None) {
+    if (band.ComputeRasterMinMax(approximate ? TRUE : FALSE, minmax) != CE_None) {
       throw Error(info.path + ": cannot read band " + std::to_string(number) + " to find its value range (" +
                   last_gdal_message() + ")");
     }
-    lo = std::min(lo, minmax[0]);
-    hi = std::max(hi, minmax[1]);
+    found.lo = std::min(found.lo, minmax[0]);
+    found.hi = std::max(found.hi, minmax[1]);
+  }
+  const double lo = found.lo, hi = found.hi;
+  if (found.non_finite > 0) {
+    warn(info.path + ": " + std::to_string(found.non_finite) + (approximate ? " sampled" : "") +
+         " values of the model's bands are NaN or infinite; those pixels are read as nodata (class 255 in the mask)");
+  }
+  if (!(lo <= hi)) {
+    throw Error(info.path + ": the model's bands hold no finite value outside nodata (all NaN, infinite or nodata); "
+                "there is no image to segment (check the file and the band selection with --bands)");
   }
   const std::string model_range = format_range((*range)[0], (*range)[1]);
   const std::string kind = GDALGetDataTypeName(type);
@@ -127,8 +220,8 @@ std::optional<ValueStretch> value_stretch(GDALDataset& input, const RasterInfo& 
                 "); there is no image to segment (check the band selection with --bands)");
   }
   warn(info.path + ": " + kind + " values " + format_range(lo, hi) + " (min/max over the model's bands" +
-       (approximate ? ", sampled" : "") + ") stretched linearly onto the model's input range " + model_range +
-       " (model card input_range, else 8-bit)");
+       (approximate ? ", sampled" : "") + (found.non_finite > 0 ? ", NaN and infinite values left out" : "") +
+       ") stretched linearly onto the model's input range " + model_range + " (model card input_range, else 8-bit)");
   return ValueStretch{lo, hi, (*range)[0], (*range)[1]};
 }
 
@@ -172,6 +265,7 @@ PredictStats predict_on_grid(GDALDataset& input, const std::string& input_path, 
     } else {
       run_model(infer, current.input, tile_scores, r, c, input_path);
       check_scores(tile_scores, num_classes, rows.window(), cols.window(), r, c, input_path);
+      check_finite_scores(tile_scores, current.valid, r, c, input_path, options.model_name);
       blender.add(r, c, tile_scores, current.valid);
       ++stats.tiles_inferred;
     }
@@ -203,18 +297,23 @@ PredictStats predict_raster(const std::string& input_path, const PredictOutputs&
                 "(255 is nodata)");
   }
   if (!infer) throw Error("predict: no model callback was given");
-  GDALDatasetUniquePtr input = open_raster(input_path);
-  const RasterInfo info = describe_raster(*input, input_path);
   const WarningHook warn = warning_sink(options.warn);
+  GDALDatasetUniquePtr file = open_raster(input_path);
+  // A paletted raster is read through the colours of its table, never as indices.
+  GDALDatasetUniquePtr colours = detail::expand_palette(*file, input_path, warn);
+  GDALDataset& input = colours ? *colours : *file;
+  const RasterInfo info = describe_raster(input, input_path);
   BandPlan bands = resolve_bands(spec, info, warn);
-  if (const auto stretch = detail::value_stretch(*input, info, bands, options.input_range, warn)) {
+  const std::optional<detail::Grid> native = detail::native_grid(info, options);
+  detail::check_strip_memory(info, native, num_classes, options);
+  if (const auto stretch = detail::value_stretch(input, info, bands, options.input_range, warn)) {
     apply_stretch(bands, *stretch);
   }
-  if (const auto native = detail::native_grid(info, options)) {
-    return detail::predict_resampled(*input, input_path, *native, outputs, bands, infer, num_classes, class_table,
+  if (native) {
+    return detail::predict_resampled(input, input_path, *native, outputs, bands, infer, num_classes, class_table,
                                      options, progress);
   }
-  return detail::predict_on_grid(*input, input_path, outputs, bands, infer, num_classes, class_table, options, progress);
+  return detail::predict_on_grid(input, input_path, outputs, bands, infer, num_classes, class_table, options, progress);
 }
 
 }  // namespace terraseg::geo

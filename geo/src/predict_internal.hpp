@@ -36,8 +36,17 @@ PredictStats predict_on_grid(GDALDataset& input, const std::string& input_path, 
                              const Progress& progress);
 
 /// The grid at the model's pixel size covering the input, or nullopt when the input is to be used as
-/// it is (no model pixel size, within tolerance, or no pixel size in metres — the latter warns).
+/// it is (no model pixel size, within tolerance, or no pixel size in metres — the latter warns). Throws
+/// Error naming the input, its pixel size, the model's and the ways out (fix the georeference,
+/// --pixel-size, --no-resample) when the pixel size is not a positive number, when the grid would be
+/// less than one pixel, more than 8x enlarged, or beyond the int range — before anything is allocated.
 std::optional<Grid> native_grid(const RasterInfo& info, const PredictOptions& options);
+
+/// Refuses, before anything is allocated, a grid (the input's, or `native` when resampled) whose row of
+/// windows would need more than options.memory_limit_bytes; the Error names the input, the pixel sizes
+/// and the ways out.
+void check_strip_memory(const RasterInfo& info, const std::optional<Grid>& native, int num_classes,
+                        const PredictOptions& options);
 
 /// Warps `input` onto `native`, predicts there (outputs in a temporary directory beside the mask)
 /// and warps the classes and scores back onto the input's grid under the final output names.

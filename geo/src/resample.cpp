@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -54,6 +55,48 @@ std::string format_metres(double m) {
   return out.str();
 }
 
+/// A factor or a size, 3 significant digits ("2e+09", "0.5").
+std::string format_factor(double value) {
+  std::ostringstream out;
+  out.precision(3);
+  out << value;
+  return out.str();
+}
+
+/// Before each chunk is warped: NaN and infinite source pixels (and values beyond float's range, which
+/// the tile reader sees as infinite) become invalid in the chunk's unified validity mask, so that
+/// resampling leaves them out instead of spreading them into their neighbours (GDAL's nodata masks,
+/// computed before, only know one nodata value per band).
+CPLErr mask_non_finite(void* kernel_arg, void* /*unused*/) {
+  GDALWarpKernel& kernel = *static_cast<GDALWarpKernel*>(kernel_arg);
+  const GDALDataType type = kernel.eWorkingDataType;
+  if ((type != GDT_Float32 && type != GDT_Float64) || kernel.nBands < 1) return CE_None;
+  const size_t pixels = static_cast<size_t>(kernel.nSrcXSize) * static_cast<size_t>(kernel.nSrcYSize);
+  const auto finite = [&](int band, size_t i) {
+    const double value = type == GDT_Float32 ? reinterpret_cast<const float*>(kernel.papabySrcImage[band])[i]
+                                             : reinterpret_cast<const double*>(kernel.papabySrcImage[band])[i];
+    return std::isfinite(static_cast<float>(value));
+  };
+  const size_t words = (pixels + WARP_EXTRA_ELTS + 31) / 32;
+  bool any = false;
+  for (size_t i = 0; i < pixels && !any; ++i) {
+    for (int b = 0; b < kernel.nBands && !any; ++b) any = !finite(b, i);
+  }
+  if (!any) return CE_None;
+  // The unified mask (GDAL frees it with the chunk): a pixel is invalid in every band when any band is
+  // not finite there, as the tile reader has it, and a model pixel centred on it stays nodata.
+  if (kernel.panUnifiedSrcValid == nullptr) {
+    kernel.panUnifiedSrcValid = static_cast<GUInt32*>(CPLMalloc(words * sizeof(GUInt32)));
+    std::memset(kernel.panUnifiedSrcValid, 0xff, words * sizeof(GUInt32));
+  }
+  for (size_t i = 0; i < pixels; ++i) {
+    bool ok = true;
+    for (int b = 0; b < kernel.nBands && ok; ++b) ok = finite(b, i);
+    if (!ok) kernel.panUnifiedSrcValid[i >> 5] &= ~(GUInt32{1} << (i & 31));
+  }
+  return CE_None;
+}
+
 /// `src` (whose pixels lie at `src_gt`: its own geotransform, or one assumed for an input without
 /// georeference) seen on the grid (width x height, dst_gt) of its own CRS: a warped VRT read on demand. The
 /// VRT keeps a reference to `src`, so it must be destroyed first. Nodata values of the source bands
@@ -69,14 +112,23 @@ GDALDatasetUniquePtr warped_view(GDALDataset& src, const std::string& name, cons
   wo->panDstBands = static_cast<int*>(CPLMalloc(sizeof(int) * static_cast<size_t>(bands)));
   std::vector<std::optional<double>> nodata(static_cast<size_t>(bands));
   std::optional<double> first_nodata;
+  bool floating = false;
   for (int b = 1; b <= bands; ++b) {
     wo->panSrcBands[b - 1] = b;
     wo->panDstBands[b - 1] = b;
+    GDALRasterBand& band = *src.GetRasterBand(b);
     int has = FALSE;
-    const double value = src.GetRasterBand(b)->GetNoDataValue(&has);
+    const double value = band.GetNoDataValue(&has);
     if (has != FALSE) nodata[static_cast<size_t>(b - 1)] = value;
-    if (has != FALSE && !first_nodata) first_nodata = value;
+    if (GDALDataTypeIsFloating(band.GetRasterDataType()) != FALSE) {
+      floating = true;
+      // NaN is the nodata of a float band without one: pixels with nothing valid under them stay NaN
+      // (the tile reader's nodata) rather than 0, a value the model would read.
+      if (has == FALSE) nodata[static_cast<size_t>(b - 1)] = std::numeric_limits<double>::quiet_NaN();
+    }
+    if (nodata[static_cast<size_t>(b - 1)] && !first_nodata) first_nodata = nodata[static_cast<size_t>(b - 1)];
   }
+  if (floating) wo->pfnPreWarpChunkProcessor = mask_non_finite;  // infinite values too, not just NaN
   if (first_nodata) {
     wo->padfSrcNoDataReal = static_cast<double*>(CPLMalloc(sizeof(double) * static_cast<size_t>(bands)));
     wo->padfDstNoDataReal = static_cast<double*>(CPLMalloc(sizeof(double) * static_cast<size_t>(bands)));
@@ -156,6 +208,7 @@ std::optional<Grid> native_grid(const RasterInfo& info, const PredictOptions& op
   if (!options.model_pixel_size_m || !(*options.model_pixel_size_m > 0.0)) return std::nullopt;
   const double model = *options.model_pixel_size_m;
   std::optional<PixelSizeM> pixel = info.geotransform ? info.pixel_size_m : std::nullopt;
+  const bool stated = !pixel && options.input_pixel_size_m;  // the pixel size is the user's --pixel-size
   const double tol = options.pixel_size_tolerance;
   if (options.input_pixel_size_m && pixel && options.warn &&
       std::abs(pixel->x / *options.input_pixel_size_m - 1.0) > tol) {
@@ -174,34 +227,83 @@ std::optional<Grid> native_grid(const RasterInfo& info, const PredictOptions& op
   Grid grid;
   grid.ratio_x = pixel->x / model;
   grid.ratio_y = pixel->y / model;
+  // Every size below is checked before anything is allocated or warped: a georeference that says
+  // absurd pixels would otherwise give a grid of no pixel, or of billions.
+  const std::string way_out =
+      stated ? "check --pixel-size (the ground size of one input pixel, in metres), or predict at the input's own "
+               "pixel size with --no-resample (config tiling.resample: false)"
+             : "fix its georeference (gdal_edit.py -tr for the pixel size, -a_srs for the CRS; or remove it with "
+               "gdal_edit.py -unsetgt -unsetsrs and state the pixel size with --pixel-size), or predict at the "
+               "input's own pixel size with --no-resample (config tiling.resample: false)";
+  const std::string says = stated ? "--pixel-size gives" : "its georeference gives";
+  if (!std::isfinite(grid.ratio_x) || !std::isfinite(grid.ratio_y) || !(grid.ratio_x > 0.0) || !(grid.ratio_y > 0.0)) {
+    throw Error(info.path + ": " + says + " pixels of " + format_metres(pixel->x) + " x " + format_metres(pixel->y) +
+                ", which cannot be resampled to the " + format_metres(model) + " the model works at; " + way_out);
+  }
   if (std::abs(grid.ratio_x - 1.0) <= tol && std::abs(grid.ratio_y - 1.0) <= tol) return std::nullopt;
+  const double enlargement = std::max(grid.ratio_x, grid.ratio_y);
+  if (enlargement > options.max_enlargement) {
+    throw Error(info.path + ": its pixels (" + format_metres(pixel->x) + ") are " + format_factor(enlargement) +
+                "x coarser than the " + format_metres(model) + " the model works at; enlarging that far cannot add "
+                "the detail the model needs. Use imagery nearer " + format_metres(model) + ", or predict at the "
+                "input's own pixel size (config tiling.resample: false, or --no-resample)" +
+                (enlargement > 1000.0 ? std::string("; if its pixels are not that coarse, the pixel size is wrong: ") +
+                                            (stated ? "check --pixel-size" : "fix its georeference (gdal_edit.py -tr, "
+                                                                             "-a_srs) or state it with --pixel-size")
+                                      : std::string()));
+  }
+  const double exact_width = info.width * grid.ratio_x, exact_height = info.height * grid.ratio_y;
+  if (exact_width < 1.0 || exact_height < 1.0) {
+    throw Error(info.path + ": " + says + " pixels of " + format_metres(pixel->x) + " x " + format_metres(pixel->y) +
+                "; at the " + format_metres(model) + " the model works at, its " + std::to_string(info.width) + " x " +
+                std::to_string(info.height) + " pixels would be " + format_factor(exact_width) + " x " +
+                format_factor(exact_height) + " pixels, less than one: nothing would be predicted. The pixel size is "
+                "likely wrong; " + way_out);
+  }
   // An input without a georeference is taken as north-up pixels of the stated size from (0, 0).
   grid.input_gt = info.geotransform && info.pixel_size_m ? *info.geotransform
                                                           : GeoTransform{0.0, pixel->x, 0.0, 0.0, 0.0, -pixel->y};
   const GeoTransform& gt = grid.input_gt;
   grid.gt = {gt[0], gt[1] / grid.ratio_x, gt[2] / grid.ratio_y, gt[3], gt[4] / grid.ratio_x, gt[5] / grid.ratio_y};
-  const double width = std::ceil(info.width * grid.ratio_x - 1e-6), height = std::ceil(info.height * grid.ratio_y - 1e-6);
+  const double width = std::ceil(exact_width - 1e-6), height = std::ceil(exact_height - 1e-6);
   if (width > std::numeric_limits<int>::max() / 2 || height > std::numeric_limits<int>::max() / 2) {
     throw Error(info.path + ": at the model's " + format_metres(model) + " pixels this raster would be " +
-                std::to_string(static_cast<int64_t>(width)) + " x " + std::to_string(static_cast<int64_t>(height)) +
-                " pixels; crop it (area of interest) or split it first");
+                format_factor(width) + " x " + format_factor(height) + " pixels; crop it (area of interest) or "
+                "split it first");
   }
   grid.width = std::max(1, static_cast<int>(width));
   grid.height = std::max(1, static_cast<int>(height));
-  const double enlargement = std::max(grid.ratio_x, grid.ratio_y);
-  if (enlargement > options.max_enlargement) {
-    throw Error(info.path + ": its pixels (" + format_metres(pixel->x) + ") are " +
-                std::to_string(static_cast<int>(std::lround(enlargement))) + "x coarser than the " +
-                format_metres(model) + " the model works at; enlarging that far cannot add the detail the model "
-                "needs. Use imagery nearer " + format_metres(model) + ", or predict at the input's own pixel size "
-                "(config tiling.resample: false, or --no-resample)");
-  }
   if (options.warn && enlargement > 3.0) {
     options.warn(info.path + ": pixels of " + format_metres(pixel->x) + " are over 3x coarser than the " +
                  format_metres(model) + " the model works at; they are enlarged to that size, but detail the model "
                  "relies on is not in the image: expect poor results");
   }
   return grid;
+}
+
+void check_strip_memory(const RasterInfo& info, const std::optional<Grid>& native, int num_classes,
+                        const PredictOptions& options) {
+  if (!options.memory_limit_bytes) return;
+  const double width = native ? native->width : info.width;
+  const double height = native ? native->height : info.height;
+  // The blender keeps a row of windows across the grid: scores of every class and a validity byte.
+  const double rows = std::min<double>(height, options.tile_height);
+  const double needed = width * rows * (4.0 * num_classes + 1.0);
+  if (needed <= 0.8 * *options.memory_limit_bytes) return;
+  std::ostringstream gb;
+  gb.precision(3);
+  gb << needed / double(int64_t{1} << 30) << " GB, more than the " << *options.memory_limit_bytes / double(int64_t{1} << 30)
+     << " GB this process may use";
+  if (native) {
+    throw Error(info.path + ": at the " + format_metres(*options.model_pixel_size_m) + " pixels the model works at, " +
+                "this raster would be " + format_factor(width) + " x " + format_factor(height) + " pixels (its own are " +
+                format_metres(*options.model_pixel_size_m * native->ratio_x) +
+                "); a row of windows across it needs about " + gb.str() + ". Crop it (area of interest) or split it, " +
+                "or predict at its own pixel size with --no-resample (config tiling.resample: false); if its pixel size "
+                "is wrong, fix its georeference (gdal_edit.py -tr) or state it with --pixel-size");
+  }
+  throw Error(info.path + ": a row of windows across its " + format_factor(width) + " pixels needs about " + gb.str() +
+              "; crop it (area of interest), split it, or give a smaller tile (--tile, tiling.tile)");
 }
 
 PredictStats predict_resampled(GDALDataset& input, const std::string& input_path, const Grid& native,

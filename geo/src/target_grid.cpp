@@ -4,8 +4,10 @@
 #include <gdal_utils.h>
 #include <ogr_spatialref.h>
 
+#include <filesystem>
 #include <memory>
 
+#include "palette.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/raster_io.hpp"
 
@@ -40,6 +42,13 @@ std::array<double, 2> pixel_size_in_crs_units(GDALDataset& source, const double*
 
 void warp_to_grid(const std::string& input, const TargetGrid& grid, const std::string& vrt_path) {
   GDALDatasetUniquePtr source = open_raster(input);
+  if (detail::has_palette(*source)) {
+    // Resampling palette indices mixes unrelated colours: warp the colours they stand for. The expanded
+    // view names the input by an absolute path, so the grid VRT finds it from anywhere.
+    const bool virtual_path = input.rfind("/vsi", 0) == 0;
+    GDALDatasetUniquePtr absolute = virtual_path ? nullptr : open_raster(std::filesystem::absolute(input).string());
+    source = detail::expand_palette(absolute ? *absolute : *source, input, {});
+  }
   double gt[6];
   if (source->GetSpatialRef() == nullptr || source->GetGeoTransform(gt) != CE_None) {
     throw Error(input + ": the raster has no CRS or geotransform, so it cannot be placed on the region's grid");

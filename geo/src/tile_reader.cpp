@@ -49,7 +49,7 @@ void TileReader::read_masks(const Box& box) {
   for (size_t slot = 0; slot < distinct_bands_.size(); ++slot) {
     const float* values = raw_.data() + slot * box_size;
     for (size_t i = 0; i < box_size; ++i) {
-      if (std::isnan(values[i])) box_valid_[i] = 0;
+      if (!std::isfinite(values[i])) box_valid_[i] = 0;  // NaN, infinite (or beyond float): nodata
     }
   }
   mask_buf_.resize(box_size);

@@ -18,7 +18,7 @@ class TileReader {
 
   /// Fills `input` (resized to 1 x C x h x w) with the window whose top-left image pixel is (x0, y0)
   /// (either may be negative, the window may run past the image: those pixels mirror image pixels,
-  /// BORDER_REFLECT_101) and `valid` (h x w bytes, 1 = all selected bands have data there). Invalid
+  /// BORDER_REFLECT_101) and `valid` (h x w bytes, 1 = all selected bands have finite data there). Invalid
   /// pixels are set to 0 in `input`. Returns the number of valid pixels.
   int64_t read(int x0, int y0, int w, int h, Tensor& input, std::vector<uint8_t>& valid);
 

@@ -260,6 +260,8 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   if (request.resample) options.model_pixel_size_m = card.pixel_size_m;
   options.input_pixel_size_m = request.pixel_size_m;
   options.warn = warn;
+  options.model_name = !engine.graph().source.empty() ? engine.graph().source : card.name;
+  options.memory_limit_bytes = static_cast<double>(memory_limit_bytes());
   const float class0_shift = threshold_logit_shift(card, classes);
   Dims window_dims;  // the last window's shape: its plan says what ran
   const ModelFn model = [&engine, &window_dims](const Tensor& input, Tensor& scores) {

@@ -94,8 +94,10 @@ TilingPlan resolve_tiling(const ModelCard& card, const InputGeometry& geometry, 
 
 /// The one inference path of predict, run, eval and the street-view step: streams `request.input`
 /// through `engine` (whole when it fits in one window, else in blended tiles; at the card's pixel
-/// size; non-8-bit values stretched onto the card's input range) and writes the outputs atomically.
-/// Throws Error naming the input or output file on failure; no partial file is left behind.
+/// size; non-8-bit values stretched onto the card's input range; palettes read as their colours; NaN
+/// and infinite values as nodata) and writes the outputs atomically. Throws Error naming the input or
+/// output file on failure (NaN or infinite scores: naming the model file too); no partial file is
+/// left behind.
 PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictRequest& request,
                            const ProgressFn& progress);
 

@@ -160,7 +160,9 @@ Graph load_onnx_bytes(const std::string& bytes, const std::string& source) {
                          "e.g. one written by torch.onnx.export or `terraseg train`");
   }
   if (!model.has_graph()) throw Error(source + ": not an ONNX model (it has no graph)");
-  return import_model(model, source);
+  Graph graph = import_model(model, source);
+  graph.source = source;
+  return graph;
 }
 
 Graph load_onnx(const std::string& path) {

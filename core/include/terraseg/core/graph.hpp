@@ -39,6 +39,7 @@ std::string node_prefix(const Node& node);
 
 struct Graph {
   std::string name;
+  std::string source;              ///< the file it was loaded from, for messages; empty when built in code
   std::string input;               ///< the single image input (NCHW float32)
   Dims input_dims;                 ///< as declared; -1 marks a dynamic extent (H and W always are)
   /// Height and width the file declared for its input (-1: dynamic or not declared). Most models run

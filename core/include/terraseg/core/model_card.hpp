@@ -33,6 +33,16 @@ std::vector<ClassInfo> complete_class_table(const std::vector<ClassInfo>& classe
 /// Throws Error unless `scales` is a non-empty list of factors in 0.25..4 (ModelCard::inference_scales).
 void check_inference_scales(const std::vector<double>& scales);
 
+struct ModelCard;
+
+/// Throws Error("key 'K' is V: what it must be") for the first card value that would give a wrong
+/// answer rather than an error: pixel_size_m outside 0.001..100000 m, scale not finite and above 0,
+/// a mean that is not finite, a std that is not finite and above 0, class ids outside 0..254 or
+/// repeated, class colours outside 0..255, input_range not finite with lo < hi, tile sides outside
+/// 8..16384, tile_overlap outside 0..4096 (or not below half the tile), a threshold outside (0, 1).
+/// ModelCard::from_json and the Deepness reader call it, naming the file.
+void check_card_ranges(const ModelCard& card);
+
 struct ModelCard {
   std::string name;
   std::string architecture;              ///< e.g. "unet", "segnet", "espnet"

@@ -66,9 +66,15 @@ struct PredictOptions {
   /// remedy) rather than enlarged: the detail is not there, and the pixel count would grow with its square.
   double max_enlargement = 8.0;
   /// Raw value range the model's normalisation expects (e.g. 0..255 for an 8-bit model). When set,
-  /// inputs of any other data type whose values (GDAL's approximate min/max of the model's bands) fall
-  /// outside it are stretched linearly onto it, saying so through `warn`. Empty: values as they are.
+  /// inputs of any other data type whose values (min/max of the model's bands; NaN, infinite and nodata
+  /// values left out; sampled beyond 16 Mpx) fall outside it are stretched linearly onto it, saying so
+  /// through `warn`. Empty: values as they are.
   std::optional<std::array<double, 2>> input_range;
+  /// The model, as messages name it (its file); empty: "the model".
+  std::string model_name;
+  /// Bytes the prediction may plan for (physical memory, cgroup limit, TERRASEG_MAX_MEMORY_GB): a
+  /// grid whose row of windows would need more is refused before anything is allocated. Empty: no check.
+  std::optional<double> memory_limit_bytes;
 };
 /// Throws terraseg::Error naming `flag` unless `name` is one of PredictOptions::input_resampling's.
 void check_resampling(const std::string& name, const std::string& flag);
@@ -101,8 +107,10 @@ struct PredictStats {
 /// Predicts `input_path` window by window and writes the outputs on the input's pixel grid (CRS,
 /// geotransform, rotation included, and GCPs copied). Memory is bounded by one row of windows:
 /// about (tile - overlap/2) x width x num_classes floats plus the output block rows, whatever the
-/// height. Pixels where any selected band is nodata or masked get class 255; windows without valid
-/// pixels are skipped. Outputs are written to temporary names and renamed at the end: on any error
+/// height. Pixels where any selected band is nodata, masked, NaN or infinite get class 255 (and NaN
+/// scores); windows without valid pixels are skipped. A paletted raster is read as the colours its
+/// colour table gives, not as indices (said through options.warn). Scores that are NaN or infinite
+/// at a valid pixel are an Error naming the model and the input. Outputs are written to temporary names and renamed at the end: on any error
 /// (model, I/O) no file exists under the final names.
 ///
 /// `num_classes` (1..255) is the model's output channel count; `class_table` (e.g. card.classes) gives
