@@ -50,9 +50,11 @@ for target in "${targets[@]}"; do
   mkdir -p "$work/corpus-$target" "tests/fuzz/regressions/$target"
   echo "== $target: ${seconds} s (ASan + UBSan), seeds: $(ls "$work/seeds-$target" | wc -l)"
   log="$work/$target.log"
+  dict=()
+  [ -f "tests/fuzz/${target#fuzz_}.dict" ] && dict=(-dict="tests/fuzz/${target#fuzz_}.dict")
   if UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
      "$build/tests/fuzz/$target" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -seed=1 \
-       -artifact_prefix="tests/fuzz/regressions/$target/" "$work/corpus-$target" "$work/seeds-$target" >"$log" 2>&1; then
+       -artifact_prefix="tests/fuzz/regressions/$target/" "${dict[@]}" "$work/corpus-$target" "$work/seeds-$target" >"$log" 2>&1; then
     grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs" "$log" | tail -1 || tail -1 "$log"
   else
     status=1
