@@ -20,14 +20,14 @@ trap 'rm -rf "$work"' EXIT
 config_for() {  # the sample config writing into $1, with paths into the source tree
   sed -e "s|^output_dir:.*|output_dir: $1|" -e "s|\.\./samples/|$PWD/samples/|g" configs/sample.yaml > "$1.yaml"
 }
-stac_without_run_time() {  # an Item less what differs between two runs: when it was made, the folder's name
+stac_without_run_time() {  # an Item less what differs between two runs: when it was made, the folder's name and URL
   python3 -c 'import json, sys
 item = json.load(open(sys.argv[1]))
 props = item.get("properties", {})
 props.pop("created", None)
 if props.get("terraseg:datetime_source", "").startswith("the run"): props.pop("datetime", None)
 item.pop("collection", None)
-item["links"] = [l for l in item.get("links", []) if l.get("rel") not in ("collection", "parent", "root")]
+item["links"] = [l for l in item.get("links", []) if l.get("rel") not in ("collection", "parent", "root", "self")]
 print(json.dumps(item, sort_keys=True))' "$1"
 }
 digest() {  # what must not differ between two runs: rasters and JSON byte for byte (STAC Items less their

@@ -1,6 +1,8 @@
 #include "terraseg/geo/footprint.hpp"
 
+#include <gdal_priv.h>
 #include <ogr_spatialref.h>
+#include <ogrsf_frmts.h>
 
 #include <algorithm>
 #include <memory>
@@ -56,7 +58,41 @@ std::optional<Footprint> raster_footprint(const std::string& path) {
     footprint.bbox = {std::min(footprint.bbox[0], x), std::min(footprint.bbox[1], y), std::max(footprint.bbox[2], x),
                       std::max(footprint.bbox[3], y)};
   }
+  // GeoJSON (RFC 7946) wants exterior rings counter-clockwise: a north-up raster's outline traced
+  // along its rows comes out clockwise in lon/lat, so it is reversed when its signed area says so.
+  double twice_area = 0.0;
+  for (size_t i = 0; i + 1 < footprint.ring.size(); ++i) {
+    twice_area += footprint.ring[i][0] * footprint.ring[i + 1][1] - footprint.ring[i + 1][0] * footprint.ring[i][1];
+  }
+  if (twice_area < 0.0) std::reverse(footprint.ring.begin(), footprint.ring.end());
   return footprint;
+}
+
+std::optional<std::array<double, 4>> vector_bbox(const std::string& path) {
+  GDALDatasetUniquePtr dataset(GDALDataset::Open(path.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+  if (!dataset) return std::nullopt;
+  OGRSpatialReference wgs84;
+  wgs84.SetWellKnownGeogCS("WGS84");
+  wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  std::array<double, 4> bbox{180.0, 90.0, -180.0, -90.0};
+  bool any = false;
+  for (OGRLayer* layer : dataset->GetLayers()) {
+    OGREnvelope extent;
+    const OGRSpatialReference* crs = layer->GetSpatialRef();
+    if (crs == nullptr || layer->GetFeatureCount() == 0 || layer->GetExtent(&extent, TRUE) != OGRERR_NONE) continue;
+    OGRSpatialReference from(*crs);
+    from.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    std::unique_ptr<OGRCoordinateTransformation> to_wgs84(OGRCreateCoordinateTransformation(&from, &wgs84));
+    if (!to_wgs84) continue;
+    double west = 0.0, south = 0.0, east = 0.0, north = 0.0;
+    if (!to_wgs84->TransformBounds(extent.MinX, extent.MinY, extent.MaxX, extent.MaxY, &west, &south, &east, &north, 21)) {
+      continue;
+    }
+    bbox = {std::min(bbox[0], west), std::min(bbox[1], south), std::max(bbox[2], east), std::max(bbox[3], north)};
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  return bbox;
 }
 
 }  // namespace terraseg::geo

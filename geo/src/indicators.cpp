@@ -1,4 +1,5 @@
 #include "terraseg/geo/indicators.hpp"
+#include "terraseg/geo/qgis_style.hpp"
 
 #include <opencv2/core.hpp>
 
@@ -300,22 +301,35 @@ std::vector<std::string> band_names(const Sources& sources) {
   return names;
 }
 
-float ratio(double numerator, double denominator) {
-  return denominator > 0.0 ? static_cast<float>(numerator / denominator) : static_cast<float>(kIndicatorNodata);
+/// numerator / denominator for a cell that `valid` pixels of the image cover, of `cell_pixels`; nodata
+/// when the image covers less than half of the cell: a cell mostly past the image's edge (or its
+/// nodata) would describe a sliver as if it were the whole cell.
+float ratio(double numerator, double denominator, double valid, double cell_pixels) {
+  if (!(denominator > 0.0) || valid < 0.5 * cell_pixels) return static_cast<float>(kIndicatorNodata);
+  return static_cast<float>(numerator / denominator);
 }
 
 /// The strip's cell rows, band-sequential in the order of band_names().
-std::vector<float> strip_values(const Sources& sources, const Sums& sums, const PixelSizeM& pixel) {
+std::vector<float> strip_values(const Sources& sources, const Sums& sums, const PixelSizeM& pixel, const CellGrid& grid) {
   const size_t cells = static_cast<size_t>(sums.width) * static_cast<size_t>(sums.rows);
   std::vector<float> values;
   values.reserve(cells * 5);
   const double pixel_km2 = pixel.x * pixel.y / 1e6;
-  for (size_t c = 0; sources.landcover && c < cells; ++c) values.push_back(ratio(sums.vegetation[c], sums.landcover_valid[c]));
-  for (size_t c = 0; sources.spectral && c < cells; ++c) values.push_back(ratio(sums.ndvi_green[c], sums.ndvi_valid[c]));
+  const double area = grid.cell_px_x * grid.cell_px_y;  // a whole cell, in image pixels
+  for (size_t c = 0; sources.landcover && c < cells; ++c) {
+    values.push_back(ratio(sums.vegetation[c], sums.landcover_valid[c], sums.landcover_valid[c], area));
+  }
+  for (size_t c = 0; sources.spectral && c < cells; ++c) {
+    values.push_back(ratio(sums.ndvi_green[c], sums.ndvi_valid[c], sums.ndvi_valid[c], area));
+  }
   if (sources.roads) {
-    for (size_t c = 0; c < cells; ++c) values.push_back(ratio(sums.road[c], sums.road_valid[c]));
-    for (size_t c = 0; c < cells; ++c) values.push_back(ratio(sums.road_length_m[c] / 1000.0, sums.road_valid[c] * pixel_km2));
-    for (size_t c = 0; c < cells; ++c) values.push_back(ratio(sums.junctions[c], sums.road_valid[c] * pixel_km2));
+    for (size_t c = 0; c < cells; ++c) values.push_back(ratio(sums.road[c], sums.road_valid[c], sums.road_valid[c], area));
+    for (size_t c = 0; c < cells; ++c) {
+      values.push_back(ratio(sums.road_length_m[c] / 1000.0, sums.road_valid[c] * pixel_km2, sums.road_valid[c], area));
+    }
+    for (size_t c = 0; c < cells; ++c) {
+      values.push_back(ratio(sums.junctions[c], sums.road_valid[c] * pixel_km2, sums.road_valid[c], area));
+    }
   }
   return values;
 }
@@ -403,11 +417,12 @@ AerialSummary compute_aerial_indicators(const AerialInputs& inputs, const std::s
     if (sources.landcover) add_landcover(*sources.landcover, strip, grid, sums);
     if (sources.spectral) add_ndvi(*sources.spectral, strip, grid, options.ndvi_threshold, sums);
     add_to_totals(sums, totals);
-    writer->append_rows(sums.rows, strip_values(sources, sums, pixel).data());
+    writer->append_rows(sums.rows, strip_values(sources, sums, pixel, grid).data());
   }
   writer->complete();
   if (lines) lines->commit();
   writer->commit();
+  write_indicator_style(grid_path);
   AerialSummary summary = summarise(sources, totals, pixel);
   summary.grid_width = grid.width;
   summary.grid_height = grid.height;

@@ -6,6 +6,7 @@
 
 #include "gdal_util.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/geo/qgis_style.hpp"
 #include "terraseg/geo/indicators.hpp"
 #include "terraseg/geo/walkability.hpp"
 
@@ -119,6 +120,7 @@ WalkGridSummary write_walkability_grid(const std::string& path, const std::vecto
   grid.geotransform = {x0, cell[0], 0.0, y0, 0.0, -cell[1]};
   write_indicator_grid(path, grid.width, grid.height, grid.geotransform, grid.crs_wkt, {"ivw_mean", "point_count"}, values,
                        options.output);
+  write_indicator_style(path);
   return grid;
 }
 

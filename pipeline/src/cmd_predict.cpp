@@ -62,7 +62,8 @@ class PredictCommand final : public Command {
     sub.add_option("--std", std_, "Per-band standard deviations after scaling, e.g. 0.229,0.224,0.225");
     sub.add_option("--precision", precision_, "f32, bf16, int8, or auto: where the CPU has bf16 natively (AVX512-BF16, AMX), f32 or bf16, whichever is faster (measured per model and input size with --tuning measure; bf16 on AMX only with rules); else f32")
         ->check(CLI::IsMember({"f32", "bf16", "int8", "auto"}));
-    sub.add_flag("--cog", cog_, "Write Cloud Optimized GeoTIFFs");
+    sub.add_flag("--cog,!--no-cog", cog_,
+                 "Write Cloud Optimized GeoTIFFs (the default: GDAL's COG driver; --no-cog: plain tiled GeoTIFFs)");
     sub.add_option("--co", creation_options_,
                    "-co NAME=VALUE: a GDAL creation option for the rasters written, as gdal_translate's (repeatable; "
                    "e.g. -co COMPRESS=ZSTD; `gdalinfo --format GTiff`, or COG with --cog, lists them)");
@@ -266,7 +267,7 @@ class PredictCommand final : public Command {
   std::string mean_;
   std::string std_;
   std::string precision_ = "f32";
-  bool cog_ = false;
+  bool cog_ = true;
   std::vector<std::string> creation_options_;
   std::string resampling_;
   bool no_resample_ = false;

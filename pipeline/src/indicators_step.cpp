@@ -1,5 +1,7 @@
 #include "indicators_step.hpp"
 
+#include "terraseg/geo/qgis_style.hpp"
+
 #include <algorithm>
 
 #include "terraseg/core/error.hpp"
@@ -180,6 +182,10 @@ std::vector<std::string> indicator_outputs(const json& run_indicators) {
   }
   if (indicators.contains("street_view")) {
     for (const json& path : indicators["street_view"].value("outputs", json::array())) files.push_back(path.get<std::string>());
+  }
+  const size_t listed = files.size();
+  for (size_t i = 0; i < listed; ++i) {  // each grid's QGIS style beside it
+    if (std::filesystem::path(files[i]).extension() == ".tif") files.push_back(geo::qgis_style_path(files[i]));
   }
   return files;
 }

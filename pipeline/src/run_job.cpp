@@ -422,7 +422,8 @@ int run_job(const RunConfig& config, const RunOptions& options) {
   std::vector<std::string> items;
   for (const Unit& unit : units) items.push_back(unit.paths.stac_item.string());
   std::vector<std::string> others = indicator_outputs(indicators);
-  for (const auto& path : {run_summary_path(config.output_dir), report_path(config.output_dir)}) {
+  for (const auto& path : {run_summary_path(config.output_dir), report_path(config.output_dir),
+                           write_licence_notes(config.output_dir, records)}) {
     others.push_back(path.string());
   }
   write_stac_collection(config.output_dir, config.source.filename().string(), items, others);

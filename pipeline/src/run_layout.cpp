@@ -89,6 +89,7 @@ void check_run_outputs(const RunConfig& config) {
         const IndicatorPaths paths = indicator_paths(config, region, input);
         plan.output(paths.grid, owner);
         plan.output(paths.grid.string() + ".aux.xml", owner);
+        plan.output(geo::qgis_style_path(paths.grid.string()), owner + " (its QGIS style)");
         plan.output(paths.centrelines, owner);
       }
     }
@@ -99,6 +100,7 @@ void check_run_outputs(const RunConfig& config) {
   plan.output_folder(config.output_dir / "report", "the report");
   plan.output(run_log_path(config.output_dir), "the run log");
   plan.output(stac_collection_path(config.output_dir), "the STAC Collection");
+  plan.output(config.output_dir / "licences.md", "the STAC Collection's licence notes");
   try {
     plan.check();
   } catch (const Error& e) {

@@ -58,7 +58,11 @@ json unit_record(const std::string& region, const std::string& task, const std::
           {"input", {{"path", input}, {"width", report.width}, {"height", report.height},
                      {"georeferenced", report.georeferenced}, {"crs_wkt", report.crs_wkt}}},
           {"model", {{"source", model.source}, {"trained", model.trained}, {"name", model.graph.card.name},
-                     {"notes", model.graph.card.notes}, {"classes", classes}}},
+                     {"notes", model.graph.card.notes}, {"classes", classes},
+                     // what licences.md (the STAC Collection's license link) says of it
+                     {"licence", model.graph.card.licence}, {"training_data", model.graph.card.training_data},
+                     {"initial_weights", model.graph.card.initial_weights},
+                     {"initial_weights_licence", model.graph.card.initial_weights_licence}}},
           {"outputs", outputs},
           {"seconds", report.seconds},
           // Input pixel size / model pixel size when the model ran on a resampled grid, else null.

@@ -5,7 +5,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <unistd.h>
+
+#include <cstring>
 #include <fstream>
+#include <map>
+#include <optional>
 
 #include "run_summary.hpp"
 #include "terraseg/core/error.hpp"
@@ -38,15 +43,45 @@ std::string iso_from_stamp(const char* stamp) {
   return iso;
 }
 
-/// A local path as an absolute, normalised one; GDAL virtual paths as a URL where they wrap one.
-std::string source_href(const std::string& source) {
+/// "file:///abs/path" with the characters a URL cannot carry percent-encoded (RFC 3986, RFC 8089).
+std::string file_url(const fs::path& path) {
+  const std::string text = fs::absolute(path).lexically_normal().generic_string();
+  std::string url = "file://";
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) || std::strchr("/-._~!$&'()*+,;=:@", c) != nullptr) {
+      url += c;
+    } else {
+      char escaped[4];
+      std::snprintf(escaped, sizeof escaped, "%%%02X", byte);
+      url += escaped;
+    }
+  }
+  return url;
+}
+
+/// `target` relative to `from_dir`, written with a leading "./" when it stays below it.
+std::string relative_href(const fs::path& target, const fs::path& from_dir) {
+  const fs::path relative = fs::absolute(target).lexically_normal().lexically_relative(fs::absolute(from_dir).lexically_normal());
+  const std::string text = relative.generic_string();
+  return text.rfind("..", 0) == 0 ? text : "./" + text;
+}
+
+/// Where a STAC document at `from_dir` points to `source`: relative when the file lies in the run's
+/// folder `run_root` (the run stays movable), a URL otherwise (file:// for a local file, the URL a GDAL
+/// /vsicurl/ path wraps, s3:// and gs:// for /vsis3/ and /vsigs/).
+std::string source_href(const std::string& source, const fs::path& from_dir, const fs::path& run_root) {
   for (const char* prefix : {"/vsicurl/", "/vsicurl_streaming/"}) {
     if (source.rfind(prefix, 0) == 0) return source.substr(std::char_traits<char>::length(prefix));
   }
   if (source.rfind("/vsis3/", 0) == 0) return "s3://" + source.substr(7);
   if (source.rfind("/vsigs/", 0) == 0) return "gs://" + source.substr(7);
   if (source.rfind("/vsi", 0) == 0) return source;
-  return fs::absolute(source).lexically_normal().string();
+  if (!run_root.empty()) {
+    const fs::path inside = fs::absolute(source).lexically_normal().lexically_relative(fs::absolute(run_root).lexically_normal());
+    if (!inside.empty() && inside.generic_string().rfind("..", 0) != 0) return relative_href(source, from_dir);
+  }
+  return file_url(source);
 }
 
 /// A STAC media type from the file name; GeoTIFFs whose layout GDAL reports as COG get the profile.
@@ -64,13 +99,6 @@ std::string media_type(const fs::path& path) {
   if (ext == ".html") return "text/html";
   if (ext == ".jsonl") return "application/x-ndjson";
   return "application/octet-stream";
-}
-
-/// `target` relative to `from_dir`, written with a leading "./" when it stays below it.
-std::string relative_href(const fs::path& target, const fs::path& from_dir) {
-  const fs::path relative = fs::absolute(target).lexically_normal().lexically_relative(fs::absolute(from_dir).lexically_normal());
-  const std::string text = relative.generic_string();
-  return text.rfind("..", 0) == 0 ? text : "./" + text;
 }
 
 /// Class objects: value, description (the card's name), a machine-readable name and the colour.
@@ -155,7 +183,8 @@ void write_stac_item(const std::string& raster_path, const ModelCard& card, cons
   props["terraseg:datetime_source"] =
       acquired.empty() ? "the run's start (the source records no acquisition time)" : acquired_from;
   if (!request.run_started.empty()) props["created"] = request.run_started;
-  if (!request.source.empty()) props["terraseg:source"] = source_href(request.source);
+  const fs::path run_root = request.collection.empty() ? fs::path() : request.collection.parent_path();
+  if (!request.source.empty()) props["terraseg:source"] = source_href(request.source, item_dir, run_root);
   const auto footprint = geo::raster_footprint(raster_path);
   if (footprint) {
     json ring = json::array();
@@ -175,8 +204,11 @@ void write_stac_item(const std::string& raster_path, const ModelCard& card, cons
 
   json links = json::array();
   if (!request.source.empty()) {
-    links.push_back({{"rel", "derived_from"}, {"href", source_href(request.source)}, {"title", "input raster"}});
+    links.push_back(
+        {{"rel", "derived_from"}, {"href", source_href(request.source, item_dir, run_root)}, {"title", "input raster"}});
   }
+  // STAC wants self absolute: where this run's folder is now (a published copy rewrites it).
+  links.push_back({{"rel", "self"}, {"href", file_url(stac_item_path(raster_path))}, {"type", "application/geo+json"}});
   if (!request.collection.empty()) {
     const std::string href = relative_href(request.collection, item_dir);
     for (const char* rel : {"collection", "parent", "root"}) {
@@ -191,6 +223,12 @@ void write_stac_item(const std::string& raster_path, const ModelCard& card, cons
   data["classification:classes"] = classes;
   data["raster:bands"] = json::array({mask_band(raster_path, classes)});
   json assets{{"data", data}};
+  const fs::path sidecar = raster_path + ".aux.xml";
+  if (fs::exists(sidecar)) {
+    // GDAL keeps the class names there: a client given only the .tif shows bare palette entries.
+    assets["metadata"] = file_asset(sidecar, item_dir, "GDAL sidecar: class names and statistics", {"metadata"});
+    assets["metadata"]["type"] = "application/xml";
+  }
   if (!request.scores_path.empty() && fs::exists(request.scores_path)) {
     assets["scores"] = file_asset(request.scores_path, item_dir, "class scores (one band per class)", {"data"});
   }
@@ -206,10 +244,43 @@ void write_stac_item(const std::string& raster_path, const ModelCard& card, cons
   write_json_atomically(stac_item_path(raster_path), item);
 }
 
+fs::path write_licence_notes(const fs::path& output_dir, const std::vector<json>& unit_records) {
+  std::map<std::string, json> models;  // source -> model record, each model once
+  for (const json& record : unit_records) {
+    const json& model = record.value("model", json::object());
+    models.emplace(model.value("source", ""), model);
+  }
+  std::string text = "# Licences of this run's outputs\n\n"
+                     "The masks, scores and indicators here were derived by terraseg from your inputs with the models "
+                     "below. The licence of your input imagery applies to them, and so do the terms of each model's "
+                     "weights and training data:\n";
+  for (const auto& [source, model] : models) {
+    const auto field = [&model](const char* key) {
+      const std::string value = model.value(key, "");
+      return value.empty() ? std::string("not stated in its card") : value;
+    };
+    text += "\n## " + (model.value("name", "").empty() ? source : model.value("name", "")) + "\n\n";
+    text += "- model: `" + source + "`" + (model.value("trained", true) ? "" : " (untrained: random weights)") + "\n";
+    text += "- weights: " + field("licence") + "\n";
+    text += "- training data: " + field("training_data") + "\n";
+    text += "- transferred from: " + field("initial_weights") + " (" + field("initial_weights_licence") + ")\n";
+  }
+  const fs::path path = output_dir / "licences.md";
+  const fs::path temporary = path.string() + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream stream(temporary);
+    stream << text;
+    if (!stream.flush()) throw Error(path.string() + ": cannot write it (disk full or not writable?)");
+  }
+  fs::rename(temporary, path);
+  return path;
+}
+
 void write_stac_collection(const fs::path& output_dir, const std::string& config_name,
                            const std::vector<std::string>& item_paths, const std::vector<std::string>& other_outputs) {
   const fs::path collection_path = stac_collection_path(output_dir);
-  json links = json::array({{{"rel", "root"}, {"href", "./collection.json"}, {"type", "application/json"}}});
+  json links = json::array({{{"rel", "root"}, {"href", "./collection.json"}, {"type", "application/json"}},
+                            {{"rel", "self"}, {"href", file_url(collection_path)}, {"type", "application/json"}}});
   std::array<double, 4> bbox{180.0, 90.0, -180.0, -90.0};
   bool any_bbox = false;
   std::string first, last;
@@ -235,8 +306,29 @@ void write_stac_collection(const fs::path& output_dir, const std::string& config
     std::string key = relative;
     std::replace(key.begin(), key.end(), '/', '-');
     const std::string ext = path.extension().string();
-    const json roles = ext == ".json" ? json{"metadata"} : ext == ".html" ? json{"overview"} : json{"data"};
+    const json roles = ext == ".json" || ext == ".md" ? json{"metadata"}
+                       : ext == ".html"               ? json{"overview"}
+                       : ext == ".qml"                ? json{"style"}
+                                                      : json{"data"};
     assets[key] = file_asset(path, output_dir, relative, roles);
+    if (ext == ".qml") assets[key]["type"] = "application/xml";
+    if (ext == ".md") assets[key]["type"] = "text/markdown";
+    if (path.filename() == "licences.md") {
+      links.push_back({{"rel", "license"}, {"href", relative_href(path, output_dir)}, {"type", "text/markdown"},
+                       {"title", "licences of the models and their training data"}});
+    }
+    // The extent covers every asset with a place, not only the Items: the street-view points too.
+    std::optional<std::array<double, 4>> place;
+    if (ext == ".tif") {
+      if (const auto footprint = geo::raster_footprint(path.string())) place = footprint->bbox;
+    } else if (ext == ".gpkg") {
+      place = geo::vector_bbox(path.string());
+    }
+    if (place) {
+      any_bbox = true;
+      for (int i = 0; i < 2; ++i) bbox[i] = std::min(bbox[i], (*place)[i]);
+      for (int i = 2; i < 4; ++i) bbox[i] = std::max(bbox[i], (*place)[i]);
+    }
   }
   json collection{{"type", "Collection"},
                   {"stac_version", "1.0.0"},
@@ -245,6 +337,7 @@ void write_stac_collection(const fs::path& output_dir, const std::string& config
                   {"title", "terraseg run of " + config_name},
                   {"description", "Masks (one STAC Item each) and indicators that terraseg derived from the inputs "
                                   "of " + config_name + ". The licence of the inputs and of the models applies."},
+                  // Models and inputs come under their own terms: licences.md (the `license` link) lists them.
                   {"license", "proprietary"},
                   {"extent",
                    {{"spatial", {{"bbox", json::array({any_bbox ? json(bbox) : json{-180.0, -90.0, 180.0, 90.0}})}}},

@@ -33,8 +33,14 @@ std::pair<std::string, std::string> raster_acquisition_time(const std::string& p
 /// run's start, and `terraseg:datetime_source` says which.
 void write_stac_item(const std::string& raster_path, const ModelCard& card, const StacItemRequest& request);
 
-/// Writes collection.json: one `item` link per Item in `item_paths` (extent from their bboxes and
-/// datetimes) and an asset per file in `other_outputs` that exists; atomic.
+/// Writes licences.md at the output root: for each model the runs used, its weights' licence, its
+/// training data and their terms, and that the inputs' own licence applies. Returns its path.
+std::filesystem::path write_licence_notes(const std::filesystem::path& output_dir,
+                                          const std::vector<nlohmann::json>& unit_records);
+
+/// Writes collection.json: one `item` link per Item in `item_paths` and an asset per file in
+/// `other_outputs` that exists; its extent covers every Item and every asset with a place (indicator
+/// grids, GeoPackages such as the street-view points); a `license` link to licences.md; atomic.
 void write_stac_collection(const std::filesystem::path& output_dir, const std::string& config_name,
                            const std::vector<std::string>& item_paths, const std::vector<std::string>& other_outputs);
 

@@ -162,6 +162,29 @@ TEST(AerialIndicators, LandcoverGreeneryExcludesNodata) {
   EXPECT_EQ(test::read_band(dir / "ind.tif", 1), (std::vector<float>{1.0F, 0.0F, 1.0F, 0.0F}));
 }
 
+// A 50 x 50 m image on 40 m cells: the second column and row of cells lie mostly past its edge (10 m
+// of 40), so they carry nodata, not a figure of the sliver they overlap; the grid gets its QGIS style.
+TEST(AerialIndicators, CellsMostlyPastTheImageAreNodataAndTheGridIsStyled) {
+  terraseg::test::TempDir dir;
+  const std::string landcover = dir / "landcover.tif";
+  test::SyntheticRaster raster = metre_grid();
+  raster.width = 50;
+  raster.height = 50;
+  test::write_raster(landcover, raster, [](int, int x, int) { return x < 20 ? 2.0 : 0.0; });
+  AerialInputs inputs;
+  inputs.landcover_mask = landcover;
+  inputs.vegetation_classes = {2};
+  AerialOptions options;
+  options.cell_size_m = 40.0;
+  const AerialSummary summary = compute_aerial_indicators(inputs, dir / "ind.tif", "", options);
+  EXPECT_NEAR(*summary.greenery_landcover, 0.4, 1e-12);  // the region's figure counts every pixel
+  const float nodata = static_cast<float>(kIndicatorNodata);
+  EXPECT_EQ(test::read_band(dir / "ind.tif", 1), (std::vector<float>{0.5F, nodata, nodata, nodata}));
+  const std::string qml = terraseg::test::read_file(dir / "ind.qml");
+  EXPECT_NE(qml.find("type=\"singlebandpseudocolor\" band=\"1\""), std::string::npos) << qml;
+  EXPECT_NE(qml.find("maximumValue=\"1\""), std::string::npos) << qml;
+}
+
 TEST(AerialIndicators, ClassesAreFoundByCategoryName) {
   terraseg::test::TempDir dir;
   const std::string mask = dir / "landcover.tif";
@@ -181,12 +204,12 @@ TEST(AerialIndicators, NdviGreeneryOnTwoBandRaster) {
   const std::string image = dir / "rn.tif";
   test::SyntheticRaster raster;
   raster.width = 4;
-  raster.height = 1;
+  raster.height = 4;  // the whole 40 m cell: a cell the image covers less than half of is nodata
   raster.bands = 2;
   raster.type = GDT_Float32;
   raster.geotransform = GeoTransform{500000.0, 10.0, 0.0, 4000000.0, 0.0, -10.0};
   raster.descriptions = {"Red", "NIR"};
-  // (red, nir): NDVI 0.8, 0.0, 0.4 and undefined (0, 0).
+  // (red, nir) in every row: NDVI 0.8, 0.0, 0.4 and undefined (0, 0).
   const double red[] = {10, 50, 30, 0};
   const double nir[] = {90, 50, 70, 0};
   test::write_raster(image, raster, [&](int b, int x, int) { return b == 1 ? red[x] : nir[x]; });

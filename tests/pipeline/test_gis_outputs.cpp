@@ -75,7 +75,9 @@ TEST(GisOutputs, PredictWritesAQgisStyleWithEveryClass) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const std::string qml = read_file(dir / "out/mask.qml");
   EXPECT_NE(qml.find("type=\"paletted\""), std::string::npos) << qml;
-  EXPECT_NE(qml.find("<paletteEntry value=\"0\" color=\"#000000\" alpha=\"255\" label=\"background\"/>"), std::string::npos);
+  // The background of a binary mask is see-through in the style QGIS loads with the mask (a TIFF
+  // colour map has no alpha: the style is where transparency can live).
+  EXPECT_NE(qml.find("<paletteEntry value=\"0\" color=\"#000000\" alpha=\"0\" label=\"background\"/>"), std::string::npos);
   EXPECT_NE(qml.find("<paletteEntry value=\"1\" color=\"#ab12ef\" alpha=\"255\" label=\"paved road\"/>"), std::string::npos);
   EXPECT_EQ(terraseg::geo::qgis_style_path((dir / "out/mask.tif").string()), (dir / "out/mask.qml").string());
 }
@@ -215,13 +217,16 @@ TEST(GisOutputs, StacItemsAndCollectionValidateAndSayWhereTheDatetimeCameFrom) {
   const json item = read_json(items[0]);
   EXPECT_EQ(item["properties"]["datetime"], "2021-06-30T10:15:00Z");
   EXPECT_EQ(item["properties"]["terraseg:datetime_source"], "TIFFTAG_DATETIME of the source");
-  EXPECT_EQ(item["properties"]["terraseg:source"], fs::absolute(dated).lexically_normal().string());
+  // The source lies outside the run's folder: a file URL (relative hrefs are for what the run wrote).
+  EXPECT_EQ(item["properties"]["terraseg:source"], "file://" + fs::absolute(dated).lexically_normal().string());
   EXPECT_EQ(item["links"][0]["rel"], "derived_from");
-  EXPECT_EQ(item["links"][0]["href"], fs::absolute(dated).lexically_normal().string());
+  EXPECT_EQ(item["links"][0]["href"], "file://" + fs::absolute(dated).lexically_normal().string());
+  EXPECT_EQ(item["links"][1], json({{"rel", "self"}, {"href", "file://" + fs::absolute(items[0]).lexically_normal().string()},
+                                    {"type", "application/geo+json"}}));
   EXPECT_EQ(item["collection"], "out");
   const json& data = item["assets"]["data"];
   EXPECT_EQ(data["href"], "./dated.tif");
-  EXPECT_EQ(data["type"], "image/tiff; application=geotiff");
+  EXPECT_EQ(data["type"], "image/tiff; application=geotiff; profile=cloud-optimized");  // predict's default
   EXPECT_EQ(data["file:size"].get<uintmax_t>(), fs::file_size(dir / "out/dated.tif"));
   EXPECT_EQ(data["raster:bands"][0]["data_type"], "uint8");
   EXPECT_EQ(data["raster:bands"][0]["nodata"], 255);
@@ -236,7 +241,9 @@ TEST(GisOutputs, StacItemsAndCollectionValidateAndSayWhereTheDatetimeCameFrom) {
 
   const json run = read_json(collection);
   EXPECT_EQ(run["extent"]["temporal"]["interval"][0], json({"2021-06-30T10:15:00Z", "2026-12-03T19:00:00Z"}));
-  EXPECT_EQ(run["links"][1], json({{"rel", "item"}, {"href", "./dated.stac.json"}, {"type", "application/geo+json"},
+  EXPECT_EQ(run["links"][1], json({{"rel", "self"}, {"href", "file://" + fs::absolute(collection).lexically_normal().string()},
+                                   {"type", "application/json"}}));
+  EXPECT_EQ(run["links"][2], json({{"rel", "item"}, {"href", "./dated.stac.json"}, {"type", "application/geo+json"},
                                    {"title", "unit-dated"}}));
   EXPECT_EQ(run["assets"]["summary.json"]["roles"], json({"metadata"}));
 

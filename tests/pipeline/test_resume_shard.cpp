@@ -57,10 +57,15 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 
 /// A STAC Item without what differs between two runs into two folders: `created`, `datetime` where it
 /// is the run's start because the input records no acquisition time (terraseg:datetime_source says
-/// so), and `collection` (the output folder's name).
+/// so), `collection` (the output folder's name) and the `self` link (its absolute URL).
 std::string without_run_time(const std::string& item_text) {
   nlohmann::json item = nlohmann::json::parse(item_text);
   item.erase("collection");
+  nlohmann::json links = nlohmann::json::array();  // the self link is the absolute URL of the folder
+  for (const auto& link : item["links"]) {
+    if (link.value("rel", "") != "self") links.push_back(link);
+  }
+  item["links"] = links;
   nlohmann::json& properties = item["properties"];
   properties.erase("created");
   if (properties.value("terraseg:datetime_source", "").find("run's start") != std::string::npos) {

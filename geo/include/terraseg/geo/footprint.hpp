@@ -20,4 +20,8 @@ struct Footprint {
 /// CRS or geotransform. Throws terraseg::Error naming the file when it cannot be opened.
 std::optional<Footprint> raster_footprint(const std::string& path);
 
+/// The WGS84 bbox (west, south, east, north) of every feature of every layer of a vector file GDAL
+/// reads (a GeoPackage of points or lines), or nullopt when it has no features or no CRS.
+std::optional<std::array<double, 4>> vector_bbox(const std::string& path);
+
 }  // namespace terraseg::geo

@@ -40,7 +40,9 @@ struct OutputsConfig {
   bool masks = true;
   bool scores = false;
   bool vectors = false;
-  bool cog = false;
+  /// Cloud Optimized GeoTIFFs (GDAL's COG driver: tiled, overviews after the full resolution image),
+  /// which GDAL's validator and STAC's "profile=cloud-optimized" mean; false: plain tiled GeoTIFFs.
+  bool cog = true;
   std::vector<std::string> creation_options;  ///< GDAL -co NAME=VALUE for every raster written
 };
 
