@@ -30,8 +30,9 @@ packages=(
 packages+=(r-cran-rgdal r-cran-stars opencv-doc libonnx-testdata)
 # Reference peers for parity tests and benchmarks (PyTorch CPU, ONNX, OpenCV DNN from Python).
 packages+=(python3 python3-numpy python3-torch python3-onnx python3-opencv)
-# Offline STAC validation of the run outputs (scripts/validate-stac.py).
-packages+=(python3-jsonschema)
+# Offline STAC validation of the run outputs (scripts/validate-stac.py); the outputs checked in the
+# clients users run: GDAL's COG validator (python3-gdal) and QGIS itself (scripts/check-qgis.py).
+packages+=(python3-jsonschema python3-gdal python3-qgis)
 # Headless browser for the HTML report test.
 packages+=(chromium)
 

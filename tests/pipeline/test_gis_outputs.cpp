@@ -275,3 +275,37 @@ TEST(GisOutputs, ClassNamesTravelInsideTheTiff) {
   ASSERT_NE(classes, nullptr);
   EXPECT_STREQ(classes, "0=background;1=paved road");
 }
+
+// A run's outputs as the clients users run take them: GDAL's COG validator passes on every raster, and
+// QGIS itself (scripts/check-qgis.py, PyQGIS headless) loads each with its style, draws the binary mask's
+// background see-through and lists one legend entry per class.
+TEST(GisOutputs, ARunsOutputsPassTheCogValidatorAndLoadInQgis) {
+  const char* validator = "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py";
+  const char* chicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
+  if (!fs::exists(validator) || !fs::exists(chicago)) GTEST_SKIP() << "python3-gdal or r-cran-rgdal is not installed";
+  TempDir dir;
+  std::ofstream(dir / "job.yaml") << "output_dir: out\ntiling: {tile: 256, overlap: 32}\n"
+                                  << "models:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 2, seed: 3, class_names: [background, road]}\n"
+                                  << "  landcover: {builder: unet, classes: 5, base_width: 4, depth: 2, seed: 4}\n"
+                                  << "indicators: {cell_size_m: 500}\n"
+                                  << "regions:\n  - name: chicago\n    inputs: ['" << chicago << "']\n";
+  const auto result = run_terraseg({"run", (dir / "job.yaml").string(), "-q"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  int rasters = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir / "out")) {
+    if (entry.path().extension() != ".tif") continue;
+    ++rasters;
+    const std::string command = std::string("/usr/bin/python3 ") + validator + " -q '" + entry.path().string() + "'";
+    EXPECT_EQ(std::system(command.c_str()), 0) << entry.path() << " is not a valid COG";
+  }
+  EXPECT_EQ(rasters, 3);  // two masks and the indicator grid
+  const std::string qgis = (terraseg::test::source_dir() / "scripts/check-qgis.py").string() + " '" +
+                           (dir / "out").string() + "' '" + (dir / "renders").string() + "' > '" +
+                           (dir / "qgis.log").string() + "' 2>&1";
+  const int status = std::system(qgis.c_str());
+  const std::string log = read_file(dir / "qgis.log");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) GTEST_SKIP() << log;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log;
+  EXPECT_NE(log.find("roads.tif: paletted, 2 classes ['background', 'road']"), std::string::npos) << log;
+  EXPECT_NE(log.find("indicators.tif: pseudocolour of band 1"), std::string::npos) << log;
+}
