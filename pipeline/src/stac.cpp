@@ -254,7 +254,9 @@ fs::path write_licence_notes(const fs::path& output_dir, const std::vector<json>
                      "The masks, scores and indicators here were derived by terraseg from your inputs with the models "
                      "below. The licence of your input imagery applies to them, and so do the terms of each model's "
                      "weights and training data:\n";
-  for (const auto& [source, model] : models) {
+  for (const auto& entry : models) {
+    const std::string& source = entry.first;
+    const json& model = entry.second;
     const auto field = [&model](const char* key) {
       const std::string value = model.value(key, "");
       return value.empty() ? std::string("not stated in its card") : value;
