@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "cli_runner.hpp"
 #include "output_plan.hpp"
@@ -460,20 +461,24 @@ TEST(Signals, SigtermEndsPredictCleanlyAndTheNextPredictRemovesAKilledOnesScratc
   const auto input = make_gradient_raster(dir / "big.tif", 1500, 1500);
   const fs::path out = dir / "out" / "mask.tif";
   fs::create_directories(out.parent_path());
-  const pid_t pid = spawn_terraseg({"predict", "--model", model.string(), input.string(), "-o", out.string(),
-                                    "--threads", "1"},
-                                   dir / "predict.log");
-  // Wait until its scratch folder exists, then send what Kubernetes sends on eviction.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (leftovers(out.parent_path()).empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // SIGTERM is what Kubernetes sends on eviction, SIGINT what Ctrl-C sends: 128 + the signal, as a shell says.
+  for (const auto& [signal_number, code, name] : {std::tuple{SIGTERM, 143, "SIGTERM"}, std::tuple{SIGINT, 130, "SIGINT"}}) {
+    const fs::path log = dir / (std::string(name) + ".log");
+    const pid_t pid = spawn_terraseg({"predict", "--model", model.string(), input.string(), "-o", out.string(),
+                                      "--threads", "1"},
+                                     log);
+    // Wait until its scratch folder exists, then send the signal.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (leftovers(out.parent_path()).empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_FALSE(leftovers(out.parent_path()).empty()) << read_file(log);
+    kill(pid, signal_number);
+    EXPECT_EQ(wait_exit(pid), code) << read_file(log);
+    EXPECT_NE(read_file(log).find(std::string("interrupted by ") + name), std::string::npos) << read_file(log);
+    EXPECT_EQ(leftovers(out.parent_path()), std::vector<std::string>{});
+    EXPECT_FALSE(fs::exists(out));
   }
-  ASSERT_FALSE(leftovers(out.parent_path()).empty()) << read_file(dir / "predict.log");
-  kill(pid, SIGTERM);
-  EXPECT_EQ(wait_exit(pid), 143) << read_file(dir / "predict.log");
-  EXPECT_NE(read_file(dir / "predict.log").find("interrupted by SIGTERM"), std::string::npos) << read_file(dir / "predict.log");
-  EXPECT_EQ(leftovers(out.parent_path()), std::vector<std::string>{});
-  EXPECT_FALSE(fs::exists(out));
   // What a kill -9 leaves (a dead process's scratch) goes with the next predict; a live one's stays.
   fs::create_directories(out.string() + ".native-999999-0");
   const std::string live = out.string() + ".native-1-0";  // pid 1 is always alive
