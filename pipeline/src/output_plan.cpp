@@ -187,7 +187,9 @@ void OutputPlan::check() const {
       const auto found = by_path.find(parent);
       if (found == by_path.end()) continue;
       const Entry& holder = *found->second;
-      if (!holder.folder || holder.owner != out.owner) {
+      // A folder's own step may write inside it: "the street-view step (point 'p1')" in "the street-view step".
+      const bool own = holder.owner == out.owner || out.owner.rfind(holder.owner + " (", 0) == 0;
+      if (!holder.folder || !own) {
         throw Error(out.owner + " would write " + quoted(out.path) + " inside " + quoted(holder.path) + ", which " +
                     holder.owner + " writes" + (holder.folder ? " as its folder" : " as a file") +
                     "; rename one of them");

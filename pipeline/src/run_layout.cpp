@@ -1,6 +1,8 @@
 #include "run_layout.hpp"
 
 #include "output_plan.hpp"
+#include "street_view_step.hpp"
+#include "terraseg/geo/walkability.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/qgis_style.hpp"
 
@@ -94,7 +96,20 @@ void check_run_outputs(const RunConfig& config) {
       }
     }
   }
-  if (!config.street_view.points.empty()) plan.output_folder(config.output_dir / "street-view", "the street-view step");
+  if (!config.street_view.points.empty()) {
+    const std::string step = "the street-view step";
+    plan.output_folder(config.output_dir / "street-view", step);
+    // Every photo's mask is planned too: two point ids that are one file name apart ("a/b", "a_b") meet.
+    for (const geo::StreetPoint& point : geo::read_street_points(config.street_view.points.string())) {
+      const std::string where = config.street_view.points.string() + ": street point '" + point.id + "'";
+      check_utf8(point.id, where);
+      for (size_t i = 0; i < point.images.size(); ++i) {
+        check_utf8(point.images[i], where + ", photo '" + point.images[i] + "'");
+        plan.read(point.images[i], "a photo of street point '" + point.id + "'");
+        plan.output(street_mask_path(config.output_dir, point.id, i), step + " (point '" + point.id + "')");
+      }
+    }
+  }
   plan.output(run_summary_path(config.output_dir), "the run summary");
   plan.output(report_path(config.output_dir), "the report");
   plan.output_folder(config.output_dir / "report", "the report");

@@ -26,7 +26,7 @@ std::string safe_name(const std::string& id) {
 }
 
 geo::RoleCounts segment_point(Engine& engine, const ModelCard& card, const geo::StreetRoleMap& roles,
-                              const geo::StreetPoint& point, const std::filesystem::path& mask_dir,
+                              const geo::StreetPoint& point, const std::filesystem::path& output_dir,
                               const StreetViewOptions& options, const WarnFn& warn) {
   geo::RoleCounts counts;
   for (size_t i = 0; i < point.images.size(); ++i) {
@@ -36,7 +36,7 @@ geo::RoleCounts segment_point(Engine& engine, const ModelCard& card, const geo::
     }
     PredictRequest request;
     request.input = image;
-    request.mask_path = (mask_dir / (safe_name(point.id) + "-" + std::to_string(i) + ".tif")).string();
+    request.mask_path = street_mask_path(output_dir, point.id, i).string();
     request.tile = options.tile;
     request.overlap = options.overlap;
     request.tile_source = options.tile_source;
@@ -81,6 +81,10 @@ std::string regions_crs(const RunConfig& config) {
 
 }  // namespace
 
+std::filesystem::path street_mask_path(const std::filesystem::path& output_dir, const std::string& point_id, size_t index) {
+  return output_dir / "street-view" / "masks" / (safe_name(point_id) + "-" + std::to_string(index) + ".tif");
+}
+
 StreetViewResult run_street_view(Engine& engine, const ModelCard& card, int num_classes,
                                  const std::filesystem::path& points_csv, const std::filesystem::path& output_dir,
                                  const StreetViewOptions& options, const WarnFn& warn) {
@@ -95,7 +99,7 @@ StreetViewResult run_street_view(Engine& engine, const ModelCard& card, int num_
   result.role_scheme = roles.scheme;
   std::vector<geo::RoleCounts> counts;
   for (const geo::StreetPoint& point : points) {
-    counts.push_back(segment_point(engine, card, roles, point, dir / "masks", options, warn));
+    counts.push_back(segment_point(engine, card, roles, point, output_dir, options, warn));
     result.images += counts.back().images;
     if (options.progress) options.progress(static_cast<double>(counts.size()) / static_cast<double>(points.size()));
   }

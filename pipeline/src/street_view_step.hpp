@@ -59,6 +59,10 @@ StreetViewResult run_street_view(Engine& engine, const ModelCard& card, int num_
                                  const std::filesystem::path& points_csv, const std::filesystem::path& output_dir,
                                  const StreetViewOptions& options, const WarnFn& warn = {});
 
+/// Where photo `index` of street point `point_id` gets its class mask: `<output_dir>/street-view/masks/
+/// <id made file-name safe>-<index>.tif`.
+std::filesystem::path street_mask_path(const std::filesystem::path& output_dir, const std::string& point_id, size_t index);
+
 /// Summary of a result for run-summary.json: counts, means of G, C, S, D and IVW over defined
 /// values, outputs.
 nlohmann::json street_view_json(const StreetViewResult& result);

@@ -521,3 +521,19 @@ TEST(Signals, SigtermEndsARunCleanlyAndResumeFinishesIt) {
     EXPECT_EQ(read_file(dir / "out" / mask), read_file(dir / "one" / mask)) << mask;
   }
 }
+
+TEST(OutputSafety, StreetPointsThatMeetInOneFileNameOrAreNotUtf8AreRefusedBeforeAnyUnitRuns) {
+  TempDir dir;
+  make_rgb_raster(dir / "in.tif");
+  make_rgb_raster(dir / "photo.tif");
+  const std::string street = "models:\n  roads: {builder: unet, classes: 2}\n  street: {builder: unet, classes: 12}\n"
+                             "street_view: {points: points.csv, model: street}\n"
+                             "regions:\n  - {name: city, inputs: [in.tif], tasks: [roads]}\n";
+  write_text(dir / "job.yaml", "output_dir: out\n" + street);
+  // "a/b" and "a_b" both name the mask street-view/masks/a_b-0.tif.
+  write_text(dir / "points.csv", "id,lon,lat,image\na/b,4.7,50.87,photo.tif\na_b,4.7,50.87,photo.tif\n");
+  expect_refused(dir, {"run", (dir / "job.yaml").string(), "-q"},
+                 "would both write '" + (dir / "out/street-view/masks/a_b-0.tif").string() + "'");
+  write_text(dir / "points.csv", "id,lon,lat,image\np\xe9,4.7,50.87,photo.tif\n");
+  expect_refused(dir, {"run", (dir / "job.yaml").string(), "-q"}, "street point 'p\xe9' is not valid UTF-8");
+}
