@@ -1,17 +1,16 @@
 #include "terraseg/geo/writer.hpp"
 #include "terraseg/pipeline/run_job.hpp"
 
-#include <chrono>
+#include <gdal_priv.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
-
-#include <gdal_priv.h>
 
 #include "file_lock.hpp"
 #include "fingerprint.hpp"
@@ -92,6 +91,8 @@ void read_through_vrt(const RunConfig& config, Unit& unit, const std::string& ki
   std::filesystem::create_directories(path.parent_path());
   const std::string vrt = path.string();
   // Made under a name of this process's, then renamed: a run reading the view never sees it half written.
+  // What a killed run left goes first (a live run's is kept: two runs may prepare the views at once).
+  geo::remove_stale_temporaries(vrt, true);
   const std::string temporary = vrt + ".tmp-" + std::to_string(getpid()) + ".vrt";
   try {
     make(unit.request.input, temporary);
