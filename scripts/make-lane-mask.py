@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Rasterises the lanes of a SUMO network onto a georeferenced photo's grid: a road reference mask.
 
-    scripts/make-lane-mask.py NET.xml PHOTO.tif OUT.tif
+    scripts/make-lane-mask.py NET.xml PHOTO.tif OUT.tif [LINES.gpkg]
 
 The network's <location> gives its projection (UTM, WGS 84) and the offset of its coordinates from it;
 every <lane> is a polyline with a width (SUMO's default 3.2 m where the net gives none). Each lane is
 drawn as the union of one rectangle per segment and a disc at every vertex (round joins), with GDAL's
 rasteriser on exactly the photo's grid (size, geotransform, CRS). Values: 1 road (a lane), 0 not road,
 255 unknown (nodata).
+
+With LINES.gpkg, also writes the lanes as vectors: one centreline per lane, its `width` in metres, in
+the network's UTM CRS (terraseg's tests burn them with `terraseg labels --width-field width`).
 
 Used by scripts/make-samples.sh for the Bremen sample (samples/aerial/bremen-a1-lanes.tif), whose
 lanes lie on the photo's carriageways: a road mask to validate road models on (never to train on).
@@ -83,6 +86,41 @@ def touches(a, b, extent):
     return max(a[0], b[0]) >= xmin and min(a[0], b[0]) <= xmax and max(a[1], b[1]) >= ymin and min(a[1], b[1]) <= ymax
 
 
+def lane_lines(net_path):
+    """Each lane's centreline in UTM with its width, and the EPSG code."""
+    root = ET.parse(net_path).getroot()
+    location = root.find("location")
+    if location is None:
+        fail(f"{net_path} has no <location> element: cannot georeference its lanes")
+    ox, oy = (float(v) for v in location.get("netOffset").split(","))
+    lines = []
+    for lane in root.iter("lane"):
+        points = [tuple(float(v) for v in p.split(",")[:2]) for p in lane.get("shape").split()]
+        lines.append(([[x - ox, y - oy] for x, y in points], float(lane.get("width", SUMO_DEFAULT_LANE_WIDTH_M)),
+                      lane.get("id", "")))
+    return lines, utm_epsg(location.get("projParameter", ""))
+
+
+def write_lines(net_path, gpkg_path):
+    lines, epsg = lane_lines(net_path)
+    features = [{"type": "Feature", "properties": {"lane": lane_id, "width": width},
+                 "geometry": {"type": "LineString", "coordinates": points}}
+                for points, width, lane_id in lines if len(points) >= 2]
+    with tempfile.TemporaryDirectory() as work:
+        vector = os.path.join(work, "lanes.geojson")
+        with open(vector, "w") as f:
+            json.dump({"type": "FeatureCollection", "features": features}, f)
+        part = gpkg_path + ".part.gpkg"
+        try:
+            subprocess.run(["ogr2ogr", "-q", "-f", "GPKG", "-a_srs", f"EPSG:{epsg}", "-nln", "lanes", part, vector],
+                           check=True)
+            os.replace(part, gpkg_path)
+        finally:
+            if os.path.exists(part):
+                os.remove(part)
+    print(f"made {gpkg_path} ({len(features)} lane centrelines with their width, EPSG:{epsg})")
+
+
 def lane_polygons(net_path, extent):
     """(ring, value) pairs in burn order. The unknown side is taken only from segments over the photo:
     the network reaches far beyond it, with roads in every direction."""
@@ -120,9 +158,11 @@ def photo_grid(photo_path):
 
 
 def main():
-    if len(sys.argv) != 4:
-        fail("usage: make-lane-mask.py NET.xml PHOTO.tif OUT.tif")
-    net_path, photo_path, out_path = sys.argv[1:]
+    if len(sys.argv) not in (4, 5):
+        fail("usage: make-lane-mask.py NET.xml PHOTO.tif OUT.tif [LINES.gpkg]")
+    net_path, photo_path, out_path = sys.argv[1:4]
+    if len(sys.argv) == 5:
+        write_lines(net_path, sys.argv[4])
     width, height, gt = photo_grid(photo_path)
     xmin, ymax = gt[0], gt[3]
     xmax, ymin = xmin + width * gt[1], ymax + height * gt[5]

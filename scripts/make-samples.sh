@@ -17,7 +17,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$root/samples/aerial/bremen-a1.tif}"
 lanes="${out%.tif}-lanes.tif"
-[ -s "$out" ] && [ -s "$lanes" ] && exit 0
+lines="${out%.tif}-lanes.gpkg"   # the same lanes as vectors (centrelines with their width)
+[ -s "$out" ] && [ -s "$lanes" ] && [ -s "$lines" ] && exit 0
 
 work="$(mktemp -d)"
 chmod 777 "$work"  # apt-get download fetches as the _apt user
@@ -57,4 +58,4 @@ if [ ! -s "$out" ]; then
   mv "$work/bremen-a1.tif" "$out"
   echo "made $out (UTM 32N, upper left $ulx $uly, lower right $lrx $lry)"
 fi
-"${PYTHON:-/usr/bin/python3}" "$root/scripts/make-lane-mask.py" "$game/highway.net.xml" "$out" "$lanes"
+"${PYTHON:-/usr/bin/python3}" "$root/scripts/make-lane-mask.py" "$game/highway.net.xml" "$out" "$lanes" "$lines"

@@ -12,6 +12,8 @@ std::vector<CommandEntry> all_commands() {
       {"bench", "Time inference alone (ms per image, GFLOP/s)", &make_bench_command},
       {"train", "Train or fine-tune a model from a YAML config", &make_train_command},
       {"eval", "Evaluate a model on images paired with masks", &make_eval_command},
+      {"labels", "Training labels from vectors (OpenStreetMap, GeoPackage ...) burned onto georeferenced images",
+       &make_labels_command},
   };
 }
 

@@ -3,6 +3,7 @@
 // the units whose input, model or settings changed, or whose outputs no longer read; locks keep two
 // runs from interleaving; SIGTERM ends a run or a predict cleanly.
 #include <gdal_priv.h>
+#include <ogrsf_frmts.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -536,4 +537,47 @@ TEST(OutputSafety, StreetPointsThatMeetInOneFileNameOrAreNotUtf8AreRefusedBefore
                  "would both write '" + (dir / "out/street-view/masks/a_b-0.tif").string() + "'");
   write_text(dir / "points.csv", "id,lon,lat,image\np\xe9,4.7,50.87,photo.tif\n");
   expect_refused(dir, {"run", (dir / "job.yaml").string(), "-q"}, "street point 'p\xe9' is not valid UTF-8");
+}
+
+// `terraseg labels` (training labels from vectors) follows the same rule: its outputs never replace an
+// image or the vectors, a bad filter writes nothing; a good run writes <image stem>.png per image.
+TEST(OutputSafety, LabelsFromVectorsNeverReplaceAnImageAndRefuseBadFilters) {
+  TempDir dir;
+  const auto image = make_rgb_raster(dir / "tile.tif");  // UTM 31N, 1 m pixels
+  {
+    GDALDatasetUniquePtr data(GetGDALDriverManager()->GetDriverByName("GPKG")->Create(
+        (dir / "roads.gpkg").c_str(), 0, 0, 0, GDT_Unknown, nullptr));
+    OGRSpatialReference utm;
+    utm.importFromEPSG(32631);
+    OGRLayer* layer = data->CreateLayer("lines", &utm, wkbLineString, nullptr);
+    OGRFieldDefn highway("highway", OFTString);
+    layer->CreateField(&highway);
+    OGRFeature feature(layer->GetLayerDefn());
+    feature.SetField("highway", "residential");
+    OGRLineString line;
+    line.addPoint(500000, 5699976);
+    line.addPoint(500064, 5699976);
+    feature.SetGeometry(&line);
+    ASSERT_EQ(layer->CreateFeature(&feature), OGRERR_NONE);
+  }
+  const std::string vectors = (dir / "roads.gpkg").string();
+  expect_refused(dir, {"labels", "--vectors", vectors, image.string(), "-o", image.string(), "-q"},
+                 "-o would write '" + image.string() + "', which is an image");
+  expect_refused(dir, {"labels", "--vectors", vectors, image.string(), "-o", vectors, "-q"}, "which is the vectors");
+  expect_refused(dir, {"labels", "--vectors", vectors, image.string(), "-o", (dir / "l.png").string(), "--class",
+                       "1=nope = 2", "-q"},
+                 "class 1 'nope = 2': OGR cannot filter layer 'lines'");
+  expect_refused(dir, {"labels", "--vectors", vectors, image.string(), "-o", (dir / "l.png").string(), "--class",
+                       "300=highway IS NOT NULL", "-q"},
+                 "--class '300=highway IS NOT NULL': expected ID=WHERE with ID in 0..254");
+  const auto result = run_terraseg({"labels", "--vectors", vectors, image.string(), "--output-dir", (dir / "masks").string(), "-q"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  GDALDatasetUniquePtr mask(GDALDataset::Open((dir / "masks" / "tile.png").c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  ASSERT_TRUE(mask);
+  EXPECT_EQ(mask->GetRasterXSize(), 64);
+  std::vector<uint8_t> column(48);
+  ASSERT_EQ(mask->GetRasterBand(1)->RasterIO(GF_Read, 32, 0, 1, 48, column.data(), 1, 48, GDT_Byte, 0, 0), CE_None);
+  EXPECT_EQ(column[24], 1);    // on the road (7 m wide, centreline 24 m down)
+  EXPECT_EQ(column[27], 255);  // its uncertain edge
+  EXPECT_EQ(column[10], 0);    // background
 }
