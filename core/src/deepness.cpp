@@ -66,7 +66,10 @@ ModelCard card_from_deepness(const std::map<std::string, std::string>& metadata,
     std::sort(card.classes.begin(), card.classes.end(), [](const ClassInfo& a, const ClassInfo& b) { return a.id < b.id; });
   }
   if (const auto cm = number_of(metadata, "resolution"); cm && *cm > 0.0) card.pixel_size_m = *cm / 100.0;
-  if (const auto tile = number_of(metadata, "tiles_size"); tile && *tile >= 8 && *tile <= 16384) {
+  // Deepness's documentation names the key tiles_size, its code reads tile_size: either.
+  auto tile = number_of(metadata, "tiles_size");
+  if (!tile) tile = number_of(metadata, "tile_size");
+  if (tile && *tile >= 8 && *tile <= 16384) {
     const int side = static_cast<int>(*tile);
     card.tile = std::array<int, 2>{side, side};
     if (const auto percent = number_of(metadata, "tiles_overlap"); percent && *percent >= 0.0 && *percent < 50.0) {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "command.hpp"
+#include "deepness_report.hpp"
 #include "models.hpp"
 #include "inference_passes.hpp"
 #include "predict_step.hpp"
@@ -17,7 +18,8 @@
 namespace terraseg::cli {
 namespace {
 
-/// `terraseg info MODEL.onnx`: the model card, inputs, outputs, op counts, parameters and FLOPs.
+/// `terraseg info MODEL.onnx`: the model card, inputs, outputs, op counts, parameters and FLOPs, and
+/// what the QGIS Deepness plugin would make of the model.
 class InfoCommand final : public Command {
  public:
   void declare(CLI::App& sub, CommonOptions& common) override {
@@ -62,6 +64,7 @@ class InfoCommand final : public Command {
                      {"overlap", tiling.overlap},   {"overlap_from", tiling.overlap_from},
                      {"multiple", tiling.multiple}, {"fixed_size", tiling.fixed_size},
                      {"scales", passes.scales},     {"flip", passes.flip}};
+    doc["deepness"] = deepness_json(graph, model_path_);
     if (json_) {
       std::cout << doc.dump(2) << '\n';
       return 0;
@@ -183,6 +186,7 @@ class InfoCommand final : public Command {
     std::string ops;
     for (const auto& [op, count] : stats.op_counts) ops += (ops.empty() ? "" : " ") + op + "=" + std::to_string(count);
     row("ops", ops);
+    print_deepness(std::cout, graph, model_path_);
   }
 
   CommonOptions* common_ = nullptr;

@@ -47,6 +47,7 @@ std::vector<CommandEntry> all_commands();
 std::unique_ptr<Command> make_run_command();
 std::unique_ptr<Command> make_predict_command();
 std::unique_ptr<Command> make_info_command();
+std::unique_ptr<Command> make_export_command();
 std::unique_ptr<Command> make_bench_command();
 std::unique_ptr<Command> make_train_command();
 std::unique_ptr<Command> make_eval_command();

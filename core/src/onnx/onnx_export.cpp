@@ -199,7 +199,16 @@ void write_outputs(const Graph& graph, onnx::GraphProto& proto) {
     auto rank = ranks.find(name);
     if (rank == ranks.end() || rank->second < 0) continue;
     onnx::TensorShapeProto& shape = *tensor.mutable_shape();
-    for (int64_t axis = 0; axis < rank->second; ++axis) shape.add_dim();
+    // A fixed-size graph (a Deepness export) states its output's extents too; others stay unnamed.
+    const auto declared = graph.output_dims.find(name);
+    const bool fixed_input = !graph.input_dims.empty() && std::all_of(graph.input_dims.begin(), graph.input_dims.end(),
+                                                                      [](int64_t d) { return d > 0; });
+    const bool stated = fixed_input && declared != graph.output_dims.end() &&
+                        static_cast<int64_t>(declared->second.size()) == rank->second;
+    for (int64_t axis = 0; axis < rank->second; ++axis) {
+      onnx::TensorShapeProto::Dimension& dim = *shape.add_dim();
+      if (stated && declared->second[static_cast<size_t>(axis)] > 0) dim.set_dim_value(declared->second[static_cast<size_t>(axis)]);
+    }
   }
 }
 
@@ -216,7 +225,7 @@ onnx::ModelProto build_model(const Graph& graph, const OnnxSaveOptions& options)
     entry.set_key(onnx_io::kCardKey);
     entry.set_value(graph.card.to_json());
     // The same card in the QGIS Deepness plugin's keys, so the model loads there too.
-    for (const auto& [key, value] : deepness_metadata(graph.card)) {
+    for (const auto& [key, value] : deepness_metadata(graph)) {
       onnx::StringStringEntryProto& deepness = *model.add_metadata_props();
       deepness.set_key(key);
       deepness.set_value(value);

@@ -93,6 +93,13 @@ void read_outputs(const onnx::GraphProto& proto, const ImportContext& ctx, Graph
       throw Error(ctx.source + ": graph output '" + info.name() + "' is " + dropped->second);
     }
     graph.outputs.push_back(info.name());
+    if (info.type().has_tensor_type() && info.type().tensor_type().has_shape()) {
+      Dims dims;
+      for (const onnx::TensorShapeProto::Dimension& dim : info.type().tensor_type().shape().dim()) {
+        dims.push_back(dim.has_dim_value() && dim.dim_value() > 0 ? dim.dim_value() : -1);
+      }
+      graph.output_dims[info.name()] = dims;
+    }
   }
   if (graph.outputs.empty()) throw Error(ctx.source + ": the graph has no outputs");
 }
@@ -120,7 +127,7 @@ void read_card(const onnx::ModelProto& model, const std::string& source, Graph& 
   }
   if (terraseg_card != metadata.end()) graph.card = ModelCard::from_json(terraseg_card->second, source);
   // Tile keys the terraseg card (or a file without any card) leaves out: Deepness's, when given.
-  if (!graph.card.tile && metadata.count("tiles_size") != 0) {
+  if (!graph.card.tile && (metadata.count("tiles_size") != 0 || metadata.count("tile_size") != 0)) {
     const ModelCard deepness = card_from_deepness(metadata, source);
     graph.card.tile = deepness.tile;
     if (!graph.card.tile_overlap) graph.card.tile_overlap = deepness.tile_overlap;

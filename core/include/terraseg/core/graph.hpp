@@ -46,6 +46,9 @@ struct Graph {
   /// at any size; see input_geometry() for those that only run at this one.
   std::array<int64_t, 2> declared_hw{-1, -1};
   std::vector<std::string> outputs;///< outputs[0] is the per-class score map (NCHW)
+  /// Output dims as the file declared them (-1 where not a number; absent where it declared none).
+  /// save_onnx writes them only for a graph whose input dims are all fixed (a fixed-size export).
+  std::map<std::string, Dims> output_dims;
   std::vector<Node> nodes;         ///< topological order
   std::map<std::string, Tensor> weights;  ///< initialisers by name
   ModelCard card;
