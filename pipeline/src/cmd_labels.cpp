@@ -62,8 +62,9 @@ class LabelsCommand final : public Command {
     if (!classes_.empty()) options.classes.clear();
     for (const std::string& entry : classes_) {
       const size_t equals = entry.find('=');
+      const std::string id_text = entry.substr(0, equals);  // `end` points into it: it must outlive the check
       char* end = nullptr;
-      const long id = equals == std::string::npos ? -1 : std::strtol(entry.substr(0, equals).c_str(), &end, 10);
+      const long id = equals == std::string::npos ? -1 : std::strtol(id_text.c_str(), &end, 10);
       if (equals == std::string::npos || equals == 0 || end == nullptr || *end != '\0' || id < 0 || id > 254) {
         throw Error("--class '" + entry + "': expected ID=WHERE with ID in 0..254, e.g. \"1=highway IS NOT NULL\"");
       }
