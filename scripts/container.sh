@@ -92,8 +92,9 @@ check_runs() {  # the engine starts a container (cgroups, runtime, rlimits)
 
 build() {
   local start=$SECONDS
-  local flags=(--network host)
-  [ "${engine[0]}" = podman ] && flags+=(--pull=never --layers)
+  local flags=()
+  # podman: the base is local (--pull=never); RUN steps use the host's network (no bridge network to set up).
+  [ "${engine[0]}" = podman ] && flags+=(--pull=never --layers --network host)
   say "building $image with ${engine[*]}"
   "${engine[@]}" build "${flags[@]}" -f docker/Dockerfile -t "$image" .
   say "built $image in $((SECONDS - start)) s: $("${engine[@]}" image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1 / 1e6}')"
