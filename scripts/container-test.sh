@@ -58,7 +58,8 @@ if ! scripts/container.sh build > "$work/build.log" 2>&1; then
   echo "FAILED: image build" >&2
   exit 1
 fi
-grep -E '^container.sh:|^STEP|^--> Using cache|^runtime-deps:' "$work/build.log" | cut -c1-150 || true
+grep -E '^container.sh:|^runtime-deps:' "$work/build.log" || true
+echo "$(grep -c -- '--> Using cache' "$work/build.log" || true) build steps from cache"
 size_mb=$(engine image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f", $1 / 1e6}')
 echo "image $IMAGE: ${size_mb} MB, built in $(seconds_since "$start") s ($(engine --version))"
 [ "$size_mb" -lt 1000 ] || fail "image is ${size_mb} MB, not under 1 GB"
@@ -66,7 +67,7 @@ echo "image $IMAGE: ${size_mb} MB, built in $(seconds_since "$start") s ($(engin
 echo "-- $IMAGE --help"
 start=$(date +%s%N)
 engine run --rm --network none "$IMAGE" --help > "$work/help.txt"
-echo "docker run $IMAGE --help: $(seconds_since "$start") s"
+echo "run --rm $IMAGE --help: $(seconds_since "$start") s"
 grep -q 'Batch job over the regions' "$work/help.txt" || fail "--help printed no usage"
 [ "$(engine run --rm --network none --entrypoint id "$IMAGE" -u)" = 10001 ] || fail "the image does not run as uid 10001"
 
