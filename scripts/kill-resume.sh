@@ -20,23 +20,9 @@ trap 'rm -rf "$work"' EXIT
 config_for() {  # the sample config writing into $1, with paths into the source tree
   sed -e "s|^output_dir:.*|output_dir: $1|" -e "s|\.\./samples/|$PWD/samples/|g" configs/sample.yaml > "$1.yaml"
 }
-stac_without_run_time() {  # an Item less what differs between two runs: when it was made, the folder's name and URL
-  python3 -c 'import json, sys
-item = json.load(open(sys.argv[1]))
-props = item.get("properties", {})
-props.pop("created", None)
-if props.get("terraseg:datetime_source", "").startswith("the run"): props.pop("datetime", None)
-item.pop("collection", None)
-item["links"] = [l for l in item.get("links", []) if l.get("rel") not in ("collection", "parent", "root", "self")]
-print(json.dumps(item, sort_keys=True))' "$1"
-}
-digest() {  # what must not differ between two runs: rasters and JSON byte for byte (STAC Items less their
-            # run time), GeoPackages by features
-  (cd "$1" && find . -type f ! -name '*.gpkg' ! -name 'terraseg-log.jsonl' ! -name 'run-summary.json' \
-      ! -path './.terraseg/*' ! -name 'report.html' ! -path './report/*' ! -name '*.aux.xml' ! -name '*.stac.json' \
-      ! -name 'collection.json' -print0 | sort -z | xargs -0 sha256sum
-   find . -name '*.stac.json' | sort | while read -r item; do echo "$item $(stac_without_run_time "$item" | sha256sum)"; done
-   find . -name '*.gpkg' | sort | while read -r g; do echo "$g"; ogrinfo -ro -al -q "$g" | grep -v -i "time\|date" | sha256sum; done)
+digest() {  # what must not differ between two runs (scripts/output-digest.sh): rasters and JSON byte for
+            # byte, STAC Items less their run time, GeoPackages by features
+  scripts/output-digest.sh "$1"
 }
 
 config_for "$work/reference"
