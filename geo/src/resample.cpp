@@ -188,7 +188,7 @@ class ScratchDir {
     // A bare file name ("out.tif") lies in the working directory: name it so, since GDAL's recursive
     // mkdir cannot create a path whose parent is "".
     const fs::path beside = fs::path(near).has_parent_path() ? fs::path(near) : fs::path(".") / near;
-    path_ = beside.string() + ".native-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+    path_ = beside.string() + ".native-" + process_token() + "-" + std::to_string(counter++);
     if (VSIMkdirRecursive(path_.c_str(), 0755) != 0) {
       throw Error("cannot create the scratch directory '" + path_.string() + "' beside the output: check permissions");
     }

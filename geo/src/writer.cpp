@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <random>
 
 #include "gdal_util.hpp"
 #include "terraseg/core/error.hpp"
@@ -28,7 +29,7 @@ bool vsi_exists(const std::string& path) {
 std::string make_temp_name(const std::string& final_path) {
   static std::atomic<int> counter{0};
   const std::filesystem::path path(final_path);
-  const std::string name = path.stem().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
+  const std::string name = path.stem().string() + ".tmp-" + process_token() + "-" +
                            std::to_string(counter++) + path.extension().string();
   return (path.parent_path() / name).string();
 }
@@ -53,6 +54,16 @@ bool owned_by_live_process(const std::string& name, const std::string& prefix) {
 }
 
 }  // namespace
+
+const std::string& process_token() {
+  static const std::string token = [] {
+    std::random_device entropy;
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(entropy()));
+    return std::to_string(::getpid()) + "-" + hex;
+  }();
+  return token;
+}
 
 void remove_stale_temporaries(const std::string& final_path, bool only_of_dead_processes) {
   const std::filesystem::path output(final_path);

@@ -184,6 +184,12 @@ void read_tile(MapReader& tiling, TilingConfig& config) {
 
 void parse_sections(MapReader& root, RunConfig& config) {
   root.path("output_dir", config.output_dir, true);
+  if (is_gdal_virtual(config.output_dir)) {
+    root.fail("output_dir", "is '" + config.output_dir.string() +
+                                "': outputs go to a local or shared POSIX folder (terraseg renames and locks files "
+                                "there); write locally and copy to object storage afterwards (docker/README.md)",
+              root.raw("output_dir"));
+  }
   root.optional("threads", config.threads);
   if (config.threads < 0) root.fail("threads", "must be 0 (all cores) or more", root.raw("threads"));
   if (config.threads > max_thread_count()) {

@@ -91,9 +91,9 @@ void read_through_vrt(const RunConfig& config, Unit& unit, const std::string& ki
   std::filesystem::create_directories(path.parent_path());
   const std::string vrt = path.string();
   // Made under a name of this process's, then renamed: a run reading the view never sees it half written.
-  // What a killed run left goes first (a live run's is kept: two runs may prepare the views at once).
-  geo::remove_stale_temporaries(vrt, true);
-  const std::string temporary = vrt + ".tmp-" + std::to_string(getpid()) + ".vrt";
+  // The caller holds the view's lock, so whatever a temporary of it is, it was left by a dead run.
+  geo::remove_stale_temporaries(vrt);
+  const std::string temporary = vrt + ".tmp-" + geo::process_token() + ".vrt";
   try {
     make(unit.request.input, temporary);
   } catch (const Error& e) {
@@ -104,12 +104,25 @@ void read_through_vrt(const RunConfig& config, Unit& unit, const std::string& ki
   unit.request.input = vrt;
 }
 
-/// Every unit's input view, made before any unit runs so that a bad one writes nothing: an area of
-/// interest reads the input through a VRT window (checked for an empty intersection); a region grid
-/// then warps that onto the region's CRS, pixel size and pixel lattice, whatever the inputs' CRSs.
-void prepare_input_views(const RunConfig& config, std::vector<Unit>& units, std::string& failed_unit) {
+std::filesystem::path lock_path(const RunConfig& config, const std::string& name);
+
+bool in_shard(const Unit& unit, const RunOptions& options) {
+  return static_cast<int>(unit.index % static_cast<size_t>(options.shard_count)) == options.shard_index;
+}
+
+/// This shard's units' input views, made before any unit runs so that a bad one writes nothing: an
+/// area of interest reads the input through a VRT window (checked for an empty intersection); a region
+/// grid then warps that onto the region's CRS, pixel size and pixel lattice, whatever the inputs' CRSs.
+/// Each view is made under its own lock: shards (containers, machines) sharing the folder never write
+/// one view at once.
+void prepare_input_views(const RunConfig& config, const RunOptions& options, std::vector<Unit>& units,
+                         std::string& failed_unit) {
   for (Unit& unit : units) {
+    if (!in_shard(unit, options) || (!unit.region->aoi && !unit.region->grid)) continue;
     check_interrupted();
+    const FileLock lock(lock_path(config, "view-" + unit.id), [&unit](const std::string& holder) {
+      std::cerr << "terraseg: waiting for " << holder << ", which is making the input view of " << unit.id << '\n';
+    });
     failed_unit = unit.id;  // the unit whose view is being made, should it fail
     if (const auto& aoi = unit.region->aoi) {
       read_through_vrt(config, unit, "aoi", [&aoi](const std::string& input, const std::string& vrt) {
@@ -272,7 +285,7 @@ int run_units(const RunConfig& config, const RunOptions& options, const std::vec
   ProgressDisplay display(options.quiet);
   int computed = 0;
   for (const Unit& unit : units) {
-    if (static_cast<int>(unit.index % static_cast<size_t>(options.shard_count)) != options.shard_index) continue;
+    if (!in_shard(unit, options)) continue;
     check_interrupted();
     const FileLock lock(lock_path(config, unit.id), [&](const std::string& holder) {
       display.warn("unit " + unit.id + " is being computed by " + holder + " in this output folder; waiting for it");
@@ -379,7 +392,7 @@ int run_job(const RunConfig& config, const RunOptions& options) {
   std::string failed_unit;
   FingerprintCache fingerprints;
   try {
-    prepare_input_views(config, units, failed_unit);
+    prepare_input_views(config, options, units, failed_unit);
     computed = run_units(config, options, units, log, fingerprints, iso_time(started), failed_unit);
   } catch (const Interrupted& e) {
     log.event("interrupted", {{"message", e.what()}, {"unit", failed_unit}});

@@ -109,7 +109,7 @@ json write_run_summary(const RunConfig& config, const std::vector<json>& unit_re
 
 void write_json_atomically(const std::filesystem::path& path, const json& doc) {
   geo::remove_stale_temporaries(path.string());
-  const std::filesystem::path temporary = path.string() + ".tmp-" + std::to_string(getpid());
+  const std::filesystem::path temporary = path.string() + ".tmp-" + geo::process_token();
   {
     std::ofstream stream(temporary);
     stream << doc.dump(2) << '\n';

@@ -16,6 +16,7 @@
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/footprint.hpp"
 #include "terraseg/geo/qgis_style.hpp"
+#include "terraseg/geo/writer.hpp"
 
 namespace terraseg {
 
@@ -268,7 +269,7 @@ fs::path write_licence_notes(const fs::path& output_dir, const std::vector<json>
     text += "- transferred from: " + field("initial_weights") + " (" + field("initial_weights_licence") + ")\n";
   }
   const fs::path path = output_dir / "licences.md";
-  const fs::path temporary = path.string() + ".tmp-" + std::to_string(::getpid());
+  const fs::path temporary = path.string() + ".tmp-" + geo::process_token();
   {
     std::ofstream stream(temporary);
     stream << text;

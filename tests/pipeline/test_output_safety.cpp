@@ -581,3 +581,32 @@ TEST(OutputSafety, LabelsFromVectorsNeverReplaceAnImageAndRefuseBadFilters) {
   EXPECT_EQ(column[27], 255);  // its uncertain edge
   EXPECT_EQ(column[10], 0);    // background
 }
+
+TEST(OutputSafety, AnObjectStorageOutputFolderIsRefusedWithTheWayOut) {
+  TempDir dir;
+  make_rgb_raster(dir / "in.tif");
+  write_text(dir / "job.yaml", "output_dir: /vsis3/bucket/out\n" + kModels + "regions:\n  - name: city\n    inputs: [in.tif]\n");
+  expect_refused(dir, {"run", (dir / "job.yaml").string(), "-q"},
+                 "key 'output_dir' is '/vsis3/bucket/out': outputs go to a local or shared POSIX folder");
+  EXPECT_FALSE(fs::exists("/vsis3")) << "no local folder named like the bucket";
+}
+
+// Shards sharing one folder from different containers all have pid 1: temporaries are named with a
+// per-process random part too, so two writers never pick one name; input views are made by the shard
+// whose unit reads them, under the view's lock.
+TEST(Concurrency, ShardsInOneFolderMakeOnlyTheirOwnInputViews) {
+  TempDir dir;
+  for (const char* name : {"a", "b"}) make_rgb_raster(dir / (std::string(name) + ".tif"));
+  write_text(dir / "job.yaml", "output_dir: out\n" + kModels +
+                                   "regions:\n  - name: city\n    inputs: [a.tif, b.tif]\n"
+                                   "    aoi: {bbox: [500010, 5699960, 500050, 5699990], crs: 'EPSG:32631'}\n");
+  ASSERT_EQ(run_terraseg({"run", (dir / "job.yaml").string(), "--shard", "1/2", "-q"}).exit_code, 0);
+  std::vector<std::string> views;
+  for (const auto& entry : fs::directory_iterator(dir / "out" / ".terraseg" / "aoi")) {
+    views.push_back(entry.path().filename().string());
+  }
+  EXPECT_EQ(views, std::vector<std::string>{"city__roads__b.vrt"});  // unit 1 of 2: b's
+  ASSERT_EQ(run_terraseg({"run", (dir / "job.yaml").string(), "--shard", "0/2", "-q"}).exit_code, 0);
+  EXPECT_TRUE(fs::exists(dir / "out" / "run-summary.json")) << "the last shard merges";
+  EXPECT_EQ(leftovers(dir / "out"), std::vector<std::string>{});
+}

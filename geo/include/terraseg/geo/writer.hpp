@@ -44,6 +44,11 @@ class TempPath {
 /// no lock, must not remove what a concurrent predict is writing).
 void remove_stale_temporaries(const std::string& final_path, bool only_of_dead_processes = false);
 
+/// "<pid>-<8 random hex digits>", fixed for the life of the process: what names this process's
+/// temporaries. The pid alone is not unique where output folders are shared between containers (each
+/// of whose first process is pid 1) or machines; the random part is.
+const std::string& process_token();
+
 /// How rasters are stored. Defaults: tiled 256 x 256, DEFLATE, internal overviews, no COG.
 struct OutputOptions {
   bool cog = false;        ///< write a Cloud Optimized GeoTIFF (via GDAL's COG driver)
