@@ -15,6 +15,22 @@
 #include "terraseg/geo/writer.hpp"
 
 namespace terraseg::geo {
+namespace {
+
+/// What every terraseg style starts with, up to its renderer element, and ends with after it.
+constexpr const char* kQmlHead =
+    "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+    "<qgis version=\"3.22.0\" styleCategories=\"Symbology\">\n"
+    "  <pipe>\n";
+constexpr const char* kQmlTail =
+    "    <brightnesscontrast brightness=\"0\" contrast=\"0\" gamma=\"1\"/>\n"
+    "    <huesaturation saturation=\"0\" grayscaleMode=\"0\" colorizeOn=\"0\" invertColors=\"0\"/>\n"
+    "    <rasterresampler maxOversampling=\"2\"/>\n"
+    "  </pipe>\n"
+    "  <blendMode>0</blendMode>\n"
+    "</qgis>\n";
+
+}  // namespace
 
 std::string qgis_style_path(const std::string& raster_path) {
   const std::filesystem::path path(raster_path);
@@ -28,10 +44,8 @@ bool is_background_class(const std::vector<ClassInfo>& classes, const ClassInfo&
 }
 
 std::string qgis_paletted_style(const std::vector<ClassInfo>& classes) {
-  std::string qml =
-      "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-      "<qgis version=\"3.22.0\" styleCategories=\"Symbology\">\n"
-      "  <pipe>\n"
+  std::string qml = kQmlHead;
+  qml +=
       "    <rasterrenderer type=\"paletted\" band=\"1\" opacity=\"1\" alphaBand=\"-1\" nodataColor=\"\">\n"
       "      <rasterTransparency/>\n"
       "      <colorPalette>\n";
@@ -45,14 +59,8 @@ std::string qgis_paletted_style(const std::vector<ClassInfo>& classes) {
   }
   qml +=
       "      </colorPalette>\n"
-      "    </rasterrenderer>\n"
-      "    <brightnesscontrast brightness=\"0\" contrast=\"0\" gamma=\"1\"/>\n"
-      "    <huesaturation saturation=\"0\" grayscaleMode=\"0\" colorizeOn=\"0\" invertColors=\"0\"/>\n"
-      "    <rasterresampler maxOversampling=\"2\"/>\n"
-      "  </pipe>\n"
-      "  <blendMode>0</blendMode>\n"
-      "</qgis>\n";
-  return qml;
+      "    </rasterrenderer>\n";
+  return qml + kQmlTail;
 }
 
 namespace {
@@ -92,10 +100,8 @@ std::string qgis_pseudocolor_style(const ContinuousBand& band) {
     items += "            <item value=\"" + number(value) + "\" color=\"" + ramp[i] + "\" alpha=\"255\" label=\"" +
              number(value) + "\"/>\n";
   }
-  return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-         "<qgis version=\"3.22.0\" styleCategories=\"Symbology\">\n"
-         "  <pipe>\n"
-         "    <rasterrenderer type=\"singlebandpseudocolor\" band=\"" + std::to_string(band.band) +
+  return kQmlHead +
+         std::string("    <rasterrenderer type=\"singlebandpseudocolor\" band=\"") + std::to_string(band.band) +
          "\" opacity=\"0.7\" alphaBand=\"-1\" classificationMin=\"" + number(band.min) + "\" classificationMax=\"" +
          number(max) + "\" nodataColor=\"\">\n"
          "      <rasterTransparency/>\n"
@@ -107,13 +113,7 @@ std::string qgis_pseudocolor_style(const ContinuousBand& band) {
          number(band.min) + "\" maximumValue=\"" + number(max) + "\" labelPrecision=\"2\">\n" + items +
          "        </colorrampshader>\n"
          "      </rastershader>\n"
-         "    </rasterrenderer>\n"
-         "    <brightnesscontrast brightness=\"0\" contrast=\"0\" gamma=\"1\"/>\n"
-         "    <huesaturation saturation=\"0\" grayscaleMode=\"0\" colorizeOn=\"0\" invertColors=\"0\"/>\n"
-         "    <rasterresampler maxOversampling=\"2\"/>\n"
-         "  </pipe>\n"
-         "  <blendMode>0</blendMode>\n"
-         "</qgis>\n";
+         "    </rasterrenderer>\n" + kQmlTail;
 }
 
 void write_qgis_pseudocolor_style(const std::string& raster_path, const ContinuousBand& band) {
