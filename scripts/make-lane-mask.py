@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
+from contextlib import contextmanager
 
 SUMO_DEFAULT_LANE_WIDTH_M = 3.2
 DISC_SIDES = 12
@@ -101,15 +102,22 @@ def lane_lines(net_path):
     return lines, utm_epsg(location.get("projParameter", ""))
 
 
+@contextmanager
+def geojson_file(features):
+    """The features as a GeoJSON FeatureCollection in a temporary file, for GDAL's tools."""
+    with tempfile.TemporaryDirectory() as work:
+        vector = os.path.join(work, "lanes.geojson")
+        with open(vector, "w") as f:
+            json.dump({"type": "FeatureCollection", "features": features}, f)
+        yield vector
+
+
 def write_lines(net_path, gpkg_path):
     lines, epsg = lane_lines(net_path)
     features = [{"type": "Feature", "properties": {"lane": lane_id, "width": width},
                  "geometry": {"type": "LineString", "coordinates": points}}
                 for points, width, lane_id in lines if len(points) >= 2]
-    with tempfile.TemporaryDirectory() as work:
-        vector = os.path.join(work, "lanes.geojson")
-        with open(vector, "w") as f:
-            json.dump({"type": "FeatureCollection", "features": features}, f)
+    with geojson_file(features) as vector:
         part = gpkg_path + ".part.gpkg"
         try:
             subprocess.run(["ogr2ogr", "-q", "-f", "GPKG", "-a_srs", f"EPSG:{epsg}", "-nln", "lanes", part, vector],
@@ -169,10 +177,7 @@ def main():
     polygons, epsg = lane_polygons(net_path, (xmin, ymin, xmax, ymax))
     features = [{"type": "Feature", "properties": {"value": value},
                  "geometry": {"type": "Polygon", "coordinates": [ring]}} for ring, value in polygons]
-    with tempfile.TemporaryDirectory() as work:
-        vector = os.path.join(work, "lanes.geojson")
-        with open(vector, "w") as f:
-            json.dump({"type": "FeatureCollection", "features": features}, f)
+    with geojson_file(features) as vector:
         raster = out_path + ".part"
         try:
             subprocess.run(["gdal_rasterize", "-q", "-a", "value", "-init", "0", "-a_nodata", str(UNKNOWN),

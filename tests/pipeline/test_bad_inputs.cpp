@@ -14,6 +14,7 @@
 #include "terraseg/core/onnx.hpp"
 #include "test_support.hpp"
 
+using terraseg::test::snapshot;
 using terraseg::test::run_terraseg;
 using terraseg::test::read_file;
 using terraseg::test::TempDir;
@@ -89,15 +90,6 @@ TEST(BadInputs, DiskFullFailsCleanlyAndKeepsEarlierOutputs) {
 }
 
 namespace {
-
-/// Every regular file under `dir` with its bytes, to show a refused command changed nothing.
-std::map<std::string, std::string> snapshot(const std::filesystem::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file()) files[entry.path().string()] = read_file(entry.path());
-  }
-  return files;
-}
 
 /// A predict model for the path rows: a tiny U-Net with a card.
 std::filesystem::path make_model(const std::filesystem::path& path) {

@@ -18,6 +18,7 @@
 #include "terraseg/core/onnx.hpp"
 #include "test_support.hpp"
 
+using terraseg::test::snapshot;
 using terraseg::test::read_file;
 using terraseg::test::run_terraseg;
 using terraseg::test::TempDir;
@@ -25,14 +26,6 @@ using terraseg::test::TempDir;
 namespace {
 
 namespace fs = std::filesystem;
-
-std::map<std::string, std::string> snapshot(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file()) files[entry.path().string()] = read_file(entry.path());
-  }
-  return files;
-}
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

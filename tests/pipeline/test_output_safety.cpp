@@ -23,6 +23,7 @@
 #include "terraseg/core/onnx.hpp"
 #include "test_support.hpp"
 
+using terraseg::test::snapshot;
 using terraseg::test::make_rgb_raster;
 using terraseg::test::read_file;
 using terraseg::test::run_terraseg;
@@ -32,15 +33,6 @@ using terraseg::test::wait_exit;
 namespace fs = std::filesystem;
 
 namespace {
-
-/// Every regular file under `dir` with its bytes: a refused command must leave it exactly so.
-std::map<std::string, std::string> snapshot(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file()) files[entry.path().string()] = read_file(entry.path());
-  }
-  return files;
-}
 
 void write_text(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
 

@@ -1,5 +1,6 @@
 #pragma once
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -14,6 +15,9 @@ std::filesystem::path source_dir();
 
 /// The whole file as bytes ("" when it cannot be read).
 std::string read_file(const std::filesystem::path& path);
+
+/// Every regular file under `dir` (path -> bytes): a refused command must leave it exactly so.
+std::map<std::string, std::string> snapshot(const std::filesystem::path& dir);
 
 /// A fresh directory removed at scope exit.
 class TempDir {
