@@ -1,9 +1,9 @@
-#include <filesystem>
 #include <iostream>
 
 #include "command.hpp"
 #include "deepness_report.hpp"
 #include "models.hpp"
+#include "output_plan.hpp"
 #include "terraseg/core/deepness.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/onnx.hpp"
@@ -40,11 +40,11 @@ class ExportCommand final : public Command {
   }
 
   int run() override {
-    namespace fs = std::filesystem;
-    std::error_code error;
-    if (fs::exists(output_) && fs::equivalent(model_path_, output_, error)) {
-      throw Error(output_ + ": is the model itself; give another -o (terraseg never replaces an input)");
-    }
+    // The one output rule (output_plan.hpp): -o is never the model, however it is spelled or linked.
+    OutputPlan plan;
+    plan.read(model_path_, "the model");
+    plan.output(output_, "-o");
+    plan.check();
     std::string warning;
     LoadedModel model = load_model_file(model_path_, &warning);
     if (!warning.empty() && !common_->quiet) std::cerr << "terraseg: warning: " << warning << '\n';

@@ -602,3 +602,13 @@ TEST(Concurrency, ShardsInOneFolderMakeOnlyTheirOwnInputViews) {
   EXPECT_TRUE(fs::exists(dir / "out" / "run-summary.json")) << "the last shard merges";
   EXPECT_EQ(leftovers(dir / "out"), std::vector<std::string>{});
 }
+
+TEST(OutputSafety, ExportNeverWritesOverItsModel) {
+  TempDir dir;
+  const auto model = make_model(dir / "m.onnx");
+  fs::create_hard_link(model, dir / "link.onnx");
+  for (const fs::path& target : {model, dir / "." / "m.onnx", dir / "link.onnx"}) {
+    expect_refused(dir, {"export", model.string(), "--for", "deepness", "-o", target.string(), "-q"},
+                   "-o would write '" + target.string() + "', which is the model");
+  }
+}
