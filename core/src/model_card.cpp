@@ -193,6 +193,39 @@ std::vector<ClassInfo> complete_class_table(const std::vector<ClassInfo>& classe
   return table;
 }
 
+namespace {
+
+/// "training_domain": every descriptor as long as the feature list, scales and spread finite and above 0.
+DomainProfile read_domain(const json& doc) {
+  DomainProfile d;
+  d.features = doc.at("features").get<std::vector<std::string>>();
+  d.scale = doc.at("scale").get<std::vector<float>>();
+  d.reference = doc.at("reference").get<std::vector<std::vector<float>>>();
+  d.spread = doc.at("spread").get<double>();
+  d.images = doc.value("images", 0);
+  d.source = doc.value("source", "");
+  if (doc.contains("validation_max") && !doc["validation_max"].is_null()) d.validation_max = doc["validation_max"].get<double>();
+  const std::string rule = "training_domain holds one finite descriptor per reference image, as long as its feature list, "
+                           "and finite positive scales and spread (re-export the model with terraseg train or adapt)";
+  if (d.features.empty() || d.scale.size() != d.features.size() || d.reference.empty()) {
+    bad_key("training_domain", std::to_string(d.features.size()) + " features, " + std::to_string(d.scale.size()) +
+                                   " scales and " + std::to_string(d.reference.size()) + " reference images", rule);
+  }
+  for (const float s : d.scale) {
+    if (!std::isfinite(s) || !(s > 0.0F)) bad_key("training_domain.scale", number_text(s), rule);
+  }
+  if (!std::isfinite(d.spread) || !(d.spread > 0.0)) bad_key("training_domain.spread", number_text(d.spread), rule);
+  for (const std::vector<float>& r : d.reference) {
+    if (r.size() != d.features.size()) bad_key("training_domain.reference", std::to_string(r.size()) + " values", rule);
+    for (const float v : r) {
+      if (!std::isfinite(v)) bad_key("training_domain.reference", number_text(v), rule);
+    }
+  }
+  return d;
+}
+
+}  // namespace
+
 std::string ModelCard::to_json() const {
   json doc;
   doc["name"] = name;
@@ -220,6 +253,12 @@ std::string ModelCard::to_json() const {
   if (!inference_scales.empty()) doc["inference_scales"] = inference_scales;
   if (inference_flip) doc["inference_flip"] = true;
   doc["notes"] = notes;
+  if (training_domain) {
+    const DomainProfile& d = *training_domain;
+    doc["training_domain"] = {{"features", d.features}, {"scale", d.scale}, {"reference", d.reference},
+                              {"spread", d.spread}, {"images", d.images}, {"source", d.source}};
+    if (d.validation_max) doc["training_domain"]["validation_max"] = *d.validation_max;
+  }
   return doc.dump(2);
 }
 
@@ -245,6 +284,7 @@ ModelCard ModelCard::from_json(const std::string& text, const std::string& sourc
     if (doc.contains("threshold") && !doc["threshold"].is_null()) card.threshold = doc["threshold"].get<double>();
     read_tiling(doc, card);
     card.notes = doc.value("notes", "");
+    if (doc.contains("training_domain") && !doc["training_domain"].is_null()) card.training_domain = read_domain(doc["training_domain"]);
     check_card_ranges(card);
   } catch (const json::exception& e) {
     throw Error(source + ": model card is not valid JSON of the expected shape (" + e.what() +

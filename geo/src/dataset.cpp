@@ -264,18 +264,36 @@ void class_statistics(const std::vector<TrainingPair>& pairs, const std::vector<
 Sample centre_crop(const Sample& sample, int multiple) {
   const int h = sample.height / multiple * multiple, w = sample.width / multiple * multiple;
   if (h == sample.height && w == sample.width) return sample;
+  return crop(sample, (sample.height - h) / 2, (sample.width - w) / 2, h, w);
+}
+
+Sample crop(const Sample& sample, int y, int x, int h, int w) {
+  y = std::clamp(y, 0, sample.height);
+  x = std::clamp(x, 0, sample.width);
+  h = std::clamp(h, 0, sample.height - y);
+  w = std::clamp(w, 0, sample.width - x);
   Sample out;
   out.height = h;
   out.width = w;
-  const int y0 = (sample.height - h) / 2, x0 = (sample.width - w) / 2;
-  for (int y = 0; y < h; ++y) {
-    const size_t row = static_cast<size_t>(y + y0) * static_cast<size_t>(sample.width) + static_cast<size_t>(x0);
-    out.rgb.insert(out.rgb.end(), sample.rgb.begin() + static_cast<std::ptrdiff_t>(row * 3),
-                   sample.rgb.begin() + static_cast<std::ptrdiff_t>((row + static_cast<size_t>(w)) * 3));
-    out.labels.insert(out.labels.end(), sample.labels.begin() + static_cast<std::ptrdiff_t>(row),
-                      sample.labels.begin() + static_cast<std::ptrdiff_t>(row + static_cast<size_t>(w)));
+  out.rgb.reserve(static_cast<size_t>(h) * static_cast<size_t>(w) * 3);
+  out.labels.reserve(static_cast<size_t>(h) * static_cast<size_t>(w));
+  for (int row = y; row < y + h; ++row) {
+    const size_t first = static_cast<size_t>(row) * static_cast<size_t>(sample.width) + static_cast<size_t>(x);
+    out.rgb.insert(out.rgb.end(), sample.rgb.begin() + static_cast<std::ptrdiff_t>(first * 3),
+                   sample.rgb.begin() + static_cast<std::ptrdiff_t>((first + static_cast<size_t>(w)) * 3));
+    out.labels.insert(out.labels.end(), sample.labels.begin() + static_cast<std::ptrdiff_t>(first),
+                      sample.labels.begin() + static_cast<std::ptrdiff_t>(first + static_cast<size_t>(w)));
   }
   return out;
+}
+
+Sample rows_of(const Sample& sample, double from, double to) {
+  if (!(from >= 0.0 && from < to && to <= 1.0)) {
+    throw Error("rows_of: the strip " + std::to_string(from) + ".." + std::to_string(to) + " is not within 0..1");
+  }
+  const int first = static_cast<int>(std::lround(from * sample.height));
+  const int last = static_cast<int>(std::lround(to * sample.height));
+  return crop(sample, first, 0, std::max(1, last - first), sample.width);
 }
 
 void normalise_into(const Sample& sample, const Normalisation& norm, Tensor& images, Labels& labels, int64_t index) {

@@ -115,6 +115,7 @@ Batch BatchLoader::make_batch(int64_t epoch, int64_t index) const {
       raw = load_window({pair.image, pair.mask}, source.mask, h, w, mix(seed + 1));
     } else {
       raw = load_sample({pair.image, pair.mask}, source.mask);
+      if (source.rows[0] > 0.0 || source.rows[1] < 1.0) raw = rows_of(raw, source.rows[0], source.rows[1]);
     }
     const Sample sample = augment(raw, augmentation, config_.crop_h, config_.crop_w, seed);
     if (b == 0) {

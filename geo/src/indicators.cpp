@@ -30,20 +30,22 @@ struct Strip {
 struct Sums {
   int width = 0;
   int rows = 0;
-  std::vector<int64_t> road_valid, road, landcover_valid, vegetation, ndvi_valid, ndvi_green, junctions;
+  std::vector<int64_t> road_valid, road, landcover_valid, vegetation, ndvi_valid, ndvi_green, rgb_valid, rgb_green, junctions;
   std::vector<double> road_length_m;
 
   void reset(int grid_width, int cell_rows) {
     width = grid_width;
     rows = cell_rows;
     const size_t n = static_cast<size_t>(grid_width) * static_cast<size_t>(cell_rows);
-    for (auto* v : {&road_valid, &road, &landcover_valid, &vegetation, &ndvi_valid, &ndvi_green, &junctions}) v->assign(n, 0);
+    for (auto* v : {&road_valid, &road, &landcover_valid, &vegetation, &ndvi_valid, &ndvi_green, &rgb_valid, &rgb_green, &junctions}) {
+      v->assign(n, 0);
+    }
     road_length_m.assign(n, 0.0);
   }
 };
 
 struct Totals {
-  int64_t road_valid = 0, road = 0, landcover_valid = 0, vegetation = 0, ndvi_valid = 0, ndvi_green = 0;
+  int64_t road_valid = 0, road = 0, landcover_valid = 0, vegetation = 0, ndvi_valid = 0, ndvi_green = 0, rgb_valid = 0, rgb_green = 0;
   double road_length_m = 0.0;
   int junctions = 0;
   int ends = 0;
@@ -257,6 +259,56 @@ void add_ndvi(SpectralSource& spectral, const Strip& strip, const CellGrid& grid
   }
 }
 
+/// The red, green and blue bands of an image, for the RGB vegetation index.
+struct RgbSource {
+  std::string path;
+  GDALDatasetUniquePtr dataset;
+  std::array<int, 3> bands{0, 0, 0};
+  std::array<std::optional<double>, 3> nodata{};
+};
+
+RgbSource open_rgb(const AerialInputs& inputs) {
+  RgbSource source;
+  source.path = inputs.rgb;
+  source.dataset = open_raster(inputs.rgb);
+  const RasterInfo info = describe_raster(*source.dataset, inputs.rgb);
+  const std::array<const char*, 3> names{"red", "green", "blue"};
+  for (size_t i = 0; i < 3; ++i) {
+    source.bands[i] = inputs.rgb_bands[i] > 0 ? inputs.rgb_bands[i] : find_spectral_band(info, names[i]);
+    if (source.bands[i] <= 0 || source.bands[i] > info.band_count()) {
+      throw Error(inputs.rgb + ": no " + names[i] + " band for the RGB vegetation index (the raster has " +
+                  std::to_string(info.band_count()) + " band(s) and none is tagged " + names[i] + ")");
+    }
+    source.nodata[i] = band_nodata(*source.dataset, source.bands[i]);
+  }
+  return source;
+}
+
+/// Green vegetation by colour: ExG - ExR > 0 on chromatic coordinates (r = R / (R + G + B), ...), with
+/// ExG = 2g - r - b and ExR = 1.4r - g (Meyer and Neto 2008, "Verification of color vegetation indices
+/// for automated crop imaging applications"): no threshold to choose, and no model.
+void add_rgb_index(RgbSource& rgb, const Strip& strip, const CellGrid& grid, Sums& sums) {
+  const int width = rgb.dataset->GetRasterXSize();
+  const int rows = strip.row_end - strip.row_begin;
+  std::array<std::vector<float>, 3> bands;
+  for (size_t i = 0; i < 3; ++i) bands[i] = read_float_rows(*rgb.dataset, rgb.bands[i], strip.row_begin, rows, rgb.path);
+  for (int r = 0; r < rows; ++r) {
+    for (int col = 0; col < width; ++col) {
+      const size_t at = static_cast<size_t>(r) * static_cast<size_t>(width) + static_cast<size_t>(col);
+      bool valid = true;
+      for (size_t i = 0; i < 3; ++i) valid = valid && !(rgb.nodata[i] && bands[i][at] == *rgb.nodata[i]);
+      const double sum = static_cast<double>(bands[0][at]) + bands[1][at] + bands[2][at];
+      if (!valid || !std::isfinite(sum) || !(sum > 0.0)) continue;  // black or nodata: no colour to judge
+      const double red = bands[0][at] / sum, green = bands[1][at] / sum, blue = bands[2][at] / sum;
+      const double excess_green = 2.0 * green - red - blue;
+      const double excess_red = 1.4 * red - green;
+      const size_t cell = cell_index(grid, strip, sums, col, strip.row_begin + r);
+      sums.rgb_valid[cell] += 1;
+      sums.rgb_green[cell] += excess_green - excess_red > 0.0 ? 1 : 0;
+    }
+  }
+}
+
 /// Rows of halo that let a strip prune, merge and smooth its core as the whole mask would: a spur or a
 /// chain of merged junctions reaching into the core lies within these rows of it.
 int halo_for_graph(const RoadGraphOptions& graph, const PixelSizeM& pixel) {
@@ -289,12 +341,14 @@ struct Sources {
   std::optional<ClassSource> roads;
   std::optional<ClassSource> landcover;
   std::optional<SpectralSource> spectral;
+  std::optional<RgbSource> rgb;
 };
 
 std::vector<std::string> band_names(const Sources& sources) {
   std::vector<std::string> names;
   if (sources.landcover) names.emplace_back(kBandGreeneryLandcover);
   if (sources.spectral) names.emplace_back(kBandGreeneryNdvi);
+  if (sources.rgb) names.emplace_back(kBandGreeneryRgbIndex);
   if (sources.roads) {
     names.insert(names.end(), {kBandRoadAreaRatio, kBandRoadLengthDensity, kBandIntersectionDensity});
   }
@@ -322,6 +376,9 @@ std::vector<float> strip_values(const Sources& sources, const Sums& sums, const 
   for (size_t c = 0; sources.spectral && c < cells; ++c) {
     values.push_back(ratio(sums.ndvi_green[c], sums.ndvi_valid[c], sums.ndvi_valid[c], area));
   }
+  for (size_t c = 0; sources.rgb && c < cells; ++c) {
+    values.push_back(ratio(sums.rgb_green[c], sums.rgb_valid[c], sums.rgb_valid[c], area));
+  }
   if (sources.roads) {
     for (size_t c = 0; c < cells; ++c) values.push_back(ratio(sums.road[c], sums.road_valid[c], sums.road_valid[c], area));
     for (size_t c = 0; c < cells; ++c) {
@@ -346,6 +403,8 @@ void add_to_totals(const Sums& sums, Totals& totals) {
   totals.vegetation += total(sums.vegetation);
   totals.ndvi_valid += total(sums.ndvi_valid);
   totals.ndvi_green += total(sums.ndvi_green);
+  totals.rgb_valid += total(sums.rgb_valid);
+  totals.rgb_green += total(sums.rgb_green);
 }
 
 std::optional<double> fraction(int64_t part, int64_t whole) {
@@ -356,6 +415,7 @@ AerialSummary summarise(const Sources& sources, const Totals& totals, const Pixe
   AerialSummary summary;
   if (sources.landcover) summary.greenery_landcover = fraction(totals.vegetation, totals.landcover_valid);
   if (sources.spectral) summary.greenery_ndvi = fraction(totals.ndvi_green, totals.ndvi_valid);
+  if (sources.rgb) summary.greenery_rgb_index = fraction(totals.rgb_green, totals.rgb_valid);
   if (!sources.roads) return summary;
   summary.road_area_ratio = fraction(totals.road, totals.road_valid);
   summary.road_length_km = totals.road_length_m / 1000.0;
@@ -376,9 +436,11 @@ Sources open_sources(const AerialInputs& inputs, const RasterInfo& reference) {
     sources.landcover = open_class_source(inputs.landcover_mask, inputs.vegetation_classes, "vegetation");
   }
   if (!inputs.spectral.empty()) sources.spectral = open_spectral(inputs);
+  if (!inputs.rgb.empty()) sources.rgb = open_rgb(inputs);
   for (GDALDataset* dataset : {sources.roads ? sources.roads->dataset.get() : nullptr,
                                sources.landcover ? sources.landcover->dataset.get() : nullptr,
-                               sources.spectral ? sources.spectral->dataset.get() : nullptr}) {
+                               sources.spectral ? sources.spectral->dataset.get() : nullptr,
+                               sources.rgb ? sources.rgb->dataset.get() : nullptr}) {
     if (dataset != nullptr && (dataset->GetRasterXSize() != reference.width || dataset->GetRasterYSize() != reference.height)) {
       throw Error(std::string(dataset->GetDescription()) + ": is " + std::to_string(dataset->GetRasterXSize()) + "x" +
                   std::to_string(dataset->GetRasterYSize()) + " pixels but '" + reference.path + "' is " +
@@ -394,7 +456,9 @@ Sources open_sources(const AerialInputs& inputs, const RasterInfo& reference) {
 AerialSummary compute_aerial_indicators(const AerialInputs& inputs, const std::string& grid_path,
                                         const std::string& centrelines_path, const AerialOptions& options) {
   const std::string& reference_path = !inputs.roads_mask.empty() ? inputs.roads_mask
-                                      : !inputs.landcover_mask.empty() ? inputs.landcover_mask : inputs.spectral;
+                                      : !inputs.landcover_mask.empty() ? inputs.landcover_mask
+                                      : !inputs.spectral.empty()       ? inputs.spectral
+                                                                       : inputs.rgb;
   if (reference_path.empty()) throw Error(grid_path + ": no roads mask, land-cover mask or spectral image to compute indicators from");
   const RasterInfo reference = read_raster_info(reference_path);
   const CellGrid grid = cell_grid_for_raster(reference, options.cell_size_m);
@@ -416,6 +480,7 @@ AerialSummary compute_aerial_indicators(const AerialInputs& inputs, const std::s
     if (sources.roads) add_roads(*sources.roads, strip, grid, pixel, strip_options, sums, totals, lines.get());
     if (sources.landcover) add_landcover(*sources.landcover, strip, grid, sums);
     if (sources.spectral) add_ndvi(*sources.spectral, strip, grid, options.ndvi_threshold, sums);
+    if (sources.rgb) add_rgb_index(*sources.rgb, strip, grid, sums);
     add_to_totals(sums, totals);
     writer->append_rows(sums.rows, strip_values(sources, sums, pixel, grid).data());
   }

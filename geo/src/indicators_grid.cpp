@@ -126,6 +126,12 @@ int find_spectral_band(const RasterInfo& raster, const std::string& name) {
     if (want == "red" && (band.colour == GCI_RedBand || description == "red" || description.rfind("red ", 0) == 0)) {
       return band.index;
     }
+    if (want == "green" && (band.colour == GCI_GreenBand || description == "green" || description.rfind("green ", 0) == 0)) {
+      return band.index;
+    }
+    if (want == "blue" && (band.colour == GCI_BlueBand || description == "blue" || description.rfind("blue ", 0) == 0)) {
+      return band.index;
+    }
     if (want == "nir" && (description.find("nir") != std::string::npos ||
                           description.find("near infrared") != std::string::npos ||
                           description.find("near-infrared") != std::string::npos)) {

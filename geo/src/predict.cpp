@@ -266,6 +266,7 @@ PredictStats predict_on_grid(GDALDataset& input, const std::string& input_path, 
       run_model(infer, current.input, tile_scores, r, c, input_path);
       check_scores(tile_scores, num_classes, rows.window(), cols.window(), r, c, input_path);
       check_finite_scores(tile_scores, current.valid, r, c, input_path, options.model_name);
+      if (options.observe) options.observe(current.input, tile_scores, current.valid);
       blender.add(r, c, tile_scores, current.valid);
       ++stats.tiles_inferred;
     }

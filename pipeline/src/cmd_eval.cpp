@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -126,6 +127,7 @@ class EvalCommand final : public Command {
       apply_pass_options(scales_, flip_, request);
       const PredictReport report = predict_file(engine, card, request, {});
       passes_ = report.passes;
+      if (report.domain) domain_shifts_[std::filesystem::path(pairs[i].first).filename().string()] = report.domain->shift;
       if (!common_->quiet) {
         for (const std::string& message : std::set<std::string>(report.warnings.begin(), report.warnings.end())) {
           if (reported_.insert(message).second) std::cerr << "terraseg: warning: " << message << '\n';
@@ -167,6 +169,7 @@ class EvalCommand final : public Command {
     report["convolution"] = convolution_;
     report["passes"] = passes_;
     if (roles) report["walkability"] = walkability_report(*roles, reference_indicators, predicted_indicators);
+    report["domain_shift"] = domain_report();
     if (card.threshold && binary) {
       report["threshold"] = *card.threshold;
       report["threshold_flatness"] = flatness(sweep, *card.threshold);
@@ -291,7 +294,14 @@ class EvalCommand final : public Command {
               << '\n'
               << "global accuracy:        " << fmt(r["global_accuracy"]) << '\n'
               << "mean IoU:               " << fmt(r["mean_iou"]) << '\n'
-              << "class-average accuracy: " << fmt(r["class_average_accuracy"]) << "\n\n"
+              << "class-average accuracy: " << fmt(r["class_average_accuracy"]) << '\n';
+    if (r["domain_shift"].is_object()) {
+      const auto& d = r["domain_shift"];
+      std::cout << "domain shift:           median " << fmt(d["median"]) << ", max " << fmt(d["max"]) << "; "
+                << d["above_warning"].get<int>() << " of " << d["images"].get<int>() << " images above the warning at "
+                << d["warning"].get<double>() << '\n';
+    }
+    std::cout << '\n'
               << std::left << std::setw(20) << "class" << "   IoU    precision recall  F1\n";
     for (const auto& c : r["classes"]) {
       std::cout << std::left << std::setw(20) << c["name"].get<std::string>() << fmt(c["iou"]) << "  " << fmt(c["precision"])
@@ -327,6 +337,18 @@ class EvalCommand final : public Command {
   int threshold_ = -1;
   int multiple_ = 0;
   std::set<std::string> reported_;  ///< warnings already printed (one per distinct message)
+  std::map<std::string, double> domain_shifts_;  ///< image file name -> domain_shift (cards with training_domain)
+
+  /// The images' domain_shift: how many are above the warning, the largest and the median, each image's.
+  nlohmann::json domain_report() const {
+    if (domain_shifts_.empty()) return nullptr;
+    std::vector<double> values;
+    for (const auto& [name, value] : domain_shifts_) values.push_back(value);
+    std::sort(values.begin(), values.end());
+    const auto above = std::count_if(values.begin(), values.end(), [](double v) { return v > kDomainShiftWarning; });
+    return {{"images", values.size()}, {"above_warning", above}, {"warning", kDomainShiftWarning},
+            {"max", values.back()}, {"median", values[values.size() / 2]}, {"per_image", domain_shifts_}};
+  }
   double pixel_size_m_ = 0.0;
   std::string precision_ = "f32";
   std::string convolution_ = "auto";

@@ -16,6 +16,9 @@ class TrainCommand final : public Command {
     common_ = &common;
     sub.add_option("config", config_path_, "Training config (YAML); relative paths are relative to it")->required();
     sub.add_flag("--resume", resume_, "Continue from the last checkpoint in output.checkpoint_dir");
+    sub.add_flag("--domain-only", domain_only_,
+                 "Train nothing: measure the training imagery of output.model as it stands and write it into its card "
+                 "(training_domain: what predict compares inputs with to warn when they are unlike it)");
   }
 
   int run() override {
@@ -24,7 +27,12 @@ class TrainCommand final : public Command {
     options.resume = resume_;
     options.quiet = common_->quiet;
     options.threads = common_->threads;
+    options.domain_only = domain_only_;
     const TrainResult result = train_job(config, options);
+    if (domain_only_) {
+      std::cout << "training_domain -> " << config.output.model.string() << '\n';
+      return 0;
+    }
     if (config.output.select == "last") {
       std::cout << "last epoch";
       if (result.best >= 0.0) std::cout << ' ' << config.output.metric << ' ' << result.best;
@@ -39,6 +47,7 @@ class TrainCommand final : public Command {
   CommonOptions* common_ = nullptr;
   std::string config_path_;
   bool resume_ = false;
+  bool domain_only_ = false;
 };
 
 }  // namespace

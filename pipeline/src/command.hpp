@@ -52,5 +52,6 @@ std::unique_ptr<Command> make_bench_command();
 std::unique_ptr<Command> make_train_command();
 std::unique_ptr<Command> make_eval_command();
 std::unique_ptr<Command> make_labels_command();
+std::unique_ptr<Command> make_adapt_command();
 
 }  // namespace terraseg::cli

@@ -15,6 +15,8 @@ std::vector<CommandEntry> all_commands() {
       {"eval", "Evaluate a model on images paired with masks", &make_eval_command},
       {"labels", "Training labels from vectors (OpenStreetMap, GeoPackage ...) burned onto georeferenced images",
        &make_labels_command},
+      {"adapt", "Fine-tune a model on a few labelled tiles of your region (masks or OpenStreetMap), within a time budget",
+       &make_adapt_command},
   };
 }
 

@@ -3,6 +3,7 @@
 #include "terraseg/geo/qgis_style.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/raster_io.hpp"
@@ -59,6 +60,13 @@ geo::AerialInputs aerial_inputs(const RunConfig& config, const RegionConfig& reg
   } else {
     notes.push_back("input has no bands tagged red and NIR: no NDVI greenery");
   }
+  // Greenery by colour alone, beside the model's: it does not depend on where the model was trained.
+  inputs.rgb_bands = {inputs.red_band, geo::find_spectral_band(info, "green"), geo::find_spectral_band(info, "blue")};
+  if (inputs.rgb_bands[0] > 0 && inputs.rgb_bands[1] > 0 && inputs.rgb_bands[2] > 0) {
+    inputs.rgb = source;
+  } else {
+    notes.push_back("input has no bands tagged red, green and blue: no RGB vegetation index");
+  }
   return inputs;
 }
 
@@ -68,7 +76,8 @@ json summary_json(const geo::AerialSummary& s, const IndicatorPaths& paths, bool
               {"bands", s.bands},
               {"strips", s.strips},
               {"greenery_landcover", optional_number(s.greenery_landcover)},
-              {"greenery_ndvi", optional_number(s.greenery_ndvi)}};
+              {"greenery_ndvi", optional_number(s.greenery_ndvi)},
+              {"greenery_rgb_index", optional_number(s.greenery_rgb_index)}};
   if (roads) {
     doc["centrelines"] = paths.centrelines.string();
     doc["road_area_ratio"] = optional_number(s.road_area_ratio);
@@ -90,6 +99,9 @@ geo::RoadGraphOptions road_graph_options(const IndicatorStepOptions& options, co
   return graph;
 }
 
+/// Greenery figures further apart than this (as a share) are worth a warning.
+constexpr double kGreeneryDisagreement = 0.15;
+
 }  // namespace
 
 json region_input_indicators(const RunConfig& config, const RegionConfig& region, const std::filesystem::path& input,
@@ -102,8 +114,8 @@ json region_input_indicators(const RunConfig& config, const RegionConfig& region
   }
   json notes = json::array();
   const geo::AerialInputs inputs = aerial_inputs(config, region, input, options, notes, warn);
-  if (inputs.roads_mask.empty() && inputs.landcover_mask.empty() && inputs.spectral.empty()) {
-    doc["skipped"] = "no roads or landcover task and no red/NIR bands";
+  if (inputs.roads_mask.empty() && inputs.landcover_mask.empty() && inputs.spectral.empty() && inputs.rgb.empty()) {
+    doc["skipped"] = "no roads or landcover task and no red/NIR or red/green/blue bands";
     return doc;
   }
   const IndicatorPaths paths = indicator_paths(config, region, input);
@@ -120,6 +132,19 @@ json region_input_indicators(const RunConfig& config, const RegionConfig& region
       geo::compute_aerial_indicators(inputs, paths.grid.string(), paths.centrelines.string(), aerial);
   doc.update(summary_json(summary, paths, !inputs.roads_mask.empty()));
   doc["cell_size_m"] = config.indicators.cell_size_m;
+  // The model's greenery against the vegetation index (or NDVI): far apart, one of them is wrong, and
+  // the land-cover model, trained on one region, is the likelier (docs/indicators.md).
+  const std::optional<double> independent = summary.greenery_ndvi ? summary.greenery_ndvi : summary.greenery_rgb_index;
+  if (summary.greenery_landcover && independent && std::abs(*summary.greenery_landcover - *independent) > kGreeneryDisagreement) {
+    const std::string message =
+        region.name + ": the land-cover model's greenery (" + std::to_string(static_cast<int>(std::lround(*summary.greenery_landcover * 100))) +
+        " %) and the " + (summary.greenery_ndvi ? "NDVI's" : "RGB vegetation index's") + " (" +
+        std::to_string(static_cast<int>(std::lround(*independent * 100))) + " %) differ by more than " +
+        std::to_string(static_cast<int>(std::lround(kGreeneryDisagreement * 100))) +
+        " points: the model may be out of its depth here (check the quicklook; terraseg adapt)";
+    warn(message);
+    doc["greenery_warning"] = message;
+  }
   if (!inputs.roads_mask.empty()) {
     doc["road_graph"] = {{"road_width_m", options.road_width_m},
                          {"min_spur_m", aerial.graph.min_spur_m},

@@ -1,4 +1,6 @@
 #include "predict_step.hpp"
+#include <cstdio>
+#include <cstdlib>
 
 #include <unistd.h>
 
@@ -206,6 +208,16 @@ TilingPlan resolve_tiling(const ModelCard& card, const InputGeometry& geometry, 
   return plan;
 }
 
+namespace {
+
+std::string domain_warning(const DomainShift& shift, const std::string& model) {
+  return "unlike the imagery " + model + " was trained on: " + shift.describe() +
+         "; its masks here may be poor. Adapt it to this region from a few labelled tiles or OpenStreetMap "
+         "(terraseg adapt --help; README, \"Your own region\")";
+}
+
+}  // namespace
+
 PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictRequest& request,
                            const ProgressFn& progress) {
   const auto start = std::chrono::steady_clock::now();
@@ -275,6 +287,12 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
     float* class0 = scores.data();
     for (int64_t i = 0; i < plane; ++i) class0[i] += class0_shift;
   };
+  DomainMeter meter(class0_shift);
+  if (card.training_domain) {
+    options.observe = [&meter](const Tensor& input, const Tensor& scores, const std::vector<uint8_t>& valid) {
+      meter.add(input, scores, valid.data());
+    };
+  }
   const geo::PredictStats stats = geo::predict_raster(request.input, geo::PredictOutputs{request.mask_path, request.logits_path}, spec, infer, classes,
                       class_table, options, progress);
   geo::write_qgis_style(request.mask_path, class_table);
@@ -294,6 +312,17 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   }
   report.class_pixels = class_histogram(stats.class_pixels, classes);
   report.classes = class_table;
+  if (card.training_domain && meter.pixels() > 0) {
+    report.domain = domain_shift(*card.training_domain, meter.descriptor());
+    if (const char* dump = std::getenv("TERRASEG_DOMAIN_DUMP")) {  // TEMPORARY experiment
+      FILE* f = std::fopen(dump, "a");
+      std::fprintf(f, "%s", request.input.c_str());
+      for (float v : meter.descriptor()) std::fprintf(f, " %g", v);
+      std::fprintf(f, "\n");
+      std::fclose(f);
+    }
+    if (report.domain->warn()) report.warnings.push_back(domain_warning(*report.domain, options.model_name));
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "terraseg/core/domain.hpp"
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/input_geometry.hpp"
 #include "terraseg/core/model_card.hpp"
@@ -61,6 +62,9 @@ struct PredictReport {
   std::string precision;                    ///< what the engine ran in: "f32" or "bf16"
   std::string plan;                         ///< its layout/convolution choice and how it was made
   int emulated_bf16_convolutions = 0;       ///< bf16: convolutions run as f32 (no native bf16 kernel)
+  /// How unlike the model's training imagery this input is (domain.hpp); empty when the card has no
+  /// training_domain. Above kDomainShiftWarning a warning saying so is among `warnings`.
+  std::optional<DomainShift> domain;
   std::vector<std::string> warnings;
 };
 

@@ -99,6 +99,16 @@ std::string unit_section(const json& unit, const std::filesystem::path& output_d
        << joined({"model: <code>" + escape(model.value("source", "")) + "</code>", escape(model.value("notes", "")),
                   rounded(unit.value("seconds", 0.0)) + " s"})
        << "</p>\n";
+  const json& domain = unit.contains("domain_shift") ? unit["domain_shift"] : json(nullptr);
+  if (domain.is_object()) {
+    // Above the warning the masks are not to be trusted: said where the reader looks at them.
+    const bool warn = domain.value("warning", false);
+    html << "<p class=" << (warn ? "warn" : "note") << ">domain shift " << rounded(domain.value("value", 0.0))
+         << (warn ? ": this image is unlike the imagery the model was trained on (above " + rounded(domain.value("above", 0.0)) +
+                        "); its masks here may be poor. Adapt the model to this region with <code>terraseg adapt</code>."
+                  : std::string(": like the model's training imagery (the warning starts above ") + rounded(domain.value("above", 0.0)) + ")")
+         << "</p>\n";
+  }
   for (const json& warning : unit.value("warnings", json::array())) {
     html << "<p class=note>" << escape(warning.get<std::string>()) << "</p>\n";
   }

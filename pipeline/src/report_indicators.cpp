@@ -30,6 +30,8 @@ struct Indicator {
 const Indicator kIndicators[] = {
     {"greenery_landcover", "Greenery (land cover)", Kind::share, "vegetation pixels / valid land-cover pixels"},
     {"greenery_ndvi", "Greenery (NDVI)", Kind::share, "pixels with NDVI above the threshold / pixels with an NDVI"},
+    {"greenery_rgb_index", "Greenery (RGB vegetation index)", Kind::share,
+     "pixels whose colour is green vegetation (ExG - ExR > 0, Meyer and Neto 2008) / pixels with a colour; no model involved"},
     {"road_area_ratio", "Road area", Kind::share, "road pixels / valid road-mask pixels"},
     {"road_length_km", "Road length", Kind::km, "length of the road centrelines"},
     {"road_length_density_km_per_km2", "Road length density", Kind::km_per_km2,

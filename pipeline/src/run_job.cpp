@@ -268,6 +268,8 @@ json run_unit(const RunConfig& config, const Unit& unit, ModelCache& models, Pro
                      {"terraseg:task", unit.task},
                      {"terraseg:model", entry.model.source},
                      {"terraseg:trained", entry.model.trained}};
+  // How unlike the model's training imagery this input is (run-summary.json's domain_shift).
+  if (report.domain) stac.properties["terraseg:domain_shift"] = report.domain->shift;
   ModelCard card = entry.model.graph.card;
   card.classes = report.classes;  // the table the mask carries
   write_stac_item(unit.request.mask_path, card, stac);

@@ -75,6 +75,11 @@ json unit_record(const std::string& region, const std::string& task, const std::
           {"engine", {{"precision", report.precision}, {"plan", report.plan},
                       {"emulated_bf16_convolutions", report.emulated_bf16_convolutions}}},
           {"class_fractions", class_fractions(report)},
+          // How unlike the model's training imagery the input is (null: the model's card has no
+          // training_domain); above domain_shift_warning the masks are not to be trusted.
+          {"domain_shift", report.domain ? json{{"value", report.domain->shift}, {"warning", report.domain->warn()},
+                                                {"above", kDomainShiftWarning}, {"most_different", report.domain->feature}}
+                                         : json(nullptr)},
           {"warnings", report.warnings}};
 }
 

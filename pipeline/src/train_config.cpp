@@ -1,6 +1,8 @@
 #include "train_config.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 
 #include "yaml_reader.hpp"
@@ -189,6 +191,10 @@ void parse_data(MapReader reader, TrainDataConfig& data, bool validation_require
   data.val_images = dir_list(reader, "val_images");
   data.val_masks = dir_list(reader, "val_masks");
   reader.optional("split_every", data.split_every);
+  reader.optional("holdout_rows", data.holdout_rows);
+  if (data.holdout_rows != 0.0 && !(data.holdout_rows >= 0.05 && data.holdout_rows <= 0.5)) {
+    reader.fail("holdout_rows", "must be 0 (off) or a fraction of each image's height from 0.05 to 0.5", reader.raw("holdout_rows"));
+  }
   if (auto mask = reader.child("mask")) parse_mask(*mask, data.mask);
   std::vector<int> crop;
   reader.optional("crop", crop);
@@ -219,8 +225,12 @@ void parse_data(MapReader reader, TrainDataConfig& data, bool validation_require
   if (data.train_images.empty() || data.train_images.size() != data.train_masks.size()) {
     reader.fail("train_images", "and 'train_masks' must list the same number of directories (at least one)", YAML::Node());
   }
-  if (validation_required && data.val_images.empty() && data.split_every <= 1) {
-    reader.fail("val_images", "or 'split_every' (>= 2) is needed for validation (or output.select: last, which "
+  if (data.holdout_rows > 0.0 && (!data.val_images.empty() || data.split_every > 1 || data.windows)) {
+    reader.fail("holdout_rows", "holds a strip of every image out for validation: it cannot be used with val_images, "
+                "split_every or windows", reader.raw("holdout_rows"));
+  }
+  if (validation_required && !has_validation_data(data)) {
+    reader.fail("val_images", "or 'split_every' (>= 2) or 'holdout_rows' is needed for validation (or output.select: last, which "
                 "exports the end of the schedule and needs none)", YAML::Node());
   }
   check_validation_is_held_out(reader, data);
@@ -262,6 +272,15 @@ void parse_optim(MapReader reader, TrainOptimConfig& optim) {
   reader.optional("clip_norm", optim.clip_norm);
   reader.optional("epochs", optim.epochs);
   reader.optional("max_steps", optim.max_steps);
+  std::string budget;
+  reader.optional("time_budget", budget);
+  if (!budget.empty()) {
+    try {
+      optim.time_budget_s = parse_duration(budget, "time_budget");
+    } catch (const Error&) {
+      reader.fail("time_budget", "must be a duration such as 20m, 90s or 1.5h (or seconds), above 0", reader.raw("time_budget"));
+    }
+  }
   reader.optional("batch", optim.batch);
   reader.optional("loss", loss);
   optim.loss = parse_loss_kind(loss);
@@ -356,13 +375,32 @@ TrainConfig load_train_config(const std::filesystem::path& file) {
   parse_output(section("output"), config.output);
   parse_data(section("data"), config.data, config.output.select == "best");
   parse_optim(section("optim"), config.optim);
-  const bool has_validation = !config.data.val_images.empty() || config.data.split_every > 1;
+  const bool has_validation = has_validation_data(config.data);
   if (auto card = root.child("card")) parse_card(*card, config.card, config.output, has_validation);
   root.finish();
   config.data.mask.classes = config.model.classes.empty() ? config.model.init.classes
                                                           : static_cast<int>(config.model.classes.size());
   for (TrainSourceConfig& source : config.data.extra_sources) source.mask.classes = config.data.mask.classes;
   return config;
+}
+
+bool has_validation_data(const TrainDataConfig& data) {
+  return !data.val_images.empty() || data.split_every > 1 || data.holdout_rows > 0.0;
+}
+
+double parse_duration(const std::string& text, const std::string& source) {
+  const std::string rule = "is a duration such as 20m, 90s or 1.5h (or seconds), above 0";
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  if (end == text.c_str()) throw Error(source + " '" + text + "' " + rule);
+  const std::string unit(end);
+  double factor = 0.0;
+  if (unit.empty() || unit == "s") factor = 1.0;
+  else if (unit == "m" || unit == "min") factor = 60.0;
+  else if (unit == "h") factor = 3600.0;
+  const double seconds = number * factor;
+  if (factor == 0.0 || !std::isfinite(seconds) || !(seconds > 0.0)) throw Error(source + " '" + text + "' " + rule);
+  return seconds;
 }
 
 }  // namespace terraseg

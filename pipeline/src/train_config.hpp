@@ -45,6 +45,9 @@ struct TrainSourceConfig {
 struct TrainDataConfig {
   std::vector<std::string> train_images, train_masks, val_images, val_masks;
   int split_every = 0;              ///< no val dirs: every Nth train pair validates
+  /// No val dirs, no split: the bottom fraction (0.05..0.5) of every training image validates and the
+  /// rest trains (few images, each needed for both; `terraseg adapt`). 0: off.
+  double holdout_rows = 0.0;
   int crops_per_image = 1;          ///< random crops drawn from each training image per epoch
   geo::MaskEncoding mask;
   int crop_h = 0, crop_w = 0;
@@ -65,6 +68,9 @@ struct TrainOptimConfig {
   double clip_norm = 0.0;
   int epochs = 10;
   int64_t max_steps = 0;            ///< 0: epochs x batches per epoch
+  /// Wall-clock seconds for the whole run (0: none). The schedule's length is fitted to it from the
+  /// measured speed (steps and validation), so that the learning rate decays to its end in time.
+  double time_budget_s = 0.0;
   int batch = 4;
   LossKind loss = LossKind::cross_entropy;
   float dice_weight = 1.0F;
@@ -108,5 +114,11 @@ struct TrainConfig {
 
 /// Throws Error naming the file, the key and the line for anything malformed or unknown.
 TrainConfig load_train_config(const std::filesystem::path& file);
+
+/// True when the config validates: val dirs, split_every >= 2 or holdout_rows.
+bool has_validation_data(const TrainDataConfig& data);
+
+/// "20m", "90s", "1.5h" or a number of seconds; throws Error naming `source` unless it is above 0.
+double parse_duration(const std::string& text, const std::string& source);
 
 }  // namespace terraseg

@@ -7,8 +7,11 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <optional>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "domain_profile.hpp"
 #include "models.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/metrics.hpp"
@@ -30,6 +33,8 @@ struct RunState {
   double best = -1.0;
   int64_t bad_epochs = 0;
   nlohmann::json best_metrics = nlohmann::json::object();
+  int64_t fitted_total = 0;    ///< optim.time_budget: the schedule's length fitted to it (0: not yet)
+  double elapsed_s = 0.0;      ///< optim.time_budget: seconds spent by earlier runs of a resumed job
 };
 
 Graph prepare_graph(const TrainConfig& config) {
@@ -53,6 +58,60 @@ void apply_transfer(const TrainConfig& config, TrainGraph& graph, std::map<std::
   }
 }
 
+/// optim.time_budget: measures the speed of steps and validation and says how many steps fit.
+class Budget {
+ public:
+  Budget(double seconds, double spent_before, int64_t first_step)
+      : seconds_(seconds), before_(spent_before), first_step_(first_step), start_(std::chrono::steady_clock::now()) {}
+  bool on() const { return seconds_ > 0.0; }
+  double elapsed() const { return before_ + since(start_); }
+  /// Keeps a reserve for the last validation, the export and the domain measurement.
+  bool spent() const { return elapsed() >= seconds_ - reserve(); }
+  void stepped(int64_t step) {
+    if (step == first_step_ + 1) steps_start_ = std::chrono::steady_clock::now();  // the first step plans: not timed
+  }
+  void validated(double seconds) {
+    validation_s_ = seconds;
+    validation_total_ += seconds;
+    ++validations_;
+  }
+  /// The total step count that fits, when it is time to (re)fit: after 10 timed steps, and after the
+  /// first validation of this run.
+  std::optional<int64_t> fit(int64_t step, int64_t steps_per_epoch) {
+    const int64_t timed = step - first_step_ - 1;
+    const bool first = !fitted_once_ && timed >= 10;
+    const bool after_validation = validations_ == 1 && !fitted_after_validation_;
+    if (!first && !after_validation) return std::nullopt;
+    if (timed < 1) return std::nullopt;
+    fitted_once_ = true;
+    if (after_validation) fitted_after_validation_ = true;
+    step_s_ = (since(steps_start_) - validation_total_) / static_cast<double>(timed);
+    const double per_step = step_s_ + validation_s_ / static_cast<double>(std::max<int64_t>(steps_per_epoch, 1));
+    const double left = std::max(0.0, seconds_ - reserve() - elapsed());
+    return step + static_cast<int64_t>(left / std::max(per_step, 1e-6));
+  }
+  std::string describe(int64_t total) const {
+    std::ostringstream out;
+    out.precision(3);
+    out << "time budget: " << seconds_ << " s; " << step_s_ << " s per step, " << validation_s_
+        << " s per validation: the schedule ends at step " << total;
+    return out.str();
+  }
+
+ private:
+  static double since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  }
+  double reserve() const { return std::min(60.0, 0.05 * seconds_) + validation_s_; }
+
+  double seconds_, before_;
+  int64_t first_step_;
+  std::chrono::steady_clock::time_point start_, steps_start_;
+  double step_s_ = 0.0, validation_s_ = 0.0, validation_total_ = 0.0;
+  int validations_ = 0;
+  bool fitted_once_ = false, fitted_after_validation_ = false;
+};
+
 class TrainJob {
  public:
   TrainJob(const TrainConfig& config, const TrainOptions& options) : config_(config), options_(options) {}
@@ -60,6 +119,12 @@ class TrainJob {
   TrainResult run() {
     TrainResult result;
     result.threads = geo::set_thread_count(options_.threads > 0 ? options_.threads : config_.threads);
+    if (options_.domain_only) {
+      list_training_pairs();
+      load_validation();
+      attach_domain_profile();
+      return result;
+    }
     TrainGraph graph(prepare_graph(config_));
     Trainer trainer(graph, trainer_config(graph));
     RunState state = options_.resume ? restore(trainer) : RunState{};
@@ -69,6 +134,7 @@ class TrainJob {
     load_inherited_validation();
     load_validation();
     train(trainer, state);
+    attach_domain_profile();
     result.best = state.best;
     result.steps = trainer.step_count();
     return result;
@@ -119,6 +185,7 @@ class TrainJob {
 
   std::vector<geo::DataSource> sources() const {
     std::vector<geo::DataSource> list{geo::DataSource{config_.data.mask, config_.data.scale, config_.data.windows}};
+    if (config_.data.holdout_rows > 0.0) list[0].rows = {0.0, 1.0 - config_.data.holdout_rows};
     for (const TrainSourceConfig& extra : config_.data.extra_sources) {
       list.push_back(geo::DataSource{extra.mask, extra.scale, extra.windows});
     }
@@ -162,6 +229,8 @@ class TrainJob {
     state.best = extra.value("best", -1.0);
     state.bad_epochs = extra.value("bad_epochs", int64_t{0});
     state.best_metrics = extra.value("best_metrics", nlohmann::json::object());
+    state.fitted_total = extra.value("fitted_total", int64_t{0});
+    state.elapsed_s = extra.value("elapsed_s", 0.0);
     if (!options_.quiet) std::cerr << "resumed at step " << trainer.step_count() << " (epoch " << state.epoch << ")\n";
     return state;
   }
@@ -169,6 +238,7 @@ class TrainJob {
   void save(Trainer& trainer, const RunState& state) const {
     nlohmann::json extra{{"epoch", state.epoch}, {"batch", state.batch}, {"best", state.best},
                          {"bad_epochs", state.bad_epochs}, {"best_metrics", state.best_metrics},
+                         {"fitted_total", state.fitted_total}, {"elapsed_s", state.elapsed_s},
                          {"seed", config_.seed}, {"config", fs::absolute(config_.source).string()}};
     save_checkpoint(trainer.state(extra.dump()), checkpoint_path());
   }
@@ -189,10 +259,27 @@ class TrainJob {
     if (card.threshold) inherited_["threshold"] = *card.threshold;
   }
 
-  bool has_validation() const { return !config_.data.val_images.empty() || config_.data.split_every > 1; }
+  bool has_validation() const { return has_validation_data(config_.data); }
 
   void load_validation() {
     if (!has_validation()) return;
+    if (config_.data.holdout_rows > 0.0) {  // the bottom strip of every training image
+      for (const auto& pair : geo::pair_by_stem(config_.data.train_images, config_.data.train_masks, geo::DatasetSplit{})) {
+        const geo::Sample strip = geo::rescale(
+            geo::rows_of(geo::load_sample(pair, config_.data.mask), 1.0 - config_.data.holdout_rows, 1.0), config_.data.scale);
+        if (strip.height < config_.data.val_multiple || strip.width < config_.data.val_multiple) {
+          throw Error(pair.first + ": its held-out strip (the bottom " + std::to_string(static_cast<int>(config_.data.holdout_rows * 100)) +
+                      " %) is " + std::to_string(strip.height) + " rows at the model's pixel size, fewer than the " +
+                      std::to_string(config_.data.val_multiple) + " the model needs; use larger tiles (or a larger holdout)");
+        }
+        val_.push_back(geo::centre_crop(strip, config_.data.val_multiple));
+      }
+      if (!options_.quiet) {
+        std::cerr << "validation: the bottom " << config_.data.holdout_rows * 100.0 << " % of each of " << val_.size()
+                  << " images (the rest trains)\n";
+      }
+      return;
+    }
     const bool split = config_.data.val_images.empty();
     const auto pairs = split ? geo::pair_by_stem(config_.data.train_images, config_.data.train_masks,
                                                  geo::DatasetSplit{config_.data.split_every, 0, true})
@@ -302,6 +389,55 @@ class TrainJob {
     save_onnx(graph, config_.output.model.string());
   }
 
+  /// The exported model's view of its training imagery (at most 128 images per source, evenly spread;
+  /// up to 4 blocks of each large image, so that a few large tiles still show their variety) and of
+  /// the validation images, written into its card (training_domain).
+  void attach_domain_profile() const {
+    const fs::path& path = config_.output.model;
+    if (!fs::exists(path)) {
+      if (options_.domain_only) throw Error(config_.source.string() + ": output.model " + path.string() + " does not exist; train it first");
+      return;
+    }
+    std::string warning;
+    LoadedModel model = load_model_file(path.string(), &warning);
+    const std::vector<geo::DataSource> data_sources = sources();
+    std::vector<geo::Sample> training;
+    for (size_t source = 0; source < crops_.size(); ++source) {
+      std::vector<const geo::TrainingPair*> pairs;
+      for (const geo::TrainingPair& pair : train_pairs_) {
+        if (pair.source == static_cast<int>(source)) pairs.push_back(&pair);
+      }
+      const size_t step = (pairs.size() + 127) / 128;
+      const geo::DataSource& ds = data_sources[source];
+      for (size_t i = 0; i < pairs.size(); i += step) {
+        const std::pair<std::string, std::string> files{pairs[i]->image, pairs[i]->mask};
+        const int side = static_cast<int>(kDomainSampleSide / std::max(ds.scale, 1e-3)) + 1;
+        const geo::Sample sample = geo::rescale(ds.windows ? geo::load_centre_window(files, ds.mask, side * 2, side * 2)
+                                                           : geo::load_sample(files, ds.mask),
+                                                ds.scale);
+        for (geo::Sample& block : domain_blocks(sample)) training.push_back(std::move(block));
+      }
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const DomainProfileResult measured =
+        measure_domain_profile(model.graph, training, val_, std::to_string(training.size()) + " blocks of up to " +
+                                                              std::to_string(kDomainSampleSide) + " px of the training images");
+    model.graph.card.training_domain = measured.profile;
+    save_onnx(model.graph, path.string());
+    if (!options_.quiet) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::cerr << "training_domain: " << training.size() << " blocks of training images measured in " << std::setprecision(3) << seconds
+                << " s; spread " << measured.profile.spread;
+      if (measured.profile.validation_max) {
+        const auto above = std::count_if(measured.validation_shifts.begin(), measured.validation_shifts.end(),
+                                         [](double shift) { return shift > kDomainShiftWarning; });
+        std::cerr << "; validation images' domain_shift up to " << *measured.profile.validation_max << " (" << above << " of "
+                  << measured.validation_shifts.size() << " above the warning at " << kDomainShiftWarning << ")";
+      }
+      std::cerr << '\n';
+    }
+  }
+
   void end_of_epoch(Trainer& trainer, RunState& state) {
     if (config_.output.select == "last") {
       // The end of the schedule is the model: every epoch's weights are exported over the last ones,
@@ -349,20 +485,38 @@ class TrainJob {
     lc.sources = sources();
     lc.seed = config_.seed;
     geo::BatchLoader loader(epoch_pairs(), lc, state.epoch, state.batch);
-    const int64_t total = total_steps();
+    int64_t total = total_steps();
+    Budget budget(config_.optim.time_budget_s, state.elapsed_s, trainer.step_count());
+    if (budget.on() && state.fitted_total > 0) total = std::min(total, state.fitted_total);
+    trainer.set_total_steps(total);
     auto window_start = std::chrono::steady_clock::now();
     int64_t window_images = 0;
     while (trainer.step_count() < total) {
       geo::Batch batch = loader.next();
       const StepStats stats = trainer.step(batch.images, batch.labels);
+      budget.stepped(trainer.step_count());
       window_images += batch.images.dim(0);
       state.epoch = batch.epoch;
       state.batch = batch.index + 1;
       const bool epoch_done = state.batch >= loader.batches_per_epoch();
       if (epoch_done) {
+        const auto validation_start = std::chrono::steady_clock::now();
         end_of_epoch(trainer, state);
+        budget.validated(std::chrono::duration<double>(std::chrono::steady_clock::now() - validation_start).count());
         state.epoch += 1;
         state.batch = 0;
+      }
+      if (budget.on()) {
+        // Fitted after 10 steps of this run, and again after its first validation: the schedule ends
+        // (learning rate decayed) when the budget does.
+        const std::optional<int64_t> fitted = budget.fit(trainer.step_count(), loader.batches_per_epoch());
+        if (fitted) {
+          total = std::min(total_steps(), *fitted);
+          trainer.set_total_steps(total);
+          state.fitted_total = total;
+          if (!options_.quiet) std::cerr << budget.describe(total) << '\n';
+        }
+        state.elapsed_s = budget.elapsed();
       }
       const int64_t step = trainer.step_count();
       if (!options_.quiet && (step % config_.output.log_every == 0 || step == 1)) {
@@ -376,6 +530,13 @@ class TrainJob {
       if (epoch_done || step % config_.output.checkpoint_every == 0 || step == total) save(trainer, state);
       if (epoch_done && config_.output.patience > 0 && state.bad_epochs >= config_.output.patience) {
         if (!options_.quiet) std::cerr << "early stop: no improvement for " << state.bad_epochs << " epochs\n";
+        break;
+      }
+      if (budget.on() && budget.spent()) {
+        // A budget that ends before the first validation still leaves a model: its weights now.
+        if (state.best < 0.0 && !epoch_done && has_validation()) end_of_epoch(trainer, state);
+        save(trainer, state);
+        if (!options_.quiet) std::cerr << "time budget spent at step " << step << " of " << total << '\n';
         break;
       }
     }

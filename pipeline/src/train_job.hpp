@@ -1,7 +1,9 @@
 #pragma once
 /// `terraseg train` as a job, callable without the CLI: lists the training data, computes class
 /// weights, resumes from the last checkpoint, runs the epoch loop, validates after every epoch,
-/// stops early, checkpoints every N steps and exports the best model (ONNX with its model card).
+/// stops early, checkpoints every N steps and exports the best model (ONNX with its model card), then
+/// measures its training imagery into the card (training_domain) so that predict can say when an
+/// input is unlike it.
 #include <cstdint>
 #include <string>
 
@@ -13,6 +15,9 @@ struct TrainOptions {
   bool resume = false;  ///< continue from output.checkpoint_dir/last.ckpt when it exists
   bool quiet = false;   ///< no progress lines on stderr
   int threads = 0;      ///< overrides config.threads when > 0; 0 in both: default_thread_count()
+  /// Train nothing: measure output.model's training imagery (its card's training_domain, domain.hpp)
+  /// and write it into that file. For models trained before the card carried it.
+  bool domain_only = false;
 };
 
 struct TrainResult {

@@ -33,6 +33,20 @@ std::vector<ClassInfo> complete_class_table(const std::vector<ClassInfo>& classe
 /// Throws Error unless `scales` is a non-empty list of factors in 0.25..4 (ModelCard::inference_scales).
 void check_inference_scales(const std::vector<double>& scales);
 
+/// What the imagery a model was trained on looked like to it (domain.hpp): one descriptor per training
+/// image, the spread of each feature over them, and how far apart neighbouring images lie. JSON
+/// "training_domain": {"features": [...], "scale": [...], "reference": [[...], ...], "spread": s,
+/// "images": n, "source": "...", "validation_max": v}.
+struct DomainProfile {
+  std::vector<std::string> features;          ///< domain_feature_names()
+  std::vector<float> scale;                   ///< per feature: its spread over the reference images
+  std::vector<std::vector<float>> reference;  ///< descriptors (at most 256)
+  double spread = 1.0;                        ///< 90th percentile of each image's scaled distance to its nearest other
+  int images = 0;                             ///< training images measured (before thinning)
+  std::string source;                         ///< what they were
+  std::optional<double> validation_max;       ///< the largest domain_shift among the validation images
+};
+
 struct ModelCard;
 
 /// Throws Error("key 'K' is V: what it must be") for the first card value that would give a wrong
@@ -76,6 +90,8 @@ struct ModelCard {
   std::vector<double> inference_scales;
   bool inference_flip = false;
   std::string notes;                     ///< free text, e.g. "untrained: random weights"
+  /// Statistics of the training imagery; empty for models trained before 2026-12-07 (no shift check).
+  std::optional<DomainProfile> training_domain;
 
   /// True when the card was read from a file (a model without one runs on raw values, with a warning).
   bool present = false;

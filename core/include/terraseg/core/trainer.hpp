@@ -1,6 +1,7 @@
 #pragma once
 /// One training step (forward, loss, backward, clipping, optimiser update with a scheduled learning
 /// rate), inference-mode prediction for validation, and the complete resumable state.
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -42,6 +43,9 @@ class Trainer {
   void predict(const Tensor& images, std::vector<uint8_t>& ids, std::vector<float>* positive);
 
   int64_t step_count() const { return step_; }
+  /// Stretches or shortens the learning-rate schedule to `total` steps (a run fitted to a time budget).
+  void set_total_steps(int64_t total) { config_.schedule.total_steps = std::max<int64_t>(total, 1); }
+
   TrainGraph& graph() { return graph_; }
   const TrainerConfig& config() const { return config_; }
 

@@ -104,6 +104,13 @@ Sample rescale(const Sample& sample, double factor);
 /// resolution k times need multiples of 2^k).
 Sample centre_crop(const Sample& sample, int multiple);
 
+/// The h x w window of `sample` at row y, column x (clipped to the sample).
+Sample crop(const Sample& sample, int y, int x, int h, int w);
+
+/// The rows from fraction `from` to fraction `to` of the sample's height (0 <= from < to <= 1): a strip
+/// held out of each image for validation (DataSource::rows).
+Sample rows_of(const Sample& sample, double from, double to);
+
 /// Writes sample `index` of a batch into NCHW `images` and N x H x W `labels` (both pre-sized).
 void normalise_into(const Sample& sample, const Normalisation& norm, Tensor& images, Labels& labels, int64_t index);
 
@@ -113,6 +120,9 @@ struct DataSource {
   MaskEncoding mask;
   double scale = 1.0;              ///< resize factor before augmentation: this source's pixel size / the model's
   bool windows = false;            ///< large rasters: read a random crop-sized window of each (load_window)
+  /// The part of each image (fractions of its height) this source trains on: {0, 0.8} keeps the
+  /// bottom fifth out for validation (whole images only, not windows).
+  std::array<double, 2> rows{0.0, 1.0};
 };
 
 /// One training image/mask pair and the DataSource it belongs to.

@@ -1,8 +1,9 @@
 #pragma once
-/// Urban indicators on a regular grid of cells sized in metres: greenery (land-cover vegetation class
-/// and/or NDVI), road area ratio, road length density and intersection density from road centrelines.
+/// Urban indicators on a regular grid of cells sized in metres: greenery (land-cover vegetation class,
+/// NDVI and/or an RGB vegetation index), road area ratio, road length density and intersection density from road centrelines.
 /// Written as float32 GeoTIFFs (one band per indicator, band descriptions) in the source raster's CRS.
 /// See docs/indicators.md for the definitions and the strip approximation.
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -63,6 +64,10 @@ struct AerialInputs {
   std::string spectral;                 ///< multiband image for NDVI (e.g. the region input); empty = none
   int red_band = 0;                     ///< 1-based; 0 = find by colour interpretation / description "red"
   int nir_band = 0;                     ///< 1-based; 0 = find by description "nir" / "near infrared"
+  /// Image with red, green and blue bands for the RGB vegetation index (greenery that does not depend
+  /// on a model or its training region); empty = none.
+  std::string rgb;
+  std::array<int, 3> rgb_bands{0, 0, 0};  ///< red, green, blue, 1-based; 0 = find by colour interpretation
 };
 
 struct AerialOptions {
@@ -83,6 +88,8 @@ struct AerialSummary {
   int strips = 0;                                  ///< 1 = skeletonised whole
   std::optional<double> greenery_landcover;        ///< vegetation pixels / valid land-cover pixels
   std::optional<double> greenery_ndvi;             ///< NDVI > threshold / valid spectral pixels
+  /// ExG - ExR > 0 (Meyer and Neto 2008) / valid RGB pixels: green vegetation by colour alone
+  std::optional<double> greenery_rgb_index;
   std::optional<double> road_area_ratio;           ///< road pixels / valid road-mask pixels
   double road_length_km = 0.0;
   int intersections = 0;                           ///< junction nodes (>= 3 edges)
@@ -95,6 +102,7 @@ struct AerialSummary {
 /// Band names used in the grid (only those with a source are written).
 inline constexpr const char* kBandGreeneryLandcover = "greenery_landcover";
 inline constexpr const char* kBandGreeneryNdvi = "greenery_ndvi";
+inline constexpr const char* kBandGreeneryRgbIndex = "greenery_rgb_index";
 inline constexpr const char* kBandRoadAreaRatio = "road_area_ratio";
 inline constexpr const char* kBandRoadLengthDensity = "road_length_density_km_per_km2";
 inline constexpr const char* kBandIntersectionDensity = "intersection_density_per_km2";
@@ -110,8 +118,8 @@ AerialSummary compute_aerial_indicators(const AerialInputs& inputs, const std::s
 /// insensitive, a trailing plural "s" allowed), e.g. {"vegetation", "tree"}. Empty when none match.
 std::vector<int> classes_named(const std::string& mask_path, const std::vector<std::string>& names);
 
-/// The 1-based band of `raster` for `name` ("red" or "nir"), by colour interpretation or description;
-/// 0 when not found.
+/// The 1-based band of `raster` for `name` ("red", "green", "blue" or "nir"), by colour interpretation
+/// or description; 0 when not found.
 int find_spectral_band(const RasterInfo& raster, const std::string& name);
 
 }  // namespace terraseg::geo

@@ -72,6 +72,10 @@ struct PredictOptions {
   std::optional<std::array<double, 2>> input_range;
   /// The model, as messages name it (its file); empty: "the model".
   std::string model_name;
+  /// Called after each window the model ran on, with that window's input (as `TileInfer` got it),
+  /// the scores it returned and its per-pixel validity (H x W, 1 = a real pixel): statistics of what
+  /// the model saw (the domain check). Empty: not called.
+  std::function<void(const Tensor& input_nchw, const Tensor& scores_nchw, const std::vector<uint8_t>& valid)> observe;
   /// Bytes the prediction may plan for (physical memory, cgroup limit, TERRASEG_MAX_MEMORY_GB): a
   /// grid whose row of windows would need more is refused before anything is allocated. Empty: no check.
   std::optional<double> memory_limit_bytes;

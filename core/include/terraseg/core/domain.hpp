@@ -1,0 +1,73 @@
+#pragma once
+/// Is an input like the imagery a model was trained on? A few statistics of each input as the model
+/// sees it (per band: mean and spread of the normalised values; edge strength; the model's own
+/// confidence) are compared with the same statistics of its training images, stored in its card
+/// (ModelCard::training_domain). The figure, `domain_shift`, is the distance from the input to the
+/// nearest training image, in units of how far training images typically lie from their own nearest
+/// neighbour (the 90th percentile): about 1 or less for imagery like the training set's, growing as
+/// the input departs from it. A nearest-neighbour distance rather than one mean and spread, because
+/// models are trained on several sources at once (grey SpaceNet beside colour Google imagery): an
+/// input between two sources is not like either. No GDAL, no OpenCV: the pipeline feeds windows.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "terraseg/core/model_card.hpp"
+#include "terraseg/core/tensor.hpp"
+
+namespace terraseg {
+
+/// domain_shift above this: the input is further from every training image than training images are
+/// from each other, by this factor; predict, run and eval warn and advise `terraseg adapt`. Chosen on
+/// the leave-one-source-out road models (docs/models.md, "Knowing when it is out of its depth").
+constexpr double kDomainShiftWarning = 2.0;
+
+/// Accumulates the statistics of one input over the windows the model sees.
+class DomainMeter {
+ public:
+  /// `class0_shift`: what the caller added to the class-0 scores before `add` sees them (a binary
+  /// model's threshold, threshold_logit_shift), taken back out so that the confidence is the model's own.
+  explicit DomainMeter(float class0_shift = 0.0F) : class0_shift_(class0_shift) {}
+
+  /// One window: `input` 1 x C x H x W normalised as the model takes it, `scores` 1 x K x H x W (logits,
+  /// or probabilities when they already are: non-negative and summing to 1), `valid` H x W flags (1 =
+  /// a real pixel; null: all valid). Pixels outside `valid` are left out.
+  void add(const Tensor& input, const Tensor& scores, const uint8_t* valid = nullptr);
+
+  int64_t pixels() const { return pixels_; }
+  /// The statistics in domain_feature_names() order; empty when no valid pixel was seen.
+  std::vector<float> descriptor() const;
+
+ private:
+  float class0_shift_ = 0.0F;
+  int64_t pixels_ = 0;
+  std::vector<double> sum_, sum_squares_;
+  double edge_sum_ = 0.0;
+  int64_t edge_pairs_ = 0;
+  double confidence_sum_ = 0.0;
+};
+
+/// "mean <band>", "spread <band>" for each band, then "edge strength", "model confidence".
+std::vector<std::string> domain_feature_names(const std::vector<std::string>& bands);
+
+/// A profile from the descriptors of a model's training images (at least 2; more than 256 are thinned
+/// to every k-th). `source` says what the images were.
+DomainProfile make_domain_profile(const std::vector<std::vector<float>>& descriptors, const std::vector<std::string>& features,
+                                  const std::string& source);
+
+struct DomainShift {
+  double shift = 0.0;           ///< distance to the nearest training image / the profile's spread
+  std::string feature;          ///< the statistic furthest from that image ("mean red", "model confidence", ...)
+  double feature_value = 0.0;   ///< its value here ...
+  double reference_value = 0.0; ///< ... and at that image
+  bool warn() const { return shift > kDomainShiftWarning; }
+  /// e.g. "domain_shift 3.4 (above 2: unlike the imagery the model was trained on; mean red 1.21 here,
+  /// 0.12 in the nearest training image)"
+  std::string describe() const;
+};
+
+/// Throws Error when the descriptor does not have the profile's features.
+DomainShift domain_shift(const DomainProfile& profile, const std::vector<float>& descriptor);
+
+}  // namespace terraseg
