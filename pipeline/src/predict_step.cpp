@@ -1,6 +1,4 @@
 #include "predict_step.hpp"
-#include <cstdio>
-#include <cstdlib>
 
 #include <unistd.h>
 
@@ -314,13 +312,6 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   report.classes = class_table;
   if (card.training_domain && meter.pixels() > 0) {
     report.domain = domain_shift(*card.training_domain, meter.descriptor());
-    if (const char* dump = std::getenv("TERRASEG_DOMAIN_DUMP")) {  // TEMPORARY experiment
-      FILE* f = std::fopen(dump, "a");
-      std::fprintf(f, "%s", request.input.c_str());
-      for (float v : meter.descriptor()) std::fprintf(f, " %g", v);
-      std::fprintf(f, "\n");
-      std::fclose(f);
-    }
     if (report.domain->warn()) report.warnings.push_back(domain_warning(*report.domain, options.model_name));
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
