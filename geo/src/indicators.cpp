@@ -259,12 +259,17 @@ void add_ndvi(SpectralSource& spectral, const Strip& strip, const CellGrid& grid
   }
 }
 
+/// Brightness (mean of R, G, B) below this fraction of the image's brightest value is too dark for the
+/// RGB vegetation index to judge.
+constexpr double kDarkFraction = 0.12;
+
 /// The red, green and blue bands of an image, for the RGB vegetation index.
 struct RgbSource {
   std::string path;
   GDALDatasetUniquePtr dataset;
   std::array<int, 3> bands{0, 0, 0};
   std::array<std::optional<double>, 3> nodata{};
+  double dark_sum = 0.0;  ///< R + G + B below this: too dark to judge by colour (water, deep shadow)
 };
 
 RgbSource open_rgb(const AerialInputs& inputs) {
@@ -281,12 +286,22 @@ RgbSource open_rgb(const AerialInputs& inputs) {
     }
     source.nodata[i] = band_nodata(*source.dataset, source.bands[i]);
   }
+  // The brightest value of the three bands (approximate: overviews or a sample), so that "dark" means
+  // the same for 8-bit, 11-bit and float imagery.
+  double top = 0.0;
+  for (const int band : source.bands) {
+    double range[2] = {0.0, 0.0};
+    if (GDALComputeRasterMinMax(source.dataset->GetRasterBand(band), TRUE, range) == CE_None) top = std::max(top, range[1]);
+  }
+  source.dark_sum = 3.0 * kDarkFraction * top;
   return source;
 }
 
 /// Green vegetation by colour: ExG - ExR > 0 on chromatic coordinates (r = R / (R + G + B), ...), with
 /// ExG = 2g - r - b and ExR = 1.4r - g (Meyer and Neto 2008, "Verification of color vegetation indices
-/// for automated crop imaging applications"): no threshold to choose, and no model.
+/// for automated crop imaging applications"), and green above blue (chlorophyll absorbs blue): no
+/// model. Pixels darker than kDarkFraction of the image's brightest value count as not green: their
+/// chromaticity is noise, and dark water reads as green by ExG - ExR alone (the Bremen lake: 97 %).
 void add_rgb_index(RgbSource& rgb, const Strip& strip, const CellGrid& grid, Sums& sums) {
   const int width = rgb.dataset->GetRasterXSize();
   const int rows = strip.row_end - strip.row_begin;
@@ -304,7 +319,7 @@ void add_rgb_index(RgbSource& rgb, const Strip& strip, const CellGrid& grid, Sum
       const double excess_red = 1.4 * red - green;
       const size_t cell = cell_index(grid, strip, sums, col, strip.row_begin + r);
       sums.rgb_valid[cell] += 1;
-      sums.rgb_green[cell] += excess_green - excess_red > 0.0 ? 1 : 0;
+      sums.rgb_green[cell] += sum >= rgb.dark_sum && bands[1][at] > bands[2][at] && excess_green - excess_red > 0.0 ? 1 : 0;
     }
   }
 }

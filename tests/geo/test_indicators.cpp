@@ -229,6 +229,38 @@ TEST(AerialIndicators, NdviGreeneryOnTwoBandRaster) {
   EXPECT_THROW(compute_aerial_indicators(inputs, dir / "bad.tif", "", options), Error);
 }
 
+TEST(AerialIndicators, RgbVegetationIndexGreeneryCountsGreenLeavesOnly) {
+  terraseg::test::TempDir dir;
+  const std::string image = dir / "rgb.tif";
+  test::SyntheticRaster raster;
+  raster.width = 4;
+  raster.height = 4;  // one whole 40 m cell
+  raster.bands = 3;
+  raster.colours = {GCI_RedBand, GCI_GreenBand, GCI_BlueBand};
+  // Columns: canopy green, grey asphalt, dark green water (below 12 % of the brightest value: too dark
+  // to judge, not green), sand; the brightest value is 200.
+  const double rgb[4][3] = {{60, 120, 40}, {120, 120, 120}, {10, 16, 12}, {200, 180, 120}};
+  test::write_raster(image, raster, [&](int b, int x, int) { return rgb[x][b - 1]; });
+  AerialInputs inputs;
+  inputs.rgb = image;
+  AerialOptions options;
+  options.cell_size_m = 40.0;
+  const AerialSummary summary = compute_aerial_indicators(inputs, dir / "vi.tif", "", options);
+  ASSERT_TRUE(summary.greenery_rgb_index.has_value());
+  EXPECT_NEAR(*summary.greenery_rgb_index, 0.25, 1e-12) << "the canopy column alone";
+  EXPECT_EQ(summary.bands, std::vector<std::string>{kBandGreeneryRgbIndex});
+  EXPECT_NEAR(test::read_band(dir / "vi.tif", 1)[0], 0.25F, 1e-6);
+  EXPECT_FALSE(summary.greenery_ndvi.has_value());
+  // Bands named by number where the colours do not say.
+  raster.colours.clear();
+  const std::string untagged = dir / "untagged.tif";
+  test::write_raster(untagged, raster, [&](int b, int x, int) { return rgb[x][b - 1]; });
+  inputs.rgb = untagged;
+  EXPECT_THROW(compute_aerial_indicators(inputs, dir / "bad.tif", "", options), Error);
+  inputs.rgb_bands = {1, 2, 3};
+  EXPECT_NEAR(*compute_aerial_indicators(inputs, dir / "vi2.tif", "", options).greenery_rgb_index, 0.25, 1e-12);
+}
+
 /// Metres per degree of longitude and latitude on WGS 84 at `lat_deg`.
 std::array<double, 2> wgs84_metres_per_degree(double lat_deg) {
   const double a = 6378137.0;
