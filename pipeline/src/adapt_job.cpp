@@ -2,6 +2,7 @@
 #include "adapt_job.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -91,6 +92,13 @@ void burn_labels(const AdaptRequest& request, const std::vector<std::string>& ti
   }
 }
 
+/// Image files tiles come as: GeoTIFF, PNG, JPEG (any case).
+bool is_tile(const fs::path& path) {
+  std::string extension = path.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension == ".tif" || extension == ".tiff" || extension == ".png" || extension == ".jpg" || extension == ".jpeg";
+}
+
 std::string joined(const std::vector<std::string>& parts) {
   std::string text;
   for (const std::string& part : parts) text += (text.empty() ? "" : ", ") + part;
@@ -123,7 +131,7 @@ AdaptResult adapt_job(const AdaptRequest& request) {
   for (const std::string& folder : request.images) {
     if (!fs::is_directory(folder)) throw Error("--images " + folder + ": is not a folder of tiles");
     for (const auto& entry : fs::directory_iterator(folder)) {
-      if (!entry.is_regular_file()) continue;
+      if (!entry.is_regular_file() || !is_tile(entry.path())) continue;  // sidecars (.aux.xml, .qml ...) are not tiles
       plan.read(entry.path(), "a tile");
       tiles.push_back(entry.path().string());
     }
@@ -135,7 +143,7 @@ AdaptResult adapt_job(const AdaptRequest& request) {
     }
   }
   std::sort(tiles.begin(), tiles.end());
-  if (tiles.empty()) throw Error("--images " + joined(request.images) + ": holds no files");
+  if (tiles.empty()) throw Error("--images " + joined(request.images) + ": holds no image tiles (.tif, .png, .jpg)");
   plan.output(output, "-o");
   plan.output_folder(work, "-o (its checkpoints, removed when done)");
   plan.check();
