@@ -214,8 +214,7 @@ DomainShift domain_shift(const DomainProfile& profile, const std::vector<float>&
 }
 
 std::string DomainShift::describe() const {
-  return "domain_shift " + number(shift) +
-         (warn() ? " (above " + number(kDomainShiftWarning) + ": unlike the imagery the model was trained on" : " (within the training imagery's range") +
+  return "domain_shift " + number(shift) + (warn() ? " (above " : " (not above ") + number(kDomainShiftWarning) +
          "; most different: " + feature + " " + number(feature_value) + " here, " + number(reference_value) +
          " in the nearest training image)";
 }

@@ -10,6 +10,7 @@
 #include "models.hpp"
 #include "inference_passes.hpp"
 #include "predict_step.hpp"
+#include "terraseg/core/domain.hpp"
 #include "terraseg/core/input_geometry.hpp"
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/error.hpp"
@@ -176,6 +177,16 @@ class InfoCommand final : public Command {
     }
     if (!card.licence.empty()) row("licence", card.licence);
     if (!card.notes.empty()) row("notes", card.notes);
+    if (card.training_domain) {
+      const DomainProfile& domain = *card.training_domain;
+      std::ostringstream text;
+      text << domain.source << "; predict warns when an input's domain_shift is above " << kDomainShiftWarning;
+      if (domain.validation_max) text << " (its validation images: up to " << std::setprecision(3) << *domain.validation_max << ")";
+      row("domain", text.str());
+    } else {
+      row("domain", "no training_domain in the card: predict cannot say when an input is unlike the training imagery "
+                    "(terraseg train CONFIG --domain-only adds it)");
+    }
     std::ostringstream size;
     size << graph.parameter_count() << " parameters, " << std::fixed << std::setprecision(2) << stats.flops / 1e9
          << " GFLOPs at " << to_string(dims);

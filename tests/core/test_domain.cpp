@@ -106,13 +106,13 @@ TEST(DomainProfile, TravelsInTheModelCardAndIsCheckedWhenRead) {
   EXPECT_DOUBLE_EQ(*back.training_domain->validation_max, 1.25);
   EXPECT_FALSE(ModelCard::from_json(R"({"name": "old"})", "old.onnx").training_domain.has_value());
 
-  for (const std::string& bad : {
+  for (const char* bad : {
            R"({"features": ["a", "b"], "scale": [1], "reference": [[0, 0]], "spread": 1})",
            R"({"features": ["a"], "scale": [0], "reference": [[0]], "spread": 1})",
            R"({"features": ["a"], "scale": [1], "reference": [[0, 1]], "spread": 1})",
            R"({"features": ["a"], "scale": [1], "reference": [[0]], "spread": -1})"}) {
     try {
-      ModelCard::from_json(R"({"name": "x", "training_domain": )" + bad + "}", "x.onnx");
+      ModelCard::from_json(std::string(R"({"name": "x", "training_domain": )") + bad + "}", "x.onnx");
       ADD_FAILURE() << "accepted " << bad;
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("x.onnx: model card: key 'training_domain"), std::string::npos) << e.what();

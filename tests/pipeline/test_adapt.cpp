@@ -96,9 +96,15 @@ TEST(DomainCheck, DomainOnlyAddsTheProfileToAModelTrainedBefore) {
   terraseg::Graph graph = terraseg::load_onnx(model.string());
   graph.card.training_domain.reset();  // as models trained before 2026-12-07 are
   terraseg::save_onnx(graph, model.string());
+  const auto before = run_terraseg({"info", model.string()});
+  EXPECT_NE(before.out.find("no training_domain in the card"), std::string::npos) << before.out;
   const auto run = run_terraseg({"train", (dir / "base.yaml").string(), "--domain-only", "-q"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_TRUE(terraseg::load_onnx(model.string()).card.training_domain.has_value());
+  const auto after = run_terraseg({"info", model.string()});
+  EXPECT_NE(after.out.find("6 blocks of up to 1024 px of the training images; predict warns when an input's domain_shift is above 2"),
+            std::string::npos)
+      << after.out;
   // Nothing trained: the checkpoint is the one training left.
   const auto missing = run_terraseg({"train", write_config(dir.path(), "never", kUNet).string(), "--domain-only", "-q"});
   EXPECT_EQ(missing.exit_code, 1);

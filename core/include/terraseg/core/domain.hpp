@@ -62,8 +62,8 @@ struct DomainShift {
   double feature_value = 0.0;   ///< its value here ...
   double reference_value = 0.0; ///< ... and at that image
   bool warn() const { return shift > kDomainShiftWarning; }
-  /// e.g. "domain_shift 3.4 (above 2: unlike the imagery the model was trained on; mean red 1.21 here,
-  /// 0.12 in the nearest training image)"
+  /// e.g. "domain_shift 3.4 (above 2; most different: mean red 1.21 here, 0.12 in the nearest training
+  /// image)"
   std::string describe() const;
 };
 
