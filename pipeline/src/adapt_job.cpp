@@ -112,7 +112,7 @@ AdaptResult adapt_job(const AdaptRequest& request) {
   const fs::path output(request.output);
   if (output.extension() != ".onnx") throw Error("-o " + request.output + ": the adapted model is an ONNX file: give a name ending in .onnx");
   const fs::path work = output.parent_path() / ("." + output.filename().string() + ".adapt");
-  if (fs::exists(output) && !request.resume) {
+  if (fs::exists(output)) {  // also with --resume: a finished adaptation has nothing left to resume
     throw Error("-o " + request.output + ": exists; adapt never overwrites a model: give another name, or remove it first");
   }
   std::string warning;
@@ -201,7 +201,10 @@ AdaptResult adapt_job(const AdaptRequest& request) {
   config.optim.loss = classes == 2 ? LossKind::cross_entropy_dice : LossKind::cross_entropy;
   config.optim.time_budget_s = request.time_budget_s;
 
-  config.output.model = output;
+  // The model grows in the work folder and takes its name only when complete: an interrupted or
+  // failed adaptation leaves no -o (and --resume continues it).
+  const fs::path growing = work / "model.onnx";
+  config.output.model = growing;
   config.output.checkpoint_dir = work;
   config.output.checkpoint_every = 50;
   config.output.log_every = 20;
@@ -228,9 +231,10 @@ AdaptResult adapt_job(const AdaptRequest& request) {
   options.quiet = request.quiet;
   options.threads = request.threads;
   const TrainResult trained = train_job(config, options);
-  if (!fs::exists(output)) {
+  if (!fs::exists(growing)) {
     throw Error("-o " + request.output + ": no epoch finished within the time budget; give a longer --time-budget");
   }
+  fs::rename(growing, output);
   fs::remove_all(work);
   AdaptResult result;
   result.tiles = static_cast<int>(pairs.size());

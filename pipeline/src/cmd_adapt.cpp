@@ -48,7 +48,8 @@ class AdaptCommand final : public Command {
     sub.add_option("--lr", request_.lr, "Learning rate (default 0.0005, Adam)")->check(CLI::Range(1e-6, 1.0));
     sub.add_option("--seed", request_.seed, "Random seed for crops and augmentation (default 1)");
     sub.add_option("-o,--output", request_.output, "The adapted model to write (ONNX with its card); must not exist")->required();
-    sub.add_flag("--resume", request_.resume, "Continue an interrupted adaptation of the same -o from its checkpoint");
+    sub.add_flag("--resume", request_.resume,
+                 "Continue an interrupted adaptation of the same -o from its checkpoint (-o is written only once it completes)");
   }
 
   int run() override {

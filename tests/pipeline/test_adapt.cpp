@@ -182,9 +182,15 @@ TEST(Adapt, FineTunesOnAFewTilesWithinItsBudgetAndNeverOverwrites) {
   EXPECT_TRUE(adapted.card.training_domain.has_value()) << "the region's tiles are its new domain";
   EXPECT_FALSE(fs::exists(dir / ".here.onnx.adapt")) << "checkpoints go once the model is written";
 
-  const auto again = run_terraseg(args);
-  EXPECT_EQ(again.exit_code, 1);
-  EXPECT_NE(again.err.find("exists; adapt never overwrites a model"), std::string::npos) << again.err;
+  const std::string adapted_bytes = terraseg::test::read_file(out);
+  for (const bool resume : {false, true}) {
+    std::vector<std::string> rerun = args;
+    if (resume) rerun.push_back("--resume");
+    const auto again = run_terraseg(rerun);
+    EXPECT_EQ(again.exit_code, 1);
+    EXPECT_NE(again.err.find("exists; adapt never overwrites a model"), std::string::npos) << again.err;
+  }
+  EXPECT_EQ(terraseg::test::read_file(out), adapted_bytes);
 
   std::vector<std::string> onto_model = args;
   onto_model.back() = model.string();
