@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <string>
+#include <utility>
 
 #include "gdal_util.hpp"
 #include "terraseg/core/error.hpp"
@@ -123,14 +125,12 @@ int find_spectral_band(const RasterInfo& raster, const std::string& name) {
   const std::string want = lower(name);
   for (const BandInfo& band : raster.bands) {
     const std::string description = lower(trim(band.description));
-    if (want == "red" && (band.colour == GCI_RedBand || description == "red" || description.rfind("red ", 0) == 0)) {
-      return band.index;
-    }
-    if (want == "green" && (band.colour == GCI_GreenBand || description == "green" || description.rfind("green ", 0) == 0)) {
-      return band.index;
-    }
-    if (want == "blue" && (band.colour == GCI_BlueBand || description == "blue" || description.rfind("blue ", 0) == 0)) {
-      return band.index;
+    // Visible colours: by colour interpretation, or a description that is the colour's name or starts with it.
+    const std::pair<const char*, GDALColorInterp> colours[] = {{"red", GCI_RedBand}, {"green", GCI_GreenBand}, {"blue", GCI_BlueBand}};
+    for (const auto& [colour, interpretation] : colours) {
+      if (want == colour && (band.colour == interpretation || description == colour || description.rfind(want + " ", 0) == 0)) {
+        return band.index;
+      }
     }
     if (want == "nir" && (description.find("nir") != std::string::npos ||
                           description.find("near infrared") != std::string::npos ||

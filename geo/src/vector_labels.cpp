@@ -258,4 +258,11 @@ VectorLabelStats rasterize_labels(const std::string& image, const std::string& v
   return stats;
 }
 
+VectorLabelOptions osm_road_label_options() {
+  VectorLabelOptions options;
+  options.width_by = "highway";
+  options.widths = osm_highway_widths();
+  return options;
+}
+
 }  // namespace terraseg::geo

@@ -77,10 +77,8 @@ geo::MaskEncoding mask_encoding(const std::vector<std::pair<std::string, std::st
 
 /// Road-width labels from vectors for every tile, into `folder` (<stem>.png).
 void burn_labels(const AdaptRequest& request, const std::vector<std::string>& tiles, const fs::path& folder, bool quiet) {
-  geo::VectorLabelOptions options;
+  geo::VectorLabelOptions options = geo::osm_road_label_options();
   options.layer = request.layer;
-  options.width_by = "highway";
-  options.widths = geo::osm_highway_widths();
   fs::create_directories(folder);
   for (const std::string& tile : tiles) {
     const fs::path mask = folder / (fs::path(tile).stem().string() + ".png");

@@ -43,12 +43,11 @@ class LabelsCommand final : public Command {
   int run() override {
     if (output_.empty() == output_dir_.empty()) throw Error("labels: give exactly one of -o MASK or --output-dir DIR");
     if (!output_.empty() && images_.size() != 1) throw Error("labels: -o takes one image; use --output-dir DIR for several");
-    geo::VectorLabelOptions options;
+    geo::VectorLabelOptions options = geo::osm_road_label_options();
     options.layer = layer_;
     options.width_m = width_m_;
     options.width_field = width_field_;
     options.width_by = widths_by_;
-    options.widths = geo::osm_highway_widths();
     options.ignore_m = ignore_m_;
     for (const std::string& entry : width_of_) {
       const size_t equals = entry.find('=');

@@ -38,6 +38,10 @@ struct VectorLabelOptions {
   int background = 0;            ///< class of every pixel no feature reaches
 };
 
+/// Roads from OpenStreetMap lines: widths by the `highway` field from osm_highway_widths(), the other
+/// options at their defaults (`terraseg labels` and `terraseg adapt --labels` start from this).
+VectorLabelOptions osm_road_label_options();
+
 /// What rasterize_labels burned.
 struct VectorLabelStats {
   int features = 0;                   ///< features burned (all classes)
