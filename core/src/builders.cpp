@@ -75,7 +75,8 @@ class GraphWriter {
     graph_.outputs = {output};
     graph_.card.name = graph_.name;
     graph_.card.architecture = architecture;
-    for (int c = 0; c < classes; ++c) graph_.card.classes.push_back(ClassInfo{c, "class " + std::to_string(c), {0, 0, 0}});
+    for (int c = 0; c < classes; ++c)
+      graph_.card.classes.push_back(ClassInfo{c, "class " + std::to_string(c), {0, 0, 0}});
     graph_.card.notes = "untrained: random weights";
     graph_.validate();
     return std::move(graph_);
@@ -153,7 +154,8 @@ Graph build_segnet(const SegNetSpec& spec) {
   GraphWriter w(spec.basic ? "segnet_basic" : "segnet", spec.in_channels, spec.seed);
   // VGG16: 2-2-3-3-3 convs at 64..512; SegNet-Basic: 4 levels of one 7x7 conv at 64 (scaled).
   const std::vector<int> convs = spec.basic ? std::vector<int>{1, 1, 1, 1} : std::vector<int>{2, 2, 3, 3, 3};
-  const std::vector<int> widths64 = spec.basic ? std::vector<int>{64, 64, 64, 64} : std::vector<int>{64, 128, 256, 512, 512};
+  const std::vector<int> widths64 =
+      spec.basic ? std::vector<int>{64, 64, 64, 64} : std::vector<int>{64, 128, 256, 512, 512};
   const int kernel = spec.basic ? 7 : 3;
   std::vector<int> widths;
   for (int v : widths64) widths.push_back(std::max(1, v * spec.base_width / 64));

@@ -61,9 +61,11 @@ ModelCard card_from_deepness(const std::map<std::string, std::string>& metadata,
       char* end = nullptr;
       const long id = std::strtol(key.c_str(), &end, 10);
       if (end == key.c_str() || *end != '\0' || id < 0 || id > 254 || !name.is_string()) continue;
-      card.classes.push_back({static_cast<int>(id), name.get<std::string>(), default_class_colour(static_cast<int>(id))});
+      card.classes.push_back(
+          {static_cast<int>(id), name.get<std::string>(), default_class_colour(static_cast<int>(id))});
     }
-    std::sort(card.classes.begin(), card.classes.end(), [](const ClassInfo& a, const ClassInfo& b) { return a.id < b.id; });
+    std::sort(card.classes.begin(), card.classes.end(),
+              [](const ClassInfo& a, const ClassInfo& b) { return a.id < b.id; });
   }
   if (const auto cm = number_of(metadata, "resolution"); cm && *cm > 0.0) card.pixel_size_m = *cm / 100.0;
   // Deepness's documentation names the key tiles_size, its code reads tile_size: either.
@@ -93,8 +95,10 @@ ModelCard card_from_deepness(const std::map<std::string, std::string>& metadata,
   try {
     check_card_ranges(card);
   } catch (const Error& e) {
-    throw Error(source + ": model card read from its QGIS Deepness metadata (resolution in cm, "
-                "standardization_mean/std): " + e.what() + "; fix that metadata or re-export the model");
+    throw Error(source +
+                ": model card read from its QGIS Deepness metadata (resolution in cm, "
+                "standardization_mean/std): " +
+                e.what() + "; fix that metadata or re-export the model");
   }
   return card;
 }

@@ -19,7 +19,8 @@ using nlohmann::json;
 const std::vector<std::string> kRgb{"red", "green", "blue"};
 
 bool is_rgb_over_255(const ModelCard& card) {
-  return card.bands == kRgb && std::abs(card.scale * 255.0 - 1.0) < 1e-6 && card.mean.size() == 3 && card.std.size() == 3;
+  return card.bands == kRgb && std::abs(card.scale * 255.0 - 1.0) < 1e-6 && card.mean.size() == 3 &&
+         card.std.size() == 3;
 }
 
 /// Height and width the file states (or, for a graph about to be written, will state) for its input.
@@ -121,7 +122,8 @@ void add_normalisation(Graph& out, const ModelCard& card, const std::string& rgb
 
 void check_exportable(const Graph& graph, const std::string& model) {
   const ModelCard& card = graph.card;
-  if (graph.input_dims.size() != 4) throw Error(model + ": the input is not an NCHW image; Deepness feeds [1, 3, H, W]");
+  if (graph.input_dims.size() != 4)
+    throw Error(model + ": the input is not an NCHW image; Deepness feeds [1, 3, H, W]");
   if (graph.input_dims[1] > 0 && graph.input_dims[1] != 3) {
     throw Error(model + ": the model takes " + std::to_string(graph.input_dims[1]) +
                 " bands; terraseg exports RGB models for Deepness (3 bands: red, green, blue)");
@@ -129,8 +131,9 @@ void check_exportable(const Graph& graph, const std::string& model) {
   std::vector<std::string> sorted = card.bands;
   std::sort(sorted.begin(), sorted.end());
   if (!card.bands.empty() && sorted != std::vector<std::string>{"blue", "green", "red"}) {
-    throw Error(model + ": the model takes bands " + bands_text(card) +
-                "; Deepness feeds red, green and blue, so only models of those three bands (in any order) export for it");
+    throw Error(
+        model + ": the model takes bands " + bands_text(card) +
+        "; Deepness feeds red, green and blue, so only models of those three bands (in any order) export for it");
   }
   if (graph.outputs.empty()) throw Error(model + ": the graph has no outputs");
 }
@@ -145,14 +148,15 @@ int export_tile(const Graph& graph, int tile, const std::string& model) {
                   "; Deepness cuts square tiles, so it cannot run this model");
     }
     if (tile > 0 && tile != h) {
-      throw Error(model + ": the network only runs at " + std::to_string(h) + "x" + std::to_string(w) + ", not at --tile " +
-                  std::to_string(tile) + "; leave --tile out");
+      throw Error(model + ": the network only runs at " + std::to_string(h) + "x" + std::to_string(w) +
+                  ", not at --tile " + std::to_string(tile) + "; leave --tile out");
     }
     side = h;
   }
   if (side < 8 || side > 16384) throw Error(model + ": tile " + std::to_string(side) + " must be 8 to 16384 pixels");
   if (side % geometry.multiple != 0) {
-    throw Error(model + ": tile " + std::to_string(side) + " is not a multiple of " + std::to_string(geometry.multiple) +
+    throw Error(model + ": tile " + std::to_string(side) + " is not a multiple of " +
+                std::to_string(geometry.multiple) +
                 ", the network's total downsampling; give a tile that is (e.g. --tile " +
                 std::to_string(side / geometry.multiple * geometry.multiple) + ")");
   }
@@ -163,9 +167,12 @@ int export_tile(const Graph& graph, int tile, const std::string& model) {
 
 std::string describe(DeepnessOutput output) {
   switch (output) {
-    case DeepnessOutput::softmax: return "class probabilities (softmax over the classes)";
-    case DeepnessOutput::sigmoid: return "a probability per channel (sigmoid)";
-    case DeepnessOutput::logits: break;
+    case DeepnessOutput::softmax:
+      return "class probabilities (softmax over the classes)";
+    case DeepnessOutput::sigmoid:
+      return "a probability per channel (sigmoid)";
+    case DeepnessOutput::logits:
+      break;
   }
   return "raw class scores (logits)";
 }
@@ -181,12 +188,14 @@ DeepnessReadiness deepness_readiness(const Graph& graph) {
     result.problems.push_back("no class names in its card: Deepness names the outputs channel_N");
   }
   if (!result.rgb_over_255) {
-    result.problems.push_back("takes " + bands_text(card) + " normalised by its card, while Deepness feeds red, green, blue / 255, "
+    result.problems.push_back("takes " + bands_text(card) +
+                              " normalised by its card, while Deepness feeds red, green, blue / 255, "
                               "then (x - standardization_mean) / standardization_std");
   }
   if (!hw) {
-    result.problems.push_back("declares its input height and width as free sizes; Deepness puts the input width in an "
-                              "integer box and fails to load the model");
+    result.problems.push_back(
+        "declares its input height and width as free sizes; Deepness puts the input width in an "
+        "integer box and fails to load the model");
   } else if ((*hw)[0] != (*hw)[1]) {
     result.problems.push_back("declares a " + std::to_string((*hw)[0]) + "x" + std::to_string((*hw)[1]) +
                               " input; Deepness cuts square tiles");
@@ -212,7 +221,8 @@ std::map<std::string, std::string> deepness_metadata(const Graph& graph) {
     const int64_t side = (*hw)[0];
     metadata["tiles_size"] = json(side).dump();
     if (graph.card.tile_overlap && *graph.card.tile_overlap * 2 < side) {
-      metadata["tiles_overlap"] = json(std::lround(100.0 * *graph.card.tile_overlap / static_cast<double>(side))).dump();
+      metadata["tiles_overlap"] =
+          json(std::lround(100.0 * *graph.card.tile_overlap / static_cast<double>(side))).dump();
     }
   }
   // Deepness's code reads tile_size; its documentation says tiles_size: both, the same.
@@ -223,8 +233,11 @@ std::map<std::string, std::string> deepness_metadata(const Graph& graph) {
     case DeepnessOutput::softmax:
       metadata["seg_thresh"] = classes == 2 ? json(graph.card.threshold.value_or(0.5)).dump() : json(0).dump();
       break;
-    case DeepnessOutput::sigmoid: metadata["seg_thresh"] = json(graph.card.threshold.value_or(0.5)).dump(); break;
-    case DeepnessOutput::logits: break;  // a threshold on logits would mean nothing
+    case DeepnessOutput::sigmoid:
+      metadata["seg_thresh"] = json(graph.card.threshold.value_or(0.5)).dump();
+      break;
+    case DeepnessOutput::logits:
+      break;  // a threshold on logits would mean nothing
   }
   metadata["seg_small_segment"] = json(0).dump();
   return metadata;
@@ -262,7 +275,8 @@ Graph export_for_deepness(const Graph& graph, int tile) {
     engine.run(probe, result);
     dims = result.dims();
   } catch (const Error& e) {
-    throw Error(model + ": running the network at " + std::to_string(side) + "x" + std::to_string(side) + " failed: " + e.what());
+    throw Error(model + ": running the network at " + std::to_string(side) + "x" + std::to_string(side) +
+                " failed: " + e.what());
   }
   if (dims.size() != 4 || dims[0] != 1 || dims[2] != side || dims[3] != side || dims[1] < 1) {
     throw Error(model + ": the first output is " + to_string(dims) + " at a " + std::to_string(side) + "x" +
@@ -286,13 +300,15 @@ Graph export_for_deepness(const Graph& graph, int tile) {
         const std::string w = fresh_name(out, "deepness_threshold.weight");
         out.weights[w] = std::move(weight);
         const std::string b = fresh_name(out, "deepness_threshold.bias");
-        out.weights[b] = Tensor({2}, std::vector<float>{static_cast<float>(std::log(*card.threshold / (1.0 - *card.threshold))), 0.0F});
+        out.weights[b] = Tensor(
+            {2}, std::vector<float>{static_cast<float>(std::log(*card.threshold / (1.0 - *card.threshold))), 0.0F});
         const std::string y = fresh_name(out, "thresholded_scores");
         out.nodes.push_back(conv1x1(fresh_name(out, "deepness_threshold"), scores, w, b, y));
         scores = y;
         std::ostringstream threshold;
         threshold << *card.threshold;
-        note = " The card's threshold " + threshold.str() + " on the positive class is built in: class 1 where its "
+        note = " The card's threshold " + threshold.str() +
+               " on the positive class is built in: class 1 where its "
                "probability is above 0.5.";
       }
       const std::string y = fresh_name(out, "probabilities");
@@ -317,12 +333,13 @@ Graph export_for_deepness(const Graph& graph, int tile) {
   exported.tile = std::array<int, 2>{side, side};
   if (exported.tile_overlap && *exported.tile_overlap * 2 >= side) exported.tile_overlap = side / 4;
   const DeepnessOutput given = already != DeepnessOutput::logits ? already
-                               : classes == 1                      ? DeepnessOutput::sigmoid
-                                                                   : DeepnessOutput::softmax;
-  const std::string export_note = "Exported for the QGIS Deepness plugin (terraseg export --for deepness): takes red, "
-                                  "green, blue / 255; the original's bands (" + bands_text(card) +
-                                  "), scale, mean and std are a 1x1 convolution at its start; gives " + describe(given) +
-                                  "." + note;
+                               : classes == 1                    ? DeepnessOutput::sigmoid
+                                                                 : DeepnessOutput::softmax;
+  const std::string export_note =
+      "Exported for the QGIS Deepness plugin (terraseg export --for deepness): takes red, "
+      "green, blue / 255; the original's bands (" +
+      bands_text(card) + "), scale, mean and std are a 1x1 convolution at its start; gives " + describe(given) + "." +
+      note;
   exported.notes = card.notes.empty() ? export_note : card.notes + " " + export_note;
   out.validate();
   return out;

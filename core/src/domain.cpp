@@ -61,7 +61,8 @@ void DomainMeter::add(const Tensor& input, const Tensor& scores, const uint8_t* 
     sum_.assign(static_cast<size_t>(bands), 0.0);
     sum_squares_.assign(static_cast<size_t>(bands), 0.0);
   } else if (static_cast<int64_t>(sum_.size()) != bands) {
-    throw Error("DomainMeter: windows with " + std::to_string(sum_.size()) + " and " + std::to_string(bands) + " bands");
+    throw Error("DomainMeter: windows with " + std::to_string(sum_.size()) + " and " + std::to_string(bands) +
+                " bands");
   }
   const auto is_valid = [valid](int64_t i) { return valid == nullptr || valid[i] != 0; };
   const float* x = input.data();
@@ -111,9 +112,11 @@ void DomainMeter::add(const Tensor& input, const Tensor& scores, const uint8_t* 
       continue;
     }
     double top = -std::numeric_limits<double>::infinity();
-    for (int64_t k = 0; k < classes; ++k) top = std::max(top, static_cast<double>(s[k * plane + i]) - (k == 0 ? class0_shift_ : 0.0F));
+    for (int64_t k = 0; k < classes; ++k)
+      top = std::max(top, static_cast<double>(s[k * plane + i]) - (k == 0 ? class0_shift_ : 0.0F));
     double denominator = 0.0;
-    for (int64_t k = 0; k < classes; ++k) denominator += std::exp(static_cast<double>(s[k * plane + i]) - (k == 0 ? class0_shift_ : 0.0F) - top);
+    for (int64_t k = 0; k < classes; ++k)
+      denominator += std::exp(static_cast<double>(s[k * plane + i]) - (k == 0 ? class0_shift_ : 0.0F) - top);
     confidence_sum_ += 1.0 / denominator;
   }
   pixels_ += counted;
@@ -144,12 +147,14 @@ std::vector<std::string> domain_feature_names(const std::vector<std::string>& ba
   return names;
 }
 
-DomainProfile make_domain_profile(const std::vector<std::vector<float>>& descriptors, const std::vector<std::string>& features,
-                                  const std::string& source) {
-  if (descriptors.size() < 2) throw Error("a domain profile needs at least 2 training images, got " + std::to_string(descriptors.size()));
+DomainProfile make_domain_profile(const std::vector<std::vector<float>>& descriptors,
+                                  const std::vector<std::string>& features, const std::string& source) {
+  if (descriptors.size() < 2)
+    throw Error("a domain profile needs at least 2 training images, got " + std::to_string(descriptors.size()));
   for (const std::vector<float>& d : descriptors) {
     if (d.size() != features.size()) {
-      throw Error("a domain descriptor has " + std::to_string(d.size()) + " values for " + std::to_string(features.size()) + " features");
+      throw Error("a domain descriptor has " + std::to_string(d.size()) + " values for " +
+                  std::to_string(features.size()) + " features");
     }
   }
   DomainProfile profile;
@@ -179,15 +184,17 @@ DomainProfile make_domain_profile(const std::vector<std::vector<float>>& descrip
     nearest.push_back(best);
   }
   std::sort(nearest.begin(), nearest.end());
-  const size_t p90 = std::min(nearest.size() - 1, static_cast<size_t>(std::ceil(0.9 * static_cast<double>(nearest.size()))) - 1);
+  const size_t p90 =
+      std::min(nearest.size() - 1, static_cast<size_t>(std::ceil(0.9 * static_cast<double>(nearest.size()))) - 1);
   profile.spread = std::max(nearest[p90], 0.05);
   return profile;
 }
 
 DomainShift domain_shift(const DomainProfile& profile, const std::vector<float>& descriptor) {
   if (descriptor.size() != profile.features.size() || profile.reference.empty()) {
-    throw Error("the input's domain statistics have " + std::to_string(descriptor.size()) + " values, the model card's training_domain " +
-                std::to_string(profile.features.size()) + " features: the model's bands differ from its card's");
+    throw Error("the input's domain statistics have " + std::to_string(descriptor.size()) +
+                " values, the model card's training_domain " + std::to_string(profile.features.size()) +
+                " features: the model's bands differ from its card's");
   }
   size_t best = 0;
   double best_distance = std::numeric_limits<double>::infinity();

@@ -63,7 +63,8 @@ void Graph::validate() const {
   for (const auto& entry : weights) known.insert(entry.first);
   std::set<std::string> node_names;
   for (const Node& node : nodes) {
-    if (!node_names.insert(node.name).second) throw Error("graph '" + name + "': node name '" + node.name + "' repeats");
+    if (!node_names.insert(node.name).second)
+      throw Error("graph '" + name + "': node name '" + node.name + "' repeats");
     for (const std::string& in : node.inputs) {
       if (!in.empty() && known.count(in) == 0) {
         throw Error("graph '" + name + "': node '" + node.name + "' (" + node.op + ") reads '" + in +

@@ -45,8 +45,8 @@ void read_tiling(const json& doc, ModelCard& card) {
     if (tile.is_array() && tile.size() != 2) bad_key("tile", tile.dump(), kTileRule);
     const json& h = tile.is_array() ? tile[0] : tile;
     const json& w = tile.is_array() ? tile[1] : tile;
-    card.tile = std::array<int, 2>{whole_number(h, "tile", 8, 16384, kTileRule),
-                                   whole_number(w, "tile", 8, 16384, kTileRule)};
+    card.tile =
+        std::array<int, 2>{whole_number(h, "tile", 8, 16384, kTileRule), whole_number(w, "tile", 8, 16384, kTileRule)};
   }
   if (doc.contains("tile_overlap") && !doc["tile_overlap"].is_null()) {
     card.tile_overlap = whole_number(doc["tile_overlap"], "tile_overlap", 0, 4096, kOverlapRule);
@@ -74,7 +74,8 @@ ClassInfo read_class(const json& entry, size_t index) {
     const json& rgb = entry.at("rgb");
     const std::string rule = "a class colour is [r, g, b] with whole numbers from 0 to 255";
     if (!rgb.is_array() || rgb.size() != 3) bad_key(where + ".rgb", rgb.dump(), rule);
-    for (size_t i = 0; i < 3; ++i) info.rgb[i] = static_cast<uint8_t>(whole_number(rgb[i], where + ".rgb", 0, 255, rule));
+    for (size_t i = 0; i < 3; ++i)
+      info.rgb[i] = static_cast<uint8_t>(whole_number(rgb[i], where + ".rgb", 0, 255, rule));
   }
   return info;
 }
@@ -85,12 +86,18 @@ std::array<uint8_t, 3> generated_colour(int id) {
   const double f = hue - std::floor(hue);
   const auto v = [](double x) { return static_cast<uint8_t>(std::lround(40.0 + 200.0 * x)); };
   switch (static_cast<int>(hue)) {
-    case 0: return {v(1), v(f), v(0)};
-    case 1: return {v(1 - f), v(1), v(0)};
-    case 2: return {v(0), v(1), v(f)};
-    case 3: return {v(0), v(1 - f), v(1)};
-    case 4: return {v(f), v(0), v(1)};
-    default: return {v(1), v(0), v(1 - f)};
+    case 0:
+      return {v(1), v(f), v(0)};
+    case 1:
+      return {v(1 - f), v(1), v(0)};
+    case 2:
+      return {v(0), v(1), v(f)};
+    case 3:
+      return {v(0), v(1 - f), v(1)};
+    case 4:
+      return {v(f), v(0), v(1)};
+    default:
+      return {v(1), v(0), v(1 - f)};
   }
 }
 
@@ -111,7 +118,8 @@ void check_card_ranges(const ModelCard& card) {
             "the ground pixel size the model was trained at is in metres, from 0.001 to 100000 (null: unknown)");
   }
   if (!std::isfinite(card.scale) || !(card.scale > 0.0)) {
-    bad_key("scale", number_text(card.scale), "the scale on raw values must be finite and above 0 (e.g. 0.00392 for 1/255)");
+    bad_key("scale", number_text(card.scale),
+            "the scale on raw values must be finite and above 0 (e.g. 0.00392 for 1/255)");
   }
   for (size_t c = 0; c < card.mean.size(); ++c) {
     if (!std::isfinite(card.mean[c])) {
@@ -161,17 +169,17 @@ void check_card_ranges(const ModelCard& card) {
 
 std::array<uint8_t, 3> default_class_colour(int id) {
   static const std::array<std::array<uint8_t, 3>, 12> kColours{{{0, 0, 0},
-                                                                 {230, 25, 75},
-                                                                 {60, 180, 75},
-                                                                 {255, 225, 25},
-                                                                 {0, 130, 200},
-                                                                 {245, 130, 48},
-                                                                 {145, 30, 180},
-                                                                 {70, 240, 240},
-                                                                 {240, 50, 230},
-                                                                 {210, 245, 60},
-                                                                 {250, 190, 212},
-                                                                 {0, 128, 128}}};
+                                                                {230, 25, 75},
+                                                                {60, 180, 75},
+                                                                {255, 225, 25},
+                                                                {0, 130, 200},
+                                                                {245, 130, 48},
+                                                                {145, 30, 180},
+                                                                {70, 240, 240},
+                                                                {240, 50, 230},
+                                                                {210, 245, 60},
+                                                                {250, 190, 212},
+                                                                {0, 128, 128}}};
   if (id >= 0 && static_cast<size_t>(id) < kColours.size()) return kColours[static_cast<size_t>(id)];
   return generated_colour(id);
 }
@@ -204,12 +212,16 @@ DomainProfile read_domain(const json& doc) {
   d.spread = doc.at("spread").get<double>();
   d.images = doc.value("images", 0);
   d.source = doc.value("source", "");
-  if (doc.contains("validation_max") && !doc["validation_max"].is_null()) d.validation_max = doc["validation_max"].get<double>();
-  const std::string rule = "training_domain holds one finite descriptor per reference image, as long as its feature list, "
-                           "and finite positive scales and spread (re-export the model with terraseg train or adapt)";
+  if (doc.contains("validation_max") && !doc["validation_max"].is_null())
+    d.validation_max = doc["validation_max"].get<double>();
+  const std::string rule =
+      "training_domain holds one finite descriptor per reference image, as long as its feature list, "
+      "and finite positive scales and spread (re-export the model with terraseg train or adapt)";
   if (d.features.empty() || d.scale.size() != d.features.size() || d.reference.empty()) {
-    bad_key("training_domain", std::to_string(d.features.size()) + " features, " + std::to_string(d.scale.size()) +
-                                   " scales and " + std::to_string(d.reference.size()) + " reference images", rule);
+    bad_key("training_domain",
+            std::to_string(d.features.size()) + " features, " + std::to_string(d.scale.size()) + " scales and " +
+                std::to_string(d.reference.size()) + " reference images",
+            rule);
   }
   for (const float s : d.scale) {
     if (!std::isfinite(s) || !(s > 0.0F)) bad_key("training_domain.scale", number_text(s), rule);
@@ -255,8 +267,8 @@ std::string ModelCard::to_json() const {
   doc["notes"] = notes;
   if (training_domain) {
     const DomainProfile& d = *training_domain;
-    doc["training_domain"] = {{"features", d.features}, {"scale", d.scale}, {"reference", d.reference},
-                              {"spread", d.spread}, {"images", d.images}, {"source", d.source}};
+    doc["training_domain"] = {{"features", d.features}, {"scale", d.scale},   {"reference", d.reference},
+                              {"spread", d.spread},     {"images", d.images}, {"source", d.source}};
     if (d.validation_max) doc["training_domain"]["validation_max"] = *d.validation_max;
   }
   return doc.dump(2);
@@ -275,7 +287,8 @@ ModelCard ModelCard::from_json(const std::string& text, const std::string& sourc
     card.scale = doc.value("scale", 1.0);
     card.mean = doc.value("mean", std::vector<float>{});
     card.std = doc.value("std", std::vector<float>{});
-    if (doc.contains("pixel_size_m") && !doc["pixel_size_m"].is_null()) card.pixel_size_m = doc["pixel_size_m"].get<double>();
+    if (doc.contains("pixel_size_m") && !doc["pixel_size_m"].is_null())
+      card.pixel_size_m = doc["pixel_size_m"].get<double>();
     card.training_data = doc.value("training_data", "");
     card.licence = doc.value("licence", "");
     card.initial_weights = doc.value("initial_weights", "");
@@ -284,7 +297,8 @@ ModelCard ModelCard::from_json(const std::string& text, const std::string& sourc
     if (doc.contains("threshold") && !doc["threshold"].is_null()) card.threshold = doc["threshold"].get<double>();
     read_tiling(doc, card);
     card.notes = doc.value("notes", "");
-    if (doc.contains("training_domain") && !doc["training_domain"].is_null()) card.training_domain = read_domain(doc["training_domain"]);
+    if (doc.contains("training_domain") && !doc["training_domain"].is_null())
+      card.training_domain = read_domain(doc["training_domain"]);
     check_card_ranges(card);
   } catch (const json::exception& e) {
     throw Error(source + ": model card is not valid JSON of the expected shape (" + e.what() +

@@ -19,9 +19,11 @@ ResizeGeometry resize_geometry(const Node& node, const Dims& x) {
   p.out = x;
   if (node.has("sizes")) {
     const std::vector<int64_t> sizes = node.attr_ints("sizes");
-    if (sizes.size() != 4 || sizes[0] != x[0] || sizes[1] != x[1]) fail_node(node, "'sizes' must be N,C,H,W with N and C unchanged");
+    if (sizes.size() != 4 || sizes[0] != x[0] || sizes[1] != x[1])
+      fail_node(node, "'sizes' must be N,C,H,W with N and C unchanged");
     p.out = sizes;
-    p.scale = {static_cast<float>(sizes[2]) / static_cast<float>(x[2]), static_cast<float>(sizes[3]) / static_cast<float>(x[3])};
+    p.scale = {static_cast<float>(sizes[2]) / static_cast<float>(x[2]),
+               static_cast<float>(sizes[3]) / static_cast<float>(x[3])};
     p.length = {static_cast<float>(sizes[2]), static_cast<float>(sizes[3])};
   } else if (node.has("scales")) {
     const std::vector<float> scales = node.attr_floats("scales");
@@ -116,7 +118,8 @@ std::array<int64_t, 4> transposed_conv_pads(const Node& node, const Dims& x, std
   std::array<int64_t, 4> pads{0, 0, 0, 0};
   if (auto_pad == "NOTSET" && node.has("pads")) {
     const std::vector<int64_t> given = node.attr_ints("pads");
-    if (given.size() != 4) fail_node(node, "attribute 'pads' needs 4 values for a 2-D operator, got " + std::to_string(given.size()));
+    if (given.size() != 4)
+      fail_node(node, "attribute 'pads' needs 4 values for a 2-D operator, got " + std::to_string(given.size()));
     std::copy(given.begin(), given.end(), pads.begin());
     if (*std::min_element(pads.begin(), pads.end()) < 0) fail_node(node, "negative 'pads' are not supported");
   } else if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER") {
@@ -125,7 +128,8 @@ std::array<int64_t, 4> transposed_conv_pads(const Node& node, const Dims& x, std
   std::vector<int64_t> target = node.attr_ints("output_shape", {});
   if (target.size() > 2) target.erase(target.begin(), target.end() - 2);
   if (!target.empty() && target.size() != 2) fail_node(node, "output_shape needs the two spatial sizes");
-  if (target.empty() && (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER")) target = {x.at(2) * stride[0], x.at(3) * stride[1]};
+  if (target.empty() && (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER"))
+    target = {x.at(2) * stride[0], x.at(3) * stride[1]};
   for (size_t axis = 0; axis < target.size(); ++axis) {
     const int64_t total = stride[axis] * (x.at(2 + axis) - 1) + output_padding[axis] + extent[axis] - target[axis];
     if (total < 0) fail_node(node, "output_shape is larger than the transposed convolution can produce");

@@ -24,7 +24,7 @@ std::vector<std::array<double, 2>> aoi_ring(const AreaOfInterest& aoi) {
 /// The AOI ring in `raster_crs`, each edge densified into 16 segments so curved projections of
 /// straight edges stay inside the bounding box.
 std::vector<std::array<double, 2>> ring_in_crs(const AreaOfInterest& aoi, const OGRSpatialReference& raster_crs,
-                                                      const std::string& input) {
+                                               const std::string& input) {
   OGRSpatialReference aoi_crs;
   if (aoi.crs.empty() || aoi_crs.SetFromUserInput(aoi.crs.c_str()) != OGRERR_NONE) {
     throw Error("area of interest for '" + input + "': CRS '" + aoi.crs + "' is not understood; use e.g. EPSG:4326");
@@ -33,7 +33,8 @@ std::vector<std::array<double, 2>> ring_in_crs(const AreaOfInterest& aoi, const 
   OGRSpatialReference target(raster_crs);
   target.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   std::unique_ptr<OGRCoordinateTransformation> transform(OGRCreateCoordinateTransformation(&aoi_crs, &target));
-  if (!transform) throw Error("area of interest for '" + input + "': no transformation from " + aoi.crs + " to the raster's CRS");
+  if (!transform)
+    throw Error("area of interest for '" + input + "': no transformation from " + aoi.crs + " to the raster's CRS");
   const auto ring = aoi_ring(aoi);
   std::vector<std::array<double, 2>> dense;
   constexpr int kSteps = 16;
@@ -43,7 +44,8 @@ std::vector<std::array<double, 2>> ring_in_crs(const AreaOfInterest& aoi, const 
     for (int s = 0; s < kSteps; ++s) {
       double x = a[0] + (b[0] - a[0]) * s / kSteps;
       double y = a[1] + (b[1] - a[1]) * s / kSteps;
-      if (!transform->Transform(1, &x, &y)) throw Error("area of interest for '" + input + "': a vertex cannot be transformed");
+      if (!transform->Transform(1, &x, &y))
+        throw Error("area of interest for '" + input + "': a vertex cannot be transformed");
       dense.push_back({x, y});
     }
   }
@@ -81,7 +83,8 @@ void run_translate(GDALDataset& source, CPLStringList& args, const std::string& 
       GDALTranslateOptionsNew(args.List(), nullptr), &GDALTranslateOptionsFree);
   int usage_error = FALSE;
   GDALDatasetH result = GDALTranslate(vrt_path.c_str(), GDALDataset::ToHandle(&source), options.get(), &usage_error);
-  if (result == nullptr) throw Error("area of interest for '" + input + "': cannot write " + vrt_path + ": " + CPLGetLastErrorMsg());
+  if (result == nullptr)
+    throw Error("area of interest for '" + input + "': cannot write " + vrt_path + ": " + CPLGetLastErrorMsg());
   GDALClose(result);
 }
 
@@ -94,7 +97,8 @@ std::string write_cutline(const std::vector<std::array<double, 2>>& ring, const 
     coordinates += (i == 0 ? "" : ",") + std::string("[") + CPLSPrintf("%.17g,%.17g", point[0], point[1]) + "]";
   }
   const std::string text = R"({"type":"FeatureCollection","features":[{"type":"Feature","properties":{},)"
-                           R"("geometry":{"type":"Polygon","coordinates":[[)" + coordinates + "]]}}]}";
+                           R"("geometry":{"type":"Polygon","coordinates":[[)" +
+                           coordinates + "]]}}]}";
   VSILFILE* file = VSIFOpenL(path.c_str(), "wb");
   if (file == nullptr) throw Error("cannot write the area-of-interest cutline " + path);
   VSIFWriteL(text.data(), 1, text.size(), file);
@@ -114,19 +118,21 @@ void warp_with_cutline(GDALDataset& source, const double* gt, const PixelWindow&
   const double north = gt[3] + window.y0 * gt[5];
   const double south = gt[3] + window.y1 * gt[5];
   CPLStringList args;
-  for (const char* arg : {"-of", "VRT", "-r", "near", "-dstalpha", "-cutline", cutline.c_str(), "-te"}) args.AddString(arg);
+  for (const char* arg : {"-of", "VRT", "-r", "near", "-dstalpha", "-cutline", cutline.c_str(), "-te"})
+    args.AddString(arg);
   for (double value : {std::min(west, east), std::min(south, north), std::max(west, east), std::max(south, north)}) {
     args.AddString(CPLSPrintf("%.17g", value));
   }
   args.AddString("-ts");
   args.AddString(std::to_string(window.x1 - window.x0).c_str());
   args.AddString(std::to_string(window.y1 - window.y0).c_str());
-  std::unique_ptr<GDALWarpAppOptions, decltype(&GDALWarpAppOptionsFree)> options(GDALWarpAppOptionsNew(args.List(), nullptr),
-                                                                                  &GDALWarpAppOptionsFree);
+  std::unique_ptr<GDALWarpAppOptions, decltype(&GDALWarpAppOptionsFree)> options(
+      GDALWarpAppOptionsNew(args.List(), nullptr), &GDALWarpAppOptionsFree);
   GDALDatasetH handle = GDALDataset::ToHandle(&source);
   int usage_error = FALSE;
   GDALDatasetH result = GDALWarp(vrt_path.c_str(), nullptr, 1, &handle, options.get(), &usage_error);
-  if (result == nullptr) throw Error("area of interest for '" + input + "': cannot write " + vrt_path + ": " + CPLGetLastErrorMsg());
+  if (result == nullptr)
+    throw Error("area of interest for '" + input + "': cannot write " + vrt_path + ": " + CPLGetLastErrorMsg());
   GDALClose(result);
 }
 

@@ -14,8 +14,12 @@
 namespace terraseg::geo {
 namespace {
 
-cv::Mat image_of(const Sample& s) { return cv::Mat(s.height, s.width, CV_8UC3, const_cast<uint8_t*>(s.rgb.data())).clone(); }
-cv::Mat labels_of(const Sample& s) { return cv::Mat(s.height, s.width, CV_8UC1, const_cast<uint8_t*>(s.labels.data())).clone(); }
+cv::Mat image_of(const Sample& s) {
+  return cv::Mat(s.height, s.width, CV_8UC3, const_cast<uint8_t*>(s.rgb.data())).clone();
+}
+cv::Mat labels_of(const Sample& s) {
+  return cv::Mat(s.height, s.width, CV_8UC1, const_cast<uint8_t*>(s.labels.data())).clone();
+}
 Sample sample_of(const cv::Mat& image, const cv::Mat& labels) {
   Sample out;
   out.height = image.rows;
@@ -76,11 +80,13 @@ void warp_crop(cv::Mat& image, cv::Mat& labels, const AugmentConfig& config, int
   };
   const double cx = centre_along(image.cols, w), cy = centre_along(image.rows, h);
   // Source -> output: scale and rotate about the chosen centre, which lands on the output's centre.
-  cv::Mat transform = cv::getRotationMatrix2D(cv::Point2f(static_cast<float>(cx), static_cast<float>(cy)), angle, factor);
+  cv::Mat transform =
+      cv::getRotationMatrix2D(cv::Point2f(static_cast<float>(cx), static_cast<float>(cy)), angle, factor);
   transform.at<double>(0, 2) += w / 2.0 - cx;
   transform.at<double>(1, 2) += h / 2.0 - cy;
   cv::Mat warped_image, warped_labels;
-  cv::warpAffine(image, warped_image, transform, cv::Size(w, h), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0, 0, 0));
+  cv::warpAffine(image, warped_image, transform, cv::Size(w, h), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
+                 cv::Scalar(0, 0, 0));
   cv::warpAffine(labels, warped_labels, transform, cv::Size(w, h), cv::INTER_NEAREST, cv::BORDER_CONSTANT,
                  cv::Scalar(kIgnoreLabel));
   image = warped_image;

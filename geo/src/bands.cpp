@@ -80,16 +80,17 @@ std::optional<int> find_named(const std::string& name, const RasterInfo& raster)
 }
 
 /// Count-based fallbacks for a named channel; may warn (replication, assumed order).
-std::optional<int> fallback_by_count(const std::string& name, const RasterInfo& raster,
-                                     const WarningHook& warn, bool& warned) {
+std::optional<int> fallback_by_count(const std::string& name, const RasterInfo& raster, const WarningHook& warn,
+                                     bool& warned) {
   const std::vector<int> plain = non_alpha_bands(raster);
-  const bool tagged_rgb = has_colour(raster, GCI_RedBand) || has_colour(raster, GCI_GreenBand) ||
-                          has_colour(raster, GCI_BlueBand);
+  const bool tagged_rgb =
+      has_colour(raster, GCI_RedBand) || has_colour(raster, GCI_GreenBand) || has_colour(raster, GCI_BlueBand);
   if ((name == "grey" || name == "gray") && plain.size() == 1) return plain[0];
   if (!is_rgb_name(name) || tagged_rgb) return std::nullopt;
   if (plain.size() == 1) {
     if (warn && !warned) {
-      warn("'" + raster.path + "' has a single band; replicating it into the model's red, green and "
+      warn("'" + raster.path +
+           "' has a single band; replicating it into the model's red, green and "
            "blue channels (pass --bands to choose otherwise)");
     }
     warned = true;
@@ -99,7 +100,8 @@ std::optional<int> fallback_by_count(const std::string& name, const RasterInfo& 
   if (warn && !warned) {
     // Nothing in the file says which band is which: a BGR export would be read as RGB and give
     // another answer, so say what was assumed.
-    warn("'" + raster.path + "' has " + std::to_string(plain.size()) + " bands without colour tags; "
+    warn("'" + raster.path + "' has " + std::to_string(plain.size()) +
+         " bands without colour tags; "
          "assuming bands 1, 2, 3 are red, green, blue in file order (pass --bands 3,2,1 if they are blue, green, "
          "red, or tag the bands' colour interpretation)");
   }
@@ -107,20 +109,19 @@ std::optional<int> fallback_by_count(const std::string& name, const RasterInfo& 
   return plain[name == "red" ? 0 : name == "green" ? 1 : 2];
 }
 
-int resolve_one(const std::string& entry, const RasterInfo& raster, const WarningHook& warn,
-                bool& warned) {
+int resolve_one(const std::string& entry, const RasterInfo& raster, const WarningHook& warn, bool& warned) {
   if (const auto number = as_band_number(entry)) {
     if (*number < 1 || *number > raster.band_count()) {
-      throw Error("band " + entry + " requested but '" + raster.path + "' has " +
-                  std::to_string(raster.band_count()) + " band(s) (numbered from 1): fix --bands");
+      throw Error("band " + entry + " requested but '" + raster.path + "' has " + std::to_string(raster.band_count()) +
+                  " band(s) (numbered from 1): fix --bands");
     }
     return *number;
   }
   const std::string name = lower(entry);
   if (const auto band = find_named(name, raster)) return *band;
   if (const auto band = fallback_by_count(name, raster, warn, warned)) return *band;
-  throw Error("the model wants a '" + entry + "' band but '" + raster.path + "' has none (bands: " +
-              band_listing(raster) + "): pass band numbers in model order, e.g. --bands 3,2,1");
+  throw Error("the model wants a '" + entry + "' band but '" + raster.path +
+              "' has none (bands: " + band_listing(raster) + "): pass band numbers in model order, e.g. --bands 3,2,1");
 }
 
 }  // namespace
@@ -141,8 +142,8 @@ InputSpec input_spec_from_card(const ModelCard& card, const std::vector<std::str
   spec.bands = card.bands;
   if (!band_override.empty()) {
     if (!card.bands.empty() && band_override.size() != card.bands.size()) {
-      throw Error("band override lists " + std::to_string(band_override.size()) + " band(s) but model '" +
-                  card.name + "' takes " + std::to_string(card.bands.size()) + ": give one per model band");
+      throw Error("band override lists " + std::to_string(band_override.size()) + " band(s) but model '" + card.name +
+                  "' takes " + std::to_string(card.bands.size()) + ": give one per model band");
     }
     spec.bands = band_override;
   }
@@ -150,8 +151,8 @@ InputSpec input_spec_from_card(const ModelCard& card, const std::vector<std::str
   spec.mean = card.mean;
   spec.std = card.std;
   const size_t channels = spec.bands.size();
-  if (channels != 0 && ((!spec.mean.empty() && spec.mean.size() != channels) ||
-                        (!spec.std.empty() && spec.std.size() != channels))) {
+  if (channels != 0 &&
+      ((!spec.mean.empty() && spec.mean.size() != channels) || (!spec.std.empty() && spec.std.size() != channels))) {
     throw Error("model card '" + card.name + "' has " + std::to_string(channels) + " band(s) but " +
                 std::to_string(spec.mean.size()) + " mean and " + std::to_string(spec.std.size()) +
                 " std values: fix the card");
@@ -169,9 +170,9 @@ BandPlan resolve_bands(const InputSpec& spec, const RasterInfo& raster, const Wa
   }
   const size_t channels = plan.source_bands.size();
   if ((!spec.mean.empty() && spec.mean.size() != channels) || (!spec.std.empty() && spec.std.size() != channels)) {
-    throw Error("normalisation has " + std::to_string(spec.mean.size()) + " mean / " +
-                std::to_string(spec.std.size()) + " std values for " + std::to_string(channels) +
-                " input channel(s) of '" + raster.path + "': give one per channel (or set the model bands)");
+    throw Error("normalisation has " + std::to_string(spec.mean.size()) + " mean / " + std::to_string(spec.std.size()) +
+                " std values for " + std::to_string(channels) + " input channel(s) of '" + raster.path +
+                "': give one per channel (or set the model bands)");
   }
   for (size_t c = 0; c < channels; ++c) {
     const double mean = spec.mean.empty() ? 0.0 : spec.mean[c];

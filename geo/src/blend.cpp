@@ -37,7 +37,8 @@ void StripBlender::add(int tile_row, int tile_col, const Tensor& scores, const s
       float* dst = plane(k) + dst_row;
       for (int x = x0; x < x1; ++x) dst[x] += wy * col_weights_[static_cast<size_t>(x - x0)] * src[x - ox];
     }
-    for (int x = x0; x < x1; ++x) valid_[dst_row + static_cast<size_t>(x)] = valid[src_row + static_cast<size_t>(x - ox)];
+    for (int x = x0; x < x1; ++x)
+      valid_[dst_row + static_cast<size_t>(x)] = valid[src_row + static_cast<size_t>(x - ox)];
   }
 }
 

@@ -27,11 +27,13 @@ std::map<std::string, std::string> files_by_stem(const std::vector<std::string>&
     if (!fs::is_directory(dir)) throw Error("data directory '" + dir + "' does not exist");
     for (const auto& entry : fs::directory_iterator(dir)) {
       std::string ext = entry.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      std::transform(ext.begin(), ext.end(), ext.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       if (!entry.is_regular_file() || kImageExtensions.count(ext) == 0) continue;
       // Several directories (e.g. tiles) may reuse stems: qualify by the directory's parent name.
-      const std::string key = dirs.size() > 1 ? fs::path(dir).parent_path().filename().string() + "/" + entry.path().stem().string()
-                                              : entry.path().stem().string();
+      const std::string key = dirs.size() > 1
+                                  ? fs::path(dir).parent_path().filename().string() + "/" + entry.path().stem().string()
+                                  : entry.path().stem().string();
       files[key] = entry.path().string();
     }
   }
@@ -61,8 +63,11 @@ std::vector<uint8_t> decode_mask(const cv::Mat& mask, const MaskEncoding& enc, c
   const std::set<int> ignored(enc.ignore_ids.begin(), enc.ignore_ids.end());
   for (size_t i = 0; i < labels.size(); ++i) {
     const int v = mask.data[i];
-    if (enc.kind == MaskKind::threshold) labels[i] = v >= enc.threshold ? 1 : 0;
-    else labels[i] = ignored.count(v) != 0 || (enc.classes > 0 && v >= enc.classes) ? kIgnoreLabel : static_cast<uint8_t>(v);
+    if (enc.kind == MaskKind::threshold)
+      labels[i] = v >= enc.threshold ? 1 : 0;
+    else
+      labels[i] =
+          ignored.count(v) != 0 || (enc.classes > 0 && v >= enc.classes) ? kIgnoreLabel : static_cast<uint8_t>(v);
   }
   return labels;
 }
@@ -84,7 +89,8 @@ PairRaster open_raster(const std::string& path, bool image, const MaskEncoding& 
   }
   for (int b = 1; b <= std::min(bands, 3); ++b) {
     if (r.data->GetRasterBand(b)->GetRasterDataType() != GDT_Byte) {
-      throw Error("raster '" + path + "' band " + std::to_string(b) + " is not 8-bit; convert it, e.g. gdal_translate -ot Byte -scale");
+      throw Error("raster '" + path + "' band " + std::to_string(b) +
+                  " is not 8-bit; convert it, e.g. gdal_translate -ot Byte -scale");
     }
   }
   return r;
@@ -109,7 +115,8 @@ RasterPair open_pair(const std::pair<std::string, std::string>& pair, const Mask
   if (rp.image.data->GetGeoTransform(a.data()) == CE_None && rp.mask.data->GetGeoTransform(b.data()) == CE_None) {
     for (size_t i = 0; i < a.size(); ++i) {
       if (std::abs(a[i] - b[i]) > 1e-6 * std::max(1.0, std::abs(a[i]))) {
-        throw Error("label raster '" + pair.second + "' is not on its image's grid (different geotransform); warp it onto the image's grid");
+        throw Error("label raster '" + pair.second +
+                    "' is not on its image's grid (different geotransform); warp it onto the image's grid");
       }
     }
   }
@@ -121,8 +128,8 @@ cv::Mat read_bands(const PairRaster& r, int x, int y, int w, int h, const std::v
   cv::Mat out(h, w, order.size() == 3 ? CV_8UC3 : CV_8UC1);
   const int n = static_cast<int>(order.size());
   std::vector<int> bands(order);
-  if (r.data->RasterIO(GF_Read, x, y, w, h, out.data, w, h, GDT_Byte, n, bands.data(), n, static_cast<GSpacing>(w) * n, 1,
-                       nullptr) != CE_None) {
+  if (r.data->RasterIO(GF_Read, x, y, w, h, out.data, w, h, GDT_Byte, n, bands.data(), n, static_cast<GSpacing>(w) * n,
+                       1, nullptr) != CE_None) {
     throw Error("cannot read a window of raster '" + r.path + "'");
   }
   return out;
@@ -130,7 +137,8 @@ cv::Mat read_bands(const PairRaster& r, int x, int y, int w, int h, const std::v
 
 std::vector<uint8_t> read_labels(const RasterPair& rp, const MaskEncoding& encoding, int x, int y, int w, int h) {
   // decode_mask takes palette masks in OpenCV's BGR order.
-  const cv::Mat mask = read_bands(rp.mask, x, y, w, h, encoding.kind == MaskKind::palette ? std::vector<int>{3, 2, 1} : std::vector<int>{1});
+  const cv::Mat mask = read_bands(rp.mask, x, y, w, h,
+                                  encoding.kind == MaskKind::palette ? std::vector<int>{3, 2, 1} : std::vector<int>{1});
   return decode_mask(mask, encoding, rp.mask.path);
 }
 
@@ -157,7 +165,8 @@ Sample load_window(const std::pair<std::string, std::string>& pair, const MaskEn
   return read_window(rp, mask, x, y, w, h);
 }
 
-Sample load_centre_window(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask, int height, int width) {
+Sample load_centre_window(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask, int height,
+                          int width) {
   const RasterPair rp = open_pair(pair, mask);
   const int w = std::min(width, rp.width), h = std::min(height, rp.height);
   return read_window(rp, mask, (rp.width - w) / 2, (rp.height - h) / 2, w, h);
@@ -195,7 +204,9 @@ std::vector<std::pair<std::string, std::string>> pair_by_stem(const std::vector<
     if (split.every > 0 && in_val != split.validation) continue;
     pairs.emplace_back(image, mask->second);
   }
-  if (pairs.empty()) throw Error("no image/mask pairs with matching file stems under '" + image_dirs.at(0) + "' and '" + mask_dirs.at(0) + "'");
+  if (pairs.empty())
+    throw Error("no image/mask pairs with matching file stems under '" + image_dirs.at(0) + "' and '" +
+                mask_dirs.at(0) + "'");
   return pairs;
 }
 
@@ -299,7 +310,8 @@ Sample rows_of(const Sample& sample, double from, double to) {
 void normalise_into(const Sample& sample, const Normalisation& norm, Tensor& images, Labels& labels, int64_t index) {
   const int64_t channels = images.dim(1), plane = int64_t{sample.height} * sample.width;
   if (static_cast<int64_t>(norm.bands.size()) != channels) {
-    throw Error("normalisation names " + std::to_string(norm.bands.size()) + " bands but the model takes " + std::to_string(channels));
+    throw Error("normalisation names " + std::to_string(norm.bands.size()) + " bands but the model takes " +
+                std::to_string(channels));
   }
   for (int64_t c = 0; c < channels; ++c) {
     const std::string& band = norm.bands[static_cast<size_t>(c)];

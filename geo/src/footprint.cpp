@@ -85,7 +85,8 @@ std::optional<std::array<double, 4>> vector_bbox(const std::string& path) {
     std::unique_ptr<OGRCoordinateTransformation> to_wgs84(OGRCreateCoordinateTransformation(&from, &wgs84));
     if (!to_wgs84) continue;
     double west = 0.0, south = 0.0, east = 0.0, north = 0.0;
-    if (!to_wgs84->TransformBounds(extent.MinX, extent.MinY, extent.MaxX, extent.MaxY, &west, &south, &east, &north, 21)) {
+    if (!to_wgs84->TransformBounds(extent.MinX, extent.MinY, extent.MaxX, extent.MaxY, &west, &south, &east, &north,
+                                   21)) {
       continue;
     }
     bbox = {std::min(bbox[0], west), std::min(bbox[1], south), std::max(bbox[2], east), std::max(bbox[3], north)};

@@ -1,16 +1,15 @@
 #include "terraseg/geo/indicators.hpp"
-#include "terraseg/geo/qgis_style.hpp"
-
-#include <opencv2/core.hpp>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <memory>
+#include <opencv2/core.hpp>
 
 #include "gdal_util.hpp"
 #include "indicators_lines.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/geo/qgis_style.hpp"
 
 namespace terraseg::geo {
 namespace {
@@ -30,14 +29,16 @@ struct Strip {
 struct Sums {
   int width = 0;
   int rows = 0;
-  std::vector<int64_t> road_valid, road, landcover_valid, vegetation, ndvi_valid, ndvi_green, rgb_valid, rgb_green, junctions;
+  std::vector<int64_t> road_valid, road, landcover_valid, vegetation, ndvi_valid, ndvi_green, rgb_valid, rgb_green,
+      junctions;
   std::vector<double> road_length_m;
 
   void reset(int grid_width, int cell_rows) {
     width = grid_width;
     rows = cell_rows;
     const size_t n = static_cast<size_t>(grid_width) * static_cast<size_t>(cell_rows);
-    for (auto* v : {&road_valid, &road, &landcover_valid, &vegetation, &ndvi_valid, &ndvi_green, &rgb_valid, &rgb_green, &junctions}) {
+    for (auto* v : {&road_valid, &road, &landcover_valid, &vegetation, &ndvi_valid, &ndvi_green, &rgb_valid, &rgb_green,
+                    &junctions}) {
       v->assign(n, 0);
     }
     road_length_m.assign(n, 0.0);
@@ -45,7 +46,8 @@ struct Sums {
 };
 
 struct Totals {
-  int64_t road_valid = 0, road = 0, landcover_valid = 0, vegetation = 0, ndvi_valid = 0, ndvi_green = 0, rgb_valid = 0, rgb_green = 0;
+  int64_t road_valid = 0, road = 0, landcover_valid = 0, vegetation = 0, ndvi_valid = 0, ndvi_green = 0, rgb_valid = 0,
+          rgb_green = 0;
   double road_length_m = 0.0;
   int junctions = 0;
   int ends = 0;
@@ -76,8 +78,8 @@ ClassSource open_class_source(const std::string& path, const std::vector<int>& c
 std::vector<uint8_t> read_rows(GDALDataset& dataset, int band, int row, int rows, const std::string& path) {
   const int width = dataset.GetRasterXSize();
   std::vector<uint8_t> values(static_cast<size_t>(width) * static_cast<size_t>(rows));
-  detail::check(dataset.GetRasterBand(band)->RasterIO(GF_Read, 0, row, width, rows, values.data(), width, rows, GDT_Byte,
-                                                      0, 0, nullptr),
+  detail::check(dataset.GetRasterBand(band)->RasterIO(GF_Read, 0, row, width, rows, values.data(), width, rows,
+                                                      GDT_Byte, 0, 0, nullptr),
                 path + ": reading rows " + std::to_string(row) + ".." + std::to_string(row + rows - 1));
   return values;
 }
@@ -93,7 +95,8 @@ std::vector<float> read_float_rows(GDALDataset& dataset, int band, int row, int 
 
 /// Index of the cell of pixel (col, row) within the strip's sums.
 size_t cell_index(const CellGrid& grid, const Strip& strip, const Sums& sums, int col, int row) {
-  const int cell_row = std::clamp(grid.cell_row(row), strip.cell_row_begin, strip.cell_row_end - 1) - strip.cell_row_begin;
+  const int cell_row =
+      std::clamp(grid.cell_row(row), strip.cell_row_begin, strip.cell_row_end - 1) - strip.cell_row_begin;
   const int cell_col = std::clamp(grid.cell_col(col), 0, sums.width - 1);
   return static_cast<size_t>(cell_row) * static_cast<size_t>(sums.width) + static_cast<size_t>(cell_col);
 }
@@ -163,7 +166,8 @@ void add_roads(ClassSource& roads, const Strip& strip, const CellGrid& grid, con
   graph_options.cut_rows_bottom = strip.read_end < height ? pad : 0;
   cv::Mat padded = road;
   if (graph_options.cut_rows_top + graph_options.cut_rows_bottom > 0) {
-    cv::copyMakeBorder(road, padded, graph_options.cut_rows_top, graph_options.cut_rows_bottom, 0, 0, cv::BORDER_REPLICATE);
+    cv::copyMakeBorder(road, padded, graph_options.cut_rows_top, graph_options.cut_rows_bottom, 0, 0,
+                       cv::BORDER_REPLICATE);
   }
   const RoadGraph graph = road_graph_from_mask(padded, pixel, graph_options);
   Strip shifted = strip;  // edge and node rows are in the padded image
@@ -222,7 +226,8 @@ SpectralSource open_spectral(const AerialInputs& inputs) {
   source.red = inputs.red_band > 0 ? inputs.red_band : find_spectral_band(info, "red");
   source.nir = inputs.nir_band > 0 ? inputs.nir_band : find_spectral_band(info, "nir");
   if (source.red == 0 || source.nir == 0) {
-    throw Error(inputs.spectral + ": cannot tell which bands are red and near-infrared (no colour or description "
+    throw Error(inputs.spectral +
+                ": cannot tell which bands are red and near-infrared (no colour or description "
                 "says so); give their band numbers, e.g. red 3 and NIR 4 for Landsat 7 ETM+");
   }
   for (int band : {source.red, source.nir}) {
@@ -291,7 +296,8 @@ RgbSource open_rgb(const AerialInputs& inputs) {
   double top = 0.0;
   for (const int band : source.bands) {
     double range[2] = {0.0, 0.0};
-    if (GDALComputeRasterMinMax(source.dataset->GetRasterBand(band), TRUE, range) == CE_None) top = std::max(top, range[1]);
+    if (GDALComputeRasterMinMax(source.dataset->GetRasterBand(band), TRUE, range) == CE_None)
+      top = std::max(top, range[1]);
   }
   source.dark_sum = 3.0 * kDarkFraction * top;
   return source;
@@ -306,7 +312,8 @@ void add_rgb_index(RgbSource& rgb, const Strip& strip, const CellGrid& grid, Sum
   const int width = rgb.dataset->GetRasterXSize();
   const int rows = strip.row_end - strip.row_begin;
   std::array<std::vector<float>, 3> bands;
-  for (size_t i = 0; i < 3; ++i) bands[i] = read_float_rows(*rgb.dataset, rgb.bands[i], strip.row_begin, rows, rgb.path);
+  for (size_t i = 0; i < 3; ++i)
+    bands[i] = read_float_rows(*rgb.dataset, rgb.bands[i], strip.row_begin, rows, rgb.path);
   for (int r = 0; r < rows; ++r) {
     for (int col = 0; col < width; ++col) {
       const size_t at = static_cast<size_t>(r) * static_cast<size_t>(width) + static_cast<size_t>(col);
@@ -319,7 +326,8 @@ void add_rgb_index(RgbSource& rgb, const Strip& strip, const CellGrid& grid, Sum
       const double excess_red = 1.4 * red - green;
       const size_t cell = cell_index(grid, strip, sums, col, strip.row_begin + r);
       sums.rgb_valid[cell] += 1;
-      sums.rgb_green[cell] += sum >= rgb.dark_sum && bands[1][at] > bands[2][at] && excess_green - excess_red > 0.0 ? 1 : 0;
+      sums.rgb_green[cell] +=
+          sum >= rgb.dark_sum && bands[1][at] > bands[2][at] && excess_green - excess_red > 0.0 ? 1 : 0;
     }
   }
 }
@@ -344,7 +352,8 @@ std::vector<Strip> plan_strips(const CellGrid& grid, int width, int height, cons
     strip.cell_row_begin = begin;
     strip.cell_row_end = std::min(grid.height, begin + cell_rows);
     strip.row_begin = std::min(height, grid.first_pixel_row(begin));
-    strip.row_end = strip.cell_row_end == grid.height ? height : std::min(height, grid.first_pixel_row(strip.cell_row_end));
+    strip.row_end =
+        strip.cell_row_end == grid.height ? height : std::min(height, grid.first_pixel_row(strip.cell_row_end));
     strip.read_begin = std::max(0, strip.row_begin - options.strip_halo_px);
     strip.read_end = std::min(height, strip.row_end + options.strip_halo_px);
     strips.push_back(strip);
@@ -379,7 +388,8 @@ float ratio(double numerator, double denominator, double valid, double cell_pixe
 }
 
 /// The strip's cell rows, band-sequential in the order of band_names().
-std::vector<float> strip_values(const Sources& sources, const Sums& sums, const PixelSizeM& pixel, const CellGrid& grid) {
+std::vector<float> strip_values(const Sources& sources, const Sums& sums, const PixelSizeM& pixel,
+                                const CellGrid& grid) {
   const size_t cells = static_cast<size_t>(sums.width) * static_cast<size_t>(sums.rows);
   std::vector<float> values;
   values.reserve(cells * 5);
@@ -395,7 +405,8 @@ std::vector<float> strip_values(const Sources& sources, const Sums& sums, const 
     values.push_back(ratio(sums.rgb_green[c], sums.rgb_valid[c], sums.rgb_valid[c], area));
   }
   if (sources.roads) {
-    for (size_t c = 0; c < cells; ++c) values.push_back(ratio(sums.road[c], sums.road_valid[c], sums.road_valid[c], area));
+    for (size_t c = 0; c < cells; ++c)
+      values.push_back(ratio(sums.road[c], sums.road_valid[c], sums.road_valid[c], area));
     for (size_t c = 0; c < cells; ++c) {
       values.push_back(ratio(sums.road_length_m[c] / 1000.0, sums.road_valid[c] * pixel_km2, sums.road_valid[c], area));
     }
@@ -456,7 +467,8 @@ Sources open_sources(const AerialInputs& inputs, const RasterInfo& reference) {
                                sources.landcover ? sources.landcover->dataset.get() : nullptr,
                                sources.spectral ? sources.spectral->dataset.get() : nullptr,
                                sources.rgb ? sources.rgb->dataset.get() : nullptr}) {
-    if (dataset != nullptr && (dataset->GetRasterXSize() != reference.width || dataset->GetRasterYSize() != reference.height)) {
+    if (dataset != nullptr &&
+        (dataset->GetRasterXSize() != reference.width || dataset->GetRasterYSize() != reference.height)) {
       throw Error(std::string(dataset->GetDescription()) + ": is " + std::to_string(dataset->GetRasterXSize()) + "x" +
                   std::to_string(dataset->GetRasterYSize()) + " pixels but '" + reference.path + "' is " +
                   std::to_string(reference.width) + "x" + std::to_string(reference.height) +
@@ -470,17 +482,19 @@ Sources open_sources(const AerialInputs& inputs, const RasterInfo& reference) {
 
 AerialSummary compute_aerial_indicators(const AerialInputs& inputs, const std::string& grid_path,
                                         const std::string& centrelines_path, const AerialOptions& options) {
-  const std::string& reference_path = !inputs.roads_mask.empty() ? inputs.roads_mask
+  const std::string& reference_path = !inputs.roads_mask.empty()       ? inputs.roads_mask
                                       : !inputs.landcover_mask.empty() ? inputs.landcover_mask
                                       : !inputs.spectral.empty()       ? inputs.spectral
                                                                        : inputs.rgb;
-  if (reference_path.empty()) throw Error(grid_path + ": no roads mask, land-cover mask or spectral image to compute indicators from");
+  if (reference_path.empty())
+    throw Error(grid_path + ": no roads mask, land-cover mask or spectral image to compute indicators from");
   const RasterInfo reference = read_raster_info(reference_path);
   const CellGrid grid = cell_grid_for_raster(reference, options.cell_size_m);
   const PixelSizeM pixel = *reference.pixel_size_m;
   Sources sources = open_sources(inputs, reference);
   const std::vector<std::string> names = band_names(sources);
-  auto writer = create_indicator_grid(grid_path, grid.width, grid.height, grid.geotransform, grid.crs_wkt, names, options.output);
+  auto writer =
+      create_indicator_grid(grid_path, grid.width, grid.height, grid.geotransform, grid.crs_wkt, names, options.output);
   std::unique_ptr<detail::CentrelineWriter> lines;
   if (sources.roads && !centrelines_path.empty()) {
     lines = std::make_unique<detail::CentrelineWriter>(centrelines_path, reference.crs_wkt, *reference.geotransform);

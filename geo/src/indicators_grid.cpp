@@ -12,7 +12,8 @@ namespace terraseg::geo {
 namespace {
 
 std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
 }
 
@@ -33,13 +34,9 @@ bool name_matches(const std::string& name, const std::vector<std::string>& wante
 
 }  // namespace
 
-int CellGrid::cell_col(int pixel_col) const {
-  return static_cast<int>(std::floor((pixel_col + 0.5) / cell_px_x));
-}
+int CellGrid::cell_col(int pixel_col) const { return static_cast<int>(std::floor((pixel_col + 0.5) / cell_px_x)); }
 
-int CellGrid::cell_row(int pixel_row) const {
-  return static_cast<int>(std::floor((pixel_row + 0.5) / cell_px_y));
-}
+int CellGrid::cell_row(int pixel_row) const { return static_cast<int>(std::floor((pixel_row + 0.5) / cell_px_y)); }
 
 int CellGrid::first_pixel_row(int row) const {
   // Start from the closed form and correct for rounding, so it always agrees with cell_row().
@@ -50,15 +47,20 @@ int CellGrid::first_pixel_row(int row) const {
 }
 
 CellGrid cell_grid_for_raster(const RasterInfo& raster, double cell_size_m) {
-  if (!(cell_size_m > 0.0)) throw Error(raster.path + ": indicator cell size must be positive (indicators.cell_size_m)");
+  if (!(cell_size_m > 0.0))
+    throw Error(raster.path + ": indicator cell size must be positive (indicators.cell_size_m)");
   if (!raster.geotransform) {
-    throw Error(raster.path + ": has no geotransform; urban indicators need a georeferenced raster (add one with gdal_translate -a_ullr/-a_srs)");
+    throw Error(raster.path +
+                ": has no geotransform; urban indicators need a georeferenced raster (add one with gdal_translate "
+                "-a_ullr/-a_srs)");
   }
   if (!raster.axis_aligned) {
     throw Error(raster.path + ": has a rotated geotransform; warp it north-up (gdalwarp) before computing indicators");
   }
   if (!raster.pixel_size_m) {
-    throw Error(raster.path + ": has no CRS with known units, so a cell size in metres cannot be placed; assign one (gdal_edit.py -a_srs)");
+    throw Error(
+        raster.path +
+        ": has no CRS with known units, so a cell size in metres cannot be placed; assign one (gdal_edit.py -a_srs)");
   }
   const GeoTransform& gt = *raster.geotransform;
   CellGrid grid;
@@ -81,7 +83,8 @@ std::unique_ptr<GridWriter> create_indicator_grid(const std::string& path, int w
   if (mem == nullptr) throw Error("GDAL was built without the MEM driver: cannot write " + path);
   // A band-less in-memory dataset only carries the grid's size and georeferencing into GridWriter.
   GDALDatasetUniquePtr source(mem->Create("", width, height, 0, GDT_Byte, nullptr));
-  if (!source) throw Error(path + ": cannot create the " + std::to_string(width) + "x" + std::to_string(height) + " grid");
+  if (!source)
+    throw Error(path + ": cannot create the " + std::to_string(width) + "x" + std::to_string(height) + " grid");
   GeoTransform gt = geotransform;
   detail::check(source->SetGeoTransform(gt.data()), path + ": setting the grid geotransform");
   if (!crs_wkt.empty()) {
@@ -90,8 +93,8 @@ std::unique_ptr<GridWriter> create_indicator_grid(const std::string& path, int w
     crs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
     detail::check(source->SetSpatialRef(&crs), path + ": setting the grid CRS");
   }
-  auto writer = std::make_unique<GridWriter>(path, *source, static_cast<int>(band_names.size()), GDT_Float32,
-                                             "AVERAGE", output);
+  auto writer =
+      std::make_unique<GridWriter>(path, *source, static_cast<int>(band_names.size()), GDT_Float32, "AVERAGE", output);
   for (size_t b = 0; b < band_names.size(); ++b) {
     GDALRasterBand* band = writer->dataset().GetRasterBand(static_cast<int>(b) + 1);
     band->SetDescription(band_names[b].c_str());
@@ -126,15 +129,17 @@ int find_spectral_band(const RasterInfo& raster, const std::string& name) {
   for (const BandInfo& band : raster.bands) {
     const std::string description = lower(trim(band.description));
     // Visible colours: by colour interpretation, or a description that is the colour's name or starts with it.
-    const std::pair<const char*, GDALColorInterp> colours[] = {{"red", GCI_RedBand}, {"green", GCI_GreenBand}, {"blue", GCI_BlueBand}};
+    const std::pair<const char*, GDALColorInterp> colours[] = {
+        {"red", GCI_RedBand}, {"green", GCI_GreenBand}, {"blue", GCI_BlueBand}};
     for (const auto& [colour, interpretation] : colours) {
-      if (want == colour && (band.colour == interpretation || description == colour || description.rfind(want + " ", 0) == 0)) {
+      if (want == colour &&
+          (band.colour == interpretation || description == colour || description.rfind(want + " ", 0) == 0)) {
         return band.index;
       }
     }
-    if (want == "nir" && (description.find("nir") != std::string::npos ||
-                          description.find("near infrared") != std::string::npos ||
-                          description.find("near-infrared") != std::string::npos)) {
+    if (want == "nir" &&
+        (description.find("nir") != std::string::npos || description.find("near infrared") != std::string::npos ||
+         description.find("near-infrared") != std::string::npos)) {
       return band.index;
     }
   }

@@ -22,7 +22,8 @@ void add_field(OGRLayer& layer, const char* name, OGRFieldType type, const std::
 
 }  // namespace
 
-CentrelineWriter::CentrelineWriter(const std::string& path, const std::string& crs_wkt, const GeoTransform& geotransform)
+CentrelineWriter::CentrelineWriter(const std::string& path, const std::string& crs_wkt,
+                                   const GeoTransform& geotransform)
     : temp_(path), gt_(geotransform) {
   ensure_gdal_registered();
   GDALDriver* driver = GetGDALDriverManager()->GetDriverByName("GPKG");
@@ -31,7 +32,8 @@ CentrelineWriter::CentrelineWriter(const std::string& path, const std::string& c
     QuietGdal quiet;
     dataset_.reset(driver->Create(temp_.temp().c_str(), 0, 0, 0, GDT_Unknown, nullptr));
   }
-  if (!dataset_) throw Error("cannot create '" + path + "': " + last_gdal_message() + "; check the directory is writable");
+  if (!dataset_)
+    throw Error("cannot create '" + path + "': " + last_gdal_message() + "; check the directory is writable");
   OGRSpatialReference crs;
   const bool has_crs = !crs_wkt.empty() && crs.importFromWkt(crs_wkt.c_str()) == OGRERR_NONE;
   crs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);

@@ -1,8 +1,8 @@
 #pragma once
 /// Private to the indicators: the centreline GeoPackage writer.
 #include <ogrsf_frmts.h>
-#include <opencv2/core.hpp>
 
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 

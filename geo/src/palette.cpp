@@ -85,8 +85,8 @@ GDALDatasetUniquePtr expand_palette(GDALDataset& dataset, const std::string& pat
   std::unique_ptr<GDALTranslateOptions, decltype(&GDALTranslateOptionsFree)> options(
       GDALTranslateOptionsNew(args.List(), nullptr), &GDALTranslateOptionsFree);
   int usage_error = FALSE;
-  GDALDatasetUniquePtr colours(GDALDataset::FromHandle(
-      GDALTranslate("", GDALDataset::ToHandle(&dataset), options.get(), &usage_error)));
+  GDALDatasetUniquePtr colours(
+      GDALDataset::FromHandle(GDALTranslate("", GDALDataset::ToHandle(&dataset), options.get(), &usage_error)));
   if (!colours) {
     throw Error("'" + path + "' is paletted (band " + std::to_string(layout.palette) +
                 " holds indices into a colour table) and GDAL cannot expand it into colours (" + last_gdal_message() +
@@ -95,7 +95,8 @@ GDALDatasetUniquePtr expand_palette(GDALDataset& dataset, const std::string& pat
   if (layout.alpha != 0) {
     check(colours->AddBand(GDT_Byte, nullptr), "'" + path + "': keeping its alpha band beside the palette's colours");
     const int band = colours->GetRasterCount();
-    const auto target = static_cast<VRTSourcedRasterBandH>(GDALGetRasterBand(GDALDataset::ToHandle(colours.get()), band));
+    const auto target =
+        static_cast<VRTSourcedRasterBandH>(GDALGetRasterBand(GDALDataset::ToHandle(colours.get()), band));
     check(VRTAddSimpleSource(target, GDALRasterBand::ToHandle(dataset.GetRasterBand(layout.alpha)), -1, -1, -1, -1, -1,
                              -1, -1, -1, "near", VRT_NODATA_UNSET),
           "'" + path + "': keeping its alpha band beside the palette's colours");
@@ -114,10 +115,11 @@ GDALDatasetUniquePtr expand_palette(GDALDataset& dataset, const std::string& pat
   if (warn) {
     const int entries = palette.GetColorTable()->GetColorEntryCount();
     const std::string what = expand == "gray" ? "the grey levels" : "the red, green and blue colours";
-    warn("'" + path + "' is paletted (band " + std::to_string(layout.palette) + " holds indices into a colour table of " +
-         std::to_string(entries) + " entries); it is read as " + what + " the indices stand for" +
-         (expand == "rgba" ? ", transparent entries and its nodata index as nodata" : "") +
-         (layout.alpha != 0 ? ", its alpha band kept" : "") + ", not as the raw indices (--bands numbers count the expanded bands" +
+    warn("'" + path + "' is paletted (band " + std::to_string(layout.palette) +
+         " holds indices into a colour table of " + std::to_string(entries) + " entries); it is read as " + what +
+         " the indices stand for" + (expand == "rgba" ? ", transparent entries and its nodata index as nodata" : "") +
+         (layout.alpha != 0 ? ", its alpha band kept" : "") +
+         ", not as the raw indices (--bands numbers count the expanded bands" +
          (expand == "gray" ? std::string(")") : std::string(": 1 red, 2 green, 3 blue)")));
   }
   return view;

@@ -9,13 +9,13 @@
 #include <optional>
 #include <sstream>
 
+#include "gdal_util.hpp"
+#include "palette.hpp"
+#include "predict_internal.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/blend.hpp"
 #include "terraseg/geo/raster_io.hpp"
 #include "terraseg/geo/tiling.hpp"
-#include "gdal_util.hpp"
-#include "palette.hpp"
-#include "predict_internal.hpp"
 #include "tile_reader.hpp"
 
 namespace terraseg::geo {
@@ -90,10 +90,10 @@ void check_finite_scores(const Tensor& scores, const std::vector<uint8_t>& valid
   }
   if (pixels == 0) return;
   const std::string kind = nan > 0 && infinite > 0 ? "NaN and infinite" : nan > 0 ? "NaN" : "infinite";
-  throw Error((model.empty() ? std::string("the model") : "model '" + model + "'") + " gave " + kind +
-              " scores at " + std::to_string(pixels) + " of the " + std::to_string(valid_pixels) +
-              " valid pixels of window (row " + std::to_string(row) + ", col " + std::to_string(col) + ") of '" +
-              path + "': no class can be read from them, so nothing was written. The model is broken (weights that "
+  throw Error((model.empty() ? std::string("the model") : "model '" + model + "'") + " gave " + kind + " scores at " +
+              std::to_string(pixels) + " of the " + std::to_string(valid_pixels) + " valid pixels of window (row " +
+              std::to_string(row) + ", col " + std::to_string(col) + ") of '" + path +
+              "': no class can be read from them, so nothing was written. The model is broken (weights that "
               "are NaN or infinite, or that overflow): check it with `terraseg info`, retrain or re-export it");
 }
 
@@ -205,7 +205,8 @@ std::optional<ValueStretch> value_stretch(GDALDataset& input, const RasterInfo& 
          " values of the model's bands are NaN or infinite; those pixels are read as nodata (class 255 in the mask)");
   }
   if (!(lo <= hi)) {
-    throw Error(info.path + ": the model's bands hold no finite value outside nodata (all NaN, infinite or nodata); "
+    throw Error(info.path +
+                ": the model's bands hold no finite value outside nodata (all NaN, infinite or nodata); "
                 "there is no image to segment (check the file and the band selection with --bands)");
   }
   const std::string model_range = format_range((*range)[0], (*range)[1]);
@@ -294,7 +295,8 @@ PredictStats predict_raster(const std::string& input_path, const PredictOutputs&
                             const TileInfer& infer, int num_classes, const std::vector<ClassInfo>& class_table,
                             const PredictOptions& options, const Progress& progress) {
   if (num_classes < 1 || num_classes > 255) {
-    throw Error("predict: num_classes is " + std::to_string(num_classes) + "; class outputs hold 1..255 classes "
+    throw Error("predict: num_classes is " + std::to_string(num_classes) +
+                "; class outputs hold 1..255 classes "
                 "(255 is nodata)");
   }
   if (!infer) throw Error("predict: no model callback was given");

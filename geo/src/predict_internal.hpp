@@ -19,8 +19,8 @@ struct Grid {
   int height = 0;
   GeoTransform gt{};
   GeoTransform input_gt{};  ///< the input's geotransform, or the one assumed from a stated pixel size
-  double ratio_x = 1.0;  ///< input pixel size / grid pixel size, along columns
-  double ratio_y = 1.0;  ///< ... along rows
+  double ratio_x = 1.0;     ///< input pixel size / grid pixel size, along columns
+  double ratio_y = 1.0;     ///< ... along rows
 };
 
 /// The stretch that brings `input`'s values onto the model's input `range` (nullopt: none needed, or

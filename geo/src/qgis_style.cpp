@@ -1,16 +1,15 @@
 #include "terraseg/geo/qgis_style.hpp"
 
 #include <cpl_vsi.h>
+#include <gdal_priv.h>
 
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
 
+#include "gdal_util.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/markup.hpp"
-#include <gdal_priv.h>
-
-#include "gdal_util.hpp"
 #include "terraseg/geo/raster_io.hpp"
 #include "terraseg/geo/writer.hpp"
 
@@ -100,10 +99,10 @@ std::string qgis_pseudocolor_style(const ContinuousBand& band) {
     items += "            <item value=\"" + number(value) + "\" color=\"" + ramp[i] + "\" alpha=\"255\" label=\"" +
              number(value) + "\"/>\n";
   }
-  return kQmlHead +
-         std::string("    <rasterrenderer type=\"singlebandpseudocolor\" band=\"") + std::to_string(band.band) +
-         "\" opacity=\"0.7\" alphaBand=\"-1\" classificationMin=\"" + number(band.min) + "\" classificationMax=\"" +
-         number(max) + "\" nodataColor=\"\">\n"
+  return kQmlHead + std::string("    <rasterrenderer type=\"singlebandpseudocolor\" band=\"") +
+         std::to_string(band.band) + "\" opacity=\"0.7\" alphaBand=\"-1\" classificationMin=\"" + number(band.min) +
+         "\" classificationMax=\"" + number(max) +
+         "\" nodataColor=\"\">\n"
          "      <rasterTransparency/>\n"
          "      <minMaxOrigin><limits>None</limits><extent>WholeRaster</extent><statAccuracy>Estimated</statAccuracy>"
          "<cumulativeCutLower>0.02</cumulativeCutLower><cumulativeCutUpper>0.98</cumulativeCutUpper>"
@@ -113,7 +112,8 @@ std::string qgis_pseudocolor_style(const ContinuousBand& band) {
          number(band.min) + "\" maximumValue=\"" + number(max) + "\" labelPrecision=\"2\">\n" + items +
          "        </colorrampshader>\n"
          "      </rastershader>\n"
-         "    </rasterrenderer>\n" + kQmlTail;
+         "    </rasterrenderer>\n" +
+         kQmlTail;
 }
 
 void write_qgis_pseudocolor_style(const std::string& raster_path, const ContinuousBand& band) {

@@ -21,7 +21,8 @@ struct PreviewSize {
 PreviewSize preview_size(int width, int height, int max_side, bool enlarge = false) {
   double factor = static_cast<double>(max_side) / std::max(width, height);
   if (!enlarge) factor = std::min(1.0, factor);
-  return {std::max(1, static_cast<int>(std::lround(width * factor))), std::max(1, static_cast<int>(std::lround(height * factor)))};
+  return {std::max(1, static_cast<int>(std::lround(width * factor))),
+          std::max(1, static_cast<int>(std::lround(height * factor)))};
 }
 
 /// Band `band` decimated to `size` as float (GDAL picks overviews where present).
@@ -60,7 +61,8 @@ cv::Mat read_imagery(const std::string& path, PreviewSize& size, int max_side, b
   size = preview_size(dataset->GetRasterXSize(), dataset->GetRasterYSize(), max_side, enlarge);
   const int bands = dataset->GetRasterCount() >= 3 ? 3 : 1;
   std::vector<cv::Mat> channels;
-  for (int band = 1; band <= bands; ++band) channels.push_back(stretch(read_band(*dataset, band, size, GRIORA_Average, path)));
+  for (int band = 1; band <= bands; ++band)
+    channels.push_back(stretch(read_band(*dataset, band, size, GRIORA_Average, path)));
   while (channels.size() < 3) channels.push_back(channels.front());
   std::swap(channels[0], channels[2]);  // OpenCV stores BGR
   cv::Mat bgr;
@@ -174,7 +176,8 @@ void render_quicklook(const std::string& image_path, const std::string& mask_pat
       for (int x = 0; x < canvas.cols; ++x) {
         const int id = static_cast<int>(ids.at<float>(y, x));
         if (id == 255) continue;
-        const auto found = std::find_if(classes.begin(), classes.end(), [id](const ClassInfo& c) { return c.id == id; });
+        const auto found =
+            std::find_if(classes.begin(), classes.end(), [id](const ClassInfo& c) { return c.id == id; });
         if (found == classes.end() || found->name == "background") continue;  // keep the imagery visible
         cv::Vec3b& pixel = canvas.at<cv::Vec3b>(y, x);
         for (int c = 0; c < 3; ++c) {

@@ -29,8 +29,7 @@ BandInfo describe_band(GDALRasterBand& band, int index) {
 }
 
 /// Metres per CRS unit along the data x and y axes at geodetic latitude `lat_rad`, for a geographic CRS.
-std::array<double, 2> geographic_metres_per_unit(const OGRSpatialReference& crs, double lat_rad,
-                                                 bool x_is_longitude) {
+std::array<double, 2> geographic_metres_per_unit(const OGRSpatialReference& crs, double lat_rad, bool x_is_longitude) {
   OGRErr err = OGRERR_NONE;
   const double a = crs.GetSemiMajor(&err);
   const double inv_f = crs.GetInvFlattening(&err);
@@ -39,8 +38,8 @@ std::array<double, 2> geographic_metres_per_unit(const OGRSpatialReference& crs,
   const double s = std::sin(lat_rad);
   const double w = std::sqrt(1.0 - e2 * s * s);
   const double radians_per_unit = crs.GetAngularUnits(nullptr);
-  const double along_parallel = a / w * std::cos(lat_rad) * radians_per_unit;      // N cos(phi)
-  const double along_meridian = a * (1.0 - e2) / (w * w * w) * radians_per_unit;   // M
+  const double along_parallel = a / w * std::cos(lat_rad) * radians_per_unit;     // N cos(phi)
+  const double along_meridian = a * (1.0 - e2) / (w * w * w) * radians_per_unit;  // M
   if (x_is_longitude) return {along_parallel, along_meridian};
   return {along_meridian, along_parallel};
 }
@@ -65,8 +64,10 @@ GDALDatasetUniquePtr open_raster(const std::string& path) {
   detail::QuietGdal quiet;
   GDALDatasetUniquePtr dataset(GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
   if (!dataset) {
-    throw Error("'" + path + "' is not a raster GDAL can open: check the path and that the file is a "
-                "complete image (GDAL: " + detail::last_gdal_message() + ")");
+    throw Error("'" + path +
+                "' is not a raster GDAL can open: check the path and that the file is a "
+                "complete image (GDAL: " +
+                detail::last_gdal_message() + ")");
   }
   if (dataset->GetRasterCount() < 1) {
     throw Error("'" + path + "' has no raster bands: pass an image, not a vector or container file");
@@ -74,8 +75,8 @@ GDALDatasetUniquePtr open_raster(const std::string& path) {
   return dataset;
 }
 
-std::optional<PixelSizeM> pixel_size_in_metres(const OGRSpatialReference* crs, const GeoTransform& gt,
-                                               int width, int height) {
+std::optional<PixelSizeM> pixel_size_in_metres(const OGRSpatialReference* crs, const GeoTransform& gt, int width,
+                                               int height) {
   if (crs == nullptr || crs->IsEmpty()) return std::nullopt;
   std::array<double, 2> per_unit{};
   if (crs->IsGeographic()) {

@@ -3,6 +3,7 @@
 // score rasters are warped back onto the input's own grid. Nothing is loaded whole: both warps are
 // GDAL warped VRTs read window by window.
 #include <gdalwarper.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,7 +15,6 @@
 #include <memory>
 #include <optional>
 #include <sstream>
-#include <unistd.h>
 
 #include "gdal_util.hpp"
 #include "predict_internal.hpp"
@@ -34,12 +34,20 @@ struct NamedAlgorithm {
   const char* name;
   GDALResampleAlg algorithm;
 };
-constexpr NamedAlgorithm kResampling[] = {
-    {"near", GRA_NearestNeighbour}, {"bilinear", GRA_Bilinear}, {"cubic", GRA_Cubic},
-    {"cubicspline", GRA_CubicSpline}, {"lanczos", GRA_Lanczos},   {"average", GRA_Average},
-    {"rms", GRA_RMS},                 {"mode", GRA_Mode},         {"min", GRA_Min},
-    {"max", GRA_Max},                 {"med", GRA_Med},           {"q1", GRA_Q1},
-    {"q3", GRA_Q3},                   {"sum", GRA_Sum}};
+constexpr NamedAlgorithm kResampling[] = {{"near", GRA_NearestNeighbour},
+                                          {"bilinear", GRA_Bilinear},
+                                          {"cubic", GRA_Cubic},
+                                          {"cubicspline", GRA_CubicSpline},
+                                          {"lanczos", GRA_Lanczos},
+                                          {"average", GRA_Average},
+                                          {"rms", GRA_RMS},
+                                          {"mode", GRA_Mode},
+                                          {"min", GRA_Min},
+                                          {"max", GRA_Max},
+                                          {"med", GRA_Med},
+                                          {"q1", GRA_Q1},
+                                          {"q3", GRA_Q3},
+                                          {"sum", GRA_Sum}};
 
 std::optional<GDALResampleAlg> find_resampling(const std::string& name) {
   for (const NamedAlgorithm& entry : kResampling) {
@@ -141,7 +149,8 @@ GDALDatasetUniquePtr warped_view(GDALDataset& src, const std::string& name, cons
   }
   const char* wkt = src.GetProjectionRef();
   void* transformer = GDALCreateGenImgProjTransformer3(wkt, src_gt.data(), wkt, dst_gt.data());
-  if (transformer == nullptr) throw Error(name + ": cannot set up the resampling transform (" + last_gdal_message() + ")");
+  if (transformer == nullptr)
+    throw Error(name + ": cannot set up the resampling transform (" + last_gdal_message() + ")");
   wo->pfnTransformer = GDALGenImgProjTransform;
   wo->pTransformerArg = transformer;  // owned by the warped VRT from here on
   GeoTransform gt = dst_gt;
@@ -171,9 +180,9 @@ void copy_rows(GDALDataset& view, GridWriter& writer, GDALDataType type, const s
                                     static_cast<size_t>(bands) * static_cast<size_t>(type_size));
   for (int y = 0; y < height; y += rows) {
     const int count = std::min(rows, height - y);
-    check(view.RasterIO(GF_Read, 0, y, width, count, buffer.data(), width, count, type, bands, nullptr, 0, 0, 0,
-                        nullptr),
-          name + ": warping the result back to the input grid (rows " + std::to_string(y) + ")");
+    check(
+        view.RasterIO(GF_Read, 0, y, width, count, buffer.data(), width, count, type, bands, nullptr, 0, 0, 0, nullptr),
+        name + ": warping the result back to the input grid (rows " + std::to_string(y) + ")");
     writer.append_rows(count, buffer.data());
     view.FlushCache(false);
   }
@@ -215,10 +224,12 @@ std::optional<Grid> native_grid(const RasterInfo& info, const PredictOptions& op
     options.warn(info.path + ": its CRS gives " + format_metres(pixel->x) + " pixels; the stated pixel size of " +
                  format_metres(*options.input_pixel_size_m) + " is ignored for it");
   }
-  if (!pixel && options.input_pixel_size_m) pixel = PixelSizeM{*options.input_pixel_size_m, *options.input_pixel_size_m};
+  if (!pixel && options.input_pixel_size_m)
+    pixel = PixelSizeM{*options.input_pixel_size_m, *options.input_pixel_size_m};
   if (!pixel) {
     if (options.warn) {
-      options.warn(info.path + ": the model works at " + format_metres(model) + " pixels but this raster's pixel size "
+      options.warn(info.path + ": the model works at " + format_metres(model) +
+                   " pixels but this raster's pixel size "
                    "in metres is unknown (no CRS or geotransform); it is predicted at its own pixel size (give it "
                    "with --pixel-size to have it resampled)");
     }
@@ -244,12 +255,16 @@ std::optional<Grid> native_grid(const RasterInfo& info, const PredictOptions& op
   const double enlargement = std::max(grid.ratio_x, grid.ratio_y);
   if (enlargement > options.max_enlargement) {
     throw Error(info.path + ": its pixels (" + format_metres(pixel->x) + ") are " + format_factor(enlargement) +
-                "x coarser than the " + format_metres(model) + " the model works at; enlarging that far cannot add "
-                "the detail the model needs. Use imagery nearer " + format_metres(model) + ", or predict at the "
+                "x coarser than the " + format_metres(model) +
+                " the model works at; enlarging that far cannot add "
+                "the detail the model needs. Use imagery nearer " +
+                format_metres(model) +
+                ", or predict at the "
                 "input's own pixel size (config tiling.resample: false, or --no-resample)" +
                 (enlargement > 1000.0 ? std::string("; if its pixels are not that coarse, the pixel size is wrong: ") +
-                                            (stated ? "check --pixel-size" : "fix its georeference (gdal_edit.py -tr, "
-                                                                             "-a_srs) or state it with --pixel-size")
+                                            (stated ? "check --pixel-size"
+                                                    : "fix its georeference (gdal_edit.py -tr, "
+                                                      "-a_srs) or state it with --pixel-size")
                                       : std::string()));
   }
   const double exact_width = info.width * grid.ratio_x, exact_height = info.height * grid.ratio_y;
@@ -257,25 +272,29 @@ std::optional<Grid> native_grid(const RasterInfo& info, const PredictOptions& op
     throw Error(info.path + ": " + says + " pixels of " + format_metres(pixel->x) + " x " + format_metres(pixel->y) +
                 "; at the " + format_metres(model) + " the model works at, its " + std::to_string(info.width) + " x " +
                 std::to_string(info.height) + " pixels would be " + format_factor(exact_width) + " x " +
-                format_factor(exact_height) + " pixels, less than one: nothing would be predicted. The pixel size is "
-                "likely wrong; " + way_out);
+                format_factor(exact_height) +
+                " pixels, less than one: nothing would be predicted. The pixel size is "
+                "likely wrong; " +
+                way_out);
   }
   // An input without a georeference is taken as north-up pixels of the stated size from (0, 0).
   grid.input_gt = info.geotransform && info.pixel_size_m ? *info.geotransform
-                                                          : GeoTransform{0.0, pixel->x, 0.0, 0.0, 0.0, -pixel->y};
+                                                         : GeoTransform{0.0, pixel->x, 0.0, 0.0, 0.0, -pixel->y};
   const GeoTransform& gt = grid.input_gt;
   grid.gt = {gt[0], gt[1] / grid.ratio_x, gt[2] / grid.ratio_y, gt[3], gt[4] / grid.ratio_x, gt[5] / grid.ratio_y};
   const double width = std::ceil(exact_width - 1e-6), height = std::ceil(exact_height - 1e-6);
   if (width > std::numeric_limits<int>::max() / 2 || height > std::numeric_limits<int>::max() / 2) {
     throw Error(info.path + ": at the model's " + format_metres(model) + " pixels this raster would be " +
-                format_factor(width) + " x " + format_factor(height) + " pixels; crop it (area of interest) or "
+                format_factor(width) + " x " + format_factor(height) +
+                " pixels; crop it (area of interest) or "
                 "split it first");
   }
   grid.width = std::max(1, static_cast<int>(width));
   grid.height = std::max(1, static_cast<int>(height));
   if (options.warn && enlargement > 3.0) {
     options.warn(info.path + ": pixels of " + format_metres(pixel->x) + " are over 3x coarser than the " +
-                 format_metres(model) + " the model works at; they are enlarged to that size, but detail the model "
+                 format_metres(model) +
+                 " the model works at; they are enlarged to that size, but detail the model "
                  "relies on is not in the image: expect poor results");
   }
   return grid;
@@ -292,15 +311,16 @@ void check_strip_memory(const RasterInfo& info, const std::optional<Grid>& nativ
   if (needed <= 0.8 * *options.memory_limit_bytes) return;
   std::ostringstream gb;
   gb.precision(3);
-  gb << needed / double(int64_t{1} << 30) << " GB, more than the " << *options.memory_limit_bytes / double(int64_t{1} << 30)
-     << " GB this process may use";
+  gb << needed / double(int64_t{1} << 30) << " GB, more than the "
+     << *options.memory_limit_bytes / double(int64_t{1} << 30) << " GB this process may use";
   if (native) {
-    throw Error(info.path + ": at the " + format_metres(*options.model_pixel_size_m) + " pixels the model works at, " +
-                "this raster would be " + format_factor(width) + " x " + format_factor(height) + " pixels (its own are " +
-                format_metres(*options.model_pixel_size_m * native->ratio_x) +
-                "); a row of windows across it needs about " + gb.str() + ". Crop it (area of interest) or split it, " +
-                "or predict at its own pixel size with --no-resample (config tiling.resample: false); if its pixel size "
-                "is wrong, fix its georeference (gdal_edit.py -tr) or state it with --pixel-size");
+    throw Error(
+        info.path + ": at the " + format_metres(*options.model_pixel_size_m) + " pixels the model works at, " +
+        "this raster would be " + format_factor(width) + " x " + format_factor(height) + " pixels (its own are " +
+        format_metres(*options.model_pixel_size_m * native->ratio_x) + "); a row of windows across it needs about " +
+        gb.str() + ". Crop it (area of interest) or split it, " +
+        "or predict at its own pixel size with --no-resample (config tiling.resample: false); if its pixel size "
+        "is wrong, fix its georeference (gdal_edit.py -tr) or state it with --pixel-size");
   }
   throw Error(info.path + ": a row of windows across its " + format_factor(width) + " pixels needs about " + gb.str() +
               "; crop it (area of interest), split it, or give a smaller tile (--tile, tiling.tile)");
@@ -315,11 +335,11 @@ PredictStats predict_resampled(GDALDataset& input, const std::string& input_path
   const PredictOutputs on_native{scratch / "classes.tif", outputs.scores_path.empty() ? "" : scratch / "scores.tif"};
   PredictStats stats;
   {
-    const GDALResampleAlg input_algorithm =
-        options.input_resampling.empty() ? (enlarging ? GRA_Bilinear : GRA_Average)
-                                         : find_resampling(options.input_resampling).value_or(GRA_Bilinear);
-    GDALDatasetUniquePtr view = warped_view(input, input_path, native.input_gt, native.width, native.height,
-                                            native.gt, input_algorithm);
+    const GDALResampleAlg input_algorithm = options.input_resampling.empty()
+                                                ? (enlarging ? GRA_Bilinear : GRA_Average)
+                                                : find_resampling(options.input_resampling).value_or(GRA_Bilinear);
+    GDALDatasetUniquePtr view =
+        warped_view(input, input_path, native.input_gt, native.width, native.height, native.gt, input_algorithm);
     PredictOptions native_options = options;
     native_options.output = OutputOptions{false, false, options.output.block_size, {}};  // scratch: defaults
     const Progress scaled = [&progress](double f) {
@@ -333,8 +353,8 @@ PredictStats predict_resampled(GDALDataset& input, const std::string& input_path
   const GeoTransform& input_gt = native.input_gt;
   const int width = input.GetRasterXSize(), height = input.GetRasterYSize();
   GDALDatasetUniquePtr classes = open_raster(on_native.mask_path);
-  GDALDatasetUniquePtr class_view =
-      warped_view(*classes, input_path, native.gt, width, height, input_gt, enlarging ? GRA_Mode : GRA_NearestNeighbour);
+  GDALDatasetUniquePtr class_view = warped_view(*classes, input_path, native.gt, width, height, input_gt,
+                                                enlarging ? GRA_Mode : GRA_NearestNeighbour);
   GridWriter mask(outputs.mask_path, input, 1, GDT_Byte, "NEAREST", options.output);
   apply_class_style(*mask.dataset().GetRasterBand(1), class_table, num_classes);
   copy_rows(*class_view, mask, GDT_Byte, input_path);
@@ -343,8 +363,8 @@ PredictStats predict_resampled(GDALDataset& input, const std::string& input_path
     GDALDatasetUniquePtr native_scores = open_raster(on_native.scores_path);
     GDALDatasetUniquePtr score_view =
         warped_view(*native_scores, input_path, native.gt, width, height, input_gt, GRA_Bilinear);
-    scores = std::make_unique<GridWriter>(outputs.scores_path, input, num_classes, GDT_Float32, "AVERAGE",
-                                          options.output);
+    scores =
+        std::make_unique<GridWriter>(outputs.scores_path, input, num_classes, GDT_Float32, "AVERAGE", options.output);
     for (int k = 1; k <= num_classes; ++k) {
       GDALRasterBand* band = scores->dataset().GetRasterBand(k);
       band->SetDescription(native_scores->GetRasterBand(k)->GetDescription());

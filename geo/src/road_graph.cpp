@@ -1,10 +1,9 @@
 #include "terraseg/geo/road_graph.hpp"
 
-#include <opencv2/imgproc.hpp>
-#include <opencv2/ximgproc.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/ximgproc.hpp>
 
 #include "road_graph_simplify.hpp"
 #include "terraseg/core/error.hpp"
@@ -18,9 +17,9 @@ constexpr int kDy[8] = {0, 1, 1, 1, 0, -1, -1, -1};
 /// The working state of one graph build, in coordinates of the skeleton padded by one background
 /// pixel on every side (so neighbour look-ups never leave the image).
 struct Tracer {
-  cv::Mat on;         ///< CV_8U 0/1, padded skeleton
-  cv::Mat labels;     ///< CV_32S node cluster per pixel (0 = not a node pixel)
-  cv::Mat visited;    ///< CV_8U chain pixels already assigned to an edge
+  cv::Mat on;                          ///< CV_8U 0/1, padded skeleton
+  cv::Mat labels;                      ///< CV_32S node cluster per pixel (0 = not a node pixel)
+  cv::Mat visited;                     ///< CV_8U chain pixels already assigned to an edge
   std::vector<cv::Point2d> centroids;  ///< per label, padded pixel coordinates of the pixel centre
   RoadGraph graph;
 
@@ -63,9 +62,10 @@ void label_nodes(Tracer& tracer) {
   tracer.centroids.assign(static_cast<size_t>(n), {});
   for (int label = 1; label < n; ++label) {
     // connectedComponents gives centroids in pixel indices; shift to our centre-based coordinates.
-    tracer.centroids[static_cast<size_t>(label)] = {centroids.at<double>(label, 0) - 0.5, centroids.at<double>(label, 1) - 0.5};
-    tracer.graph.nodes.push_back(RoadNode{tracer.centroids[static_cast<size_t>(label)].x,
-                                          tracer.centroids[static_cast<size_t>(label)].y, 0});
+    tracer.centroids[static_cast<size_t>(label)] = {centroids.at<double>(label, 0) - 0.5,
+                                                    centroids.at<double>(label, 1) - 0.5};
+    tracer.graph.nodes.push_back(
+        RoadNode{tracer.centroids[static_cast<size_t>(label)].x, tracer.centroids[static_cast<size_t>(label)].y, 0});
   }
 }
 
@@ -101,7 +101,8 @@ RoadEdge trace_chain(Tracer& tracer, cv::Point start, cv::Point first) {
 void add_edge(Tracer& tracer, RoadEdge edge, const PixelSizeM& pixel, const RoadGraphOptions& options) {
   const bool self_loop = edge.from == edge.to;
   if (self_loop && static_cast<int>(edge.points.size()) - 2 <= options.min_loop_pixels) return;
-  for (size_t i = 1; i < edge.points.size(); ++i) edge.length_m += segment_length_m(edge.points[i - 1], edge.points[i], pixel);
+  for (size_t i = 1; i < edge.points.size(); ++i)
+    edge.length_m += segment_length_m(edge.points[i - 1], edge.points[i], pixel);
   tracer.graph.nodes[static_cast<size_t>(edge.from)].degree += 1;
   tracer.graph.nodes[static_cast<size_t>(edge.to)].degree += 1;
   tracer.graph.edges.push_back(std::move(edge));
@@ -213,7 +214,8 @@ cv::Mat smooth_road_mask(const cv::Mat& road_mask, const PixelSizeM& pixel, doub
 }
 
 RoadGraph road_graph_from_mask(const cv::Mat& road_mask, const PixelSizeM& pixel, const RoadGraphOptions& options) {
-  const cv::Mat mask = options.smooth_mask_m > 0.0 ? smooth_road_mask(road_mask, pixel, options.smooth_mask_m) : road_mask;
+  const cv::Mat mask =
+      options.smooth_mask_m > 0.0 ? smooth_road_mask(road_mask, pixel, options.smooth_mask_m) : road_mask;
   return build_road_graph(skeletonize(mask), pixel, options);
 }
 

@@ -48,7 +48,8 @@ bool prune_pass(RoadGraph& graph, double min_spur_m) {
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     std::vector<int>& spurs = spurs_at[n];
     if (static_cast<int>(spurs.size()) < graph.nodes[n].degree) continue;
-    std::sort(spurs.begin(), spurs.end(), [&graph](int a, int b) { return graph.edges[at(a)].length_m > graph.edges[at(b)].length_m; });
+    std::sort(spurs.begin(), spurs.end(),
+              [&graph](int a, int b) { return graph.edges[at(a)].length_m > graph.edges[at(b)].length_m; });
     for (size_t k = 0; k < std::min<size_t>(2, spurs.size()); ++k) remove[at(spurs[k])] = 0;
   }
   std::vector<RoadEdge> kept;

@@ -63,12 +63,13 @@ void warp_to_grid(const std::string& input, const TargetGrid& grid, const std::s
   int has_nodata = FALSE;
   source->GetRasterBand(1)->GetNoDataValue(&has_nodata);
   CPLStringList args;
-  for (const char* arg : {"-of", "VRT", "-r", "bilinear", "-tap", "-t_srs", grid.crs.c_str(), "-tr"}) args.AddString(arg);
+  for (const char* arg : {"-of", "VRT", "-r", "bilinear", "-tap", "-t_srs", grid.crs.c_str(), "-tr"})
+    args.AddString(arg);
   args.AddString(CPLSPrintf("%.17g", res[0]));
   args.AddString(CPLSPrintf("%.17g", res[1]));
   if (has_nodata == FALSE) args.AddString("-dstalpha");
-  std::unique_ptr<GDALWarpAppOptions, decltype(&GDALWarpAppOptionsFree)> options(GDALWarpAppOptionsNew(args.List(), nullptr),
-                                                                                  &GDALWarpAppOptionsFree);
+  std::unique_ptr<GDALWarpAppOptions, decltype(&GDALWarpAppOptionsFree)> options(
+      GDALWarpAppOptionsNew(args.List(), nullptr), &GDALWarpAppOptionsFree);
   GDALDatasetH handle = GDALDataset::ToHandle(source.get());
   int usage_error = FALSE;
   GDALDatasetH result = GDALWarp(vrt_path.c_str(), nullptr, 1, &handle, options.get(), &usage_error);

@@ -35,11 +35,11 @@ void TileReader::read_box(const Box& box) {
   raw_.resize(box_size * distinct_bands_.size());
   for (size_t slot = 0; slot < distinct_bands_.size(); ++slot) {
     GDALRasterBand* band = dataset_.GetRasterBand(distinct_bands_[slot]);
-    const CPLErr err = band->RasterIO(GF_Read, box.x, box.y, box.w, box.h, raw_.data() + slot * box_size, box.w,
-                                      box.h, GDT_Float32, 0, 0, nullptr);
-    check(err, "reading band " + std::to_string(distinct_bands_[slot]) + " pixels (" + std::to_string(box.x) +
-                   ", " + std::to_string(box.y) + ") + " + std::to_string(box.w) + "x" + std::to_string(box.h) +
-                   " of '" + path_ + "' failed (the file may be truncated or corrupt)");
+    const CPLErr err = band->RasterIO(GF_Read, box.x, box.y, box.w, box.h, raw_.data() + slot * box_size, box.w, box.h,
+                                      GDT_Float32, 0, 0, nullptr);
+    check(err, "reading band " + std::to_string(distinct_bands_[slot]) + " pixels (" + std::to_string(box.x) + ", " +
+                   std::to_string(box.y) + ") + " + std::to_string(box.w) + "x" + std::to_string(box.h) + " of '" +
+                   path_ + "' failed (the file may be truncated or corrupt)");
   }
 }
 
@@ -54,8 +54,8 @@ void TileReader::read_masks(const Box& box) {
   }
   mask_buf_.resize(box_size);
   for (GDALRasterBand* mask : masks_) {
-    const CPLErr err = mask->RasterIO(GF_Read, box.x, box.y, box.w, box.h, mask_buf_.data(), box.w, box.h,
-                                      GDT_Byte, 0, 0, nullptr);
+    const CPLErr err =
+        mask->RasterIO(GF_Read, box.x, box.y, box.w, box.h, mask_buf_.data(), box.w, box.h, GDT_Byte, 0, 0, nullptr);
     check(err, "reading the nodata/mask band at pixels (" + std::to_string(box.x) + ", " + std::to_string(box.y) +
                    ") of '" + path_ + "' failed (the file or its mask may be corrupt)");
     for (size_t i = 0; i < box_size; ++i) {

@@ -35,11 +35,11 @@ class TileReader {
   GDALDataset& dataset_;
   BandPlan plan_;
   std::string path_;
-  std::vector<int> distinct_bands_;      ///< GDAL band numbers read, each once
-  std::vector<size_t> channel_slot_;     ///< per channel, index into distinct_bands_
-  std::vector<GDALRasterBand*> masks_;   ///< mask bands to AND together (none when all valid)
-  std::vector<float> raw_;               ///< distinct bands x box
-  std::vector<uint8_t> box_valid_;       ///< box
+  std::vector<int> distinct_bands_;     ///< GDAL band numbers read, each once
+  std::vector<size_t> channel_slot_;    ///< per channel, index into distinct_bands_
+  std::vector<GDALRasterBand*> masks_;  ///< mask bands to AND together (none when all valid)
+  std::vector<float> raw_;              ///< distinct bands x box
+  std::vector<uint8_t> box_valid_;      ///< box
   std::vector<uint8_t> mask_buf_;
   std::vector<int> map_x_;
   std::vector<int> map_y_;

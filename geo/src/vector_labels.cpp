@@ -21,7 +21,8 @@ namespace {
 using GeometryPtr = std::unique_ptr<OGRGeometry>;
 using TransformPtr = std::unique_ptr<OGRCoordinateTransformation>;
 
-TransformPtr transform_between(const OGRSpatialReference& from, const OGRSpatialReference& to, const std::string& what) {
+TransformPtr transform_between(const OGRSpatialReference& from, const OGRSpatialReference& to,
+                               const std::string& what) {
   OGRSpatialReference a(from);
   OGRSpatialReference b(to);
   a.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
@@ -86,7 +87,8 @@ std::vector<OGRLayer*> chosen_layers(GDALDataset& vectors, const std::string& na
     OGRLayer* layer = vectors.GetLayerByName(name.c_str());
     if (layer == nullptr) {
       std::string names;
-      for (OGRLayer* candidate : vectors.GetLayers()) names += std::string(names.empty() ? "" : ", ") + candidate->GetName();
+      for (OGRLayer* candidate : vectors.GetLayers())
+        names += std::string(names.empty() ? "" : ", ") + candidate->GetName();
       throw Error(path + ": has no layer '" + name + "' (its layers: " + names + ")");
     }
     layers.push_back(layer);
@@ -100,10 +102,10 @@ std::vector<OGRLayer*> chosen_layers(GDALDataset& vectors, const std::string& na
 
 const std::map<std::string, double>& osm_highway_widths() {
   static const std::map<std::string, double> widths{
-      {"motorway", 24.0},    {"trunk", 18.0},       {"primary", 14.0},      {"secondary", 11.0},
-      {"tertiary", 9.0},     {"residential", 7.0},  {"unclassified", 7.0},  {"living_street", 6.0},
-      {"service", 5.0},      {"track", 3.5},        {"cycleway", 2.5},      {"footway", 2.5},
-      {"path", 2.5},         {"pedestrian", 2.5},   {"steps", 2.5},         {"bridleway", 2.5},
+      {"motorway", 24.0}, {"trunk", 18.0},      {"primary", 14.0},     {"secondary", 11.0},
+      {"tertiary", 9.0},  {"residential", 7.0}, {"unclassified", 7.0}, {"living_street", 6.0},
+      {"service", 5.0},   {"track", 3.5},       {"cycleway", 2.5},     {"footway", 2.5},
+      {"path", 2.5},      {"pedestrian", 2.5},  {"steps", 2.5},        {"bridleway", 2.5},
   };
   return widths;
 }
@@ -121,7 +123,8 @@ VectorLabelStats rasterize_labels(const std::string& image, const std::string& v
   double gt[6];
   const OGRSpatialReference* image_crs = source->GetSpatialRef();
   if (source->GetGeoTransform(gt) != CE_None || image_crs == nullptr) {
-    throw Error(image + ": has no georeference (geotransform and CRS); labels from vectors need a georeferenced "
+    throw Error(image +
+                ": has no georeference (geotransform and CRS); labels from vectors need a georeferenced "
                 "image: give the GeoTIFF, not a PNG/JPEG tile cut from it");
   }
   const int width = source->GetRasterXSize();
@@ -129,7 +132,8 @@ VectorLabelStats rasterize_labels(const std::string& image, const std::string& v
   const OGRSpatialReference utm = local_utm(*image_crs, gt, width, height, image);
   const TransformPtr utm_to_image = transform_between(utm, *image_crs, image);
 
-  GDALDatasetUniquePtr data(GDALDataset::Open(vectors.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR));
+  GDALDatasetUniquePtr data(
+      GDALDataset::Open(vectors.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR));
   if (!data) throw Error(vectors + ": GDAL/OGR cannot open it as vectors: " + detail::last_gdal_message());
   const std::vector<OGRLayer*> layers = chosen_layers(*data, options.layer, vectors);
 
@@ -140,8 +144,8 @@ VectorLabelStats rasterize_labels(const std::string& image, const std::string& v
   const double min_y = *std::min_element(ys, ys + 4), max_y = *std::max_element(ys, ys + 4);
 
   VectorLabelStats stats;
-  std::vector<GeometryPtr> unknown;                            // every feature's edge band, burned first
-  std::vector<std::pair<int, GeometryPtr>> classes;            // then each class, in order
+  std::vector<GeometryPtr> unknown;                  // every feature's edge band, burned first
+  std::vector<std::pair<int, GeometryPtr>> classes;  // then each class, in order
   for (const VectorClass& c : options.classes) {
     for (OGRLayer* layer : layers) {
       const OGRSpatialReference* layer_crs = layer->GetSpatialRef();
@@ -154,7 +158,8 @@ VectorLabelStats rasterize_labels(const std::string& image, const std::string& v
         double reach = options.width_m;
         for (const auto& [value, metres] : options.widths) reach = std::max(reach, metres);
         reach = reach / 2.0 + options.ignore_m + 1.0;
-        if (layer_crs->IsGeographic()) reach /= 111000.0 * std::max(0.1, std::cos((south + north) / 2.0 * M_PI / 180.0));
+        if (layer_crs->IsGeographic())
+          reach /= 111000.0 * std::max(0.1, std::cos((south + north) / 2.0 * M_PI / 180.0));
         layer->SetSpatialFilterRect(west - reach, south - reach, east + reach, north + reach);
       }
       const auto bad_filter = [&]() {
@@ -208,9 +213,9 @@ VectorLabelStats rasterize_labels(const std::string& image, const std::string& v
   const auto burn = [&grid, &mask_path](std::vector<OGRGeometryH>& geometries, std::vector<double>& values) {
     if (geometries.empty()) return;
     int band_list[] = {1};
-    const CPLErr err = GDALRasterizeGeometries(GDALDataset::ToHandle(grid.get()), 1, band_list,
-                                               static_cast<int>(geometries.size()), geometries.data(), nullptr, nullptr,
-                                               values.data(), nullptr, nullptr, nullptr);
+    const CPLErr err =
+        GDALRasterizeGeometries(GDALDataset::ToHandle(grid.get()), 1, band_list, static_cast<int>(geometries.size()),
+                                geometries.data(), nullptr, nullptr, values.data(), nullptr, nullptr, nullptr);
     detail::check(err, mask_path + ": rasterising the labels");
   };
   {
@@ -237,8 +242,11 @@ VectorLabelStats rasterize_labels(const std::string& image, const std::string& v
   for (uint8_t value : pixels) ++stats.pixels[value];
 
   std::string extension = std::filesystem::path(mask_path).extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  const char* driver_name = extension == ".png" ? "PNG" : extension == ".tif" || extension == ".tiff" ? "GTiff" : nullptr;
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char ch) { return std::tolower(ch); });
+  const char* driver_name = extension == ".png"                           ? "PNG"
+                            : extension == ".tif" || extension == ".tiff" ? "GTiff"
+                                                                          : nullptr;
   if (driver_name == nullptr) throw Error(mask_path + ": give labels a .png or .tif name");
   GDALDriver* driver = GetGDALDriverManager()->GetDriverByName(driver_name);
   TempPath temp(mask_path);

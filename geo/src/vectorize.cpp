@@ -29,7 +29,8 @@ OGRLayer* create_layer(GDALDataset& gpkg, GDALDataset& mask, const std::string& 
   std::optional<OGRSpatialReference> crs;
   if (const OGRSpatialReference* source = mask.GetSpatialRef()) crs.emplace(*source);
   OGRLayer* layer = gpkg.CreateLayer(name.c_str(), crs ? &*crs : nullptr, wkbPolygon, nullptr);
-  if (layer == nullptr) throw Error("cannot create layer '" + name + "' in '" + path + "': " + detail::last_gdal_message());
+  if (layer == nullptr)
+    throw Error("cannot create layer '" + name + "' in '" + path + "': " + detail::last_gdal_message());
   OGRFieldDefn id_field("class_id", OFTInteger);
   OGRFieldDefn name_field("class_name", OFTString);
   if (layer->CreateField(&id_field) != OGRERR_NONE || layer->CreateField(&name_field) != OGRERR_NONE) {
@@ -69,10 +70,11 @@ int64_t vectorize_classes(const std::string& mask_path, const std::string& gpkg_
     GDALRasterBand* band = mask->GetRasterBand(1);
     CPLStringList poly_options;
     if (options.eight_connected) poly_options.SetNameValue("8CONNECTED", "8");
-    detail::check(layer->StartTransaction() == OGRERR_NONE ? CE_None : CE_Failure, "starting a transaction in '" + gpkg_path + "'");
-    detail::check(GDALPolygonize(band, band->GetMaskBand(), OGRLayer::ToHandle(layer), 0, poly_options.List(), nullptr,
-                                 nullptr),
-                  "polygonising '" + mask_path + "' into '" + gpkg_path + "'");
+    detail::check(layer->StartTransaction() == OGRERR_NONE ? CE_None : CE_Failure,
+                  "starting a transaction in '" + gpkg_path + "'");
+    detail::check(
+        GDALPolygonize(band, band->GetMaskBand(), OGRLayer::ToHandle(layer), 0, poly_options.List(), nullptr, nullptr),
+        "polygonising '" + mask_path + "' into '" + gpkg_path + "'");
     detail::check(layer->CommitTransaction() == OGRERR_NONE ? CE_None : CE_Failure, "writing '" + gpkg_path + "'");
     std::set<int> ids;
     layer->ResetReading();

@@ -21,27 +21,47 @@ constexpr std::array<std::pair<const char*, StreetRole>, 8> kRoleNames{{{"other"
                                                                         {"obstacle", R::obstacle}}};
 
 std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
 }
 
 /// Class names of CamVid (SegNet's 11-class grouping) and Cityscapes, plus common spellings.
 /// CamVid folds walls into Building, so Cityscapes' "wall" is a building here too.
 std::optional<StreetRole> role_of_name(const std::string& raw) {
-  static const std::map<std::string, StreetRole> names{
-      {"sky", R::other},          {"terrain", R::other},       {"grass", R::other},
-      {"building", R::building},  {"wall", R::building},       {"house", R::building},
-      {"road", R::road},          {"street", R::road},
-      {"pavement", R::pavement},  {"sidewalk", R::pavement},   {"footpath", R::pavement},
-      {"tree", R::tree},          {"vegetation", R::tree},
-      {"fence", R::fence},
-      {"pole", R::obstacle},      {"signsymbol", R::obstacle}, {"sign", R::obstacle},
-      {"traffic sign", R::obstacle}, {"traffic light", R::obstacle}, {"car", R::obstacle},
-      {"truck", R::obstacle},     {"bus", R::obstacle},        {"train", R::obstacle},
-      {"motorcycle", R::obstacle}, {"bicycle", R::obstacle},   {"bicyclist", R::obstacle},
-      {"pedestrian", R::obstacle}, {"person", R::obstacle},    {"rider", R::obstacle},
-      {"unlabelled", R::ignore},  {"unlabeled", R::ignore},    {"void", R::ignore},
-      {"ignore", R::ignore}};
+  static const std::map<std::string, StreetRole> names{{"sky", R::other},
+                                                       {"terrain", R::other},
+                                                       {"grass", R::other},
+                                                       {"building", R::building},
+                                                       {"wall", R::building},
+                                                       {"house", R::building},
+                                                       {"road", R::road},
+                                                       {"street", R::road},
+                                                       {"pavement", R::pavement},
+                                                       {"sidewalk", R::pavement},
+                                                       {"footpath", R::pavement},
+                                                       {"tree", R::tree},
+                                                       {"vegetation", R::tree},
+                                                       {"fence", R::fence},
+                                                       {"pole", R::obstacle},
+                                                       {"signsymbol", R::obstacle},
+                                                       {"sign", R::obstacle},
+                                                       {"traffic sign", R::obstacle},
+                                                       {"traffic light", R::obstacle},
+                                                       {"car", R::obstacle},
+                                                       {"truck", R::obstacle},
+                                                       {"bus", R::obstacle},
+                                                       {"train", R::obstacle},
+                                                       {"motorcycle", R::obstacle},
+                                                       {"bicycle", R::obstacle},
+                                                       {"bicyclist", R::obstacle},
+                                                       {"pedestrian", R::obstacle},
+                                                       {"person", R::obstacle},
+                                                       {"rider", R::obstacle},
+                                                       {"unlabelled", R::ignore},
+                                                       {"unlabeled", R::ignore},
+                                                       {"void", R::ignore},
+                                                       {"ignore", R::ignore}};
   std::string name = lower(raw);
   std::replace(name.begin(), name.end(), '_', ' ');
   std::replace(name.begin(), name.end(), '-', ' ');
@@ -58,7 +78,8 @@ StreetRole parse_street_role(const std::string& name) {
   for (const auto& [text, role] : kRoleNames) {
     if (lower(name) == text) return role;
   }
-  throw Error("unknown street role '" + name + "'; use one of other, ignore, tree, building, pavement, road, fence, obstacle");
+  throw Error("unknown street role '" + name +
+              "'; use one of other, ignore, tree, building, pavement, road, fence, obstacle");
 }
 
 std::string to_string(StreetRole role) {
@@ -80,21 +101,22 @@ StreetRoleMap camvid_role_map() {
 }
 
 StreetRoleMap cityscapes_role_map() {
-  return {"cityscapes",
-          {R::road, R::pavement, R::building, R::building, R::fence, R::obstacle, R::obstacle, R::obstacle, R::tree,
-           R::other, R::other, R::obstacle, R::obstacle, R::obstacle, R::obstacle, R::obstacle, R::obstacle,
-           R::obstacle, R::obstacle, R::ignore}};
+  return {"cityscapes", {R::road,     R::pavement, R::building, R::building, R::fence,    R::obstacle, R::obstacle,
+                         R::obstacle, R::tree,     R::other,    R::other,    R::obstacle, R::obstacle, R::obstacle,
+                         R::obstacle, R::obstacle, R::obstacle, R::obstacle, R::obstacle, R::ignore}};
 }
 
 StreetRoleMap role_map_for_model(const std::vector<ClassInfo>& classes, const std::vector<int>& ignore_ids,
                                  int num_classes) {
-  const bool named = std::any_of(classes.begin(), classes.end(), [](const ClassInfo& c) { return !generic_name(c.name); });
+  const bool named =
+      std::any_of(classes.begin(), classes.end(), [](const ClassInfo& c) { return !generic_name(c.name); });
   StreetRoleMap map;
   if (named) {
     map.scheme = "class names";
     for (const ClassInfo& info : classes) {
       if (info.id < 0) continue;
-      if (static_cast<size_t>(info.id) >= map.roles.size()) map.roles.resize(static_cast<size_t>(info.id) + 1, R::other);
+      if (static_cast<size_t>(info.id) >= map.roles.size())
+        map.roles.resize(static_cast<size_t>(info.id) + 1, R::other);
       map.roles[static_cast<size_t>(info.id)] = role_of_name(info.name).value_or(R::other);
     }
   } else if (num_classes == 11 || num_classes == 12) {
@@ -118,7 +140,8 @@ void override_roles(StreetRoleMap& map, const std::map<std::string, std::vector<
   for (const auto& [name, ids] : role_ids) {
     const StreetRole role = parse_street_role(name);
     for (int id : ids) {
-      if (id < 0 || id > 254) throw Error("street role '" + name + "': class id " + std::to_string(id) + " is outside 0..254");
+      if (id < 0 || id > 254)
+        throw Error("street role '" + name + "': class id " + std::to_string(id) + " is outside 0..254");
       if (static_cast<size_t>(id) >= map.roles.size()) map.roles.resize(static_cast<size_t>(id) + 1, R::other);
       map.roles[static_cast<size_t>(id)] = role;
     }
@@ -138,14 +161,28 @@ void RoleCounts::add_class_counts(std::span<const int64_t> pixels_by_class, cons
     const int64_t n = pixels_by_class[id];
     if (n == 0) continue;
     switch (map.role(static_cast<int>(id))) {
-      case R::ignore: continue;
-      case R::tree: tree += n; break;
-      case R::building: building += n; break;
-      case R::pavement: pavement += n; break;
-      case R::road: road += n; break;
-      case R::fence: fence += n; break;
-      case R::obstacle: obstacle += n; break;
-      case R::other: break;
+      case R::ignore:
+        continue;
+      case R::tree:
+        tree += n;
+        break;
+      case R::building:
+        building += n;
+        break;
+      case R::pavement:
+        pavement += n;
+        break;
+      case R::road:
+        road += n;
+        break;
+      case R::fence:
+        fence += n;
+        break;
+      case R::obstacle:
+        obstacle += n;
+        break;
+      case R::other:
+        break;
     }
     counted += n;
   }
@@ -211,7 +248,8 @@ int quintile_level(const std::vector<double>& sorted, double value) {
 }
 
 int breakpoint_level(const std::array<double, 4>& breakpoints, double value) {
-  return 1 + static_cast<int>(std::count_if(breakpoints.begin(), breakpoints.end(), [value](double b) { return b <= value; }));
+  return 1 + static_cast<int>(
+                 std::count_if(breakpoints.begin(), breakpoints.end(), [value](double b) { return b <= value; }));
 }
 
 constexpr std::array<const char*, 4> kIndicatorNames{"greenery", "crowdedness", "enclosure", "pavement"};
@@ -245,8 +283,8 @@ std::vector<std::optional<int>> indicator_levels(const std::vector<std::optional
   return levels;
 }
 
-std::vector<WalkabilityPoint> score_points(const std::vector<StreetPoint>& points, const std::vector<RoleCounts>& counts,
-                                           const LevelScheme& scheme) {
+std::vector<WalkabilityPoint> score_points(const std::vector<StreetPoint>& points,
+                                           const std::vector<RoleCounts>& counts, const LevelScheme& scheme) {
   if (points.size() != counts.size()) throw Error("internal: street points and their pixel counts differ in number");
   std::vector<WalkabilityPoint> scored(points.size());
   std::array<std::vector<std::optional<double>>, 4> values;

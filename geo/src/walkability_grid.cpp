@@ -6,8 +6,8 @@
 
 #include "gdal_util.hpp"
 #include "terraseg/core/error.hpp"
-#include "terraseg/geo/qgis_style.hpp"
 #include "terraseg/geo/indicators.hpp"
+#include "terraseg/geo/qgis_style.hpp"
 #include "terraseg/geo/walkability.hpp"
 
 namespace terraseg::geo {
@@ -46,13 +46,15 @@ std::vector<Projected> project_points(const std::vector<WalkabilityPoint>& point
   wgs84.importFromEPSG(4326);
   wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   std::unique_ptr<OGRCoordinateTransformation> transform(OGRCreateCoordinateTransformation(&wgs84, &crs));
-  if (!transform) throw Error("cannot transform WGS 84 points to the walkability grid CRS: " + detail::last_gdal_message());
+  if (!transform)
+    throw Error("cannot transform WGS 84 points to the walkability grid CRS: " + detail::last_gdal_message());
   std::vector<Projected> projected;
   for (const WalkabilityPoint& p : points) {
     double x = p.point.lon;
     double y = p.point.lat;
     if (!transform->Transform(1, &x, &y)) {
-      throw Error("street point '" + p.point.id + "' cannot be projected to the walkability grid CRS; check its lon/lat");
+      throw Error("street point '" + p.point.id +
+                  "' cannot be projected to the walkability grid CRS; check its lon/lat");
     }
     projected.push_back({x, y, p.ivw});
   }
@@ -102,7 +104,8 @@ WalkGridSummary write_walkability_grid(const std::string& path, const std::vecto
   std::vector<int> count(cells, 0);
   for (const Projected& p : projected) {
     if (!p.ivw) continue;
-    const size_t at = static_cast<size_t>(row_of(p.y)) * static_cast<size_t>(grid.width) + static_cast<size_t>(col_of(p.x));
+    const size_t at =
+        static_cast<size_t>(row_of(p.y)) * static_cast<size_t>(grid.width) + static_cast<size_t>(col_of(p.x));
     sum[at] += *p.ivw;
     count[at] += 1;
   }
@@ -118,8 +121,8 @@ WalkGridSummary write_walkability_grid(const std::string& path, const std::vecto
   grid.crs_wkt = wkt != nullptr ? wkt : "";
   CPLFree(wkt);
   grid.geotransform = {x0, cell[0], 0.0, y0, 0.0, -cell[1]};
-  write_indicator_grid(path, grid.width, grid.height, grid.geotransform, grid.crs_wkt, {"ivw_mean", "point_count"}, values,
-                       options.output);
+  write_indicator_grid(path, grid.width, grid.height, grid.geotransform, grid.crs_wkt, {"ivw_mean", "point_count"},
+                       values, options.output);
   write_indicator_style(path);
   return grid;
 }

@@ -40,8 +40,9 @@ double parse_coordinate(const std::string& text, double limit, const std::string
     used = 0;
   }
   if (used != text.size() || text.empty() || !(std::abs(value) <= limit)) {
-    throw Error(where + ": " + what + " '" + text + "' is not a number in -" + std::to_string(static_cast<int>(limit)) + ".." +
-                std::to_string(static_cast<int>(limit)) + " (columns are id,lon,lat,image[,image...] in WGS 84 degrees)");
+    throw Error(where + ": " + what + " '" + text + "' is not a number in -" + std::to_string(static_cast<int>(limit)) +
+                ".." + std::to_string(static_cast<int>(limit)) +
+                " (columns are id,lon,lat,image[,image...] in WGS 84 degrees)");
   }
   return value;
 }
@@ -73,10 +74,12 @@ std::vector<StreetPoint> read_street_points(const std::string& csv_path) {
     const bool header = first_row && !fields.empty() && (fields[0] == "id" || fields[0] == "ID");
     first_row = false;
     if (header) continue;
-    if (fields.size() < 4) throw Error(where + ": expected id,lon,lat,image[,image...], got " + std::to_string(fields.size()) + " field(s)");
+    if (fields.size() < 4)
+      throw Error(where + ": expected id,lon,lat,image[,image...], got " + std::to_string(fields.size()) + " field(s)");
     StreetPoint point;
     point.id = fields[0];
-    if (point.id.empty() || !ids.insert(point.id).second) throw Error(where + ": id '" + point.id + "' is empty or repeated");
+    if (point.id.empty() || !ids.insert(point.id).second)
+      throw Error(where + ": id '" + point.id + "' is empty or repeated");
     point.lon = parse_coordinate(fields[1], 180.0, where, "lon");
     point.lat = parse_coordinate(fields[2], 90.0, where, "lat");
     for (size_t i = 3; i < fields.size(); ++i) {
@@ -113,9 +116,9 @@ namespace {
 
 void create_fields(OGRLayer& layer, const std::string& path) {
   const std::vector<std::pair<const char*, OGRFieldType>> fields{
-      {"id", OFTString},         {"G", OFTReal},          {"C", OFTReal},          {"S", OFTReal},
-      {"D", OFTReal},            {"G_level", OFTInteger}, {"C_level", OFTInteger}, {"S_level", OFTInteger},
-      {"D_level", OFTInteger},   {"IVW", OFTInteger},     {"images", OFTInteger},  {"pixels", OFTInteger64}};
+      {"id", OFTString},       {"G", OFTReal},          {"C", OFTReal},          {"S", OFTReal},
+      {"D", OFTReal},          {"G_level", OFTInteger}, {"C_level", OFTInteger}, {"S_level", OFTInteger},
+      {"D_level", OFTInteger}, {"IVW", OFTInteger},     {"images", OFTInteger},  {"pixels", OFTInteger64}};
   for (const auto& [name, type] : fields) {
     OGRFieldDefn field(name, type);
     if (layer.CreateField(&field) != OGRERR_NONE) {
@@ -172,7 +175,8 @@ void write_walkability_gpkg(const std::string& path, const std::vector<Walkabili
       detail::QuietGdal quiet;
       dataset.reset(driver->Create(temp.temp().c_str(), 0, 0, 0, GDT_Unknown, nullptr));
     }
-    if (!dataset) throw Error("cannot create '" + path + "': " + detail::last_gdal_message() + "; check the directory is writable");
+    if (!dataset)
+      throw Error("cannot create '" + path + "': " + detail::last_gdal_message() + "; check the directory is writable");
     OGRSpatialReference wgs84;
     wgs84.importFromEPSG(4326);
     wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);  // x = lon, y = lat
@@ -181,7 +185,8 @@ void write_walkability_gpkg(const std::string& path, const std::vector<Walkabili
     create_fields(*layer, path);
     if (dataset->StartTransaction() != OGRERR_NONE) throw Error(path + ": cannot start a transaction");
     for (const WalkabilityPoint& point : points) write_feature(*layer, point, path);
-    if (dataset->CommitTransaction() != OGRERR_NONE) throw Error(path + ": cannot commit: " + detail::last_gdal_message());
+    if (dataset->CommitTransaction() != OGRERR_NONE)
+      throw Error(path + ": cannot commit: " + detail::last_gdal_message());
   }
   temp.commit();
 }

@@ -5,10 +5,9 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cerrno>
-
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -29,8 +28,8 @@ bool vsi_exists(const std::string& path) {
 std::string make_temp_name(const std::string& final_path) {
   static std::atomic<int> counter{0};
   const std::filesystem::path path(final_path);
-  const std::string name = path.stem().string() + ".tmp-" + process_token() + "-" +
-                           std::to_string(counter++) + path.extension().string();
+  const std::string name =
+      path.stem().string() + ".tmp-" + process_token() + "-" + std::to_string(counter++) + path.extension().string();
   return (path.parent_path() / name).string();
 }
 
@@ -191,8 +190,8 @@ void check_creation_options(const std::vector<std::string>& options, bool cog, c
     }
     if (!valid) {
       throw Error(flag + " '" + option + "': not accepted by GDAL's " + driver_name + " driver (" +
-                  detail::last_gdal_message() + "); the valid options are listed by `gdalinfo --format " +
-                  driver_name + "`");
+                  detail::last_gdal_message() + "); the valid options are listed by `gdalinfo --format " + driver_name +
+                  "`");
     }
   }
 }
@@ -227,12 +226,12 @@ GridWriter::GridWriter(std::string final_path, GDALDataset& grid_source, int ban
     dataset_.reset(driver->Create(temp_.temp().c_str(), width_, height_, bands_, type_, create.List()));
   }
   if (!dataset_) {
-    throw Error("cannot create output '" + temp_.final_path() + "' (as '" + temp_.temp() + "'): " +
-                detail::last_gdal_message() + " — check that the directory exists and is writable");
+    throw Error("cannot create output '" + temp_.final_path() + "' (as '" + temp_.temp() +
+                "'): " + detail::last_gdal_message() + " — check that the directory exists and is writable");
   }
   copy_georeferencing(grid_source, *dataset_, temp_.final_path());
-  pending_.resize(static_cast<size_t>(bands_) * static_cast<size_t>(options_.block_size) *
-                  static_cast<size_t>(width_) * static_cast<size_t>(type_size_));
+  pending_.resize(static_cast<size_t>(bands_) * static_cast<size_t>(options_.block_size) * static_cast<size_t>(width_) *
+                  static_cast<size_t>(type_size_));
 }
 
 GridWriter::~GridWriter() {
@@ -251,9 +250,11 @@ void GridWriter::append_rows(int count, const void* data) {
   while (done < count) {
     const int take = std::min(count - done, options_.block_size - pending_rows_);
     for (int b = 0; b < bands_; ++b) {
-      const unsigned char* from = src + (static_cast<size_t>(b) * static_cast<size_t>(count) + static_cast<size_t>(done)) * row_bytes;
-      unsigned char* to = pending_.data() +
-          (static_cast<size_t>(b) * static_cast<size_t>(options_.block_size) + static_cast<size_t>(pending_rows_)) * row_bytes;
+      const unsigned char* from =
+          src + (static_cast<size_t>(b) * static_cast<size_t>(count) + static_cast<size_t>(done)) * row_bytes;
+      unsigned char* to = pending_.data() + (static_cast<size_t>(b) * static_cast<size_t>(options_.block_size) +
+                                             static_cast<size_t>(pending_rows_)) *
+                                                row_bytes;
       std::memcpy(to, from, static_cast<size_t>(take) * row_bytes);
     }
     pending_rows_ += take;
@@ -299,8 +300,8 @@ void GridWriter::complete() {
   if (options_.overviews && !options_.cog) {
     const std::vector<int> factors = overview_factors(width_, height_, options_.block_size);
     if (!factors.empty()) {
-      detail::check(dataset_->BuildOverviews(resampling_.c_str(), static_cast<int>(factors.size()), factors.data(),
-                                             0, nullptr, nullptr, nullptr, nullptr),
+      detail::check(dataset_->BuildOverviews(resampling_.c_str(), static_cast<int>(factors.size()), factors.data(), 0,
+                                             nullptr, nullptr, nullptr, nullptr),
                     "building overviews of '" + temp_.final_path() + "'");
     }
   }
@@ -324,13 +325,13 @@ void GridWriter::convert_to_cog() {
   GDALDatasetUniquePtr out;
   if (source) out.reset(cog->CreateCopy(cog_temp_->temp().c_str(), source.get(), FALSE, copy.List(), nullptr, nullptr));
   if (!out) {
-    throw Error("converting '" + temp_.final_path() + "' to a Cloud Optimized GeoTIFF failed: " +
-                detail::last_gdal_message());
+    throw Error("converting '" + temp_.final_path() +
+                "' to a Cloud Optimized GeoTIFF failed: " + detail::last_gdal_message());
   }
   out.reset();
   if (CPLGetLastErrorType() == CE_Failure) {
-    throw Error("writing the Cloud Optimized GeoTIFF '" + temp_.final_path() + "' failed: " +
-                detail::last_gdal_message());
+    throw Error("writing the Cloud Optimized GeoTIFF '" + temp_.final_path() +
+                "' failed: " + detail::last_gdal_message());
   }
 }
 

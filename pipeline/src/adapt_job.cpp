@@ -33,7 +33,8 @@ constexpr int kCropsPerEpoch = 96;
 double tile_scale(const AdaptRequest& request, const ModelCard& card, const std::string& first_tile, bool quiet) {
   if (!card.pixel_size_m) {
     if (request.pixel_size_m && !quiet) {
-      std::cerr << "terraseg: warning: " << request.model << " states no pixel size; --pixel-size is ignored and the tiles are used as they are\n";
+      std::cerr << "terraseg: warning: " << request.model
+                << " states no pixel size; --pixel-size is ignored and the tiles are used as they are\n";
     }
     return 1.0;
   }
@@ -41,7 +42,8 @@ double tile_scale(const AdaptRequest& request, const ModelCard& card, const std:
   const geo::RasterInfo info = geo::read_raster_info(first_tile);
   if (const auto ratio = geo::model_scale_ratio(info, *card.pixel_size_m)) return *ratio;
   if (!quiet) {
-    std::cerr << "terraseg: warning: " << first_tile << " has no georeference and --pixel-size is not given: the tiles are taken "
+    std::cerr << "terraseg: warning: " << first_tile
+              << " has no georeference and --pixel-size is not given: the tiles are taken "
               << "to be at the model's " << *card.pixel_size_m << " m; give --pixel-size if they are not\n";
   }
   return 1.0;
@@ -76,7 +78,8 @@ geo::MaskEncoding mask_encoding(const std::vector<std::pair<std::string, std::st
 }
 
 /// Road-width labels from vectors for every tile, into `folder` (<stem>.png).
-void burn_labels(const AdaptRequest& request, const std::vector<std::string>& tiles, const fs::path& folder, bool quiet) {
+void burn_labels(const AdaptRequest& request, const std::vector<std::string>& tiles, const fs::path& folder,
+                 bool quiet) {
   geo::VectorLabelOptions options = geo::osm_road_label_options();
   options.layer = request.layer;
   fs::create_directories(folder);
@@ -85,7 +88,8 @@ void burn_labels(const AdaptRequest& request, const std::vector<std::string>& ti
     const geo::VectorLabelStats stats = geo::rasterize_labels(tile, request.labels, options, mask.string());
     fs::remove(mask.string() + ".aux.xml");
     if (stats.features == 0 && !quiet) {
-      std::cerr << "terraseg: warning: no feature of " << request.labels << " lies on " << tile << ": its labels are all background\n";
+      std::cerr << "terraseg: warning: no feature of " << request.labels << " lies on " << tile
+                << ": its labels are all background\n";
     }
   }
 }
@@ -93,8 +97,10 @@ void burn_labels(const AdaptRequest& request, const std::vector<std::string>& ti
 /// Image files tiles come as: GeoTIFF, PNG, JPEG (any case).
 bool is_tile(const fs::path& path) {
   std::string extension = path.extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return extension == ".tif" || extension == ".tiff" || extension == ".png" || extension == ".jpg" || extension == ".jpeg";
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension == ".tif" || extension == ".tiff" || extension == ".png" || extension == ".jpg" ||
+         extension == ".jpeg";
 }
 
 std::string joined(const std::vector<std::string>& parts) {
@@ -108,20 +114,25 @@ std::string joined(const std::vector<std::string>& parts) {
 AdaptResult adapt_job(const AdaptRequest& request) {
   const auto start = std::chrono::steady_clock::now();
   const fs::path output(request.output);
-  if (output.extension() != ".onnx") throw Error("-o " + request.output + ": the adapted model is an ONNX file: give a name ending in .onnx");
+  if (output.extension() != ".onnx")
+    throw Error("-o " + request.output + ": the adapted model is an ONNX file: give a name ending in .onnx");
   const fs::path work = output.parent_path() / ("." + output.filename().string() + ".adapt");
   if (fs::exists(output)) {  // also with --resume: a finished adaptation has nothing left to resume
-    throw Error("-o " + request.output + ": exists; adapt never overwrites a model: give another name, or remove it first");
+    throw Error("-o " + request.output +
+                ": exists; adapt never overwrites a model: give another name, or remove it first");
   }
   std::string warning;
   const LoadedModel base = load_model_file(request.model, &warning);
   const ModelCard& card = base.graph.card;
-  if (!card.present) throw Error(request.model + ": has no terraseg model card (classes, bands, normalisation); adapt needs one");
+  if (!card.present)
+    throw Error(request.model + ": has no terraseg model card (classes, bands, normalisation); adapt needs one");
   const int classes = static_cast<int>(card.classes.size());
-  if (classes < 2) throw Error(request.model + ": its card names " + std::to_string(classes) + " classes; adapt needs at least 2");
+  if (classes < 2)
+    throw Error(request.model + ": its card names " + std::to_string(classes) + " classes; adapt needs at least 2");
 
   // Tiles, labels and everything written are known and checked before anything runs.
-  const std::vector<std::string> masks = request.labels.empty() ? request.masks : std::vector<std::string>{(work / "labels").string()};
+  const std::vector<std::string> masks =
+      request.labels.empty() ? request.masks : std::vector<std::string>{(work / "labels").string()};
   std::vector<std::string> tiles;
   OutputPlan plan;
   plan.read(request.model, "the model to adapt");
@@ -158,8 +169,10 @@ AdaptResult adapt_job(const AdaptRequest& request) {
   config.data.holdout_rows = request.holdout;
   config.data.scale = tile_scale(request, card, pairs.front().first, request.quiet);
   if (!(config.data.scale > 0.05 && config.data.scale < 20.0)) {
-    throw Error("--pixel-size: the tiles' pixel size is " + std::to_string(config.data.scale) + " times the model's; adapt works "
-                "from 0.05 to 20 times (resample the tiles nearer the model's " + std::to_string(*card.pixel_size_m) + " m)");
+    throw Error("--pixel-size: the tiles' pixel size is " + std::to_string(config.data.scale) +
+                " times the model's; adapt works "
+                "from 0.05 to 20 times (resample the tiles nearer the model's " +
+                std::to_string(*card.pixel_size_m) + " m)");
   }
   config.data.mask = mask_encoding(pairs, classes);
   const InputGeometry geometry = input_geometry(base.graph);
@@ -210,19 +223,22 @@ AdaptResult adapt_job(const AdaptRequest& request) {
 
   const int minutes = static_cast<int>(std::lround(request.time_budget_s / 60.0));
   config.card.name = card.name + ", adapted to " + joined(request.images);
-  config.card.training_data = card.training_data + "; adapted on " + std::to_string(pairs.size()) + " tiles of " + joined(request.images) +
+  config.card.training_data = card.training_data + "; adapted on " + std::to_string(pairs.size()) + " tiles of " +
+                              joined(request.images) +
                               (request.labels.empty() ? "" : " labelled from " + request.labels);
   config.card.initial_weights = fs::path(request.model).filename().string() + " (" + card.name + ")";
   config.card.initial_weights_licence = card.licence;
-  config.card.notes = "Adapted by terraseg adapt from " + fs::path(request.model).filename().string() + " on " + std::to_string(pairs.size()) +
-                      " tiles in " + std::to_string(minutes) + " min. Its validation figures are on the bottom " +
+  config.card.notes = "Adapted by terraseg adapt from " + fs::path(request.model).filename().string() + " on " +
+                      std::to_string(pairs.size()) + " tiles in " + std::to_string(minutes) +
+                      " min. Its validation figures are on the bottom " +
                       std::to_string(static_cast<int>(std::lround(request.holdout * 100))) +
                       " % of those tiles (held out of training): the region's own, though not an independent test.";
 
   if (!request.quiet) {
     std::cerr << "adapt: " << pairs.size() << " tiles at " << config.data.scale << "x the model's pixel size, masks as "
-              << (config.data.mask.kind == geo::MaskKind::threshold ? "0/255 (>= 128 positive)" : "class ids (255 unlabelled)") << "; "
-              << crop << " px crops; budget " << request.time_budget_s << " s\n";
+              << (config.data.mask.kind == geo::MaskKind::threshold ? "0/255 (>= 128 positive)"
+                                                                    : "class ids (255 unlabelled)")
+              << "; " << crop << " px crops; budget " << request.time_budget_s << " s\n";
   }
   TrainOptions options;
   options.resume = request.resume;

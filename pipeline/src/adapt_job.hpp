@@ -12,17 +12,17 @@
 namespace terraseg {
 
 struct AdaptRequest {
-  std::string model;                     ///< the model to start from
-  std::vector<std::string> images;       ///< folders of tiles
-  std::vector<std::string> masks;        ///< folders of masks (or labels)
-  std::string labels;                    ///< vector labels instead of masks
-  std::string layer;                     ///< labels: the layer ("" = all)
-  std::optional<double> pixel_size_m;    ///< the tiles' ground pixel size (else their georeference's, else the model's)
+  std::string model;                   ///< the model to start from
+  std::vector<std::string> images;     ///< folders of tiles
+  std::vector<std::string> masks;      ///< folders of masks (or labels)
+  std::string labels;                  ///< vector labels instead of masks
+  std::string layer;                   ///< labels: the layer ("" = all)
+  std::optional<double> pixel_size_m;  ///< the tiles' ground pixel size (else their georeference's, else the model's)
   double time_budget_s = 600.0;
-  double holdout = 0.2;                  ///< fraction of each tile's height held out
+  double holdout = 0.2;  ///< fraction of each tile's height held out
   double lr = 5e-4;
   int seed = 1;
-  std::string output;                    ///< the adapted model
+  std::string output;  ///< the adapted model
   bool resume = false;
   int threads = 0;
   bool quiet = false;
@@ -30,8 +30,8 @@ struct AdaptRequest {
 
 struct AdaptResult {
   int tiles = 0;
-  std::string metric;                    ///< "val_f1" (binary models) or "val_miou"
-  double score = 0.0;                    ///< on the held-out strips
+  std::string metric;  ///< "val_f1" (binary models) or "val_miou"
+  double score = 0.0;  ///< on the held-out strips
   double seconds = 0.0;
 };
 

@@ -56,7 +56,10 @@ int run_cli(int argc, char** argv) {
   for (const cli::CommandEntry& entry : cli::all_commands()) {
     CLI::App* sub = app.add_subcommand(entry.name, entry.help);
     sub->add_flag("-q,--quiet", common.quiet, "No progress display");
-    sub->add_option("--threads", common.threads, "Threads (default: the CPUs this process may use: OMP_NUM_THREADS, else its affinity within its cgroup CPU quota)")->check(CLI::NonNegativeNumber);
+    sub->add_option("--threads", common.threads,
+                    "Threads (default: the CPUs this process may use: OMP_NUM_THREADS, else its affinity within its "
+                    "cgroup CPU quota)")
+        ->check(CLI::NonNegativeNumber);
     sub->add_option("--config", common.gdal_config,
                     "--config KEY VALUE: set a GDAL configuration option, as GDAL's utilities do (repeatable), e.g. "
                     "--config AWS_NO_SIGN_REQUEST YES")

@@ -1,8 +1,9 @@
+#include <unistd.h>
+
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "command.hpp"
 #include "models.hpp"
@@ -36,7 +37,10 @@ class BenchCommand final : public Command {
         ->check(CLI::Range(0, 4096));
     sub.add_option("--runs", runs_, "Timed runs (median reported)")->check(CLI::Range(1, 1000));
     sub.add_option("--warmup", warmup_, "Untimed runs first")->check(CLI::Range(1, 100));
-    sub.add_option("--precision", precision_, "f32, bf16, int8, or auto: where the CPU has bf16 natively (AVX512-BF16, AMX), f32 or bf16, whichever is faster (measured per model and input size with --tuning measure; bf16 on AMX only with rules); else f32")
+    sub.add_option(
+           "--precision", precision_,
+           "f32, bf16, int8, or auto: where the CPU has bf16 natively (AVX512-BF16, AMX), f32 or bf16, whichever is "
+           "faster (measured per model and input size with --tuning measure; bf16 on AMX only with rules); else f32")
         ->check(CLI::IsMember({"f32", "bf16", "int8", "auto"}));
     sub.add_option("--convolution", convolution_,
                    "auto: Winograd F(4x4,3x3) where it applies (default); direct: oneDNN's direct kernels only")
@@ -88,25 +92,37 @@ class BenchCommand final : public Command {
   void report(const BenchResult& result, double ceiling) {
     const double fraction = ceiling > 0.0 ? result.gflops_per_s / ceiling : 0.0;
     if (json_) {
-      doc_.update({{"model", model_path_},        {"height", height_},
-                   {"width", width_},             {"threads", threads_},
-                   {"precision", precision_},     {"runs", result.iterations},
-                   {"median_ms", result.median_ms}, {"min_ms", result.min_ms},
-                   {"gflop", result.flops / 1e9}, {"gflop_per_s", result.gflops_per_s},
-                   {"matmul_ceiling_gflop_per_s", ceiling}, {"fraction_of_ceiling", fraction},
-                   {"convolution", convolution_}, {"winograd_convolutions", winograd_},
-                   {"plan", {{"choice", plan_.plan_choice}, {"from", plan_.plan_choice_from},
-                             {"precision", plan_.precision}, {"candidate_ms", plan_.candidate_ms}}}});
+      doc_.update({{"model", model_path_},
+                   {"height", height_},
+                   {"width", width_},
+                   {"threads", threads_},
+                   {"precision", precision_},
+                   {"runs", result.iterations},
+                   {"median_ms", result.median_ms},
+                   {"min_ms", result.min_ms},
+                   {"gflop", result.flops / 1e9},
+                   {"gflop_per_s", result.gflops_per_s},
+                   {"matmul_ceiling_gflop_per_s", ceiling},
+                   {"fraction_of_ceiling", fraction},
+                   {"convolution", convolution_},
+                   {"winograd_convolutions", winograd_},
+                   {"plan",
+                    {{"choice", plan_.plan_choice},
+                     {"from", plan_.plan_choice_from},
+                     {"precision", plan_.precision},
+                     {"candidate_ms", plan_.candidate_ms}}}});
       return;
     }
     std::cout << std::fixed << std::setprecision(2) << model_path_ << " " << height_ << "x" << width_ << " "
               << precision_ << ": " << result.median_ms << " ms/image (median of " << result.iterations << ", best "
               << result.min_ms << "), " << result.flops / 1e9 << " GFLOP, " << result.gflops_per_s << " GFLOP/s";
-    if (ceiling > 0.0) std::cout << " = " << fraction * 100.0 << " % of the f32 matmul ceiling (" << ceiling << " GFLOP/s)";
+    if (ceiling > 0.0)
+      std::cout << " = " << fraction * 100.0 << " % of the f32 matmul ceiling (" << ceiling << " GFLOP/s)";
     // Winograd does fewer multiplies than the direct count above: GFLOP/s is then direct-equivalent.
-    if (winograd_ > 0) std::cout << "; " << winograd_ << " convolutions on Winograd F(4x4,3x3) (direct-equivalent GFLOP/s)";
-    std::cout << "\nplan: " << plan_.plan_choice << " (" << plan_.plan_choice_from << ", computes in " << plan_.precision
-              << ")";
+    if (winograd_ > 0)
+      std::cout << "; " << winograd_ << " convolutions on Winograd F(4x4,3x3) (direct-equivalent GFLOP/s)";
+    std::cout << "\nplan: " << plan_.plan_choice << " (" << plan_.plan_choice_from << ", computes in "
+              << plan_.precision << ")";
     for (const auto& [candidate, ms] : plan_.candidate_ms) std::cout << "; " << candidate << " " << ms << " ms";
     std::cout << '\n';
   }
@@ -114,7 +130,8 @@ class BenchCommand final : public Command {
   void report_vs_f32(const BenchResult& reduced, const BenchResult& f32, const OutputAgreement& agreement,
                      int emulated) {
     const double speedup = reduced.median_ms > 0.0 ? f32.median_ms / reduced.median_ms : 0.0;
-    const double relative = agreement.max_abs_reference > 0.0 ? agreement.max_abs_diff / agreement.max_abs_reference : 0.0;
+    const double relative =
+        agreement.max_abs_reference > 0.0 ? agreement.max_abs_diff / agreement.max_abs_reference : 0.0;
     if (json_) {
       doc_["vs_f32"] = {{"f32_median_ms", f32.median_ms},
                         {"f32_min_ms", f32.min_ms},
@@ -164,10 +181,14 @@ class BenchCommand final : public Command {
     const double ratio = prediction.seconds > 0.0 ? engine_s / prediction.seconds : 0.0;
     const std::string window = std::to_string(prediction.window[0]) + "x" + std::to_string(prediction.window[1]);
     if (json_) {
-      doc_["raster"] = {{"path", raster_},         {"width", prediction.width},
-                        {"height", prediction.height}, {"window", window},
-                        {"overlap", prediction.overlap}, {"tiles", prediction.tiles_inferred},
-                        {"end_to_end_s", prediction.seconds}, {"engine_alone_s", engine_s},
+      doc_["raster"] = {{"path", raster_},
+                        {"width", prediction.width},
+                        {"height", prediction.height},
+                        {"window", window},
+                        {"overlap", prediction.overlap},
+                        {"tiles", prediction.tiles_inferred},
+                        {"end_to_end_s", prediction.seconds},
+                        {"engine_alone_s", engine_s},
                         {"throughput_fraction_of_engine", ratio}};
       return;
     }
@@ -189,9 +210,9 @@ class BenchCommand final : public Command {
   int warmup_ = 2;
   std::string precision_ = "f32";
   std::string convolution_ = "auto";
-  int threads_ = 0;   ///< the thread count that ran (--threads resolved)
-  int winograd_ = 0;  ///< convolutions the plan runs as Winograd
-  PlanStats plan_;    ///< the timed plan: its layout/algorithm choice and how it was made
+  int threads_ = 0;                                ///< the thread count that ran (--threads resolved)
+  int winograd_ = 0;                               ///< convolutions the plan runs as Winograd
+  PlanStats plan_;                                 ///< the timed plan: its layout/algorithm choice and how it was made
   nlohmann::json doc_ = nlohmann::json::object();  ///< --json: everything measured, printed once at the end
   bool skip_ceiling_ = false;
   bool json_ = false;

@@ -119,15 +119,16 @@ class EvalCommand final : public Command {
     for (size_t i = 0; i < pairs.size(); ++i) {
       PredictRequest request;
       request.input = pairs[i].first;
-      request.mask_path = predictions_dir_.empty() ? scratch + "/" + std::to_string(i) + ".tif"
-                                                   : prediction_path(pairs[i].first);
+      request.mask_path =
+          predictions_dir_.empty() ? scratch + "/" + std::to_string(i) + ".tif" : prediction_path(pairs[i].first);
       if (binary) request.logits_path = scratch + "/" + std::to_string(i) + "-scores.tif";
       request.overviews = false;
       if (pixel_size_m_ > 0.0) request.pixel_size_m = pixel_size_m_;
       apply_pass_options(scales_, flip_, request);
       const PredictReport report = predict_file(engine, card, request, {});
       passes_ = report.passes;
-      if (report.domain) domain_shifts_[std::filesystem::path(pairs[i].first).filename().string()] = report.domain->shift;
+      if (report.domain)
+        domain_shifts_[std::filesystem::path(pairs[i].first).filename().string()] = report.domain->shift;
       if (!common_->quiet) {
         for (const std::string& message : std::set<std::string>(report.warnings.begin(), report.warnings.end())) {
           if (reported_.insert(message).second) std::cerr << "terraseg: warning: " << message << '\n';
@@ -174,8 +175,10 @@ class EvalCommand final : public Command {
       report["threshold"] = *card.threshold;
       report["threshold_flatness"] = flatness(sweep, *card.threshold);
     }
-    if (json_) std::cout << report.dump(2) << '\n';
-    else print(report);
+    if (json_)
+      std::cout << report.dump(2) << '\n';
+    else
+      print(report);
     return 0;
   }
 
@@ -189,7 +192,8 @@ class EvalCommand final : public Command {
     for (const auto& pair : pairs) {
       const std::string path = prediction_path(pair.first);
       if (std::filesystem::exists(path)) {
-        throw Error("--predictions: '" + path + "' already exists; eval never replaces files: give an empty or new "
+        throw Error("--predictions: '" + path +
+                    "' already exists; eval never replaces files: give an empty or new "
                     "directory");
       }
     }
@@ -228,23 +232,33 @@ class EvalCommand final : public Command {
     }
   }
 
-  nlohmann::json make_report(const ModelCard& card, const ConfusionMatrix& m, const ThresholdSweep* sweep, size_t images) const {
-    nlohmann::json report{{"model", model_path_}, {"images", images}, {"pixels", m.total()},
-                          {"global_accuracy", number(m.global_accuracy())}, {"mean_iou", number(m.mean_iou())},
+  nlohmann::json make_report(const ModelCard& card, const ConfusionMatrix& m, const ThresholdSweep* sweep,
+                             size_t images) const {
+    nlohmann::json report{{"model", model_path_},
+                          {"images", images},
+                          {"pixels", m.total()},
+                          {"global_accuracy", number(m.global_accuracy())},
+                          {"mean_iou", number(m.mean_iou())},
                           {"class_average_accuracy", number(m.class_average_accuracy())}};
     for (int c = 0; c < m.classes(); ++c) {
-      report["classes"].push_back({{"id", c}, {"name", card.class_name(c)}, {"iou", number(m.iou(c))},
-                                   {"precision", number(m.precision(c))}, {"recall", number(m.recall(c))},
+      report["classes"].push_back({{"id", c},
+                                   {"name", card.class_name(c)},
+                                   {"iou", number(m.iou(c))},
+                                   {"precision", number(m.precision(c))},
+                                   {"recall", number(m.recall(c))},
                                    {"f1", number(m.f1(c))}});
     }
     if (sweep != nullptr) {
       for (const BinaryScore& s : sweep->scores()) {
-        report["threshold_sweep"].push_back({{"threshold", s.threshold}, {"precision", s.precision}, {"recall", s.recall},
-                                             {"f1", s.f1}, {"iou", s.iou}});
+        report["threshold_sweep"].push_back({{"threshold", s.threshold},
+                                             {"precision", s.precision},
+                                             {"recall", s.recall},
+                                             {"f1", s.f1},
+                                             {"iou", s.iou}});
       }
       const BinaryScore best = sweep->best();
-      report["best_threshold"] = {{"threshold", best.threshold}, {"f1", best.f1}, {"precision", best.precision},
-                                  {"recall", best.recall}};
+      report["best_threshold"] = {
+          {"threshold", best.threshold}, {"f1", best.f1}, {"precision", best.precision}, {"recall", best.recall}};
     }
     return report;
   }
@@ -290,8 +304,8 @@ class EvalCommand final : public Command {
   }
 
   static void print(const nlohmann::json& r) {
-    std::cout << "images: " << r["images"] << "  pixels: " << r["pixels"] << "  scales: " << r["passes"].get<std::string>()
-              << '\n'
+    std::cout << "images: " << r["images"] << "  pixels: " << r["pixels"]
+              << "  scales: " << r["passes"].get<std::string>() << '\n'
               << "global accuracy:        " << fmt(r["global_accuracy"]) << '\n'
               << "mean IoU:               " << fmt(r["mean_iou"]) << '\n'
               << "class-average accuracy: " << fmt(r["class_average_accuracy"]) << '\n';
@@ -302,19 +316,22 @@ class EvalCommand final : public Command {
                 << d["warning"].get<double>() << '\n';
     }
     std::cout << '\n'
-              << std::left << std::setw(20) << "class" << "   IoU    precision recall  F1\n";
+              << std::left << std::setw(20) << "class"
+              << "   IoU    precision recall  F1\n";
     for (const auto& c : r["classes"]) {
-      std::cout << std::left << std::setw(20) << c["name"].get<std::string>() << fmt(c["iou"]) << "  " << fmt(c["precision"])
-                << "  " << fmt(c["recall"]) << "  " << fmt(c["f1"]) << '\n';
+      std::cout << std::left << std::setw(20) << c["name"].get<std::string>() << fmt(c["iou"]) << "  "
+                << fmt(c["precision"]) << "  " << fmt(c["recall"]) << "  " << fmt(c["f1"]) << '\n';
     }
     if (r.contains("walkability")) {
-      std::cout << "\nwalkability (per photo, predicted vs mask; roles: " << r["walkability"]["role_scheme"].get<std::string>()
+      std::cout << "\nwalkability (per photo, predicted vs mask; roles: "
+                << r["walkability"]["role_scheme"].get<std::string>()
                 << ")\nindicator     photos  mask mean  predicted  mean |error|  bias     max |error|\n";
       for (const char* name : kIndicatorNames) {
         const auto& w = r["walkability"][name];
         std::cout << std::left << std::setw(14) << name << std::right << std::setw(6) << w["images"].get<int>() << "  "
-                  << fmt(w["mean_reference"]) << "     " << fmt(w["mean_predicted"]) << "     " << fmt(w["mean_absolute_error"])
-                  << "        " << fmt(w["bias"]) << "  " << fmt(w["max_absolute_error"]) << '\n';
+                  << fmt(w["mean_reference"]) << "     " << fmt(w["mean_predicted"]) << "     "
+                  << fmt(w["mean_absolute_error"]) << "        " << fmt(w["bias"]) << "  "
+                  << fmt(w["max_absolute_error"]) << '\n';
       }
       std::cout << std::left;
     }
@@ -324,11 +341,12 @@ class EvalCommand final : public Command {
       std::cout << fmt(s["threshold"]) << "     " << fmt(s["precision"]) << "  " << fmt(s["recall"]) << "  "
                 << fmt(s["f1"]) << "  " << fmt(s["iou"]) << '\n';
     }
-    std::cout << "best threshold " << fmt(r["best_threshold"]["threshold"]) << " (F1 " << fmt(r["best_threshold"]["f1"]) << ")\n";
+    std::cout << "best threshold " << fmt(r["best_threshold"]["threshold"]) << " (F1 " << fmt(r["best_threshold"]["f1"])
+              << ")\n";
     if (r.contains("threshold_flatness") && !r["threshold_flatness"].is_null()) {
       const auto& f = r["threshold_flatness"];
-      std::cout << "F1 within +-" << f["reach"].get<double>() << " of the card's threshold " << fmt(r["threshold"]) << ": "
-                << fmt(f["f1_min"]) << " .. " << fmt(f["f1_max"]) << '\n';
+      std::cout << "F1 within +-" << f["reach"].get<double>() << " of the card's threshold " << fmt(r["threshold"])
+                << ": " << fmt(f["f1_min"]) << " .. " << fmt(f["f1_max"]) << '\n';
     }
   }
 
@@ -336,7 +354,7 @@ class EvalCommand final : public Command {
   std::string model_path_, images_, masks_, palette_, predictions_dir_;
   int threshold_ = -1;
   int multiple_ = 0;
-  std::set<std::string> reported_;  ///< warnings already printed (one per distinct message)
+  std::set<std::string> reported_;               ///< warnings already printed (one per distinct message)
   std::map<std::string, double> domain_shifts_;  ///< image file name -> domain_shift (cards with training_domain)
 
   /// The images' domain_shift: how many are above the warning, the largest and the median, each image's.
@@ -346,8 +364,12 @@ class EvalCommand final : public Command {
     for (const auto& [name, value] : domain_shifts_) values.push_back(value);
     std::sort(values.begin(), values.end());
     const auto above = std::count_if(values.begin(), values.end(), [](double v) { return v > kDomainShiftWarning; });
-    return {{"images", values.size()}, {"above_warning", above}, {"warning", kDomainShiftWarning},
-            {"max", values.back()}, {"median", values[values.size() / 2]}, {"per_image", domain_shifts_}};
+    return {{"images", values.size()},
+            {"above_warning", above},
+            {"warning", kDomainShiftWarning},
+            {"max", values.back()},
+            {"median", values[values.size() / 2]},
+            {"per_image", domain_shifts_}};
   }
   double pixel_size_m_ = 0.0;
   std::string precision_ = "f32";

@@ -7,13 +7,13 @@
 
 #include "command.hpp"
 #include "deepness_report.hpp"
-#include "models.hpp"
 #include "inference_passes.hpp"
+#include "models.hpp"
 #include "predict_step.hpp"
 #include "terraseg/core/domain.hpp"
-#include "terraseg/core/input_geometry.hpp"
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/core/input_geometry.hpp"
 #include "terraseg/geo/threads.hpp"
 
 namespace terraseg::cli {
@@ -38,7 +38,8 @@ class InfoCommand final : public Command {
     geo::set_thread_count(common_->threads);
     Engine engine(graph, EngineOptions{});  // the plan's statistics only: fixed rules, nothing measured
     Dims dims = graph.input_dims;
-    if (dims.size() != 4) throw terraseg::Error(model_path_ + ": input '" + graph.input + "' is not NCHW (dims " + to_string(dims) + ")");
+    if (dims.size() != 4)
+      throw terraseg::Error(model_path_ + ": input '" + graph.input + "' is not NCHW (dims " + to_string(dims) + ")");
     const InputGeometry geometry = input_geometry(graph);
     const TilingPlan tiling = resolve_tiling(graph.card, geometry, PredictRequest{});
     const InferencePasses passes = resolve_passes(graph.card, nullptr, nullptr, tiling.fixed_size, "");
@@ -111,7 +112,8 @@ class InfoCommand final : public Command {
                      any(in.size() > 2 ? in[2] : -1) + ", width " + any(in.size() > 3 ? in[3] : -1) + ", float32");
     for (const auto& output : graph.outputs) {
       row(output == graph.outputs.front() ? "output" : "",
-          "'" + output + "': " + (output == graph.outputs.front() ? "class scores, one channel per class" : "auxiliary"));
+          "'" + output +
+              "': " + (output == graph.outputs.front() ? "class scores, one channel per class" : "auxiliary"));
     }
     if (!card.present) {
       row("model card", "none: raw band values go in unscaled (predict --scale/--mean/--std), classes are 'class N'");
@@ -173,7 +175,8 @@ class InfoCommand final : public Command {
     }
     if (!card.training_data.empty()) row("trained on", card.training_data);
     if (!card.initial_weights.empty()) {
-      row("transfer from", card.initial_weights + (card.initial_weights_licence.empty() ? "" : " (" + card.initial_weights_licence + ")"));
+      row("transfer from", card.initial_weights +
+                               (card.initial_weights_licence.empty() ? "" : " (" + card.initial_weights_licence + ")"));
     }
     if (!card.licence.empty()) row("licence", card.licence);
     if (!card.notes.empty()) row("notes", card.notes);
@@ -181,11 +184,13 @@ class InfoCommand final : public Command {
       const DomainProfile& domain = *card.training_domain;
       std::ostringstream text;
       text << domain.source << "; predict warns when an input's domain_shift is above " << kDomainShiftWarning;
-      if (domain.validation_max) text << " (its validation images: up to " << std::setprecision(3) << *domain.validation_max << ")";
+      if (domain.validation_max)
+        text << " (its validation images: up to " << std::setprecision(3) << *domain.validation_max << ")";
       row("domain", text.str());
     } else {
-      row("domain", "no training_domain in the card: predict cannot say when an input is unlike the training imagery "
-                    "(terraseg train CONFIG --domain-only adds it)");
+      row("domain",
+          "no training_domain in the card: predict cannot say when an input is unlike the training imagery "
+          "(terraseg train CONFIG --domain-only adds it)");
     }
     std::ostringstream size;
     size << graph.parameter_count() << " parameters, " << std::fixed << std::setprecision(2) << stats.flops / 1e9

@@ -18,7 +18,8 @@ class LabelsCommand final : public Command {
     sub.add_option("--vectors", vectors_,
                    "Vector file GDAL/OGR reads: GeoPackage, GeoJSON, Shapefile, an OpenStreetMap .osm.pbf extract ...")
         ->required();
-    sub.add_option("images", images_, "Georeferenced images to label (their grids: size, geotransform, CRS)")->required();
+    sub.add_option("images", images_, "Georeferenced images to label (their grids: size, geotransform, CRS)")
+        ->required();
     auto* output = sub.add_option("-o,--output", output_, "Label raster for one image (.png or .tif)");
     auto* output_dir = sub.add_option("--output-dir", output_dir_,
                                       "Folder for <image stem>.png: a masks folder `terraseg train` pairs by stem");
@@ -33,7 +34,8 @@ class LabelsCommand final : public Command {
     sub.add_option("--widths-by", widths_by_,
                    "Field whose value picks a line's width from the table (default 'highway': OpenStreetMap's "
                    "road types, motorway 24 m ... footway 2.5 m; see --width-of)");
-    sub.add_option("--width-of", width_of_, "VALUE=M: the width of one value of --widths-by, e.g. motorway=30 (repeatable)");
+    sub.add_option("--width-of", width_of_,
+                   "VALUE=M: the width of one value of --widths-by, e.g. motorway=30 (repeatable)");
     sub.add_option("--ignore", ignore_m_,
                    "Metres on each side of every edge marked unknown (255): where the real width is uncertain "
                    "(default 1.5; 0: none)")
@@ -42,7 +44,8 @@ class LabelsCommand final : public Command {
 
   int run() override {
     if (output_.empty() == output_dir_.empty()) throw Error("labels: give exactly one of -o MASK or --output-dir DIR");
-    if (!output_.empty() && images_.size() != 1) throw Error("labels: -o takes one image; use --output-dir DIR for several");
+    if (!output_.empty() && images_.size() != 1)
+      throw Error("labels: -o takes one image; use --output-dir DIR for several");
     geo::VectorLabelOptions options = geo::osm_road_label_options();
     options.layer = layer_;
     options.width_m = width_m_;
@@ -76,9 +79,10 @@ class LabelsCommand final : public Command {
     for (const std::string& image : images_) {
       check_utf8(image, "image '" + image + "'");
       plan.read(image, "an image");
-      const std::string mask = output_.empty()
-                                   ? (std::filesystem::path(output_dir_) / (std::filesystem::path(image).stem().string() + ".png")).string()
-                                   : output_;
+      const std::string mask =
+          output_.empty()
+              ? (std::filesystem::path(output_dir_) / (std::filesystem::path(image).stem().string() + ".png")).string()
+              : output_;
       plan.output(mask, (output_.empty() ? "--output-dir for image '" + image + "'" : std::string("-o")));
       plan.output(mask + ".aux.xml", (output_.empty() ? "--output-dir for image '" + image + "'" : std::string("-o")));
       outputs.push_back(mask);
@@ -93,7 +97,8 @@ class LabelsCommand final : public Command {
       for (const auto& [id, count] : stats.pixels) {
         char share[64];
         std::snprintf(share, sizeof share, "%s%s %.1f %%", shares.empty() ? "" : ", ",
-                      id == 255 ? "unknown" : ("class " + std::to_string(id)).c_str(), 100.0 * static_cast<double>(count) / static_cast<double>(std::max(1LL, total)));
+                      id == 255 ? "unknown" : ("class " + std::to_string(id)).c_str(),
+                      100.0 * static_cast<double>(count) / static_cast<double>(std::max(1LL, total)));
         shares += share;
       }
       if (stats.features == 0) {

@@ -4,17 +4,17 @@
 #include <iostream>
 
 #include "command.hpp"
-#include "interrupt.hpp"
-#include "output_plan.hpp"
-#include "terraseg/geo/qgis_style.hpp"
-#include "models.hpp"
 #include "inference_passes.hpp"
+#include "interrupt.hpp"
+#include "models.hpp"
+#include "output_plan.hpp"
 #include "predict_step.hpp"
 #include "progress.hpp"
-#include "terraseg/geo/predict.hpp"
-#include "terraseg/geo/writer.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/geo/predict.hpp"
+#include "terraseg/geo/qgis_style.hpp"
 #include "terraseg/geo/threads.hpp"
+#include "terraseg/geo/writer.hpp"
 
 namespace terraseg::cli {
 namespace {
@@ -44,8 +44,12 @@ class PredictCommand final : public Command {
     auto* output = sub.add_option("-o,--output", output_, "Class-id GeoTIFF (one input)");
     auto* output_dir = sub.add_option("--output-dir", output_dir_, "Directory for <input stem>.tif");
     output->excludes(output_dir);
-    sub.add_option("--logits", logits_, "Float32 per-class scores: a file (one input) or a directory (existing, or ending in '/'): <input stem>-scores.tif inside");
-    sub.add_option("--vectors", vectors_, "GeoPackage polygons of the classes: a file (one input) or a directory (existing, or ending in '/'): <input stem>.gpkg inside");
+    sub.add_option("--logits", logits_,
+                   "Float32 per-class scores: a file (one input) or a directory (existing, or ending in '/'): <input "
+                   "stem>-scores.tif inside");
+    sub.add_option("--vectors", vectors_,
+                   "GeoPackage polygons of the classes: a file (one input) or a directory (existing, or ending in "
+                   "'/'): <input stem>.gpkg inside");
     sub.add_option("--tile", tile_,
                    "Window for rasters that do not fit in one: N or HxW pixels (default: the model card's, else 512); "
                    "an image that fits runs whole");
@@ -60,25 +64,31 @@ class PredictCommand final : public Command {
         ->check(CLI::PositiveNumber);
     sub.add_option("--mean", mean_, "Per-band means after scaling, e.g. 0.485,0.456,0.406 (replaces the card's)");
     sub.add_option("--std", std_, "Per-band standard deviations after scaling, e.g. 0.229,0.224,0.225");
-    sub.add_option("--precision", precision_, "f32, bf16, int8, or auto: where the CPU has bf16 natively (AVX512-BF16, AMX), f32 or bf16, whichever is faster (measured per model and input size with --tuning measure; bf16 on AMX only with rules); else f32")
+    sub.add_option(
+           "--precision", precision_,
+           "f32, bf16, int8, or auto: where the CPU has bf16 natively (AVX512-BF16, AMX), f32 or bf16, whichever is "
+           "faster (measured per model and input size with --tuning measure; bf16 on AMX only with rules); else f32")
         ->check(CLI::IsMember({"f32", "bf16", "int8", "auto"}));
     sub.add_flag("--cog,!--no-cog", cog_,
                  "Write Cloud Optimized GeoTIFFs (the default: GDAL's COG driver; --no-cog: plain tiled GeoTIFFs)");
     sub.add_option("--co", creation_options_,
                    "-co NAME=VALUE: a GDAL creation option for the rasters written, as gdal_translate's (repeatable; "
                    "e.g. -co COMPRESS=ZSTD; `gdalinfo --format GTiff`, or COG with --cog, lists them)");
-    sub.add_option("-r,--resampling", resampling_,
-                   "How the input is warped to the model card's pixel size: near, bilinear, cubic, cubicspline, lanczos, "
-                   "average, rms, mode, min, max, med, q1, q3, sum (default: bilinear when enlarging, average when "
-                   "shrinking); classes come back by mode/nearest");
+    sub.add_option(
+        "-r,--resampling", resampling_,
+        "How the input is warped to the model card's pixel size: near, bilinear, cubic, cubicspline, lanczos, "
+        "average, rms, mode, min, max, med, q1, q3, sum (default: bilinear when enlarging, average when "
+        "shrinking); classes come back by mode/nearest");
     sub.add_flag("--no-resample", no_resample_,
                  "Predict at the input's own pixel size even when the model card states another");
     add_pass_options(sub, scales_, flip_);
   }
 
   int run() override {
-    if (output_.empty() == output_dir_.empty()) throw terraseg::Error("predict: give exactly one of -o OUTPUT or --output-dir DIR");
-    if (!output_.empty() && inputs_.size() != 1) throw terraseg::Error("predict: -o takes one input; use --output-dir DIR for several");
+    if (output_.empty() == output_dir_.empty())
+      throw terraseg::Error("predict: give exactly one of -o OUTPUT or --output-dir DIR");
+    if (!output_.empty() && inputs_.size() != 1)
+      throw terraseg::Error("predict: -o takes one input; use --output-dir DIR for several");
     for (const auto& input : inputs_) check_input(input);
     check_utf8(model_path_, "--model '" + model_path_ + "'");
     // Every flag and output path is checked before the model is even loaded; folders are made once
@@ -154,7 +164,8 @@ class PredictCommand final : public Command {
       return target;
     }
     if (std::filesystem::exists(target) && !std::filesystem::is_directory(target)) {
-      throw terraseg::Error(flag + " " + target + ": exists and is not a directory; give a directory (or -o FILE for one input)");
+      throw terraseg::Error(flag + " " + target +
+                            ": exists and is not a directory; give a directory (or -o FILE for one input)");
     }
     return (std::filesystem::path(target) / (std::filesystem::path(input).stem().string() + suffix)).string();
   }
@@ -176,9 +187,10 @@ class PredictCommand final : public Command {
   void check_output(const std::string& path, const std::string& flag) const {
     if (path.empty()) return;
     if (std::filesystem::is_directory(path) || names_folder(path)) {
-      throw terraseg::Error(flag + " " + path +
-                            (std::filesystem::is_directory(path) ? ": is a directory" : ": names a folder (it ends in '/')") +
-                            "; give a file name, or --output-dir DIR to write <input stem>.tif inside it");
+      throw terraseg::Error(
+          flag + " " + path +
+          (std::filesystem::is_directory(path) ? ": is a directory" : ": names a folder (it ends in '/')") +
+          "; give a file name, or --output-dir DIR to write <input stem>.tif inside it");
     }
     for (const auto& input : inputs_) {
       std::error_code a_error, b_error, c_error;
@@ -186,7 +198,8 @@ class PredictCommand final : public Command {
       const auto b = std::filesystem::weakly_canonical(input, b_error);
       const bool same = std::filesystem::equivalent(path, input, c_error) || (!a_error && !b_error && a == b);
       if (same) {
-        throw terraseg::Error(flag + " " + path + ": is one of the inputs; predict never overwrites its input: give "
+        throw terraseg::Error(flag + " " + path +
+                              ": is one of the inputs; predict never overwrites its input: give "
                               "another output path");
       }
     }

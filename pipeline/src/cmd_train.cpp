@@ -38,7 +38,8 @@ class TrainCommand final : public Command {
       if (result.best >= 0.0) std::cout << ' ' << config.output.metric << ' ' << result.best;
       std::cout << " -> " << config.output.model.string() << '\n';
     } else {
-      std::cout << "best " << config.output.metric << " " << result.best << " -> " << config.output.model.string() << '\n';
+      std::cout << "best " << config.output.metric << " " << result.best << " -> " << config.output.model.string()
+                << '\n';
     }
     return 0;
   }

@@ -8,11 +8,11 @@
 #include <memory>
 #include <set>
 
+#include "output_plan.hpp"
 #include "terraseg/core/model_card.hpp"
 #include "terraseg/core/threads.hpp"
 #include "terraseg/geo/predict.hpp"
 #include "terraseg/geo/writer.hpp"
-#include "output_plan.hpp"
 #include "yaml_reader.hpp"
 
 namespace terraseg {
@@ -25,8 +25,8 @@ bool is_gdal_virtual(const std::filesystem::path& path) { return path.string().r
 bool has_wildcard(const std::string& text) { return text.find_first_of("*?[") != std::string::npos; }
 
 /// Expands shell globs; a pattern matching nothing is an error naming the key.
-std::vector<std::filesystem::path> expand_globs(const std::vector<std::filesystem::path>& patterns,
-                                                MapReader& reader, const std::string& key) {
+std::vector<std::filesystem::path> expand_globs(const std::vector<std::filesystem::path>& patterns, MapReader& reader,
+                                                const std::string& key) {
   std::vector<std::filesystem::path> result;
   for (const auto& pattern : patterns) {
     if (!has_wildcard(pattern.string()) || is_gdal_virtual(pattern)) {
@@ -42,9 +42,10 @@ std::vector<std::filesystem::path> expand_globs(const std::vector<std::filesyste
     for (size_t i = 0; i < matches.gl_pathc; ++i) {
       const std::string match = matches.gl_pathv[i];
       if (!is_utf8(match)) {
-        reader.fail(key, "pattern '" + pattern.string() + "' matches '" + match +
-                             "', whose name is not valid UTF-8; terraseg writes input paths into JSON, STAC and HTML, "
-                             "which carry only UTF-8: rename the file",
+        reader.fail(key,
+                    "pattern '" + pattern.string() + "' matches '" + match +
+                        "', whose name is not valid UTF-8; terraseg writes input paths into JSON, STAC and HTML, "
+                        "which carry only UTF-8: rename the file",
                     reader.raw(key));
       }
       result.emplace_back(match);
@@ -155,13 +156,15 @@ void parse_street_levels(MapReader& street, const StreetViewConfig& view) {
     street.fail("breakpoints", "needs four ascending values for each of G, C, S and D", street.raw("breakpoints"));
   }
   for (const auto& [name, values] : view.breakpoints) {
-    if (indicators.count(name) == 0) street.fail("breakpoints", "names '" + name + "'; use G, C, S or D", street.raw("breakpoints"));
+    if (indicators.count(name) == 0)
+      street.fail("breakpoints", "names '" + name + "'; use G, C, S or D", street.raw("breakpoints"));
     if (values.size() != 4 || !std::is_sorted(values.begin(), values.end())) {
       street.fail("breakpoints", "for " + name + " must be four ascending values", street.raw("breakpoints"));
     }
   }
   for (const auto& name : view.invert) {
-    if (indicators.count(name) == 0) street.fail("invert", "names '" + name + "'; use G, C, S or D", street.raw("invert"));
+    if (indicators.count(name) == 0)
+      street.fail("invert", "names '" + name + "'; use G, C, S or D", street.raw("invert"));
   }
 }
 
@@ -171,8 +174,10 @@ void read_tile(MapReader& tiling, TilingConfig& config) {
   if (!node || node.IsNull()) return;
   std::vector<int> sides;
   try {
-    if (node.IsScalar()) sides = {node.as<int>(), node.as<int>()};
-    else if (node.IsSequence()) sides = node.as<std::vector<int>>();
+    if (node.IsScalar())
+      sides = {node.as<int>(), node.as<int>()};
+    else if (node.IsSequence())
+      sides = node.as<std::vector<int>>();
   } catch (const YAML::Exception&) {
     sides.clear();
   }
@@ -185,16 +190,18 @@ void read_tile(MapReader& tiling, TilingConfig& config) {
 void parse_sections(MapReader& root, RunConfig& config) {
   root.path("output_dir", config.output_dir, true);
   if (is_gdal_virtual(config.output_dir)) {
-    root.fail("output_dir", "is '" + config.output_dir.string() +
-                                "': outputs go to a local or shared POSIX folder (terraseg renames and locks files "
-                                "there); write locally and copy to object storage afterwards (docker/README.md)",
+    root.fail("output_dir",
+              "is '" + config.output_dir.string() +
+                  "': outputs go to a local or shared POSIX folder (terraseg renames and locks files "
+                  "there); write locally and copy to object storage afterwards (docker/README.md)",
               root.raw("output_dir"));
   }
   root.optional("threads", config.threads);
   if (config.threads < 0) root.fail("threads", "must be 0 (all cores) or more", root.raw("threads"));
   if (config.threads > max_thread_count()) {
-    root.fail("threads", "is " + std::to_string(config.threads) + ", more than this machine can use (at most " +
-                             std::to_string(max_thread_count()) + "); give 0 for all its CPUs",
+    root.fail("threads",
+              "is " + std::to_string(config.threads) + ", more than this machine can use (at most " +
+                  std::to_string(max_thread_count()) + "); give 0 for all its CPUs",
               root.raw("threads"));
   }
   if (auto tiling = root.child("tiling")) {
@@ -288,8 +295,9 @@ RunConfig parse_document(const YAML::Node& document, const std::filesystem::path
     const auto [it, inserted] = region_keys.emplace(config.regions.back().name, key);
     if (!inserted) {
       // Each region writes into output_dir/<name>/: two of one name would overwrite each other.
-      region.fail("name", "is '" + config.regions.back().name + "', as '" + it->second +
-                              "' is: region names name their output folders and must differ",
+      region.fail("name",
+                  "is '" + config.regions.back().name + "', as '" + it->second +
+                      "' is: region names name their output folders and must differ",
                   region.raw("name"));
     }
   }

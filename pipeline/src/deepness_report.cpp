@@ -37,8 +37,9 @@ nlohmann::json deepness_json(const Graph& graph, const std::string& model_path) 
   doc["ready"] = readiness.ready();
   doc["problems"] = readiness.problems;
   doc["tile"] = readiness.tile ? nlohmann::json(*readiness.tile) : nlohmann::json(nullptr);
-  doc["input"] = readiness.rgb_over_255 ? "red, green, blue / 255, then (x - standardization_mean) / standardization_std"
-                                        : "not Deepness's (see problems)";
+  doc["input"] = readiness.rgb_over_255
+                     ? "red, green, blue / 255, then (x - standardization_mean) / standardization_std"
+                     : "not Deepness's (see problems)";
   doc["standardization_mean"] = value("standardization_mean");
   doc["standardization_std"] = value("standardization_std");
   doc["output"] = describe(readiness.output);
@@ -68,7 +69,8 @@ void print_deepness(std::ostream& out, const Graph& graph, const std::string& mo
   row("  input", input);
   const int tile = doc["tile"].get<int>();
   std::string tiles = std::to_string(tile) + "x" + std::to_string(tile) + " px (the input size; tiles_size, tile_size)";
-  if (!doc["tiles_overlap_percent"].is_null()) tiles += ", overlap " + doc["tiles_overlap_percent"].dump() + " % (tiles_overlap)";
+  if (!doc["tiles_overlap_percent"].is_null())
+    tiles += ", overlap " + doc["tiles_overlap_percent"].dump() + " % (tiles_overlap)";
   row("  tiles", tiles);
   std::string output = doc["output"].get<std::string>();
   if (!doc["seg_thresh"].is_null()) {

@@ -22,7 +22,8 @@ std::vector<float> sample_domain_descriptor(Engine& engine, const ModelCard& car
   Tensor input({1, static_cast<int64_t>(norm.bands.size()), cropped.height, cropped.width});
   Labels labels{1, cropped.height, cropped.width, std::vector<uint8_t>(cropped.labels.size())};
   geo::normalise_into(cropped, norm, input, labels, 0);
-  const InferencePasses passes = resolve_passes(card, nullptr, nullptr, geometry.fixed_hw.has_value(), "the model card");
+  const InferencePasses passes =
+      resolve_passes(card, nullptr, nullptr, geometry.fixed_hw.has_value(), "the model card");
   Tensor scores;
   run_passes([&engine](const Tensor& in, Tensor& out) { engine.run(in, out); }, passes, multiple, input, scores);
   DomainMeter meter;  // raw scores: no threshold shift to take out

@@ -28,7 +28,8 @@ std::string read_holder(int fd) {
 FileLock::FileLock(const std::filesystem::path& path, const std::function<void(const std::string&)>& on_wait) {
   std::filesystem::create_directories(path.parent_path());
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw Error(path.string() + ": cannot open the lock file (" + std::strerror(errno) + "); check permissions");
+  if (fd_ < 0)
+    throw Error(path.string() + ": cannot open the lock file (" + std::strerror(errno) + "); check permissions");
   bool waited = false;
   while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK && errno != EINTR) {

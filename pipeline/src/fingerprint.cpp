@@ -111,7 +111,8 @@ std::string terraseg_build() {
   static const std::string build = [] {
     std::string id;
     dl_iterate_phdr(find_build_id, &id);
-    return id.empty() ? std::string(TERRASEG_VERSION_STRING) : std::string(TERRASEG_VERSION_STRING) + " (build " + id + ")";
+    return id.empty() ? std::string(TERRASEG_VERSION_STRING)
+                      : std::string(TERRASEG_VERSION_STRING) + " (build " + id + ")";
   }();
   return build;
 }
@@ -172,8 +173,10 @@ std::string fingerprint_difference(const json& recorded, const json& current) {
   const json old_model = recorded.value("model", json());
   const json new_model = current.value("model", json());
   if (new_model.contains("file")) {
-    if (!old_model.contains("file") || !same_file(old_model["file"], new_model["file"])) return "the model file changed";
-    if (old_model.value("settings", json()) != new_model.value("settings", json())) return "the model's config keys changed";
+    if (!old_model.contains("file") || !same_file(old_model["file"], new_model["file"]))
+      return "the model file changed";
+    if (old_model.value("settings", json()) != new_model.value("settings", json()))
+      return "the model's config keys changed";
   } else if (old_model != new_model) {
     return "the model changed";
   }

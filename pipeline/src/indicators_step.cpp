@@ -1,11 +1,10 @@
 #include "indicators_step.hpp"
 
-#include "terraseg/geo/qgis_style.hpp"
-
 #include <algorithm>
 #include <cmath>
 
 #include "terraseg/core/error.hpp"
+#include "terraseg/geo/qgis_style.hpp"
 #include "terraseg/geo/raster_io.hpp"
 #include "terraseg/geo/writer.hpp"
 
@@ -135,13 +134,15 @@ json region_input_indicators(const RunConfig& config, const RegionConfig& region
   // The model's greenery against the vegetation index (or NDVI): far apart, one of them is wrong, and
   // the land-cover model, trained on one region, is the likelier (docs/indicators.md).
   const std::optional<double> independent = summary.greenery_ndvi ? summary.greenery_ndvi : summary.greenery_rgb_index;
-  if (summary.greenery_landcover && independent && std::abs(*summary.greenery_landcover - *independent) > kGreeneryDisagreement) {
-    const std::string message =
-        region.name + ": the land-cover model's greenery (" + std::to_string(static_cast<int>(std::lround(*summary.greenery_landcover * 100))) +
-        " %) and the " + (summary.greenery_ndvi ? "NDVI's" : "RGB vegetation index's") + " (" +
-        std::to_string(static_cast<int>(std::lround(*independent * 100))) + " %) differ by more than " +
-        std::to_string(static_cast<int>(std::lround(kGreeneryDisagreement * 100))) +
-        " points: the model may be out of its depth here (check the quicklook; terraseg adapt)";
+  if (summary.greenery_landcover && independent &&
+      std::abs(*summary.greenery_landcover - *independent) > kGreeneryDisagreement) {
+    const std::string message = region.name + ": the land-cover model's greenery (" +
+                                std::to_string(static_cast<int>(std::lround(*summary.greenery_landcover * 100))) +
+                                " %) and the " + (summary.greenery_ndvi ? "NDVI's" : "RGB vegetation index's") + " (" +
+                                std::to_string(static_cast<int>(std::lround(*independent * 100))) +
+                                " %) differ by more than " +
+                                std::to_string(static_cast<int>(std::lround(kGreeneryDisagreement * 100))) +
+                                " points: the model may be out of its depth here (check the quicklook; terraseg adapt)";
     warn(message);
     doc["greenery_warning"] = message;
   }
@@ -183,14 +184,16 @@ json compute_run_indicators(const RunConfig& config, const WarnFn& warn, Progres
     }
   }
   result["indicators"]["aerial"] = aerial;
-  if (display && !config.street_view.points.empty()) display->begin("street view " + config.street_view.points.filename().string());
+  if (display && !config.street_view.points.empty())
+    display->begin("street view " + config.street_view.points.filename().string());
   json street = run_street_view_step(config, warn, [display](double f) {
     if (display) display->update(f);
   });
   if (display && !config.street_view.points.empty()) display->end();
   if (!street.is_null()) {
     if (street.contains("grid")) {
-      result["maps"].push_back({{"raster", street["grid"]["path"]}, {"band", 1}, {"title", "street view: mean IVW per cell"}});
+      result["maps"].push_back(
+          {{"raster", street["grid"]["path"]}, {"band", 1}, {"title", "street view: mean IVW per cell"}});
     }
     result["indicators"]["street_view"] = street;
   }
@@ -206,7 +209,8 @@ std::vector<std::string> indicator_outputs(const json& run_indicators) {
     }
   }
   if (indicators.contains("street_view")) {
-    for (const json& path : indicators["street_view"].value("outputs", json::array())) files.push_back(path.get<std::string>());
+    for (const json& path : indicators["street_view"].value("outputs", json::array()))
+      files.push_back(path.get<std::string>());
   }
   const size_t listed = files.size();
   for (size_t i = 0; i < listed; ++i) {  // each grid's QGIS style beside it

@@ -22,7 +22,7 @@ inline constexpr const char* kLandcoverTask = "landcover";
 /// Knobs without config keys yet (defaults documented in docs/indicators.md).
 struct IndicatorStepOptions {
   double ndvi_threshold = 0.3;
-  int red_band = 0;          ///< 1-based; 0 = find by colour interpretation / description
+  int red_band = 0;  ///< 1-based; 0 = find by colour interpretation / description
   int nir_band = 0;
   double road_width_m = 8.0;                ///< scales the road-graph clean-up not set below
   std::optional<double> min_spur_m;         ///< metres; unset = from road_width_m, 0 = off

@@ -40,7 +40,6 @@ using ModelFn = std::function<void(const Tensor& input, Tensor& scores)>;
 /// (bilinear, pixel centres aligned) and, for flipped passes, mirrored left-right. Each pass's scores
 /// are brought back to H x W (and mirrored back); `scores` is their mean, 1 x K x H x W. One pass at
 /// scale 1 is `model(input, scores)` itself.
-void run_passes(const ModelFn& model, const InferencePasses& passes, int multiple, const Tensor& input,
-                Tensor& scores);
+void run_passes(const ModelFn& model, const InferencePasses& passes, int multiple, const Tensor& input, Tensor& scores);
 
 }  // namespace terraseg

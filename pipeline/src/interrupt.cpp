@@ -25,7 +25,10 @@ extern "C" void note_signal(int signal_number) {
 }  // namespace
 
 Interrupted::Interrupted(int signal_number)
-    : Error(std::string("interrupted by ") + (signal_number == SIGTERM ? "SIGTERM" : signal_number == SIGINT ? "SIGINT" : strsignal(signal_number)) +
+    : Error(std::string("interrupted by ") +
+            (signal_number == SIGTERM  ? "SIGTERM"
+             : signal_number == SIGINT ? "SIGINT"
+                                       : strsignal(signal_number)) +
             ": unfinished outputs removed; finished work is kept (terraseg run --resume goes on from there)"),
       signal_(signal_number) {}
 

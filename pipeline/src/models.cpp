@@ -30,8 +30,9 @@ LoadedModel load_model_file(const std::string& path, std::string* warning) {
   LoadedModel model{load_onnx(path), path, true};
   if (!model.graph.card.present) {
     if (warning != nullptr) {
-      *warning = path + " has no terraseg model card: it runs on raw band values in file order, "
-                        "with generic class names; pass --bands/--scale/--mean/--std to change that";
+      *warning = path +
+                 " has no terraseg model card: it runs on raw band values in file order, "
+                 "with generic class names; pass --bands/--scale/--mean/--std to change that";
     }
     model.graph.card.notes = "no model card in the file";
   }
@@ -73,7 +74,8 @@ EngineOptions engine_options(Precision precision) {
 EngineOptions::Tuning parse_tuning(const std::string& text, const std::string& source) {
   if (text == "measure") return EngineOptions::Tuning::measure;
   if (text == "rules") return EngineOptions::Tuning::rules;
-  throw Error(source + " '" + text + "': use measure (time the plan candidates once per CPU, model and shape; "
+  throw Error(source + " '" + text +
+              "': use measure (time the plan candidates once per CPU, model and shape; "
               "cached) or rules (fixed, deterministic choices)");
 }
 

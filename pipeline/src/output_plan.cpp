@@ -40,7 +40,8 @@ size_t utf8_sequence(const std::string& text, size_t i) {
     if ((byte(i + k) & 0xC0U) != 0x80U) return 0;
     code = (code << 6U) | (byte(i + k) & 0x3FU);
   }
-  if ((length == 3 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) || (length == 4 && (code < 0x10000 || code > 0x10FFFF))) {
+  if ((length == 3 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) ||
+      (length == 4 && (code < 0x10000 || code > 0x10FFFF))) {
     return 0;
   }
   return length;
@@ -95,12 +96,14 @@ void check_utf8(const std::string& text, const std::string& where) {
 }
 
 std::optional<std::string> output_name_problem(const std::string& name) {
-  const std::string problem = "is '" + name + "': it names output files and folders, so it must be 1 to 100 bytes of "
+  const std::string problem = "is '" + name +
+                              "': it names output files and folders, so it must be 1 to 100 bytes of "
                               "letters, digits, '-', '_', '.', '+' or '@', not starting with '.'";
   if (name.empty() || name.size() > 100 || name.front() == '.') return problem;
   for (size_t i = 0; i < name.size();) {
     const size_t length = utf8_sequence(name, i);
-    if (length == 0) return "is not valid UTF-8 (byte " + std::to_string(i + 1) + "): it names output files and folders";
+    if (length == 0)
+      return "is not valid UTF-8 (byte " + std::to_string(i + 1) + "): it names output files and folders";
     const char c = name[i];
     const bool ok = length > 1 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '-' || c == '_' || c == '.' || c == '+' || c == '@';
@@ -133,8 +136,8 @@ void OutputPlan::check() const {
   if (!root_.empty()) {
     for (const Entry& out : outputs_) {
       if (out.key != root_ && !inside(out.key, root_)) {
-        throw Error(out.owner + " would write " + quoted(out.path) + ", outside the output folder " +
-                    quoted(root_) + "; names must not contain '/' or '..'");
+        throw Error(out.owner + " would write " + quoted(out.path) + ", outside the output folder " + quoted(root_) +
+                    "; names must not contain '/' or '..'");
       }
     }
   }

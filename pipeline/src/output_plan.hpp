@@ -44,8 +44,8 @@ class OutputPlan {
 
  private:
   struct Entry {
-    std::filesystem::path path;      ///< as given
-    std::filesystem::path key;       ///< absolute, lexically normal: what is compared
+    std::filesystem::path path;  ///< as given
+    std::filesystem::path key;   ///< absolute, lexically normal: what is compared
     std::string owner;
     bool folder = false;
   };

@@ -97,11 +97,11 @@ void check_window_memory(Engine& engine, int channels, int classes, const Tiling
   const double needed = per_pixel * static_cast<double>(pass[0] * pass[1]);
   const double limit = static_cast<double>(memory_limit_bytes());
   if (needed > 0.8 * limit) {
-    const std::string scaled = largest > 1.0 ? " (at scales " + passes.describe() + ": " + std::to_string(pass[0]) + "x" +
-                                                   std::to_string(pass[1]) + " at the largest)"
+    const std::string scaled = largest > 1.0 ? " (at scales " + passes.describe() + ": " + std::to_string(pass[0]) +
+                                                   "x" + std::to_string(pass[1]) + " at the largest)"
                                              : "";
-    throw Error(tile_source + ": a " + std::to_string(window[0]) + "x" + std::to_string(window[1]) + " window" + scaled +
-                " needs about " + gigabytes(needed) + " for this model, more than the " + gigabytes(limit) +
+    throw Error(tile_source + ": a " + std::to_string(window[0]) + "x" + std::to_string(window[1]) + " window" +
+                scaled + " needs about " + gigabytes(needed) + " for this model, more than the " + gigabytes(limit) +
                 " this process may use; give a smaller tile (e.g. --tile 1024, or tiling.tile)" +
                 (largest > 1.0 ? " or fewer scales (--scales 1, tiling.scales)" : ""));
   }
@@ -158,9 +158,8 @@ std::array<int, 2> fit_tile(const Chosen<std::array<int, 2>>& tile, const InputG
   if (geometry.fixed_hw) {
     if (tile.from != "default" && tile.value != *geometry.fixed_hw) {
       const std::string model = model_name.empty() ? "the model" : "the model '" + model_name + "'";
-      throw Error(tile.source + ": " + model + " only runs at its input size " +
-                  size_text(*geometry.fixed_hw) + " (H x W); set the tile to " + size_text(*geometry.fixed_hw) +
-                  " or leave it out");
+      throw Error(tile.source + ": " + model + " only runs at its input size " + size_text(*geometry.fixed_hw) +
+                  " (H x W); set the tile to " + size_text(*geometry.fixed_hw) + " or leave it out");
     }
     return *geometry.fixed_hw;
   }
@@ -228,11 +227,12 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
 
   const geo::InputSpec spec = geo::input_spec_from_card(card, request.band_override);
   const Dims& declared = engine.graph().input_dims;
-  const int channels = declared.size() == 4 && declared[1] > 0 ? static_cast<int>(declared[1])
-                                                               : static_cast<int>(spec.bands.size());
+  const int channels =
+      declared.size() == 4 && declared[1] > 0 ? static_cast<int>(declared[1]) : static_cast<int>(spec.bands.size());
   if (!spec.bands.empty() && static_cast<int>(spec.bands.size()) != channels) {
-    throw Error(request.input + ": the model takes " + std::to_string(channels) + " bands but its card (or --bands) names " +
-                std::to_string(spec.bands.size()) + "; pass --bands with " + std::to_string(channels) + " entries");
+    throw Error(request.input + ": the model takes " + std::to_string(channels) +
+                " bands but its card (or --bands) names " + std::to_string(spec.bands.size()) + "; pass --bands with " +
+                std::to_string(channels) + " entries");
   }
   const auto warn = [&report](const std::string& message) { report.warnings.push_back(message); };
   const TilingPlan tiling = resolve_tiling(card, input_geometry(engine.graph()), request, warn);
@@ -242,9 +242,8 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
   const int classes = model_classes(engine, card, channels, tiling);
   {
     // The largest window this raster can give the model: the tile, or the whole (resampled) image.
-    const double ratio = request.resample && card.pixel_size_m
-                             ? geo::model_scale_ratio(info, *card.pixel_size_m).value_or(1.0)
-                             : 1.0;
+    const double ratio =
+        request.resample && card.pixel_size_m ? geo::model_scale_ratio(info, *card.pixel_size_m).value_or(1.0) : 1.0;
     const auto side = [&](int pixels, int tile) {
       const int64_t grid = static_cast<int64_t>(std::ceil(pixels * std::max(ratio, 1.0)));
       const int64_t padded = (grid + tiling.multiple - 1) / tiling.multiple * tiling.multiple;
@@ -291,8 +290,9 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
       meter.add(input, scores, valid.data());
     };
   }
-  const geo::PredictStats stats = geo::predict_raster(request.input, geo::PredictOutputs{request.mask_path, request.logits_path}, spec, infer, classes,
-                      class_table, options, progress);
+  const geo::PredictStats stats =
+      geo::predict_raster(request.input, geo::PredictOutputs{request.mask_path, request.logits_path}, spec, infer,
+                          classes, class_table, options, progress);
   geo::write_qgis_style(request.mask_path, class_table);
   if (!request.vectors_path.empty()) geo::vectorize_classes(request.mask_path, request.vectors_path, class_table);
 

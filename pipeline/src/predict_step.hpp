@@ -16,12 +16,12 @@
 namespace terraseg {
 
 struct PredictRequest {
-  std::string input;                        ///< anything GDAL opens
-  std::string mask_path;                    ///< class-id GeoTIFF to write
+  std::string input;      ///< anything GDAL opens
+  std::string mask_path;  ///< class-id GeoTIFF to write
   /// Float scores GeoTIFF (model logits, blended); empty = none. For a binary model whose card has a
   /// threshold t, the class-0 band is shifted by logit(t) so that argmax applies the threshold.
   std::string logits_path;
-  std::string vectors_path;                 ///< GeoPackage polygons; empty = none
+  std::string vectors_path;  ///< GeoPackage polygons; empty = none
   /// Window (height, width) for rasters that do not fit in one, and the overlap between windows, as the
   /// config or the command line gave them; unset: the model card's, else 512 and 64 (resolve_tiling).
   std::optional<std::array<int, 2>> tile;
@@ -32,16 +32,16 @@ struct PredictRequest {
   /// Ground pixel size of an input without a georeference (--pixel-size); unset: unknown.
   std::optional<double> pixel_size_m;
   bool cog = false;
-  bool overviews = true;                    ///< internal overviews in the outputs
+  bool overviews = true;                      ///< internal overviews in the outputs
   std::vector<std::string> creation_options;  ///< GDAL -co NAME=VALUE for the rasters written
-  std::string resampling;                   ///< -r: input warp to the model's pixel size; "" = automatic
-  std::vector<std::string> band_override;   ///< replaces the card's bands (e.g. {"3","2","1"})
+  std::string resampling;                     ///< -r: input warp to the model's pixel size; "" = automatic
+  std::vector<std::string> band_override;     ///< replaces the card's bands (e.g. {"3","2","1"})
   /// Run the model at its card's pixel_size_m (warping in and back) when the input's differs.
   bool resample = true;
   /// Passes per window (inference_passes.hpp): replace the card's inference_scales / inference_flip.
   std::optional<std::vector<double>> scales;
   std::optional<bool> flip;
-  std::string scales_source = "--scales";   ///< for errors, as tile_source
+  std::string scales_source = "--scales";  ///< for errors, as tile_source
 };
 
 struct PredictReport {
@@ -50,18 +50,18 @@ struct PredictReport {
   std::string crs_wkt;
   bool georeferenced = false;
   double seconds = 0.0;
-  std::map<int, int64_t> class_pixels;      ///< class id -> pixel count (nodata excluded)
+  std::map<int, int64_t> class_pixels;  ///< class id -> pixel count (nodata excluded)
   /// The class table the outputs carry: the card's, completed (complete_class_table) to the model's
   /// output channels. Summaries and STAC Items name classes from it, as the mask does.
   std::vector<ClassInfo> classes;
-  std::optional<double> resample_ratio;     ///< input / model pixel size, when the input was resampled
-  int64_t tiles_inferred = 0;               ///< windows given to the model
-  std::array<int, 2> window{0, 0};          ///< the window the model saw (height, width)
-  int overlap = 0;                          ///< overlap between windows, pixels
-  std::string passes;                       ///< scales (and flip) each window ran at: "1", "1, 1.5 + flip"
-  std::string precision;                    ///< what the engine ran in: "f32" or "bf16"
-  std::string plan;                         ///< its layout/convolution choice and how it was made
-  int emulated_bf16_convolutions = 0;       ///< bf16: convolutions run as f32 (no native bf16 kernel)
+  std::optional<double> resample_ratio;  ///< input / model pixel size, when the input was resampled
+  int64_t tiles_inferred = 0;            ///< windows given to the model
+  std::array<int, 2> window{0, 0};       ///< the window the model saw (height, width)
+  int overlap = 0;                       ///< overlap between windows, pixels
+  std::string passes;                    ///< scales (and flip) each window ran at: "1", "1, 1.5 + flip"
+  std::string precision;                 ///< what the engine ran in: "f32" or "bf16"
+  std::string plan;                      ///< its layout/convolution choice and how it was made
+  int emulated_bf16_convolutions = 0;    ///< bf16: convolutions run as f32 (no native bf16 kernel)
   /// How unlike the model's training imagery this input is (domain.hpp); empty when the card has no
   /// training_domain. Above kDomainShiftWarning a warning saying so is among `warnings`.
   std::optional<DomainShift> domain;
@@ -78,7 +78,7 @@ struct TilingPlan {
   int overlap = 64;
   int multiple = 1;
   bool fixed_size = false;
-  std::string tile_from;              ///< "card", "config", "flag", "default" or "fixed input size"
+  std::string tile_from;  ///< "card", "config", "flag", "default" or "fixed input size"
   std::string overlap_from;
 };
 

@@ -1,10 +1,10 @@
 #include "progress.hpp"
 
-#include "interrupt.hpp"
-
 #include <unistd.h>
 
 #include <algorithm>
+
+#include "interrupt.hpp"
 
 namespace terraseg {
 

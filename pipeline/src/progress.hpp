@@ -26,7 +26,7 @@ class ProgressDisplay {
   Style style_;
   std::FILE* out_;
   std::string label_;
-  int last_step_ = -1;   ///< bar: percent drawn; gdal: 2.5 % ticks printed
+  int last_step_ = -1;  ///< bar: percent drawn; gdal: 2.5 % ticks printed
   bool line_open_ = false;
   std::chrono::steady_clock::time_point start_;
 };

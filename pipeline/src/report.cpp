@@ -81,7 +81,8 @@ std::string unit_section(const json& unit, const std::filesystem::path& output_d
 
   std::ostringstream html;
   html << "<section class=unit><h3>" << escape(region) << " &middot; " << escape(task) << "</h3>\n";
-  if (!unit["model"]["trained"].get<bool>()) html << "<p class=warn>UNTRAINED model: this mask carries no meaning.</p>\n";
+  if (!unit["model"]["trained"].get<bool>())
+    html << "<p class=warn>UNTRAINED model: this mask carries no meaning.</p>\n";
   html << "<figure><img src=\"" << escape(png) << "\" alt=\"" << escape(task) << " mask over "
        << escape(std::filesystem::path(input).filename().string()) << "\"><figcaption>class mask <code>"
        << escape(report::shown_path(mask, output_dir)) << "</code> at " << std::lround(options.opacity * 100)
@@ -104,9 +105,12 @@ std::string unit_section(const json& unit, const std::filesystem::path& output_d
     // Above the warning the masks are not to be trusted: said where the reader looks at them.
     const bool warn = domain.value("warning", false);
     html << "<p class=" << (warn ? "warn" : "note") << ">domain shift " << rounded(domain.value("value", 0.0))
-         << (warn ? ": this image is unlike the imagery the model was trained on (above " + rounded(domain.value("above", 0.0)) +
-                        "); its masks here may be poor. Adapt the model to this region with <code>terraseg adapt</code>."
-                  : std::string(": like the model's training imagery (the warning starts above ") + rounded(domain.value("above", 0.0)) + ")")
+         << (warn
+                 ? ": this image is unlike the imagery the model was trained on (above " +
+                       rounded(domain.value("above", 0.0)) +
+                       "); its masks here may be poor. Adapt the model to this region with <code>terraseg adapt</code>."
+                 : std::string(": like the model's training imagery (the warning starts above ") +
+                       rounded(domain.value("above", 0.0)) + ")")
          << "</p>\n";
   }
   for (const json& warning : unit.value("warnings", json::array())) {

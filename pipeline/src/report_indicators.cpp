@@ -31,7 +31,8 @@ const Indicator kIndicators[] = {
     {"greenery_landcover", "Greenery (land cover)", Kind::share, "vegetation pixels / valid land-cover pixels"},
     {"greenery_ndvi", "Greenery (NDVI)", Kind::share, "pixels with NDVI above the threshold / pixels with an NDVI"},
     {"greenery_rgb_index", "Greenery (RGB vegetation index)", Kind::share,
-     "pixels whose colour is green vegetation (ExG - ExR > 0, Meyer and Neto 2008) / pixels with a colour; no model involved"},
+     "pixels whose colour is green vegetation (ExG - ExR > 0, Meyer and Neto 2008) / pixels with a colour; no model "
+     "involved"},
     {"road_area_ratio", "Road area", Kind::share, "road pixels / valid road-mask pixels"},
     {"road_length_km", "Road length", Kind::km, "length of the road centrelines"},
     {"road_length_density_km_per_km2", "Road length density", Kind::km_per_km2,
@@ -79,15 +80,24 @@ std::string with_unit(double value, Kind kind) {
       }
       return rounded(percent, 2) + " %";
     }
-    case Kind::km: return rounded(value) + " km";
-    case Kind::km_per_km2: return rounded(value) + " km/km²";
-    case Kind::per_km2: return rounded(value) + " per km²";
-    case Kind::count: return rounded(value);
-    case Kind::metres: return rounded(value, 4) + " m";
-    case Kind::ratio: return rounded(value);
-    case Kind::score: return rounded(value) + " (of 20-100)";
-    case Kind::level: return "level " + rounded(value) + " of 5";
-    case Kind::seconds: return rounded(value) + " s";
+    case Kind::km:
+      return rounded(value) + " km";
+    case Kind::km_per_km2:
+      return rounded(value) + " km/km²";
+    case Kind::per_km2:
+      return rounded(value) + " per km²";
+    case Kind::count:
+      return rounded(value);
+    case Kind::metres:
+      return rounded(value, 4) + " m";
+    case Kind::ratio:
+      return rounded(value);
+    case Kind::score:
+      return rounded(value) + " (of 20-100)";
+    case Kind::level:
+      return "level " + rounded(value) + " of 5";
+    case Kind::seconds:
+      return rounded(value) + " s";
   }
   return rounded(value);
 }

@@ -1,4 +1,3 @@
-#include "terraseg/geo/writer.hpp"
 #include "terraseg/pipeline/run_job.hpp"
 
 #include <gdal_priv.h>
@@ -16,11 +15,11 @@
 #include "fingerprint.hpp"
 #include "indicators_step.hpp"
 #include "interrupt.hpp"
-#include "run_layout.hpp"
 #include "models.hpp"
 #include "predict_step.hpp"
 #include "progress.hpp"
 #include "report.hpp"
+#include "run_layout.hpp"
 #include "run_log.hpp"
 #include "run_summary.hpp"
 #include "stac.hpp"
@@ -28,6 +27,7 @@
 #include "terraseg/geo/aoi.hpp"
 #include "terraseg/geo/target_grid.hpp"
 #include "terraseg/geo/threads.hpp"
+#include "terraseg/geo/writer.hpp"
 
 namespace terraseg {
 namespace {
@@ -147,8 +147,9 @@ json unit_fingerprint(const RunConfig& config, const Unit& unit, FingerprintCach
   if (!ref.path.empty()) {
     model = {{"file", cache.file(ref.path.string())}, {"settings", {{"precision", ref.precision}}}};
   } else {
-    model = {{"builder", ref.builder}, {"classes", ref.classes}, {"base_width", ref.base_width}, {"depth", ref.depth},
-             {"class_names", ref.class_names}, {"seed", ref.seed}, {"precision", ref.precision}};
+    model = {{"builder", ref.builder},    {"classes", ref.classes},         {"base_width", ref.base_width},
+             {"depth", ref.depth},        {"class_names", ref.class_names}, {"seed", ref.seed},
+             {"precision", ref.precision}};
   }
   const TilingConfig& t = config.tiling;
   const OutputsConfig& o = config.outputs;
@@ -162,14 +163,19 @@ json unit_fingerprint(const RunConfig& config, const Unit& unit, FingerprintCach
           {"input", cache.raster(unit.input.string())},
           {"model", model},
           {"settings",
-           {{"tiling", {{"tile", t.tile ? json(*t.tile) : json(nullptr)},
-                        {"overlap", t.overlap ? json(*t.overlap) : json(nullptr)},
-                        {"resample", t.resample},
-                        {"resampling", t.resampling},
-                        {"scales", t.scales ? json(*t.scales) : json(nullptr)},
-                        {"flip", t.flip ? json(*t.flip) : json(nullptr)}}},
-            {"outputs", {{"masks", o.masks}, {"scores", o.scores}, {"vectors", o.vectors}, {"cog", o.cog},
-                         {"creation_options", o.creation_options}}},
+           {{"tiling",
+             {{"tile", t.tile ? json(*t.tile) : json(nullptr)},
+              {"overlap", t.overlap ? json(*t.overlap) : json(nullptr)},
+              {"resample", t.resample},
+              {"resampling", t.resampling},
+              {"scales", t.scales ? json(*t.scales) : json(nullptr)},
+              {"flip", t.flip ? json(*t.flip) : json(nullptr)}}},
+            {"outputs",
+             {{"masks", o.masks},
+              {"scores", o.scores},
+              {"vectors", o.vectors},
+              {"cog", o.cog},
+              {"creation_options", o.creation_options}}},
             {"regions[].aoi", aoi},
             {"regions[].grid", grid}}}};
 }
@@ -183,8 +189,8 @@ std::string output_problem(const std::string& path) {
   const std::string extension = std::filesystem::path(path).extension().string();
   if (extension == ".tif" || extension == ".gpkg") {
     CPLPushErrorHandler(CPLQuietErrorHandler);
-    std::unique_ptr<GDALDataset> dataset(GDALDataset::Open(
-        path.c_str(), (extension == ".tif" ? GDAL_OF_RASTER : GDAL_OF_VECTOR) | GDAL_OF_READONLY));
+    std::unique_ptr<GDALDataset> dataset(
+        GDALDataset::Open(path.c_str(), (extension == ".tif" ? GDAL_OF_RASTER : GDAL_OF_VECTOR) | GDAL_OF_READONLY));
     CPLPopErrorHandler();
     if (!dataset) return "its output '" + path + "' cannot be read by GDAL";
   } else if (extension == ".json") {
@@ -247,7 +253,7 @@ class ModelCache {
 };
 
 json run_unit(const RunConfig& config, const Unit& unit, ModelCache& models, ProgressDisplay& display,
-             const std::string& run_started) {
+              const std::string& run_started) {
   ModelCache::Entry& entry = models.get(unit.task);
   std::filesystem::create_directories(std::filesystem::path(unit.request.mask_path).parent_path());
   for (const auto& output : unit.paths.outputs()) geo::remove_stale_temporaries(output);
@@ -273,7 +279,8 @@ json run_unit(const RunConfig& config, const Unit& unit, ModelCache& models, Pro
   ModelCard card = entry.model.graph.card;
   card.classes = report.classes;  // the table the mask carries
   write_stac_item(unit.request.mask_path, card, stac);
-  json record = unit_record(unit.region->name, unit.task, unit.request.input, entry.model, unit.paths.outputs(), report);
+  json record =
+      unit_record(unit.region->name, unit.task, unit.request.input, entry.model, unit.paths.outputs(), report);
   record["input"]["source"] = unit.input.string();
   return record;
 }
@@ -328,7 +335,9 @@ int run_units(const RunConfig& config, const RunOptions& options, const std::vec
     }
     record["fingerprint"] = fingerprint;
     write_json_atomically(unit.paths.record, record);
-    log.event("unit_done", {{"unit", unit.id}, {"seconds", record.at("seconds")}, {"outputs", record.at("outputs")},
+    log.event("unit_done", {{"unit", unit.id},
+                            {"seconds", record.at("seconds")},
+                            {"outputs", record.at("outputs")},
                             {"warnings", record.at("warnings")}});
     ++computed;
   }

@@ -2,9 +2,9 @@
 
 #include "output_plan.hpp"
 #include "street_view_step.hpp"
-#include "terraseg/geo/walkability.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/qgis_style.hpp"
+#include "terraseg/geo/walkability.hpp"
 
 namespace terraseg {
 

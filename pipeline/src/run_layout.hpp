@@ -60,9 +60,9 @@ struct IndicatorPaths {
 IndicatorPaths indicator_paths(const RunConfig& config, const RegionConfig& region, const std::filesystem::path& input);
 
 /// The run's own files at the output root.
-std::filesystem::path run_summary_path(const std::filesystem::path& output_dir);   ///< run-summary.json
-std::filesystem::path report_path(const std::filesystem::path& output_dir);        ///< report.html
-std::filesystem::path run_log_path(const std::filesystem::path& output_dir);       ///< terraseg-log.jsonl
+std::filesystem::path run_summary_path(const std::filesystem::path& output_dir);      ///< run-summary.json
+std::filesystem::path report_path(const std::filesystem::path& output_dir);           ///< report.html
+std::filesystem::path run_log_path(const std::filesystem::path& output_dir);          ///< terraseg-log.jsonl
 std::filesystem::path stac_collection_path(const std::filesystem::path& output_dir);  ///< collection.json
 
 /// Every file and folder `terraseg run` of `config` writes, and every file it reads (inputs, models,

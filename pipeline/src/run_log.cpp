@@ -30,7 +30,8 @@ RunLog::RunLog(const std::filesystem::path& output_dir, std::string shard)
 
 void RunLog::event(const std::string& name, const nlohmann::json& fields) {
   if (!stream_) return;  // logging never fails a run; the run's own errors still reach stderr
-  nlohmann::json line{{"time", now_iso_millis()}, {"pid", static_cast<int>(getpid())}, {"shard", shard_}, {"event", name}};
+  nlohmann::json line{
+      {"time", now_iso_millis()}, {"pid", static_cast<int>(getpid())}, {"shard", shard_}, {"event", name}};
   line.update(fields);
   stream_ << line.dump() << '\n';
   stream_.flush();

@@ -34,7 +34,8 @@ json class_fractions(const PredictReport& report) {
   for (const auto& entry : report.class_pixels) total += entry.second;
   json fractions = json::object();
   for (const auto& [id, count] : report.class_pixels) {
-    fractions[class_name(report.classes, id)] = total > 0 ? static_cast<double>(count) / static_cast<double>(total) : 0.0;
+    fractions[class_name(report.classes, id)] =
+        total > 0 ? static_cast<double>(count) / static_cast<double>(total) : 0.0;
   }
   return fractions;
 }
@@ -42,43 +43,58 @@ json class_fractions(const PredictReport& report) {
 }  // namespace
 
 json versions() {
-  return {{"terraseg", TERRASEG_VERSION_STRING},
-          {"gdal", GDALVersionInfo("RELEASE_NAME")},
-          {"onednn", onednn_version()}};
+  return {
+      {"terraseg", TERRASEG_VERSION_STRING}, {"gdal", GDALVersionInfo("RELEASE_NAME")}, {"onednn", onednn_version()}};
 }
 
-json unit_record(const std::string& region, const std::string& task, const std::string& input,
-                 const LoadedModel& model, const std::vector<std::string>& outputs, const PredictReport& report) {
+json unit_record(const std::string& region, const std::string& task, const std::string& input, const LoadedModel& model,
+                 const std::vector<std::string>& outputs, const PredictReport& report) {
   json classes = json::array();
   for (const ClassInfo& info : report.classes) {  // the table the mask carries
     classes.push_back({{"id", info.id}, {"name", info.name}, {"rgb", {info.rgb[0], info.rgb[1], info.rgb[2]}}});
   }
   return {{"region", region},
           {"task", task},
-          {"input", {{"path", input}, {"width", report.width}, {"height", report.height},
-                     {"georeferenced", report.georeferenced}, {"crs_wkt", report.crs_wkt}}},
-          {"model", {{"source", model.source}, {"trained", model.trained}, {"name", model.graph.card.name},
-                     {"notes", model.graph.card.notes}, {"classes", classes},
-                     // what licences.md (the STAC Collection's license link) says of it
-                     {"licence", model.graph.card.licence}, {"training_data", model.graph.card.training_data},
-                     {"initial_weights", model.graph.card.initial_weights},
-                     {"initial_weights_licence", model.graph.card.initial_weights_licence}}},
+          {"input",
+           {{"path", input},
+            {"width", report.width},
+            {"height", report.height},
+            {"georeferenced", report.georeferenced},
+            {"crs_wkt", report.crs_wkt}}},
+          {"model",
+           {{"source", model.source},
+            {"trained", model.trained},
+            {"name", model.graph.card.name},
+            {"notes", model.graph.card.notes},
+            {"classes", classes},
+            // what licences.md (the STAC Collection's license link) says of it
+            {"licence", model.graph.card.licence},
+            {"training_data", model.graph.card.training_data},
+            {"initial_weights", model.graph.card.initial_weights},
+            {"initial_weights_licence", model.graph.card.initial_weights_licence}}},
           {"outputs", outputs},
           {"seconds", report.seconds},
           // Input pixel size / model pixel size when the model ran on a resampled grid, else null.
           {"resample_ratio", report.resample_ratio ? json(*report.resample_ratio) : json(nullptr)},
           // The window the model saw (height, width; the whole padded image when it fit), the overlap, and
           // the scales (and mirror) each window ran at, scores averaged.
-          {"tiling", {{"window", report.window}, {"overlap", report.overlap}, {"windows", report.tiles_inferred},
-                      {"passes", report.passes}}},
+          {"tiling",
+           {{"window", report.window},
+            {"overlap", report.overlap},
+            {"windows", report.tiles_inferred},
+            {"passes", report.passes}}},
           // What the engine actually ran: precision, plan choice and convolutions bf16 fell back from.
-          {"engine", {{"precision", report.precision}, {"plan", report.plan},
-                      {"emulated_bf16_convolutions", report.emulated_bf16_convolutions}}},
+          {"engine",
+           {{"precision", report.precision},
+            {"plan", report.plan},
+            {"emulated_bf16_convolutions", report.emulated_bf16_convolutions}}},
           {"class_fractions", class_fractions(report)},
           // How unlike the model's training imagery the input is (null: the model's card has no
           // training_domain); above domain_shift_warning the masks are not to be trusted.
-          {"domain_shift", report.domain ? json{{"value", report.domain->shift}, {"warning", report.domain->warn()},
-                                                {"above", kDomainShiftWarning}, {"most_different", report.domain->feature}}
+          {"domain_shift", report.domain ? json{{"value", report.domain->shift},
+                                                {"warning", report.domain->warn()},
+                                                {"above", kDomainShiftWarning},
+                                                {"most_different", report.domain->feature}}
                                          : json(nullptr)},
           {"warnings", report.warnings}};
 }
@@ -122,7 +138,8 @@ void write_json_atomically(const std::filesystem::path& path, const json& doc) {
     if (!stream) {
       std::error_code ignored;
       std::filesystem::remove(temporary, ignored);
-      throw Error(path.string() + ": cannot write (disk full or no permission?); free space or choose another output_dir");
+      throw Error(path.string() +
+                  ": cannot write (disk full or no permission?); free space or choose another output_dir");
     }
   }
   std::filesystem::rename(temporary, path);

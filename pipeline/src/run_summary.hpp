@@ -22,8 +22,8 @@ nlohmann::json unit_record(const std::string& region, const std::string& task, c
 /// Writes run-summary.json and returns it. `indicators` is compute_run_indicators()'s result; its
 /// "indicators" and "maps" members are copied in when not empty.
 nlohmann::json write_run_summary(const RunConfig& config, const std::vector<nlohmann::json>& unit_records,
-                                 const nlohmann::json& indicators,
-                       std::chrono::system_clock::time_point started, int threads);
+                                 const nlohmann::json& indicators, std::chrono::system_clock::time_point started,
+                                 int threads);
 
 /// Writes JSON to a temporary name in the same directory and renames it into place.
 void write_json_atomically(const std::filesystem::path& path, const nlohmann::json& doc);

@@ -1,12 +1,11 @@
 #include "stac.hpp"
 
 #include <gdal_priv.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <unistd.h>
-
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -34,7 +33,8 @@ constexpr const char* kFile = "https://stac-extensions.github.io/file/v2.1.0/sch
 std::string iso_from_stamp(const char* stamp) {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (stamp == nullptr ||
-      std::sscanf(stamp, "%4d%*1[:-]%2d%*1[:-]%2d%*1[ T]%2d:%2d:%2d", &year, &month, &day, &hour, &minute, &second) != 6 ||
+      std::sscanf(stamp, "%4d%*1[:-]%2d%*1[:-]%2d%*1[ T]%2d:%2d:%2d", &year, &month, &day, &hour, &minute, &second) !=
+          6 ||
       year < 1800 || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
       minute < 0 || minute > 59 || second < 0 || second > 60) {
     return "";
@@ -63,7 +63,8 @@ std::string file_url(const fs::path& path) {
 
 /// `target` relative to `from_dir`, written with a leading "./" when it stays below it.
 std::string relative_href(const fs::path& target, const fs::path& from_dir) {
-  const fs::path relative = fs::absolute(target).lexically_normal().lexically_relative(fs::absolute(from_dir).lexically_normal());
+  const fs::path relative =
+      fs::absolute(target).lexically_normal().lexically_relative(fs::absolute(from_dir).lexically_normal());
   const std::string text = relative.generic_string();
   return text.rfind("..", 0) == 0 ? text : "./" + text;
 }
@@ -79,7 +80,8 @@ std::string source_href(const std::string& source, const fs::path& from_dir, con
   if (source.rfind("/vsigs/", 0) == 0) return "gs://" + source.substr(7);
   if (source.rfind("/vsi", 0) == 0) return source;
   if (!run_root.empty()) {
-    const fs::path inside = fs::absolute(source).lexically_normal().lexically_relative(fs::absolute(run_root).lexically_normal());
+    const fs::path inside =
+        fs::absolute(source).lexically_normal().lexically_relative(fs::absolute(run_root).lexically_normal());
     if (!inside.empty() && inside.generic_string().rfind("..", 0) != 0) return relative_href(source, from_dir);
   }
   return file_url(source);
@@ -108,7 +110,8 @@ json classification(const ModelCard& card) {
   for (const ClassInfo& info : card.classes) {
     std::string name = class_name(card.classes, info.id);
     const std::string description = name;
-    std::replace_if(name.begin(), name.end(), [](unsigned char c) { return !std::isalnum(c) && c != '-'; }, '_');
+    std::replace_if(
+        name.begin(), name.end(), [](unsigned char c) { return !std::isalnum(c) && c != '-'; }, '_');
     char colour[8];
     std::snprintf(colour, sizeof colour, "%02X%02X%02X", info.rgb[0], info.rgb[1], info.rgb[2]);
     classes.push_back({{"value", info.id}, {"name", name}, {"description", description}, {"color_hint", colour}});
@@ -123,11 +126,20 @@ json mask_band(const std::string& raster_path, const json& classes) {
   if (!dataset || dataset->GetRasterCount() < 1) return band;
   GDALRasterBand* raster_band = dataset->GetRasterBand(1);
   switch (raster_band->GetRasterDataType()) {
-    case GDT_Byte: band["data_type"] = "uint8"; break;
-    case GDT_UInt16: band["data_type"] = "uint16"; break;
-    case GDT_Int16: band["data_type"] = "int16"; break;
-    case GDT_Float32: band["data_type"] = "float32"; break;
-    default: band["data_type"] = "other";
+    case GDT_Byte:
+      band["data_type"] = "uint8";
+      break;
+    case GDT_UInt16:
+      band["data_type"] = "uint16";
+      break;
+    case GDT_Int16:
+      band["data_type"] = "int16";
+      break;
+    case GDT_Float32:
+      band["data_type"] = "float32";
+      break;
+    default:
+      band["data_type"] = "other";
   }
   int has_nodata = 0;
   const double nodata = raster_band->GetNoDataValue(&has_nodata);
@@ -205,8 +217,9 @@ void write_stac_item(const std::string& raster_path, const ModelCard& card, cons
 
   json links = json::array();
   if (!request.source.empty()) {
-    links.push_back(
-        {{"rel", "derived_from"}, {"href", source_href(request.source, item_dir, run_root)}, {"title", "input raster"}});
+    links.push_back({{"rel", "derived_from"},
+                     {"href", source_href(request.source, item_dir, run_root)},
+                     {"title", "input raster"}});
   }
   // STAC wants self absolute: where this run's folder is now (a published copy rewrites it).
   links.push_back({{"rel", "self"}, {"href", file_url(stac_item_path(raster_path))}, {"type", "application/geo+json"}});
@@ -251,10 +264,11 @@ fs::path write_licence_notes(const fs::path& output_dir, const std::vector<json>
     const json& model = record.value("model", json::object());
     models.emplace(model.value("source", ""), model);
   }
-  std::string text = "# Licences of this run's outputs\n\n"
-                     "The masks, scores and indicators here were derived by terraseg from your inputs with the models "
-                     "below. The licence of your input imagery applies to them, and so do the terms of each model's "
-                     "weights and training data:\n";
+  std::string text =
+      "# Licences of this run's outputs\n\n"
+      "The masks, scores and indicators here were derived by terraseg from your inputs with the models "
+      "below. The licence of your input imagery applies to them, and so do the terms of each model's "
+      "weights and training data:\n";
   for (const auto& entry : models) {
     const std::string& source = entry.first;
     const json& model = entry.second;
@@ -290,7 +304,9 @@ void write_stac_collection(const fs::path& output_dir, const std::string& config
   for (const std::string& path : item_paths) {
     const json item = read_json(path);
     if (item.is_discarded()) throw Error(path + ": not valid JSON; rerun the unit (delete it and run with --resume)");
-    links.push_back({{"rel", "item"}, {"href", relative_href(path, output_dir)}, {"type", "application/geo+json"},
+    links.push_back({{"rel", "item"},
+                     {"href", relative_href(path, output_dir)},
+                     {"type", "application/geo+json"},
                      {"title", item.value("id", "")}});
     if (item.contains("bbox") && item["bbox"].size() == 4) {
       any_bbox = true;
@@ -305,7 +321,10 @@ void write_stac_collection(const fs::path& output_dir, const std::string& config
   for (const std::string& output : other_outputs) {
     const fs::path path(output);
     if (!fs::is_regular_file(path)) continue;
-    const std::string relative = fs::absolute(path).lexically_normal().lexically_relative(fs::absolute(output_dir).lexically_normal()).generic_string();
+    const std::string relative = fs::absolute(path)
+                                     .lexically_normal()
+                                     .lexically_relative(fs::absolute(output_dir).lexically_normal())
+                                     .generic_string();
     std::string key = relative;
     std::replace(key.begin(), key.end(), '/', '-');
     const std::string ext = path.extension().string();
@@ -317,7 +336,9 @@ void write_stac_collection(const fs::path& output_dir, const std::string& config
     if (ext == ".qml") assets[key]["type"] = "application/xml";
     if (ext == ".md") assets[key]["type"] = "text/markdown";
     if (path.filename() == "licences.md") {
-      links.push_back({{"rel", "license"}, {"href", relative_href(path, output_dir)}, {"type", "text/markdown"},
+      links.push_back({{"rel", "license"},
+                       {"href", relative_href(path, output_dir)},
+                       {"type", "text/markdown"},
                        {"title", "licences of the models and their training data"}});
     }
     // The extent covers every asset with a place, not only the Items: the street-view points too.
@@ -338,14 +359,17 @@ void write_stac_collection(const fs::path& output_dir, const std::string& config
                   {"stac_extensions", {kFile}},
                   {"id", collection_id(output_dir)},
                   {"title", "terraseg run of " + config_name},
-                  {"description", "Masks (one STAC Item each) and indicators that terraseg derived from the inputs "
-                                  "of " + config_name + ". The licence of the inputs and of the models applies."},
+                  {"description",
+                   "Masks (one STAC Item each) and indicators that terraseg derived from the inputs "
+                   "of " +
+                       config_name + ". The licence of the inputs and of the models applies."},
                   // Models and inputs come under their own terms: licences.md (the `license` link) lists them.
                   {"license", "proprietary"},
                   {"extent",
                    {{"spatial", {{"bbox", json::array({any_bbox ? json(bbox) : json{-180.0, -90.0, 180.0, 90.0}})}}},
-                    {"temporal", {{"interval", json::array({json::array({first.empty() ? json(nullptr) : json(first),
-                                                                   last.empty() ? json(nullptr) : json(last)})})}}}}},
+                    {"temporal",
+                     {{"interval", json::array({json::array({first.empty() ? json(nullptr) : json(first),
+                                                             last.empty() ? json(nullptr) : json(last)})})}}}}},
                   {"links", links},
                   {"assets", assets}};
   write_json_atomically(collection_path, collection);

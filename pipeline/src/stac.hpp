@@ -15,13 +15,13 @@ namespace terraseg {
 
 /// What an Item describes besides the mask itself.
 struct StacItemRequest {
-  std::string id;                      ///< unique in the run (the unit id)
-  std::string source;                  ///< the input as the config names it (a file or a GDAL /vsi path)
-  std::string run_started;             ///< ISO 8601 UTC: the datetime when the source records none
-  std::string scores_path;             ///< optional: the class-score raster beside the mask
-  std::string vectors_path;            ///< optional: the mask's polygons (GeoPackage)
-  std::filesystem::path collection;    ///< the run's collection.json (linked as collection/parent/root)
-  nlohmann::json properties;           ///< merged into the Item's properties (title, terraseg:*)
+  std::string id;                    ///< unique in the run (the unit id)
+  std::string source;                ///< the input as the config names it (a file or a GDAL /vsi path)
+  std::string run_started;           ///< ISO 8601 UTC: the datetime when the source records none
+  std::string scores_path;           ///< optional: the class-score raster beside the mask
+  std::string vectors_path;          ///< optional: the mask's polygons (GeoPackage)
+  std::filesystem::path collection;  ///< the run's collection.json (linked as collection/parent/root)
+  nlohmann::json properties;         ///< merged into the Item's properties (title, terraseg:*)
 };
 
 /// The acquisition time the raster records (TIFFTAG_DATETIME, or ACQUISITIONDATETIME in the IMAGERY

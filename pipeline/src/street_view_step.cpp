@@ -81,7 +81,8 @@ std::string regions_crs(const RunConfig& config) {
 
 }  // namespace
 
-std::filesystem::path street_mask_path(const std::filesystem::path& output_dir, const std::string& point_id, size_t index) {
+std::filesystem::path street_mask_path(const std::filesystem::path& output_dir, const std::string& point_id,
+                                       size_t index) {
   return output_dir / "street-view" / "masks" / (safe_name(point_id) + "-" + std::to_string(index) + ".tif");
 }
 
@@ -111,7 +112,8 @@ StreetViewResult run_street_view(Engine& engine, const ModelCard& card, int num_
   }
   geo::write_walkability_gpkg(result.gpkg.string(), result.points);
   geo::write_walkability_csv(result.csv.string(), result.points);
-  const bool any_ivw = std::any_of(result.points.begin(), result.points.end(), [](const auto& p) { return p.ivw.has_value(); });
+  const bool any_ivw =
+      std::any_of(result.points.begin(), result.points.end(), [](const auto& p) { return p.ivw.has_value(); });
   if (any_ivw) {
     result.grid = dir / "walkability-grid.tif";
     geo::WalkGridOptions grid;
@@ -141,20 +143,29 @@ json street_view_json(const StreetViewResult& result) {
               {"points_with_ivw", with_ivw},
               {"images", result.images},
               {"role_map", result.role_scheme},
-              {"mean", {{"G", mean_of(values[0])}, {"C", mean_of(values[1])}, {"S", mean_of(values[2])},
-                        {"D", mean_of(values[3])}, {"IVW", mean_of(values[4])}}},
+              {"mean",
+               {{"G", mean_of(values[0])},
+                {"C", mean_of(values[1])},
+                {"S", mean_of(values[2])},
+                {"D", mean_of(values[3])},
+                {"IVW", mean_of(values[4])}}},
               {"outputs", {result.gpkg.string(), result.csv.string()}},
               {"seconds", result.seconds}};
   if (!result.grid.empty()) {
     doc["outputs"].push_back(result.grid.string());
-    doc["grid"] = {{"path", result.grid.string()}, {"width", result.grid_summary.width},
-                   {"height", result.grid_summary.height}, {"cells_with_points", result.grid_summary.cells_with_points}};
+    doc["grid"] = {{"path", result.grid.string()},
+                   {"width", result.grid_summary.width},
+                   {"height", result.grid_summary.height},
+                   {"cells_with_points", result.grid_summary.cells_with_points}};
   }
   if (result.points.size() <= 20) {
     for (const geo::WalkabilityPoint& p : result.points) {
-      points.push_back({{"id", p.point.id}, {"G", optional_number(p.indicators.greenery)},
-                        {"C", optional_number(p.indicators.crowdedness)}, {"S", optional_number(p.indicators.enclosure)},
-                        {"D", optional_number(p.indicators.pavement)}, {"IVW", p.ivw ? json(*p.ivw) : json(nullptr)}});
+      points.push_back({{"id", p.point.id},
+                        {"G", optional_number(p.indicators.greenery)},
+                        {"C", optional_number(p.indicators.crowdedness)},
+                        {"S", optional_number(p.indicators.enclosure)},
+                        {"D", optional_number(p.indicators.pavement)},
+                        {"IVW", p.ivw ? json(*p.ivw) : json(nullptr)}});
     }
     doc["by_point"] = points;
   }
@@ -179,15 +190,15 @@ geo::LevelScheme level_scheme(const StreetViewConfig& view) {
 
 }  // namespace
 
-json run_street_view_step(const RunConfig& config, const WarnFn& warn,
-                          const std::function<void(double)>& progress) {
+json run_street_view_step(const RunConfig& config, const WarnFn& warn, const std::function<void(double)>& progress) {
   if (config.street_view.points.empty()) return nullptr;
   const ModelRef& ref = config.models.at(config.street_view.model);
   std::string warning;
   LoadedModel model = load_model(ref, &warning);
   if (!warning.empty() && warn) warn(warning);
   Engine engine(model.graph, engine_options(parse_precision(ref.precision)));
-  const int num_classes = model.graph.card.classes.empty() ? ref.classes : static_cast<int>(model.graph.card.classes.size());
+  const int num_classes =
+      model.graph.card.classes.empty() ? ref.classes : static_cast<int>(model.graph.card.classes.size());
   StreetViewOptions options;
   options.cell_size_m = config.indicators.cell_size_m;
   options.grid_crs = regions_crs(config);
@@ -201,12 +212,13 @@ json run_street_view_step(const RunConfig& config, const WarnFn& warn,
   options.levels = level_scheme(config.street_view);
   options.role_overrides = config.street_view.roles;
   options.progress = progress;
-  const StreetViewResult result =
-      run_street_view(engine, model.graph.card, num_classes, config.street_view.points, config.output_dir, options, warn);
+  const StreetViewResult result = run_street_view(engine, model.graph.card, num_classes, config.street_view.points,
+                                                  config.output_dir, options, warn);
   json doc = street_view_json(result);
   doc["model"] = model.source;
   doc["trained"] = model.trained;
-  if (!model.trained) doc["notice"] = "the street model is UNTRAINED (random weights): these values demonstrate the pipeline only";
+  if (!model.trained)
+    doc["notice"] = "the street model is UNTRAINED (random weights): these values demonstrate the pipeline only";
   return doc;
 }
 

@@ -5,10 +5,10 @@
 /// under street-view/masks/.
 #include <array>
 #include <filesystem>
-#include <optional>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,10 +23,10 @@ namespace terraseg {
 using WarnFn = std::function<void(const std::string& message)>;
 
 struct StreetViewOptions {
-  geo::LevelScheme levels;                                  ///< default: quintiles over the points
-  std::map<std::string, std::vector<int>> role_overrides;   ///< role name -> class ids (see geo::override_roles)
-  double cell_size_m = 250.0;                               ///< walkability grid cell, metres
-  std::string grid_crs;                                     ///< empty = UTM zone of the points' centroid
+  geo::LevelScheme levels;                                 ///< default: quintiles over the points
+  std::map<std::string, std::vector<int>> role_overrides;  ///< role name -> class ids (see geo::override_roles)
+  double cell_size_m = 250.0;                              ///< walkability grid cell, metres
+  std::string grid_crs;                                    ///< empty = UTM zone of the points' centroid
   /// Tiling overrides for photos too large for one window (config tiling; unset: the card's). Photos
   /// go through predict_file, the same path as predict and eval.
   std::optional<std::array<int, 2>> tile;
@@ -43,10 +43,10 @@ struct StreetViewOptions {
 /// What one street-view run produced.
 struct StreetViewResult {
   std::vector<geo::WalkabilityPoint> points;
-  std::string role_scheme;      ///< how classes were mapped to roles
+  std::string role_scheme;  ///< how classes were mapped to roles
   std::filesystem::path gpkg;
   std::filesystem::path csv;
-  std::filesystem::path grid;   ///< empty when no point has an IVW (no grid written)
+  std::filesystem::path grid;  ///< empty when no point has an IVW (no grid written)
   geo::WalkGridSummary grid_summary;
   int images = 0;
   double seconds = 0.0;
@@ -61,7 +61,8 @@ StreetViewResult run_street_view(Engine& engine, const ModelCard& card, int num_
 
 /// Where photo `index` of street point `point_id` gets its class mask: `<output_dir>/street-view/masks/
 /// <id made file-name safe>-<index>.tif`.
-std::filesystem::path street_mask_path(const std::filesystem::path& output_dir, const std::string& point_id, size_t index);
+std::filesystem::path street_mask_path(const std::filesystem::path& output_dir, const std::string& point_id,
+                                       size_t index);
 
 /// Summary of a result for run-summary.json: counts, means of G, C, S, D and IVW over defined
 /// values, outputs.
@@ -72,6 +73,6 @@ nlohmann::json street_view_json(const StreetViewResult& result);
 /// (indicators.cell_size_m), runs, and returns street_view_json() plus "model" and "trained".
 /// Returns a null json when the config has no street_view.points.
 nlohmann::json run_street_view_step(const RunConfig& config, const WarnFn& warn = {},
-                                   const std::function<void(double fraction)>& progress = {});
+                                    const std::function<void(double fraction)>& progress = {});
 
 }  // namespace terraseg

@@ -97,11 +97,16 @@ void parse_mask(MapReader reader, geo::MaskEncoding& mask) {
     }
   }
   reader.finish();
-  if (type == "ids") mask.kind = geo::MaskKind::ids;
-  else if (type == "palette") mask.kind = geo::MaskKind::palette;
-  else if (type == "threshold") mask.kind = geo::MaskKind::threshold;
-  else reader.fail("type", "must be ids, palette or threshold", reader.raw("type"));
-  if (mask.kind == geo::MaskKind::palette && mask.palette.empty()) reader.fail("palette", "must list colours", YAML::Node());
+  if (type == "ids")
+    mask.kind = geo::MaskKind::ids;
+  else if (type == "palette")
+    mask.kind = geo::MaskKind::palette;
+  else if (type == "threshold")
+    mask.kind = geo::MaskKind::threshold;
+  else
+    reader.fail("type", "must be ids, palette or threshold", reader.raw("type"));
+  if (mask.kind == geo::MaskKind::palette && mask.palette.empty())
+    reader.fail("palette", "must list colours", YAML::Node());
 }
 
 void parse_augment(MapReader reader, geo::AugmentConfig& aug) {
@@ -176,10 +181,13 @@ void check_validation_is_held_out(MapReader& reader, const TrainDataConfig& data
   for (const std::string& val : data.val_images) {
     for (const std::string& train : data.train_images) {
       if (same(val, train)) {
-        reader.fail("val_images", "lists " + val + ", which train_images lists too: figures on data the model trained on are "
-                    "not a validation. For a final model on train + val, set output.select: last, leave the validation "
-                    "data out and give card.validation_from (the run that picked the schedule on val)",
-                    reader.raw("val_images"));
+        reader.fail(
+            "val_images",
+            "lists " + val +
+                ", which train_images lists too: figures on data the model trained on are "
+                "not a validation. For a final model on train + val, set output.select: last, leave the validation "
+                "data out and give card.validation_from (the run that picked the schedule on val)",
+            reader.raw("val_images"));
       }
     }
   }
@@ -193,7 +201,8 @@ void parse_data(MapReader reader, TrainDataConfig& data, bool validation_require
   reader.optional("split_every", data.split_every);
   reader.optional("holdout_rows", data.holdout_rows);
   if (data.holdout_rows != 0.0 && !(data.holdout_rows >= 0.05 && data.holdout_rows <= 0.5)) {
-    reader.fail("holdout_rows", "must be 0 (off) or a fraction of each image's height from 0.05 to 0.5", reader.raw("holdout_rows"));
+    reader.fail("holdout_rows", "must be 0 (off) or a fraction of each image's height from 0.05 to 0.5",
+                reader.raw("holdout_rows"));
   }
   if (auto mask = reader.child("mask")) parse_mask(*mask, data.mask);
   std::vector<int> crop;
@@ -207,7 +216,8 @@ void parse_data(MapReader reader, TrainDataConfig& data, bool validation_require
   reader.optional("val_multiple", data.val_multiple);
   reader.optional("scale", data.scale);
   if (!(data.scale > 0.05 && data.scale < 20.0)) {
-    reader.fail("scale", "must be between 0.05 and 20 (the primary data's pixel size / the model's)", reader.raw("scale"));
+    reader.fail("scale", "must be between 0.05 and 20 (the primary data's pixel size / the model's)",
+                reader.raw("scale"));
   }
   reader.optional("crops_per_image", data.crops_per_image);
   if (data.crops_per_image < 1 || data.crops_per_image > 1000) {
@@ -223,19 +233,25 @@ void parse_data(MapReader reader, TrainDataConfig& data, bool validation_require
   }
   reader.finish();
   if (data.train_images.empty() || data.train_images.size() != data.train_masks.size()) {
-    reader.fail("train_images", "and 'train_masks' must list the same number of directories (at least one)", YAML::Node());
+    reader.fail("train_images", "and 'train_masks' must list the same number of directories (at least one)",
+                YAML::Node());
   }
   if (data.holdout_rows > 0.0 && (!data.val_images.empty() || data.split_every > 1 || data.windows)) {
-    reader.fail("holdout_rows", "holds a strip of every image out for validation: it cannot be used with val_images, "
-                "split_every or windows", reader.raw("holdout_rows"));
+    reader.fail("holdout_rows",
+                "holds a strip of every image out for validation: it cannot be used with val_images, "
+                "split_every or windows",
+                reader.raw("holdout_rows"));
   }
   if (validation_required && !has_validation_data(data)) {
-    reader.fail("val_images", "or 'split_every' (>= 2) or 'holdout_rows' is needed for validation (or output.select: last, which "
-                "exports the end of the schedule and needs none)", YAML::Node());
+    reader.fail("val_images",
+                "or 'split_every' (>= 2) or 'holdout_rows' is needed for validation (or output.select: last, which "
+                "exports the end of the schedule and needs none)",
+                YAML::Node());
   }
   check_validation_is_held_out(reader, data);
   if (data.val_window < std::max(1, data.val_multiple)) {
-    reader.fail("val_window", "must be at least val_multiple (" + std::to_string(data.val_multiple) + ") pixels", reader.raw("val_window"));
+    reader.fail("val_window", "must be at least val_multiple (" + std::to_string(data.val_multiple) + ") pixels",
+                reader.raw("val_window"));
   }
   bool any_windows = data.windows;
   for (const TrainSourceConfig& source : data.extra_sources) any_windows = any_windows || source.windows;
@@ -278,7 +294,8 @@ void parse_optim(MapReader reader, TrainOptimConfig& optim) {
     try {
       optim.time_budget_s = parse_duration(budget, "time_budget");
     } catch (const Error&) {
-      reader.fail("time_budget", "must be a duration such as 20m, 90s or 1.5h (or seconds), above 0", reader.raw("time_budget"));
+      reader.fail("time_budget", "must be a duration such as 20m, 90s or 1.5h (or seconds), above 0",
+                  reader.raw("time_budget"));
     }
   }
   reader.optional("batch", optim.batch);
@@ -303,7 +320,8 @@ void parse_output(MapReader reader, TrainOutputConfig& output) {
                 reader.raw("select"));
   }
   if (output.select == "last" && output.patience > 0) {
-    reader.fail("patience", "stops on validation, so it cannot be used with select: last (which runs the whole schedule)",
+    reader.fail("patience",
+                "stops on validation, so it cannot be used with select: last (which runs the whole schedule)",
                 reader.raw("patience"));
   }
   if (output.metric != "val_miou" && output.metric != "val_f1" && output.metric != "val_global_accuracy") {
@@ -336,8 +354,11 @@ void parse_card(MapReader reader, TrainCardConfig& card, const TrainOutputConfig
   }
   reader.path("validation_from", card.validation_from);
   if (!card.validation_from.empty() && !fs::is_regular_file(card.validation_from)) {
-    reader.fail("validation_from", "names " + card.validation_from.string() + ", which does not exist: train the run that "
-                "picked the schedule first, or point at its model", reader.raw("validation_from"));
+    reader.fail("validation_from",
+                "names " + card.validation_from.string() +
+                    ", which does not exist: train the run that "
+                    "picked the schedule first, or point at its model",
+                reader.raw("validation_from"));
   }
   if (reader.has("inference_scales")) {
     try {
@@ -378,8 +399,8 @@ TrainConfig load_train_config(const std::filesystem::path& file) {
   const bool has_validation = has_validation_data(config.data);
   if (auto card = root.child("card")) parse_card(*card, config.card, config.output, has_validation);
   root.finish();
-  config.data.mask.classes = config.model.classes.empty() ? config.model.init.classes
-                                                          : static_cast<int>(config.model.classes.size());
+  config.data.mask.classes =
+      config.model.classes.empty() ? config.model.init.classes : static_cast<int>(config.model.classes.size());
   for (TrainSourceConfig& source : config.data.extra_sources) source.mask.classes = config.data.mask.classes;
   return config;
 }
@@ -395,9 +416,12 @@ double parse_duration(const std::string& text, const std::string& source) {
   if (end == text.c_str()) throw Error(source + " '" + text + "' " + rule);
   const std::string unit(end);
   double factor = 0.0;
-  if (unit.empty() || unit == "s") factor = 1.0;
-  else if (unit == "m" || unit == "min") factor = 60.0;
-  else if (unit == "h") factor = 3600.0;
+  if (unit.empty() || unit == "s")
+    factor = 1.0;
+  else if (unit == "m" || unit == "min")
+    factor = 60.0;
+  else if (unit == "h")
+    factor = 3600.0;
   const double seconds = number * factor;
   if (factor == 0.0 || !std::isfinite(seconds) || !(seconds > 0.0)) throw Error(source + " '" + text + "' " + rule);
   return seconds;

@@ -15,20 +15,20 @@
 namespace terraseg {
 
 struct HeadConfig {
-  std::string mode = "keep";        ///< keep | remap | replace
-  std::vector<int> map;             ///< remap: new class i takes old output channel map[i] (-1 = fresh)
+  std::string mode = "keep";  ///< keep | remap | replace
+  std::vector<int> map;       ///< remap: new class i takes old output channel map[i] (-1 = fresh)
 };
 
 struct TrainModelConfig {
-  ModelRef init;                    ///< ONNX path or native builder
-  std::filesystem::path checkpoint; ///< optional: initial weights from a training checkpoint
-  std::string weights = "pretrained"; ///< pretrained | random (init's architecture, fresh weights: the ablation)
+  ModelRef init;                       ///< ONNX path or native builder
+  std::filesystem::path checkpoint;    ///< optional: initial weights from a training checkpoint
+  std::string weights = "pretrained";  ///< pretrained | random (init's architecture, fresh weights: the ablation)
   HeadConfig head;
-  std::vector<ClassInfo> classes;   ///< the new class table (required for remap/replace)
-  std::vector<std::string> freeze;  ///< node-name globs; "!glob" unfreezes
-  int train_last = 0;               ///< > 0: freeze all but the last N parameterised nodes
+  std::vector<ClassInfo> classes;                         ///< the new class table (required for remap/replace)
+  std::vector<std::string> freeze;                        ///< node-name globs; "!glob" unfreezes
+  int train_last = 0;                                     ///< > 0: freeze all but the last N parameterised nodes
   std::vector<std::pair<std::string, double>> lr_groups;  ///< node glob -> learning-rate factor
-  bool has_normalisation = false;   ///< else taken from the model card
+  bool has_normalisation = false;                         ///< else taken from the model card
   geo::Normalisation normalisation;
 };
 
@@ -37,27 +37,27 @@ struct TrainSourceConfig {
   std::vector<std::string> images, masks;
   geo::MaskEncoding mask;
   int crops_per_image = 1;
-  int split_every = 0;              ///< >= 2: every Nth pair (sorted) is held out, as the primary split does
-  double scale = 1.0;               ///< this source's pixel size / the model's (the primary data's unless data.scale)
-  bool windows = false;             ///< large rasters read window by window (GDAL)
+  int split_every = 0;   ///< >= 2: every Nth pair (sorted) is held out, as the primary split does
+  double scale = 1.0;    ///< this source's pixel size / the model's (the primary data's unless data.scale)
+  bool windows = false;  ///< large rasters read window by window (GDAL)
 };
 
 struct TrainDataConfig {
   std::vector<std::string> train_images, train_masks, val_images, val_masks;
-  int split_every = 0;              ///< no val dirs: every Nth train pair validates
+  int split_every = 0;  ///< no val dirs: every Nth train pair validates
   /// No val dirs, no split: the bottom fraction (0.05..0.5) of every training image validates and the
   /// rest trains (few images, each needed for both; `terraseg adapt`). 0: off.
   double holdout_rows = 0.0;
-  int crops_per_image = 1;          ///< random crops drawn from each training image per epoch
+  int crops_per_image = 1;  ///< random crops drawn from each training image per epoch
   geo::MaskEncoding mask;
   int crop_h = 0, crop_w = 0;
-  int val_multiple = 8;             ///< validation images are centre-cropped to a multiple of this
-  double scale = 1.0;               ///< the primary data's pixel size / the model's: training and validation
-                                    ///< images are resized by it (sources at a common ground pixel size)
+  int val_multiple = 8;  ///< validation images are centre-cropped to a multiple of this
+  double scale = 1.0;    ///< the primary data's pixel size / the model's: training and validation
+                         ///< images are resized by it (sources at a common ground pixel size)
   geo::AugmentConfig augment;
   std::string class_weights = "none";  ///< none | median_frequency
-  bool windows = false;             ///< large rasters (e.g. GeoTIFF image + label): random crop-sized windows
-  int val_window = 1024;            ///< windows: validation reads the centred window of this size per raster
+  bool windows = false;                ///< large rasters (e.g. GeoTIFF image + label): random crop-sized windows
+  int val_window = 1024;               ///< windows: validation reads the centred window of this size per raster
   std::vector<TrainSourceConfig> extra_sources;
 };
 
@@ -67,7 +67,7 @@ struct TrainOptimConfig {
   ScheduleConfig schedule;
   double clip_norm = 0.0;
   int epochs = 10;
-  int64_t max_steps = 0;            ///< 0: epochs x batches per epoch
+  int64_t max_steps = 0;  ///< 0: epochs x batches per epoch
   /// Wall-clock seconds for the whole run (0: none). The schedule's length is fitted to it from the
   /// measured speed (steps and validation), so that the learning rate decays to its end in time.
   double time_budget_s = 0.0;
@@ -77,7 +77,7 @@ struct TrainOptimConfig {
 };
 
 struct TrainOutputConfig {
-  std::filesystem::path model;      ///< best model (ONNX with card)
+  std::filesystem::path model;  ///< best model (ONNX with card)
   std::filesystem::path checkpoint_dir;
   int checkpoint_every = 100;       ///< steps
   int log_every = 10;               ///< steps

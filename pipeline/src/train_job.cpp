@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
-#include <nlohmann/json.hpp>
 
 #include "domain_profile.hpp"
 #include "models.hpp"
@@ -29,12 +29,12 @@ namespace fs = std::filesystem;
 /// Progress that a checkpoint carries besides weights and optimiser state.
 struct RunState {
   int64_t epoch = 0;
-  int64_t batch = 0;           ///< next batch within the epoch
+  int64_t batch = 0;  ///< next batch within the epoch
   double best = -1.0;
   int64_t bad_epochs = 0;
   nlohmann::json best_metrics = nlohmann::json::object();
-  int64_t fitted_total = 0;    ///< optim.time_budget: the schedule's length fitted to it (0: not yet)
-  double elapsed_s = 0.0;      ///< optim.time_budget: seconds spent by earlier runs of a resumed job
+  int64_t fitted_total = 0;  ///< optim.time_budget: the schedule's length fitted to it (0: not yet)
+  double elapsed_s = 0.0;    ///< optim.time_budget: seconds spent by earlier runs of a resumed job
 };
 
 Graph prepare_graph(const TrainConfig& config) {
@@ -171,7 +171,8 @@ class TrainJob {
   void list_training_pairs() {
     train_pairs_.clear();
     crops_.clear();
-    auto add = [&](const std::vector<std::string>& images, const std::vector<std::string>& masks, int split_every, int crops) {
+    auto add = [&](const std::vector<std::string>& images, const std::vector<std::string>& masks, int split_every,
+                   int crops) {
       const int source = static_cast<int>(crops_.size());
       for (auto& [image, mask] : geo::pair_by_stem(images, masks, geo::DatasetSplit{split_every, 0, false})) {
         train_pairs_.push_back({std::move(image), std::move(mask), source});
@@ -180,7 +181,8 @@ class TrainJob {
     };
     const TrainDataConfig& data = config_.data;
     add(data.train_images, data.train_masks, data.split_every, data.crops_per_image);
-    for (const TrainSourceConfig& extra : data.extra_sources) add(extra.images, extra.masks, extra.split_every, extra.crops_per_image);
+    for (const TrainSourceConfig& extra : data.extra_sources)
+      add(extra.images, extra.masks, extra.split_every, extra.crops_per_image);
   }
 
   std::vector<geo::DataSource> sources() const {
@@ -236,10 +238,15 @@ class TrainJob {
   }
 
   void save(Trainer& trainer, const RunState& state) const {
-    nlohmann::json extra{{"epoch", state.epoch}, {"batch", state.batch}, {"best", state.best},
-                         {"bad_epochs", state.bad_epochs}, {"best_metrics", state.best_metrics},
-                         {"fitted_total", state.fitted_total}, {"elapsed_s", state.elapsed_s},
-                         {"seed", config_.seed}, {"config", fs::absolute(config_.source).string()}};
+    nlohmann::json extra{{"epoch", state.epoch},
+                         {"batch", state.batch},
+                         {"best", state.best},
+                         {"bad_epochs", state.bad_epochs},
+                         {"best_metrics", state.best_metrics},
+                         {"fitted_total", state.fitted_total},
+                         {"elapsed_s", state.elapsed_s},
+                         {"seed", config_.seed},
+                         {"config", fs::absolute(config_.source).string()}};
     save_checkpoint(trainer.state(extra.dump()), checkpoint_path());
   }
 
@@ -251,8 +258,9 @@ class TrainJob {
     std::string warning;
     const ModelCard card = load_model_file(from.string(), &warning).graph.card;
     if (!card.present || card.metrics.empty()) {
-      throw Error(config_.source.string() + ": card.validation_from: " + from.string() +
-                  " has no validation figures in its model card; point at a model exported by terraseg train with validation");
+      throw Error(
+          config_.source.string() + ": card.validation_from: " + from.string() +
+          " has no validation figures in its model card; point at a model exported by terraseg train with validation");
     }
     inherited_ = nlohmann::json::object();
     for (const auto& [key, value] : card.metrics) inherited_[key] = value;
@@ -264,13 +272,17 @@ class TrainJob {
   void load_validation() {
     if (!has_validation()) return;
     if (config_.data.holdout_rows > 0.0) {  // the bottom strip of every training image
-      for (const auto& pair : geo::pair_by_stem(config_.data.train_images, config_.data.train_masks, geo::DatasetSplit{})) {
-        const geo::Sample strip = geo::rescale(
-            geo::rows_of(geo::load_sample(pair, config_.data.mask), 1.0 - config_.data.holdout_rows, 1.0), config_.data.scale);
+      for (const auto& pair :
+           geo::pair_by_stem(config_.data.train_images, config_.data.train_masks, geo::DatasetSplit{})) {
+        const geo::Sample strip =
+            geo::rescale(geo::rows_of(geo::load_sample(pair, config_.data.mask), 1.0 - config_.data.holdout_rows, 1.0),
+                         config_.data.scale);
         if (strip.height < config_.data.val_multiple || strip.width < config_.data.val_multiple) {
-          throw Error(pair.first + ": its held-out strip (the bottom " + std::to_string(static_cast<int>(config_.data.holdout_rows * 100)) +
-                      " %) is " + std::to_string(strip.height) + " rows at the model's pixel size, fewer than the " +
-                      std::to_string(config_.data.val_multiple) + " the model needs; use larger tiles (or a larger holdout)");
+          throw Error(pair.first + ": its held-out strip (the bottom " +
+                      std::to_string(static_cast<int>(config_.data.holdout_rows * 100)) + " %) is " +
+                      std::to_string(strip.height) + " rows at the model's pixel size, fewer than the " +
+                      std::to_string(config_.data.val_multiple) +
+                      " the model needs; use larger tiles (or a larger holdout)");
         }
         val_.push_back(geo::centre_crop(strip, config_.data.val_multiple));
       }
@@ -286,10 +298,11 @@ class TrainJob {
                              : geo::pair_by_stem(config_.data.val_images, config_.data.val_masks, geo::DatasetSplit{});
     const int window = config_.data.val_window;
     for (const auto& pair : pairs) {  // at the model's pixel size, as predict would see them
-      val_.push_back(geo::centre_crop(geo::rescale(config_.data.windows ? geo::load_centre_window(pair, config_.data.mask, window, window)
-                                                                        : geo::load_sample(pair, config_.data.mask),
-                                                   config_.data.scale),
-                                      config_.data.val_multiple));
+      val_.push_back(geo::centre_crop(
+          geo::rescale(config_.data.windows ? geo::load_centre_window(pair, config_.data.mask, window, window)
+                                            : geo::load_sample(pair, config_.data.mask),
+                       config_.data.scale),
+          config_.data.val_multiple));
     }
     if (!options_.quiet) {
       int64_t pixels = 0;
@@ -302,7 +315,8 @@ class TrainJob {
   geo::Normalisation normalisation(const TrainGraph& graph) const {
     if (config_.model.has_normalisation) return config_.model.normalisation;
     if (!graph.graph().card.present) {
-      throw Error(config_.source.string() + ": the initial model has no model card; give model.normalisation (bands, scale, mean, std)");
+      throw Error(config_.source.string() +
+                  ": the initial model has no model card; give model.normalisation (bands, scale, mean, std)");
     }
     return geo::Normalisation::from_card(graph.graph().card);
   }
@@ -314,7 +328,7 @@ class TrainJob {
     ThresholdSweep sweep;
     std::vector<uint8_t> ids;
     std::vector<float> positive;
-    std::vector<float> all_positive;   // binary: every validation pixel, to score at the chosen threshold
+    std::vector<float> all_positive;  // binary: every validation pixel, to score at the chosen threshold
     std::vector<uint8_t> all_labels;
     const geo::Normalisation norm = normalisation(trainer.graph());
     for (const geo::Sample& sample : val_) {
@@ -337,7 +351,8 @@ class TrainJob {
       for (size_t i = 0; i < ids.size(); ++i) ids[i] = all_positive[i] > best.threshold ? 1 : 0;
       matrix.add(ids.data(), all_labels.data(), static_cast<int64_t>(ids.size()));
     }
-    nlohmann::json m{{"val_miou", matrix.mean_iou()}, {"val_global_accuracy", matrix.global_accuracy()},
+    nlohmann::json m{{"val_miou", matrix.mean_iou()},
+                     {"val_global_accuracy", matrix.global_accuracy()},
                      {"val_class_accuracy", matrix.class_average_accuracy()}};
     if (binary) {
       m["val_f1"] = best.f1;
@@ -374,16 +389,20 @@ class TrainJob {
     card.inference_flip = c.inference_flip;
     card.notes = c.notes;  // never inherit notes about the initial file (e.g. "no model card")
     if (!c.validation_from.empty()) {
-      card.notes += std::string(card.notes.empty() ? "" : " ") + "Trained to the end of its schedule without held-out data " +
-                    "(output.select: last); its validation figures are those of " + c.validation_from.filename().string() +
-                    ", the same recipe trained without the validation data.";
+      card.notes += std::string(card.notes.empty() ? "" : " ") +
+                    "Trained to the end of its schedule without held-out data " +
+                    "(output.select: last); its validation figures are those of " +
+                    c.validation_from.filename().string() + ", the same recipe trained without the validation data.";
     }
     // The dataset's own ignored label ids (e.g. CamVid's 11 Unlabelled); kIgnoreLabel otherwise.
-    card.ignore_ids = config_.data.mask.ignore_ids.empty() ? std::vector<int>{kIgnoreLabel} : config_.data.mask.ignore_ids;
+    card.ignore_ids =
+        config_.data.mask.ignore_ids.empty() ? std::vector<int>{kIgnoreLabel} : config_.data.mask.ignore_ids;
     card.metrics.clear();
     for (const auto& [key, value] : metrics.items()) {
-      if (key == "threshold") card.threshold = value.get<double>();
-      else if (value.is_number() && std::isfinite(value.get<double>())) card.metrics[key] = value.get<double>();
+      if (key == "threshold")
+        card.threshold = value.get<double>();
+      else if (value.is_number() && std::isfinite(value.get<double>()))
+        card.metrics[key] = value.get<double>();
     }
     fs::create_directories(config_.output.model.parent_path());
     save_onnx(graph, config_.output.model.string());
@@ -395,7 +414,8 @@ class TrainJob {
   void attach_domain_profile() const {
     const fs::path& path = config_.output.model;
     if (!fs::exists(path)) {
-      if (options_.domain_only) throw Error(config_.source.string() + ": output.model " + path.string() + " does not exist; train it first");
+      if (options_.domain_only)
+        throw Error(config_.source.string() + ": output.model " + path.string() + " does not exist; train it first");
       return;
     }
     std::string warning;
@@ -412,27 +432,29 @@ class TrainJob {
       for (size_t i = 0; i < pairs.size(); i += step) {
         const std::pair<std::string, std::string> files{pairs[i]->image, pairs[i]->mask};
         const int side = static_cast<int>(kDomainSampleSide / std::max(ds.scale, 1e-3)) + 1;
-        const geo::Sample sample = geo::rescale(ds.windows ? geo::load_centre_window(files, ds.mask, side * 2, side * 2)
-                                                           : geo::load_sample(files, ds.mask),
-                                                ds.scale);
+        const geo::Sample sample = geo::rescale(
+            ds.windows ? geo::load_centre_window(files, ds.mask, side * 2, side * 2) : geo::load_sample(files, ds.mask),
+            ds.scale);
         for (geo::Sample& block : domain_blocks(sample)) training.push_back(std::move(block));
       }
     }
     const auto start = std::chrono::steady_clock::now();
     const DomainProfileResult measured =
-        measure_domain_profile(model.graph, training, val_, std::to_string(training.size()) + " blocks of up to " +
-                                                              std::to_string(kDomainSampleSide) + " px of the training images");
+        measure_domain_profile(model.graph, training, val_,
+                               std::to_string(training.size()) + " blocks of up to " +
+                                   std::to_string(kDomainSampleSide) + " px of the training images");
     model.graph.card.training_domain = measured.profile;
     save_onnx(model.graph, path.string());
     if (!options_.quiet) {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::cerr << "training_domain: " << training.size() << " blocks of training images measured in " << std::setprecision(3) << seconds
-                << " s; spread " << measured.profile.spread;
+      std::cerr << "training_domain: " << training.size() << " blocks of training images measured in "
+                << std::setprecision(3) << seconds << " s; spread " << measured.profile.spread;
       if (measured.profile.validation_max) {
         const auto above = std::count_if(measured.validation_shifts.begin(), measured.validation_shifts.end(),
                                          [](double shift) { return shift > kDomainShiftWarning; });
-        std::cerr << "; validation images' domain_shift up to " << *measured.profile.validation_max << " (" << above << " of "
-                  << measured.validation_shifts.size() << " above the warning at " << kDomainShiftWarning << ")";
+        std::cerr << "; validation images' domain_shift up to " << *measured.profile.validation_max << " (" << above
+                  << " of " << measured.validation_shifts.size() << " above the warning at " << kDomainShiftWarning
+                  << ")";
       }
       std::cerr << '\n';
     }
@@ -471,7 +493,8 @@ class TrainJob {
       ++state.bad_epochs;
     }
     if (!options_.quiet) {
-      std::cerr << "epoch " << state.epoch << " validation: " << metrics.dump() << (improved ? " (best, exported)" : "") << '\n';
+      std::cerr << "epoch " << state.epoch << " validation: " << metrics.dump() << (improved ? " (best, exported)" : "")
+                << '\n';
     }
   }
 

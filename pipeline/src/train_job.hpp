@@ -21,9 +21,9 @@ struct TrainOptions {
 };
 
 struct TrainResult {
-  double best = -1.0;       ///< the best validation score (config.output.metric); -1 when none improved
-  int64_t steps = 0;        ///< optimiser steps taken in total (resumed ones included)
-  int threads = 0;          ///< the thread count that ran
+  double best = -1.0;  ///< the best validation score (config.output.metric); -1 when none improved
+  int64_t steps = 0;   ///< optimiser steps taken in total (resumed ones included)
+  int threads = 0;     ///< the thread count that ran
 };
 
 /// Runs the training `config` describes. Throws Error naming the config file and key, or the data

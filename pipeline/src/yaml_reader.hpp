@@ -88,7 +88,8 @@ class MapReader {
     if constexpr (std::is_floating_point_v<T>) {
       if (!std::isfinite(value)) fail(key, "must be a finite number (not .inf or .nan)", at);
     } else if constexpr (std::is_same_v<T, std::string>) {
-      if (!is_utf8(value)) fail(key, "is not valid UTF-8; terraseg writes it into JSON, STAC and HTML: fix the text", at);
+      if (!is_utf8(value))
+        fail(key, "is not valid UTF-8; terraseg writes it into JSON, STAC and HTML: fix the text", at);
     } else if constexpr (is_vector<T>::value) {
       for (const auto& item : value) validate(item, key, at);
     } else if constexpr (is_map<T>::value) {
@@ -108,11 +109,16 @@ class MapReader {
   struct is_map<std::map<K, V>> : std::true_type {};
   template <typename T>
   static std::string type_name() {
-    if constexpr (std::is_same_v<T, bool>) return "true or false";
-    else if constexpr (std::is_integral_v<T>) return "an integer";
-    else if constexpr (std::is_floating_point_v<T>) return "a number";
-    else if constexpr (std::is_same_v<T, std::string>) return "a string";
-    else return "a list";
+    if constexpr (std::is_same_v<T, bool>)
+      return "true or false";
+    else if constexpr (std::is_integral_v<T>)
+      return "an integer";
+    else if constexpr (std::is_floating_point_v<T>)
+      return "a number";
+    else if constexpr (std::is_same_v<T, std::string>)
+      return "a string";
+    else
+      return "a list";
   }
 
   YAML::Node node_;

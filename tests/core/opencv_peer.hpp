@@ -3,11 +3,10 @@
 /// the same ONNX file read by cv::dnn on its own CPU backend, NCHW tensors shared with cv::Mat
 /// blobs, and the class (arg-max) agreement of two score maps. Only test targets include this:
 /// core itself never sees OpenCV.
-#include <opencv2/core.hpp>
-#include <opencv2/dnn.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <opencv2/core.hpp>
+#include <opencv2/dnn.hpp>
 #include <string>
 
 #include "terraseg/core/error.hpp"

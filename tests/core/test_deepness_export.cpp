@@ -72,7 +72,8 @@ Tensor as_the_card_says(const std::vector<uint8_t>& rgb, const ModelCard& card) 
 }
 
 /// What Deepness feeds: red, green, blue / 255, then (x - mean) / std with its metadata's values.
-Tensor as_deepness_feeds(const std::vector<uint8_t>& rgb, const std::vector<float>& mean, const std::vector<float>& std_dev) {
+Tensor as_deepness_feeds(const std::vector<uint8_t>& rgb, const std::vector<float>& mean,
+                         const std::vector<float>& std_dev) {
   Tensor input({1, 3, kSide, kSide});
   const size_t plane = kSide * kSide;
   for (size_t c = 0; c < 3; ++c) {
@@ -93,7 +94,8 @@ std::map<std::string, std::string> metadata_of(const std::filesystem::path& path
 
 std::vector<int64_t> dims_of(const onnx::ValueInfoProto& info) {
   std::vector<int64_t> dims;
-  for (const auto& dim : info.type().tensor_type().shape().dim()) dims.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
+  for (const auto& dim : info.type().tensor_type().shape().dim())
+    dims.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
   return dims;
 }
 
@@ -146,7 +148,8 @@ TEST(DeepnessExport, ABinaryModelGivesTheOriginalsClassesFromRgbOver255) {
   ASSERT_EQ(model.graph().output_size(), 1);
   EXPECT_EQ(dims_of(model.graph().output(0)), (std::vector<int64_t>{1, 2, kSide, kSide}));
   EXPECT_EQ(metadata.at("model_type"), "\"Segmentor\"");
-  EXPECT_EQ(nlohmann::json::parse(metadata.at("class_names")), nlohmann::json::parse(R"({"0": "background", "1": "road"})"));
+  EXPECT_EQ(nlohmann::json::parse(metadata.at("class_names")),
+            nlohmann::json::parse(R"({"0": "background", "1": "road"})"));
   EXPECT_EQ(nlohmann::json::parse(metadata.at("tiles_size")), kSide);
   EXPECT_EQ(nlohmann::json::parse(metadata.at("tile_size")), kSide);
   EXPECT_EQ(nlohmann::json::parse(metadata.at("tiles_overlap")), 25);  // 8 of 32 px
@@ -195,7 +198,8 @@ TEST(DeepnessExport, MoreClassesGiveASoftmaxWithDeepnessThresholdOff) {
     double sum = 0.0;
     for (size_t k = 0; k < 4; ++k) sum += std::exp(static_cast<double>(logits.data()[k * plane + p]));
     for (size_t k = 0; k < 4; ++k) {
-      ASSERT_NEAR(probabilities.data()[k * plane + p], std::exp(static_cast<double>(logits.data()[k * plane + p])) / sum, 1e-5);
+      ASSERT_NEAR(probabilities.data()[k * plane + p],
+                  std::exp(static_cast<double>(logits.data()[k * plane + p])) / sum, 1e-5);
     }
   }
   EXPECT_EQ(exported.card.classes.size(), 4U) << "the class table completed to the output's channels";

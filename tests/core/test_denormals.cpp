@@ -71,7 +71,7 @@ TEST(Denormals, EngineResultsThatWouldBeDenormalAreZeroAndTheCallerKeepsItsMode)
   Engine engine(scale_graph(1e-20F));
   Tensor x({1, 1, 4, 4});
   for (float& v : x.values()) v = 1e-20F;
-  x.values()[0] = 1.0F;                                  // a normal result next to the denormal ones
+  x.values()[0] = 1.0F;                                      // a normal result next to the denormal ones
   x.values()[1] = std::numeric_limits<float>::denorm_min();  // a denormal input reads as 0
   Tensor y;
   engine.run(x, y);

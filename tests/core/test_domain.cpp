@@ -94,8 +94,9 @@ TEST(DomainProfile, TravelsInTheModelCardAndIsCheckedWhenRead) {
   ModelCard card;
   card.name = "roads";
   card.bands = {"grey"};
-  card.training_domain = make_domain_profile({{0.0F, 1.0F, 0.1F, 0.9F}, {0.5F, 1.0F, 0.2F, 0.8F}, {1.0F, 1.2F, 0.1F, 0.95F}},
-                                             domain_feature_names(card.bands), "3 images");
+  card.training_domain =
+      make_domain_profile({{0.0F, 1.0F, 0.1F, 0.9F}, {0.5F, 1.0F, 0.2F, 0.8F}, {1.0F, 1.2F, 0.1F, 0.95F}},
+                          domain_feature_names(card.bands), "3 images");
   card.training_domain->validation_max = 1.25;
   const ModelCard back = ModelCard::from_json(card.to_json(), "m.onnx");
   ASSERT_TRUE(back.training_domain.has_value());
@@ -106,11 +107,10 @@ TEST(DomainProfile, TravelsInTheModelCardAndIsCheckedWhenRead) {
   EXPECT_DOUBLE_EQ(*back.training_domain->validation_max, 1.25);
   EXPECT_FALSE(ModelCard::from_json(R"({"name": "old"})", "old.onnx").training_domain.has_value());
 
-  for (const char* bad : {
-           R"({"features": ["a", "b"], "scale": [1], "reference": [[0, 0]], "spread": 1})",
-           R"({"features": ["a"], "scale": [0], "reference": [[0]], "spread": 1})",
-           R"({"features": ["a"], "scale": [1], "reference": [[0, 1]], "spread": 1})",
-           R"({"features": ["a"], "scale": [1], "reference": [[0]], "spread": -1})"}) {
+  for (const char* bad : {R"({"features": ["a", "b"], "scale": [1], "reference": [[0, 0]], "spread": 1})",
+                          R"({"features": ["a"], "scale": [0], "reference": [[0]], "spread": 1})",
+                          R"({"features": ["a"], "scale": [1], "reference": [[0, 1]], "spread": 1})",
+                          R"({"features": ["a"], "scale": [1], "reference": [[0]], "spread": -1})"}) {
     try {
       ModelCard::from_json(std::string(R"({"name": "x", "training_domain": )") + bad + "}", "x.onnx");
       ADD_FAILURE() << "accepted " << bad;

@@ -56,7 +56,8 @@ TEST(ModelCardRanges, EveryOutOfRangeValueIsRefusedNamingTheFileAndTheKey) {
     std::string value;
     std::string message;  // after "models/m.onnx: model card: "
   } cases[] = {
-      {"pixel_size_m", "0", "key 'pixel_size_m' is 0: the ground pixel size the model was trained at is in metres, from 0.001 to 100000"},
+      {"pixel_size_m", "0",
+       "key 'pixel_size_m' is 0: the ground pixel size the model was trained at is in metres, from 0.001 to 100000"},
       {"pixel_size_m", "-1", "key 'pixel_size_m' is -1:"},
       {"pixel_size_m", "1e308", "key 'pixel_size_m' is 1e+308:"},
       {"scale", "0", "key 'scale' is 0: the scale on raw values must be finite and above 0"},
@@ -65,11 +66,13 @@ TEST(ModelCardRanges, EveryOutOfRangeValueIsRefusedNamingTheFileAndTheKey) {
       {"std", "[0.2, 0, 0.2]", "key 'std[1]' is 0: band standard deviations must be finite and above 0"},
       {"std", "[0.2, 0.2, -0.2]", "key 'std[2]' is -0.2:"},
       {"std", "[1e39, 0.2, 0.2]", "key 'std[0]' is inf:"},
-      {"classes", R"([{"id": -5, "name": "a"}])", "key 'classes[0].id' is -5: class ids are whole numbers from 0 to 254"},
+      {"classes", R"([{"id": -5, "name": "a"}])",
+       "key 'classes[0].id' is -5: class ids are whole numbers from 0 to 254"},
       {"classes", R"([{"id": 300, "name": "a"}])", "key 'classes[0].id' is 300:"},
       {"classes", R"([{"id": 1.5, "name": "a"}])", "key 'classes[0].id' is 1.5:"},
       {"classes", R"([{"id": 0, "name": "a"}, {"id": 0, "name": "b"}])", "key 'classes[1].id' is 0 again: class ids"},
-      {"classes", R"([{"id": 0, "name": "a", "rgb": [0, 300, 0]}])", "key 'classes[0].rgb' is 300: a class colour is [r, g, b]"},
+      {"classes", R"([{"id": 0, "name": "a", "rgb": [0, 300, 0]}])",
+       "key 'classes[0].rgb' is 300: a class colour is [r, g, b]"},
       {"input_range", "[255, 0]", "key 'input_range' is [255, 0]: the raw value range the normalisation expects"},
       {"input_range", "[5, 5]", "key 'input_range' is [5, 5]:"},
       {"input_range", "[0]", "key 'input_range' is [0]:"},
@@ -77,7 +80,8 @@ TEST(ModelCardRanges, EveryOutOfRangeValueIsRefusedNamingTheFileAndTheKey) {
       {"tile", "1e10", "key 'tile' is 10000000000.0:"},
       {"tile", "[512, 100000]", "key 'tile' is 100000:"},
       {"tile_overlap", "-1", "key 'tile_overlap' is -1: tile_overlap is a whole number of pixels from 0 to 4096"},
-      {"tile_overlap", "300", "key 'tile_overlap' is 300: tile_overlap is a whole number of pixels from 0 to 4096, below half the tile"},
+      {"tile_overlap", "300",
+       "key 'tile_overlap' is 300: tile_overlap is a whole number of pixels from 0 to 4096, below half the tile"},
       {"threshold", "1.5", "key 'threshold' is 1.5: a binary model's threshold is a probability"},
       {"threshold", "0", "key 'threshold' is 0:"},
   };
@@ -109,14 +113,14 @@ TEST(ModelCardRanges, ValuesJsonCannotHoldAreCheckedInCardsMadeInCode) {
 }
 
 TEST(ModelCardRanges, CardsFromDeepnessMetadataAreCheckedToo) {
-  std::map<std::string, std::string> metadata{{"model_type", "\"Segmentor\""},
-                                              {"class_names", R"({"0": "ground", "1": "road"})"},
-                                              {"resolution", "1e308"}};
+  std::map<std::string, std::string> metadata{
+      {"model_type", "\"Segmentor\""}, {"class_names", R"({"0": "ground", "1": "road"})"}, {"resolution", "1e308"}};
   try {
     card_from_deepness(metadata, "qgis.onnx");
     FAIL() << "a 1e306 m pixel size was accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("qgis.onnx: model card read from its QGIS Deepness metadata"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("qgis.onnx: model card read from its QGIS Deepness metadata"),
+              std::string::npos)
         << e.what();
     EXPECT_NE(std::string(e.what()).find("key 'pixel_size_m' is 1e+306"), std::string::npos) << e.what();
   }

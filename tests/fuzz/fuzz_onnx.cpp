@@ -17,7 +17,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    const terraseg::Graph graph = terraseg::load_onnx_bytes(std::string(reinterpret_cast<const char*>(data), size), "fuzz");
+    const terraseg::Graph graph =
+        terraseg::load_onnx_bytes(std::string(reinterpret_cast<const char*>(data), size), "fuzz");
     // A graph that loads must be self-consistent.
     graph.validate();
   } catch (const terraseg::Error&) {

@@ -21,32 +21,34 @@ struct SyntheticRaster {
   int height = 48;
   int bands = 1;
   GDALDataType type = GDT_Byte;
-  std::optional<double> nodata;                 ///< set on every band
+  std::optional<double> nodata;  ///< set on every band
   std::optional<GeoTransform> geotransform = GeoTransform{500000.0, 10.0, 0.0, 4000000.0, 0.0, -10.0};
-  int epsg = 32631;                             ///< 0 = no CRS
-  std::vector<GDALColorInterp> colours;         ///< per band; empty = leave GDAL's default
-  std::vector<std::string> descriptions;        ///< per band; empty = none
+  int epsg = 32631;                       ///< 0 = no CRS
+  std::vector<GDALColorInterp> colours;   ///< per band; empty = leave GDAL's default
+  std::vector<std::string> descriptions;  ///< per band; empty = none
 };
 
 /// Writes `bands` planes of w x h bytes as a PNG (no georeferencing), as training images and masks are.
 inline void write_png(const std::string& path, int w, int h, const std::vector<std::vector<uint8_t>>& bands) {
   GDALAllRegister();
-  GDALDatasetUniquePtr mem(GetGDALDriverManager()->GetDriverByName("MEM")->Create("", w, h, static_cast<int>(bands.size()),
-                                                                                  GDT_Byte, nullptr));
+  GDALDatasetUniquePtr mem(GetGDALDriverManager()->GetDriverByName("MEM")->Create(
+      "", w, h, static_cast<int>(bands.size()), GDT_Byte, nullptr));
   for (size_t b = 0; b < bands.size(); ++b) {
     auto* data = const_cast<uint8_t*>(bands[b].data());
-    if (mem->GetRasterBand(static_cast<int>(b) + 1)->RasterIO(GF_Write, 0, 0, w, h, data, w, h, GDT_Byte, 0, 0) != CE_None) {
+    if (mem->GetRasterBand(static_cast<int>(b) + 1)->RasterIO(GF_Write, 0, 0, w, h, data, w, h, GDT_Byte, 0, 0) !=
+        CE_None) {
       throw std::runtime_error("cannot fill " + path);
     }
   }
   GDALDatasetUniquePtr png(GetGDALDriverManager()->GetDriverByName("PNG")->CreateCopy(path.c_str(), mem.get(), FALSE,
-                                                                                     nullptr, nullptr, nullptr));
+                                                                                      nullptr, nullptr, nullptr));
   if (!png) throw std::runtime_error("cannot write " + path);
 }
 
 /// A deterministic, textured pixel value for band b (1-based) at (x, y), in [0, 250].
 inline double texture(int b, int x, int y) {
-  uint32_t h = static_cast<uint32_t>(x) * 73856093U ^ static_cast<uint32_t>(y) * 19349663U ^ static_cast<uint32_t>(b) * 83492791U;
+  uint32_t h = static_cast<uint32_t>(x) * 73856093U ^ static_cast<uint32_t>(y) * 19349663U ^
+               static_cast<uint32_t>(b) * 83492791U;
   h ^= h >> 13;
   h *= 0x5bd1e995U;
   h ^= h >> 15;
@@ -61,8 +63,8 @@ inline void write_raster(const std::string& path, const SyntheticRaster& spec,
   // Without explicit colours, keep GTiff from reading 3-4 Byte bands as RGB(A): plain bands, no alpha.
   const char* options[] = {"TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64",
                            spec.colours.empty() ? "PHOTOMETRIC=MINISBLACK" : nullptr, nullptr};
-  GDALDatasetUniquePtr ds(driver->Create(path.c_str(), spec.width, spec.height, spec.bands, spec.type,
-                                         const_cast<char**>(options)));
+  GDALDatasetUniquePtr ds(
+      driver->Create(path.c_str(), spec.width, spec.height, spec.bands, spec.type, const_cast<char**>(options)));
   if (!ds) throw std::runtime_error("test: cannot create " + path);
   if (spec.geotransform) {
     GeoTransform gt = *spec.geotransform;
@@ -80,8 +82,8 @@ inline void write_raster(const std::string& path, const SyntheticRaster& spec,
       for (int x = 0; x < spec.width; ++x) buffer[static_cast<size_t>(y) * spec.width + x] = value(b, x, y);
     }
     GDALRasterBand* band = ds->GetRasterBand(b);
-    if (band->RasterIO(GF_Write, 0, 0, spec.width, spec.height, buffer.data(), spec.width, spec.height, GDT_Float64,
-                       0, 0, nullptr) != CE_None) {
+    if (band->RasterIO(GF_Write, 0, 0, spec.width, spec.height, buffer.data(), spec.width, spec.height, GDT_Float64, 0,
+                       0, nullptr) != CE_None) {
       throw std::runtime_error("test: cannot write " + path);
     }
     if (spec.nodata) band->SetNoDataValue(*spec.nodata);
@@ -124,7 +126,8 @@ inline void box_model(const Tensor& input, Tensor& scores) {
       std::vector<double> mean(static_cast<size_t>(channels), 0.0);
       for (int dy = -2; dy <= 2; ++dy) {
         for (int dx = -2; dx <= 2; ++dx) {
-          const size_t at = static_cast<size_t>(reflect_101(y + dy, h)) * w + static_cast<size_t>(reflect_101(x + dx, w));
+          const size_t at =
+              static_cast<size_t>(reflect_101(y + dy, h)) * w + static_cast<size_t>(reflect_101(x + dx, w));
           for (int c = 0; c < channels; ++c) mean[static_cast<size_t>(c)] += input.data()[c * plane + at] / 25.0;
         }
       }

@@ -35,8 +35,8 @@ TEST(Bands, ColourInterpretationDecidesOrder) {
 }
 
 TEST(Bands, NumbersDescriptionsAndUntaggedRgb) {
-  const RasterInfo landsat = fake_raster(std::vector<GDALColorInterp>(6, GCI_Undefined),
-                                         {"b1", "b2", "b3", "NIR", "b5", "b7"});
+  const RasterInfo landsat =
+      fake_raster(std::vector<GDALColorInterp>(6, GCI_Undefined), {"b1", "b2", "b3", "NIR", "b5", "b7"});
   EXPECT_EQ(resolve_bands(spec_of({"4", "3", "2"}), landsat).source_bands, (std::vector<int>{4, 3, 2}));
   EXPECT_EQ(resolve_bands(spec_of({"nir", "3"}), landsat).source_bands, (std::vector<int>{4, 3}));
   int warnings = 0;
@@ -64,8 +64,8 @@ TEST(Bands, ThreeUntaggedBandsAreTakenInFileOrderWithAWarningNamingTheFix) {
 TEST(Bands, GreyIsReplicatedToRgbWithOneWarning) {
   const RasterInfo grey = fake_raster({GCI_GrayIndex});
   std::vector<std::string> warnings;
-  const auto plan = resolve_bands(spec_of({"red", "green", "blue"}), grey,
-                                  [&](const std::string& w) { warnings.push_back(w); });
+  const auto plan =
+      resolve_bands(spec_of({"red", "green", "blue"}), grey, [&](const std::string& w) { warnings.push_back(w); });
   EXPECT_EQ(plan.source_bands, (std::vector<int>{1, 1, 1}));
   ASSERT_EQ(warnings.size(), 1U);
   EXPECT_NE(warnings[0].find("replicating"), std::string::npos);
@@ -119,7 +119,8 @@ TEST(Tiling, UsefulPartsCoverTheAxisWithWeightsSummingToOne) {
           EXPECT_LE(axis.useful_begin(i), axis.useful_end(i - 1)) << "no pixel between two windows' useful parts";
         }
       }
-      for (int x = 0; x < length; ++x) EXPECT_NEAR(axis.weight_sum(x), 1.0F, 1e-6F) << "length " << length << " x " << x;
+      for (int x = 0; x < length; ++x)
+        EXPECT_NEAR(axis.weight_sum(x), 1.0F, 1e-6F) << "length " << length << " x " << x;
     }
   }
 }
@@ -130,7 +131,7 @@ TEST(Tiling, AnAxisThatFitsRunsWholeAtItsOwnSizeRoundedToTheStride) {
   EXPECT_EQ(exact.window(), 480);  // not padded to the tile: the photo is seen at its own size
   const AxisTiling odd(357, 512, 64, 8);
   EXPECT_EQ(odd.count(), 1);
-  EXPECT_EQ(odd.window(), 360);    // padded by reflection to the stride multiple, cropped back
+  EXPECT_EQ(odd.window(), 360);  // padded by reflection to the stride multiple, cropped back
   EXPECT_EQ(odd.useful_end(0), 357);
   EXPECT_EQ(odd.weight(0, 0), 1.0F);
   EXPECT_EQ(odd.weight(0, 356), 1.0F);

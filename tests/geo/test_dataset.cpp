@@ -87,7 +87,8 @@ TEST(Dataset, PairsByStemAndSplitsEveryNth) {
 
 TEST(Dataset, MaskEncodings) {
   TwoSources data;
-  const std::string b_image = (data.dir / "b/images/tile0.png").string(), b_mask = (data.dir / "b/masks/tile0.png").string();
+  const std::string b_image = (data.dir / "b/images/tile0.png").string(),
+                    b_mask = (data.dir / "b/masks/tile0.png").string();
   MaskEncoding threshold;
   threshold.kind = MaskKind::threshold;
   const Sample thresholded = load_sample({b_image, b_mask}, threshold);
@@ -107,8 +108,8 @@ TEST(Dataset, MaskEncodings) {
   palette.kind = MaskKind::palette;
   palette.palette = {{{200, 0, 200}, 3}};
   const Sample coloured = load_sample({b_image, b_image}, palette);
-  EXPECT_EQ(coloured.labels[0], 3);               // (200, 0, 200)
-  EXPECT_EQ(coloured.labels[1], kIgnoreLabel);    // (200, 1, 200) is not listed
+  EXPECT_EQ(coloured.labels[0], 3);             // (200, 0, 200)
+  EXPECT_EQ(coloured.labels[1], kIgnoreLabel);  // (200, 1, 200) is not listed
   // A single-band mask is read as grey RGB: none of its colours is listed, so everything is ignored.
   const Sample grey = load_sample({b_image, b_mask}, palette);
   EXPECT_EQ(std::count(grey.labels.begin(), grey.labels.end(), kIgnoreLabel), 64);
@@ -117,8 +118,9 @@ TEST(Dataset, MaskEncodings) {
 
 TEST(Dataset, AugmentIsSeeded) {
   TwoSources data;
-  const Sample sample = load_sample({(data.dir / "a/images/tile0.png").string(), (data.dir / "a/masks/tile0.png").string()},
-                                    TwoSources::config().sources[0].mask);
+  const Sample sample =
+      load_sample({(data.dir / "a/images/tile0.png").string(), (data.dir / "a/masks/tile0.png").string()},
+                  TwoSources::config().sources[0].mask);
   AugmentConfig config;
   config.hflip = config.vflip = config.rot90 = true;
   config.scale_min = 1.5;
@@ -187,7 +189,8 @@ TEST(Dataset, RotationKeepsLabelsOnTheirPixelsAndIgnoresWhatComesFromOutside) {
 
 TEST(Dataset, SensorAppearanceChangesPixelsNotLabels) {
   Sample sample = halves(32);
-  for (size_t p = 0; p < sample.rgb.size(); ++p) sample.rgb[p] = static_cast<uint8_t>(sample.rgb[p] + p % 7 * 5);  // texture
+  for (size_t p = 0; p < sample.rgb.size(); ++p)
+    sample.rgb[p] = static_cast<uint8_t>(sample.rgb[p] + p % 7 * 5);  // texture
   AugmentConfig geometry;
   geometry.hflip = geometry.vflip = true;
   AugmentConfig appearance = geometry;
@@ -249,7 +252,8 @@ TEST(Dataset, RescaleSmoothsTheImageAndKeepsLabelsExact) {
   for (int y = 0; y < 8; ++y) {
     for (int x = 0; x < 12; ++x) {
       const uint8_t label = big.labels[static_cast<size_t>(y * 12 + x)];
-      EXPECT_EQ(label, sample.labels[static_cast<size_t>((y / 2) * 6 + x / 2)]) << x << "," << y << ": nearest, no new ids";
+      EXPECT_EQ(label, sample.labels[static_cast<size_t>((y / 2) * 6 + x / 2)])
+          << x << "," << y << ": nearest, no new ids";
     }
   }
   const Sample small = rescale(sample, 0.5);
@@ -312,7 +316,7 @@ TEST(Dataset, WindowsOfLargeRastersComeFromOnePlaceInBoth) {
     for (int r = 0; r < window.height; ++r) {
       for (int c = 0; c < window.width; ++c) {
         const size_t i = static_cast<size_t>(r * window.width + c);
-        ASSERT_EQ(window.rgb[3 * i + 1], y0 + r);                            // rows in order
+        ASSERT_EQ(window.rgb[3 * i + 1], y0 + r);                                         // rows in order
         ASSERT_EQ(window.labels[i], BigRaster::road(x0 + c) ? 1 : 0) << "seed " << seed;  // labels from the same window
         ASSERT_EQ(window.rgb[3 * i] == 200, window.labels[i] == 1);
       }
@@ -383,7 +387,8 @@ TEST(Dataset, LoaderReadsWindowsAndCountsWholeLabelRasters) {
       // Red is 200 exactly where the label is 1 (bilinear rescaling blurs the stripe edges only).
       int agree = 0;
       for (size_t i = 0; i < batch.labels.ids.size(); ++i) {
-        agree += (batch.images.data()[i % (24 * 24) + (i / (24 * 24)) * 3 * 24 * 24] > 110.0F / 255.0F) == (batch.labels.ids[i] == 1);
+        agree += (batch.images.data()[i % (24 * 24) + (i / (24 * 24)) * 3 * 24 * 24] > 110.0F / 255.0F) ==
+                 (batch.labels.ids[i] == 1);
       }
       EXPECT_GT(agree, static_cast<int>(batch.labels.ids.size() * 9 / 10)) << "batch " << b;
       straight.push_back(batch.labels.ids);

@@ -13,8 +13,9 @@ namespace {
 const std::string kLandsat = "/usr/lib/R/site-library/stars/tif/L7_ETMs.tif";
 const std::string kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
 
-#define REQUIRE_FILE(path) \
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not installed (apt-get install r-cran-stars r-cran-rgdal)"
+#define REQUIRE_FILE(path)            \
+  if (!std::filesystem::exists(path)) \
+  GTEST_SKIP() << path << " not installed (apt-get install r-cran-stars r-cran-rgdal)"
 
 TEST(DebianRasters, LandsatInfo) {
   REQUIRE_FILE(kLandsat);

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <ogrsf_frmts.h>
 
 #include <cmath>
@@ -35,7 +34,8 @@ void expect_grid(const std::string& path, int epsg, const GeoTransform& expected
   EXPECT_STREQ(ds->GetSpatialRef()->GetAuthorityCode(nullptr), std::to_string(epsg).c_str()) << path;
   GeoTransform gt{};
   ASSERT_EQ(ds->GetGeoTransform(gt.data()), CE_None);
-  for (int i = 0; i < 6; ++i) EXPECT_NEAR(gt[static_cast<size_t>(i)], expected[static_cast<size_t>(i)], 1e-9) << "gt[" << i << "]";
+  for (int i = 0; i < 6; ++i)
+    EXPECT_NEAR(gt[static_cast<size_t>(i)], expected[static_cast<size_t>(i)], 1e-9) << "gt[" << i << "]";
   EXPECT_EQ(ds->GetRasterXSize(), width);
   EXPECT_EQ(ds->GetRasterYSize(), height);
 }
@@ -65,8 +65,9 @@ TEST(AerialIndicators, PlusRoadGivesExactRatiosLengthsAndIntersection) {
   EXPECT_NEAR(*summary.intersection_density, 100.0, 1e-9);
 
   expect_grid(dir / "ind.tif", 32631, {500000.0, 50.0, 0.0, 4000000.0, 0.0, -50.0}, 2, 2);
-  EXPECT_EQ(band_descriptions(dir / "ind.tif"),
-            (std::vector<std::string>{"road_area_ratio", "road_length_density_km_per_km2", "intersection_density_per_km2"}));
+  EXPECT_EQ(
+      band_descriptions(dir / "ind.tif"),
+      (std::vector<std::string>{"road_area_ratio", "road_length_density_km_per_km2", "intersection_density_per_km2"}));
   // Cells (row-major): up arm in (0,1), left arm in (1,0), right and down arms and the crossing in (1,1).
   const std::vector<float> ratio = test::read_band(dir / "ind.tif", 1);
   const std::vector<double> expected_ratio{0.0, 20.0 / 2500.0, 20.0 / 2500.0, 41.0 / 2500.0};
@@ -109,7 +110,8 @@ TEST(AerialIndicators, StripsWithHaloMatchTheWholeMask) {
   EXPECT_EQ(strips.intersections, whole.intersections);
   EXPECT_EQ(strips.dead_ends, whole.dead_ends);
   EXPECT_NEAR(strips.road_length_km, whole.road_length_km, 1e-12);
-  for (int b = 1; b <= 3; ++b) EXPECT_EQ(test::read_band(dir / "strips.tif", b), test::read_band(dir / "whole.tif", b)) << b;
+  for (int b = 1; b <= 3; ++b)
+    EXPECT_EQ(test::read_band(dir / "strips.tif", b), test::read_band(dir / "whole.tif", b)) << b;
 }
 
 TEST(AerialIndicators, StripsPruneAndMergeLikeTheWholeMask) {
@@ -267,7 +269,8 @@ std::array<double, 2> wgs84_metres_per_degree(double lat_deg) {
   const double e2 = 0.00669437999014;
   const double phi = lat_deg * std::numbers::pi / 180.0;
   const double w = 1.0 - e2 * std::sin(phi) * std::sin(phi);
-  return {std::numbers::pi * a * std::cos(phi) / (180.0 * std::sqrt(w)), std::numbers::pi * a * (1.0 - e2) / (180.0 * w * std::sqrt(w))};
+  return {std::numbers::pi * a * std::cos(phi) / (180.0 * std::sqrt(w)),
+          std::numbers::pi * a * (1.0 - e2) / (180.0 * w * std::sqrt(w))};
 }
 
 TEST(AerialIndicators, GeographicGridGetsMetresConvertedToDegrees) {

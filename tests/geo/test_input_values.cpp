@@ -177,7 +177,8 @@ TEST(InputValues, ARasterWithoutAnyFiniteValueIsAnErrorNotAnEmptyMask) {
   PredictOptions opt = quiet_options();
   opt.input_range = std::array<double, 2>{0.0, 255.0};
   try {
-    predict_raster(input, PredictOutputs{dir / "mask.tif", ""}, eight_bit_grey(), threshold_model, 2, two_classes(), opt);
+    predict_raster(input, PredictOutputs{dir / "mask.tif", ""}, eight_bit_grey(), threshold_model, 2, two_classes(),
+                   opt);
     FAIL() << "a raster of NaN and infinity was predicted";
   } catch (const Error& e) {
     EXPECT_TRUE(contains(e.what(), "all-nan.tif: the model's bands hold no finite value")) << e.what();
@@ -191,7 +192,8 @@ TEST(InputValues, NonFiniteScoresAreAnErrorNamingTheModelAndTheInput) {
   const struct {
     float value;
     const char* kind;
-  } cases[] = {{kNaN, "gave NaN scores"}, {std::numeric_limits<float>::infinity(), "gave infinite scores"},
+  } cases[] = {{kNaN, "gave NaN scores"},
+               {std::numeric_limits<float>::infinity(), "gave infinite scores"},
                {-std::numeric_limits<float>::infinity(), "gave infinite scores"}};
   for (const auto& c : cases) {
     terraseg::test::TempDir dir;
@@ -275,7 +277,8 @@ std::string write_paletted(const std::string& rgb_path, const std::string& path,
   GDALRasterBandH r = rgb->GetRasterBand(1), g = rgb->GetRasterBand(2), b = rgb->GetRasterBand(3);
   EXPECT_EQ(GDALComputeMedianCutPCT(r, g, b, nullptr, colours, &table, nullptr, nullptr), CE_None);
   GDALDriver* driver = GetGDALDriverManager()->GetDriverByName("GTiff");
-  GDALDatasetUniquePtr out(driver->Create(path.c_str(), rgb->GetRasterXSize(), rgb->GetRasterYSize(), 1, GDT_Byte, nullptr));
+  GDALDatasetUniquePtr out(
+      driver->Create(path.c_str(), rgb->GetRasterXSize(), rgb->GetRasterYSize(), 1, GDT_Byte, nullptr));
   GeoTransform gt{};
   if (rgb->GetGeoTransform(gt.data()) == CE_None) out->SetGeoTransform(gt.data());
   out->SetSpatialRef(rgb->GetSpatialRef());
@@ -320,10 +323,12 @@ TEST(Palette, APalettedCopyIsPredictedLikeItsRgbOriginal) {
     const std::string pct = write_paletted(rgb, dir / "pct.tif");
     PredictOptions opt = quiet_options();
     opt.model_pixel_size_m = model_pixel;
-    predict_raster(rgb, PredictOutputs{dir / "rgb-mask.tif", ""}, eight_bit_rgb(), red_over_green, 2, two_classes(), opt);
+    predict_raster(rgb, PredictOutputs{dir / "rgb-mask.tif", ""}, eight_bit_rgb(), red_over_green, 2, two_classes(),
+                   opt);
     std::vector<std::string> warnings;
     opt.warn = [&](const std::string& w) { warnings.push_back(w); };
-    predict_raster(pct, PredictOutputs{dir / "pct-mask.tif", ""}, eight_bit_rgb(), red_over_green, 2, two_classes(), opt);
+    predict_raster(pct, PredictOutputs{dir / "pct-mask.tif", ""}, eight_bit_rgb(), red_over_green, 2, two_classes(),
+                   opt);
     const std::vector<float> reference = test::read_band(dir / "rgb-mask.tif", 1);
     const std::vector<float> paletted = test::read_band(dir / "pct-mask.tif", 1);
     // The palette's colours give the original's answer, up to dithering ...
@@ -347,14 +352,16 @@ TEST(Palette, TheNodataIndexStaysNodataAndGreyPalettesAreGrey) {
                  quiet_options(&warnings));
   const std::vector<float> mask = test::read_band(dir / "mask.tif", 1);
   for (int y = 0; y < 10; ++y) {
-    for (int x = 0; x < 10; ++x) ASSERT_EQ(mask[static_cast<size_t>(y) * 96 + static_cast<size_t>(x)], 255.0F) << x << "," << y;
+    for (int x = 0; x < 10; ++x)
+      ASSERT_EQ(mask[static_cast<size_t>(y) * 96 + static_cast<size_t>(x)], 255.0F) << x << "," << y;
   }
   EXPECT_TRUE(contains(joined(warnings), "its nodata index as nodata")) << joined(warnings);
 
   // A grey palette (a reversed ramp) is read as the grey levels it gives, not as its indices.
   const std::string grey = dir / "grey-pct.tif";
   {
-    GDALDatasetUniquePtr out(GetGDALDriverManager()->GetDriverByName("GTiff")->Create(grey.c_str(), 64, 48, 1, GDT_Byte, nullptr));
+    GDALDatasetUniquePtr out(
+        GetGDALDriverManager()->GetDriverByName("GTiff")->Create(grey.c_str(), 64, 48, 1, GDT_Byte, nullptr));
     GDALColorTable table;
     for (int i = 0; i < 256; ++i) {
       const auto level = static_cast<short>(255 - i);
@@ -444,7 +451,8 @@ TEST(Palette, TwoPaletteBandsOrAPaletteBesideColourBandsAreAnErrorNamingTheFile)
   terraseg::test::TempDir dir;
   GDALAllRegister();
   const auto write_vrt = [](const std::string& path, bool second_palette) {
-    GDALDatasetUniquePtr vrt(GetGDALDriverManager()->GetDriverByName("VRT")->Create(path.c_str(), 16, 16, 2, GDT_Byte, nullptr));
+    GDALDatasetUniquePtr vrt(
+        GetGDALDriverManager()->GetDriverByName("VRT")->Create(path.c_str(), 16, 16, 2, GDT_Byte, nullptr));
     GDALColorTable table;
     const GDALColorEntry entry{10, 20, 30, 255};
     table.SetColorEntry(0, &entry);
@@ -462,7 +470,8 @@ TEST(Palette, TwoPaletteBandsOrAPaletteBesideColourBandsAreAnErrorNamingTheFile)
   const std::string two = predict_error_rgb(dir / "two.vrt", dir / "mask.tif");
   EXPECT_TRUE(contains(two, "two.vrt': bands 1 and 2 are both palette indices")) << two;
   const std::string mixed = predict_error_rgb(dir / "mixed.vrt", dir / "mask.tif");
-  EXPECT_TRUE(contains(mixed, "mixed.vrt': band 1 of its 2 bands is palette indices (a colour table) beside other bands"))
+  EXPECT_TRUE(
+      contains(mixed, "mixed.vrt': band 1 of its 2 bands is palette indices (a colour table) beside other bands"))
       << mixed;
   EXPECT_TRUE(contains(mixed, "gdal_translate -b 1 -expand rgb")) << mixed;
   EXPECT_FALSE(fs::exists(dir / "mask.tif"));
@@ -488,8 +497,9 @@ TEST(PixelSizes, AGridOfLessThanOnePixelIsRefusedNamingBothSizesAndTheWaysOut) {
   PredictOptions opt = quiet_options();
   opt.model_pixel_size_m = 0.5;
   const std::string message = predict_error(input, opt, dir / "mask.tif");
-  EXPECT_TRUE(contains(message, input + ": its georeference gives pixels of 1e-09 m x 1e-09 m; at the 0.5 m the model "
-                                        "works at, its 64 x 48 pixels would be 1.28e-07 x 9.6e-08 pixels, less than one"))
+  EXPECT_TRUE(contains(message, input +
+                                    ": its georeference gives pixels of 1e-09 m x 1e-09 m; at the 0.5 m the model "
+                                    "works at, its 64 x 48 pixels would be 1.28e-07 x 9.6e-08 pixels, less than one"))
       << message;
   EXPECT_TRUE(contains(message, "gdal_edit.py -tr")) << message;
   EXPECT_TRUE(contains(message, "--pixel-size")) << message;

@@ -35,7 +35,8 @@ Tensor whole_image_scores(const std::string& path, const InputSpec& spec) {
   for (int c = 0; c < plan.channels(); ++c) {
     const std::vector<float> raw = test::read_band(path, plan.source_bands[static_cast<size_t>(c)]);
     for (size_t i = 0; i < raw.size(); ++i) {
-      input.data()[static_cast<size_t>(c) * raw.size() + i] = raw[i] * plan.gain[static_cast<size_t>(c)] + plan.offset[static_cast<size_t>(c)];
+      input.data()[static_cast<size_t>(c) * raw.size() + i] =
+          raw[i] * plan.gain[static_cast<size_t>(c)] + plan.offset[static_cast<size_t>(c)];
     }
   }
   Tensor scores;
@@ -58,7 +59,8 @@ TEST(Predict, TiledEqualsWholeImageOnOddSizedMultibandRaster) {
   spec.std = {0.2F, 0.3F, 0.25F};
   const PredictOutputs out{dir / "mask.tif", dir / "scores.tif"};
   const PredictStats stats = predict_raster(input, out, spec, test::box_model, 3, three_classes(), small_tiles());
-  EXPECT_EQ(stats.tiles, 7 * 11);  // step 48, last flush with the end: 1 + ceil((333 - 64) / 48) x 1 + ceil((517 - 64) / 48)
+  EXPECT_EQ(stats.tiles,
+            7 * 11);  // step 48, last flush with the end: 1 + ceil((333 - 64) / 48) x 1 + ceil((517 - 64) / 48)
   EXPECT_EQ(stats.tiles_skipped, 0);
 
   const Tensor reference = whole_image_scores(input, spec);
@@ -214,7 +216,8 @@ TEST(Predict, SixteenBitInputIsStretchedOntoAnEightBitModelsRangeAndSaysSo) {
   EXPECT_NE(warnings[0].find("UInt16"), std::string::npos) << warnings[0];
   EXPECT_NE(warnings[0].find("stretched"), std::string::npos) << warnings[0];
   float worst = 0.0F;
-  for (int64_t i = 0; i < inputs[0].size(); ++i) worst = std::max(worst, std::abs(inputs[0].data()[i] - inputs[1].data()[i]));
+  for (int64_t i = 0; i < inputs[0].size(); ++i)
+    worst = std::max(worst, std::abs(inputs[0].data()[i] - inputs[1].data()[i]));
   EXPECT_LT(worst, 1e-5F) << "the stretched 16-bit copy must feed the model what the 8-bit original does";
   EXPECT_EQ(test::read_band(dir / "m8.tif", 1), test::read_band(dir / "m16.tif", 1));
 }
@@ -261,7 +264,8 @@ TEST(Predict, NodataPropagatesAndEmptyWindowsAreSkipped) {
   raster.nodata = 0.0;
   // Left 150 columns are nodata (whole windows there), plus a hole in the middle of the data.
   const auto is_hole = [](int x, int y) { return x < 150 || (x >= 200 && x < 230 && y >= 100 && y < 120); };
-  test::write_raster(input, raster, [&](int b, int x, int y) { return is_hole(x, y) ? 0.0 : 1000.0 + test::texture(b, x, y) * 100; });
+  test::write_raster(input, raster,
+                     [&](int b, int x, int y) { return is_hole(x, y) ? 0.0 : 1000.0 + test::texture(b, x, y) * 100; });
   int calls = 0;
   const TileInfer counting = [&](const Tensor& in, Tensor& scores) {
     ++calls;
@@ -294,7 +298,8 @@ TEST(Predict, AlphaMaskedPixelsBecomeNodata) {
   raster.height = 70;
   raster.bands = 4;
   raster.colours = {GCI_RedBand, GCI_GreenBand, GCI_BlueBand, GCI_AlphaBand};
-  test::write_raster(input, raster, [](int b, int x, int y) { return b == 4 ? (x < 30 ? 0.0 : 255.0) : test::texture(b, x, y); });
+  test::write_raster(input, raster,
+                     [](int b, int x, int y) { return b == 4 ? (x < 30 ? 0.0 : 255.0) : test::texture(b, x, y); });
   int channels = 0;
   const TileInfer model = [&](const Tensor& in, Tensor& scores) {
     channels = static_cast<int>(in.dim(1));
@@ -394,7 +399,8 @@ TEST(Predict, GreySixteenBitIntoRgbModelWarnsAndReplicates) {
   bool same = true;
   const TileInfer model = [&](const Tensor& in, Tensor& scores) {
     const size_t plane = static_cast<size_t>(in.dim(2) * in.dim(3));
-    for (size_t i = 0; i < plane; ++i) same = same && in.data()[i] == in.data()[plane + i] && in.data()[i] == in.data()[2 * plane + i];
+    for (size_t i = 0; i < plane; ++i)
+      same = same && in.data()[i] == in.data()[plane + i] && in.data()[i] == in.data()[2 * plane + i];
     EXPECT_GT(in.data()[0], 0.5F);
     test::box_model(in, scores);
   };
@@ -433,7 +439,8 @@ TEST(Predict, WrongScoreShapeIsAnError) {
   const std::string input = dir / "in.tif";
   test::write_raster(input, test::SyntheticRaster{});
   const TileInfer wrong = [](const Tensor& in, Tensor& scores) { scores.resize({1, 2, in.dim(2), in.dim(3)}); };
-  EXPECT_THROW(predict_raster(input, PredictOutputs{dir / "m.tif", ""}, InputSpec{}, wrong, 3, {}, small_tiles()), Error);
+  EXPECT_THROW(predict_raster(input, PredictOutputs{dir / "m.tif", ""}, InputSpec{}, wrong, 3, {}, small_tiles()),
+               Error);
   EXPECT_FALSE(std::filesystem::exists(dir / "m.tif"));
 }
 

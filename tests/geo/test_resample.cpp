@@ -152,7 +152,8 @@ TEST(Resample, FineInputIsShrunkAndClassesComeBack) {
   for (int y = 0; y < 80; ++y) {
     for (int x = 0; x < 96; ++x) {
       if (near_edge(16, 2, x, y)) continue;
-      ASSERT_EQ(static_cast<int>(mask[static_cast<size_t>(y) * 96 + x]), checker(16, x, y) > 127 ? 1 : 0) << x << "," << y;
+      ASSERT_EQ(static_cast<int>(mask[static_cast<size_t>(y) * 96 + x]), checker(16, x, y) > 127 ? 1 : 0)
+          << x << "," << y;
     }
   }
 }
@@ -243,8 +244,8 @@ TEST(Resample, WithoutACrsItWarnsAndPredictsAsItIs) {
   std::vector<std::string> warnings;
   PredictOptions opt = at_pixel_size(0.5);
   opt.warn = [&](const std::string& w) { warnings.push_back(w); };
-  const PredictStats stats =
-      predict_raster(input, PredictOutputs{dir / "mask.tif", ""}, scaled_grey(), threshold_model, 2, two_classes(), opt);
+  const PredictStats stats = predict_raster(input, PredictOutputs{dir / "mask.tif", ""}, scaled_grey(), threshold_model,
+                                            2, two_classes(), opt);
   EXPECT_FALSE(stats.resample_ratio.has_value());
   ASSERT_FALSE(warnings.empty());
   EXPECT_NE(warnings.front().find("pixel size in metres is unknown"), std::string::npos) << warnings.front();

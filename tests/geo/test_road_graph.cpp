@@ -1,8 +1,7 @@
 #include <gtest/gtest.h>
 
-#include <opencv2/imgproc.hpp>
-
 #include <cmath>
+#include <opencv2/imgproc.hpp>
 #include <random>
 
 #include "terraseg/core/error.hpp"
@@ -14,8 +13,10 @@ namespace {
 /// Two 1-pixel-wide lines of 41 pixels crossing at their middles, (cx, cy), in a 61 x 61 image.
 cv::Mat plus_mask(int cx = 30, int cy = 30, int half_width = 0) {
   cv::Mat mask(61, 61, CV_8U, cv::Scalar(0));
-  cv::rectangle(mask, cv::Point(cx - 20, cy - half_width), cv::Point(cx + 20, cy + half_width), cv::Scalar(255), cv::FILLED);
-  cv::rectangle(mask, cv::Point(cx - half_width, cy - 20), cv::Point(cx + half_width, cy + 20), cv::Scalar(255), cv::FILLED);
+  cv::rectangle(mask, cv::Point(cx - 20, cy - half_width), cv::Point(cx + 20, cy + half_width), cv::Scalar(255),
+                cv::FILLED);
+  cv::rectangle(mask, cv::Point(cx - half_width, cy - 20), cv::Point(cx + half_width, cy + 20), cv::Scalar(255),
+                cv::FILLED);
   return mask;
 }
 
@@ -132,8 +133,8 @@ TEST(RoadGraphDefaults, ScaleWithRoadWidthAndPixelSize) {
   EXPECT_DOUBLE_EQ(fine.merge_junctions_m, 8.0);
   EXPECT_DOUBLE_EQ(fine.smooth_mask_m, 2.0);
   const RoadGraphOptions coarse = road_graph_defaults(8.0, PixelSizeM{10.0, 10.0});  // roads under a pixel wide
-  EXPECT_DOUBLE_EQ(coarse.min_spur_m, 30.0);                                     // 3 pixels
-  EXPECT_DOUBLE_EQ(coarse.merge_junctions_m, 20.0);                              // 2 pixels
+  EXPECT_DOUBLE_EQ(coarse.min_spur_m, 30.0);                                         // 3 pixels
+  EXPECT_DOUBLE_EQ(coarse.merge_junctions_m, 20.0);                                  // 2 pixels
   EXPECT_THROW(road_graph_defaults(0.0, kHalfMetre), Error);
 }
 
@@ -208,7 +209,7 @@ TEST(RoadGraphDefaults, TwoCrossingsFarApartStayTwo) {
 
 TEST(RoadGraphDefaults, ShortIsolatedRoadsAreKept) {
   cv::Mat mask(100, 200, CV_8U, cv::Scalar(0));
-  road(mask, {20, 30}, {50, 30});                                       // 15 m long: shorter than a spur
+  road(mask, {20, 30}, {50, 30});                                            // 15 m long: shorter than a spur
   road(mask, {120, 50}, {160, 50}, 4), road(mask, {140, 30}, {140, 70}, 4);  // a small plus, 10 m arms
   const RoadGraph graph = road_graph_from_mask(mask, kHalfMetre, eight_metre_roads());
   EXPECT_EQ(graph.junctions(), 0);

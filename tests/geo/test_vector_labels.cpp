@@ -18,12 +18,13 @@ using terraseg::geo::VectorLabelOptions;
 
 namespace {
 
-constexpr double kX0 = 500000.0;   // UTM 32N, metres: a 100 x 100 m image of 1 m pixels
+constexpr double kX0 = 500000.0;  // UTM 32N, metres: a 100 x 100 m image of 1 m pixels
 constexpr double kY0 = 5880000.0;
 
 fs::path make_image(const fs::path& path) {
   GDALAllRegister();
-  GDALDatasetUniquePtr image(GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), 100, 100, 3, GDT_Byte, nullptr));
+  GDALDatasetUniquePtr image(
+      GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), 100, 100, 3, GDT_Byte, nullptr));
   double gt[6] = {kX0, 1.0, 0.0, kY0, 0.0, -1.0};
   image->SetGeoTransform(gt);
   OGRSpatialReference utm;
@@ -33,13 +34,14 @@ fs::path make_image(const fs::path& path) {
 }
 
 struct Road {
-  double y;                 ///< metres below the image's top
+  double y;  ///< metres below the image's top
   const char* highway;
 };
 
 /// A GeoPackage of horizontal roads across the image, in `epsg` (the image's 32632, or 4326).
 fs::path make_roads(const fs::path& path, const std::vector<Road>& roads, int epsg = 32632) {
-  GDALDatasetUniquePtr data(GetGDALDriverManager()->GetDriverByName("GPKG")->Create(path.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
+  GDALDatasetUniquePtr data(
+      GetGDALDriverManager()->GetDriverByName("GPKG")->Create(path.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
   OGRSpatialReference crs;
   crs.importFromEPSG(epsg);
   crs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
@@ -113,9 +115,9 @@ TEST(VectorLabels, FiltersPickClassesAndVectorsInAnotherCrsLandInPlace) {
   rasterize_labels(image.string(), roads.string(), options, (dir / "tile.tif.png").string());
   const std::vector<float> labels = terraseg::geo::test::read_band((dir / "tile.tif.png").string(), 1);
   EXPECT_EQ(label_at(labels, 30.5), 1);
-  EXPECT_EQ(label_at(labels, 32.5), 1);   // 7 m wide, no unknown band
+  EXPECT_EQ(label_at(labels, 32.5), 1);  // 7 m wide, no unknown band
   EXPECT_EQ(label_at(labels, 34.5), 0);
-  EXPECT_EQ(label_at(labels, 70.5), 2);   // the footway, 2.5 m wide
+  EXPECT_EQ(label_at(labels, 70.5), 2);  // the footway, 2.5 m wide
   EXPECT_EQ(label_at(labels, 72.5), 0);
   // A filter OGR cannot read names the class and says what a filter is.
   options.classes = {{1, "no_such_field = 1"}};
@@ -123,7 +125,8 @@ TEST(VectorLabels, FiltersPickClassesAndVectorsInAnotherCrsLandInPlace) {
     rasterize_labels(image.string(), roads.string(), options, (dir / "bad.png").string());
     ADD_FAILURE() << "a bad filter was accepted";
   } catch (const terraseg::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("class 1 'no_such_field = 1': OGR cannot filter layer 'lines'"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("class 1 'no_such_field = 1': OGR cannot filter layer 'lines'"),
+              std::string::npos)
         << e.what();
   }
   EXPECT_FALSE(fs::exists(dir / "bad.png"));
@@ -133,7 +136,8 @@ TEST(VectorLabels, AnImageWithoutAGeoreferenceIsRefused) {
   terraseg::test::TempDir dir;
   GDALAllRegister();
   {
-    GDALDatasetUniquePtr plain(GetGDALDriverManager()->GetDriverByName("GTiff")->Create((dir / "plain.tif").c_str(), 8, 8, 3, GDT_Byte, nullptr));
+    GDALDatasetUniquePtr plain(GetGDALDriverManager()->GetDriverByName("GTiff")->Create((dir / "plain.tif").c_str(), 8,
+                                                                                        8, 3, GDT_Byte, nullptr));
   }
   const fs::path roads = make_roads(dir / "roads.gpkg", {{3.0, "residential"}});
   try {

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <ogrsf_frmts.h>
 
 #include <filesystem>

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <ogrsf_frmts.h>
 
 #include <fstream>
@@ -81,17 +80,17 @@ TEST(Walkability, AgreementIsPerPhotoOverPhotosWhereBothAreDefined) {
 }
 
 TEST(Walkability, RoleMapsFromNamesCountsAndOverrides) {
-  const std::vector<std::string> names{"road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",
-                                       "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car",
-                                       "truck", "bus", "train", "motorcycle", "bicycle", "void"};
+  const std::vector<std::string> names{
+      "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation", "terrain",
+      "sky",  "person",   "rider",    "car",  "truck", "bus",  "train",         "motorcycle",   "bicycle",    "void"};
   std::vector<ClassInfo> classes;
   for (size_t i = 0; i < names.size(); ++i) classes.push_back({static_cast<int>(i), names[i], {0, 0, 0}});
   const StreetRoleMap by_name = role_map_for_model(classes, {}, 20);
   EXPECT_EQ(by_name.scheme, "class names");
   EXPECT_EQ(by_name.roles, cityscapes_role_map().roles);
   // Upper-case CamVid names resolve like the built-in CamVid ids.
-  const std::vector<std::string> camvid{"Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol",
-                                        "Fence", "Car", "Pedestrian", "Bicyclist", "Unlabelled"};
+  const std::vector<std::string> camvid{"Sky",        "Building", "Pole", "Road",       "Pavement",  "Tree",
+                                        "SignSymbol", "Fence",    "Car",  "Pedestrian", "Bicyclist", "Unlabelled"};
   classes.clear();
   for (size_t i = 0; i < camvid.size(); ++i) classes.push_back({static_cast<int>(i), camvid[i], {0, 0, 0}});
   EXPECT_EQ(role_map_for_model(classes, {}, 12).roles, camvid_role_map().roles);
@@ -116,7 +115,8 @@ TEST(Walkability, QuintileLevelsOnKnownValues) {
   const auto levels = indicator_levels(values, 0, LevelScheme{});
   const std::vector<std::optional<int>> expected{1, 1, 2, std::nullopt, 2, 3, 3, 4, 4, 5, 5};
   EXPECT_EQ(levels, expected);
-  EXPECT_EQ(indicator_levels({0.4}, 1, LevelScheme{}), (std::vector<std::optional<int>>{3}));  // a lone point is mid-rank
+  EXPECT_EQ(indicator_levels({0.4}, 1, LevelScheme{}),
+            (std::vector<std::optional<int>>{3}));  // a lone point is mid-rank
   EXPECT_EQ(indicator_levels({0.1, 0.1, 0.1, 0.1}, 2, LevelScheme{}), (std::vector<std::optional<int>>{3, 3, 3, 3}));
   LevelScheme inverted;
   inverted.invert[3] = true;
@@ -246,13 +246,14 @@ TEST(Walkability, GridInLocalUtmZoneWithMeanIvwAndNodata) {
   }
   EXPECT_EQ(points, 5);
   EXPECT_NEAR(weighted / 5.0, (50 + 55 + 60 + 65 + 70) / 5.0, 1e-4);
-  EXPECT_EQ(grid.cells_with_points, static_cast<int>(std::count_if(count.begin(), count.end(), [](float c) { return c > 0; })));
+  EXPECT_EQ(grid.cells_with_points,
+            static_cast<int>(std::count_if(count.begin(), count.end(), [](float c) { return c > 0; })));
 
   options.crs = "EPSG:4326";  // geographic: cells of 50 m in degrees at the centroid's latitude
   write_walkability_grid(dir / "grid4326.tif", scored, options);
   GDALDatasetUniquePtr geographic = test::open_output(dir / "grid4326.tif");
   ASSERT_EQ(geographic->GetGeoTransform(gt.data()), CE_None);
-  EXPECT_NEAR(gt[1], 50.0 / 68363.40, 50.0 / 68363.40 * 1e-5);  // WGS 84 metres per degree of longitude at 52.2053 N
+  EXPECT_NEAR(gt[1], 50.0 / 68363.40, 50.0 / 68363.40 * 1e-5);     // WGS 84 metres per degree of longitude at 52.2053 N
   EXPECT_NEAR(-gt[5], 50.0 / 111271.25, 50.0 / 111271.25 * 1e-5);  // and of latitude
 }
 

@@ -45,7 +45,8 @@ fs::path trained_model(const fs::path& root) {
 /// A 24 x 24 image of one colour everywhere.
 fs::path flat_image(const fs::path& path, uint8_t r, uint8_t g, uint8_t b) {
   const int n = 24;
-  write_png(path, n, n, {std::vector<uint8_t>(n * n, r), std::vector<uint8_t>(n * n, g), std::vector<uint8_t>(n * n, b)});
+  write_png(path, n, n,
+            {std::vector<uint8_t>(n * n, r), std::vector<uint8_t>(n * n, g), std::vector<uint8_t>(n * n, b)});
   return path;
 }
 
@@ -67,13 +68,15 @@ TEST(DomainCheck, TrainedModelsCarryTheirTrainingImageryAndPredictWarnsOnlyFarFr
   EXPECT_EQ(profile.images, 6) << "6 of the 8 pairs train (split_every: 4)";
   EXPECT_EQ(profile.features.front(), "mean red");
   ASSERT_TRUE(profile.validation_max.has_value());
-  EXPECT_LT(*profile.validation_max, terraseg::kDomainShiftWarning) << "the held-out squares are like the training ones";
+  EXPECT_LT(*profile.validation_max, terraseg::kDomainShiftWarning)
+      << "the held-out squares are like the training ones";
 
   // A held-out image of the same kind: a shift figure, no warning.
   const terraseg::PredictReport like = predict(model, dir / "images/img0.png", dir / "like.tif");
   ASSERT_TRUE(like.domain.has_value());
   EXPECT_LT(like.domain->shift, terraseg::kDomainShiftWarning);
-  for (const std::string& warning : like.warnings) EXPECT_EQ(warning.find("unlike the imagery"), std::string::npos) << warning;
+  for (const std::string& warning : like.warnings)
+    EXPECT_EQ(warning.find("unlike the imagery"), std::string::npos) << warning;
 
   // A flat blue image is nothing like noise with a bright square: the warning names what differs and
   // the way out.
@@ -102,11 +105,14 @@ TEST(DomainCheck, DomainOnlyAddsTheProfileToAModelTrainedBefore) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_TRUE(terraseg::load_onnx(model.string()).card.training_domain.has_value());
   const auto after = run_terraseg({"info", model.string()});
-  EXPECT_NE(after.out.find("6 blocks of up to 1024 px of the training images; predict warns when an input's domain_shift is above 2"),
-            std::string::npos)
+  EXPECT_NE(
+      after.out.find(
+          "6 blocks of up to 1024 px of the training images; predict warns when an input's domain_shift is above 2"),
+      std::string::npos)
       << after.out;
   // Nothing trained: the checkpoint is the one training left.
-  const auto missing = run_terraseg({"train", write_config(dir.path(), "never", kUNet).string(), "--domain-only", "-q"});
+  const auto missing =
+      run_terraseg({"train", write_config(dir.path(), "never", kUNet).string(), "--domain-only", "-q"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("does not exist; train it first"), std::string::npos) << missing.err;
 }
@@ -125,8 +131,8 @@ TEST(TrainJob, HoldsOutAStripOfEveryImageAndFitsItsScheduleToATimeBudget) {
   terraseg::TrainConfig config = terraseg::load_train_config(write_config(dir.path(), "strip", kUNet));
   config.data.split_every = 0;
   config.data.holdout_rows = 0.25;
-  config.data.val_multiple = 4;      // the U-Net's stride: the 6-row strips of 24 px images give 4
-  config.optim.epochs = 1000000;     // only the budget ends it
+  config.data.val_multiple = 4;   // the U-Net's stride: the 6-row strips of 24 px images give 4
+  config.optim.epochs = 1000000;  // only the budget ends it
   config.optim.time_budget_s = 4.0;
   terraseg::TrainOptions options;
   options.quiet = true;
@@ -168,15 +174,26 @@ TEST(Adapt, FineTunesOnAFewTilesWithinItsBudgetAndNeverOverwrites) {
   const fs::path model = trained_model(dir / "base");
   user_tiles(dir / "base", dir.path());
   const fs::path out = dir / "here.onnx";
-  const std::vector<std::string> args{"adapt", "--model", model.string(), "--images", (dir / "tiles").string(),
-                                      "--masks", (dir / "masks").string(), "--time-budget", "5s", "--threads", "1", "-o",
+  const std::vector<std::string> args{"adapt",
+                                      "--model",
+                                      model.string(),
+                                      "--images",
+                                      (dir / "tiles").string(),
+                                      "--masks",
+                                      (dir / "masks").string(),
+                                      "--time-budget",
+                                      "5s",
+                                      "--threads",
+                                      "1",
+                                      "-o",
                                       out.string()};
   const auto run = run_terraseg(args);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("adapted on 4 tiles"), std::string::npos) << run.out;
   EXPECT_NE(run.err.find("masks as 0/255"), std::string::npos) << run.err;
   const terraseg::Graph adapted = terraseg::load_onnx(out.string());
-  EXPECT_NE(adapted.card.notes.find("Adapted by terraseg adapt from model.onnx on 4 tiles"), std::string::npos) << adapted.card.notes;
+  EXPECT_NE(adapted.card.notes.find("Adapted by terraseg adapt from model.onnx on 4 tiles"), std::string::npos)
+      << adapted.card.notes;
   EXPECT_TRUE(adapted.card.metrics.count("val_f1")) << "a binary model is scored by F1 on the held-out strips";
   EXPECT_TRUE(adapted.card.threshold.has_value());
   EXPECT_TRUE(adapted.card.training_domain.has_value()) << "the region's tiles are its new domain";
@@ -199,8 +216,8 @@ TEST(Adapt, FineTunesOnAFewTilesWithinItsBudgetAndNeverOverwrites) {
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_EQ(terraseg::test::read_file(model), before) << "the model adapted from is never written";
 
-  const auto neither = run_terraseg({"adapt", "--model", model.string(), "--images", (dir / "tiles").string(), "-o",
-                                     (dir / "x.onnx").string()});
+  const auto neither = run_terraseg(
+      {"adapt", "--model", model.string(), "--images", (dir / "tiles").string(), "-o", (dir / "x.onnx").string()});
   EXPECT_EQ(neither.exit_code, 1);
   EXPECT_NE(neither.err.find("--masks DIR or as --labels VECTORS"), std::string::npos) << neither.err;
   EXPECT_FALSE(fs::exists(dir / "x.onnx"));
@@ -221,7 +238,8 @@ void georeferenced_tiles_and_road(const fs::path& root) {
   utm.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   for (int t = 0; t < 2; ++t) {
     const fs::path path = root / "tiles" / ("tile" + std::to_string(t) + ".tif");
-    GDALDatasetUniquePtr tile(GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), 48, 48, 3, GDT_Byte, nullptr));
+    GDALDatasetUniquePtr tile(
+        GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), 48, 48, 3, GDT_Byte, nullptr));
     double gt[6] = {kX0 + 48.0 * t, 1.0, 0.0, kY0, 0.0, -1.0};
     tile->SetGeoTransform(gt);
     tile->SetSpatialRef(&utm);
@@ -229,13 +247,15 @@ void georeferenced_tiles_and_road(const fs::path& root) {
     for (int b = 1; b <= 3; ++b) {
       for (int i = 0; i < 48 * 48; ++i) {
         const int row = i / 48;
-        pixels[static_cast<size_t>(i)] = static_cast<uint8_t>(row >= 20 && row < 27 ? 210 + (i * 7 + b) % 30 : (i * 37 + b * 11) % 120);
+        pixels[static_cast<size_t>(i)] =
+            static_cast<uint8_t>(row >= 20 && row < 27 ? 210 + (i * 7 + b) % 30 : (i * 37 + b * 11) % 120);
       }
-      ASSERT_EQ(tile->GetRasterBand(b)->RasterIO(GF_Write, 0, 0, 48, 48, pixels.data(), 48, 48, GDT_Byte, 0, 0), CE_None);
+      ASSERT_EQ(tile->GetRasterBand(b)->RasterIO(GF_Write, 0, 0, 48, 48, pixels.data(), 48, 48, GDT_Byte, 0, 0),
+                CE_None);
     }
   }
-  GDALDatasetUniquePtr data(
-      GetGDALDriverManager()->GetDriverByName("GPKG")->Create((root / "roads.gpkg").c_str(), 0, 0, 0, GDT_Unknown, nullptr));
+  GDALDatasetUniquePtr data(GetGDALDriverManager()->GetDriverByName("GPKG")->Create((root / "roads.gpkg").c_str(), 0, 0,
+                                                                                    0, GDT_Unknown, nullptr));
   OGRLayer* layer = data->CreateLayer("lines", &utm, wkbLineString, nullptr);
   OGRFieldDefn highway("highway", OFTString);
   layer->CreateField(&highway);
@@ -253,10 +273,12 @@ TEST(Adapt, TakesLabelsFromVectorsBurnedOntoGeoreferencedTiles) {
   const fs::path model = trained_model(dir / "base");
   georeferenced_tiles_and_road(dir.path());
   const fs::path out = dir / "roads-here.onnx";
-  const auto run = run_terraseg({"adapt", "--model", model.string(), "--images", (dir / "tiles").string(), "--labels",
-                                 (dir / "roads.gpkg").string(), "--time-budget", "5s", "--threads", "1", "-o", out.string()});
+  const auto run =
+      run_terraseg({"adapt", "--model", model.string(), "--images", (dir / "tiles").string(), "--labels",
+                    (dir / "roads.gpkg").string(), "--time-budget", "5s", "--threads", "1", "-o", out.string()});
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_NE(run.err.find("masks as class ids"), std::string::npos) << "burned labels: 0, 1 and 255 along the edges\n" << run.err;
+  EXPECT_NE(run.err.find("masks as class ids"), std::string::npos) << "burned labels: 0, 1 and 255 along the edges\n"
+                                                                   << run.err;
   const terraseg::Graph adapted = terraseg::load_onnx(out.string());
   EXPECT_NE(adapted.card.training_data.find("labelled from " + (dir / "roads.gpkg").string()), std::string::npos)
       << adapted.card.training_data;

@@ -37,7 +37,8 @@ TEST(AreaOfInterest, ProjectedBboxCropsOnTheInputGrid) {
   if (!std::filesystem::exists(kChicago)) GTEST_SKIP() << "r-cran-rgdal is not installed";
   TempDir dir;
   // Input origin (681480, 1913050) US ft, 32.8 ft pixels: this bbox covers columns 100..199, rows 50..149.
-  const auto result = run_terraseg({"run", write_config(dir, "{bbox: [684760, 1908130, 688040, 1911410], crs: 'EPSG:26771'}").string(), "-q"});
+  const auto result = run_terraseg(
+      {"run", write_config(dir, "{bbox: [684760, 1908130, 688040, 1911410], crs: 'EPSG:26771'}").string(), "-q"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto mask = open(dir / "out/chicago/roads.tif");
   ASSERT_TRUE(mask);
@@ -55,7 +56,9 @@ TEST(AreaOfInterest, GeographicPolygonMasksOutsidePixels) {
   TempDir dir;
   // A triangle in lon/lat inside the Chicago scene: pixels of the window outside it become nodata.
   const auto result = run_terraseg(
-      {"run", write_config(dir, "{polygon: [[-87.65, 41.85], [-87.60, 41.85], [-87.65, 41.90]], crs: 'EPSG:4326'}").string(), "-q"});
+      {"run",
+       write_config(dir, "{polygon: [[-87.65, 41.85], [-87.60, 41.85], [-87.65, 41.90]], crs: 'EPSG:4326'}").string(),
+       "-q"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto mask = open(dir / "out/chicago/roads.tif");
   ASSERT_TRUE(mask);
@@ -64,7 +67,8 @@ TEST(AreaOfInterest, GeographicPolygonMasksOutsidePixels) {
   EXPECT_LT(width, 699);
   EXPECT_LT(height, 929);
   std::vector<uint8_t> ids(static_cast<size_t>(width) * static_cast<size_t>(height));
-  ASSERT_EQ(mask->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, width, height, ids.data(), width, height, GDT_Byte, 0, 0), CE_None);
+  ASSERT_EQ(mask->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, width, height, ids.data(), width, height, GDT_Byte, 0, 0),
+            CE_None);
   // The top-right corner of the triangle's bounding box lies outside it; its centroid (a third of the
   // way in from the right-angle corner at the bottom left) inside.
   EXPECT_EQ(ids[static_cast<size_t>(width - 2)], 255);
@@ -78,7 +82,8 @@ TEST(AreaOfInterest, GeographicPolygonMasksOutsidePixels) {
 TEST(AreaOfInterest, EmptyIntersectionIsRefusedAndWritesNoMask) {
   if (!std::filesystem::exists(kChicago)) GTEST_SKIP() << "r-cran-rgdal is not installed";
   TempDir dir;
-  const auto result = run_terraseg({"run", write_config(dir, "{bbox: [2.29, 48.85, 2.30, 48.86], crs: 'EPSG:4326'}").string(), "-q"});
+  const auto result =
+      run_terraseg({"run", write_config(dir, "{bbox: [2.29, 48.85, 2.30, 48.86], crs: 'EPSG:4326'}").string(), "-q"});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.err.find("does not intersect"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("chicago"), std::string::npos) << result.err;

@@ -14,11 +14,11 @@
 #include "terraseg/core/onnx.hpp"
 #include "test_support.hpp"
 
-using terraseg::test::snapshot;
-using terraseg::test::run_terraseg;
-using terraseg::test::read_file;
-using terraseg::test::TempDir;
 using terraseg::test::make_rgb_raster;
+using terraseg::test::read_file;
+using terraseg::test::run_terraseg;
+using terraseg::test::snapshot;
+using terraseg::test::TempDir;
 
 namespace {
 
@@ -50,8 +50,8 @@ TEST(BadInputs, ModelBandsMissingFromRasterAreNamed) {
   write_rgbn_model(dir / "rgbn.onnx");
   const auto raster = make_rgb_raster(dir / "rgb.tif");
 
-  const auto result = run_terraseg({"predict", "--model", (dir / "rgbn.onnx").string(), raster.string(), "-o",
-                                    (dir / "mask.tif").string(), "-q"});
+  const auto result = run_terraseg(
+      {"predict", "--model", (dir / "rgbn.onnx").string(), raster.string(), "-o", (dir / "mask.tif").string(), "-q"});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.err.find("rgb.tif"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("nir"), std::string::npos) << result.err;
@@ -104,7 +104,8 @@ std::filesystem::path make_model(const std::filesystem::path& path) {
 void write_text(const std::filesystem::path& path, const std::string& text) { std::ofstream(path) << text; }
 
 std::string region_config(const std::string& regions) {
-  return "output_dir: out\nmodels:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 1}\nregions:\n" + regions;
+  return "output_dir: out\nmodels:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 1}\nregions:\n" +
+         regions;
 }
 
 }  // namespace
@@ -134,7 +135,8 @@ TEST(BadInputs, AKeyGivenTwiceOrAListAsAKeyIsNamedWithItsLine) {
   write_text(dir / "listkey.yaml", "output_dir: out\ntiling:\n  [a]: 1\n");
   result = run_terraseg({"run", (dir / "listkey.yaml").string(), "-q"});
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_NE(result.err.find("listkey.yaml:3: a key in 'tiling' is a list or a mapping"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("listkey.yaml:3: a key in 'tiling' is a list or a mapping"), std::string::npos)
+      << result.err;
   EXPECT_EQ(result.err.find("internal error"), std::string::npos) << result.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "out"));
   EXPECT_FALSE(std::filesystem::exists(dir / "elsewhere"));
@@ -155,10 +157,11 @@ TEST(BadInputs, HugeTileAndThreadCountsAreRefusedUpFront) {
                                            .substr(std::string("output_dir: out\n").size()));
   result = run_terraseg({"run", (dir / "threads.yaml").string(), "-q"});
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_NE(result.err.find("key 'threads' is 100000, more than this machine can use"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("key 'threads' is 100000, more than this machine can use"), std::string::npos)
+      << result.err;
   const auto model = make_model(dir / "m.onnx");
-  result = run_terraseg({"predict", "--model", model.string(), kChicago, "-o", (dir / "o.tif").string(), "--threads",
-                         "100000", "-q"});
+  result = run_terraseg(
+      {"predict", "--model", model.string(), kChicago, "-o", (dir / "o.tif").string(), "--threads", "100000", "-q"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("--threads 100000 is more than this machine can use"), std::string::npos) << result.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "out"));
@@ -169,8 +172,8 @@ TEST(BadInputs, ATileLargerThanTheRasterIsCappedAtIt) {
   TempDir dir;
   const auto model = make_model(dir / "m.onnx");
   const auto raster = make_rgb_raster(dir / "small.tif");
-  const auto result = run_terraseg({"predict", "--model", model.string(), raster.string(), "-o",
-                                    (dir / "o.tif").string(), "--tile", "8192", "-q"});
+  const auto result = run_terraseg(
+      {"predict", "--model", model.string(), raster.string(), "-o", (dir / "o.tif").string(), "--tile", "8192", "-q"});
   ASSERT_EQ(result.exit_code, 0) << result.err;  // 64 x 48 run whole, not in an 8192² window
   GDALDatasetUniquePtr out(GDALDataset::Open((dir / "o.tif").c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
   ASSERT_TRUE(out);
@@ -193,8 +196,10 @@ TEST(BadInputs, PredictNeverWritesOverItsInputADirectoryOrThroughAFile) {
       {{"-o", (dir / "." / "in.tif").string()}, "is one of the inputs"},
       {{"-o", (dir / "existing").string()}, "-o " + (dir / "existing").string() + ": is a directory"},
       {{"-o", (dir / "blocker/sub/x.tif").string()}, "-o: cannot create the folder '" + (dir / "blocker/sub").string()},
-      {{"--output-dir", (dir / "blocker").string()}, "--output-dir " + (dir / "blocker").string() + ": exists and is not a directory"},
-      {{"-o", (dir / "o.tif").string(), "--logits", raster.string()}, "--logits " + raster.string() + ": is one of the inputs"},
+      {{"--output-dir", (dir / "blocker").string()},
+       "--output-dir " + (dir / "blocker").string() + ": exists and is not a directory"},
+      {{"-o", (dir / "o.tif").string(), "--logits", raster.string()},
+       "--logits " + raster.string() + ": is one of the inputs"},
       {{"-o", (dir / "notyet").string() + "/"}, "-o " + (dir / "notyet").string() + "/: names a folder"},
   };
   for (const auto& c : cases) {
@@ -213,8 +218,8 @@ TEST(BadInputs, PredictNeverWritesOverItsInputADirectoryOrThroughAFile) {
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_FALSE(std::filesystem::exists(dir / "never"));
   // --output-dir to a folder that does not exist yet makes it and writes <stem>.tif inside.
-  const auto made = run_terraseg({"predict", "--model", model.string(), raster.string(), "--output-dir",
-                                  (dir / "newdir").string(), "-q"});
+  const auto made = run_terraseg(
+      {"predict", "--model", model.string(), raster.string(), "--output-dir", (dir / "newdir").string(), "-q"});
   ASSERT_EQ(made.exit_code, 0) << made.err;
   EXPECT_TRUE(std::filesystem::is_regular_file(dir / "newdir" / "in.tif"));
   // --logits with one input: a path ending in '/' is a folder, made if needed, with <stem>-scores.tif.
@@ -252,7 +257,8 @@ TEST(BadInputs, AWindowTooLargeForMemoryIsRefusedBeforeAllocating) {
   EXPECT_EQ(result.exit_code, 1);
   // The street model's card runs each window at 1x and 1.5x: the larger pass is what must fit.
   EXPECT_NE(result.err.find("--tile: a 8192x8192 window (at scales 1, 1.5: 12288x12288 at the largest) needs about"),
-            std::string::npos) << result.err;
+            std::string::npos)
+      << result.err;
   EXPECT_NE(result.err.find("give a smaller tile"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("--scales 1"), std::string::npos) << result.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "o.tif"));

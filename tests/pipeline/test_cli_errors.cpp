@@ -61,7 +61,8 @@ TEST(CliErrors, ConfigWithNonRasterInputNamesItAndLeavesNoOutput) {
 
 TEST(CliErrors, PredictMissingModelNamesIt) {
   TempDir dir;
-  const auto result = run_terraseg({"predict", "--model", "/no/model.onnx", "/etc/hostname", "-o", (dir / "o.tif").string()});
+  const auto result =
+      run_terraseg({"predict", "--model", "/no/model.onnx", "/etc/hostname", "-o", (dir / "o.tif").string()});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.err.find("/no/model.onnx"), std::string::npos) << result.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "o.tif"));
@@ -69,14 +70,15 @@ TEST(CliErrors, PredictMissingModelNamesIt) {
 
 TEST(CliErrors, PredictMissingInputNamesIt) {
   TempDir dir;
-  const auto result = run_terraseg({"predict", "--model", "/no/model.onnx", "/no/input.tif", "-o", (dir / "o.tif").string()});
+  const auto result =
+      run_terraseg({"predict", "--model", "/no/model.onnx", "/no/input.tif", "-o", (dir / "o.tif").string()});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.err.find("/no/input.tif"), std::string::npos) << result.err;
 }
 
 TEST(CliErrors, BadShardIsRejected) {
-  const auto result = run_terraseg({"run", (terraseg::test::source_dir() / "configs/sample.yaml").string(),
-                                    "--shard", "4/4", "-q"});
+  const auto result =
+      run_terraseg({"run", (terraseg::test::source_dir() / "configs/sample.yaml").string(), "--shard", "4/4", "-q"});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.err.find("--shard"), std::string::npos) << result.err;
 }
@@ -87,7 +89,8 @@ TEST(CliErrors, UnwritableOutputDirIsNamed) {
   write_text(dir / "region.yaml",
              "output_dir: blocker/out\nmodels:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 1}\n"
              "regions:\n  - name: r\n    inputs: [/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF]\n");
-  if (!std::filesystem::exists("/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF")) GTEST_SKIP() << "r-cran-rgdal not installed";
+  if (!std::filesystem::exists("/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF"))
+    GTEST_SKIP() << "r-cran-rgdal not installed";
   const auto result = run_terraseg({"run", (dir / "region.yaml").string(), "-q"});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.err.find("blocker/out"), std::string::npos) << result.err;
@@ -99,7 +102,8 @@ TEST(CliErrors, TileBelowTheModelsStrideNamesTheConfigKey) {
              "output_dir: out\ntiling: {tile: 32, overlap: 0}\n"
              "models:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 6}\n"
              "regions:\n  - name: r\n    inputs: [/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF]\n");
-  if (!std::filesystem::exists("/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF")) GTEST_SKIP() << "r-cran-rgdal not installed";
+  if (!std::filesystem::exists("/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF"))
+    GTEST_SKIP() << "r-cran-rgdal not installed";
   const auto result = run_terraseg({"run", (dir / "region.yaml").string(), "-q"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("key 'tiling.tile'"), std::string::npos) << result.err;
@@ -112,8 +116,8 @@ TEST(CliErrors, PredictOverlapOfHalfTheTileNamesTheFlag) {
   const auto model = terraseg::test::source_dir() / "tests/reference/unet_opset11.onnx";
   const std::string input = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
   if (!std::filesystem::exists(input)) GTEST_SKIP() << "r-cran-rgdal not installed";
-  const auto result = run_terraseg({"predict", "--model", model.string(), input, "-o",
-                                    (dir / "o.tif").string(), "--tile", "64", "--overlap", "32", "-q"});
+  const auto result = run_terraseg({"predict", "--model", model.string(), input, "-o", (dir / "o.tif").string(),
+                                    "--tile", "64", "--overlap", "32", "-q"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("--overlap"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("less than half the tile"), std::string::npos) << result.err;
@@ -123,8 +127,8 @@ TEST(CliErrors, PredictOverlapOfHalfTheTileNamesTheFlag) {
 TEST(CliErrors, PredictMalformedTileNamesTheFlag) {
   TempDir dir;
   const auto model = terraseg::test::source_dir() / "tests/reference/unet_opset11.onnx";
-  const auto result = run_terraseg({"predict", "--model", model.string(), "/etc/hostname", "-o", (dir / "o.tif").string(),
-                                    "--tile", "512by512", "-q"});
+  const auto result = run_terraseg({"predict", "--model", model.string(), "/etc/hostname", "-o",
+                                    (dir / "o.tif").string(), "--tile", "512by512", "-q"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("--tile"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("512x1024"), std::string::npos) << result.err;  // the example of the form it takes
@@ -133,10 +137,11 @@ TEST(CliErrors, PredictMalformedTileNamesTheFlag) {
 TEST(CliErrors, PredictBadScalesOrFlipNameTheFlagAndWriteNothing) {
   TempDir dir;
   const auto model = terraseg::test::source_dir() / "tests/reference/unet_opset11.onnx";
-  for (const std::vector<std::string>& flags : {std::vector<std::string>{"--scales", "1,0.1"},
-                                                std::vector<std::string>{"--scales", "one"},
-                                                std::vector<std::string>{"--flip", "yes"}}) {
-    std::vector<std::string> args{"predict", "--model", model.string(), "/etc/hostname", "-o", (dir / "o.tif").string(), "-q"};
+  for (const std::vector<std::string>& flags :
+       {std::vector<std::string>{"--scales", "1,0.1"}, std::vector<std::string>{"--scales", "one"},
+        std::vector<std::string>{"--flip", "yes"}}) {
+    std::vector<std::string> args{"predict", "--model", model.string(), "/etc/hostname", "-o", (dir / "o.tif").string(),
+                                  "-q"};
     args.insert(args.end(), flags.begin(), flags.end());
     const auto result = run_terraseg(args);
     EXPECT_EQ(result.exit_code, 1) << flags[1];

@@ -52,7 +52,8 @@ TEST(RunConfig, ParsesValidConfigWithDefaultsAndRelativePaths) {
 
 TEST(RunConfig, InferencePassesOverrideTheCardsAndBadScalesNameTheKey) {
   std::string yaml = kValid;
-  yaml.replace(yaml.find("tiling: {tile: 256, overlap: 32}"), 32, "tiling: {tile: 256, overlap: 32, scales: [1, 1.5], flip: true}");
+  yaml.replace(yaml.find("tiling: {tile: 256, overlap: 32}"), 32,
+               "tiling: {tile: 256, overlap: 32, scales: [1, 1.5], flip: true}");
   const auto config = parse_run_config(yaml, "/tmp/cfg/region.yaml");
   EXPECT_EQ(config.tiling.scales, (std::vector<double>{1.0, 1.5}));
   EXPECT_EQ(config.tiling.flip, true);
@@ -74,7 +75,9 @@ TEST(RunConfig, WrongTypeNamesKeyAndLine) {
   expect_error(yaml, {"/tmp/region.yaml:3", "'threads'", "integer"});
 }
 
-TEST(RunConfig, MalformedYamlNamesLine) { expect_error("regions: [a, b\n  x: :\n", {"/tmp/region.yaml:", "malformed YAML"}); }
+TEST(RunConfig, MalformedYamlNamesLine) {
+  expect_error("regions: [a, b\n  x: :\n", {"/tmp/region.yaml:", "malformed YAML"});
+}
 
 TEST(RunConfig, MissingInputNamesFile) {
   std::string yaml = kValid;
@@ -116,9 +119,11 @@ TEST(RunConfig, ShippedSampleConfigsParse) {
 
 TEST(RunConfig, IndicatorAndWalkabilityKeys) {
   std::string yaml = kValid;
-  yaml += "indicators: {red_band: 3, nir_band: 4, ndvi_threshold: 0.25}\n"
-          "street_view: {points: p.csv, model: roads, levels: breakpoints, invert: [C],\n"
-          "  breakpoints: {G: [0.1, 0.2, 0.3, 0.4], C: [0.01, 0.02, 0.03, 0.04], S: [1, 2, 3, 4], D: [1, 1.2, 1.4, 1.6]}}\n";
+  yaml +=
+      "indicators: {red_band: 3, nir_band: 4, ndvi_threshold: 0.25}\n"
+      "street_view: {points: p.csv, model: roads, levels: breakpoints, invert: [C],\n"
+      "  breakpoints: {G: [0.1, 0.2, 0.3, 0.4], C: [0.01, 0.02, 0.03, 0.04], S: [1, 2, 3, 4], D: [1, 1.2, 1.4, "
+      "1.6]}}\n";
   const auto config = parse_run_config(yaml, "/tmp/cfg/region.yaml");
   EXPECT_EQ(config.indicators.red_band, 3);
   EXPECT_EQ(config.indicators.nir_band, 4);
@@ -149,8 +154,9 @@ TEST(RunConfig, RoadGraphKeysDefaultToUnsetAndZeroMeansOff) {
 
 TEST(RunConfig, BreakpointsMustAscend) {
   std::string yaml = kValid;
-  yaml += "street_view: {points: p.csv, model: roads, levels: breakpoints,\n"
-          "  breakpoints: {G: [0.4, 0.2, 0.3, 0.1], C: [1, 2, 3, 4], S: [1, 2, 3, 4], D: [1, 2, 3, 4]}}\n";
+  yaml +=
+      "street_view: {points: p.csv, model: roads, levels: breakpoints,\n"
+      "  breakpoints: {G: [0.4, 0.2, 0.3, 0.1], C: [1, 2, 3, 4], S: [1, 2, 3, 4], D: [1, 2, 3, 4]}}\n";
   expect_error(yaml, {"street_view.breakpoints", "ascending"});
 }
 

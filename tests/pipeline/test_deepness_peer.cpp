@@ -197,12 +197,12 @@ DeepnessRun run_like_deepness(const fs::path& path, const cv::Mat& rgb) {
 /// Writes pixel-interleaved RGB bytes as a plain 3-band GeoTIFF (no georeference).
 bool write_rgb(const fs::path& path, const cv::Mat& rgb) {
   GDALAllRegister();
-  GDALDatasetUniquePtr out(GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), rgb.cols, rgb.rows, 3,
-                                                                                   GDT_Byte, nullptr));
+  GDALDatasetUniquePtr out(
+      GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), rgb.cols, rgb.rows, 3, GDT_Byte, nullptr));
   if (!out) return false;
   int bands[3] = {1, 2, 3};
-  return out->RasterIO(GF_Write, 0, 0, rgb.cols, rgb.rows, const_cast<uint8_t*>(rgb.data), rgb.cols, rgb.rows, GDT_Byte, 3,
-                       bands, 3, static_cast<GSpacing>(rgb.step[0]), 1, nullptr) == CE_None;
+  return out->RasterIO(GF_Write, 0, 0, rgb.cols, rgb.rows, const_cast<uint8_t*>(rgb.data), rgb.cols, rgb.rows, GDT_Byte,
+                       3, bands, 3, static_cast<GSpacing>(rgb.step[0]), 1, nullptr) == CE_None;
 }
 
 struct Agreement {
@@ -243,8 +243,9 @@ void expect_deepness_agrees_with_predict(const std::string& model_name, const fs
     ASSERT_TRUE(resample(image, pixel_m, on_grid));
     grid = std::to_string(pixel_m) + " m pixels (bilinear)";
   }
-  const auto predicted = run_terraseg({"predict", "-q", "--model", model.string(), on_grid.string(), "-o",
-                                       (dir / "predict.tif").string(), "--no-resample", "--scales", "1", "--flip", "off"});
+  const auto predicted =
+      run_terraseg({"predict", "-q", "--model", model.string(), on_grid.string(), "-o", (dir / "predict.tif").string(),
+                    "--no-resample", "--scales", "1", "--flip", "off"});
   ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
   const cv::Mat terraseg_classes = read_classes(dir / "predict.tif");
   const cv::Mat rgb = read_rgb(on_grid);
@@ -255,8 +256,9 @@ void expect_deepness_agrees_with_predict(const std::string& model_name, const fs
   // with Deepness's zeros beyond it, one window as Deepness's one tile when it is one), cut back to
   // the layer. This is the export's exactness: preprocessing, band order, threshold, tiling.
   ASSERT_TRUE(write_rgb(dir / "deepness-extent.tif", deepness.extended));
-  const auto padded = run_terraseg({"predict", "-q", "--model", model.string(), (dir / "deepness-extent.tif").string(), "-o",
-                                    (dir / "predict-extent.tif").string(), "--no-resample", "--scales", "1", "--flip", "off"});
+  const auto padded =
+      run_terraseg({"predict", "-q", "--model", model.string(), (dir / "deepness-extent.tif").string(), "-o",
+                    (dir / "predict-extent.tif").string(), "--no-resample", "--scales", "1", "--flip", "off"});
   ASSERT_EQ(padded.exit_code, 0) << padded.err;
   const cv::Mat on_extent = read_classes(dir / "predict-extent.tif");
   ASSERT_FALSE(on_extent.empty());
@@ -265,22 +267,26 @@ void expect_deepness_agrees_with_predict(const std::string& model_name, const fs
   // zeros but the image mirrored at its borders.
   const Agreement measured = agreement(deepness.classes, terraseg_classes);
   ASSERT_GT(measured.pixels, 0) << "class maps of different sizes";
-  std::cout << model_name << " on " << image.filename().string() << " at " << grid << ", " << rgb.cols << "x" << rgb.rows
-            << " in " << deepness.tiles << " Deepness tile(s) of " << deepness.extended.cols << "x" << deepness.extended.rows
+  std::cout << model_name << " on " << image.filename().string() << " at " << grid << ", " << rgb.cols << "x"
+            << rgb.rows << " in " << deepness.tiles << " Deepness tile(s) of " << deepness.extended.cols << "x"
+            << deepness.extended.rows
             << " px: Deepness-style run of the export (OpenCV DNN) against terraseg predict of the original, class "
                "agreement "
-            << same_pixels.share << " on the same pixels (Deepness's extent), " << measured.share << " on the layer alone\n";
+            << same_pixels.share << " on the same pixels (Deepness's extent), " << measured.share
+            << " on the layer alone\n";
   EXPECT_GE(same_pixels.share, 0.99);
   // Not a target but a floor against regressions: on a layer smaller than a tile, Deepness fills
   // the rest of the tile with zeros, and these ESPNets see that far (docs/deepness.md).
   EXPECT_GE(measured.share, 0.75);
 
   // And terraseg itself reads the export as a model and predicts the same classes.
-  const auto again = run_terraseg({"predict", "-q", "--model", exported.string(), on_grid.string(), "-o",
-                                   (dir / "predict-export.tif").string(), "--no-resample", "--scales", "1", "--flip", "off"});
+  const auto again =
+      run_terraseg({"predict", "-q", "--model", exported.string(), on_grid.string(), "-o",
+                    (dir / "predict-export.tif").string(), "--no-resample", "--scales", "1", "--flip", "off"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   const Agreement itself = agreement(read_classes(dir / "predict-export.tif"), terraseg_classes);
-  std::cout << model_name << ": terraseg predict of the export vs of the original, class agreement " << itself.share << '\n';
+  std::cout << model_name << ": terraseg predict of the export vs of the original, class agreement " << itself.share
+            << '\n';
   EXPECT_GE(itself.share, 0.999);
 }
 

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.hpp"
-#include "raster_fixtures.hpp"
 #include "progress.hpp"
+#include "raster_fixtures.hpp"
 #include "stac.hpp"
 #include "terraseg/core/builders.hpp"
 #include "terraseg/core/onnx.hpp"
@@ -19,10 +19,10 @@
 #include "test_support.hpp"
 
 using nlohmann::json;
+using terraseg::test::make_rgb_raster;
 using terraseg::test::read_file;
 using terraseg::test::run_terraseg;
 using terraseg::test::TempDir;
-using terraseg::test::make_rgb_raster;
 namespace fs = std::filesystem;
 
 namespace {
@@ -48,8 +48,9 @@ fs::path save_model(const TempDir& dir) {
 
 int validate_stac(const fs::path& target, std::string* output = nullptr) {
   const fs::path log = fs::temp_directory_path() / ("validate-stac-" + std::to_string(getpid()) + ".log");
-  const std::string command = "/usr/bin/python3 " + (terraseg::test::source_dir() / "scripts/validate-stac.py").string() +
-                              " '" + target.string() + "' > '" + log.string() + "' 2>&1";
+  const std::string command = "/usr/bin/python3 " +
+                              (terraseg::test::source_dir() / "scripts/validate-stac.py").string() + " '" +
+                              target.string() + "' > '" + log.string() + "' 2>&1";
   const int status = std::system(command.c_str());
   if (output) *output = read_file(log);
   fs::remove(log);
@@ -70,21 +71,25 @@ TEST(GisOutputs, PredictWritesAQgisStyleWithEveryClass) {
   TempDir dir;
   const auto model = save_model(dir);
   const auto raster = make_rgb_raster(dir / "in.tif");
-  const auto result =
-      run_terraseg({"predict", "--model", model.string(), raster.string(), "-o", (dir / "out/mask.tif").string(), "-q"});
+  const auto result = run_terraseg(
+      {"predict", "--model", model.string(), raster.string(), "-o", (dir / "out/mask.tif").string(), "-q"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const std::string qml = read_file(dir / "out/mask.qml");
   EXPECT_NE(qml.find("type=\"paletted\""), std::string::npos) << qml;
   // The background of a binary mask is see-through in the style QGIS loads with the mask (a TIFF
   // colour map has no alpha: the style is where transparency can live).
-  EXPECT_NE(qml.find("<paletteEntry value=\"0\" color=\"#000000\" alpha=\"0\" label=\"background\"/>"), std::string::npos);
-  EXPECT_NE(qml.find("<paletteEntry value=\"1\" color=\"#ab12ef\" alpha=\"255\" label=\"paved road\"/>"), std::string::npos);
+  EXPECT_NE(qml.find("<paletteEntry value=\"0\" color=\"#000000\" alpha=\"0\" label=\"background\"/>"),
+            std::string::npos);
+  EXPECT_NE(qml.find("<paletteEntry value=\"1\" color=\"#ab12ef\" alpha=\"255\" label=\"paved road\"/>"),
+            std::string::npos);
   EXPECT_EQ(terraseg::geo::qgis_style_path((dir / "out/mask.tif").string()), (dir / "out/mask.qml").string());
 }
 
 TEST(GisOutputs, QgisStyleEscapesClassNames) {
   const std::string qml = terraseg::geo::qgis_paletted_style({{3, "a<b & \"c\"", {1, 2, 3}}});
-  EXPECT_NE(qml.find("value=\"3\" color=\"#010203\" alpha=\"255\" label=\"a&lt;b &amp; &quot;c&quot;\""), std::string::npos) << qml;
+  EXPECT_NE(qml.find("value=\"3\" color=\"#010203\" alpha=\"255\" label=\"a&lt;b &amp; &quot;c&quot;\""),
+            std::string::npos)
+      << qml;
 }
 
 TEST(GisOutputs, CreationOptionsReachTheFileAndBadOnesAreRefusedBeforeAnyOutput) {
@@ -95,13 +100,14 @@ TEST(GisOutputs, CreationOptionsReachTheFileAndBadOnesAreRefusedBeforeAnyOutput)
                               "-co", "COMPRESS=LZW", "-q"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(gdal_metadata(dir / "lzw.tif", "COMPRESSION", "IMAGE_STRUCTURE"), "LZW");
-  result = run_terraseg({"predict", "--model", model.string(), raster.string(), "-o", (dir / "default.tif").string(), "-q"});
+  result =
+      run_terraseg({"predict", "--model", model.string(), raster.string(), "-o", (dir / "default.tif").string(), "-q"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(gdal_metadata(dir / "default.tif", "COMPRESSION", "IMAGE_STRUCTURE"), "DEFLATE");
 
   for (const char* bad : {"COMPRESS=NOPE", "NOT_AN_OPTION=1", "COMPRESS"}) {
-    result = run_terraseg({"predict", "--model", model.string(), raster.string(), "-o", (dir / "bad.tif").string(),
-                           "-co", bad, "-q"});
+    result = run_terraseg(
+        {"predict", "--model", model.string(), raster.string(), "-o", (dir / "bad.tif").string(), "-co", bad, "-q"});
     EXPECT_EQ(result.exit_code, 1) << bad;
     EXPECT_NE(result.err.find(std::string("-co '") + bad + "'"), std::string::npos) << result.err;
     EXPECT_FALSE(fs::exists(dir / "bad.tif"));
@@ -112,11 +118,11 @@ TEST(GisOutputs, ResamplingNamesAreGdalsAndOthersAreRefused) {
   TempDir dir;
   const auto model = save_model(dir);
   const auto raster = make_rgb_raster(dir / "in.tif");
-  auto result = run_terraseg({"predict", "--model", model.string(), raster.string(), "-o", (dir / "a.tif").string(),
-                              "-r", "cubic", "-q"});
+  auto result = run_terraseg(
+      {"predict", "--model", model.string(), raster.string(), "-o", (dir / "a.tif").string(), "-r", "cubic", "-q"});
   EXPECT_EQ(result.exit_code, 0) << result.err;
-  result = run_terraseg({"predict", "--model", model.string(), raster.string(), "-o", (dir / "b.tif").string(),
-                         "-r", "bicubic", "-q"});
+  result = run_terraseg(
+      {"predict", "--model", model.string(), raster.string(), "-o", (dir / "b.tif").string(), "-r", "bicubic", "-q"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("-r 'bicubic'"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("cubicspline"), std::string::npos) << result.err;
@@ -133,7 +139,8 @@ TEST(GisOutputs, GdalConfigOptionsApply) {
   CPLSetConfigOption("GDAL_PAM_ENABLED", nullptr);
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_FALSE(fs::exists(dir / "nopam.tif.aux.xml"));
-  result = run_terraseg({"predict", "--model", model.string(), raster.string(), "-o", (dir / "pam.tif").string(), "-q"});
+  result =
+      run_terraseg({"predict", "--model", model.string(), raster.string(), "-o", (dir / "pam.tif").string(), "-q"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(fs::exists(dir / "pam.tif.aux.xml"));
   result = run_terraseg({"predict", "--config", "GDAL_PAM_ENABLED", "--model", model.string(), raster.string(), "-o",
@@ -189,8 +196,8 @@ TEST(GisOutputs, StacItemsAndCollectionValidateAndSayWhereTheDatetimeCameFrom) {
   const auto dated = make_rgb_raster(dir / "dated.tif", "2021:06:30 10:15:00");
   const auto undated = make_rgb_raster(dir / "undated.tif");
   for (const auto& input : {dated, undated}) {
-    const auto result = run_terraseg({"predict", "--model", model.string(), input.string(), "-o",
-                                      (dir / "out" / input.filename()).string(), "-q"});
+    const auto result = run_terraseg(
+        {"predict", "--model", model.string(), input.string(), "-o", (dir / "out" / input.filename()).string(), "-q"});
     ASSERT_EQ(result.exit_code, 0) << result.err;
   }
   const fs::path collection = terraseg::stac_collection_path(dir / "out");
@@ -221,7 +228,8 @@ TEST(GisOutputs, StacItemsAndCollectionValidateAndSayWhereTheDatetimeCameFrom) {
   EXPECT_EQ(item["properties"]["terraseg:source"], "file://" + fs::absolute(dated).lexically_normal().string());
   EXPECT_EQ(item["links"][0]["rel"], "derived_from");
   EXPECT_EQ(item["links"][0]["href"], "file://" + fs::absolute(dated).lexically_normal().string());
-  EXPECT_EQ(item["links"][1], json({{"rel", "self"}, {"href", "file://" + fs::absolute(items[0]).lexically_normal().string()},
+  EXPECT_EQ(item["links"][1], json({{"rel", "self"},
+                                    {"href", "file://" + fs::absolute(items[0]).lexically_normal().string()},
                                     {"type", "application/geo+json"}}));
   EXPECT_EQ(item["collection"], "out");
   const json& data = item["assets"]["data"];
@@ -241,10 +249,13 @@ TEST(GisOutputs, StacItemsAndCollectionValidateAndSayWhereTheDatetimeCameFrom) {
 
   const json run = read_json(collection);
   EXPECT_EQ(run["extent"]["temporal"]["interval"][0], json({"2021-06-30T10:15:00Z", "2026-12-03T19:00:00Z"}));
-  EXPECT_EQ(run["links"][1], json({{"rel", "self"}, {"href", "file://" + fs::absolute(collection).lexically_normal().string()},
+  EXPECT_EQ(run["links"][1], json({{"rel", "self"},
+                                   {"href", "file://" + fs::absolute(collection).lexically_normal().string()},
                                    {"type", "application/json"}}));
-  EXPECT_EQ(run["links"][2], json({{"rel", "item"}, {"href", "./dated.stac.json"}, {"type", "application/geo+json"},
-                                   {"title", "unit-dated"}}));
+  EXPECT_EQ(
+      run["links"][2],
+      json(
+          {{"rel", "item"}, {"href", "./dated.stac.json"}, {"type", "application/geo+json"}, {"title", "unit-dated"}}));
   EXPECT_EQ(run["assets"]["summary.json"]["roles"], json({"metadata"}));
 
   std::string report;
@@ -265,7 +276,8 @@ TEST(GisOutputs, ClassNamesTravelInsideTheTiff) {
   TempDir dir;
   const auto model = save_model(dir);
   const auto raster = make_rgb_raster(dir / "in.tif");
-  const auto result = run_terraseg({"predict", "--model", model.string(), raster.string(), "-o", (dir / "m.tif").string(), "-q"});
+  const auto result =
+      run_terraseg({"predict", "--model", model.string(), raster.string(), "-o", (dir / "m.tif").string(), "-q"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   fs::create_directories(dir / "copy");
   fs::copy_file(dir / "m.tif", dir / "copy/m.tif");  // the TIFF alone, without its .aux.xml
@@ -285,7 +297,8 @@ TEST(GisOutputs, ARunsOutputsPassTheCogValidatorAndLoadInQgis) {
   if (!fs::exists(validator) || !fs::exists(chicago)) GTEST_SKIP() << "python3-gdal or r-cran-rgdal is not installed";
   TempDir dir;
   std::ofstream(dir / "job.yaml") << "output_dir: out\ntiling: {tile: 256, overlap: 32}\n"
-                                  << "models:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 2, seed: 3, class_names: [background, road]}\n"
+                                  << "models:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 2, seed: 3, "
+                                     "class_names: [background, road]}\n"
                                   << "  landcover: {builder: unet, classes: 5, base_width: 4, depth: 2, seed: 4}\n"
                                   << "indicators: {cell_size_m: 500}\n"
                                   << "regions:\n  - name: chicago\n    inputs: ['" << chicago << "']\n";

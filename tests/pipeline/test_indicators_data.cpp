@@ -23,9 +23,9 @@ const char* kLeuvenA = "/usr/share/doc/opencv-doc/examples/data/leuvenA.jpg";
 ModelCard espnet_card() {
   ModelCard card;
   card.name = "espnet_city";
-  const std::vector<std::string> names{"road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",
-                                       "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car",
-                                       "truck", "bus", "train", "motorcycle", "bicycle", "void"};
+  const std::vector<std::string> names{
+      "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation", "terrain",
+      "sky",  "person",   "rider",    "car",  "truck", "bus",  "train",         "motorcycle",   "bicycle",    "void"};
   for (size_t i = 0; i < names.size(); ++i) card.classes.push_back({static_cast<int>(i), names[i], {0, 0, 0}});
   card.bands = {"blue", "green", "red"};
   card.scale = 1.0 / 255.0;  // x = (p - mean) / std / 255 = (p / 255 - mean / 255) / std
@@ -44,8 +44,9 @@ TEST(IndicatorsRun, LeuvenStreetViewWithTrainedEspnet) {
   set_thread_count(2);
   Engine engine(model.graph, EngineOptions{});
   StreetViewOptions options;
-  const StreetViewResult result = run_street_view(engine, espnet_card(), 20, test::source_dir() / "samples/street/leuven.csv",
-                                                  dir.path(), options, [](const std::string&) {});
+  const StreetViewResult result =
+      run_street_view(engine, espnet_card(), 20, test::source_dir() / "samples/street/leuven.csv", dir.path(), options,
+                      [](const std::string&) {});
   ASSERT_EQ(result.points.size(), 1U);
   const json doc = street_view_json(result);
   std::cout << "Leuven sample point (ESPNet Cityscapes): " << doc.at("by_point").dump() << '\n';

@@ -27,7 +27,8 @@ void write_tif(const std::filesystem::path& path, const std::function<double(int
                const std::vector<std::string>& categories = {}) {
   GDALAllRegister();
   std::filesystem::create_directories(path.parent_path());
-  GDALDatasetUniquePtr ds(GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), 100, 100, 1, GDT_Byte, nullptr));
+  GDALDatasetUniquePtr ds(
+      GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), 100, 100, 1, GDT_Byte, nullptr));
   double gt[6] = {500000.0, 1.0, 0.0, 4000000.0, 0.0, -1.0};
   ds->SetGeoTransform(gt);
   OGRSpatialReference srs;
@@ -47,26 +48,30 @@ void write_tif(const std::filesystem::path& path, const std::function<double(int
 }
 
 RunConfig config_for(const TempDir& dir, const std::string& extra) {
-  const std::string yaml = "output_dir: " + (dir / "out").string() +
-                           "\nmodels:\n  roads: {builder: unet, classes: 2}\n  landcover: {builder: unet, classes: 3}\n" +
-                           "indicators: {cell_size_m: 50}\nregions:\n  - name: town\n    inputs: [" +
-                           (dir / "image.tif").string() + "]\n    tasks: [roads, landcover]\n" + extra;
+  const std::string yaml =
+      "output_dir: " + (dir / "out").string() +
+      "\nmodels:\n  roads: {builder: unet, classes: 2}\n  landcover: {builder: unet, classes: 3}\n" +
+      "indicators: {cell_size_m: 50}\nregions:\n  - name: town\n    inputs: [" + (dir / "image.tif").string() +
+      "]\n    tasks: [roads, landcover]\n" + extra;
   return parse_run_config(yaml, dir / "run.yaml");
 }
 
 TEST(IndicatorsRun, RegionMasksGiveIndicatorGridAndSummary) {
   TempDir dir;
   write_tif(dir / "image.tif", [](int, int) { return 100.0; });
-  const auto plus = [](int x, int y) { return (y == 50 && x >= 30 && x <= 70) || (x == 50 && y >= 30 && y <= 70) ? 1.0 : 0.0; };
+  const auto plus = [](int x, int y) {
+    return (y == 50 && x >= 30 && x <= 70) || (x == 50 && y >= 30 && y <= 70) ? 1.0 : 0.0;
+  };
   write_tif(dir / "out/town/roads.tif", plus, {"background", "road"});
-  write_tif(dir / "out/town/landcover.tif", [](int x, int) { return x < 25 ? 2.0 : 0.0; }, {"building", "road", "vegetation"});
+  write_tif(dir / "out/town/landcover.tif", [](int x, int) { return x < 25 ? 2.0 : 0.0; },
+            {"building", "road", "vegetation"});
   RunConfig config = config_for(dir, "");
   config.indicators.road_width_m = 4.0;  // 1-pixel roads with 20 m arms: keep the arms (spurs < 10 m go)
   const json result = compute_run_indicators(config);
   const json& town = result.at("indicators").at("aerial").at(0);
   EXPECT_EQ(town.at("region"), "town");
-  EXPECT_EQ(town.at("road_graph"), json({{"road_width_m", 4.0}, {"min_spur_m", 10.0}, {"merge_junctions_m", 4.0},
-                                         {"smooth_mask_m", 1.0}}));
+  EXPECT_EQ(town.at("road_graph"),
+            json({{"road_width_m", 4.0}, {"min_spur_m", 10.0}, {"merge_junctions_m", 4.0}, {"smooth_mask_m", 1.0}}));
   EXPECT_EQ(town.at("intersections"), 1);
   EXPECT_EQ(town.at("dead_ends"), 4);
   EXPECT_NEAR(town.at("road_length_km").get<double>(), 0.08, 1e-12);
@@ -112,12 +117,15 @@ TEST(IndicatorsRun, WideRoadsGiveOneJunctionByDefaultAndTheRawGraphWithZeros) {
 }
 
 TEST(IndicatorsRun, LandsatNdviGreeneryOnTheInputGrid) {
-  if (!std::filesystem::exists(kLandsat)) GTEST_SKIP() << "r-cran-stars is not installed (scripts/setup.sh installs it)";
+  if (!std::filesystem::exists(kLandsat))
+    GTEST_SKIP() << "r-cran-stars is not installed (scripts/setup.sh installs it)";
   TempDir dir;
-  const RunConfig config = parse_run_config("output_dir: " + (dir / "out").string() +
-                                                "\nmodels:\n  roads: {builder: unet, classes: 2}\nregions:\n  - name: brazil\n"
-                                                "    inputs: [" + std::string(kLandsat) + "]\n    tasks: []\n",
-                                            dir / "run.yaml");
+  const RunConfig config =
+      parse_run_config("output_dir: " + (dir / "out").string() +
+                           "\nmodels:\n  roads: {builder: unet, classes: 2}\nregions:\n  - name: brazil\n"
+                           "    inputs: [" +
+                           std::string(kLandsat) + "]\n    tasks: []\n",
+                       dir / "run.yaml");
   IndicatorStepOptions options;
   options.red_band = 3;  // Landsat 7 ETM+ band 3 = red, band 4 = near infrared
   options.nir_band = 4;
@@ -145,11 +153,14 @@ TEST(IndicatorsRun, LandsatNdviGreeneryOnTheInputGrid) {
 
 std::string street_yaml(const TempDir& dir) {
   return "output_dir: " + (dir / "out").string() +
-         "\ntiling: {tile: 256, overlap: 32}\nmodels:\n  street:\n    builder: unet\n    classes: 12\n    base_width: 4\n"
-         "    depth: 2\n    class_names: [Sky, Building, Pole, Road, Pavement, Tree, SignSymbol, Fence, Car, Pedestrian,"
+         "\ntiling: {tile: 256, overlap: 32}\nmodels:\n  street:\n    builder: unet\n    classes: 12\n    base_width: "
+         "4\n"
+         "    depth: 2\n    class_names: [Sky, Building, Pole, Road, Pavement, Tree, SignSymbol, Fence, Car, "
+         "Pedestrian,"
          " Bicyclist, Unlabelled]\nstreet_view:\n  points: " +
          (test::source_dir() / "samples/street/leuven.csv").string() +
-         "\n  model: street\nregions:\n  - name: none\n    inputs: [" + (dir / "image.tif").string() + "]\n    tasks: []\n";
+         "\n  model: street\nregions:\n  - name: none\n    inputs: [" + (dir / "image.tif").string() +
+         "]\n    tasks: []\n";
 }
 
 TEST(IndicatorsRun, LeuvenStreetViewWithUntrainedModelWritesEveryOutput) {
@@ -172,7 +183,8 @@ TEST(IndicatorsRun, LeuvenStreetViewWithUntrainedModelWritesEveryOutput) {
   std::getline(csv, row);
   EXPECT_EQ(row.rfind("leuven-begijnhof,4.6995,50.8707,", 0), 0U) << row;
   // The grid exists exactly when the point has an IVW (an untrained model may predict no road).
-  EXPECT_EQ(std::filesystem::exists(dir / "out/street-view/walkability-grid.tif"), street.at("by_point").at(0).at("IVW").is_number());
+  EXPECT_EQ(std::filesystem::exists(dir / "out/street-view/walkability-grid.tif"),
+            street.at("by_point").at(0).at("IVW").is_number());
 }
 
 }  // namespace

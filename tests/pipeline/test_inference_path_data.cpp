@@ -31,8 +31,8 @@ std::vector<float> read_bands(const fs::path& path, int& bands, int& width, int&
   width = dataset->GetRasterXSize();
   height = dataset->GetRasterYSize();
   std::vector<float> values(static_cast<size_t>(bands) * static_cast<size_t>(width) * static_cast<size_t>(height));
-  if (dataset->RasterIO(GF_Read, 0, 0, width, height, values.data(), width, height, GDT_Float32, bands, nullptr, 0, 0, 0,
-                        nullptr) != CE_None) {
+  if (dataset->RasterIO(GF_Read, 0, 0, width, height, values.data(), width, height, GDT_Float32, bands, nullptr, 0, 0,
+                        0, nullptr) != CE_None) {
     return {};
   }
   return values;
@@ -55,11 +55,11 @@ std::vector<fs::path> camvid_val(const fs::path& data, size_t count) {
 /// Writes `planes` (band-sequential floats, or bytes when `type` is GDT_Byte) as a GeoTIFF.
 void write_geotiff(const fs::path& path, int width, int height, int bands, GDALDataType type, const void* planes) {
   GDALAllRegister();
-  GDALDatasetUniquePtr out(GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), width, height, bands,
-                                                                                   type, nullptr));
+  GDALDatasetUniquePtr out(
+      GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), width, height, bands, type, nullptr));
   ASSERT_TRUE(out);
-  ASSERT_EQ(out->RasterIO(GF_Write, 0, 0, width, height, const_cast<void*>(planes), width, height, type, bands, nullptr, 0,
-                          0, 0, nullptr),
+  ASSERT_EQ(out->RasterIO(GF_Write, 0, 0, width, height, const_cast<void*>(planes), width, height, type, bands, nullptr,
+                          0, 0, 0, nullptr),
             CE_None);
 }
 
@@ -131,11 +131,12 @@ TEST(InferencePath, EvalsClassMapsArePredictsAndItsMetricsFollowFromThem) {
     fs::create_symlink(photo, dir / "images" / photo.filename());
     fs::create_symlink(data / "camvid/valannot" / photo.filename(), dir / "masks" / photo.filename());
   }
-  const auto eval = run_terraseg({"eval", "--json", "-q", "--model", model.string(), "--images", (dir / "images").string(),
-                                  "--masks", (dir / "masks").string(), "--ignore-ids", "11", "--predictions",
-                                  (dir / "eval-maps").string(), "--walkability"});
+  const auto eval = run_terraseg({"eval", "--json", "-q", "--model", model.string(), "--images",
+                                  (dir / "images").string(), "--masks", (dir / "masks").string(), "--ignore-ids", "11",
+                                  "--predictions", (dir / "eval-maps").string(), "--walkability"});
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
-  std::vector<std::string> predict_args{"predict", "-q", "--model", model.string(), "--output-dir", (dir / "predict-maps").string()};
+  std::vector<std::string> predict_args{"predict",      "-q",           "--model",
+                                        model.string(), "--output-dir", (dir / "predict-maps").string()};
   for (const auto& entry : fs::directory_iterator(dir / "images")) predict_args.push_back(entry.path().string());
   const auto predicted = run_terraseg(predict_args);
   ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
@@ -148,7 +149,8 @@ TEST(InferencePath, EvalsClassMapsArePredictsAndItsMetricsFollowFromThem) {
     int w1 = 0, h1 = 0, w2 = 0, h2 = 0, w3 = 0, h3 = 0;
     const std::vector<float> from_eval = read_classes(dir / "eval-maps" / (stem + ".tif"), w1, h1);
     const std::vector<float> from_predict = read_classes(dir / "predict-maps" / (stem + ".tif"), w2, h2);
-    const std::vector<float> truth = read_classes(entry.path().parent_path().parent_path() / "masks" / entry.path().filename(), w3, h3);
+    const std::vector<float> truth =
+        read_classes(entry.path().parent_path().parent_path() / "masks" / entry.path().filename(), w3, h3);
     ASSERT_EQ(from_eval.size(), 360U * 480U);
     EXPECT_EQ(from_eval, from_predict) << stem << ": eval scored another class map than predict writes";
     int64_t labelled = 0, tree = 0, tree_predicted = 0;
@@ -162,12 +164,14 @@ TEST(InferencePath, EvalsClassMapsArePredictsAndItsMetricsFollowFromThem) {
     }
     const double reference = static_cast<double>(tree) / static_cast<double>(labelled);
     greenery_reference += reference;
-    greenery_error += std::abs(static_cast<double>(tree_predicted) / static_cast<double>(from_predict.size()) - reference);
+    greenery_error +=
+        std::abs(static_cast<double>(tree_predicted) / static_cast<double>(from_predict.size()) - reference);
     ++photos;
   }
   const nlohmann::json report = nlohmann::json::parse(eval.out);
   EXPECT_EQ(report["pixels"].get<int64_t>(), counted);
-  EXPECT_NEAR(report["global_accuracy"].get<double>(), static_cast<double>(correct) / static_cast<double>(counted), 1e-12);
+  EXPECT_NEAR(report["global_accuracy"].get<double>(), static_cast<double>(correct) / static_cast<double>(counted),
+              1e-12);
   const nlohmann::json& greenery = report["walkability"]["greenery"];
   EXPECT_EQ(report["walkability"]["role_scheme"], "class names");
   EXPECT_EQ(greenery["images"].get<int>(), photos);
@@ -193,15 +197,17 @@ TEST(InferencePath, DefaultTilingOfALargeMosaicAgreesWithWholeImageInference) {
       ASSERT_FALSE(bgr.empty());
       for (int y = y0; y < std::min(kSide, y0 + 360); ++y) {
         for (int x = x0; x < std::min(kSide, x0 + 480); ++x) {
-          for (int c = 0; c < 3; ++c) mosaic[static_cast<size_t>(c) * kSide * kSide + static_cast<size_t>(y) * kSide + x] = bgr.at<cv::Vec3b>(y - y0, x - x0)[2 - c];
+          for (int c = 0; c < 3; ++c)
+            mosaic[static_cast<size_t>(c) * kSide * kSide + static_cast<size_t>(y) * kSide + x] =
+                bgr.at<cv::Vec3b>(y - y0, x - x0)[2 - c];
         }
       }
     }
   }
   TempDir dir;
   write_geotiff(dir / "mosaic.tif", kSide, kSide, 3, GDT_Byte, mosaic.data());
-  const auto tiled = run_terraseg({"predict", "-q", "--model", model.string(), (dir / "mosaic.tif").string(), "-o",
-                                   (dir / "tiled.tif").string()});
+  const auto tiled = run_terraseg(
+      {"predict", "-q", "--model", model.string(), (dir / "mosaic.tif").string(), "-o", (dir / "tiled.tif").string()});
   ASSERT_EQ(tiled.exit_code, 0) << tiled.err;
   const auto whole = run_terraseg({"predict", "-q", "--model", model.string(), (dir / "mosaic.tif").string(), "-o",
                                    (dir / "whole.tif").string(), "--tile", std::to_string(kSide), "--overlap", "0"});
@@ -214,7 +220,8 @@ TEST(InferencePath, DefaultTilingOfALargeMosaicAgreesWithWholeImageInference) {
   size_t same = 0;
   for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i] ? 1 : 0;
   const double agreement = static_cast<double>(same) / static_cast<double>(a.size());
-  std::cout << "2000x2000 mosaic: default tiling (tile " << tile << ") vs whole image: class agreement " << agreement << '\n';
+  std::cout << "2000x2000 mosaic: default tiling (tile " << tile << ") vs whole image: class agreement " << agreement
+            << '\n';
   EXPECT_GE(agreement, 0.995);
 }
 
@@ -230,7 +237,8 @@ TEST(InferencePath, AFixedSizeModelRunsThroughPredictAtExactlyItsSize) {
   EXPECT_EQ(tiling["tile"], nlohmann::json::array({512, 1024}));
   TempDir dir;
   const fs::path photo = camvid_val(data, 1).at(0);
-  const auto result = run_terraseg({"predict", "-q", "--model", model, photo.string(), "-o", (dir / "v2.tif").string()});
+  const auto result =
+      run_terraseg({"predict", "-q", "--model", model, photo.string(), "-o", (dir / "v2.tif").string()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   int width = 0, height = 0;
   const std::vector<float> classes = read_classes(dir / "v2.tif", width, height);
@@ -238,8 +246,8 @@ TEST(InferencePath, AFixedSizeModelRunsThroughPredictAtExactlyItsSize) {
   EXPECT_EQ(height, 360);
   for (float id : classes) ASSERT_LT(id, 20.0F);
 
-  const auto refused = run_terraseg({"predict", "-q", "--model", model, photo.string(), "-o", (dir / "bad.tif").string(),
-                                     "--tile", "512"});
+  const auto refused = run_terraseg(
+      {"predict", "-q", "--model", model, photo.string(), "-o", (dir / "bad.tif").string(), "--tile", "512"});
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.err.find("--tile"), std::string::npos) << refused.err;
   EXPECT_NE(refused.err.find("512x1024"), std::string::npos) << refused.err;

@@ -53,7 +53,8 @@ TEST(InfoBench, BenchTimesTheSameFlopsAsInfo) {
   EXPECT_GT(timing.at("median_ms").get<double>(), 0.0);
   EXPECT_LE(timing.at("min_ms").get<double>(), timing.at("median_ms").get<double>());
   EXPECT_EQ(timing.at("runs").get<int>(), 3);
-  EXPECT_DOUBLE_EQ(timing.at("gflop").get<double>(), nlohmann::json::parse(info.out).at("flops").at("gflops").get<double>());
+  EXPECT_DOUBLE_EQ(timing.at("gflop").get<double>(),
+                   nlohmann::json::parse(info.out).at("flops").at("gflops").get<double>());
 }
 
 TEST(InfoBench, WinogradConvolutionsAreReportedAndCanBeTurnedOff) {
@@ -67,9 +68,9 @@ TEST(InfoBench, WinogradConvolutionsAreReportedAndCanBeTurnedOff) {
   ASSERT_EQ(info.exit_code, 0) << info.err;
   EXPECT_EQ(nlohmann::json::parse(info.out).at("winograd_convolutions").get<int>(), 9);
   for (const std::string convolution : {"auto", "direct"}) {
-    const auto bench = run_terraseg({"bench", "--model", (dir / "u.onnx").string(), "--height", "32", "--width", "32",
-                                     "--runs", "1", "--no-ceiling", "--json", "--convolution", convolution,
-                                     "--tuning", "rules"});
+    const auto bench =
+        run_terraseg({"bench", "--model", (dir / "u.onnx").string(), "--height", "32", "--width", "32", "--runs", "1",
+                      "--no-ceiling", "--json", "--convolution", convolution, "--tuning", "rules"});
     ASSERT_EQ(bench.exit_code, 0) << bench.err;
     const auto doc = nlohmann::json::parse(bench.out);
     EXPECT_EQ(doc.at("convolution"), convolution);

@@ -18,9 +18,9 @@
 #include "terraseg/core/onnx.hpp"
 #include "test_support.hpp"
 
-using terraseg::test::snapshot;
 using terraseg::test::read_file;
 using terraseg::test::run_terraseg;
+using terraseg::test::snapshot;
 using terraseg::test::TempDir;
 
 namespace {
@@ -56,7 +56,8 @@ fs::path write_red_over_green(const fs::path& path, terraseg::ModelCard card = r
 
 GDALDatasetUniquePtr create(const fs::path& path, int w, int h, int bands, GDALDataType type, double pixel = 1.0) {
   GDALAllRegister();
-  GDALDatasetUniquePtr ds(GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), w, h, bands, type, nullptr));
+  GDALDatasetUniquePtr ds(
+      GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), w, h, bands, type, nullptr));
   double gt[6] = {500000, pixel, 0, 5700000, 0, -pixel};
   ds->SetGeoTransform(gt);
   OGRSpatialReference utm;
@@ -107,7 +108,8 @@ TEST(InputReading, APalettedRasterIsPredictedAsItsColoursLikeItsRgbOriginal) {
   {
     GDALDatasetUniquePtr rgb = create(dir / "rgb.tif", 96, 72, 3, GDT_Byte);
     fill(*rgb, colourful);
-    for (int b = 1; b <= 3; ++b) rgb->GetRasterBand(b)->SetColorInterpretation(static_cast<GDALColorInterp>(GCI_RedBand + b - 1));
+    for (int b = 1; b <= 3; ++b)
+      rgb->GetRasterBand(b)->SetColorInterpretation(static_cast<GDALColorInterp>(GCI_RedBand + b - 1));
     // What rgb2pct.py does: a median-cut colour table and dithering into one band of indices.
     GDALColorTable table;
     GDALRasterBandH r = rgb->GetRasterBand(1), g = rgb->GetRasterBand(2), b = rgb->GetRasterBand(3);
@@ -122,8 +124,9 @@ TEST(InputReading, APalettedRasterIsPredictedAsItsColoursLikeItsRgbOriginal) {
   const auto before = snapshot(dir.path());
   const auto pct = run_terraseg(predict_args(model, dir / "pct.tif", dir / "pct-mask.tif"));
   ASSERT_EQ(pct.exit_code, 0) << pct.err;
-  EXPECT_TRUE(contains(pct.err, "pct.tif' is paletted (band 1 holds indices into a colour table of 256 entries); it is "
-                                "read as the red, green and blue colours the indices stand for"))
+  EXPECT_TRUE(contains(pct.err,
+                       "pct.tif' is paletted (band 1 holds indices into a colour table of 256 entries); it is "
+                       "read as the red, green and blue colours the indices stand for"))
       << pct.err;
   const std::vector<float> reference = read_mask(dir / "rgb-mask.tif");
   const std::vector<float> paletted = read_mask(dir / "pct-mask.tif");
@@ -161,7 +164,8 @@ TEST(InputReading, NaNAndInfiniteRowsAreNodataAndTheRestIsPredicted) {
     const auto before = snapshot(dir.path());
     const auto result = run_terraseg(predict_args(model, dir / "float.tif", dir / "mask.tif"));
     ASSERT_EQ(result.exit_code, 0) << result.err;
-    EXPECT_TRUE(contains(result.err, "values of the model's bands are NaN or infinite; those pixels are read as nodata"))
+    EXPECT_TRUE(
+        contains(result.err, "values of the model's bands are NaN or infinite; those pixels are read as nodata"))
         << result.err;
     EXPECT_TRUE(contains(result.err, "NaN and infinite values left out) stretched linearly")) << result.err;
     const std::vector<float> mask = read_mask(dir / "mask.tif");
@@ -172,7 +176,8 @@ TEST(InputReading, NaNAndInfiniteRowsAreNodataAndTheRestIsPredicted) {
         if (y == kNan || y == kPlus || y == kMinus) {
           ASSERT_EQ(v, 255.0F) << GDALGetDataTypeName(type) << " " << x << "," << y;
         } else {
-          ASSERT_EQ(v, colourful(1, x, y) > colourful(2, x, y) ? 1.0F : 0.0F) << GDALGetDataTypeName(type) << " " << x << "," << y;
+          ASSERT_EQ(v, colourful(1, x, y) > colourful(2, x, y) ? 1.0F : 0.0F)
+              << GDALGetDataTypeName(type) << " " << x << "," << y;
         }
       }
     }
@@ -193,12 +198,21 @@ TEST(InputReading, AModelCardOutOfRangeIsRefusedNamingTheFileAndTheKey) {
       {[](auto& c) { c.pixel_size_m = -1.0; }, "key 'pixel_size_m' is -1: "},
       {[](auto& c) { c.pixel_size_m = 1e308; }, "key 'pixel_size_m' is 1e+308: "},
       {[](auto& c) { c.scale = 0.0; }, "key 'scale' is 0: "},
-      {[](auto& c) { c.mean = {0.5F, 0.5F, 0.5F}, c.std = {0.2F, 0.0F, 0.2F}; }, "key 'std[1]' is 0: "},
+      {[](auto& c) {
+         c.mean = {0.5F, 0.5F, 0.5F}, c.std = {0.2F, 0.0F, 0.2F};
+       },
+       "key 'std[1]' is 0: "},
       {[](auto& c) { c.classes[1].id = 300; }, "key 'classes[1].id' is 300: "},
       {[](auto& c) { c.classes[0].id = -5; }, "key 'classes[0].id' is -5: "},
       {[](auto& c) { c.classes[1].id = 0; }, "key 'classes[1].id' is 0 again: "},
-      {[](auto& c) { c.input_range = std::array<double, 2>{255.0, 0.0}; }, "key 'input_range' is [255, 0]: "},
-      {[](auto& c) { c.tile = std::array<int, 2>{4, 4}; }, "key 'tile' is 4: "},
+      {[](auto& c) {
+         c.input_range = std::array<double, 2>{255.0, 0.0};
+       },
+       "key 'input_range' is [255, 0]: "},
+      {[](auto& c) {
+         c.tile = std::array<int, 2>{4, 4};
+       },
+       "key 'tile' is 4: "},
       {[](auto& c) { c.threshold = 2.0; }, "key 'threshold' is 2: "},
   };
   TempDir dir;
@@ -210,7 +224,8 @@ TEST(InputReading, AModelCardOutOfRangeIsRefusedNamingTheFileAndTheKey) {
     const auto before = snapshot(dir.path());
     const auto result = run_terraseg(predict_args(model, dir / "in.tif", dir / "mask.tif"));
     EXPECT_EQ(result.exit_code, 1) << c.message;
-    EXPECT_TRUE(contains(result.err, "terraseg: error: " + model.string() + ": model card: " + c.message)) << result.err;
+    EXPECT_TRUE(contains(result.err, "terraseg: error: " + model.string() + ": model card: " + c.message))
+        << result.err;
     EXPECT_TRUE(contains(result.err, "fix the card (scripts/set-card.py MODEL.onnx KEY=VALUE) or re-export the model"))
         << result.err;
     EXPECT_FALSE(fs::exists(dir / "mask.tif"));
@@ -232,15 +247,18 @@ TEST(InputReading, AbsurdPixelSizesAreRefusedWithTheWayOut) {
   const auto before = snapshot(dir.path());
   auto result = run_terraseg(predict_args(model, dir / "nano.tif", dir / "mask.tif"));
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_TRUE(contains(result.err, "terraseg: error: " + (dir / "nano.tif").string() + ": its georeference gives pixels "
-                                   "of 1e-09 m x 1e-09 m; at the 0.5 m the model works at, its 64 x 48 pixels would be "))
+  EXPECT_TRUE(
+      contains(result.err, "terraseg: error: " + (dir / "nano.tif").string() +
+                               ": its georeference gives pixels "
+                               "of 1e-09 m x 1e-09 m; at the 0.5 m the model works at, its 64 x 48 pixels would be "))
       << result.err;
   EXPECT_TRUE(contains(result.err, "less than one")) << result.err;
   EXPECT_TRUE(contains(result.err, "--pixel-size")) << result.err;
   EXPECT_TRUE(contains(result.err, "--no-resample")) << result.err;
   result = run_terraseg(predict_args(model, dir / "giga.tif", dir / "mask.tif"));
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_TRUE(contains(result.err, (dir / "giga.tif").string() + ": its pixels (1e+09 m) are 2e+09x coarser")) << result.err;
+  EXPECT_TRUE(contains(result.err, (dir / "giga.tif").string() + ": its pixels (1e+09 m) are 2e+09x coarser"))
+      << result.err;
   EXPECT_EQ(snapshot(dir.path()), before);
   // The way out the message gives works.
   auto args = predict_args(model, dir / "nano.tif", dir / "mask.tif");
@@ -271,7 +289,8 @@ TEST(InputReading, AModelWhoseScoresAreNaNIsAnErrorNamingItAndTheInput) {
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(contains(result.err, "terraseg: error: model '" + (dir / "nan.onnx").string() + "' gave NaN scores at "))
       << result.err;
-  EXPECT_TRUE(contains(result.err, "of '" + (dir / "in.tif").string() + "': no class can be read from them")) << result.err;
+  EXPECT_TRUE(contains(result.err, "of '" + (dir / "in.tif").string() + "': no class can be read from them"))
+      << result.err;
   EXPECT_FALSE(fs::exists(dir / "out" / "mask.tif"));
   EXPECT_TRUE(!fs::exists(dir / "out") || fs::is_empty(dir / "out"));
   EXPECT_EQ(snapshot(dir.path()), before);

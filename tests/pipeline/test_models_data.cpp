@@ -70,7 +70,8 @@ TEST(ShippedModels, RoadsAerialFindsRoadsOnAValidationImage) {
   TempDir dir;
   // satImage_001 is index 0 of the sorted pairs: in the validation split (every 5th from 0).
   const auto image = data / "roads-epfl/images/satImage_001.png";
-  const auto result = run_terraseg({"predict", "--model", model.string(), image.string(), "-o", (dir / "r.tif").string(), "-q"});
+  const auto result =
+      run_terraseg({"predict", "--model", model.string(), image.string(), "-o", (dir / "r.tif").string(), "-q"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   int width = 0, height = 0, mask_width = 0, mask_height = 0;
   const auto predicted = read_band(dir / "r.tif", width, height);
@@ -95,7 +96,8 @@ TEST(ShippedModels, LandcoverAerialLabelsADubaiTile) {
   if (!std::filesystem::exists(model)) GTEST_SKIP() << "samples/models/landcover-aerial.onnx has not shipped";
   TempDir dir;
   const auto image = data / "landcover-dubai/tile1/images/image_part_001.jpg";
-  const auto result = run_terraseg({"predict", "--model", model.string(), image.string(), "-o", (dir / "l.tif").string(), "-q"});
+  const auto result =
+      run_terraseg({"predict", "--model", model.string(), image.string(), "-o", (dir / "l.tif").string(), "-q"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   int width = 0, height = 0;
   const auto predicted = read_band(dir / "l.tif", width, height);
@@ -105,10 +107,11 @@ TEST(ShippedModels, LandcoverAerialLabelsADubaiTile) {
                                               GDAL_OF_RASTER | GDAL_OF_READONLY));
   ASSERT_TRUE(mask);
   std::vector<uint8_t> rgb(predicted.size() * 3);
-  ASSERT_EQ(mask->RasterIO(GF_Read, 0, 0, width, height, rgb.data(), width, height, GDT_Byte, 3, nullptr, 3,
-                           3 * width, 1, nullptr), CE_None);
-  const std::array<std::array<uint8_t, 3>, 5> colours{{{0x3C, 0x10, 0x98}, {0x84, 0x29, 0xF6}, {0x6E, 0xC1, 0xE4},
-                                                        {0xFE, 0xDD, 0x3A}, {0xE2, 0xA9, 0x29}}};
+  ASSERT_EQ(mask->RasterIO(GF_Read, 0, 0, width, height, rgb.data(), width, height, GDT_Byte, 3, nullptr, 3, 3 * width,
+                           1, nullptr),
+            CE_None);
+  const std::array<std::array<uint8_t, 3>, 5> colours{
+      {{0x3C, 0x10, 0x98}, {0x84, 0x29, 0xF6}, {0x6E, 0xC1, 0xE4}, {0xFE, 0xDD, 0x3A}, {0xE2, 0xA9, 0x29}}};
   size_t counted = 0, correct = 0;
   for (size_t i = 0; i < predicted.size(); ++i) {
     ASSERT_LE(predicted[i], 4) << "class ids are 0 Building .. 4 Water";

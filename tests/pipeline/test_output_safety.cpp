@@ -3,8 +3,8 @@
 // the units whose input, model or settings changed, or whose outputs no longer read; locks keep two
 // runs from interleaving; SIGTERM ends a run or a predict cleanly.
 #include <gdal_priv.h>
-#include <ogrsf_frmts.h>
 #include <gtest/gtest.h>
+#include <ogrsf_frmts.h>
 #include <signal.h>
 
 #include <chrono>
@@ -23,10 +23,10 @@
 #include "terraseg/core/onnx.hpp"
 #include "test_support.hpp"
 
-using terraseg::test::snapshot;
 using terraseg::test::make_rgb_raster;
 using terraseg::test::read_file;
 using terraseg::test::run_terraseg;
+using terraseg::test::snapshot;
 using terraseg::test::spawn_terraseg;
 using terraseg::test::TempDir;
 using terraseg::test::wait_exit;
@@ -65,7 +65,8 @@ fs::path make_gradient_raster(const fs::path& path, int width, int height, int s
   std::vector<unsigned char> row(static_cast<size_t>(width));
   for (int band = 1; band <= 3; ++band) {
     for (int y = 0; y < height; ++y) {
-      for (int x = 0; x < width; ++x) row[static_cast<size_t>(x)] = static_cast<unsigned char>((x * band + y + shift) % 256);
+      for (int x = 0; x < width; ++x)
+        row[static_cast<size_t>(x)] = static_cast<unsigned char>((x * band + y + shift) % 256);
       if (dataset->GetRasterBand(band)->RasterIO(GF_Write, 0, y, width, 1, row.data(), width, 1, GDT_Byte, 0, 0) !=
           CE_None) {
         ADD_FAILURE() << "cannot write " << path;
@@ -75,8 +76,7 @@ fs::path make_gradient_raster(const fs::path& path, int width, int height, int s
   return path;
 }
 
-const std::string kModels =
-    "models:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 1}\n";
+const std::string kModels = "models:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 1}\n";
 
 /// Runs `args`, expects exit 1 with `message` in stderr and `dir` unchanged.
 void expect_refused(const TempDir& dir, const std::vector<std::string>& args, const std::string& message) {
@@ -127,17 +127,18 @@ std::vector<std::string> leftovers(const fs::path& dir) {
 // ---- names and the output plan ----
 
 TEST(OutputPlan, NamesAreOneSafeFileNameEach) {
-  for (const std::string& good : std::vector<std::string>{"city", "bremen-a1", "roads_2", "v1.2", "a+b@c", "münchen", "東京"}) {
+  for (const std::string& good :
+       std::vector<std::string>{"city", "bremen-a1", "roads_2", "v1.2", "a+b@c", "münchen", "東京"}) {
     EXPECT_FALSE(terraseg::output_name_problem(good)) << good;
   }
-  for (const std::string& bad : std::vector<std::string>{"", ".", "..", ".hidden", "a/b", "../x", "/abs", "a\\b", "a b",
-                                                         "a:b", "a*", "bad\xff", std::string("nul\0x", 5),
-                                                         std::string(101, 'a')}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", ".", "..", ".hidden", "a/b", "../x", "/abs", "a\\b", "a b", "a:b", "a*", "bad\xff",
+                                std::string("nul\0x", 5), std::string(101, 'a')}) {
     EXPECT_TRUE(terraseg::output_name_problem(bad)) << bad;
   }
   EXPECT_TRUE(terraseg::is_utf8("plain ascii, é, 東京, 🙂"));
   for (const std::string& bad : {std::string("\xff"), std::string("\xc0\xaf"), std::string("\xed\xa0\x80"),
-                                std::string("\xe6\x9d"), std::string("\xf4\x90\x80\x80")}) {
+                                 std::string("\xe6\x9d"), std::string("\xf4\x90\x80\x80")}) {
     EXPECT_FALSE(terraseg::is_utf8(bad)) << "overlong, surrogate, truncated or out-of-range sequence accepted";
   }
 }
@@ -223,7 +224,8 @@ TEST(OutputSafety, AnOutputThatIsAnInputIsRefusedBeforeAnythingIsWritten) {
   // The user keeps an input where the run's mask would go: <output_dir>/<region>/<task>.tif.
   fs::create_directories(dir / "out" / "city");
   make_rgb_raster(dir / "out" / "city" / "roads.tif");
-  write_text(dir / "job.yaml", "output_dir: out\n" + kModels + "regions:\n  - name: city\n    inputs: [out/city/roads.tif]\n");
+  write_text(dir / "job.yaml",
+             "output_dir: out\n" + kModels + "regions:\n  - name: city\n    inputs: [out/city/roads.tif]\n");
   expect_refused(dir, {"run", (dir / "job.yaml").string(), "-q"},
                  "region 'city', task 'roads', input '" + (dir / "out/city/roads.tif").string() + "' would write '" +
                      (dir / "out/city/roads.tif").string() + "', which is an input of region 'city'");
@@ -231,10 +233,12 @@ TEST(OutputSafety, AnOutputThatIsAnInputIsRefusedBeforeAnythingIsWritten) {
   fs::create_directories(dir / "out2" / "city");
   make_model(dir / "out2" / "city" / "roads.tif");
   make_rgb_raster(dir / "in.tif");
-  write_text(dir / "job2.yaml", "output_dir: out2\nmodels:\n  roads: {path: out2/city/roads.tif}\n"
-                                "regions:\n  - name: city\n    inputs: [in.tif]\n");
+  write_text(dir / "job2.yaml",
+             "output_dir: out2\nmodels:\n  roads: {path: out2/city/roads.tif}\n"
+             "regions:\n  - name: city\n    inputs: [in.tif]\n");
   expect_refused(dir, {"run", (dir / "job2.yaml").string(), "-q"}, "which is the model of task 'roads'");
-  write_text(dir / "run-summary.json", "output_dir: .\n" + kModels + "regions:\n  - name: city\n    inputs: [in.tif]\n");
+  write_text(dir / "run-summary.json",
+             "output_dir: .\n" + kModels + "regions:\n  - name: city\n    inputs: [in.tif]\n");
   expect_refused(dir, {"run", (dir / "run-summary.json").string(), "-q"}, "which is the config");
 }
 
@@ -254,7 +258,8 @@ TEST(OutputSafety, TwoUnitsOrStepsNeverWriteOneFile) {
        "input '" + (dir / "a/x.tif").string() + "' and region 'city', task 'roads', input '" +
            (dir / "b/x.tif").string() + "' would both write"},
       // A task named like the indicator grid.
-      {"output_dir: out\nmodels:\n  indicators: {builder: unet, classes: 2}\nregions:\n  - name: city\n    inputs: [in.tif]\n",
+      {"output_dir: out\nmodels:\n  indicators: {builder: unet, classes: 2}\nregions:\n  - name: city\n    inputs: "
+       "[in.tif]\n",
        "would both write '" + (dir / "out/city/indicators.tif").string() + "'"},
       // A task named like another task's scores.
       {"output_dir: out\noutputs: {scores: true}\nmodels:\n  roads: {builder: unet, classes: 2}\n"
@@ -262,10 +267,12 @@ TEST(OutputSafety, TwoUnitsOrStepsNeverWriteOneFile) {
        "would both write '" + (dir / "out/city/roads-scores.tif").string() + "'"},
       // Unit ids that meet: region a__b + task roads, region a + task b__roads.
       {"output_dir: out\nmodels:\n  roads: {builder: unet, classes: 2}\n  b__roads: {builder: unet, classes: 2}\n"
-       "regions:\n  - {name: a__b, inputs: [in.tif], tasks: [roads]}\n  - {name: a, inputs: [in.tif], tasks: [b__roads]}\n",
+       "regions:\n  - {name: a__b, inputs: [in.tif], tasks: [roads]}\n  - {name: a, inputs: [in.tif], tasks: "
+       "[b__roads]}\n",
        "would both write '" + (dir / "out/.terraseg/units/a__b__roads__in.json").string() + "'"},
       // A region named like the report's folder or a run file.
-      {"output_dir: out\n" + kModels + "regions:\n  - name: report\n    inputs: [in.tif]\n", "which the report writes as its folder"},
+      {"output_dir: out\n" + kModels + "regions:\n  - name: report\n    inputs: [in.tif]\n",
+       "which the report writes as its folder"},
       {"output_dir: out\n" + kModels + "regions:\n  - name: run-summary.json\n    inputs: [in.tif]\n",
        "which the run summary writes as a file"},
   };
@@ -290,10 +297,12 @@ TEST(OutputSafety, PredictNeverWritesOverItsModelOrOneOutputOverAnother) {
   expect_refused(dir, {"predict", "--model", m, r, "-o", m, "-q"}, "-o would write '" + m + "', which is the model");
   expect_refused(dir, {"predict", "--model", m, r, "-o", (dir / "o.tif").string(), "--logits", m, "-q"},
                  "--logits would write '" + m + "', which is the model");
-  expect_refused(dir, {"predict", "--model", m, r, "-o", (dir / "o.tif").string(), "--logits", (dir / "o.tif").string(), "-q"},
-                 "-o and --logits would both write");
-  expect_refused(dir, {"predict", "--model", m, (dir / "a/x.tif").string(), (dir / "b/x.tif").string(), "--output-dir",
-                       (dir / "out").string(), "-q"},
+  expect_refused(
+      dir, {"predict", "--model", m, r, "-o", (dir / "o.tif").string(), "--logits", (dir / "o.tif").string(), "-q"},
+      "-o and --logits would both write");
+  expect_refused(dir,
+                 {"predict", "--model", m, (dir / "a/x.tif").string(), (dir / "b/x.tif").string(), "--output-dir",
+                  (dir / "out").string(), "-q"},
                  "--output-dir for input '" + (dir / "a/x.tif").string() + "' and --output-dir for input '" +
                      (dir / "b/x.tif").string() + "' would both write '" + (dir / "out/x.tif").string() + "'");
   EXPECT_FALSE(fs::exists(dir / "out")) << "a refused predict makes no folder";
@@ -308,7 +317,8 @@ TEST(OutputSafety, PathsAndNamesThatAreNotUtf8AreRefusedClearly) {
                  "is not valid UTF-8");
   write_text(dir / "glob.yaml", "output_dir: out\n" + kModels + "regions:\n  - name: city\n    inputs: ['caf*.tif']\n");
   expect_refused(dir, {"run", (dir / "glob.yaml").string(), "-q"}, "whose name is not valid UTF-8");
-  write_text(dir / "name.yaml", "output_dir: out\n" + kModels + "regions:\n  - name: caf\xe9\n    inputs: ['m.onnx']\n");
+  write_text(dir / "name.yaml",
+             "output_dir: out\n" + kModels + "regions:\n  - name: caf\xe9\n    inputs: ['m.onnx']\n");
   expect_refused(dir, {"run", (dir / "name.yaml").string(), "-q"}, "key 'regions[0].name' is not valid UTF-8");
 }
 
@@ -325,9 +335,11 @@ TEST(OutputSafety, NumbersInConfigsAreFinite) {
     write_text(dir / "job.yaml", "output_dir: out\n" + text + kModels + regions);
     expect_refused(dir, {"run", (dir / "job.yaml").string(), "-q"}, "key '" + key + "' must be a finite number");
   }
-  write_text(dir / "grid.yaml", "output_dir: out\n" + kModels +
-                                    "regions:\n  - name: city\n    inputs: [in.tif]\n    grid: {crs: 'EPSG:32631', pixel_size_m: .inf}\n");
-  expect_refused(dir, {"run", (dir / "grid.yaml").string(), "-q"}, "key 'regions[0].grid.pixel_size_m' must be a finite number");
+  write_text(dir / "grid.yaml",
+             "output_dir: out\n" + kModels +
+                 "regions:\n  - name: city\n    inputs: [in.tif]\n    grid: {crs: 'EPSG:32631', pixel_size_m: .inf}\n");
+  expect_refused(dir, {"run", (dir / "grid.yaml").string(), "-q"},
+                 "key 'regions[0].grid.pixel_size_m' must be a finite number");
 }
 
 TEST(OutputSafety, ShardSpecsParseStrictly) {
@@ -335,8 +347,10 @@ TEST(OutputSafety, ShardSpecsParseStrictly) {
   make_rgb_raster(dir / "in.tif");
   write_text(dir / "job.yaml", "output_dir: out\n" + kModels + "regions:\n  - name: city\n    inputs: [in.tif]\n");
   const std::string config = (dir / "job.yaml").string();
-  for (const std::string& spec : std::vector<std::string>{"0x1/2", "0/1abc", "1/+2", " 0/2", "0/2 ", "-0/2", "0//2", "/2", "0/"}) {
-    expect_refused(dir, {"run", config, "--shard", spec, "-q"}, "--shard '" + spec + "': expected I/N in decimal digits");
+  for (const std::string& spec :
+       std::vector<std::string>{"0x1/2", "0/1abc", "1/+2", " 0/2", "0/2 ", "-0/2", "0//2", "/2", "0/"}) {
+    expect_refused(dir, {"run", config, "--shard", spec, "-q"},
+                   "--shard '" + spec + "': expected I/N in decimal digits");
   }
   setenv("TERRASEG_SHARD_COUNT", "2", 1);
   expect_refused(dir, {"run", config, "-q"}, "TERRASEG_SHARD_COUNT is set but JOB_COMPLETION_INDEX is not");
@@ -357,11 +371,12 @@ TEST(ResumeFingerprint, RedoesExactlyTheUnitsWhoseInputModelOrSettingsChanged) {
   make_gradient_raster(dir / "b.tif", 64, 48);
   make_model(dir / "roads.onnx", 1);
   const auto write_config = [&dir](int tile) {
-    write_text(dir / "job.yaml", "output_dir: out\ntiling: {tile: " + std::to_string(tile) +
-                                     ", overlap: 8}\nindicators: {enabled: false}\n"
-                                     "models:\n  roads: {path: roads.onnx}\n"
-                                     "  landcover: {builder: unet, classes: 3, base_width: 4, depth: 1}\n"
-                                     "regions:\n  - {name: north, inputs: [a.tif]}\n  - {name: south, inputs: [b.tif]}\n");
+    write_text(dir / "job.yaml",
+               "output_dir: out\ntiling: {tile: " + std::to_string(tile) +
+                   ", overlap: 8}\nindicators: {enabled: false}\n"
+                   "models:\n  roads: {path: roads.onnx}\n"
+                   "  landcover: {builder: unet, classes: 3, base_width: 4, depth: 1}\n"
+                   "regions:\n  - {name: north, inputs: [a.tif]}\n  - {name: south, inputs: [b.tif]}\n");
   };
   write_config(64);
   const std::string config = (dir / "job.yaml").string();
@@ -386,8 +401,9 @@ TEST(ResumeFingerprint, RedoesExactlyTheUnitsWhoseInputModelOrSettingsChanged) {
     EXPECT_EQ(redone.size(), 2U);
     EXPECT_EQ(redone.count("south__roads__b"), 1U);
     EXPECT_EQ(redone.count("south__landcover__b"), 1U);
-    EXPECT_NE(redone.at("south__roads__b").find("the input changed ('" + (dir / "b.tif").string() + "': its bytes differ)"),
-              std::string::npos)
+    EXPECT_NE(
+        redone.at("south__roads__b").find("the input changed ('" + (dir / "b.tif").string() + "': its bytes differ)"),
+        std::string::npos)
         << redone.at("south__roads__b");
     EXPECT_EQ(skipped.size(), 2U);
   }
@@ -395,7 +411,7 @@ TEST(ResumeFingerprint, RedoesExactlyTheUnitsWhoseInputModelOrSettingsChanged) {
     make_model(dir / "roads.onnx", 7);
     const auto [redone, skipped] = resume();
     EXPECT_EQ(redone, (std::map<std::string, std::string>{{"north__roads__a", "the model file changed"},
-                                                         {"south__roads__b", "the model file changed"}}));
+                                                          {"south__roads__b", "the model file changed"}}));
     EXPECT_EQ(skipped.size(), 2U);
   }
   {  // A config key that changes outputs: every unit.
@@ -411,7 +427,8 @@ TEST(ResumeFingerprint, RedoesExactlyTheUnitsWhoseInputModelOrSettingsChanged) {
     const auto [redone, skipped] = resume();
     EXPECT_EQ(redone.size(), 2U);
     EXPECT_NE(redone.at("north__landcover__a").find("is empty"), std::string::npos) << redone.at("north__landcover__a");
-    EXPECT_NE(redone.at("south__roads__b").find("is not valid JSON"), std::string::npos) << redone.at("south__roads__b");
+    EXPECT_NE(redone.at("south__roads__b").find("is not valid JSON"), std::string::npos)
+        << redone.at("south__roads__b");
     EXPECT_GT(fs::file_size(out / "north" / "landcover.tif"), 0U);
   }
   // The summary names what made every mask now, and carries no fingerprint.
@@ -455,11 +472,11 @@ TEST(Signals, SigtermEndsPredictCleanlyAndTheNextPredictRemovesAKilledOnesScratc
   const fs::path out = dir / "out" / "mask.tif";
   fs::create_directories(out.parent_path());
   // SIGTERM is what Kubernetes sends on eviction, SIGINT what Ctrl-C sends: 128 + the signal, as a shell says.
-  for (const auto& [signal_number, code, name] : {std::tuple{SIGTERM, 143, "SIGTERM"}, std::tuple{SIGINT, 130, "SIGINT"}}) {
+  for (const auto& [signal_number, code, name] :
+       {std::tuple{SIGTERM, 143, "SIGTERM"}, std::tuple{SIGINT, 130, "SIGINT"}}) {
     const fs::path log = dir / (std::string(name) + ".log");
-    const pid_t pid = spawn_terraseg({"predict", "--model", model.string(), input.string(), "-o", out.string(),
-                                      "--threads", "1"},
-                                     log);
+    const pid_t pid = spawn_terraseg(
+        {"predict", "--model", model.string(), input.string(), "-o", out.string(), "--threads", "1"}, log);
     // Wait until its scratch folder exists, then send the signal.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (leftovers(out.parent_path()).empty() && std::chrono::steady_clock::now() < deadline) {
@@ -519,9 +536,10 @@ TEST(OutputSafety, StreetPointsThatMeetInOneFileNameOrAreNotUtf8AreRefusedBefore
   TempDir dir;
   make_rgb_raster(dir / "in.tif");
   make_rgb_raster(dir / "photo.tif");
-  const std::string street = "models:\n  roads: {builder: unet, classes: 2}\n  street: {builder: unet, classes: 12}\n"
-                             "street_view: {points: points.csv, model: street}\n"
-                             "regions:\n  - {name: city, inputs: [in.tif], tasks: [roads]}\n";
+  const std::string street =
+      "models:\n  roads: {builder: unet, classes: 2}\n  street: {builder: unet, classes: 12}\n"
+      "street_view: {points: points.csv, model: street}\n"
+      "regions:\n  - {name: city, inputs: [in.tif], tasks: [roads]}\n";
   write_text(dir / "job.yaml", "output_dir: out\n" + street);
   // "a/b" and "a_b" both name the mask street-view/masks/a_b-0.tif.
   write_text(dir / "points.csv", "id,lon,lat,image\na/b,4.7,50.87,photo.tif\na_b,4.7,50.87,photo.tif\n");
@@ -537,8 +555,8 @@ TEST(OutputSafety, LabelsFromVectorsNeverReplaceAnImageAndRefuseBadFilters) {
   TempDir dir;
   const auto image = make_rgb_raster(dir / "tile.tif");  // UTM 31N, 1 m pixels
   {
-    GDALDatasetUniquePtr data(GetGDALDriverManager()->GetDriverByName("GPKG")->Create(
-        (dir / "roads.gpkg").c_str(), 0, 0, 0, GDT_Unknown, nullptr));
+    GDALDatasetUniquePtr data(GetGDALDriverManager()->GetDriverByName("GPKG")->Create((dir / "roads.gpkg").c_str(), 0,
+                                                                                      0, 0, GDT_Unknown, nullptr));
     OGRSpatialReference utm;
     utm.importFromEPSG(32631);
     OGRLayer* layer = data->CreateLayer("lines", &utm, wkbLineString, nullptr);
@@ -556,13 +574,16 @@ TEST(OutputSafety, LabelsFromVectorsNeverReplaceAnImageAndRefuseBadFilters) {
   expect_refused(dir, {"labels", "--vectors", vectors, image.string(), "-o", image.string(), "-q"},
                  "-o would write '" + image.string() + "', which is an image");
   expect_refused(dir, {"labels", "--vectors", vectors, image.string(), "-o", vectors, "-q"}, "which is the vectors");
-  expect_refused(dir, {"labels", "--vectors", vectors, image.string(), "-o", (dir / "l.png").string(), "--class",
-                       "1=nope = 2", "-q"},
-                 "class 1 'nope = 2': OGR cannot filter layer 'lines'");
-  expect_refused(dir, {"labels", "--vectors", vectors, image.string(), "-o", (dir / "l.png").string(), "--class",
-                       "300=highway IS NOT NULL", "-q"},
+  expect_refused(
+      dir,
+      {"labels", "--vectors", vectors, image.string(), "-o", (dir / "l.png").string(), "--class", "1=nope = 2", "-q"},
+      "class 1 'nope = 2': OGR cannot filter layer 'lines'");
+  expect_refused(dir,
+                 {"labels", "--vectors", vectors, image.string(), "-o", (dir / "l.png").string(), "--class",
+                  "300=highway IS NOT NULL", "-q"},
                  "--class '300=highway IS NOT NULL': expected ID=WHERE with ID in 0..254");
-  const auto result = run_terraseg({"labels", "--vectors", vectors, image.string(), "--output-dir", (dir / "masks").string(), "-q"});
+  const auto result =
+      run_terraseg({"labels", "--vectors", vectors, image.string(), "--output-dir", (dir / "masks").string(), "-q"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   GDALDatasetUniquePtr mask(GDALDataset::Open((dir / "masks" / "tile.png").c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
   ASSERT_TRUE(mask);
@@ -577,7 +598,8 @@ TEST(OutputSafety, LabelsFromVectorsNeverReplaceAnImageAndRefuseBadFilters) {
 TEST(OutputSafety, AnObjectStorageOutputFolderIsRefusedWithTheWayOut) {
   TempDir dir;
   make_rgb_raster(dir / "in.tif");
-  write_text(dir / "job.yaml", "output_dir: /vsis3/bucket/out\n" + kModels + "regions:\n  - name: city\n    inputs: [in.tif]\n");
+  write_text(dir / "job.yaml",
+             "output_dir: /vsis3/bucket/out\n" + kModels + "regions:\n  - name: city\n    inputs: [in.tif]\n");
   expect_refused(dir, {"run", (dir / "job.yaml").string(), "-q"},
                  "key 'output_dir' is '/vsis3/bucket/out': outputs go to a local or shared POSIX folder");
   EXPECT_FALSE(fs::exists("/vsis3")) << "no local folder named like the bucket";

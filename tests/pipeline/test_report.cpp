@@ -33,7 +33,8 @@ std::string chromium(const TempDir& dir, const std::string& args) {
   const std::string command = std::string(kChromium) +
                               " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
                               " --disable-background-networking --disable-component-update --disable-sync"
-                              " --user-data-dir=" + (dir / "profile").string() + " " + args + " 2>/dev/null";
+                              " --user-data-dir=" +
+                              (dir / "profile").string() + " " + args + " 2>/dev/null";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
   std::string output;
   std::array<char, 4096> buffer{};
@@ -174,7 +175,8 @@ TEST(Report, IndicatorTableHasReadableNamesRoundedValuesAndUnits) {
                  {"road_length_density_km_per_km2", 16.498765432109876},
                  {"intersection_density_per_km2", 12.0000001},
                  {"road_graph", {{"road_width_m", 8.0}, {"min_spur_m", 20.0}, {"odd", {1, 2}}}},
-                 {"mystery_value", 0.123456789012345}, {"<script>", "a<b & c"}};
+                 {"mystery_value", 0.123456789012345},
+                 {"<script>", "a<b & c"}};
   json street = {
       {"points", 1},
       {"points_with_ivw", 1},
@@ -191,21 +193,28 @@ TEST(Report, IndicatorTableHasReadableNamesRoundedValuesAndUnits) {
       {"indicators", {{"aerial", {aerial}}, {"street_view", street}, {"custom", {{"x", 3.14159265358979}}}}}};
   terraseg::write_report(dir.path(), summary);
   const std::string html = terraseg::test::read_file(dir / "report.html");
-  for (const char* expected :
-       {"<td>Greenery (land cover)</td><td class=num>12.3 %</td>",
-        "<td>Greenery (NDVI)</td><td class=num>not computed</td>", "<td>Road area</td><td class=num>0.041 %</td>",
-        "<td>Road length</td><td class=num>1.38 km</td>", "<td>Intersections</td><td class=num>7</td>",
-        "<td>Dead ends</td><td class=num>3</td>", "<td>Road length density</td><td class=num>16.5 km/km²</td>",
-        "<td>Intersection density</td><td class=num>12.0 per km²</td>",
-        "<td>mystery_value</td><td class=num>0.123</td>",
-        "<td>Road width assumed</td><td class=num>8 m</td>", "<td>Spurs pruned below</td><td class=num>20 m</td>",
-        "<td>road_graph/odd/1</td><td class=num>2</td>",
-        "<td>Greenery G, mean over points</td><td class=num>23.5 %</td>",
-        "<td>Crowdedness C, mean over points</td><td class=num>1.2 %</td>",
-        "<td>Enclosure S, mean over points</td><td class=num>1.23</td>",
-        "<td>Walkability IVW, mean over points</td><td class=num>57.5 (of 20-100)</td>",
-        "<td>Street-view points</td><td class=num>1</td>", "<td class=num>60 (of 20-100)</td>",
-        "<td>custom/x</td><td class=num>3.14</td>", "3.14 s", "12.3 s of compute", "per 100 m cell"}) {
+  for (const char* expected : {"<td>Greenery (land cover)</td><td class=num>12.3 %</td>",
+                               "<td>Greenery (NDVI)</td><td class=num>not computed</td>",
+                               "<td>Road area</td><td class=num>0.041 %</td>",
+                               "<td>Road length</td><td class=num>1.38 km</td>",
+                               "<td>Intersections</td><td class=num>7</td>",
+                               "<td>Dead ends</td><td class=num>3</td>",
+                               "<td>Road length density</td><td class=num>16.5 km/km²</td>",
+                               "<td>Intersection density</td><td class=num>12.0 per km²</td>",
+                               "<td>mystery_value</td><td class=num>0.123</td>",
+                               "<td>Road width assumed</td><td class=num>8 m</td>",
+                               "<td>Spurs pruned below</td><td class=num>20 m</td>",
+                               "<td>road_graph/odd/1</td><td class=num>2</td>",
+                               "<td>Greenery G, mean over points</td><td class=num>23.5 %</td>",
+                               "<td>Crowdedness C, mean over points</td><td class=num>1.2 %</td>",
+                               "<td>Enclosure S, mean over points</td><td class=num>1.23</td>",
+                               "<td>Walkability IVW, mean over points</td><td class=num>57.5 (of 20-100)</td>",
+                               "<td>Street-view points</td><td class=num>1</td>",
+                               "<td class=num>60 (of 20-100)</td>",
+                               "<td>custom/x</td><td class=num>3.14</td>",
+                               "3.14 s",
+                               "12.3 s of compute",
+                               "per 100 m cell"}) {
     EXPECT_NE(html.find(expected), std::string::npos) << expected;
   }
   // No 17-digit floats, no JSON pointers such as /aerial/0/greenery_ndvi.
@@ -307,8 +316,8 @@ TEST(Report, LandcoverPaletteDrawsWaterBlueAndVegetationGreen) {
   // A retrain gives the same colours: every land-cover training config names the card's. (The second
   // stage, landcover-dubai-finetune.yaml, starts from the first stage's run output, which a clean
   // checkout does not have, so it cannot be loaded here; its classes are the first stage's.)
-  for (const char* config :
-       {"landcover-dubai-remap.yaml", "landcover-dubai-espnet.yaml", "landcover-dubai-espnet-scratch.yaml", "landcover-dubai.yaml"}) {
+  for (const char* config : {"landcover-dubai-remap.yaml", "landcover-dubai-espnet.yaml",
+                             "landcover-dubai-espnet-scratch.yaml", "landcover-dubai.yaml"}) {
     const terraseg::TrainConfig train = terraseg::load_train_config(source / "configs/train" / config);
     ASSERT_EQ(train.model.classes.size(), card.classes.size()) << config;
     for (size_t i = 0; i < card.classes.size(); ++i) {

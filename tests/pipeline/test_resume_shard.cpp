@@ -1,8 +1,6 @@
 // Crash safety and scale-out: kill -9 at any moment then --resume gives byte-identical outputs;
 // shards plus a final --resume equal a single run.
 #include <gtest/gtest.h>
-
-#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,13 +8,14 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "cli_runner.hpp"
 #include "test_support.hpp"
 
-using terraseg::test::run_terraseg;
 using terraseg::test::read_file;
+using terraseg::test::run_terraseg;
 using terraseg::test::TempDir;
 using terraseg::test::wait_exit;
 
@@ -204,12 +203,15 @@ TEST(CrashSafety, ResumeRemovesEveryStagesLeftovers) {
   const auto out = dir / "out";
   ASSERT_TRUE(std::filesystem::exists(out / "city/indicators.tif"));
   ASSERT_TRUE(std::filesystem::exists(out / "street-view/masks/p1-0.tif"));
-  const std::vector<std::filesystem::path> leftovers{
-      out / "city/roads.tmp-999999-0.tif",          out / "city/roads.tif.native-999999-1",
-      out / "city/indicators.tmp-999999-2.tif",     out / "city/roads-centrelines.tmp-999999-3.gpkg",
-      out / "street-view/masks/p1-0.tmp-999999-4.tif", out / "street-view/walkability.tmp-999999-5.gpkg",
-      out / "street-view/walkability-grid.tmp-999999-6.tif", out / "run-summary.json.tmp-999999",
-      out / "report.html.tmp"};
+  const std::vector<std::filesystem::path> leftovers{out / "city/roads.tmp-999999-0.tif",
+                                                     out / "city/roads.tif.native-999999-1",
+                                                     out / "city/indicators.tmp-999999-2.tif",
+                                                     out / "city/roads-centrelines.tmp-999999-3.gpkg",
+                                                     out / "street-view/masks/p1-0.tmp-999999-4.tif",
+                                                     out / "street-view/walkability.tmp-999999-5.gpkg",
+                                                     out / "street-view/walkability-grid.tmp-999999-6.tif",
+                                                     out / "run-summary.json.tmp-999999",
+                                                     out / "report.html.tmp"};
   for (const auto& path : leftovers) std::ofstream(path) << "partial";
   const auto resumed = run_terraseg({"run", config.string(), "--resume", "-q", "--threads", "1"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;

@@ -11,8 +11,8 @@
 #include "cli_runner.hpp"
 #include "test_support.hpp"
 
-using terraseg::test::run_terraseg;
 using terraseg::test::read_file;
+using terraseg::test::run_terraseg;
 using terraseg::test::TempDir;
 
 namespace {
@@ -45,7 +45,8 @@ TEST(SampleRun, MasksKeepTheInputCrsAndGeotransform) {
 
   GDALAllRegister();
   GDALDatasetUniquePtr input(GDALDataset::Open(sample_image().c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
-  GDALDatasetUniquePtr mask(GDALDataset::Open((dir / "out/bremen-a1/roads.tif").c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  GDALDatasetUniquePtr mask(
+      GDALDataset::Open((dir / "out/bremen-a1/roads.tif").c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
   ASSERT_TRUE(input && mask);
   EXPECT_EQ(mask->GetRasterXSize(), input->GetRasterXSize());
   EXPECT_EQ(mask->GetRasterYSize(), input->GetRasterYSize());
@@ -102,7 +103,8 @@ TEST(SampleRun, ResumeFindsNothingToDoAndKeepsBytes) {
   const std::string before = read_file(dir / "out/bremen-a1/roads.tif");
   const auto modified = std::filesystem::last_write_time(dir / "out/bremen-a1/roads.tif");
   ASSERT_EQ(run_terraseg({"run", config.string(), "--resume", "-q"}).exit_code, 0);
-  EXPECT_EQ(std::filesystem::last_write_time(dir / "out/bremen-a1/roads.tif"), modified) << "resume recomputed a done unit";
+  EXPECT_EQ(std::filesystem::last_write_time(dir / "out/bremen-a1/roads.tif"), modified)
+      << "resume recomputed a done unit";
   EXPECT_EQ(read_file(dir / "out/bremen-a1/roads.tif"), before);
 }
 
@@ -117,25 +119,31 @@ TEST(SampleRun, SixteenBitCopyOfThePhotoIsStretchedAndSaysSo) {
     ASSERT_TRUE(src);
     const int w = src->GetRasterXSize(), h = src->GetRasterYSize(), bands = src->GetRasterCount();
     std::vector<uint16_t> values(static_cast<size_t>(w) * h * bands);
-    ASSERT_EQ(src->RasterIO(GF_Read, 0, 0, w, h, values.data(), w, h, GDT_UInt16, bands, nullptr, 0, 0, 0, nullptr), CE_None);
+    ASSERT_EQ(src->RasterIO(GF_Read, 0, 0, w, h, values.data(), w, h, GDT_UInt16, bands, nullptr, 0, 0, 0, nullptr),
+              CE_None);
     for (uint16_t& v : values) v = static_cast<uint16_t>(v * 257);
-    GDALDatasetUniquePtr wide(GetGDALDriverManager()->GetDriverByName("GTiff")->Create(
-        (dir / "wide.tif").c_str(), w, h, bands, GDT_UInt16, nullptr));
+    GDALDatasetUniquePtr wide(GetGDALDriverManager()->GetDriverByName("GTiff")->Create((dir / "wide.tif").c_str(), w, h,
+                                                                                       bands, GDT_UInt16, nullptr));
     ASSERT_TRUE(wide);
     double gt[6];
     ASSERT_EQ(src->GetGeoTransform(gt), CE_None);
     wide->SetGeoTransform(gt);
     wide->SetProjection(src->GetProjectionRef());
-    ASSERT_EQ(wide->RasterIO(GF_Write, 0, 0, w, h, values.data(), w, h, GDT_UInt16, bands, nullptr, 0, 0, 0, nullptr), CE_None);
-    for (int b = 1; b <= bands; ++b) wide->GetRasterBand(b)->SetColorInterpretation(src->GetRasterBand(b)->GetColorInterpretation());
+    ASSERT_EQ(wide->RasterIO(GF_Write, 0, 0, w, h, values.data(), w, h, GDT_UInt16, bands, nullptr, 0, 0, 0, nullptr),
+              CE_None);
+    for (int b = 1; b <= bands; ++b)
+      wide->GetRasterBand(b)->SetColorInterpretation(src->GetRasterBand(b)->GetColorInterpretation());
   }
   const auto model = terraseg::test::source_dir() / "samples/models/roads-aerial.onnx";
-  const auto eight = run_terraseg({"predict", "-q", "--model", model.string(), sample_image().string(), "-o", (dir / "r8.tif").string()});
+  const auto eight = run_terraseg(
+      {"predict", "-q", "--model", model.string(), sample_image().string(), "-o", (dir / "r8.tif").string()});
   ASSERT_EQ(eight.exit_code, 0) << eight.err;
-  const auto sixteen = run_terraseg({"predict", "--model", model.string(), (dir / "wide.tif").string(), "-o", (dir / "r16.tif").string()});
+  const auto sixteen = run_terraseg(
+      {"predict", "--model", model.string(), (dir / "wide.tif").string(), "-o", (dir / "r16.tif").string()});
   ASSERT_EQ(sixteen.exit_code, 0) << sixteen.err;
   EXPECT_NE(sixteen.err.find("UInt16 values"), std::string::npos) << sixteen.err;
-  EXPECT_NE(sixteen.err.find("stretched linearly onto the model's input range 0..255"), std::string::npos) << sixteen.err;
+  EXPECT_NE(sixteen.err.find("stretched linearly onto the model's input range 0..255"), std::string::npos)
+      << sixteen.err;
   const auto read = [](const std::filesystem::path& path) {
     GDALDatasetUniquePtr ds(GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
     std::vector<uint8_t> ids(static_cast<size_t>(ds->GetRasterXSize()) * ds->GetRasterYSize());

@@ -5,13 +5,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -25,12 +24,12 @@
 #include "test_support.hpp"
 #include "train_fixtures.hpp"
 
+using terraseg::test::kUNet;
+using terraseg::test::make_dataset;
 using terraseg::test::read_file;
 using terraseg::test::run_terraseg;
 using terraseg::test::TempDir;
 using terraseg::test::wait_exit;
-using terraseg::test::kUNet;
-using terraseg::test::make_dataset;
 using terraseg::test::write_config;
 
 namespace {
@@ -96,9 +95,10 @@ TEST(TrainCli, RandomWeightsKeepTheInitArchitecture) {
 TEST(TrainCli, ExtraSourcesJoinEveryEpoch) {
   TempDir dir;
   make_dataset(dir.path());
-  const auto config = write_config(dir.path(), "multi", kUNet,
-                                   "  extra_sources:\n"
-                                   "    - {images: images, masks: masks, mask: {type: threshold, threshold: 1}, scale: 1.5}\n");
+  const auto config =
+      write_config(dir.path(), "multi", kUNet,
+                   "  extra_sources:\n"
+                   "    - {images: images, masks: masks, mask: {type: threshold, threshold: 1}, scale: 1.5}\n");
   const auto result = run_terraseg({"train", config.string(), "--threads", "1"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   // (6 primary training pairs + all 8 of the extra source) / batch 2 = 7 steps per epoch, 4 epochs.
@@ -111,7 +111,8 @@ TEST(TrainCli, ExtraSourcesJoinEveryEpoch) {
   ASSERT_EQ(windowed.exit_code, 0) << windowed.err;
   EXPECT_TRUE(fs::exists(dir / "win/model.onnx"));
 
-  const auto bad = write_config(dir.path(), "bad", kUNet, "  extra_sources:\n    - {images: images, masks: masks, split_every: 1}\n");
+  const auto bad = write_config(dir.path(), "bad", kUNet,
+                                "  extra_sources:\n    - {images: images, masks: masks, split_every: 1}\n");
   const auto refused = run_terraseg({"train", bad.string()});
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.err.find("split_every"), std::string::npos) << refused.err;
@@ -131,7 +132,8 @@ TEST(TrainCli, DataScaleResizesTrainingAndValidationToTheModelsPixelSize) {
   const auto config = write_config(dir.path(), "m", kUNet, "  scale: 2\n", "card: {pixel_size_m: 0.5}\n");
   const auto trained = run_terraseg({"train", config.string(), "--threads", "1"});
   ASSERT_EQ(trained.exit_code, 0) << trained.err;
-  EXPECT_NE(trained.err.find("validation: 2 images, 4608 pixels (resized by data.scale"), std::string::npos) << trained.err;
+  EXPECT_NE(trained.err.find("validation: 2 images, 4608 pixels (resized by data.scale"), std::string::npos)
+      << trained.err;
   EXPECT_NE(trained.err.find("step 1/12 "), std::string::npos) << trained.err;  // 6 training pairs / batch 2, 4 epochs
 
   // Validation's pairs, enlarged 2x as the trainer enlarges them, are what eval must score exactly as
@@ -152,8 +154,9 @@ TEST(TrainCli, DataScaleResizesTrainingAndValidationToTheModelsPixelSize) {
   const auto info = run_terraseg({"info", "--json", model});
   ASSERT_EQ(info.exit_code, 0) << info.err;
   const double val_miou = nlohmann::json::parse(info.out)["card"]["metrics"]["val_miou"].get<double>();
-  const auto eval = run_terraseg({"eval", "--json", "--threads", "1", "--scales", "1", "--flip", "off", "--model", model,
-                                  "--images", (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
+  const auto eval =
+      run_terraseg({"eval", "--json", "--threads", "1", "--scales", "1", "--flip", "off", "--model", model, "--images",
+                    (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   const auto report = nlohmann::json::parse(eval.out);
   EXPECT_EQ(report["pixels"], 2 * 48 * 48);
@@ -189,8 +192,9 @@ TEST(TrainCli, EvalReproducesTheCardsValidationMetrics) {
   const auto card = nlohmann::json::parse(info.out)["card"];
   EXPECT_EQ(card["inference_scales"], nlohmann::json::parse("[1.0, 2.0]"));
   EXPECT_EQ(card["inference_flip"], true);
-  const auto eval = run_terraseg({"eval", "--json", "--threads", "1", "--scales", "1", "--flip", "off", "--model", model,
-                                  "--images", (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
+  const auto eval =
+      run_terraseg({"eval", "--json", "--threads", "1", "--scales", "1", "--flip", "off", "--model", model, "--images",
+                    (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   const auto report = nlohmann::json::parse(eval.out);
   EXPECT_EQ(report["passes"], "1");
@@ -223,16 +227,18 @@ TEST(TrainCli, EvalReproducesTheCardsValidationMetrics) {
 
   // Images at 0.25 m for a 0.5 m model: predicted halved (24 -> 12 px), as predict --pixel-size does,
   // and scored on the images' own 24 x 24 grid.
-  const auto halved = run_terraseg({"eval", "--json", "--threads", "1", "--scales", "1", "--flip", "off", "--pixel-size", "0.25", "--model", model, "--images",
-                                    (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
+  const auto halved = run_terraseg({"eval", "--json", "--threads", "1", "--scales", "1", "--flip", "off",
+                                    "--pixel-size", "0.25", "--model", model, "--images", (dir / "val/images").string(),
+                                    "--masks", (dir / "val/masks").string()});
   ASSERT_EQ(halved.exit_code, 0) << halved.err;
   const auto small = nlohmann::json::parse(halved.out);
   EXPECT_DOUBLE_EQ(small["resize_factor"].get<double>(), 0.5);
   EXPECT_EQ(small["pixels"], 2 * 24 * 24);
 
   // What bf16 costs, on the same pairs: named in the report, scores near f32's.
-  const auto bf16 = run_terraseg({"eval", "--json", "--threads", "1", "--scales", "1", "--flip", "off", "--precision", "bf16", "--model", model, "--images",
-                                  (dir / "val/images").string(), "--masks", (dir / "val/masks").string()});
+  const auto bf16 = run_terraseg({"eval", "--json", "--threads", "1", "--scales", "1", "--flip", "off", "--precision",
+                                  "bf16", "--model", model, "--images", (dir / "val/images").string(), "--masks",
+                                  (dir / "val/masks").string()});
   ASSERT_EQ(bf16.exit_code, 0) << bf16.err;
   const auto reduced = nlohmann::json::parse(bf16.out);
   EXPECT_EQ(reduced["precision"], "bf16");
@@ -299,7 +305,8 @@ TEST(TrainCli, AugmentationRangesAreChecked) {
 namespace {
 
 /// write_config's config with `from` replaced by `to` in its text (each must occur once).
-fs::path edited_config(const fs::path& root, const std::string& name, const std::vector<std::pair<std::string, std::string>>& edits,
+fs::path edited_config(const fs::path& root, const std::string& name,
+                       const std::vector<std::pair<std::string, std::string>>& edits,
                        const std::string& extra_sections = "") {
   const fs::path path = write_config(root, name, kUNet, "", extra_sections);
   std::string text = read_file(path);
@@ -340,7 +347,8 @@ TEST(TrainCli, SelectLastTrainsOnEveryPairAndExportsTheEndOfTheSchedule) {
   EXPECT_NE(final_run.err.find("step 1/16 "), std::string::npos) << final_run.err;
   EXPECT_NE(picked.err.find("step 1/12 "), std::string::npos) << picked.err;
   EXPECT_EQ(final_run.err.find("validation:"), std::string::npos) << final_run.err;
-  EXPECT_NE(final_run.err.find("epoch 3 done (no validation data) (select: last, exported)"), std::string::npos) << final_run.err;
+  EXPECT_NE(final_run.err.find("epoch 3 done (no validation data) (select: last, exported)"), std::string::npos)
+      << final_run.err;
   EXPECT_NE(final_run.out.find("last epoch -> "), std::string::npos) << final_run.out;
   auto final_card = card_of(dir / "final/model.onnx");
   EXPECT_EQ(final_card["metrics"], schedule_card["metrics"]);
@@ -379,10 +387,18 @@ TEST(TrainCli, SelectAndValidationFromErrorsNameTheKey) {
       {"novalidation", {{"  split_every: 4\n", ""}}, "", "output.select: last"},
       {"fromwithbest", {}, "card: {validation_from: nometrics.onnx}\n", "output.select: last runs"},
       {"fromandval", {}, "  select: last\ncard: {validation_from: nometrics.onnx}\n", "keep one"},
-      {"frommissing", {{"  split_every: 4\n", ""}}, "  select: last\ncard: {validation_from: gone.onnx}\n", "does not exist"},
-      {"fromnometrics", {{"  split_every: 4\n", ""}}, "  select: last\ncard: {validation_from: nometrics.onnx}\n",
+      {"frommissing",
+       {{"  split_every: 4\n", ""}},
+       "  select: last\ncard: {validation_from: gone.onnx}\n",
+       "does not exist"},
+      {"fromnometrics",
+       {{"  split_every: 4\n", ""}},
+       "  select: last\ncard: {validation_from: nometrics.onnx}\n",
        "has no validation figures"},
-      {"trainval", {{"  split_every: 4\n", "  val_images: images\n  val_masks: masks\n"}}, "", "which train_images lists too"},
+      {"trainval",
+       {{"  split_every: 4\n", "  val_images: images\n  val_masks: masks\n"}},
+       "",
+       "which train_images lists too"},
   };
   for (const Case& c : cases) {
     const auto config = edited_config(dir.path(), c.name, c.edits, c.sections);

@@ -36,7 +36,7 @@ class TempDir {
 }  // namespace terraseg::test
 
 /// Skips the current test, saying why, when ../shared/data is absent.
-#define TERRASEG_REQUIRE_DATA(var)                                                                \
-  const auto var##_opt = ::terraseg::test::shared_data_dir();                                     \
+#define TERRASEG_REQUIRE_DATA(var)                                                                    \
+  const auto var##_opt = ::terraseg::test::shared_data_dir();                                         \
   if (!var##_opt) GTEST_SKIP() << "shared data not found: set TERRASEG_DATA or place ../shared/data"; \
   const std::filesystem::path var = *var##_opt

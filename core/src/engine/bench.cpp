@@ -4,12 +4,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <span>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <random>
+#include <span>
 #include <unordered_map>
 #include <vector>
-
-#include <oneapi/dnnl/dnnl.hpp>
 
 #include "terraseg/core/error.hpp"
 
@@ -70,7 +69,8 @@ OutputAgreement compare_outputs(const Tensor& candidate, const Tensor& reference
       same += best_a == best_b ? 1 : 0;
     }
   }
-  result.class_agreement = static_cast<double>(same) / static_cast<double>(std::max<int64_t>(1, reference.dim(0) * plane));
+  result.class_agreement =
+      static_cast<double>(same) / static_cast<double>(std::max<int64_t>(1, reference.dim(0) * plane));
   return result;
 }
 

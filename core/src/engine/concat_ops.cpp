@@ -38,8 +38,8 @@ int concat_by_copy(PlanBuilder& builder, const Node& node, const std::vector<int
   int64_t inner = 1;  // elements per unit of the concatenated axis
   for (size_t i = at + 1; i < rank; ++i) inner *= out[i];
   const int64_t dst_slice = round_up(out[at]) * inner;  // elements per outer slice of the output
-  std::vector<int64_t> starts;                        // where each source begins in a slice
-  std::vector<int64_t> sizes;                         // elements of each source per slice
+  std::vector<int64_t> starts;                          // where each source begins in a slice
+  std::vector<int64_t> sizes;                           // elements of each source per slice
   int64_t start = 0;
   for (size_t k = 0; k < srcs.size(); ++k) {
     const dnnl::memory::desc& md = builder.md(srcs[k]);

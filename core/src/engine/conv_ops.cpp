@@ -141,21 +141,20 @@ int plan_pad_width(PlanBuilder& builder, const std::string& node, int src, const
   const int64_t in_row = w * inner;
   const int64_t out_row = (w + left + right) * inner;
   const auto rows = static_cast<int64_t>(padded.get_size() / sizeof(float)) / out_row;
-  builder.add_custom(
-      node,
-      [src, dst, rows, in_row, out_row, left, inner](const std::vector<PlanValue>& values) {
-        const float* in = data_of(values, src);
-        float* out = data_of(values, dst);
-        const int64_t before = left * inner;
+  builder.add_custom(node,
+                     [src, dst, rows, in_row, out_row, left, inner](const std::vector<PlanValue>& values) {
+                       const float* in = data_of(values, src);
+                       float* out = data_of(values, dst);
+                       const int64_t before = left * inner;
 #pragma omp parallel for
-        for (int64_t r = 0; r < rows; ++r) {
-          float* o = out + r * out_row;
-          std::fill(o, o + before, 0.0F);
-          std::memcpy(o + before, in + r * in_row, static_cast<size_t>(in_row) * sizeof(float));
-          std::fill(o + before + in_row, o + out_row, 0.0F);
-        }
-      },
-      {src, dst});
+                       for (int64_t r = 0; r < rows; ++r) {
+                         float* o = out + r * out_row;
+                         std::fill(o, o + before, 0.0F);
+                         std::memcpy(o + before, in + r * in_row, static_cast<size_t>(in_row) * sizeof(float));
+                         std::fill(o + before + in_row, o + out_row, 0.0F);
+                       }
+                     },
+                     {src, dst});
   return dst;
 }
 
@@ -205,8 +204,7 @@ void finish_conv(PlanBuilder& builder, const ConvLowering& c, int result) {
   for (size_t i = c.fused; i < c.pn->post_ops.size(); ++i) {
     const PostOp& post = c.pn->post_ops[i];
     if (post.kind == PostOp::Kind::sum) {
-      result = plan_binary(builder, node, dnnl::algorithm::binary_add, result,
-                           builder.lookup(post.residual, node));
+      result = plan_binary(builder, node, dnnl::algorithm::binary_add, result, builder.lookup(post.residual, node));
     } else {
       result = plan_eltwise(builder, post.node, result, post);
     }
@@ -283,7 +281,8 @@ void planar_depth_to_space(const float* in, float* out, const TileGeometry& g) {
         for (int64_t ty = 0; ty < g.kh; ++ty) {
           float* row = out + ((n * g.oc + o) * g.rows * g.kh + y * g.kh + ty) * out_cols;
           for (int64_t col = 0; col < g.cols; ++col) {
-            for (int64_t tx = 0; tx < g.kw; ++tx) row[col * g.kw + tx] = src[((col * g.kh + ty) * g.kw + tx) * g.oc + o];
+            for (int64_t tx = 0; tx < g.kw; ++tx)
+              row[col * g.kw + tx] = src[((col * g.kh + ty) * g.kw + tx) * g.oc + o];
           }
         }
       }
@@ -346,8 +345,8 @@ void plan_conv_transpose_as_conv(PlanBuilder& builder, const PlanNode& pn, ConvL
   // hands that buffer to the caller (no nhwc -> nchw reorder of what is ESPNet's largest tensor).
   // A planar 1x1 convolution (gemm) plus row interleaving measured slower: 29 ms against 24 ms.
   const std::vector<std::string>& outputs = builder.graph().outputs;
-  const bool planar = c.fused == pn.post_ops.size() &&
-                std::find(outputs.begin(), outputs.end(), node.outputs.at(0)) != outputs.end();
+  const bool planar =
+      c.fused == pn.post_ops.size() && std::find(outputs.begin(), outputs.end(), node.outputs.at(0)) != outputs.end();
   const auto attr = conv_attr(builder, pn.post_ops, c.fused);
   auto make_in = [&](tag src_layout, tag mid_layout) {
     return [&, src_layout, mid_layout](dt type) {
@@ -364,7 +363,7 @@ void plan_conv_transpose_as_conv(PlanBuilder& builder, const PlanNode& pn, ConvL
   dnnl::convolution_forward::primitive_desc pd;
   if (builder.channels_last() || planar) {
     pd = make_pd<dnnl::convolution_forward::primitive_desc>(builder, conv, attr,
-                                                             make_in(builder.activation_tag(), tag::nhwc));
+                                                            make_in(builder.activation_tag(), tag::nhwc));
   } else {
     pd = make_pd<dnnl::convolution_forward::primitive_desc>(builder, conv, attr, make_in(tag::any, tag::any));
     block = channel_block(pd.dst_desc());
@@ -387,12 +386,11 @@ void plan_conv_transpose_as_conv(PlanBuilder& builder, const PlanNode& pn, ConvL
     layout = block == 8 ? tag::nChw8c : tag::nChw16c;
   }
   const int dst = builder.add_value(dnnl::memory::desc(to_dnnl(shape.dst), dt::f32, layout));
-  builder.add_custom(
-      node.name + ".depth_to_space",
-      [tiles, dst, geometry, copy](const std::vector<PlanValue>& values) {
-        copy(data_of(values, tiles), data_of(values, dst), geometry);
-      },
-      {tiles, dst});
+  builder.add_custom(node.name + ".depth_to_space",
+                     [tiles, dst, geometry, copy](const std::vector<PlanValue>& values) {
+                       copy(data_of(values, tiles), data_of(values, dst), geometry);
+                     },
+                     {tiles, dst});
   finish_conv(builder, c, dst);
 }
 
@@ -454,8 +452,8 @@ void plan_conv(PlanBuilder& builder, const PlanNode& pn) {
     return dnnl::convolution_forward::desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
         dnnl::memory::desc(to_dnnl(src), type, act), dnnl::memory::desc(wdims, type, tag::any),
-        dnnl::memory::desc({w[0]}, dt::f32, tag::any), dnnl::memory::desc(to_dnnl(c.dst), dt::f32, act),
-        shape.strides, shape.dilates, pad_l, pad_r);
+        dnnl::memory::desc({w[0]}, dt::f32, tag::any), dnnl::memory::desc(to_dnnl(c.dst), dt::f32, act), shape.strides,
+        shape.dilates, pad_l, pad_r);
   };
   auto make = [&](dt type) { return make_padded(type, 0, shape.pad_l, shape.pad_r); };
   auto pd = make_pd<dnnl::convolution_forward::primitive_desc>(builder, c, attr, make);
@@ -515,12 +513,12 @@ void plan_conv_transpose(PlanBuilder& builder, const PlanNode& pn) {
   c.weights_source = dnnl::memory::desc(wdims, dt::f32, group == 1 ? tag::iohw : tag::giohw);
   const auto attr = conv_attr(builder, pn.post_ops, c.fused);
   auto make = [&](dt type) {
-    return dnnl::deconvolution_forward::desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
-        dnnl::memory::desc(to_dnnl(x), type, builder.activation_tag()), dnnl::memory::desc(wdims, type, tag::any),
-        dnnl::memory::desc({out_channels}, dt::f32, tag::any),
-        dnnl::memory::desc(to_dnnl(c.dst), dt::f32, builder.activation_tag()),
-        shape.strides, shape.dilates, shape.pad_l, shape.pad_r);
+    return dnnl::deconvolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
+                                             dnnl::memory::desc(to_dnnl(x), type, builder.activation_tag()),
+                                             dnnl::memory::desc(wdims, type, tag::any),
+                                             dnnl::memory::desc({out_channels}, dt::f32, tag::any),
+                                             dnnl::memory::desc(to_dnnl(c.dst), dt::f32, builder.activation_tag()),
+                                             shape.strides, shape.dilates, shape.pad_l, shape.pad_r);
   };
   const auto pd = make_pd<dnnl::deconvolution_forward::primitive_desc>(builder, c, attr, make);
   emit_conv(builder, c, pd);

@@ -1,7 +1,6 @@
 // The public Engine: graph passes at construction, one cached Plan per input shape, execution.
 #include "terraseg/core/engine.hpp"
 
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -21,15 +20,20 @@ Precision parse_precision(const std::string& text) {
   if (text == "f32") return Precision::f32;
   if (text == "bf16") return Precision::bf16;
   if (text == "int8") return Precision::int8;
-  throw Error("unknown precision '" + text + "': use f32, bf16, int8 or auto (the faster of f32 and bf16 where the CPU has bf16 natively)");
+  throw Error("unknown precision '" + text +
+              "': use f32, bf16, int8 or auto (the faster of f32 and bf16 where the CPU has bf16 natively)");
 }
 
 std::string to_string(Precision precision) {
   switch (precision) {
-    case Precision::f32: return "f32";
-    case Precision::bf16: return "bf16";
-    case Precision::int8: return "int8";
-    case Precision::automatic: return "auto";
+    case Precision::f32:
+      return "f32";
+    case Precision::bf16:
+      return "bf16";
+    case Precision::int8:
+      return "int8";
+    case Precision::automatic:
+      return "auto";
   }
   return "f32";
 }
@@ -54,15 +58,24 @@ std::string cpu_model_name() {
 
 std::string cpu_isa_name() {
   switch (dnnl::get_effective_cpu_isa()) {
-    case dnnl::cpu_isa::avx2: return "avx2";
-    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
-    case dnnl::cpu_isa::avx512_core: return "avx512_core";
-    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
-    case dnnl::cpu_isa::avx: return "avx";
-    case dnnl::cpu_isa::sse41: return "sse41";
-    default: return "isa-" + std::to_string(static_cast<int>(dnnl::get_effective_cpu_isa()));
+    case dnnl::cpu_isa::avx2:
+      return "avx2";
+    case dnnl::cpu_isa::avx2_vnni:
+      return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_core:
+      return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx:
+      return "avx512_core_amx";
+    case dnnl::cpu_isa::avx:
+      return "avx";
+    case dnnl::cpu_isa::sse41:
+      return "sse41";
+    default:
+      return "isa-" + std::to_string(static_cast<int>(dnnl::get_effective_cpu_isa()));
   }
 }
 
@@ -106,8 +119,9 @@ engine::Plan& Engine::Impl::plan_for(const Dims& dims) {
   }
   check_input(dims);
   while (!plans.empty() && static_cast<int>(plans.size()) >= std::max(1, options.max_plans)) {
-    auto oldest = std::min_element(plans.begin(), plans.end(),
-                                   [](const auto& a, const auto& b) { return a.second->last_use < b.second->last_use; });
+    auto oldest = std::min_element(plans.begin(), plans.end(), [](const auto& a, const auto& b) {
+      return a.second->last_use < b.second->last_use;
+    });
     plans.erase(oldest);
   }
   auto plan = options.tuning == EngineOptions::Tuning::measure
@@ -133,8 +147,8 @@ std::unique_ptr<engine::Plan> Engine::Impl::build_plan(const Dims& dims, const e
     try {
       registry.at(pn.node.op).plan(builder, pn);
     } catch (const dnnl::error& e) {
-      throw Error("node '" + pn.node.name + "' (" + pn.node.op + "): oneDNN cannot run it at input " +
-                  to_string(dims) + " in " + to_string(choice.precision) + ": " + e.what());
+      throw Error("node '" + pn.node.name + "' (" + pn.node.op + "): oneDNN cannot run it at input " + to_string(dims) +
+                  " in " + to_string(choice.precision) + ": " + e.what());
     }
   }
   auto plan = builder.finalize(op_counts);
@@ -149,8 +163,8 @@ std::unique_ptr<engine::Plan> Engine::Impl::tuned_plan(const Dims& dims) {
   using Layout = EngineOptions::Layout;
   const std::filesystem::path cache =
       options.tuning_cache.empty() ? engine::default_choice_cache() : std::filesystem::path(options.tuning_cache);
-  const std::string key = engine::choice_key(engine::cpu_signature(), thread_count(), engine::graph_fingerprint(graph), dims,
-                                             options.precision);
+  const std::string key = engine::choice_key(engine::cpu_signature(), thread_count(), engine::graph_fingerprint(graph),
+                                             dims, options.precision);
   std::string warning;
   if (const auto cached = engine::load_choice(cache, key, &warning, options.precision)) {
     auto plan = build_plan(dims, *cached);
@@ -216,7 +230,8 @@ Engine::Engine(const Graph& graph, EngineOptions options) : impl_(std::make_uniq
   impl_->graph = graph;
   impl_->options = options;
   if (options.precision == Precision::int8) {
-    throw Error("model '" + graph.name + "': int8 inference is not supported yet (it needs calibration); use f32 or bf16");
+    throw Error("model '" + graph.name +
+                "': int8 inference is not supported yet (it needs calibration); use f32 or bf16");
   }
   impl_->graph.validate();
   if (impl_->graph.outputs.empty()) throw Error("model '" + graph.name + "' declares no outputs");

@@ -42,7 +42,8 @@ void plan_batch_norm(PlanBuilder& builder, const PlanNode& pn) {
   std::vector<int> params;
   for (size_t i = 1; i <= 4; ++i) {
     const Tensor& t = builder.weight(node, i);
-    if (t.size() != channels) fail(node, "parameter '" + node.inputs[i] + "' needs " + std::to_string(channels) + " values");
+    if (t.size() != channels)
+      fail(node, "parameter '" + node.inputs[i] + "' needs " + std::to_string(channels) + " values");
     params.push_back(builder.add_constant(dnnl::memory::desc({channels}, dt::f32, tag::a), t.data(), Dims{channels}));
   }
   const auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |

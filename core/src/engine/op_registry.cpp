@@ -126,15 +126,14 @@ int plan_round_bf16(PlanBuilder& builder, const std::string& node, int src) {
   const int dst = builder.add_value(builder.md(src));
   // Elementwise over the whole buffer, so any (blocked) layout works; padding stays zero.
   const size_t count = builder.md(src).get_size() / sizeof(float);
-  builder.add_custom(
-      node,
-      [src, dst, count](const std::vector<PlanValue>& values) {
-        const float* in = data_of(values, src);
-        float* out = data_of(values, dst);
+  builder.add_custom(node,
+                     [src, dst, count](const std::vector<PlanValue>& values) {
+                       const float* in = data_of(values, src);
+                       float* out = data_of(values, dst);
 #pragma omp parallel for
-        for (size_t i = 0; i < count; ++i) out[i] = round_bf16(in[i]);
-      },
-      {src, dst});
+                       for (size_t i = 0; i < count; ++i) out[i] = round_bf16(in[i]);
+                     },
+                     {src, dst});
   return dst;
 }
 

@@ -8,13 +8,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <oneapi/dnnl/dnnl.hpp>
 
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/graph.hpp"
@@ -59,16 +58,16 @@ struct PlanValue {
 using CustomFn = std::function<void(const std::vector<PlanValue>&)>;
 
 struct Step {
-  std::string node;                          ///< graph node this step belongs to (diagnostics)
-  dnnl::primitive prim;                      ///< empty for custom steps
-  std::vector<std::pair<int, int>> arg_ids;  ///< DNNL_ARG_* -> value id
-  std::unordered_map<int, dnnl::memory> args;///< resolved from arg_ids in finalize(); keeps them alive
+  std::string node;                            ///< graph node this step belongs to (diagnostics)
+  dnnl::primitive prim;                        ///< empty for custom steps
+  std::vector<std::pair<int, int>> arg_ids;    ///< DNNL_ARG_* -> value id
+  std::unordered_map<int, dnnl::memory> args;  ///< resolved from arg_ids in finalize(); keeps them alive
   /// The same arguments for the C API: the C++ execute() builds this vector on every call.
   std::vector<dnnl_exec_arg_t> c_args;
-  dnnl::memory::desc scratchpad_md;          ///< non-empty when the primitive needs scratchpad
+  dnnl::memory::desc scratchpad_md;  ///< non-empty when the primitive needs scratchpad
   CustomFn custom;
-  std::vector<int> touched;                  ///< value ids a custom step reads or writes
-  int output_index = -1;                     ///< >= 0: copies graph output #i to the caller
+  std::vector<int> touched;  ///< value ids a custom step reads or writes
+  int output_index = -1;     ///< >= 0: copies graph output #i to the caller
 };
 
 /// 64-byte aligned heap block, freed on destruction.
@@ -91,7 +90,7 @@ class Plan {
   std::vector<Step> steps;
   std::vector<AlignedBuffer> slots;  ///< intermediate storage, shared by liveness
   int input_id = -1;
-  std::vector<int> output_ids;       ///< external plain-layout memories, one per graph output
+  std::vector<int> output_ids;  ///< external plain-layout memories, one per graph output
   std::vector<Dims> output_dims;
   /// Per output: a 64-byte aligned stand-in for a caller's tensor that is not so aligned (oneDNN's
   /// kernels may write with aligned non-temporal stores, e.g. its linear resampling: a plain output

@@ -1,12 +1,12 @@
 // PlanBuilder and Plan: value bookkeeping, layout conversions, liveness-based buffer sharing and
 // execution. Op-specific lowering lives in the *_ops.cpp files.
+#include <oneapi/dnnl/dnnl_debug.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-
-#include <oneapi/dnnl/dnnl_debug.h>
 
 #include "engine/plan.hpp"
 #include "terraseg/core/error.hpp"
@@ -57,12 +57,18 @@ AlignedBuffer::AlignedBuffer(size_t bytes) : data_(std::aligned_alloc(kAlign, ro
 
 tag plain_tag(size_t rank) {
   switch (rank) {
-    case 1: return tag::a;
-    case 2: return tag::ab;
-    case 3: return tag::abc;
-    case 4: return tag::abcd;
-    case 5: return tag::abcde;
-    default: throw Error("engine: tensors of rank " + std::to_string(rank) + " are not supported (1..5)");
+    case 1:
+      return tag::a;
+    case 2:
+      return tag::ab;
+    case 3:
+      return tag::abc;
+    case 4:
+      return tag::abcd;
+    case 5:
+      return tag::abcde;
+    default:
+      throw Error("engine: tensors of rank " + std::to_string(rank) + " are not supported (1..5)");
   }
 }
 
@@ -72,7 +78,8 @@ Dims from_dnnl(const dnnl::memory::dims& dims) { return Dims(dims.begin(), dims.
 dnnl::memory::desc same_layout(const dnnl::memory::desc& like, const Dims& dims, dt type) {
   const auto like_dims = like.dims();
   std::vector<tag> candidates{plain_tag(like_dims.size())};
-  if (like_dims.size() == 4 && dims.size() == 4) candidates.insert(candidates.end(), {tag::nhwc, tag::nChw8c, tag::nChw16c});
+  if (like_dims.size() == 4 && dims.size() == 4)
+    candidates.insert(candidates.end(), {tag::nhwc, tag::nChw8c, tag::nChw16c});
   for (tag t : candidates) {
     if (dnnl::memory::desc(like_dims, like.data_type(), t) == like) return {to_dnnl(dims), type, t};
   }
@@ -179,8 +186,8 @@ void PlanBuilder::offer_in_place(int whole, std::vector<int> parts, std::vector<
   if (steps_.empty() || parts.size() != offsets.size() || !elided || elided->size() != parts.size()) {
     throw Error("engine: malformed in-place offer");
   }
-  in_place_offers_.push_back(InPlaceOffer{steps_.size() - 1, whole, std::move(parts), std::move(offsets),
-                                          std::move(elided)});
+  in_place_offers_.push_back(
+      InPlaceOffer{steps_.size() - 1, whole, std::move(parts), std::move(offsets), std::move(elided)});
 }
 
 void PlanBuilder::add_custom(const std::string& node, CustomFn fn, std::vector<int> touched) {
@@ -294,7 +301,10 @@ void PlanBuilder::assign_slots(Plan& plan) const {
       auto best = free_slots.end();
       for (auto it = free_slots.begin(); it != free_slots.end(); ++it) {
         const size_t size = slot_size[static_cast<size_t>(*it)];
-        if (best == free_slots.end()) { best = it; continue; }
+        if (best == free_slots.end()) {
+          best = it;
+          continue;
+        }
         const size_t best_size = slot_size[static_cast<size_t>(*best)];
         const bool fits = size >= need;
         const bool best_fits = best_size >= need;

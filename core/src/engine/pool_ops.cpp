@@ -118,24 +118,23 @@ int plan_flat_indices(PlanBuilder& builder, const Node& node, int src, const Poo
                         {shape.kernel[0], shape.kernel[1]},
                         {shape.dilation[0] + 1, shape.dilation[1] + 1},
                         {shape.pad_l[0], shape.pad_l[1]}};
-  builder.add_custom(
-      node.name,
-      [src, dst, out, scan](const std::vector<PlanValue>& values) {
-        const float* in = data_of(values, src);
-        float* result = data_of(values, dst);
-        const int64_t in_plane = scan.x[2] * scan.x[3];
+  builder.add_custom(node.name,
+                     [src, dst, out, scan](const std::vector<PlanValue>& values) {
+                       const float* in = data_of(values, src);
+                       float* result = data_of(values, dst);
+                       const int64_t in_plane = scan.x[2] * scan.x[3];
 #pragma omp parallel for
-        for (int64_t plane = 0; plane < out[0] * out[1]; ++plane) {
-          float* op = result + plane * out[2] * out[3];
-          for (int64_t oh = 0; oh < out[2]; ++oh) {
-            for (int64_t ow = 0; ow < out[3]; ++ow) {
-              const int64_t offset = scan.first_max(in + plane * in_plane, oh, ow);
-              op[oh * out[3] + ow] = static_cast<float>(plane * in_plane + offset);
-            }
-          }
-        }
-      },
-      {src, dst});
+                       for (int64_t plane = 0; plane < out[0] * out[1]; ++plane) {
+                         float* op = result + plane * out[2] * out[3];
+                         for (int64_t oh = 0; oh < out[2]; ++oh) {
+                           for (int64_t ow = 0; ow < out[3]; ++ow) {
+                             const int64_t offset = scan.first_max(in + plane * in_plane, oh, ow);
+                             op[oh * out[3] + ow] = static_cast<float>(plane * in_plane + offset);
+                           }
+                         }
+                       }
+                     },
+                     {src, dst});
   return dst;
 }
 
@@ -201,10 +200,9 @@ void plan_global_average_pool(PlanBuilder& builder, const PlanNode& pn) {
   require_rank4(builder, node, src);
   const Dims x = builder.dims(src);
   const Dims out{x[0], x[1], 1, 1};
-  const dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                            dnnl::algorithm::pooling_avg_exclude_padding, builder.md(src),
-                                            same_layout(builder.md(src), out), {1, 1}, {x[2], x[3]}, {0, 0},
-                                            {0, 0}, {0, 0});
+  const dnnl::pooling_v2_forward::desc desc(
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_avg_exclude_padding, builder.md(src),
+      same_layout(builder.md(src), out), {1, 1}, {x[2], x[3]}, {0, 0}, {0, 0}, {0, 0});
   const dnnl::pooling_v2_forward::primitive_desc pd(desc, builder.attr(), builder.engine());
   const int dst = builder.add_value(pd.dst_desc());
   builder.add_primitive(node.name, pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
@@ -232,7 +230,8 @@ void plan_max_unpool(PlanBuilder& builder, const PlanNode& pn) {
   const Dims pooled_src = from_dnnl(pool.pd.src_desc().dims());
   const Dims x = builder.dims(src);
   if (x != from_dnnl(pool.pd.dst_desc().dims())) {
-    fail(node, "input " + to_string(x) + " differs from the pooled shape " + to_string(from_dnnl(pool.pd.dst_desc().dims())));
+    fail(node,
+         "input " + to_string(x) + " differs from the pooled shape " + to_string(from_dnnl(pool.pd.dst_desc().dims())));
   }
   // ONNX default output extent; an explicit output_shape (attribute, or a dynamic input that
   // exporters compute as Shape(pooled input)) is taken as the pooled input's extent.
@@ -249,8 +248,8 @@ void plan_max_unpool(PlanBuilder& builder, const PlanNode& pn) {
   const dnnl::pooling_v2_backward::primitive_desc pd(desc, builder.attr(), builder.engine(), pool.pd);
   const int diff_dst = builder.convert(src, pd.diff_dst_desc());
   const int dst = builder.add_value(pd.diff_src_desc());
-  builder.add_primitive(node.name, pd,
-                        {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WORKSPACE, pool.workspace}, {DNNL_ARG_DIFF_SRC, dst}});
+  builder.add_primitive(
+      node.name, pd, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WORKSPACE, pool.workspace}, {DNNL_ARG_DIFF_SRC, dst}});
   builder.bind(node.outputs.at(0), dst);
 }
 

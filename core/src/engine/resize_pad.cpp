@@ -42,7 +42,8 @@ std::vector<int64_t> pads_of(const Node& node) {
 /// exactly when the scale equals out / in.
 bool onednn_resampling_matches(const ResizeGeometry& p, const Dims& x) {
   if (p.mode != "linear") return false;
-  const bool half = p.transform == "half_pixel" || (p.transform == "pytorch_half_pixel" && p.out[2] > 1 && p.out[3] > 1);
+  const bool half =
+      p.transform == "half_pixel" || (p.transform == "pytorch_half_pixel" && p.out[2] > 1 && p.out[3] > 1);
   if (!half) return false;
   for (size_t a = 0; a < 2; ++a) {
     if (p.scale[a] != static_cast<float>(p.out[2 + a]) / static_cast<float>(x[2 + a])) return false;
@@ -85,37 +86,38 @@ void plan_pad(PlanBuilder& builder, const PlanNode& pn) {
   const std::string mode = node.attr_string("mode", "constant");
   for (size_t a = 2; a < 4; ++a) {
     if (pads[a] < 0 || pads[a + 4] < 0) fail(node, "negative pads (cropping) are not supported");
-    if (mode == "reflect" && (pads[a] >= x[a] || pads[a + 4] >= x[a])) fail(node, "reflect pads must be smaller than the input");
+    if (mode == "reflect" && (pads[a] >= x[a] || pads[a + 4] >= x[a]))
+      fail(node, "reflect pads must be smaller than the input");
   }
   const Dims out{x[0], x[1], x[2] + pads[2] + pads[6], x[3] + pads[3] + pads[7]};
   const int dst = builder.add_value(dnnl::memory::desc(to_dnnl(out), dt::f32, tag::abcd));
   const float fill = node.attr_float("constant_value", 0.0F);
-  builder.add_custom(
-      node.name,
-      [src, dst, x, out, fill, rows = pad_table(x[2], pads[2], out[2], mode),
-       cols = pad_table(x[3], pads[3], out[3], mode)](const std::vector<PlanValue>& values) {
-        const float* in = data_of(values, src);
-        float* result = data_of(values, dst);
+  builder.add_custom(node.name,
+                     [src, dst, x, out, fill, rows = pad_table(x[2], pads[2], out[2], mode),
+                      cols = pad_table(x[3], pads[3], out[3], mode)](const std::vector<PlanValue>& values) {
+                       const float* in = data_of(values, src);
+                       float* result = data_of(values, dst);
 #pragma omp parallel for
-        for (int64_t plane = 0; plane < x[0] * x[1]; ++plane) {
-          const float* ip = in + plane * x[2] * x[3];
-          float* op = result + plane * out[2] * out[3];
-          for (int64_t oh = 0; oh < out[2]; ++oh) {
-            const int64_t ih = rows[static_cast<size_t>(oh)];
-            for (int64_t ow = 0; ow < out[3]; ++ow) {
-              const int64_t iw = cols[static_cast<size_t>(ow)];
-              op[oh * out[3] + ow] = ih < 0 || iw < 0 ? fill : ip[ih * x[3] + iw];
-            }
-          }
-        }
-      },
-      {src, dst});
+                       for (int64_t plane = 0; plane < x[0] * x[1]; ++plane) {
+                         const float* ip = in + plane * x[2] * x[3];
+                         float* op = result + plane * out[2] * out[3];
+                         for (int64_t oh = 0; oh < out[2]; ++oh) {
+                           const int64_t ih = rows[static_cast<size_t>(oh)];
+                           for (int64_t ow = 0; ow < out[3]; ++ow) {
+                             const int64_t iw = cols[static_cast<size_t>(ow)];
+                             op[oh * out[3] + ow] = ih < 0 || iw < 0 ? fill : ip[ih * x[3] + iw];
+                           }
+                         }
+                       }
+                     },
+                     {src, dst});
   builder.bind(node.outputs.at(0), dst);
 }
 
 void check_resize(const Node& node) {
   std::string mode = node.attr_string("mode", "nearest");
-  if (mode != "nearest" && mode != "linear" && mode != "bilinear") fail(node, "mode '" + mode + "' is not supported (nearest, linear)");
+  if (mode != "nearest" && mode != "linear" && mode != "bilinear")
+    fail(node, "mode '" + mode + "' is not supported (nearest, linear)");
   const std::string transform = node.attr_string("coordinate_transformation_mode", "half_pixel");
   if (transform != "half_pixel" && transform != "align_corners" && transform != "asymmetric" &&
       transform != "pytorch_half_pixel") {

@@ -36,27 +36,26 @@ void plan_argmax(PlanBuilder& builder, const PlanNode& pn) {
   const bool last = node.attr_int("select_last_index", 0) != 0;
   const Dims out = keep ? Dims{x[0], 1, x[2], x[3]} : Dims{x[0], x[2], x[3]};
   const int dst = builder.add_value(dnnl::memory::desc(to_dnnl(out), dt::f32, plain_tag(out.size())));
-  builder.add_custom(
-      node.name,
-      [src, dst, x, last](const std::vector<PlanValue>& values) {
-        const float* in = data_of(values, src);
-        float* result = data_of(values, dst);
-        const int64_t plane = x[2] * x[3];
-        for (int64_t n = 0; n < x[0]; ++n) {
-          const float* base = in + n * x[1] * plane;
+  builder.add_custom(node.name,
+                     [src, dst, x, last](const std::vector<PlanValue>& values) {
+                       const float* in = data_of(values, src);
+                       float* result = data_of(values, dst);
+                       const int64_t plane = x[2] * x[3];
+                       for (int64_t n = 0; n < x[0]; ++n) {
+                         const float* base = in + n * x[1] * plane;
 #pragma omp parallel for
-          for (int64_t p = 0; p < plane; ++p) {
-            int64_t best = 0;
-            for (int64_t c = 1; c < x[1]; ++c) {
-              const float v = base[c * plane + p];
-              const float b = base[best * plane + p];
-              if (v > b || (last && v == b)) best = c;
-            }
-            result[n * plane + p] = static_cast<float>(best);
-          }
-        }
-      },
-      {src, dst});
+                         for (int64_t p = 0; p < plane; ++p) {
+                           int64_t best = 0;
+                           for (int64_t c = 1; c < x[1]; ++c) {
+                             const float v = base[c * plane + p];
+                             const float b = base[best * plane + p];
+                             if (v > b || (last && v == b)) best = c;
+                           }
+                           result[n * plane + p] = static_cast<float>(best);
+                         }
+                       }
+                     },
+                     {src, dst});
   builder.bind(node.outputs[0], dst);
 }
 

@@ -103,9 +103,8 @@ std::optional<PlanChoice> load_choice(const std::filesystem::path& file, const s
   // fastest, which the entry must then name.
   const auto stored = entry.is_object() ? entry.find("precision") : entry.end();
   const bool named = stored != entry.end() && stored->is_string() && (*stored == "f32" || *stored == "bf16");
-  const bool precision_ok = precision == Precision::automatic
-                                ? named
-                                : stored == entry.end() || (named && *stored == to_string(precision));
+  const bool precision_ok =
+      precision == Precision::automatic ? named : stored == entry.end() || (named && *stored == to_string(precision));
   const bool valid = entry.is_object() && layout != entry.end() && convolution != entry.end() && layout->is_string() &&
                      convolution->is_string() && (*layout == "nhwc" || *layout == "blocked") &&
                      (*convolution == "winograd" || *convolution == "direct") && precision_ok &&
@@ -126,7 +125,8 @@ bool store_choice(const std::filesystem::path& file, const std::string& key, con
     std::ifstream stream(file);
     if (stream) doc = json::parse(stream, nullptr, /*allow_exceptions=*/false);
   }
-  if (!doc.is_object() || doc.value("format", 0) != kFormat || !doc.contains("choices") || !doc["choices"].is_object()) {
+  if (!doc.is_object() || doc.value("format", 0) != kFormat || !doc.contains("choices") ||
+      !doc["choices"].is_object()) {
     doc = {{"format", kFormat},
            {"about", "terraseg's measured plan choices (EngineOptions::tuning); safe to delete"},
            {"choices", json::object()}};

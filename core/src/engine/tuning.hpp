@@ -18,7 +18,7 @@ struct PlanChoice {
   bool channels_last = false;
   bool winograd = false;
   Precision precision = Precision::f32;  ///< f32 or bf16
-  std::string name() const;  ///< "blocked+winograd", "nhwc+direct", "nhwc+direct+bf16", ...
+  std::string name() const;              ///< "blocked+winograd", "nhwc+direct", "nhwc+direct+bf16", ...
 };
 
 /// "$TERRASEG_CACHE_DIR", else "$XDG_CACHE_HOME/terraseg", else "$HOME/.cache/terraseg" (XDG base

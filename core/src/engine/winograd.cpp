@@ -1,15 +1,16 @@
 // The planning half of the Winograd F(4x4, 3x3) convolution (see winograd.hpp): which convolutions
 // take it, the weight transform (once per plan, in double precision), the tile-group size and the
 // custom step. The kernels are in winograd_kernels.cpp.
+#include "engine/winograd.hpp"
+
+#include <omp.h>
+
 #include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
 
-#include <omp.h>
-
 #include "engine/ops.hpp"
-#include "engine/winograd.hpp"
 #include "terraseg/core/error.hpp"
 
 namespace terraseg::engine {
@@ -145,13 +146,13 @@ int plan_winograd_conv(PlanBuilder& builder, const WinogradConv& conv, size_t& f
   }
   const int dst = builder.add_value(blocked(conv.dst));
   // Each thread's V and M: a value that lives for this step only, so its slot is shared by liveness.
-  const int64_t scratch_floats =
-      run.threads * winograd_thread_scratch(run.group_tiles, in, out, run.slices);
+  const int64_t scratch_floats = run.threads * winograd_thread_scratch(run.group_tiles, in, out, run.slices);
   const int scratch = builder.add_value(dnnl::memory::desc({scratch_floats}, dt::f32, tag::a));
   touched.insert(touched.end(), {src, weights, bias, dst, scratch});
   builder.add_custom(
       node.name + ".winograd",
-      [run, post_ops, node_name = node.name, src, weights, bias, dst, scratch](const std::vector<PlanValue>& values) mutable {
+      [run, post_ops, node_name = node.name, src, weights, bias, dst,
+       scratch](const std::vector<PlanValue>& values) mutable {
         run.src = data_of(values, src);
         run.weights = data_of(values, weights);
         run.bias = data_of(values, bias);

@@ -27,8 +27,8 @@ inline int64_t winograd_tiles(int64_t out_h, int64_t out_w) {
 struct WinogradPostOp {
   enum class Kind { relu, sum };
   Kind kind = Kind::relu;
-  float alpha = 0.0F;       ///< relu: slope for negative values (LeakyRelu), 0 for Relu
-  int residual = -1;        ///< sum: plan value id of the addend (nChw8c, dst's dims)
+  float alpha = 0.0F;           ///< relu: slope for negative values (LeakyRelu), 0 for Relu
+  int residual = -1;            ///< sum: plan value id of the addend (nChw8c, dst's dims)
   const float* data = nullptr;  ///< sum: bound at execution
 };
 
@@ -37,14 +37,14 @@ struct WinogradRun {
   int64_t batch = 0, in_channels = 0, out_channels = 0;
   int64_t in_h = 0, in_w = 0, out_h = 0, out_w = 0;
   int64_t pad_top = 0, pad_left = 0;
-  int64_t group_tiles = 0;     ///< tiles one thread transforms and multiplies at once
-  int64_t slices = 1;          ///< output channels split this many ways (layers with few tiles)
-  int64_t threads = 1;         ///< OpenMP threads; the scratch holds one part per thread
+  int64_t group_tiles = 0;  ///< tiles one thread transforms and multiplies at once
+  int64_t slices = 1;       ///< output channels split this many ways (layers with few tiles)
+  int64_t threads = 1;      ///< OpenMP threads; the scratch holds one part per thread
   const float* src = nullptr;
   const float* weights = nullptr;  ///< U: 36 x C_in x C_out
   const float* bias = nullptr;     ///< C_out values
   float* dst = nullptr;
-  float* scratch = nullptr;        ///< threads x winograd_thread_scratch(...)
+  float* scratch = nullptr;                  ///< threads x winograd_thread_scratch(...)
   const WinogradPostOp* post_ops = nullptr;  ///< applied in order after the bias
   int64_t post_op_count = 0;
 };
@@ -58,10 +58,10 @@ inline int64_t winograd_matrix_stride(int64_t rows, int64_t width) {
   return lines * 16;
 }
 /// Scratch floats of one thread: a group's V (all input channels) and M (one output-channel slice).
-inline int64_t winograd_thread_scratch(int64_t group_tiles, int64_t in_channels, int64_t out_channels,
-                                       int64_t slices) {
+inline int64_t winograd_thread_scratch(int64_t group_tiles, int64_t in_channels, int64_t out_channels, int64_t slices) {
   const int64_t widest = (out_channels / 8 + slices - 1) / slices * 8;
-  return kWinogradPoints * (winograd_matrix_stride(group_tiles, in_channels) + winograd_matrix_stride(group_tiles, widest));
+  return kWinogradPoints *
+         (winograd_matrix_stride(group_tiles, in_channels) + winograd_matrix_stride(group_tiles, widest));
 }
 
 /// True when this CPU has the AVX2 and FMA instructions the kernels are compiled for.

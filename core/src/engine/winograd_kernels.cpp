@@ -4,7 +4,6 @@
 // arithmetic over whole blocks.
 #include <immintrin.h>
 #include <omp.h>
-
 #include <oneapi/dnnl/dnnl.h>
 
 #include "engine/winograd.hpp"
@@ -73,8 +72,9 @@ inline void input_tile(const WinogradRun& r, const Geometry& g, int64_t tile, in
       const int64_t y = y0 + i;
       for (int64_t j = 0; j < kInput; ++j) {
         const int64_t x = x0 + j;
-        d[i * kInput + j] = (y >= 0 && y < r.in_h && x >= 0 && x < r.in_w) ? _mm256_loadu_ps(plane + (y * r.in_w + x) * 8)
-                                                                             : _mm256_setzero_ps();
+        d[i * kInput + j] = (y >= 0 && y < r.in_h && x >= 0 && x < r.in_w)
+                                ? _mm256_loadu_ps(plane + (y * r.in_w + x) * 8)
+                                : _mm256_setzero_ps();
       }
     }
   }
@@ -140,7 +140,7 @@ int winograd_execute(const WinogradRun& r) {
   int failed = 0;
   // Work items are (tile group, output-channel slice) pairs, dealt round-robin: no barrier inside,
   // each thread transforms a group into its own V once and runs its GEMMs single-threaded.
-#pragma omp parallel num_threads(static_cast<int>(max_of(1, r.threads)))
+#pragma omp parallel num_threads(static_cast <int>(max_of(1, r.threads)))
   {
     const int64_t thread = omp_get_thread_num();
     const int64_t threads = omp_get_num_threads();
@@ -166,10 +166,9 @@ int winograd_execute(const WinogradRun& r) {
       const int64_t m_xi = winograd_matrix_stride(count, width);
       for (int64_t xi = 0; xi < kPoints; ++xi) {
         // Called inside a parallel region, oneDNN's sgemm runs on the calling thread.
-        const dnnl_status_t status =
-            dnnl_sgemm('N', 'N', count, width, r.in_channels, 1.0F, v + xi * v_xi, r.in_channels,
-                       r.weights + xi * r.in_channels * r.out_channels + ob0 * 8, r.out_channels, 0.0F,
-                       m + xi * m_xi, width);
+        const dnnl_status_t status = dnnl_sgemm(
+            'N', 'N', count, width, r.in_channels, 1.0F, v + xi * v_xi, r.in_channels,
+            r.weights + xi * r.in_channels * r.out_channels + ob0 * 8, r.out_channels, 0.0F, m + xi * m_xi, width);
         if (status != dnnl_success) {
 #pragma omp atomic write
           failed = static_cast<int>(status);

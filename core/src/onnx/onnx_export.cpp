@@ -189,9 +189,9 @@ void write_outputs(const Graph& graph, onnx::GraphProto& proto) {
   const std::map<std::string, int64_t> ranks = value_ranks(graph);
   for (const std::string& name : graph.outputs) {
     const Node* producer = graph.producer(name);
-    const bool indices = producer != nullptr && (producer->op == "ArgMax" ||
-                                                 (producer->op == "MaxPool" && producer->outputs.size() > 1 &&
-                                                  producer->outputs[1] == name));
+    const bool indices = producer != nullptr &&
+                         (producer->op == "ArgMax" ||
+                          (producer->op == "MaxPool" && producer->outputs.size() > 1 && producer->outputs[1] == name));
     onnx::ValueInfoProto& output = *proto.add_output();
     output.set_name(name);
     onnx::TypeProto::Tensor& tensor = *output.mutable_type()->mutable_tensor_type();
@@ -207,7 +207,8 @@ void write_outputs(const Graph& graph, onnx::GraphProto& proto) {
                         static_cast<int64_t>(declared->second.size()) == rank->second;
     for (int64_t axis = 0; axis < rank->second; ++axis) {
       onnx::TensorShapeProto::Dimension& dim = *shape.add_dim();
-      if (stated && declared->second[static_cast<size_t>(axis)] > 0) dim.set_dim_value(declared->second[static_cast<size_t>(axis)]);
+      if (stated && declared->second[static_cast<size_t>(axis)] > 0)
+        dim.set_dim_value(declared->second[static_cast<size_t>(axis)]);
     }
   }
 }
@@ -251,7 +252,8 @@ void write_atomically(const std::string& bytes, const std::string& path) {
   std::error_code ignored;
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(path + ": cannot create '" + temporary + "'; check that the directory exists and is writable");
+    if (!out)
+      throw Error(path + ": cannot create '" + temporary + "'; check that the directory exists and is writable");
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     out.close();
     if (!out) {
@@ -279,7 +281,8 @@ void save_onnx(const Graph& graph, const std::string& path, const OnnxSaveOption
   }
   std::string bytes;
   try {
-    if (!build_model(graph, options).SerializeToString(&bytes)) throw Error("protobuf serialisation failed (model over 2 GB?)");
+    if (!build_model(graph, options).SerializeToString(&bytes))
+      throw Error("protobuf serialisation failed (model over 2 GB?)");
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }

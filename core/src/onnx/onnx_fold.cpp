@@ -59,7 +59,8 @@ bool fold_identity(OpContext& op) {
 
 bool fold_cast(OpContext& op) {
   const ConstValue& source = constant_data(
-      op, "Cast of a computed value is not supported; terraseg folds Cast only on constants (as in float16 weight files)");
+      op,
+      "Cast of a computed value is not supported; terraseg folds Cast only on constants (as in float16 weight files)");
   const int64_t to = op.node.attr_int("to", 0);
   ConstValue value;
   value.dims = source.dims;
@@ -129,7 +130,8 @@ bool fold_flatten(OpContext& op) {
   const std::string where = op.ctx.source + ": node '" + op.node.name + "' (Flatten)";
   const auto split = data.dims.begin() + axis;
   ConstValue value = data;
-  value.dims = {checked_count(Dims(data.dims.begin(), split), where), checked_count(Dims(split, data.dims.end()), where)};
+  value.dims = {checked_count(Dims(data.dims.begin(), split), where),
+                checked_count(Dims(split, data.dims.end()), where)};
   op.define_constant(std::move(value));
   return false;
 }

@@ -22,7 +22,8 @@ int64_t read_opset(const onnx::ModelProto& model, const std::string& source) {
   for (const onnx::OperatorSetIdProto& entry : model.opset_import()) {
     if (entry.domain().empty() || entry.domain() == "ai.onnx") opset = entry.version();
   }
-  if (opset < 0) throw Error(source + ": the model declares no ONNX opset (opset_import); it is not a valid ONNX model");
+  if (opset < 0)
+    throw Error(source + ": the model declares no ONNX opset (opset_import); it is not a valid ONNX model");
   if (opset < onnx_io::kMinOpset || opset > onnx_io::kMaxOpset) {
     throw Error(source + ": ONNX opset " + std::to_string(opset) +
                 " is not supported (terraseg reads opsets 9 to 17); re-export with opset_version=13");
@@ -86,7 +87,8 @@ void read_input(const onnx::GraphProto& proto, ImportContext& ctx, Graph& graph)
 void read_outputs(const onnx::GraphProto& proto, const ImportContext& ctx, Graph& graph) {
   for (const onnx::ValueInfoProto& info : proto.output()) {
     if (ctx.constants.count(info.name()) != 0) {
-      throw Error(ctx.source + ": graph output '" + info.name() + "' is a constant; terraseg models compute their outputs");
+      throw Error(ctx.source + ": graph output '" + info.name() +
+                  "' is a constant; terraseg models compute their outputs");
     }
     auto dropped = ctx.dropped.find(info.name());
     if (dropped != ctx.dropped.end()) {
@@ -163,8 +165,9 @@ Graph import_model(const onnx::ModelProto& model, const std::string& source) {
 Graph load_onnx_bytes(const std::string& bytes, const std::string& source) {
   onnx::ModelProto model;
   if (bytes.size() > static_cast<size_t>(INT_MAX) || !model.ParseFromString(bytes)) {
-    throw Error(source + ": not an ONNX model (it does not parse as an ONNX protobuf); pass an .onnx file, "
-                         "e.g. one written by torch.onnx.export or `terraseg train`");
+    throw Error(source +
+                ": not an ONNX model (it does not parse as an ONNX protobuf); pass an .onnx file, "
+                "e.g. one written by torch.onnx.export or `terraseg train`");
   }
   if (!model.has_graph()) throw Error(source + ": not an ONNX model (it has no graph)");
   Graph graph = import_model(model, source);
@@ -176,8 +179,9 @@ Graph load_onnx(const std::string& path) {
   std::error_code error;
   const std::filesystem::file_status status = std::filesystem::status(path, error);
   if (!std::filesystem::exists(status)) {
-    throw Error(path + ": model file not found; check the path (an .onnx file, e.g. exported with "
-                       "torch.onnx.export or written by `terraseg train`)");
+    throw Error(path +
+                ": model file not found; check the path (an .onnx file, e.g. exported with "
+                "torch.onnx.export or written by `terraseg train`)");
   }
   if (std::filesystem::is_directory(status)) throw Error(path + ": is a directory; pass the .onnx model file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);

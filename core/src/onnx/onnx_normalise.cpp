@@ -36,8 +36,8 @@ struct OpSpec {
   bool window;  ///< kernel_shape / strides / dilations / pads / group are checked
 };
 
-const std::vector<AttrRule> kConvAttrs = {{"auto_pad", kString}, {"dilations", kInts}, {"group", kInt},
-                                          {"kernel_shape", kInts}, {"pads", kInts}, {"strides", kInts}};
+const std::vector<AttrRule> kConvAttrs = {{"auto_pad", kString},   {"dilations", kInts}, {"group", kInt},
+                                          {"kernel_shape", kInts}, {"pads", kInts},      {"strides", kInts}};
 
 bool normalise_max_pool(OpContext& op) {
   if (op.node.attr_int("storage_order", 0) != 0) op.fail("storage_order=1 (column-major indices) is not supported");
@@ -54,19 +54,46 @@ const std::vector<OpSpec>& op_table() {
     return std::vector<OpSpec>{
         {"Conv", 2, 3, 1, kConvAttrs, nullptr, true},
         {"ConvTranspose", 2, 3, 1, conv_transpose, nullptr, true},
-        {"MaxPool", 1, 1, 2,
-         {{"auto_pad", kString}, {"ceil_mode", kInt}, {"dilations", kInts}, {"kernel_shape", kInts},
-          {"pads", kInts}, {"storage_order", kInt}, {"strides", kInts}},
-         normalise_max_pool, true},
-        {"MaxUnpool", 2, 3, 1, {{"kernel_shape", kInts}, {"pads", kInts}, {"strides", kInts}},
-         normalise_max_unpool, true},
-        {"AveragePool", 1, 1, 1,
-         {{"auto_pad", kString}, {"ceil_mode", kInt}, {"count_include_pad", kInt}, {"kernel_shape", kInts},
-          {"pads", kInts}, {"strides", kInts}},
-         nullptr, true},
+        {"MaxPool",
+         1,
+         1,
+         2,
+         {{"auto_pad", kString},
+          {"ceil_mode", kInt},
+          {"dilations", kInts},
+          {"kernel_shape", kInts},
+          {"pads", kInts},
+          {"storage_order", kInt},
+          {"strides", kInts}},
+         normalise_max_pool,
+         true},
+        {"MaxUnpool",
+         2,
+         3,
+         1,
+         {{"kernel_shape", kInts}, {"pads", kInts}, {"strides", kInts}},
+         normalise_max_unpool,
+         true},
+        {"AveragePool",
+         1,
+         1,
+         1,
+         {{"auto_pad", kString},
+          {"ceil_mode", kInt},
+          {"count_include_pad", kInt},
+          {"kernel_shape", kInts},
+          {"pads", kInts},
+          {"strides", kInts}},
+         nullptr,
+         true},
         {"GlobalAveragePool", 1, 1, 1, {}, nullptr, false},
-        {"BatchNormalization", 5, 5, 5, {{"epsilon", kFloat}, {"momentum", kFloat}, {"training_mode", kInt}},
-         normalise_batch_norm, false},
+        {"BatchNormalization",
+         5,
+         5,
+         5,
+         {{"epsilon", kFloat}, {"momentum", kFloat}, {"training_mode", kInt}},
+         normalise_batch_norm,
+         false},
         {"Relu", 1, 1, 1, {}, nullptr, false},
         {"Sigmoid", 1, 1, 1, {}, nullptr, false},
         {"Tanh", 1, 1, 1, {}, nullptr, false},
@@ -80,10 +107,18 @@ const std::vector<OpSpec>& op_table() {
         {"Div", 2, 2, 1, {}, nullptr, false},
         {"Concat", 1, kAnyCount, 1, {{"axis", kInt}}, nullptr, false},
         {"Pad", 1, 3, 1, {{"mode", kString}, {"pads", kInts}, {"value", kFloat}}, normalise_pad, false},
-        {"Resize", 1, 4, 1,
-         {{"coordinate_transformation_mode", kString}, {"cubic_coeff_a", kFloat}, {"exclude_outside", kInt},
-          {"extrapolation_value", kFloat}, {"mode", kString}, {"nearest_mode", kString}},
-         normalise_resize, false},
+        {"Resize",
+         1,
+         4,
+         1,
+         {{"coordinate_transformation_mode", kString},
+          {"cubic_coeff_a", kFloat},
+          {"exclude_outside", kInt},
+          {"extrapolation_value", kFloat},
+          {"mode", kString},
+          {"nearest_mode", kString}},
+         normalise_resize,
+         false},
         {"Upsample", 2, 2, 1, {{"mode", kString}}, normalise_upsample, false},
         {"Softmax", 1, 1, 1, {{"axis", kInt}}, normalise_softmax, false},
         {"ArgMax", 1, 1, 1, {{"axis", kInt}, {"keepdims", kInt}, {"select_last_index", kInt}}, nullptr, false},
@@ -92,10 +127,17 @@ const std::vector<OpSpec>& op_table() {
         {"Reshape", 2, 2, 1, {{"allowzero", kInt}}, fold_reshape, false},
         {"Flatten", 1, 1, 1, {{"axis", kInt}}, fold_flatten, false},
         {"Cast", 1, 1, 1, {{"to", kInt}}, fold_cast, false},
-        {"Constant", 0, 0, 1,
-         {{"value", kTensor}, {"value_float", kFloat}, {"value_floats", kFloats}, {"value_int", kInt},
+        {"Constant",
+         0,
+         0,
+         1,
+         {{"value", kTensor},
+          {"value_float", kFloat},
+          {"value_floats", kFloats},
+          {"value_int", kInt},
           {"value_ints", kInts}},
-         fold_constant, false},
+         fold_constant,
+         false},
     };
   }();
   return table;
@@ -109,8 +151,8 @@ std::string attr_type_name(AttrType type) {
 /// Decodes the attributes the spec allows into node.attrs; tensor attributes stay in the proto.
 void decode_attributes(OpContext& op, const OpSpec& spec) {
   for (const onnx::AttributeProto& attr : op.proto.attribute()) {
-    auto rule = std::find_if(spec.attrs.begin(), spec.attrs.end(),
-                             [&](const AttrRule& r) { return r.name == attr.name(); });
+    auto rule =
+        std::find_if(spec.attrs.begin(), spec.attrs.end(), [&](const AttrRule& r) { return r.name == attr.name(); });
     if (rule == spec.attrs.end()) op.fail("attribute '" + attr.name() + "' is not supported");
     if (attr.type() != rule->type) {
       op.fail("attribute '" + attr.name() + "' is " + attr_type_name(attr.type()) + ", expected " +
@@ -119,12 +161,23 @@ void decode_attributes(OpContext& op, const OpSpec& spec) {
     if (op.node.has(attr.name())) op.fail("attribute '" + attr.name() + "' appears twice");
     AttrValue value;
     switch (rule->type) {
-      case onnx::AttributeProto::INT: value = int64_t{attr.i()}; break;
-      case onnx::AttributeProto::FLOAT: value = attr.f(); break;
-      case onnx::AttributeProto::STRING: value = attr.s(); break;
-      case onnx::AttributeProto::INTS: value = std::vector<int64_t>(attr.ints().begin(), attr.ints().end()); break;
-      case onnx::AttributeProto::FLOATS: value = std::vector<float>(attr.floats().begin(), attr.floats().end()); break;
-      default: continue;  // TENSOR: read by the Constant hook straight from the proto
+      case onnx::AttributeProto::INT:
+        value = int64_t{attr.i()};
+        break;
+      case onnx::AttributeProto::FLOAT:
+        value = attr.f();
+        break;
+      case onnx::AttributeProto::STRING:
+        value = attr.s();
+        break;
+      case onnx::AttributeProto::INTS:
+        value = std::vector<int64_t>(attr.ints().begin(), attr.ints().end());
+        break;
+      case onnx::AttributeProto::FLOATS:
+        value = std::vector<float>(attr.floats().begin(), attr.floats().end());
+        break;
+      default:
+        continue;  // TENSOR: read by the Constant hook straight from the proto
     }
     op.node.attrs.emplace(attr.name(), std::move(value));
   }
@@ -181,13 +234,14 @@ void check_counts(OpContext& op, const OpSpec& spec) {
   const auto inputs = static_cast<int64_t>(op.node.inputs.size());
   if (inputs < spec.min_inputs || inputs > spec.max_inputs) {
     op.fail("has " + std::to_string(inputs) + " inputs, expected " + std::to_string(spec.min_inputs) +
-            (spec.max_inputs == spec.min_inputs ? "" : " to " + (spec.max_inputs == kAnyCount ? std::string("any")
-                                                                   : std::to_string(spec.max_inputs))));
+            (spec.max_inputs == spec.min_inputs
+                 ? ""
+                 : " to " + (spec.max_inputs == kAnyCount ? std::string("any") : std::to_string(spec.max_inputs))));
   }
   while (!op.node.outputs.empty() && op.node.outputs.back().empty()) op.node.outputs.pop_back();
   const auto outputs = static_cast<int64_t>(op.node.outputs.size());
-  if (outputs > spec.max_outputs) op.fail("has " + std::to_string(outputs) + " outputs, expected at most " +
-                                          std::to_string(spec.max_outputs));
+  if (outputs > spec.max_outputs)
+    op.fail("has " + std::to_string(outputs) + " outputs, expected at most " + std::to_string(spec.max_outputs));
   if (outputs == 0 || op.node.outputs[0].empty()) op.fail("its first output has no name");
 }
 
@@ -222,7 +276,8 @@ void record_outputs(OpContext& op) {
   if (op.node.op == "ArgMax" && op.node.attr_int("keepdims", 1) == 0 && rank > 0) --rank;
   for (const std::string& out : op.node.outputs) {
     if (out.empty()) continue;
-    if (op.ctx.ranks.count(out) != 0 || op.ctx.constants.count(out) != 0) op.fail("output '" + out + "' is defined twice");
+    if (op.ctx.ranks.count(out) != 0 || op.ctx.constants.count(out) != 0)
+      op.fail("output '" + out + "' is defined twice");
     op.ctx.ranks[out] = rank;
   }
 }

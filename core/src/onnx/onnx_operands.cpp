@@ -25,7 +25,8 @@ void check_scales(OpContext& op, const std::vector<float>& scales, float minimum
 /// Resize before opset 11 (and Upsample) maps output pixel x to input x / scale, nearest rounding down.
 void set_legacy_resize(OpContext& op, const std::vector<float>& scales) {
   const std::string mode = op.node.attr_string("mode", "nearest");
-  if (!one_of(mode, {"nearest", "linear", "bilinear"})) op.fail("mode '" + mode + "' is not supported (nearest, linear)");
+  if (!one_of(mode, {"nearest", "linear", "bilinear"}))
+    op.fail("mode '" + mode + "' is not supported (nearest, linear)");
   op.node.attrs.clear();
   op.node.attrs["mode"] = std::string(mode == "nearest" ? "nearest" : "linear");
   op.node.attrs["coordinate_transformation_mode"] = std::string("asymmetric");
@@ -124,7 +125,8 @@ bool normalise_upsample(OpContext& op) {
 bool normalise_max_unpool(OpContext& op) {
   const std::vector<int64_t> output_shape = op.int_input(2, "output_shape");
   for (int64_t extent : output_shape) {
-    if (extent < 0 || extent > (int64_t{1} << 24)) op.fail("output_shape extent " + std::to_string(extent) + " is out of range");
+    if (extent < 0 || extent > (int64_t{1} << 24))
+      op.fail("output_shape extent " + std::to_string(extent) + " is out of range");
   }
   if (!output_shape.empty()) op.node.attrs["output_shape"] = output_shape;
   op.keep_inputs(2);
@@ -143,7 +145,8 @@ bool normalise_softmax(OpContext& op) {
   const int64_t r = rank == op.ctx.ranks.end() ? -1 : rank->second;
   if (axis != -1 && (r < 1 || axis != r - 1)) {
     op.fail("opset-" + std::to_string(op.ctx.opset) + " Softmax with axis=" + std::to_string(axis) +
-            " normalises over all axes from " + std::to_string(axis) + " on together (on NCHW: over C*H*W, not "
+            " normalises over all axes from " + std::to_string(axis) +
+            " on together (on NCHW: over C*H*W, not "
             "per pixel); terraseg supports only the last axis here. Re-export at opset >= 13 or drop the Softmax");
   }
   op.node.attrs["axis"] = int64_t{-1};
@@ -153,8 +156,9 @@ bool normalise_softmax(OpContext& op) {
 bool normalise_dropout(OpContext& op) {
   if (op.ctx.opset >= 12) {
     const ConstValue* training = op.constant_input(2, "training_mode");
-    const bool on = training != nullptr && ((training->is_int && !training->ints.empty() && training->ints[0] != 0) ||
-                                            (!training->is_int && !training->floats.empty() && training->floats[0] != 0.0F));
+    const bool on =
+        training != nullptr && ((training->is_int && !training->ints.empty() && training->ints[0] != 0) ||
+                                (!training->is_int && !training->floats.empty() && training->floats[0] != 0.0F));
     if (on) op.fail("training_mode=true (random dropout at inference) is not supported");
   }
   op.drop_outputs(1, "Dropout's mask, which terraseg does not compute at inference");

@@ -105,8 +105,9 @@ int64_t checked_count(const Dims& dims, const std::string& where) {
 
 ConstValue decode_tensor(const onnx::TensorProto& proto, const std::string& where) {
   if (proto.data_location() == onnx::TensorProto::EXTERNAL || proto.external_data_size() != 0) {
-    throw Error(where + ": tensor data is stored outside the model file; save the model with its weights "
-                        "inside (onnx.save(model, path, save_as_external_data=False))");
+    throw Error(where +
+                ": tensor data is stored outside the model file; save the model with its weights "
+                "inside (onnx.save(model, path, save_as_external_data=False))");
   }
   if (proto.has_segment()) throw Error(where + ": segmented tensors are not supported");
   ConstValue value;

@@ -66,7 +66,8 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
       put_string(out, name);
       put_u64(out, tensor.rank());
       for (int64_t d : tensor.dims()) put_u64(out, static_cast<uint64_t>(d));
-      out.write(reinterpret_cast<const char*>(tensor.data()), static_cast<std::streamsize>(tensor.size() * sizeof(float)));
+      out.write(reinterpret_cast<const char*>(tensor.data()),
+                static_cast<std::streamsize>(tensor.size() * sizeof(float)));
     }
     out.flush();
     if (!out) throw Error("writing checkpoint '" + temp + "' failed (disk full?)");

@@ -69,8 +69,8 @@ class ConvOp final : public TrainOp {
     const bool want_bias = has_bias_ && io.in_grad[2] != nullptr;
     if (io.in_grad[1] == nullptr && !want_bias) return;
     bwd_weights_.bind(DNNL_ARG_SRC, weights_src_.in(io.in[0]->data()));
-    bwd_weights_.bind(DNNL_ARG_DIFF_DST, staged_diff_dst != nullptr && same_diff_dst_ ? staged_diff_dst
-                                                                                      : weights_diff_dst_.in(diff_dst));
+    bwd_weights_.bind(DNNL_ARG_DIFF_DST,
+                      staged_diff_dst != nullptr && same_diff_dst_ ? staged_diff_dst : weights_diff_dst_.in(diff_dst));
     // A frozen weight or bias still needs somewhere to go: the primitive computes both.
     float* diff_w = io.in_grad[1] != nullptr ? io.in_grad[1]->data() : spare_w_.data();
     bwd_weights_.bind(DNNL_ARG_DIFF_WEIGHTS, weights_diff_w_.target(diff_w));
@@ -120,7 +120,8 @@ class ConvOp final : public TrainOp {
   }
 
   dnnl::memory::desc weights_md(const Dims& w) const {
-    if (geo_.group == 1) return tagged_md(transposed_ ? Dims{w[1], w[0], w[2], w[3]} : w, transposed_ ? tag::iohw : tag::oihw);
+    if (geo_.group == 1)
+      return tagged_md(transposed_ ? Dims{w[1], w[0], w[2], w[3]} : w, transposed_ ? tag::iohw : tag::oihw);
     const int64_t g = geo_.group;
     if (transposed_) return tagged_md({g, w[1], w[0] / g, w[2], w[3]}, tag::giohw);
     return tagged_md({g, w[0] / g, w[1], w[2], w[3]}, tag::goihw);

@@ -25,7 +25,8 @@ double softmax_cross_entropy(const Tensor& logits, const Labels& labels, const s
   check_shapes(logits, labels, "cross-entropy");
   const int64_t channels = logits.dim(1), plane = labels.h * labels.w;
   if (!class_weights.empty() && static_cast<int64_t>(class_weights.size()) != channels) {
-    throw Error("cross-entropy: " + std::to_string(class_weights.size()) + " class weights for " + std::to_string(channels) + " classes");
+    throw Error("cross-entropy: " + std::to_string(class_weights.size()) + " class weights for " +
+                std::to_string(channels) + " classes");
   }
   grad.resize(logits.dims());
   double loss = 0.0, weight_sum = 0.0;
@@ -39,7 +40,8 @@ double softmax_cross_entropy(const Tensor& logits, const Labels& labels, const s
         for (int64_t c = 0; c < channels; ++c) g[c * plane] = 0.0F;
         continue;
       }
-      if (y >= channels) throw Error("cross-entropy: label " + std::to_string(y) + " >= " + std::to_string(channels) + " classes");
+      if (y >= channels)
+        throw Error("cross-entropy: label " + std::to_string(y) + " >= " + std::to_string(channels) + " classes");
       double top = x[0];
       for (int64_t c = 1; c < channels; ++c) top = std::max(top, static_cast<double>(x[c * plane]));
       double sum = 0.0;
@@ -87,7 +89,8 @@ double binary_cross_entropy(const Tensor& logits, const Labels& labels, Tensor& 
 double dice_loss(const Tensor& logits, const Labels& labels, Tensor& grad) {
   check_shapes(logits, labels, "Dice");
   const int64_t channels = logits.dim(1), plane = labels.h * labels.w;
-  if (channels != 1 && channels != 2) throw Error("Dice loss needs 1 or 2 output channels, got " + std::to_string(channels));
+  if (channels != 1 && channels != 2)
+    throw Error("Dice loss needs 1 or 2 output channels, got " + std::to_string(channels));
   grad.resize(logits.dims());
   std::fill(grad.values().begin(), grad.values().end(), 0.0F);
   std::vector<float> prob(labels.ids.size());
@@ -136,11 +139,18 @@ LossKind parse_loss_kind(const std::string& text) {
 double compute_loss(const LossSpec& spec, const Tensor& logits, const Labels& labels, Tensor& grad, Tensor& scratch) {
   double loss = 0.0;
   switch (spec.kind) {
-    case LossKind::cross_entropy: return softmax_cross_entropy(logits, labels, spec.class_weights, grad);
-    case LossKind::bce: return binary_cross_entropy(logits, labels, grad);
-    case LossKind::dice: return dice_loss(logits, labels, grad);
-    case LossKind::cross_entropy_dice: loss = softmax_cross_entropy(logits, labels, spec.class_weights, grad); break;
-    case LossKind::bce_dice: loss = binary_cross_entropy(logits, labels, grad); break;
+    case LossKind::cross_entropy:
+      return softmax_cross_entropy(logits, labels, spec.class_weights, grad);
+    case LossKind::bce:
+      return binary_cross_entropy(logits, labels, grad);
+    case LossKind::dice:
+      return dice_loss(logits, labels, grad);
+    case LossKind::cross_entropy_dice:
+      loss = softmax_cross_entropy(logits, labels, spec.class_weights, grad);
+      break;
+    case LossKind::bce_dice:
+      loss = binary_cross_entropy(logits, labels, grad);
+      break;
   }
   loss += spec.dice_weight * dice_loss(logits, labels, scratch);
   for (int64_t i = 0; i < grad.size(); ++i) grad.data()[i] += spec.dice_weight * scratch.data()[i];
@@ -163,7 +173,8 @@ std::vector<float> median_frequency_weights(const std::vector<int64_t>& class_pi
   const double median = sorted.size() % 2 == 1 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
   for (size_t c = 0; c < class_pixels.size(); ++c) {
     if (class_pixels[c] > 0 && pixels_of_images_with_class[c] > 0) {
-      weights[c] = static_cast<float>(median * static_cast<double>(pixels_of_images_with_class[c]) / static_cast<double>(class_pixels[c]));
+      weights[c] = static_cast<float>(median * static_cast<double>(pixels_of_images_with_class[c]) /
+                                      static_cast<double>(class_pixels[c]));
     }
   }
   return weights;

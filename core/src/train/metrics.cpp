@@ -10,7 +10,9 @@ namespace {
 
 constexpr double kUndefined = std::numeric_limits<double>::quiet_NaN();
 
-double ratio(int64_t num, int64_t den) { return den == 0 ? kUndefined : static_cast<double>(num) / static_cast<double>(den); }
+double ratio(int64_t num, int64_t den) {
+  return den == 0 ? kUndefined : static_cast<double>(num) / static_cast<double>(den);
+}
 
 double mean_defined(const std::vector<double>& values) {
   double sum = 0.0;
@@ -26,7 +28,8 @@ double mean_defined(const std::vector<double>& values) {
 }  // namespace
 
 ConfusionMatrix::ConfusionMatrix(int classes) : classes_(classes), counts_(static_cast<size_t>(classes * classes), 0) {
-  if (classes <= 0 || classes > 255) throw Error("confusion matrix needs 1..255 classes, got " + std::to_string(classes));
+  if (classes <= 0 || classes > 255)
+    throw Error("confusion matrix needs 1..255 classes, got " + std::to_string(classes));
 }
 
 void ConfusionMatrix::add(const uint8_t* predicted, const uint8_t* truth, int64_t count) {
@@ -101,9 +104,12 @@ void ThresholdSweep::add(const float* probability, const uint8_t* truth, int64_t
     if (truth[i] > 1) continue;
     for (size_t k = 0; k < thresholds_.size(); ++k) {
       const bool positive = probability[i] >= thresholds_[k];
-      if (positive && truth[i] == 1) ++tp_[k];
-      else if (positive) ++fp_[k];
-      else if (truth[i] == 1) ++fn_[k];
+      if (positive && truth[i] == 1)
+        ++tp_[k];
+      else if (positive)
+        ++fp_[k];
+      else if (truth[i] == 1)
+        ++fn_[k];
     }
   }
 }

@@ -24,7 +24,8 @@ class BatchNormOp final : public TrainOp {
     if (input.in_dims.size() < 5 || x.size() < 2) throw Error(where(node_) + "expects X, scale, B, mean, var");
     for (size_t i = 1; i < 5; ++i) {
       if (element_count(input.in_dims[i]) != x[1]) {
-        throw Error(where(node_) + "parameter " + std::to_string(i) + " does not have " + std::to_string(x[1]) + " values");
+        throw Error(where(node_) + "parameter " + std::to_string(i) + " does not have " + std::to_string(x[1]) +
+                    " values");
       }
     }
     const auto data = input.in_md.at(0);  // plain or blocked: the output keeps it

@@ -6,15 +6,22 @@ namespace terraseg::train {
 
 const std::unordered_map<std::string, OpFactory>& op_registry() {
   static const std::unordered_map<std::string, OpFactory> registry{
-      {"Conv", make_conv},           {"ConvTranspose", make_conv_transpose},
+      {"Conv", make_conv},
+      {"ConvTranspose", make_conv_transpose},
       {"BatchNormalization", make_batch_norm},
-      {"MaxPool", make_max_pool},    {"AveragePool", make_average_pool},
+      {"MaxPool", make_max_pool},
+      {"AveragePool", make_average_pool},
       {"MaxUnpool", make_max_unpool},
-      {"Relu", make_relu},           {"LeakyRelu", make_leaky_relu},
-      {"Sigmoid", make_sigmoid},     {"PRelu", make_prelu},
-      {"Add", make_add},             {"Concat", make_concat},
-      {"Pad", make_pad},             {"Resize", make_resize},
-      {"Identity", make_identity},   {"Dropout", make_identity},
+      {"Relu", make_relu},
+      {"LeakyRelu", make_leaky_relu},
+      {"Sigmoid", make_sigmoid},
+      {"PRelu", make_prelu},
+      {"Add", make_add},
+      {"Concat", make_concat},
+      {"Pad", make_pad},
+      {"Resize", make_resize},
+      {"Identity", make_identity},
+      {"Dropout", make_identity},
   };
   return registry;
 }

@@ -29,8 +29,10 @@ double scheduled_lr(const ScheduleConfig& schedule, double base_lr, int64_t step
   const int64_t span = std::max<int64_t>(1, schedule.total_steps - schedule.warmup_steps);
   const double t = std::min(1.0, static_cast<double>(step - schedule.warmup_steps) / static_cast<double>(span));
   switch (schedule.kind) {
-    case ScheduleKind::constant: return base_lr;
-    case ScheduleKind::poly: return base_lr * std::pow(1.0 - t, schedule.power);
+    case ScheduleKind::constant:
+      return base_lr;
+    case ScheduleKind::poly:
+      return base_lr * std::pow(1.0 - t, schedule.power);
     case ScheduleKind::cosine:
       return schedule.min_lr + (base_lr - schedule.min_lr) * 0.5 * (1.0 + std::cos(std::numbers::pi * t));
   }

@@ -27,7 +27,8 @@ Dims pool_geometry(const Node& node, const Dims& x, PoolGeometry& geo) {
   const auto pads = spatial_attr(node, "pads", 4, 0);
   const bool ceil_mode = node.attr_int("ceil_mode", 0) != 0;
   const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
-  if (auto_pad != "NOTSET" && auto_pad != "VALID") throw Error(where(node) + "auto_pad " + auto_pad + " is not supported");
+  if (auto_pad != "NOTSET" && auto_pad != "VALID")
+    throw Error(where(node) + "auto_pad " + auto_pad + " is not supported");
   Dims y{x[0], x[1], 0, 0};
   geo = PoolGeometry{mdims(2), mdims(2), mdims(2), mdims(2), mdims(2)};
   for (size_t i = 0; i < 2; ++i) {
@@ -59,7 +60,8 @@ class PoolOp final : public TrainOp {
     layout_ = dst;
     const auto& g = geo_;
     const auto prop = input.training ? prop_kind::forward_training : prop_kind::forward_inference;
-    const dnnl::pooling_v2_forward::desc fwd_desc(prop, algo_, src, dst, g.strides, g.kernel, g.dilates, g.pad_l, g.pad_r);
+    const dnnl::pooling_v2_forward::desc fwd_desc(prop, algo_, src, dst, g.strides, g.kernel, g.dilates, g.pad_l,
+                                                  g.pad_r);
     const dnnl::pooling_v2_forward::primitive_desc fwd_pd(fwd_desc, cpu_engine());
     forward_ = Exec{dnnl::pooling_v2_forward(fwd_pd), {}};
     forward_.slot(DNNL_ARG_SRC, src);
@@ -196,8 +198,8 @@ std::unique_ptr<TrainOp> make_max_pool(const Node& node) {
 }
 std::unique_ptr<TrainOp> make_average_pool(const Node& node) {
   const bool include = node.attr_int("count_include_pad", 0) != 0;
-  return std::make_unique<PoolOp>(node, include ? algorithm::pooling_avg_include_padding
-                                                : algorithm::pooling_avg_exclude_padding);
+  return std::make_unique<PoolOp>(
+      node, include ? algorithm::pooling_avg_include_padding : algorithm::pooling_avg_exclude_padding);
 }
 std::unique_ptr<TrainOp> make_max_unpool(const Node& node) { return std::make_unique<MaxUnpoolOp>(node); }
 

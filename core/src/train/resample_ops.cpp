@@ -14,12 +14,12 @@
 namespace terraseg::train {
 namespace {
 
-
 class PadOp final : public TrainOp {
  public:
   explicit PadOp(const Node& node)
       : node_(node), mode_(node.attr_string("mode", "constant")), value_(node.attr_float("value", 0.0F)) {
-    if (mode_ != "constant" && mode_ != "reflect" && mode_ != "edge") throw Error(where(node) + "mode " + mode_ + " is not supported");
+    if (mode_ != "constant" && mode_ != "reflect" && mode_ != "edge")
+      throw Error(where(node) + "mode " + mode_ + " is not supported");
   }
 
   std::vector<Dims> plan(const PlanInput& input) override {
@@ -59,9 +59,12 @@ class PadOp final : public TrainOp {
     for (int64_t o = 0; o < out; ++o) {
       int64_t s = o - begin;
       if (s < 0 || s >= in) {
-        if (mode_ == "constant") s = -1;
-        else if (mode_ == "edge") s = std::clamp<int64_t>(s, 0, in - 1);
-        else s = reflect(s, in);
+        if (mode_ == "constant")
+          s = -1;
+        else if (mode_ == "edge")
+          s = std::clamp<int64_t>(s, 0, in - 1);
+        else
+          s = reflect(s, in);
       }
       map[static_cast<size_t>(o)] = s;
     }

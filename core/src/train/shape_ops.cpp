@@ -1,5 +1,5 @@
-// Data-movement ops: Add (numpy broadcasting; plain or nChw8c), Concat (gradient = split; plain or nChw8c), Pad (constant, reflect,
-// edge; gradient scatters back), Resize (oneDNN resampling), Identity/Dropout (inference no-ops).
+// Data-movement ops: Add (numpy broadcasting; plain or nChw8c), Concat (gradient = split; plain or nChw8c), Pad
+// (constant, reflect, edge; gradient scatters back), Resize (oneDNN resampling), Identity/Dropout (inference no-ops).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -56,7 +56,8 @@ class AddOp final : public TrainOp {
     for (size_t i = 0; i < rank; ++i) {
       const int64_t da = i < a_.size() ? a_[a_.size() - 1 - i] : 1;
       const int64_t db = i < b_.size() ? b_[b_.size() - 1 - i] : 1;
-      if (da != db && da != 1 && db != 1) throw Error(where(node_) + to_string(a_) + " and " + to_string(b_) + " do not broadcast");
+      if (da != db && da != 1 && db != 1)
+        throw Error(where(node_) + to_string(a_) + " and " + to_string(b_) + " do not broadcast");
       out_[rank - 1 - i] = std::max(da, db);
     }
     const bool same = a_ == b_;
@@ -136,7 +137,8 @@ class ConcatOp final : public TrainOp {
     for (const Dims& dims : input.in_dims) {
       for (size_t i = 0; i < dims.size(); ++i) {
         if (dims.size() != out.size() || (i != ax && dims[i] != out[i])) {
-          throw Error(where(node_) + "inputs " + to_string(input.in_dims[0]) + " and " + to_string(dims) + " differ off the axis");
+          throw Error(where(node_) + "inputs " + to_string(input.in_dims[0]) + " and " + to_string(dims) +
+                      " differ off the axis");
         }
       }
       out[ax] += dims[ax];

@@ -17,7 +17,7 @@ namespace {
 
 struct Value {
   std::string name;
-  Tensor own;                  // activations live here; weights live in Graph::weights
+  Tensor own;  // activations live here; weights live in Graph::weights
   Tensor* data = nullptr;
   Tensor grad;
   std::vector<int64_t> index;  // integer side channel (MaxPool indices)
@@ -28,14 +28,14 @@ struct Value {
 
 struct Step {
   const Node* node = nullptr;
-  std::vector<int> in, out;    // value ids, -1 for an omitted input
-  std::vector<Tensor> scratch; // per input: where a second gradient contribution lands before adding
+  std::vector<int> in, out;     // value ids, -1 for an omitted input
+  std::vector<Tensor> scratch;  // per input: where a second gradient contribution lands before adding
   train::OpIO io;
 };
 
 struct Plan {
   std::vector<std::unique_ptr<train::TrainOp>> ops;
-  std::vector<Dims> dims;      // per value id
+  std::vector<Dims> dims;                  // per value id
   std::vector<dnnl::memory::desc> layout;  // per value id: blocked layout, or a zero desc for plain
 };
 
@@ -54,9 +54,9 @@ struct TrainGraph::Impl {
   std::vector<Value> values;
   std::unordered_map<std::string, int> ids;
   std::vector<Step> steps;
-  std::vector<bool> may_block; // per value id: every consumer accepts a blocked layout (layout pass)
-  std::vector<int> last_use;   // per value id: the last step reading it (or writing it, if none reads it);
-                               // -1 for weights, the graph input and outputs: never released
+  std::vector<bool> may_block;  // per value id: every consumer accepts a blocked layout (layout pass)
+  std::vector<int> last_use;    // per value id: the last step reading it (or writing it, if none reads it);
+                                // -1 for weights, the graph input and outputs: never released
   std::vector<std::string> parameters;
   std::map<std::string, bool> trainable;
   std::map<std::pair<Dims, bool>, Plan> plans;
@@ -83,7 +83,8 @@ struct TrainGraph::Impl {
     id_of(graph.input);
     for (const Node& node : graph.nodes) {
       if (registry.count(node.op) == 0) {
-        throw Error(train::where(node) + "op is not supported by the trainer (supported: Conv, ConvTranspose, "
+        throw Error(train::where(node) +
+                    "op is not supported by the trainer (supported: Conv, ConvTranspose, "
                     "BatchNormalization, MaxPool, AveragePool, MaxUnpool, Relu, LeakyRelu, Sigmoid, PRelu, Add, "
                     "Concat, Pad, Resize, Identity, Dropout)");
       }
@@ -151,8 +152,8 @@ struct TrainGraph::Impl {
     }
     may_block.assign(values.size(), false);
     for (size_t v = 0; v < values.size(); ++v) {
-      may_block[v] = producer[v] != nullptr && train::handles_layouts(*producer[v]) && all_consumers_ok[v] &&
-                     !values[v].is_weight;
+      may_block[v] =
+          producer[v] != nullptr && train::handles_layouts(*producer[v]) && all_consumers_ok[v] && !values[v].is_weight;
     }
     for (const std::string& name : graph.outputs) may_block[static_cast<size_t>(ids.at(name))] = false;
     may_block[static_cast<size_t>(ids.at(graph.input))] = false;
@@ -185,7 +186,8 @@ struct TrainGraph::Impl {
   }
 
   void mark_needs_grad() {
-    for (Value& value : values) value.needs_grad = value.is_weight && trainable.count(value.name) && trainable[value.name];
+    for (Value& value : values)
+      value.needs_grad = value.is_weight && trainable.count(value.name) && trainable[value.name];
     values[static_cast<size_t>(ids.at(graph.input))].needs_grad = input_grad;
     for (const Step& step : steps) {
       bool any = false;
@@ -222,7 +224,9 @@ struct TrainGraph::Impl {
                                             const std::unordered_map<std::string, train::OpFactory>& registry,
                                             bool training) {
     auto op = registry.at(step.node->op)(*step.node);
-    train::PlanInput input{*step.node, {}, training,
+    train::PlanInput input{*step.node,
+                           {},
+                           training,
                            [&](const std::string& name) -> const Dims* {
                              auto found = ids.find(name);
                              return found == ids.end() ? nullptr : &plan.dims[static_cast<size_t>(found->second)];
@@ -237,16 +241,17 @@ struct TrainGraph::Impl {
       if (!layout.is_zero() && !train::handles_layouts(*step.node)) {
         throw Error(train::where(*step.node) + "internal: a blocked input reached an op that needs plain NCHW");
       }
-      input.in_md.push_back(!layout.is_zero() ? layout
+      input.in_md.push_back(!layout.is_zero()                 ? layout
                             : dims.empty() || dims.size() > 5 ? dnnl::memory::desc()
-                                                               : train::plain_md(dims));
+                                                              : train::plain_md(dims));
     }
     for (int id : step.out) input.may_block.push_back(may_block[static_cast<size_t>(id)]);
     std::vector<Dims> out_dims;
     try {
       out_dims = op->plan(input);
     } catch (const dnnl::error& e) {
-      throw Error(train::where(*step.node) + "oneDNN could not plan it for input " + to_string(input.in_dims[0]) + ": " + e.what());
+      throw Error(train::where(*step.node) + "oneDNN could not plan it for input " + to_string(input.in_dims[0]) +
+                  ": " + e.what());
     }
     const std::vector<dnnl::memory::desc> layouts = op->out_layouts();
     for (size_t k = 0; k < step.out.size() && k < out_dims.size(); ++k) {
@@ -341,7 +346,8 @@ void TrainGraph::backward(const Tensor& output_grad) {
   for (Value& value : im.values) value.grad_written = false;
   Value& out = im.values[static_cast<size_t>(im.ids.at(im.graph.outputs.at(0)))];
   if (output_grad.dims() != out.data->dims()) {
-    throw Error("output gradient " + to_string(output_grad.dims()) + " does not match output " + to_string(out.data->dims()));
+    throw Error("output gradient " + to_string(output_grad.dims()) + " does not match output " +
+                to_string(out.data->dims()));
   }
   out.grad = output_grad;
   out.grad_written = true;

@@ -15,11 +15,11 @@ namespace terraseg::train {
 
 /// Buffers one op execution reads and writes. Pointers are owned by the executor.
 struct OpIO {
-  std::vector<Tensor*> in;                 ///< nullptr for an omitted optional input
+  std::vector<Tensor*> in;  ///< nullptr for an omitted optional input
   std::vector<Tensor*> out;
-  std::vector<Tensor*> in_grad;            ///< nullptr where no gradient is wanted; ops overwrite
-  std::vector<const Tensor*> out_grad;     ///< always present in backward (zeros when unused)
-  std::vector<std::vector<int64_t>*> in_index;   ///< integer side channel (MaxPool indices)
+  std::vector<Tensor*> in_grad;                 ///< nullptr where no gradient is wanted; ops overwrite
+  std::vector<const Tensor*> out_grad;          ///< always present in backward (zeros when unused)
+  std::vector<std::vector<int64_t>*> in_index;  ///< integer side channel (MaxPool indices)
   std::vector<std::vector<int64_t>*> out_index;
   bool training = true;
 };
@@ -34,12 +34,12 @@ struct OpIO {
 /// always plain.
 struct PlanInput {
   const Node& node;
-  std::vector<Dims> in_dims;               ///< empty Dims for an omitted optional input
+  std::vector<Dims> in_dims;  ///< empty Dims for an omitted optional input
   bool training = true;
   std::function<const Dims*(const std::string&)> dims_of;
   std::function<const Node*(const std::string&)> producer_of;
-  std::vector<dnnl::memory::desc> in_md;   ///< per input: its layout (plain when not blocked)
-  std::vector<bool> may_block;             ///< per output: whether consumers accept a blocked layout
+  std::vector<dnnl::memory::desc> in_md;  ///< per input: its layout (plain when not blocked)
+  std::vector<bool> may_block;            ///< per output: whether consumers accept a blocked layout
 };
 
 class TrainOp {
@@ -50,7 +50,10 @@ class TrainOp {
   virtual void forward(OpIO& io) = 0;
   virtual void backward(OpIO& io) = 0;
   /// Whether input `index` can receive a gradient (false for state such as BN running stats).
-  virtual bool differentiable(size_t index) const { (void)index; return true; }
+  virtual bool differentiable(size_t index) const {
+    (void)index;
+    return true;
+  }
   /// After `plan`: the layout of each output; empty means all plain.
   virtual std::vector<dnnl::memory::desc> out_layouts() const { return {}; }
 };

@@ -102,7 +102,8 @@ void Trainer::restore_weights(const Checkpoint& checkpoint) {
   for (auto& [name, tensor] : graph_.graph().weights) {
     auto it = checkpoint.tensors.find(kWeightPrefix + name);
     if (it == checkpoint.tensors.end() || it->second.dims() != tensor.dims()) {
-      throw Error("checkpoint does not fit the model: weight '" + name + "' is missing or has another shape "
+      throw Error("checkpoint does not fit the model: weight '" + name +
+                  "' is missing or has another shape "
                   "(was it written for a different config?)");
     }
     tensor = it->second;

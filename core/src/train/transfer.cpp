@@ -26,7 +26,8 @@ bool glob_at(const char* p, const char* t) {
 size_t channel_axis(const Node& head) { return head.op == "Conv" ? 0 : 1; }
 
 /// Copies slice `src_c` (or random values when -1) of `src` along `axis` into slice `dst_c` of `dst`.
-void copy_channel(const Tensor& src, int src_c, Tensor& dst, int dst_c, size_t axis, std::mt19937_64& rng, float scale) {
+void copy_channel(const Tensor& src, int src_c, Tensor& dst, int dst_c, size_t axis, std::mt19937_64& rng,
+                  float scale) {
   int64_t outer = 1, inner = 1;
   for (size_t i = 0; i < axis; ++i) outer *= src.dim(i);
   for (size_t i = axis + 1; i < src.rank(); ++i) inner *= src.dim(i);
@@ -57,7 +58,8 @@ const Node& classifier_node(const Graph& graph) {
     }
     if (passthrough.count(node->op) == 0) break;
   }
-  throw Error("cannot find the classifier head: output '" + graph.outputs.at(0) + "' is not produced by a Conv or "
+  throw Error("cannot find the classifier head: output '" + graph.outputs.at(0) +
+              "' is not produced by a Conv or "
               "ConvTranspose (through Resize/activations)");
 }
 
@@ -156,7 +158,8 @@ int freeze_all_but_last(TrainGraph& graph, int trainable_nodes) {
       }
     }
   }
-  const size_t keep_from = order.size() > static_cast<size_t>(trainable_nodes) ? order.size() - static_cast<size_t>(trainable_nodes) : 0;
+  const size_t keep_from =
+      order.size() > static_cast<size_t>(trainable_nodes) ? order.size() - static_cast<size_t>(trainable_nodes) : 0;
   const std::set<std::string> keep(order.begin() + static_cast<std::ptrdiff_t>(keep_from), order.end());
   int frozen = 0;
   for (const auto& [param, owner] : owners) {

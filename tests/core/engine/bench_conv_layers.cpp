@@ -2,7 +2,6 @@
 // kernels against terraseg's Winograd F(4x4, 3x3), interleaved in one process (the order flips every
 // round, so load changes hit both sides alike). See docs/benchmarks.md, "Winograd F(4x4, 3x3)".
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <vector>
@@ -27,19 +26,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "this build or CPU has no Winograd kernels (x86-64 with AVX2+FMA needed)\n");
     return 1;
   }
-  std::printf("Machine: %s, %d thread(s); %d timed runs per side after 1 warm-up; load average (1/5/15 min) at start %s\n\n",
-              bench::cpu_model().c_str(), threads, reps, bench::load_average().c_str());
+  std::printf(
+      "Machine: %s, %d thread(s); %d timed runs per side after 1 warm-up; load average (1/5/15 min) at start %s\n\n",
+      bench::cpu_model().c_str(), threads, reps, bench::load_average().c_str());
   struct Shape {
     int64_t c_in, c_out, size;
   };
-  const std::vector<Shape> shapes{{64, 64, 512},   {128, 64, 512}, {128, 128, 256}, {256, 256, 128},
-                                  {512, 512, 64},  {1024, 1024, 32}, {32, 32, 512}, {16, 16, 512}};
-  std::printf("| C_in | C_out | HxW | GFLOP | direct ms | Winograd ms | speed-up | max abs diff |\n"
-              "|---|---|---|---|---|---|---|---|\n");
+  const std::vector<Shape> shapes{{64, 64, 512},  {128, 64, 512},   {128, 128, 256}, {256, 256, 128},
+                                  {512, 512, 64}, {1024, 1024, 32}, {32, 32, 512},   {16, 16, 512}};
+  std::printf(
+      "| C_in | C_out | HxW | GFLOP | direct ms | Winograd ms | speed-up | max abs diff |\n"
+      "|---|---|---|---|---|---|---|---|\n");
   for (const Shape& s : shapes) {
-    const Graph g = make_graph({make_node("Conv", {"x", "W", "B"}, {{"pads", ints({1, 1, 1, 1})}}, {"c"}),
-                                make_node("Relu", {"c"})},
-                               {{"W", random_tensor({s.c_out, s.c_in, 3, 3}, 1)}, {"B", random_tensor({s.c_out}, 2)}});
+    const Graph g = make_graph(
+        {make_node("Conv", {"x", "W", "B"}, {{"pads", ints({1, 1, 1, 1})}}, {"c"}), make_node("Relu", {"c"})},
+        {{"W", random_tensor({s.c_out, s.c_in, 3, 3}, 1)}, {"B", random_tensor({s.c_out}, 2)}});
     const Tensor x = random_tensor({1, s.c_in, s.size, s.size}, 3);
     EngineOptions direct_options{Precision::f32};
     direct_options.layout = EngineOptions::Layout::blocked;

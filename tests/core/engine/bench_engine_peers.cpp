@@ -7,9 +7,6 @@
 // For each model both runtimes are warmed up (terraseg plans, OpenCV allocates and fuses), then the
 // timed repetitions alternate between them, so load from other processes hits both alike.
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-#include <opencv2/core/utility.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -19,17 +16,19 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <opencv2/core/utility.hpp>
 #include <random>
 #include <sstream>
 
+#include "bench_util.hpp"
 #include "opencv_peer.hpp"
 #include "terraseg/core/bench.hpp"
 #include "terraseg/core/builders.hpp"
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/onnx.hpp"
-#include "terraseg/core/version.hpp"
 #include "terraseg/core/threads.hpp"
-#include "bench_util.hpp"
+#include "terraseg/core/version.hpp"
 #include "test_support.hpp"
 
 namespace terraseg {
@@ -46,10 +45,10 @@ struct Options {
   int warmup = 2;
   int classes = 2;
   bool pytorch = false;
-  std::string layout = "auto";  ///< EngineOptions::layout: auto | blocked | nhwc
-  std::string tuning = "measure";  ///< EngineOptions::tuning: measure | rules
+  std::string layout = "auto";                  ///< EngineOptions::layout: auto | blocked | nhwc
+  std::string tuning = "measure";               ///< EngineOptions::tuning: measure | rules
   std::vector<int64_t> espnet_size{512, 1024};  ///< ESPNet's input height, width
-  bool bf16 = false;  ///< also time terraseg in bf16 against its own f32, interleaved
+  bool bf16 = false;                            ///< also time terraseg in bf16 against its own f32, interleaved
   std::vector<std::string> models{"unet64", "unet32", "segnet", "espnet"};
   /// Further ONNX files, each "PATH:HxW" (e.g. a shipped model at its card's window size).
   std::vector<std::string> onnx;
@@ -69,7 +68,8 @@ std::pair<std::filesystem::path, Dims> parse_onnx_arg(const std::string& arg) {
   } catch (const std::exception&) {
     h = w = 0;
   }
-  if (h <= 0 || w <= 0) throw Error("--onnx '" + arg + "': expected PATH:HxW, e.g. samples/models/roads-aerial.onnx:1536x1536");
+  if (h <= 0 || w <= 0)
+    throw Error("--onnx '" + arg + "': expected PATH:HxW, e.g. samples/models/roads-aerial.onnx:1536x1536");
   const std::filesystem::path file = arg.substr(0, colon);
   if (!std::filesystem::exists(file)) throw Error("--onnx '" + arg + "': no such file '" + file.string() + "'");
   return {file, Dims{1, 3, h, w}};
@@ -130,23 +130,28 @@ std::vector<PeerModel> export_models(const Options& options, const std::filesyst
     spec.depth = 4;
     spec.classes = options.classes;
     save_onnx(build_unet(spec), (dir / (name + ".onnx")).string());
-    models.push_back({name, "U-Net base " + std::to_string(base) + ", depth 4, " + std::to_string(options.classes) +
-                          " classes (native)",
-                      dir / (name + ".onnx"), {1, 3, 512, 512}});
+    models.push_back(
+        {name,
+         "U-Net base " + std::to_string(base) + ", depth 4, " + std::to_string(options.classes) + " classes (native)",
+         dir / (name + ".onnx"),
+         {1, 3, 512, 512}});
   }
   if (wanted("segnet")) {
     SegNetSpec spec;
     spec.classes = options.classes;
     save_onnx(build_segnet(spec), (dir / "segnet.onnx").string());
-    models.push_back({"segnet", "SegNet VGG16, " + std::to_string(options.classes) + " classes (native)",
-                      dir / "segnet.onnx", {1, 3, 512, 512}});
+    models.push_back({"segnet",
+                      "SegNet VGG16, " + std::to_string(options.classes) + " classes (native)",
+                      dir / "segnet.onnx",
+                      {1, 3, 512, 512}});
   }
   if (wanted("espnet")) {
     const auto weights = test::shared_weights_dir();
     if (weights && std::filesystem::exists(*weights / "espnet_city.onnx")) {
-      models.push_back(
-          {"espnet", "ESPNet Cityscapes (espnet_city.onnx)", *weights / "espnet_city.onnx",
-           {1, 3, options.espnet_size[0], options.espnet_size[1]}});
+      models.push_back({"espnet",
+                        "ESPNet Cityscapes (espnet_city.onnx)",
+                        *weights / "espnet_city.onnx",
+                        {1, 3, options.espnet_size[0], options.espnet_size[1]}});
     } else {
       std::cerr << "espnet_city.onnx not found (set TERRASEG_WEIGHTS or place ../shared/weights): ESPNet skipped\n";
     }
@@ -211,7 +216,6 @@ Row bench_model(const PeerModel& model, const Options& options) {
   return row;
 }
 
-
 struct TorchTiming {
   double median_ms = 0.0;
   double min_ms = 0.0;
@@ -267,8 +271,6 @@ void print_pytorch_table(const std::vector<Row>& rows, const std::map<std::strin
                "outputs are not compared.\n";
 }
 
-
-
 /// OpenCV's thread pool as its build information names it (Debian's 4.6: TBB).
 std::string opencv_parallel_framework() {
   std::istringstream info(cv::getBuildInformation());
@@ -285,7 +287,6 @@ std::string omp_wait_policy() {
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   return policy != nullptr ? policy : "unset (libgomp default: spin, then sleep)";
 }
-
 
 void print_table(const std::vector<Row>& rows, double ceiling) {
   std::cout << "| model | input | GFLOP | terraseg ms median (min) | OpenCV ms median (min) | OpenCV / terraseg "
@@ -306,8 +307,8 @@ void print_table(const std::vector<Row>& rows, double ceiling) {
     std::cout << fixed(theirs, 1) << " (" << fixed(row.opencv.min(), 1) << ") | " << fixed(theirs / ours, 2) << "x | "
               << fixed(ours_rate, 1) << " (" << fixed(100.0 * ours_rate / ceiling, 1) << " %) | "
               << fixed(theirs_rate, 1) << " (" << fixed(100.0 * theirs_rate / ceiling, 1) << " %) | "
-              << fixed(100.0 * row.agreement.class_agreement, 3) << " % | " << std::setprecision(2)
-              << std::scientific << row.agreement.max_abs_diff << std::defaultfloat << " |\n";
+              << fixed(100.0 * row.agreement.class_agreement, 3) << " % | " << std::setprecision(2) << std::scientific
+              << row.agreement.max_abs_diff << std::defaultfloat << " |\n";
   }
   std::cout << "\nGFLOP: 2 x multiply-adds of the convolutions as the engine counts them; GFLOP/s: that over the "
                "median; OpenCV / terraseg: ratio of the medians (> 1: terraseg is faster); class agreement: share of "
@@ -325,9 +326,8 @@ int run(const Options& options, const std::string& command_line) {
             << onednn_version() << ", OpenCV " << CV_VERSION << " (DNN_BACKEND_OPENCV, DNN_TARGET_CPU, parallel "
             << "framework " << opencv_parallel_framework() << "); " << options.reps << " timed runs each, "
             << "interleaved, after " << options.warmup << " warm-up runs; terraseg layout " << options.layout
-            << ", plan tuning " << options.tuning
-            << "; OMP_WAIT_POLICY " << omp_wait_policy() << "; load average (1/5/15 min) at start " << load_average()
-            << ".\n";
+            << ", plan tuning " << options.tuning << "; OMP_WAIT_POLICY " << omp_wait_policy()
+            << "; load average (1/5/15 min) at start " << load_average() << ".\n";
   const double ceiling_before = matmul_ceiling_gflops();
   test::TempDir dir;
   std::vector<Row> rows;
@@ -346,12 +346,13 @@ int run(const Options& options, const std::string& command_line) {
                  "convolutions without a native bf16 kernel | class agreement with f32 | max abs diff |\n"
                  "|---|---|---|---|---|---|---|---|---|\n";
     for (const Row& row : rows) {
-      std::cout << "| " << row.model.name << " | " << to_string(row.model.input) << " | " << fixed(row.terraseg.median(), 1)
-                << " (" << fixed(row.terraseg.min(), 1) << ") | " << fixed(row.bf16.median(), 1) << " ("
-                << fixed(row.bf16.min(), 1) << ") | **" << fixed(row.terraseg.median() / row.bf16.median(), 2)
-                << "x** | " << row.bf16_plan << " | " << row.bf16_emulated << " | "
-                << fixed(row.bf16_agreement.class_agreement * 100.0, 3) << " % | " << std::scientific
-                << std::setprecision(2) << row.bf16_agreement.max_abs_diff << std::defaultfloat << " |\n";
+      std::cout << "| " << row.model.name << " | " << to_string(row.model.input) << " | "
+                << fixed(row.terraseg.median(), 1) << " (" << fixed(row.terraseg.min(), 1) << ") | "
+                << fixed(row.bf16.median(), 1) << " (" << fixed(row.bf16.min(), 1) << ") | **"
+                << fixed(row.terraseg.median() / row.bf16.median(), 2) << "x** | " << row.bf16_plan << " | "
+                << row.bf16_emulated << " | " << fixed(row.bf16_agreement.class_agreement * 100.0, 3) << " % | "
+                << std::scientific << std::setprecision(2) << row.bf16_agreement.max_abs_diff << std::defaultfloat
+                << " |\n";
     }
   }
   const bool native = std::any_of(rows.begin(), rows.end(), [](const Row& row) { return is_native(row.model); });
@@ -377,8 +378,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "blocked", "nhwc"}));
   app.add_option("--tuning", options.tuning, "terraseg plan choice (EngineOptions::tuning): measure or rules")
       ->check(CLI::IsMember({"measure", "rules"}));
-  app.add_option("--espnet-size", options.espnet_size, "ESPNet's input height and width, e.g. 360 480")
-      ->expected(2);
+  app.add_option("--espnet-size", options.espnet_size, "ESPNet's input height and width, e.g. 360 480")->expected(2);
   app.add_flag("--bf16", options.bf16, "Also time terraseg in bf16 against its own f32 (interleaved)");
   app.add_option("--models", options.models, "Subset of: unet64 unet32 segnet espnet")
       ->delimiter(',')

@@ -68,7 +68,8 @@ Tensor run_resize(const Node& node, const Tensor& x) {
   const bool upsample = node.op == "Upsample";
   std::string mode = node.attr_string("mode", "nearest");
   if (mode == "bilinear") mode = "linear";
-  const std::string transform = upsample ? "asymmetric" : node.attr_string("coordinate_transformation_mode", "half_pixel");
+  const std::string transform =
+      upsample ? "asymmetric" : node.attr_string("coordinate_transformation_mode", "half_pixel");
   const std::string nearest = upsample ? "floor" : node.attr_string("nearest_mode", "round_prefer_floor");
   std::array<float, 2> scale{}, length{};
   int64_t oh = 0, ow = 0;
@@ -76,7 +77,8 @@ Tensor run_resize(const Node& node, const Tensor& x) {
     const auto sizes = node.attr_ints("sizes");
     oh = sizes.at(2);
     ow = sizes.at(3);
-    scale = {static_cast<float>(oh) / static_cast<float>(x.dim(2)), static_cast<float>(ow) / static_cast<float>(x.dim(3))};
+    scale = {static_cast<float>(oh) / static_cast<float>(x.dim(2)),
+             static_cast<float>(ow) / static_cast<float>(x.dim(3))};
     length = {static_cast<float>(oh), static_cast<float>(ow)};
   } else {
     const auto scales = node.attr_floats("scales");
@@ -151,7 +153,8 @@ void run_node(const Graph& g, const Node& node, Values& values) {
   Tensor& y = values[node.outputs.at(0)];
   if (node.op == "Conv") {
     const Tensor& w = g.weights.at(node.inputs.at(1));
-    y = conv2d(x, w, optional_weight(g, node, 2), window_of(node, x.dims(), {w.dim(2), w.dim(3)}), node.attr_int("group", 1));
+    y = conv2d(x, w, optional_weight(g, node, 2), window_of(node, x.dims(), {w.dim(2), w.dim(3)}),
+               node.attr_int("group", 1));
   } else if (node.op == "ConvTranspose") {
     y = run_conv_transpose(g, node, x);
   } else if (node.op == "MaxPool" || node.op == "AveragePool") {

@@ -63,8 +63,10 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor* bias, co
   const int64_t n_ = x.dim(0), ci = x.dim(1), h = x.dim(2), wd = x.dim(3);
   const int64_t cog = w.dim(1), kh = w.dim(2), kw = w.dim(3);
   const int64_t co = cog * group, cig = ci / group;
-  const int64_t oh = win.stride[0] * (h - 1) + output_padding[0] + effective(kh, win.dilation[0]) - win.pads[0] - win.pads[2];
-  const int64_t ow = win.stride[1] * (wd - 1) + output_padding[1] + effective(kw, win.dilation[1]) - win.pads[1] - win.pads[3];
+  const int64_t oh =
+      win.stride[0] * (h - 1) + output_padding[0] + effective(kh, win.dilation[0]) - win.pads[0] - win.pads[2];
+  const int64_t ow =
+      win.stride[1] * (wd - 1) + output_padding[1] + effective(kw, win.dilation[1]) - win.pads[1] - win.pads[3];
   Tensor y({n_, co, oh, ow});
   for (int64_t n = 0; n < n_; ++n)
     for (int64_t o = 0; o < co; ++o)
@@ -90,8 +92,10 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor* bias, co
 
 Tensor max_pool2d(const Tensor& x, const Window& win, bool ceil_mode, Tensor* indices) {
   const int64_t h = x.dim(2), wd = x.dim(3);
-  const int64_t oh = pooled(h, win.pads[0], win.pads[2], effective(win.kernel[0], win.dilation[0]), win.stride[0], ceil_mode);
-  const int64_t ow = pooled(wd, win.pads[1], win.pads[3], effective(win.kernel[1], win.dilation[1]), win.stride[1], ceil_mode);
+  const int64_t oh =
+      pooled(h, win.pads[0], win.pads[2], effective(win.kernel[0], win.dilation[0]), win.stride[0], ceil_mode);
+  const int64_t ow =
+      pooled(wd, win.pads[1], win.pads[3], effective(win.kernel[1], win.dilation[1]), win.stride[1], ceil_mode);
   Tensor y({x.dim(0), x.dim(1), oh, ow});
   if (indices) *indices = Tensor({x.dim(0), x.dim(1), oh, ow});
   for (int64_t n = 0; n < x.dim(0); ++n)
@@ -260,10 +264,14 @@ Tensor resize2d(const Tensor& x, int64_t out_h, int64_t out_w, std::array<float,
   };
   auto nearest = [&](float v, int64_t size) -> int64_t {
     float r = 0.0F;
-    if (nearest_mode == "floor") r = std::floor(v);
-    else if (nearest_mode == "ceil") r = std::ceil(v);
-    else if (v - std::floor(v) == 0.5F) r = nearest_mode == "round_prefer_ceil" ? std::ceil(v) : std::floor(v);
-    else r = std::round(v);
+    if (nearest_mode == "floor")
+      r = std::floor(v);
+    else if (nearest_mode == "ceil")
+      r = std::ceil(v);
+    else if (v - std::floor(v) == 0.5F)
+      r = nearest_mode == "round_prefer_ceil" ? std::ceil(v) : std::floor(v);
+    else
+      r = std::round(v);
     return std::clamp<int64_t>(static_cast<int64_t>(r), 0, size - 1);
   };
   Tensor y({x.dim(0), x.dim(1), out_h, out_w});
@@ -302,7 +310,8 @@ Tensor softmax(const Tensor& x, int64_t axis) {
       for (int64_t k = 0; k < len; ++k) top = std::max(top, src[k * inner]);
       double sum = 0.0;
       for (int64_t k = 0; k < len; ++k) sum += std::exp(static_cast<double>(src[k * inner] - top));
-      for (int64_t k = 0; k < len; ++k) dst[k * inner] = static_cast<float>(std::exp(static_cast<double>(src[k * inner] - top)) / sum);
+      for (int64_t k = 0; k < len; ++k)
+        dst[k * inner] = static_cast<float>(std::exp(static_cast<double>(src[k * inner] - top)) / sum);
     }
   return y;
 }

@@ -11,7 +11,8 @@ using namespace terraseg::test;
 namespace {
 
 Graph two_layer_graph() {
-  const std::map<std::string, Tensor> w{{"W1", random_tensor({8, 3, 3, 3}, 700)}, {"W2", random_tensor({4, 8, 1, 1}, 701)}};
+  const std::map<std::string, Tensor> w{{"W1", random_tensor({8, 3, 3, 3}, 700)},
+                                        {"W2", random_tensor({4, 8, 1, 1}, 701)}};
   Node c1 = make_node("Conv", {"x", "W1"}, {{"pads", ints({1, 1, 1, 1})}, {"strides", ints({2, 2})}}, {"a"});
   c1.name = "c1";
   Node relu = make_node("Relu", {"a"}, {}, {"r"});

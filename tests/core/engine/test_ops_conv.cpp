@@ -42,7 +42,8 @@ TEST(ConvOp, OneConvLayerMatchesNaiveReference) {
   Window win;
   win.pads = {1, 1, 1, 1};
   const Tensor expected = conv2d(x, w, &b, win);
-  const Graph g = make_graph({make_node("Conv", {"x", "W", "B"}, {{"pads", ints({1, 1, 1, 1})}})}, {{"W", w}, {"B", b}});
+  const Graph g =
+      make_graph({make_node("Conv", {"x", "W", "B"}, {{"pads", ints({1, 1, 1, 1})}})}, {{"W", w}, {"B", b}});
   const Tensor out = run_engine(g, x);
   ASSERT_EQ(out.dims(), (Dims{1, 8, 17, 23}));
   EXPECT_LT(max_abs_diff(out, expected), 1e-4F);
@@ -51,7 +52,8 @@ TEST(ConvOp, OneConvLayerMatchesNaiveReference) {
   for (int64_t c = 0; c < 3; ++c)
     for (int64_t ky = 0; ky < 3; ++ky)
       for (int64_t kx = 0; kx < 3; ++kx)
-        centre += static_cast<double>(x.data()[(c * 17 + 7 + ky) * 23 + 9 + kx]) * w.data()[((5 * 3 + c) * 3 + ky) * 3 + kx];
+        centre +=
+            static_cast<double>(x.data()[(c * 17 + 7 + ky) * 23 + 9 + kx]) * w.data()[((5 * 3 + c) * 3 + ky) * 3 + kx];
   EXPECT_NEAR(out.data()[(5 * 17 + 8) * 23 + 10], centre, 1e-4);
 }
 
@@ -62,15 +64,35 @@ TEST(ConvOp, VariantsMatchReference) {
       {"groups2", {1, 4, 13, 11}, {6, 2, 3, 3}, {{"group", int64_t{2}}, {"pads", ints({1, 1, 1, 1})}}, true},
       {"depthwise", {1, 8, 13, 11}, {8, 1, 3, 3}, {{"group", int64_t{8}}, {"pads", ints({1, 1, 1, 1})}}, false},
       {"asymmetric_pads", {1, 3, 17, 23}, {5, 3, 3, 3}, {{"pads", ints({0, 1, 2, 0})}}, true},
-      {"same_upper_s2", {1, 3, 17, 23}, {8, 3, 3, 3}, {{"auto_pad", std::string("SAME_UPPER")}, {"strides", ints({2, 2})}}, true},
+      {"same_upper_s2",
+       {1, 3, 17, 23},
+       {8, 3, 3, 3},
+       {{"auto_pad", std::string("SAME_UPPER")}, {"strides", ints({2, 2})}},
+       true},
       {"same_lower", {1, 3, 16, 15}, {4, 3, 4, 4}, {{"auto_pad", std::string("SAME_LOWER")}}, false},
       {"valid_5x5", {2, 16, 19, 21}, {16, 16, 5, 5}, {{"auto_pad", std::string("VALID")}}, true},
       {"pointwise", {1, 32, 9, 7}, {5, 32, 1, 1}, {}, true},
-      {"rect_kernel_stride", {1, 8, 20, 17}, {16, 8, 3, 5}, {{"strides", ints({2, 3})}, {"pads", ints({1, 2, 1, 2})}}, true},
+      {"rect_kernel_stride",
+       {1, 8, 20, 17},
+       {16, 8, 3, 5},
+       {{"strides", ints({2, 3})}, {"pads", ints({1, 2, 1, 2})}},
+       true},
       // ESPNet's dilated 3x3s: W padding beyond oneDNN jit's 3 columns (the source is padded explicitly).
-      {"dilation4_wide_pad", {1, 12, 20, 37}, {12, 12, 3, 3}, {{"dilations", ints({4, 4})}, {"pads", ints({4, 4, 4, 4})}}, true},
-      {"dilation16_wide_pad", {1, 8, 40, 45}, {8, 8, 3, 3}, {{"dilations", ints({16, 16})}, {"pads", ints({16, 16, 16, 16})}}, true},
-      {"dilation8_asymmetric_w", {1, 25, 19, 30}, {25, 25, 3, 3}, {{"dilations", ints({8, 8})}, {"pads", ints({8, 8, 8, 5})}}, false},
+      {"dilation4_wide_pad",
+       {1, 12, 20, 37},
+       {12, 12, 3, 3},
+       {{"dilations", ints({4, 4})}, {"pads", ints({4, 4, 4, 4})}},
+       true},
+      {"dilation16_wide_pad",
+       {1, 8, 40, 45},
+       {8, 8, 3, 3},
+       {{"dilations", ints({16, 16})}, {"pads", ints({16, 16, 16, 16})}},
+       true},
+      {"dilation8_asymmetric_w",
+       {1, 25, 19, 30},
+       {25, 25, 3, 3},
+       {{"dilations", ints({8, 8})}, {"pads", ints({8, 8, 8, 5})}},
+       false},
   };
   uint64_t seed = 10;
   for (const ConvCase& c : cases) {
@@ -102,14 +124,25 @@ TEST(ConvOp, WidePaddedDilatedConvWithResidualSum) {
 TEST(ConvTransposeOp, VariantsMatchReference) {
   const std::vector<ConvCase> cases{
       {"k2s2", {1, 16, 9, 11}, {16, 8, 2, 2}, {{"strides", ints({2, 2})}}, true},
-      {"k3s2_pad_outpad", {1, 8, 7, 9}, {8, 4, 3, 3},
-       {{"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}, {"output_padding", ints({1, 1})}}, true},
-      {"outpad_without_pad", {1, 4, 5, 6}, {4, 3, 3, 3}, {{"strides", ints({2, 2})}, {"output_padding", ints({1, 0})}}, true},
+      {"k3s2_pad_outpad",
+       {1, 8, 7, 9},
+       {8, 4, 3, 3},
+       {{"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}, {"output_padding", ints({1, 1})}},
+       true},
+      {"outpad_without_pad",
+       {1, 4, 5, 6},
+       {4, 3, 3, 3},
+       {{"strides", ints({2, 2})}, {"output_padding", ints({1, 0})}},
+       true},
       {"groups2", {1, 6, 7, 5}, {6, 2, 3, 3}, {{"group", int64_t{2}}, {"strides", ints({2, 2})}}, true},
       {"dilation2", {1, 4, 6, 7}, {4, 5, 3, 3}, {{"dilations", ints({2, 2})}}, false},
       {"asymmetric_pads", {1, 4, 6, 7}, {4, 5, 4, 4}, {{"strides", ints({2, 2})}, {"pads", ints({0, 1, 2, 1})}}, true},
       {"output_shape", {1, 4, 6, 7}, {4, 3, 3, 3}, {{"strides", ints({2, 2})}, {"output_shape", ints({12, 14})}}, true},
-      {"same_upper", {1, 4, 6, 7}, {4, 3, 3, 3}, {{"strides", ints({2, 2})}, {"auto_pad", std::string("SAME_UPPER")}}, true},
+      {"same_upper",
+       {1, 4, 6, 7},
+       {4, 3, 3, 3},
+       {{"strides", ints({2, 2})}, {"auto_pad", std::string("SAME_UPPER")}},
+       true},
       // Kernel == stride (1x1 conv + depth-to-space, planar here as the graph output).
       {"k2s2_espnet", {2, 20, 9, 11}, {20, 20, 2, 2}, {{"strides", ints({2, 2})}}, true},
       {"k3s3", {1, 5, 6, 7}, {5, 3, 3, 3}, {{"strides", ints({3, 3})}}, false},
@@ -188,9 +221,8 @@ TEST(ConvTransposeOp, KernelEqualsStrideAsIntermediate) {
 TEST(ConvTransposeOp, KernelEqualsStrideAsGraphOutput) {
   // A graph output is written planar by the depth-to-space in both layouts, also when another node
   // reads it (here a Mul, the first output).
-  const std::map<std::string, Tensor> w{{"W", random_tensor({16, 8, 2, 2}, 170)},
-                                        {"B", random_tensor({8}, 171)},
-                                        {"s", random_tensor({8, 1, 1}, 172)}};
+  const std::map<std::string, Tensor> w{
+      {"W", random_tensor({16, 8, 2, 2}, 170)}, {"B", random_tensor({8}, 171)}, {"s", random_tensor({8, 1, 1}, 172)}};
   Node up = make_node("ConvTranspose", {"x", "W", "B"}, {{"strides", ints({2, 2})}}, {"u"});
   up.name = "up";
   const Graph single = make_graph({up}, w);
@@ -431,8 +463,11 @@ TEST(WinogradConv, OnlyEligibleConvolutionsTakeIt) {
   // Too few channels, channels not a multiple of 8, stride 2, dilation 2, groups, 5x5: direct.
   EXPECT_EQ(winograd_count({8, 16, 3, 3}, pad1, blocked_options()), 0);
   EXPECT_EQ(winograd_count({20, 16, 3, 3}, pad1, blocked_options()), 0);
-  EXPECT_EQ(winograd_count({16, 16, 3, 3}, {{"pads", ints({1, 1, 1, 1})}, {"strides", ints({2, 2})}}, blocked_options()), 0);
-  EXPECT_EQ(winograd_count({16, 16, 3, 3}, {{"pads", ints({2, 2, 2, 2})}, {"dilations", ints({2, 2})}}, blocked_options()), 0);
+  EXPECT_EQ(
+      winograd_count({16, 16, 3, 3}, {{"pads", ints({1, 1, 1, 1})}, {"strides", ints({2, 2})}}, blocked_options()), 0);
+  EXPECT_EQ(
+      winograd_count({16, 16, 3, 3}, {{"pads", ints({2, 2, 2, 2})}, {"dilations", ints({2, 2})}}, blocked_options()),
+      0);
   EXPECT_EQ(winograd_count({16, 8, 3, 3}, {{"pads", ints({1, 1, 1, 1})}, {"group", int64_t{2}}}, blocked_options()), 0);
   EXPECT_EQ(winograd_count({16, 16, 5, 5}, {{"pads", ints({2, 2, 2, 2})}}, blocked_options()), 0);
   // Options: direct convolutions, channels-last plans and bf16 plans never take it.

@@ -26,7 +26,8 @@ TEST(ActivationOps, MatchReference) {
 
 TEST(PReluOp, PerChannelAndScalarSlope) {
   const Tensor x = random_tensor({1, 6, 9, 11}, 501);
-  const Graph per_channel = make_graph({make_node("PRelu", {"x", "slope"})}, {{"slope", random_tensor({6, 1, 1}, 502)}});
+  const Graph per_channel =
+      make_graph({make_node("PRelu", {"x", "slope"})}, {{"slope", random_tensor({6, 1, 1}, 502)}});
   EXPECT_LT(engine_vs_reference(per_channel, x), 1e-6F);
   const Graph scalar = make_graph({make_node("PRelu", {"x", "slope"})}, {{"slope", Tensor({1}, 0.25F)}});
   const Tensor out = run_engine(scalar, x);
@@ -66,8 +67,10 @@ TEST(BinaryOps, ValueBroadcastFromGlobalPool) {
 }
 
 TEST(BatchNormOp, UnfoldedPrimitiveMatchesReference) {
-  const std::map<std::string, Tensor> w{{"g", random_tensor({7}, 520, 0.5F, 2.0F)}, {"b", random_tensor({7}, 521)},
-                                        {"m", random_tensor({7}, 522)}, {"v", random_tensor({7}, 523, 0.1F, 3.0F)}};
+  const std::map<std::string, Tensor> w{{"g", random_tensor({7}, 520, 0.5F, 2.0F)},
+                                        {"b", random_tensor({7}, 521)},
+                                        {"m", random_tensor({7}, 522)},
+                                        {"v", random_tensor({7}, 523, 0.1F, 3.0F)}};
   const Graph g = make_graph({make_node("BatchNormalization", {"x", "g", "b", "m", "v"}, {{"epsilon", 1e-3F}})}, w);
   EXPECT_LT(engine_vs_reference(g, random_tensor({2, 7, 9, 13}, 524)), 1e-5F);
 }
@@ -99,12 +102,12 @@ struct DecoderSpec {
 };
 
 Graph decoder_graph(const DecoderSpec& d, uint64_t seed) {
-  const std::map<std::string, Tensor> w{{"Ws", random_tensor({d.c_skip, d.c_in, 3, 3}, seed, -0.3F, 0.3F)},
-                                        {"Wl", random_tensor({16, d.c_in, 2, 2}, seed + 1, -0.3F, 0.3F)},
-                                        {"Wu", random_tensor({16, d.c_up, 2, 2}, seed + 2, -0.3F, 0.3F)},
-                                        {"Bu", random_tensor({d.c_up}, seed + 3)},
-                                        {"Wy", random_tensor({d.c_up, d.c_skip + d.c_up, 3, 3}, seed + 4, -0.2F,
-                                                             0.2F)}};
+  const std::map<std::string, Tensor> w{
+      {"Ws", random_tensor({d.c_skip, d.c_in, 3, 3}, seed, -0.3F, 0.3F)},
+      {"Wl", random_tensor({16, d.c_in, 2, 2}, seed + 1, -0.3F, 0.3F)},
+      {"Wu", random_tensor({16, d.c_up, 2, 2}, seed + 2, -0.3F, 0.3F)},
+      {"Bu", random_tensor({d.c_up}, seed + 3)},
+      {"Wy", random_tensor({d.c_up, d.c_skip + d.c_up, 3, 3}, seed + 4, -0.2F, 0.2F)}};
   const auto two = ints({2, 2});
   const auto pad1 = ints({1, 1, 1, 1});
   std::vector<Node> skip{make_node("Conv", {"x", "Ws"}, {{"pads", pad1}}, {"s0"}),
@@ -189,7 +192,8 @@ TEST(ConcatOp, DecoderConcatWritesTheUpConvInPlace) {
       const int64_t in_place = stats.in_place_bytes / (pixels * 4);
       EXPECT_EQ(stats.in_place_bytes % (pixels * 4), 0);
       if (blocked) {
-        ASSERT_TRUE(block == 0 || block == 8 || block == 16) << "blocked plans copy in nChw8c or nChw16c, got " << block;
+        ASSERT_TRUE(block == 0 || block == 8 || block == 16)
+            << "blocked plans copy in nChw8c or nChw16c, got " << block;
       }
       const int64_t first = c.spec.up_first ? c.spec.c_up : c.spec.c_skip;
       const auto padded = [block](int64_t channels) { return block > 0 ? (channels + block - 1) / block * block : 0; };
@@ -197,7 +201,8 @@ TEST(ConcatOp, DecoderConcatWritesTheUpConvInPlace) {
         EXPECT_EQ(in_place, 0) << "channel block " << block;
       } else {
         const int64_t all = padded(c.spec.c_up) + padded(c.spec.c_skip);
-        const int64_t at_least = (c.up_in_place ? padded(c.spec.c_up) : 0) + (c.skip_in_place ? padded(c.spec.c_skip) : 0);
+        const int64_t at_least =
+            (c.up_in_place ? padded(c.spec.c_up) : 0) + (c.skip_in_place ? padded(c.spec.c_skip) : 0);
         EXPECT_GE(in_place, at_least) << "channel block " << block;
         EXPECT_LE(in_place, all) << "channel block " << block;
         EXPECT_EQ(in_place % block, 0) << "parts in place take whole blocks";
@@ -303,7 +308,8 @@ TEST(SoftmaxArgMaxOps, MatchReference) {
   const Tensor x = random_tensor({2, 6, 7, 9}, 540, -4.0F, 4.0F);
   EXPECT_LT(engine_vs_reference(make_graph({make_node("Softmax", {"x"}, {{"axis", int64_t{1}}})}), x), 1e-6F);
   EXPECT_EQ(engine_vs_reference(make_graph({make_node("ArgMax", {"x"}, {{"axis", int64_t{1}}})}), x), 0.0F);
-  const Tensor flat = run_engine(make_graph({make_node("ArgMax", {"x"}, {{"axis", int64_t{1}}, {"keepdims", int64_t{0}}})}), x);
+  const Tensor flat =
+      run_engine(make_graph({make_node("ArgMax", {"x"}, {{"axis", int64_t{1}}, {"keepdims", int64_t{0}}})}), x);
   EXPECT_EQ(flat.dims(), (Dims{2, 7, 9}));
   EXPECT_EQ(max_abs_diff(flat, argmax_channels(x, false)), 0.0F);
 }

@@ -20,11 +20,19 @@ struct PoolCase {
 TEST(MaxPoolOp, VariantsMatchReference) {
   const std::vector<PoolCase> cases{
       {"k2s2_odd_floor", {1, 3, 17, 23}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}}},
-      {"k3s2_ceil", {1, 5, 17, 23}, {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"ceil_mode", int64_t{1}}}},
-      {"k2s2_ceil_odd", {1, 8, 17, 23}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}, {"ceil_mode", int64_t{1}}}},
-      {"asymmetric_pads", {1, 4, 13, 11}, {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 0, 0, 1})}}},
+      {"k3s2_ceil",
+       {1, 5, 17, 23},
+       {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"ceil_mode", int64_t{1}}}},
+      {"k2s2_ceil_odd",
+       {1, 8, 17, 23},
+       {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}, {"ceil_mode", int64_t{1}}}},
+      {"asymmetric_pads",
+       {1, 4, 13, 11},
+       {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 0, 0, 1})}}},
       {"dilation2", {1, 4, 13, 11}, {{"kernel_shape", ints({2, 2})}, {"dilations", ints({2, 2})}}},
-      {"same_upper", {2, 3, 9, 10}, {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"auto_pad", std::string("SAME_UPPER")}}},
+      {"same_upper",
+       {2, 3, 9, 10},
+       {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"auto_pad", std::string("SAME_UPPER")}}},
       {"rect", {1, 16, 12, 15}, {{"kernel_shape", ints({2, 3})}, {"strides", ints({1, 2})}}},
   };
   uint64_t seed = 200;
@@ -39,8 +47,12 @@ TEST(AveragePoolOp, VariantsMatchReference) {
   const std::vector<PoolCase> cases{
       {"k2s2", {1, 3, 17, 23}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}}},
       {"pads_exclude", {1, 4, 13, 11}, {{"kernel_shape", ints({3, 3})}, {"pads", ints({1, 1, 1, 1})}}},
-      {"pads_include", {1, 4, 13, 11}, {{"kernel_shape", ints({3, 3})}, {"pads", ints({1, 2, 1, 0})}, {"count_include_pad", int64_t{1}}}},
-      {"ceil_exclude", {1, 8, 17, 23}, {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"ceil_mode", int64_t{1}}}},
+      {"pads_include",
+       {1, 4, 13, 11},
+       {{"kernel_shape", ints({3, 3})}, {"pads", ints({1, 2, 1, 0})}, {"count_include_pad", int64_t{1}}}},
+      {"ceil_exclude",
+       {1, 8, 17, 23},
+       {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"ceil_mode", int64_t{1}}}},
   };
   uint64_t seed = 300;
   for (const PoolCase& c : cases) {
@@ -59,7 +71,8 @@ TEST(AveragePoolOp, ZeroPadIsFoldedIntoThePool) {
   const std::map<std::string, AttrValue> pool{{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}};
   std::map<std::string, AttrValue> own_pads = pool;
   own_pads["pads"] = ints({1, 0, 0, 1});
-  const std::vector<std::pair<float, std::map<std::string, AttrValue>>> cases{{0.0F, pool}, {0.5F, pool}, {0.0F, own_pads}};
+  const std::vector<std::pair<float, std::map<std::string, AttrValue>>> cases{
+      {0.0F, pool}, {0.5F, pool}, {0.0F, own_pads}};
   const Tensor x = random_tensor({1, 3, 17, 22}, 320);
   for (const auto& [value, attrs] : cases) {
     Node pad = make_node("Pad", {"x"}, {{"pads", ints({0, 0, 1, 0, 0, 0, 1, 2})}, {"constant_value", value}}, {"p"});
@@ -100,8 +113,8 @@ TEST(MaxUnpoolOp, ScattersToTheArgmaxPositions) {
 
 TEST(MaxUnpoolOp, OddInputIsAClearError) {
   std::map<std::string, AttrValue> window{{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}};
-  const Graph g = make_graph({make_node("MaxPool", {"x"}, window, {"p", "idx"}),
-                              make_node("MaxUnpool", {"p", "idx"}, window, {"y"})});
+  const Graph g = make_graph(
+      {make_node("MaxPool", {"x"}, window, {"p", "idx"}), make_node("MaxUnpool", {"p", "idx"}, window, {"y"})});
   Engine engine(g);
   Tensor out;
   try {
@@ -117,8 +130,12 @@ TEST(MaxPoolOp, IndicesAsGraphOutputAreOnnxFlatIndices) {
   // engine pools in: a plain input, and a conv output (blocked layout) with two images.
   const std::vector<PoolCase> cases{
       {"k2s2", {2, 3, 8, 10}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}}},
-      {"k3s2_pads_ceil", {1, 5, 11, 13}, {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})},
-                                          {"pads", ints({1, 0, 1, 1})}, {"ceil_mode", int64_t{1}}}},
+      {"k3s2_pads_ceil",
+       {1, 5, 11, 13},
+       {{"kernel_shape", ints({3, 3})},
+        {"strides", ints({2, 2})},
+        {"pads", ints({1, 0, 1, 1})},
+        {"ceil_mode", int64_t{1}}}},
       {"dilation2", {1, 4, 13, 11}, {{"kernel_shape", ints({2, 2})}, {"dilations", ints({2, 2})}}},
   };
   uint64_t seed = 410;
@@ -163,8 +180,8 @@ TEST(MaxPoolOp, IndicesOutputBeyondFloatPrecisionIsAClearError) {
 
 TEST(MaxPoolOp, IndicesFeedMaxUnpoolAndAreAGraphOutput) {
   std::map<std::string, AttrValue> window{{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}};
-  Graph g = make_graph({make_node("MaxPool", {"x"}, window, {"p", "idx"}),
-                        make_node("MaxUnpool", {"p", "idx"}, window, {"y"})});
+  Graph g = make_graph(
+      {make_node("MaxPool", {"x"}, window, {"p", "idx"}), make_node("MaxUnpool", {"p", "idx"}, window, {"y"})});
   g.outputs = {"y", "idx"};
   const Tensor x = random_tensor({1, 3, 6, 8}, 420);
   const std::vector<Tensor> out = Engine(g).run_all(x);

@@ -10,8 +10,8 @@ TEST(PadOp, ModesWithAsymmetricPads) {
   const Tensor x = random_tensor({1, 3, 17, 23}, 600);
   for (const std::string mode : {"constant", "reflect", "edge"}) {
     SCOPED_TRACE(mode);
-    const Graph g = make_graph({make_node("Pad", {"x"},
-                                          {{"mode", mode}, {"pads", ints({0, 0, 1, 3, 0, 0, 2, 0})}, {"constant_value", 0.5F}})});
+    const Graph g = make_graph({make_node(
+        "Pad", {"x"}, {{"mode", mode}, {"pads", ints({0, 0, 1, 3, 0, 0, 2, 0})}, {"constant_value", 0.5F}})});
     const Tensor out = run_engine(g, x);
     ASSERT_EQ(out.dims(), (Dims{1, 3, 20, 26}));
     EXPECT_EQ(max_abs_diff(out, run_reference(g, x).at("y")), 0.0F);
@@ -46,9 +46,10 @@ TEST(ResizeOp, LinearTransformsScalesAndSizes) {
                                              {"scales", floats({1.0F, 1.0F, scale, scale})}})});
       EXPECT_LT(engine_vs_reference(g, x), 1e-5F);
     }
-    const Graph sized = make_graph({make_node(
-        "Resize", {"x"},
-        {{"mode", std::string("linear")}, {"coordinate_transformation_mode", transform}, {"sizes", ints({2, 3, 15, 4})}})});
+    const Graph sized = make_graph({make_node("Resize", {"x"},
+                                              {{"mode", std::string("linear")},
+                                               {"coordinate_transformation_mode", transform},
+                                               {"sizes", ints({2, 3, 15, 4})}})});
     EXPECT_LT(engine_vs_reference(sized, x), 1e-5F);
   }
 }
@@ -65,7 +66,8 @@ TEST(UpsampleOp, NearestAndLinear) {
   const Tensor x = random_tensor({1, 2, 5, 6}, 640);
   for (const std::string mode : {"nearest", "linear"}) {
     SCOPED_TRACE(mode);
-    const Graph g = make_graph({make_node("Upsample", {"x"}, {{"mode", mode}, {"scales", floats({1.0F, 1.0F, 2.0F, 3.0F})}})});
+    const Graph g =
+        make_graph({make_node("Upsample", {"x"}, {{"mode", mode}, {"scales", floats({1.0F, 1.0F, 2.0F, 3.0F})}})});
     EXPECT_LT(engine_vs_reference(g, x), 1e-6F);
   }
 }

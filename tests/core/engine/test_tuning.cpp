@@ -13,9 +13,9 @@
 #include "terraseg/core/threads.hpp"
 #include "test_support.hpp"
 
+using terraseg::test::max_abs_diff;
 using terraseg::test::read_file;
 using terraseg::test::TempDir;
-using terraseg::test::max_abs_diff;
 
 namespace terraseg {
 namespace {
@@ -105,9 +105,9 @@ TEST(Tuning, OtherShapesAndThreadCountsAreMeasuredSeparately) {
 TEST(Tuning, CorruptOrForeignCachesAreIgnoredWithAWarningAndReplaced) {
   const Graph graph = unet();
   const Dims dims{1, 3, 32, 32};
-  for (const std::string& content : {std::string("{not json"), std::string(R"({"format": 99, "choices": {}})"),
-                                     std::string(R"({"format": 2, "choices": [1, 2]})"),
-                                     std::string(R"({"format": 1, "choices": {}})")}) {
+  for (const std::string& content :
+       {std::string("{not json"), std::string(R"({"format": 99, "choices": {}})"),
+        std::string(R"({"format": 2, "choices": [1, 2]})"), std::string(R"({"format": 1, "choices": {}})")}) {
     TempDir dir;
     const auto cache = dir / "plan-choices.json";
     std::ofstream(cache) << content;

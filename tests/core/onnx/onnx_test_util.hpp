@@ -45,7 +45,8 @@ class OnnxBuilder {
     return *this;
   }
 
-  onnx::TensorProto& floats(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& values) {
+  onnx::TensorProto& floats(const std::string& name, const std::vector<int64_t>& dims,
+                            const std::vector<float>& values) {
     auto& t = *model.mutable_graph()->add_initializer();
     t.set_name(name);
     t.set_data_type(onnx::TensorProto::FLOAT);
@@ -162,7 +163,8 @@ inline Parity compare_logits(const Tensor& actual, const Tensor& expected) {
   }
   double largest = 0.0;
   for (int64_t i = 0; i < expected.size(); ++i) {
-    parity.max_abs_diff = std::max(parity.max_abs_diff, static_cast<double>(std::fabs(actual.data()[i] - expected.data()[i])));
+    parity.max_abs_diff =
+        std::max(parity.max_abs_diff, static_cast<double>(std::fabs(actual.data()[i] - expected.data()[i])));
     largest = std::max(largest, static_cast<double>(std::fabs(expected.data()[i])));
   }
   parity.relative = parity.max_abs_diff / std::max(largest, 1e-12);

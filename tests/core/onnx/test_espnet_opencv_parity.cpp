@@ -1,12 +1,12 @@
 // ESPNet (../shared/weights/espnet_city.onnx) on real CamVid val images at full size (360x480),
 // run by terraseg's Engine and by OpenCV DNN from the same file: the predicted classes must agree.
 #include <gtest/gtest.h>
-#include <opencv2/core/utility.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include <algorithm>
 #include <array>
 #include <iostream>
+#include <opencv2/core/utility.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "opencv_peer.hpp"
 #include "terraseg/core/bench.hpp"

@@ -12,11 +12,11 @@
 namespace terraseg {
 namespace {
 
-#define TERRASEG_REQUIRE_ESPNET(path)                                                                    \
-  const auto weights_dir = test::shared_weights_dir();                                                   \
-  if (!weights_dir || !std::filesystem::exists(*weights_dir / "espnet_city.onnx")) {                     \
-    GTEST_SKIP() << "espnet_city.onnx not found: set TERRASEG_WEIGHTS or place ../shared/weights";       \
-  }                                                                                                      \
+#define TERRASEG_REQUIRE_ESPNET(path)                                                              \
+  const auto weights_dir = test::shared_weights_dir();                                             \
+  if (!weights_dir || !std::filesystem::exists(*weights_dir / "espnet_city.onnx")) {               \
+    GTEST_SKIP() << "espnet_city.onnx not found: set TERRASEG_WEIGHTS or place ../shared/weights"; \
+  }                                                                                                \
   const std::string path = (*weights_dir / "espnet_city.onnx").string()
 
 TEST(OnnxEspNet, ImportsWithExpectedStructure) {
@@ -24,8 +24,8 @@ TEST(OnnxEspNet, ImportsWithExpectedStructure) {
   const Graph graph = load_onnx(path);
   std::map<std::string, int> counts;
   for (const Node& node : graph.nodes) ++counts[node.op];
-  const std::map<std::string, int> expected = {{"Conv", 82}, {"PRelu", 20}, {"BatchNormalization", 18},
-                                               {"Add", 49},  {"Concat", 18}, {"AveragePool", 2},
+  const std::map<std::string, int> expected = {{"Conv", 82}, {"PRelu", 20},       {"BatchNormalization", 18},
+                                               {"Add", 49},  {"Concat", 18},      {"AveragePool", 2},
                                                {"Pad", 2},   {"ConvTranspose", 3}};
   EXPECT_EQ(counts, expected);
   EXPECT_NEAR(static_cast<double>(graph.parameter_count()), 0.37e6, 0.01e6);

@@ -212,10 +212,14 @@ TEST(OnnxImport, ADeepnessModelLoadsWithItsClassesResolutionTilesAndStandardisat
   OnnxBuilder b(13);
   b.input("x", {1, 3, 4, 4}).output("y");
   b.node("Relu", {"x"}, {"y"});
-  const std::vector<std::pair<std::string, std::string>> keys{
-      {"model_type", "\"Segmentor\""}, {"class_names", R"({"0": "background", "1": "field"})"},
-      {"resolution", "100"}, {"tiles_size", "512"}, {"tiles_overlap", "40"}, {"seg_thresh", "0.5"},
-      {"standardization_mean", "[0.485, 0.456, 0.406]"}, {"standardization_std", "[0.229, 0.224, 0.225]"}};
+  const std::vector<std::pair<std::string, std::string>> keys{{"model_type", "\"Segmentor\""},
+                                                              {"class_names", R"({"0": "background", "1": "field"})"},
+                                                              {"resolution", "100"},
+                                                              {"tiles_size", "512"},
+                                                              {"tiles_overlap", "40"},
+                                                              {"seg_thresh", "0.5"},
+                                                              {"standardization_mean", "[0.485, 0.456, 0.406]"},
+                                                              {"standardization_std", "[0.229, 0.224, 0.225]"}};
   for (const auto& [key, value] : keys) {
     auto* entry = b.model.add_metadata_props();
     entry->set_key(key);

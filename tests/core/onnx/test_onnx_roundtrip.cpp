@@ -1,13 +1,12 @@
 // save_onnx -> load_onnx gives back the same IR: nodes, attributes, weights (bit-exact in float32,
 // to float16 precision with fp16 storage) and the model card; the file is valid opset-13 ONNX.
 #include <gtest/gtest.h>
-
-#include <map>
-#include <nlohmann/json.hpp>
 #include <onnx/checker.h>
 
 #include <cmath>
 #include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "onnx_test_util.hpp"
@@ -85,11 +84,15 @@ Graph sample_graph() {
   add(g, "avg", "AveragePool", {"pad"}, {{"kernel_shape", Ints{3, 3}}, {"count_include_pad", int64_t{0}}});
   add(g, "up", "ConvTranspose", {"avg", "up.w"}, {{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}});
   add(g, "down", "Resize", {"up"},
-      {{"mode", std::string("linear")}, {"coordinate_transformation_mode", std::string("half_pixel")},
-       {"nearest_mode", std::string("round_prefer_floor")}, {"scales", Floats{1.0F, 1.0F, 0.5F, 0.5F}}});
+      {{"mode", std::string("linear")},
+       {"coordinate_transformation_mode", std::string("half_pixel")},
+       {"nearest_mode", std::string("round_prefer_floor")},
+       {"scales", Floats{1.0F, 1.0F, 0.5F, 0.5F}}});
   add(g, "fixed", "Resize", {"prelu"},
-      {{"mode", std::string("nearest")}, {"coordinate_transformation_mode", std::string("asymmetric")},
-       {"nearest_mode", std::string("floor")}, {"sizes", Ints{1, 4, 8, 8}}});
+      {{"mode", std::string("nearest")},
+       {"coordinate_transformation_mode", std::string("asymmetric")},
+       {"nearest_mode", std::string("floor")},
+       {"sizes", Ints{1, 4, 8, 8}}});
   add(g, "cat", "Concat", {"down", "fixed"}, {{"axis", int64_t{1}}});
   add(g, "sum", "Add", {"cat", "offset"}, {});
   add(g, "sig", "Sigmoid", {"sum"}, {});
@@ -163,10 +166,9 @@ TEST(OnnxRoundTrip, FileIsOpset13WithCardAndDynamicSpatialDims) {
 /// and the Cast nodes of fp16 weights.
 TEST(OnnxRoundTrip, OnnxCheckerAcceptsExports) {
   TempDir dir;
-  const std::vector<std::pair<std::string, Graph>> graphs = {
-      {"sample", sample_graph()},
-      {"unet", build_unet(UNetSpec{3, 2, 2, 8, false, true, 1})},
-      {"segnet", build_segnet(SegNetSpec{3, 5, true, 8, 1})}};
+  const std::vector<std::pair<std::string, Graph>> graphs = {{"sample", sample_graph()},
+                                                             {"unet", build_unet(UNetSpec{3, 2, 2, 8, false, true, 1})},
+                                                             {"segnet", build_segnet(SegNetSpec{3, 5, true, 8, 1})}};
   for (const auto& [name, graph] : graphs) {
     for (bool fp16 : {false, true}) {
       const std::string path = (dir / (name + (fp16 ? "_f16.onnx" : ".onnx"))).string();
@@ -195,8 +197,9 @@ TEST(OnnxRoundTrip, Fp16WeightsLoadBackAsFloatAtHalfPrecision) {
     }
   }
   const std::vector<float> expected_bias{1.0F, 0.0999755859375F, -65504.0F, 1.1920928955078125e-07F};
-  EXPECT_EQ(std::vector<float>(loaded.weights.at("conv1.b").values().begin(), loaded.weights.at("conv1.b").values().end()),
-            expected_bias);
+  EXPECT_EQ(
+      std::vector<float>(loaded.weights.at("conv1.b").values().begin(), loaded.weights.at("conv1.b").values().end()),
+      expected_bias);
   loaded.weights = original.weights;
   expect_same_graph(original, loaded);
 }
@@ -245,7 +248,8 @@ void expect_builder_round_trip(const Graph& original, const std::string& file) {
     EXPECT_EQ(a.op, b.op);
     EXPECT_EQ(a.inputs, b.inputs);
     EXPECT_EQ(a.outputs, b.outputs);
-    for (const auto& [key, value] : a.attrs) EXPECT_TRUE(b.attrs.count(key) && b.attrs.at(key) == value) << a.name << "." << key;
+    for (const auto& [key, value] : a.attrs)
+      EXPECT_TRUE(b.attrs.count(key) && b.attrs.at(key) == value) << a.name << "." << key;
     for (const auto& entry : b.attrs) {
       if (a.attrs.count(entry.first) == 0) {
         EXPECT_EQ(entry.first, "nearest_mode") << a.name;

@@ -6,11 +6,10 @@
 // the whole run, so both sides are warm. After the warm-up, rounds alternate: terraseg does
 // --steps-per-round steps, then PyTorch does as many (the order flips every round), so load from other
 // processes hits both alike and neither competes with the other for the cores.
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -19,14 +18,15 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "bench_util.hpp"
 #include "terraseg/core/builders.hpp"
 #include "terraseg/core/error.hpp"
+#include "terraseg/core/threads.hpp"
 #include "terraseg/core/trainer.hpp"
 #include "terraseg/core/version.hpp"
-#include "terraseg/core/threads.hpp"
-#include "bench_util.hpp"
 #include "test_support.hpp"
 #include "train_test_util.hpp"
 
@@ -52,20 +52,22 @@ struct Options {
   bool no_pytorch = false;
 };
 
-
-
-
-
-
 /// The PyTorch child: a line protocol over two pipes (see bench_train_torch.py).
 class TorchPeer {
  public:
   explicit TorchPeer(const Options& options) {
     const std::string script = (test::source_dir() / "tests" / "reference" / "bench_train_torch.py").string();
-    std::vector<std::string> args{options.python,        script, "--serve", "--threads", std::to_string(options.threads),
-                                  "--batch",             std::to_string(options.batch),
-                                  "--size",              std::to_string(options.size),
-                                  "--classes",           std::to_string(options.classes)};
+    std::vector<std::string> args{options.python,
+                                  script,
+                                  "--serve",
+                                  "--threads",
+                                  std::to_string(options.threads),
+                                  "--batch",
+                                  std::to_string(options.batch),
+                                  "--size",
+                                  std::to_string(options.size),
+                                  "--classes",
+                                  std::to_string(options.classes)};
     for (const std::string& arg : args) command_ += (command_.empty() ? "" : " ") + arg;
     int to_child[2], from_child[2];
     if (pipe(to_child) != 0 || pipe(from_child) != 0) throw Error("pipe() failed");
@@ -184,8 +186,8 @@ int run(const Options& options, const std::string& command_line) {
     }
   }
 
-  const std::string input = std::to_string(options.batch) + "x3x" + std::to_string(options.size) + "x" +
-                            std::to_string(options.size);
+  const std::string input =
+      std::to_string(options.batch) + "x3x" + std::to_string(options.size) + "x" + std::to_string(options.size);
   const std::string torch_version = torch ? torch->header().at("torch").get<std::string>() : "";
   std::cout << "Machine: " << cpu_model() << ", " << options.threads << " thread(s) for both; oneDNN "
             << onednn_version() << " (terraseg)";
@@ -196,9 +198,9 @@ int run(const Options& options, const std::string& command_line) {
   std::cout << "; load average (1/5/15 min) at start " << load_start << ", at end " << load_average() << ".\n"
             << "U-Net depth 4, base width 16, " << options.classes << " classes (" << parameters << " parameters"
             << (torch ? "; PyTorch " + torch->header().at("parameters").dump() : std::string()) << "), batch " << input
-            << ", cross-entropy, SGD momentum 0.9. " << options.warmup << " warm-up steps each, then "
-            << options.rounds << " interleaved rounds of " << options.steps_per_round << " steps each ("
-            << ours.size() << " timed steps per side).\n\n";
+            << ", cross-entropy, SGD momentum 0.9. " << options.warmup << " warm-up steps each, then " << options.rounds
+            << " interleaved rounds of " << options.steps_per_round << " steps each (" << ours.size()
+            << " timed steps per side).\n\n";
   const double our_median = median(ours);
   std::cout << "| implementation | median ms/step | min ms/step | images/s (median) |\n|---|---|---|---|\n"
             << "| terraseg TrainGraph/Trainer | " << fixed(our_median, 1) << " | " << fixed(minimum(ours), 1) << " | "

@@ -62,7 +62,8 @@ Graph conv_graph(const std::string& op, Dims x, Dims w, bool bias, std::map<std:
   g.weights["w"] = test::random_tensor(w, 2);
   std::vector<std::string> inputs{"x", "w"};
   if (bias) {
-    const int64_t out_channels = op == "Conv" ? w[0] : w[1] * std::get<int64_t>(attrs.count("group") ? attrs["group"] : AttrValue(int64_t{1}));
+    const int64_t out_channels =
+        op == "Conv" ? w[0] : w[1] * std::get<int64_t>(attrs.count("group") ? attrs["group"] : AttrValue(int64_t{1}));
     g.weights["b"] = test::random_tensor({out_channels}, 3);
     inputs.push_back("b");
   }
@@ -73,9 +74,9 @@ Graph conv_graph(const std::string& op, Dims x, Dims w, bool bias, std::map<std:
 using Ints = std::vector<int64_t>;
 
 TEST(TrainGrad, ConvStridedPaddedWithBias) {
-  check_graph(conv_graph("Conv", {2, 3, 7, 6}, {4, 3, 3, 3}, true,
-                         {{"strides", Ints{2, 1}}, {"pads", Ints{1, 0, 2, 1}}}),
-              test::random_tensor({2, 3, 7, 6}, 1));
+  check_graph(
+      conv_graph("Conv", {2, 3, 7, 6}, {4, 3, 3, 3}, true, {{"strides", Ints{2, 1}}, {"pads", Ints{1, 0, 2, 1}}}),
+      test::random_tensor({2, 3, 7, 6}, 1));
 }
 
 TEST(TrainGrad, ConvGroupedDilated) {
@@ -90,10 +91,11 @@ TEST(TrainGrad, ConvTransposeStrideTwoWithBias) {
 }
 
 TEST(TrainGrad, ConvTransposeGroupedPadded) {
-  check_graph(conv_graph("ConvTranspose", {1, 4, 4, 4}, {4, 3, 3, 3}, true,
-                         {{"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}, {"group", int64_t{2}},
-                          {"output_padding", Ints{1, 1}}}),
-              test::random_tensor({1, 4, 4, 4}, 1));
+  check_graph(
+      conv_graph(
+          "ConvTranspose", {1, 4, 4, 4}, {4, 3, 3, 3}, true,
+          {{"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}, {"group", int64_t{2}}, {"output_padding", Ints{1, 1}}}),
+      test::random_tensor({1, 4, 4, 4}, 1));
 }
 
 TEST(TrainGrad, BatchNormTrainingMode) {
@@ -108,9 +110,9 @@ TEST(TrainGrad, BatchNormTrainingMode) {
 
 TEST(TrainGrad, MaxPoolAndCeilMode) {
   Graph g = test::single_input_graph({2, 3, 7, 7});
-  g.nodes.push_back(make_node("MaxPool", {"x"}, {"y"},
-                              {{"kernel_shape", Ints{3, 3}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 0, 0}},
-                               {"ceil_mode", int64_t{1}}}));
+  g.nodes.push_back(make_node(
+      "MaxPool", {"x"}, {"y"},
+      {{"kernel_shape", Ints{3, 3}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 0, 0}}, {"ceil_mode", int64_t{1}}}));
   check_graph(g, test::separated_tensor({2, 3, 7, 7}, 1, 0.05F));
 }
 
@@ -125,7 +127,9 @@ TEST(TrainGrad, AveragePoolBothPaddingModes) {
   for (int64_t include : {0, 1}) {
     Graph g = test::single_input_graph({1, 2, 7, 6});
     g.nodes.push_back(make_node("AveragePool", {"x"}, {"y"},
-                                {{"kernel_shape", Ints{3, 3}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}},
+                                {{"kernel_shape", Ints{3, 3}},
+                                 {"strides", Ints{2, 2}},
+                                 {"pads", Ints{1, 1, 1, 1}},
                                  {"count_include_pad", include}}));
     check_graph(g, test::random_tensor({1, 2, 7, 6}, 1));
   }
@@ -219,8 +223,8 @@ TEST(TrainGrad, BlockedPReluAndAdd) {
 TEST(TrainGrad, PadConstantReflectEdge) {
   for (const char* mode : {"constant", "reflect", "edge"}) {
     Graph g = test::single_input_graph({1, 2, 4, 5});
-    g.nodes.push_back(make_node("Pad", {"x"}, {"y"},
-                                {{"mode", std::string(mode)}, {"pads", Ints{0, 0, 1, 2, 0, 0, 2, 1}}, {"value", 0.5F}}));
+    g.nodes.push_back(make_node(
+        "Pad", {"x"}, {"y"}, {{"mode", std::string(mode)}, {"pads", Ints{0, 0, 1, 2, 0, 0, 2, 1}}, {"value", 0.5F}}));
     check_graph(g, test::random_tensor({1, 2, 4, 5}, 1));
   }
 }
@@ -229,7 +233,8 @@ TEST(TrainGrad, ResizeLinearAndNearest) {
   for (const char* mode : {"linear", "nearest"}) {
     Graph g = test::single_input_graph({1, 2, 3, 4});
     g.nodes.push_back(make_node("Resize", {"x"}, {"y"},
-                                {{"mode", std::string(mode)}, {"scales", std::vector<float>{1, 1, 2, 2}},
+                                {{"mode", std::string(mode)},
+                                 {"scales", std::vector<float>{1, 1, 2, 2}},
                                  {"coordinate_transformation_mode", std::string("half_pixel")}}));
     check_graph(g, test::random_tensor({1, 2, 3, 4}, 1));
   }
@@ -255,16 +260,17 @@ TEST(TrainGrad, ResizeNearestFollowsEveryOnnxMode) {
     const char* rounding;
     Ints sizes;
   };
-  const Case cases[] = {{"asymmetric", "floor", {1, 2, 7, 9}},          // PyTorch's nearest export
+  const Case cases[] = {{"asymmetric", "floor", {1, 2, 7, 9}},  // PyTorch's nearest export
                         {"half_pixel", "round_prefer_floor", {1, 2, 5, 7}},
                         {"align_corners", "round_prefer_ceil", {1, 2, 8, 6}},
-                        {"pytorch_half_pixel", "ceil", {1, 2, 2, 3}},   // shrinking
+                        {"pytorch_half_pixel", "ceil", {1, 2, 2, 3}},  // shrinking
                         {"half_pixel", "round_prefer_ceil", {1, 2, 6, 8}}};
   for (const Case& c : cases) {
     SCOPED_TRACE(std::string(c.transform) + "/" + c.rounding);
     Graph g = test::single_input_graph({1, 2, 3, 4});
     g.nodes.push_back(make_node("Resize", {"x"}, {"y"},
-                                {{"mode", std::string("nearest")}, {"sizes", c.sizes},
+                                {{"mode", std::string("nearest")},
+                                 {"sizes", c.sizes},
                                  {"coordinate_transformation_mode", std::string(c.transform)},
                                  {"nearest_mode", std::string(c.rounding)}}));
     const Tensor input = test::random_tensor({1, 2, 3, 4}, 5);
@@ -297,7 +303,8 @@ TEST(TrainGrad, ResizeLinearFollowsOnnxOffTheIntegerGrid) {
     SCOPED_TRACE(transform);
     Graph g = test::single_input_graph({1, 2, 3, 5});
     g.nodes.push_back(make_node("Resize", {"x"}, {"y"},
-                                {{"mode", std::string("linear")}, {"scales", std::vector<float>{1, 1, 1.5F, 0.6F}},
+                                {{"mode", std::string("linear")},
+                                 {"scales", std::vector<float>{1, 1, 1.5F, 0.6F}},
                                  {"coordinate_transformation_mode", std::string(transform)}}));
     const Tensor input = test::random_tensor({1, 2, 3, 5}, 3);
     expect_forward_equals_engine(g, input, 1e-6F);
@@ -309,7 +316,8 @@ TEST(TrainGrad, ResizeLinearFollowsOnnxOffTheIntegerGrid) {
 TEST(TrainGrad, ResizeLinearAtABatchShape) {
   Graph g = test::single_input_graph({4, 96, 20, 26});
   g.nodes.push_back(make_node("Resize", {"x"}, {"y"},
-                              {{"mode", std::string("linear")}, {"scales", std::vector<float>{1, 1, 2, 2}},
+                              {{"mode", std::string("linear")},
+                               {"scales", std::vector<float>{1, 1, 2, 2}},
                                {"coordinate_transformation_mode", std::string("half_pixel")}}));
   expect_forward_equals_engine(g, test::random_tensor({4, 96, 20, 26}, 5), 1e-5F);
 }

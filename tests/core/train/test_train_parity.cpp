@@ -51,7 +51,8 @@ Labels labels_of(const nlohmann::json& ref) {
   return labels;
 }
 
-void expect_close(const std::vector<float>& actual, const std::vector<double>& expected, double tol, const std::string& what) {
+void expect_close(const std::vector<float>& actual, const std::vector<double>& expected, double tol,
+                  const std::string& what) {
   ASSERT_EQ(actual.size(), expected.size()) << what;
   for (size_t i = 0; i < actual.size(); ++i) {
     EXPECT_NEAR(actual[i], expected[i], tol * (1.0 + std::abs(expected[i]))) << what << "[" << i << "]";

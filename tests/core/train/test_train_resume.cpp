@@ -49,7 +49,8 @@ TrainerConfig adam_config() {
 }
 
 void train_steps(Trainer& trainer, int from, int to) {
-  for (int s = from; s < to; ++s) trainer.step(test::random_tensor({2, 3, 8, 8}, 100 + static_cast<uint64_t>(s)), batch_labels(s));
+  for (int s = from; s < to; ++s)
+    trainer.step(test::random_tensor({2, 3, 8, 8}, 100 + static_cast<uint64_t>(s)), batch_labels(s));
 }
 
 TEST(TrainResume, CheckpointResumeIsBitIdentical) {

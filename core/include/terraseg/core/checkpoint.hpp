@@ -9,8 +9,8 @@
 namespace terraseg {
 
 struct Checkpoint {
-  std::string meta_json;                 ///< step, epoch, RNG state, config fingerprint, ...
-  std::map<std::string, Tensor> tensors; ///< weights, BN statistics, optimiser moments
+  std::string meta_json;                  ///< step, epoch, RNG state, config fingerprint, ...
+  std::map<std::string, Tensor> tensors;  ///< weights, BN statistics, optimiser moments
 };
 
 /// Throws Error naming the path when writing fails.

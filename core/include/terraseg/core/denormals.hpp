@@ -29,7 +29,7 @@ class DenormalsAsZero {
   static bool active_on_this_thread();
 
  private:
-  unsigned saved_ = 0;   // the caller's FTZ and DAZ bits
+  unsigned saved_ = 0;  // the caller's FTZ and DAZ bits
   bool outermost_ = false;
 };
 

@@ -53,14 +53,14 @@ std::vector<std::string> domain_feature_names(const std::vector<std::string>& ba
 
 /// A profile from the descriptors of a model's training images (at least 2; more than 256 are thinned
 /// to every k-th). `source` says what the images were.
-DomainProfile make_domain_profile(const std::vector<std::vector<float>>& descriptors, const std::vector<std::string>& features,
-                                  const std::string& source);
+DomainProfile make_domain_profile(const std::vector<std::vector<float>>& descriptors,
+                                  const std::vector<std::string>& features, const std::string& source);
 
 struct DomainShift {
-  double shift = 0.0;           ///< distance to the nearest training image / the profile's spread
-  std::string feature;          ///< the statistic furthest from that image ("mean red", "model confidence", ...)
-  double feature_value = 0.0;   ///< its value here ...
-  double reference_value = 0.0; ///< ... and at that image
+  double shift = 0.0;            ///< distance to the nearest training image / the profile's spread
+  std::string feature;           ///< the statistic furthest from that image ("mean red", "model confidence", ...)
+  double feature_value = 0.0;    ///< its value here ...
+  double reference_value = 0.0;  ///< ... and at that image
   bool warn() const { return shift > kDomainShiftWarning; }
   /// e.g. "domain_shift 3.4 (above 2; most different: mean red 1.21 here, 0.12 in the nearest training
   /// image)"

@@ -56,10 +56,10 @@ struct EngineOptions {
 /// Per-op-type statistics of a planned graph (for `terraseg info` / `bench`).
 struct PlanStats {
   std::map<std::string, int> op_counts;
-  double flops = 0.0;              ///< multiply-adds x 2 for one forward pass at the planned shape
-  int64_t buffer_bytes = 0;        ///< intermediate buffers + scratchpad held by the plan (after reuse)
-  int64_t weight_bytes = 0;        ///< weights as reordered for the plan's kernels
-  int winograd_convolutions = 0;   ///< convolutions planned as Winograd F(4x4, 3x3)
+  double flops = 0.0;             ///< multiply-adds x 2 for one forward pass at the planned shape
+  int64_t buffer_bytes = 0;       ///< intermediate buffers + scratchpad held by the plan (after reuse)
+  int64_t weight_bytes = 0;       ///< weights as reordered for the plan's kernels
+  int winograd_convolutions = 0;  ///< convolutions planned as Winograd F(4x4, 3x3)
   /// bf16 plans: convolutions with no native bf16 kernel on this CPU (oneDNN 2.6 needs AVX-512),
   /// run as f32 kernels on bf16-rounded data (same numerics, no speed-up).
   int emulated_bf16_convolutions = 0;
@@ -75,7 +75,7 @@ struct PlanStats {
   /// What the plan computes in: "f32" or "bf16" (Precision::automatic picks one per plan).
   std::string precision = "f32";
   std::map<std::string, double> candidate_ms{};
-  int64_t in_place_bytes = 0;      ///< Concat inputs written straight into the Concat output (copies saved per run)
+  int64_t in_place_bytes = 0;  ///< Concat inputs written straight into the Concat output (copies saved per run)
   /// Channels per block of the layout Concats were copied in: 8 or 16 (oneDNN's choice for the CPU:
   /// nChw8c on AVX2, nChw16c on AVX-512), 1 for plain layouts, 0 when no Concat ran as copies.
   int concat_channel_block = 0;

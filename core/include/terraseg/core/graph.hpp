@@ -18,9 +18,9 @@ namespace terraseg {
 using AttrValue = std::variant<int64_t, float, std::string, std::vector<int64_t>, std::vector<float>>;
 
 struct Node {
-  std::string name;                  ///< unique, used in every error message
-  std::string op;                    ///< ONNX op type, e.g. "Conv", "MaxUnpool"
-  std::vector<std::string> inputs;   ///< value or weight names; "" marks an omitted optional input
+  std::string name;                 ///< unique, used in every error message
+  std::string op;                   ///< ONNX op type, e.g. "Conv", "MaxUnpool"
+  std::vector<std::string> inputs;  ///< value or weight names; "" marks an omitted optional input
   std::vector<std::string> outputs;
   std::map<std::string, AttrValue> attrs;
 
@@ -39,17 +39,17 @@ std::string node_prefix(const Node& node);
 
 struct Graph {
   std::string name;
-  std::string source;              ///< the file it was loaded from, for messages; empty when built in code
-  std::string input;               ///< the single image input (NCHW float32)
-  Dims input_dims;                 ///< as declared; -1 marks a dynamic extent (H and W always are)
+  std::string source;  ///< the file it was loaded from, for messages; empty when built in code
+  std::string input;   ///< the single image input (NCHW float32)
+  Dims input_dims;     ///< as declared; -1 marks a dynamic extent (H and W always are)
   /// Height and width the file declared for its input (-1: dynamic or not declared). Most models run
   /// at any size; see input_geometry() for those that only run at this one.
   std::array<int64_t, 2> declared_hw{-1, -1};
-  std::vector<std::string> outputs;///< outputs[0] is the per-class score map (NCHW)
+  std::vector<std::string> outputs;  ///< outputs[0] is the per-class score map (NCHW)
   /// Output dims as the file declared them (-1 where not a number; absent where it declared none).
   /// save_onnx writes them only for a graph whose input dims are all fixed (a fixed-size export).
   std::map<std::string, Dims> output_dims;
-  std::vector<Node> nodes;         ///< topological order
+  std::vector<Node> nodes;                ///< topological order
   std::map<std::string, Tensor> weights;  ///< initialisers by name
   ModelCard card;
 

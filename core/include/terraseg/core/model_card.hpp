@@ -59,22 +59,22 @@ void check_card_ranges(const ModelCard& card);
 
 struct ModelCard {
   std::string name;
-  std::string architecture;              ///< e.g. "unet", "segnet", "espnet"
-  std::vector<ClassInfo> classes;        ///< ids are 0-based output channels
-  std::vector<int> ignore_ids;           ///< label ids excluded from loss and metrics (may be >= classes)
+  std::string architecture;        ///< e.g. "unet", "segnet", "espnet"
+  std::vector<ClassInfo> classes;  ///< ids are 0-based output channels
+  std::vector<int> ignore_ids;     ///< label ids excluded from loss and metrics (may be >= classes)
   /// Input bands in network channel order, e.g. {"red","green","blue"}, {"blue","green","red"},
   /// {"grey"} or named multispectral bands ("nir").
   std::vector<std::string> bands;
-  double scale = 1.0;                    ///< x = (raw * scale - mean[c]) / std[c]
-  std::vector<float> mean;               ///< per band, after scaling; empty = 0
-  std::vector<float> std;                ///< per band, after scaling; empty = 1
-  std::optional<double> pixel_size_m;    ///< native ground sampling distance in metres, if any
-  std::string training_data;             ///< data set(s) and their licence
-  std::string licence;                   ///< licence of these weights
-  std::string initial_weights;           ///< what the weights were transfer-learned from
+  double scale = 1.0;                  ///< x = (raw * scale - mean[c]) / std[c]
+  std::vector<float> mean;             ///< per band, after scaling; empty = 0
+  std::vector<float> std;              ///< per band, after scaling; empty = 1
+  std::optional<double> pixel_size_m;  ///< native ground sampling distance in metres, if any
+  std::string training_data;           ///< data set(s) and their licence
+  std::string licence;                 ///< licence of these weights
+  std::string initial_weights;         ///< what the weights were transfer-learned from
   std::string initial_weights_licence;
-  std::map<std::string, double> metrics; ///< validation metrics, e.g. "val_miou"
-  std::optional<double> threshold;       ///< binary models: score threshold for the positive class
+  std::map<std::string, double> metrics;  ///< validation metrics, e.g. "val_miou"
+  std::optional<double> threshold;        ///< binary models: score threshold for the positive class
   /// Window (height, width) the model should see when a raster is cut into tiles; images that fit run
   /// whole. JSON "tile": N or [H, W]. Empty: the config's or the command line's, else 512.
   std::optional<std::array<int, 2>> tile;
@@ -89,7 +89,7 @@ struct ModelCard {
   /// 0.25..4) and "inference_flip": bool. Empty / false: one pass at scale 1.
   std::vector<double> inference_scales;
   bool inference_flip = false;
-  std::string notes;                     ///< free text, e.g. "untrained: random weights"
+  std::string notes;  ///< free text, e.g. "untrained: random weights"
   /// Statistics of the training imagery; empty for models trained before 2026-12-07 (no shift check).
   std::optional<DomainProfile> training_domain;
 

@@ -16,9 +16,9 @@ OptimizerType parse_optimizer_type(const std::string& text);
 
 struct OptimizerConfig {
   OptimizerType type = OptimizerType::sgd;
-  double momentum = 0.9;      ///< SGD
-  bool nesterov = false;      ///< SGD
-  double beta1 = 0.9;         ///< Adam/AdamW
+  double momentum = 0.9;  ///< SGD
+  bool nesterov = false;  ///< SGD
+  double beta1 = 0.9;     ///< Adam/AdamW
   double beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0.0;  ///< L2 added to the gradient (SGD, Adam) or decoupled (AdamW)
@@ -29,9 +29,9 @@ ScheduleKind parse_schedule_kind(const std::string& text);  ///< "constant" | "p
 
 struct ScheduleConfig {
   ScheduleKind kind = ScheduleKind::poly;
-  double power = 0.9;          ///< poly: lr * (1 - t/T)^power
-  double min_lr = 0.0;         ///< cosine floor
-  int64_t warmup_steps = 0;    ///< linear ramp from 0 over the first steps
+  double power = 0.9;        ///< poly: lr * (1 - t/T)^power
+  double min_lr = 0.0;       ///< cosine floor
+  int64_t warmup_steps = 0;  ///< linear ramp from 0 over the first steps
   int64_t total_steps = 1;
 };
 

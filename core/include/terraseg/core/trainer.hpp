@@ -18,9 +18,9 @@ struct TrainerConfig {
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   double lr = 0.01;
-  double clip_norm = 0.0;                 ///< global gradient-norm limit; <= 0 disables
+  double clip_norm = 0.0;  ///< global gradient-norm limit; <= 0 disables
   LossSpec loss;
-  std::map<std::string, double> lr_scale; ///< per parameter (see lr_multipliers in transfer.hpp)
+  std::map<std::string, double> lr_scale;  ///< per parameter (see lr_multipliers in transfer.hpp)
 };
 
 struct StepStats {

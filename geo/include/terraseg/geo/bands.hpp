@@ -18,9 +18,9 @@ struct InputSpec {
   /// or any band description such as "nir") or a 1-based GDAL band number ("4").
   /// Empty = every non-alpha raster band in file order.
   std::vector<std::string> bands;
-  double scale = 1.0;        ///< x = (raw * scale - mean[c]) / std[c]
-  std::vector<float> mean;   ///< per channel, after scaling; empty = 0
-  std::vector<float> std;    ///< per channel, after scaling; empty = 1
+  double scale = 1.0;       ///< x = (raw * scale - mean[c]) / std[c]
+  std::vector<float> mean;  ///< per channel, after scaling; empty = 0
+  std::vector<float> std;   ///< per channel, after scaling; empty = 1
 };
 
 /// The spec from a model card. `band_override` (e.g. {"3","2","1"} for Landsat into an RGB model)

@@ -46,11 +46,11 @@ class StripBlender {
   const AxisTiling& cols_;
   const AxisTiling& rows_;
   int width_;
-  int height_;    ///< buffer rows
-  int top_ = 0;   ///< image row of buffer row 0
+  int height_;   ///< buffer rows
+  int top_ = 0;  ///< image row of buffer row 0
   size_t plane_size_;
-  std::vector<float> acc_;      ///< classes x height_ x width_ weighted sums
-  std::vector<uint8_t> valid_;  ///< height_ x width_
+  std::vector<float> acc_;          ///< classes x height_ x width_ weighted sums
+  std::vector<uint8_t> valid_;      ///< height_ x width_
   std::vector<float> col_weights_;  ///< scratch: the weights of one tile's columns
 };
 

@@ -25,9 +25,9 @@ struct MaskEncoding {
   MaskKind kind = MaskKind::ids;
   /// palette: colour -> class id; colours not listed become the ignore label.
   std::vector<std::pair<std::array<uint8_t, 3>, uint8_t>> palette;
-  int threshold = 128;             ///< threshold: value >= threshold -> 1, else 0
-  std::vector<int> ignore_ids;     ///< ids: these become the ignore label (e.g. CamVid 11)
-  int classes = 0;                 ///< ids >= classes also become the ignore label
+  int threshold = 128;          ///< threshold: value >= threshold -> 1, else 0
+  std::vector<int> ignore_ids;  ///< ids: these become the ignore label (e.g. CamVid 11)
+  int classes = 0;              ///< ids >= classes also become the ignore label
 };
 
 /// "#RRGGBB" -> bytes; throws Error otherwise.
@@ -45,31 +45,31 @@ struct Normalisation {
 struct AugmentConfig {
   bool hflip = false;
   bool vflip = false;
-  bool rot90 = false;              ///< only applied to square crops
-  double scale_min = 1.0;          ///< random rescale before cropping
+  bool rot90 = false;      ///< only applied to square crops
+  double scale_min = 1.0;  ///< random rescale before cropping
   double scale_max = 1.0;
-  double brightness = 0.0;         ///< +- fraction
+  double brightness = 0.0;  ///< +- fraction
   double contrast = 0.0;
   double saturation = 0.0;
   double grey_probability = 0.0;
   // Appearance the training data does not show (other sensors, seasons, compression). Each is off at
   // 0, and a disabled step draws no random numbers, so older configs reproduce their runs exactly.
-  double rotate_deg = 0.0;         ///< random rotation by up to +- this angle (with a crop only; the
-                                   ///< rescale, rotation and crop are then one warp; labels nearest,
-                                   ///< pixels from outside the image ignored)
-  double channel_gain = 0.0;       ///< per-channel gain 1 +- this (white balance, sensor colour)
-  double gamma = 0.0;              ///< gamma drawn log-uniformly in [1/(1+g), 1+g] (histogram shape)
-  double equalize = 0.0;           ///< probability of per-channel histogram equalisation (CLAHE)
-  double blur = 0.0;               ///< probability of a Gaussian blur, sigma 0.5..1.5 px
-  double sharpen = 0.0;            ///< probability of an unsharp mask, amount 0.5..1.5 (not with blur)
-  double noise = 0.0;              ///< Gaussian noise, sigma drawn in 0..noise (0..255 units)
-  double jpeg = 0.0;               ///< probability of a JPEG round trip at quality 30..90
+  double rotate_deg = 0.0;    ///< random rotation by up to +- this angle (with a crop only; the
+                              ///< rescale, rotation and crop are then one warp; labels nearest,
+                              ///< pixels from outside the image ignored)
+  double channel_gain = 0.0;  ///< per-channel gain 1 +- this (white balance, sensor colour)
+  double gamma = 0.0;         ///< gamma drawn log-uniformly in [1/(1+g), 1+g] (histogram shape)
+  double equalize = 0.0;      ///< probability of per-channel histogram equalisation (CLAHE)
+  double blur = 0.0;          ///< probability of a Gaussian blur, sigma 0.5..1.5 px
+  double sharpen = 0.0;       ///< probability of an unsharp mask, amount 0.5..1.5 (not with blur)
+  double noise = 0.0;         ///< Gaussian noise, sigma drawn in 0..noise (0..255 units)
+  double jpeg = 0.0;          ///< probability of a JPEG round trip at quality 30..90
 };
 
 struct DatasetSplit {
-  int every = 0;                   ///< 0: use all pairs; else keep index % every (== offset for "val")
+  int every = 0;  ///< 0: use all pairs; else keep index % every (== offset for "val")
   int offset = 0;
-  bool validation = false;         ///< true: the pairs where index % every == offset; false: the others
+  bool validation = false;  ///< true: the pairs where index % every == offset; false: the others
 };
 
 /// Pairs of (image, mask) paths with equal stems, sorted by stem. `images`/`masks` may be the same
@@ -81,8 +81,8 @@ std::vector<std::pair<std::string, std::string>> pair_by_stem(const std::vector<
 /// One decoded sample: interleaved RGB bytes and per-pixel labels.
 struct Sample {
   int height = 0, width = 0;
-  std::vector<uint8_t> rgb;        ///< height * width * 3
-  std::vector<uint8_t> labels;     ///< height * width, kIgnoreLabel where unlabelled
+  std::vector<uint8_t> rgb;     ///< height * width * 3
+  std::vector<uint8_t> labels;  ///< height * width, kIgnoreLabel where unlabelled
 };
 
 /// Reads a mask alone as class ids (kIgnoreLabel where unlabelled); throws Error naming the file.
@@ -90,7 +90,6 @@ std::vector<uint8_t> load_labels(const std::string& mask_path, const MaskEncodin
 
 /// Reads one pair; throws Error naming the file when unreadable or when sizes differ.
 Sample load_sample(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask);
-
 
 /// Random rescale, crop (padding with the ignore label when too small), flips, rotation, colour
 /// jitter and grey conversion, all drawn from `seed`. crop 0 keeps the full image.
@@ -118,8 +117,8 @@ void normalise_into(const Sample& sample, const Normalisation& norm, Tensor& ima
 /// class of another data set) bring their own mask encoding and pixel size.
 struct DataSource {
   MaskEncoding mask;
-  double scale = 1.0;              ///< resize factor before augmentation: this source's pixel size / the model's
-  bool windows = false;            ///< large rasters: read a random crop-sized window of each (load_window)
+  double scale = 1.0;    ///< resize factor before augmentation: this source's pixel size / the model's
+  bool windows = false;  ///< large rasters: read a random crop-sized window of each (load_window)
   /// The part of each image (fractions of its height) this source trains on: {0, 0.8} keeps the
   /// bottom fifth out for validation (whole images only, not windows).
   std::array<double, 2> rows{0.0, 1.0};
@@ -128,7 +127,7 @@ struct DataSource {
 /// One training image/mask pair and the DataSource it belongs to.
 struct TrainingPair {
   std::string image, mask;
-  int source = 0;                  ///< index into LoaderConfig::sources
+  int source = 0;  ///< index into LoaderConfig::sources
 };
 
 /// Large rasters (GeoTIFF or anything GDAL reads; 8-bit, 1 or 3 bands; labels in band 1, or bands 1-3
@@ -138,7 +137,8 @@ struct TrainingPair {
 Sample load_window(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask, int height, int width,
                    uint64_t seed);
 /// The centred window of at most height x width (validation).
-Sample load_centre_window(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask, int height, int width);
+Sample load_centre_window(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask, int height,
+                          int width);
 
 /// Per-class pixel counts and pixel totals of images containing each class (median-frequency input),
 /// each pair decoded with its source's mask encoding (window sources: the label raster in strips).
@@ -149,18 +149,18 @@ struct Batch {
   Tensor images;
   Labels labels;
   int64_t epoch = 0;
-  int64_t index = 0;               ///< batch number within the epoch
+  int64_t index = 0;  ///< batch number within the epoch
 };
 
 struct LoaderConfig {
   int batch = 4;
-  int crop_h = 0, crop_w = 0;      ///< 0: full images (then all must share one size)
+  int crop_h = 0, crop_w = 0;  ///< 0: full images (then all must share one size)
   AugmentConfig augment;
   Normalisation normalisation;
   std::vector<DataSource> sources{DataSource{}};  ///< TrainingPair::source indexes this
   uint64_t seed = 1;
   bool shuffle = true;
-  int queue = 2;                   ///< batches prepared ahead
+  int queue = 2;  ///< batches prepared ahead
 };
 
 /// Deterministic endless stream of training batches: the order of epoch e and the augmentation of

@@ -8,12 +8,12 @@
 namespace terraseg::geo {
 
 struct Footprint {
-  std::array<double, 4> bbox{};                    ///< WGS84 lon/lat: west, south, east, north
-  std::vector<std::array<double, 2>> ring;         ///< WGS84 lon/lat polygon of the raster's outline, closed
-  std::optional<int> epsg;                         ///< the raster CRS's EPSG code, when it has one
-  std::string wkt2;                                ///< the raster CRS as WKT2
-  std::array<int, 2> shape{};                      ///< rows, columns
-  std::array<double, 6> transform{};               ///< GDAL geotransform
+  std::array<double, 4> bbox{};             ///< WGS84 lon/lat: west, south, east, north
+  std::vector<std::array<double, 2>> ring;  ///< WGS84 lon/lat polygon of the raster's outline, closed
+  std::optional<int> epsg;                  ///< the raster CRS's EPSG code, when it has one
+  std::string wkt2;                         ///< the raster CRS as WKT2
+  std::array<int, 2> shape{};               ///< rows, columns
+  std::array<double, 6> transform{};        ///< GDAL geotransform
 };
 
 /// The raster's outline in WGS84 (edges densified, 10 points per side), or nullopt when it has no

@@ -1,8 +1,8 @@
 #pragma once
 /// Urban indicators on a regular grid of cells sized in metres: greenery (land-cover vegetation class,
-/// NDVI and/or an RGB vegetation index), road area ratio, road length density and intersection density from road centrelines.
-/// Written as float32 GeoTIFFs (one band per indicator, band descriptions) in the source raster's CRS.
-/// See docs/indicators.md for the definitions and the strip approximation.
+/// NDVI and/or an RGB vegetation index), road area ratio, road length density and intersection density from road
+/// centrelines. Written as float32 GeoTIFFs (one band per indicator, band descriptions) in the source raster's CRS. See
+/// docs/indicators.md for the definitions and the strip approximation.
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -22,17 +22,17 @@ inline constexpr double kIndicatorNodata = -9999.0;
 /// A grid of cells laid over a raster, starting at the raster's top-left corner. Each raster pixel
 /// belongs to the cell containing its centre; the last column/row of cells may be partly outside.
 struct CellGrid {
-  int width = 0;                   ///< cells
-  int height = 0;                  ///< cells
-  GeoTransform geotransform{};     ///< of the cell grid, in the raster's CRS (rotation not supported)
+  int width = 0;                ///< cells
+  int height = 0;               ///< cells
+  GeoTransform geotransform{};  ///< of the cell grid, in the raster's CRS (rotation not supported)
   std::string crs_wkt;
-  double cell_px_x = 1.0;          ///< cell width in raster pixels (may be fractional)
-  double cell_px_y = 1.0;          ///< cell height in raster pixels
-  double cell_size_m = 0.0;        ///< requested cell size in metres
+  double cell_px_x = 1.0;    ///< cell width in raster pixels (may be fractional)
+  double cell_px_y = 1.0;    ///< cell height in raster pixels
+  double cell_size_m = 0.0;  ///< requested cell size in metres
 
-  int cell_col(int pixel_col) const;          ///< 0-based cell column of a 0-based pixel column
-  int cell_row(int pixel_row) const;          ///< 0-based cell row of a 0-based pixel row
-  int first_pixel_row(int cell_row) const;    ///< first pixel row whose centre lies in cell row `cell_row`
+  int cell_col(int pixel_col) const;        ///< 0-based cell column of a 0-based pixel column
+  int cell_row(int pixel_row) const;        ///< 0-based cell row of a 0-based pixel row
+  int first_pixel_row(int cell_row) const;  ///< first pixel row whose centre lies in cell row `cell_row`
 };
 
 /// The grid of `cell_size_m` metre cells over `raster`. The cell size in pixels is cell_size_m divided
@@ -72,10 +72,10 @@ struct AerialInputs {
 
 struct AerialOptions {
   double cell_size_m = 250.0;
-  double ndvi_threshold = 0.3;                     ///< vegetation where NDVI > threshold
+  double ndvi_threshold = 0.3;  ///< vegetation where NDVI > threshold
   /// Masks up to this many pixels are skeletonised whole; larger ones in strips of cell rows.
   int64_t whole_mask_max_pixels = int64_t{16} * 1024 * 1024;
-  int strip_halo_px = 64;                          ///< rows read above and below a strip for thinning
+  int strip_halo_px = 64;  ///< rows read above and below a strip for thinning
   RoadGraphOptions graph;
   OutputOptions output;
 };
@@ -84,19 +84,19 @@ struct AerialOptions {
 struct AerialSummary {
   int grid_width = 0;
   int grid_height = 0;
-  std::vector<std::string> bands;                  ///< band descriptions, in band order
-  int strips = 0;                                  ///< 1 = skeletonised whole
-  std::optional<double> greenery_landcover;        ///< vegetation pixels / valid land-cover pixels
-  std::optional<double> greenery_ndvi;             ///< NDVI > threshold / valid spectral pixels
+  std::vector<std::string> bands;            ///< band descriptions, in band order
+  int strips = 0;                            ///< 1 = skeletonised whole
+  std::optional<double> greenery_landcover;  ///< vegetation pixels / valid land-cover pixels
+  std::optional<double> greenery_ndvi;       ///< NDVI > threshold / valid spectral pixels
   /// ExG - ExR > 0 (Meyer and Neto 2008) / valid RGB pixels: green vegetation by colour alone
   std::optional<double> greenery_rgb_index;
-  std::optional<double> road_area_ratio;           ///< road pixels / valid road-mask pixels
+  std::optional<double> road_area_ratio;  ///< road pixels / valid road-mask pixels
   double road_length_km = 0.0;
-  int intersections = 0;                           ///< junction nodes (>= 3 edges)
-  int dead_ends = 0;                               ///< end nodes (1 edge)
-  double road_area_km2 = 0.0;                      ///< area of valid road-mask pixels
-  std::optional<double> road_length_density;       ///< km per km2 of valid road-mask area
-  std::optional<double> intersection_density;      ///< per km2 of valid road-mask area
+  int intersections = 0;                       ///< junction nodes (>= 3 edges)
+  int dead_ends = 0;                           ///< end nodes (1 edge)
+  double road_area_km2 = 0.0;                  ///< area of valid road-mask pixels
+  std::optional<double> road_length_density;   ///< km per km2 of valid road-mask area
+  std::optional<double> intersection_density;  ///< per km2 of valid road-mask area
 };
 
 /// Band names used in the grid (only those with a source are written).

@@ -94,12 +94,12 @@ struct PredictOutputs {
 struct PredictStats {
   int width = 0;
   int height = 0;
-  int64_t tiles = 0;          ///< windows in the grid
-  int64_t tiles_inferred = 0; ///< windows given to the model
-  int64_t tiles_skipped = 0;  ///< windows without any valid pixel (never given to the model)
-  int model_width = 0;        ///< the grid the model saw: the input's, or the resampled one
+  int64_t tiles = 0;           ///< windows in the grid
+  int64_t tiles_inferred = 0;  ///< windows given to the model
+  int64_t tiles_skipped = 0;   ///< windows without any valid pixel (never given to the model)
+  int model_width = 0;         ///< the grid the model saw: the input's, or the resampled one
   int model_height = 0;
-  int window_width = 0;       ///< the window given to the model (the whole padded grid when it fits)
+  int window_width = 0;  ///< the window given to the model (the whole padded grid when it fits)
   int window_height = 0;
   /// Input pixel size / model pixel size when the input was resampled (e.g. 2.0: the model saw the
   /// input enlarged twice); nullopt when the model saw the input's own grid.
@@ -114,8 +114,8 @@ struct PredictStats {
 /// height. Pixels where any selected band is nodata, masked, NaN or infinite get class 255 (and NaN
 /// scores); windows without valid pixels are skipped. A paletted raster is read as the colours its
 /// colour table gives, not as indices (said through options.warn). Scores that are NaN or infinite
-/// at a valid pixel are an Error naming the model and the input. Outputs are written to temporary names and renamed at the end: on any error
-/// (model, I/O) no file exists under the final names.
+/// at a valid pixel are an Error naming the model and the input. Outputs are written to temporary names and renamed at
+/// the end: on any error (model, I/O) no file exists under the final names.
 ///
 /// `num_classes` (1..255) is the model's output channel count; `class_table` (e.g. card.classes) gives
 /// names and colours and may be empty. Throws terraseg::Error with the file, window and remedy.

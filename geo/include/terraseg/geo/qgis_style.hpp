@@ -26,11 +26,11 @@ void write_qgis_style(const std::string& raster_path, const std::vector<ClassInf
 
 /// One band of a continuous grid (an indicator) for a pseudocolour style.
 struct ContinuousBand {
-  int band = 1;           ///< 1-based
-  std::string name;       ///< shown as the layer's legend title
-  double min = 0.0;       ///< the colour ramp's ends
+  int band = 1;      ///< 1-based
+  std::string name;  ///< shown as the layer's legend title
+  double min = 0.0;  ///< the colour ramp's ends
   double max = 1.0;
-  bool greens = false;    ///< a white-to-green ramp (vegetation) instead of a yellow-to-red one
+  bool greens = false;  ///< a white-to-green ramp (vegetation) instead of a yellow-to-red one
 };
 
 /// The QML text: a single-band pseudocolour renderer of `band` (an interpolated ramp from min to max,

@@ -16,14 +16,14 @@ using GeoTransform = std::array<double, 6>;
 
 /// One band of a raster, as GDAL reports it.
 struct BandInfo {
-  int index = 1;                              ///< GDAL band number, 1-based
+  int index = 1;  ///< GDAL band number, 1-based
   GDALDataType data_type = GDT_Unknown;
-  std::string data_type_name;                 ///< "Byte", "UInt16", "Float32", ...
+  std::string data_type_name;  ///< "Byte", "UInt16", "Float32", ...
   GDALColorInterp colour = GCI_Undefined;
-  std::string colour_name;                    ///< "Red", "Gray", "Undefined", ...
-  std::string description;                    ///< band description (may be empty)
-  std::optional<double> nodata;               ///< the band's nodata value, if any
-  int mask_flags = GMF_ALL_VALID;             ///< GDALRasterBand::GetMaskFlags()
+  std::string colour_name;         ///< "Red", "Gray", "Undefined", ...
+  std::string description;         ///< band description (may be empty)
+  std::optional<double> nodata;    ///< the band's nodata value, if any
+  int mask_flags = GMF_ALL_VALID;  ///< GDALRasterBand::GetMaskFlags()
 };
 
 /// Ground size of one pixel in metres along columns (x) and rows (y).
@@ -35,13 +35,13 @@ struct PixelSizeM {
 /// Everything the pipeline needs to know about a raster before processing it.
 struct RasterInfo {
   std::string path;
-  std::string driver;                         ///< GDAL short name, e.g. "GTiff"
-  int width = 0;                              ///< pixels
-  int height = 0;                             ///< pixels
-  std::vector<BandInfo> bands;                ///< bands[i].index == i + 1
-  std::string crs_wkt;                        ///< GetProjectionRef() verbatim; empty = no CRS
+  std::string driver;           ///< GDAL short name, e.g. "GTiff"
+  int width = 0;                ///< pixels
+  int height = 0;               ///< pixels
+  std::vector<BandInfo> bands;  ///< bands[i].index == i + 1
+  std::string crs_wkt;          ///< GetProjectionRef() verbatim; empty = no CRS
   bool crs_is_geographic = false;
-  std::optional<GeoTransform> geotransform;   ///< nullopt when the raster has none
+  std::optional<GeoTransform> geotransform;  ///< nullopt when the raster has none
   /// True when gt[2] == gt[4] == 0 (north-up or flipped, no rotation/shear). True without a geotransform.
   bool axis_aligned = true;
   /// Metres per pixel; nullopt without geotransform or CRS. Geographic CRSs are converted at the
@@ -64,8 +64,8 @@ RasterInfo describe_raster(GDALDataset& dataset, const std::string& path);
 
 /// Metres per pixel for a grid of `width` x `height` pixels with geotransform `gt` in the CRS `crs`;
 /// nullopt when the CRS is empty, local/engineering or has unknown units.
-std::optional<PixelSizeM> pixel_size_in_metres(const OGRSpatialReference* crs, const GeoTransform& gt,
-                                               int width, int height);
+std::optional<PixelSizeM> pixel_size_in_metres(const OGRSpatialReference* crs, const GeoTransform& gt, int width,
+                                               int height);
 
 /// Band `band` (1-based) of a raster, whole, as floats (row-major, width x height); for small rasters
 /// such as one photo's class map or scores. Throws Error naming the file.

@@ -2,7 +2,6 @@
 /// Road centrelines from a binary road mask: Zhang–Suen skeleton, then a graph of junctions, ends and
 /// pixel-chain edges with lengths in metres. Used by the aerial indicators (indicators.hpp).
 #include <opencv2/core.hpp>
-
 #include <vector>
 
 #include "terraseg/geo/raster_io.hpp"
@@ -13,9 +12,9 @@ namespace terraseg::geo {
 /// have 1 (end) or 0 or >= 3 (junction) skeleton neighbours. Clustering merges the few pixels around a
 /// crossing that all see >= 3 neighbours into one intersection.
 struct RoadNode {
-  double x = 0.0;   ///< centroid column in pixel coordinates (0-based; a pixel's centre is at col + 0.5)
-  double y = 0.0;   ///< centroid row, same convention
-  int degree = 0;   ///< incident edges (a closed loop counts twice)
+  double x = 0.0;  ///< centroid column in pixel coordinates (0-based; a pixel's centre is at col + 0.5)
+  double y = 0.0;  ///< centroid row, same convention
+  int degree = 0;  ///< incident edges (a closed loop counts twice)
   /// An end where the mask was cut off (a strip of a larger raster, see RoadGraphOptions::cut_rows_top),
   /// not a dead end: never pruned and not counted by ends().
   bool cut = false;
@@ -25,21 +24,21 @@ struct RoadNode {
 
 /// An edge: a chain of skeleton pixels that each have exactly two skeleton neighbours.
 struct RoadEdge {
-  int from = -1;                    ///< index into RoadGraph::nodes
-  int to = -1;                      ///< equal to `from` for a closed loop
+  int from = -1;  ///< index into RoadGraph::nodes
+  int to = -1;    ///< equal to `from` for a closed loop
   /// Polyline in pixel coordinates (pixel centres at +0.5): from's centroid, every chain pixel, to's
   /// centroid. Consecutive chain pixels are 1 or sqrt(2) pixels apart.
   std::vector<cv::Point2d> points;
-  double length_m = 0.0;            ///< sum of the polyline's segments in metres
+  double length_m = 0.0;  ///< sum of the polyline's segments in metres
 };
 
 struct RoadGraph {
   std::vector<RoadNode> nodes;
   std::vector<RoadEdge> edges;
 
-  double length_m() const;          ///< total edge length in metres
-  int junctions() const;            ///< nodes with degree >= 3 (intersections)
-  int ends() const;                 ///< nodes with degree 1 (dead ends, or where the mask stops)
+  double length_m() const;  ///< total edge length in metres
+  int junctions() const;    ///< nodes with degree >= 3 (intersections)
+  int ends() const;         ///< nodes with degree 1 (dead ends, or where the mask stops)
 };
 
 /// How the skeleton's graph is cleaned up. All zero (the default) keeps the raw skeleton graph; real

@@ -6,7 +6,7 @@
 namespace terraseg::geo {
 
 struct TargetGrid {
-  std::string crs;           ///< anything OGRSpatialReference::SetFromUserInput takes, e.g. "EPSG:32632"
+  std::string crs;  ///< anything OGRSpatialReference::SetFromUserInput takes, e.g. "EPSG:32632"
   /// Square pixels of this many metres. For a geographic crs it is converted to degrees (separately
   /// along longitude and latitude) at the centre of each input, on the crs's ellipsoid.
   double pixel_size_m = 0.0;

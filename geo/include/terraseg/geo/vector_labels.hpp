@@ -29,13 +29,13 @@ const std::map<std::string, double>& osm_highway_widths();
 
 struct VectorLabelOptions {
   std::vector<VectorClass> classes{{1, ""}};  ///< burned in this order (a later class wins where they meet)
-  std::string layer;             ///< "" = every layer of the file
-  double width_m = 6.0;          ///< width of a line whose width nothing else gives
-  std::string width_field;       ///< numeric field holding each line's width in metres ("" = none)
-  std::string width_by;          ///< field whose value picks a width from `widths` ("" = none)
-  std::map<std::string, double> widths;  ///< value of `width_by` -> width in metres
-  double ignore_m = 1.5;         ///< unknown band on each side of every edge; 0 = none
-  int background = 0;            ///< class of every pixel no feature reaches
+  std::string layer;                          ///< "" = every layer of the file
+  double width_m = 6.0;                       ///< width of a line whose width nothing else gives
+  std::string width_field;                    ///< numeric field holding each line's width in metres ("" = none)
+  std::string width_by;                       ///< field whose value picks a width from `widths` ("" = none)
+  std::map<std::string, double> widths;       ///< value of `width_by` -> width in metres
+  double ignore_m = 1.5;                      ///< unknown band on each side of every edge; 0 = none
+  int background = 0;                         ///< class of every pixel no feature reaches
 };
 
 /// Roads from OpenStreetMap lines: widths by the `highway` field from osm_highway_widths(), the other
@@ -44,8 +44,8 @@ VectorLabelOptions osm_road_label_options();
 
 /// What rasterize_labels burned.
 struct VectorLabelStats {
-  int features = 0;                   ///< features burned (all classes)
-  std::map<int, long long> pixels;    ///< class id (255: unknown) -> pixel count
+  int features = 0;                 ///< features burned (all classes)
+  std::map<int, long long> pixels;  ///< class id (255: unknown) -> pixel count
 };
 
 /// Burns the features of `vectors` onto the grid of the georeferenced `image` (its size, geotransform

@@ -27,8 +27,8 @@ std::string to_string(StreetRole role);
 
 /// Class id (0-based output channel) -> role. Ids beyond `roles` are `other`.
 struct StreetRoleMap {
-  std::string scheme;               ///< "camvid", "cityscapes" or "class names" (how it was chosen)
-  std::vector<StreetRole> roles;    ///< index = class id
+  std::string scheme;             ///< "camvid", "cityscapes" or "class names" (how it was chosen)
+  std::vector<StreetRole> roles;  ///< index = class id
   StreetRole role(int class_id) const;
 };
 
@@ -81,11 +81,11 @@ StreetIndicators street_indicators(const RoleCounts& counts);
 /// How close indicators from predicted class maps come to those from reference (ground-truth) masks
 /// of the same photos, for one indicator over the photos where both are defined.
 struct IndicatorAgreement {
-  int images = 0;                   ///< photos where both values are defined
+  int images = 0;  ///< photos where both values are defined
   double mean_reference = 0.0;
   double mean_predicted = 0.0;
-  double mean_absolute_error = 0.0; ///< mean over photos of |predicted - reference|
-  double bias = 0.0;                ///< mean of predicted - reference
+  double mean_absolute_error = 0.0;  ///< mean over photos of |predicted - reference|
+  double bias = 0.0;                 ///< mean of predicted - reference
   double max_absolute_error = 0.0;
 };
 
@@ -134,8 +134,8 @@ struct WalkabilityPoint {
 };
 
 /// Computes levels and IVW for every point (levels are relative to this set under quintiles).
-std::vector<WalkabilityPoint> score_points(const std::vector<StreetPoint>& points, const std::vector<RoleCounts>& counts,
-                                           const LevelScheme& scheme);
+std::vector<WalkabilityPoint> score_points(const std::vector<StreetPoint>& points,
+                                           const std::vector<RoleCounts>& counts, const LevelScheme& scheme);
 
 /// Writes a GeoPackage point layer "walkability" in EPSG:4326 (fields id, G, C, S, D, G_level,
 /// C_level, S_level, D_level, IVW, images, pixels; undefined values are NULL), atomically.
@@ -154,8 +154,8 @@ struct WalkGridOptions {
 };
 
 struct WalkGridSummary {
-  int width = 0;               ///< cells
-  int height = 0;              ///< cells
+  int width = 0;   ///< cells
+  int height = 0;  ///< cells
   int cells_with_points = 0;
   std::string crs_wkt;
   GeoTransform geotransform{};

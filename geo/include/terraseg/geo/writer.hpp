@@ -51,9 +51,9 @@ const std::string& process_token();
 
 /// How rasters are stored. Defaults: tiled 256 x 256, DEFLATE, internal overviews, no COG.
 struct OutputOptions {
-  bool cog = false;        ///< write a Cloud Optimized GeoTIFF (via GDAL's COG driver)
-  bool overviews = true;   ///< build overviews (NEAREST for classes, AVERAGE for scores)
-  int block_size = 256;    ///< tile edge in pixels (multiple of 16)
+  bool cog = false;       ///< write a Cloud Optimized GeoTIFF (via GDAL's COG driver)
+  bool overviews = true;  ///< build overviews (NEAREST for classes, AVERAGE for scores)
+  int block_size = 256;   ///< tile edge in pixels (multiple of 16)
   /// GDAL creation options "NAME=VALUE" (gdal_translate's -co), applied over the defaults by the
   /// driver that writes the final file: GTiff, or COG when `cog` is set. check_creation_options()
   /// vets them before anything is computed.
@@ -82,8 +82,8 @@ void apply_class_style(GDALRasterBand& band, const std::vector<ClassInfo>& class
 class GridWriter {
  public:
   /// `resampling` is the overview method ("NEAREST" for classes, "AVERAGE" for scores).
-  GridWriter(std::string final_path, GDALDataset& grid_source, int bands, GDALDataType type,
-             std::string resampling, const OutputOptions& options);
+  GridWriter(std::string final_path, GDALDataset& grid_source, int bands, GDALDataType type, std::string resampling,
+             const OutputOptions& options);
   ~GridWriter();
   GridWriter(const GridWriter&) = delete;
   GridWriter& operator=(const GridWriter&) = delete;

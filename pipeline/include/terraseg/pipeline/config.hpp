@@ -13,8 +13,8 @@ namespace terraseg {
 
 /// A model: an ONNX file, or (until trained models ship, or for experiments) a native builder.
 struct ModelRef {
-  std::filesystem::path path;       ///< ONNX file; empty when `builder` is set
-  std::string builder;              ///< "unet" | "segnet" | "segnet-basic"; empty when `path` is set
+  std::filesystem::path path;  ///< ONNX file; empty when `builder` is set
+  std::string builder;         ///< "unet" | "segnet" | "segnet-basic"; empty when `path` is set
   int classes = 2;
   int base_width = 16;
   int depth = 3;
@@ -28,8 +28,8 @@ struct TilingConfig {
   /// card's, else 512. Overrides the cards for every model of the config.
   std::optional<std::array<int, 2>> tile;
   std::optional<int> overlap;  ///< pixels shared by neighbouring windows; unset: the card's, else 64
-  bool resample = true;  ///< run each model at its card's pixel_size_m, warping in and back
-  std::string resampling;  ///< how inputs are warped to it (gdalwarp -r names); "" = automatic
+  bool resample = true;        ///< run each model at its card's pixel_size_m, warping in and back
+  std::string resampling;      ///< how inputs are warped to it (gdalwarp -r names); "" = automatic
   /// Scales each window runs at, scores averaged (YAML list, e.g. [1, 1.5]; [1]: one pass, fastest), and
   /// whether the mirror image runs too. Unset: each model card's inference_scales / inference_flip.
   std::optional<std::vector<double>> scales;
@@ -64,7 +64,7 @@ struct RegionConfig {
   std::vector<std::filesystem::path> inputs;  ///< files, globs expanded at load, or VRTs
   std::vector<std::string> tasks;             ///< keys into RunConfig::models; default: every aerial task
   std::optional<AoiConfig> aoi;
-  std::optional<GridConfig> grid;             ///< none: each input keeps its own grid
+  std::optional<GridConfig> grid;  ///< none: each input keeps its own grid
 };
 
 struct IndicatorsConfig {
@@ -75,24 +75,24 @@ struct IndicatorsConfig {
   int nir_band = 0;
   /// Road centreline clean-up (geo::RoadGraphOptions): unset keys are scaled from road_width_m and the
   /// raster's pixel size (geo::road_graph_defaults); 0 turns one off.
-  double road_width_m = 8.0;                 ///< typical road width, metres
-  std::optional<double> min_spur_m;          ///< prune skeleton spurs shorter than this (metres)
-  std::optional<double> merge_junctions_m;   ///< merge junctions closer than this (metres)
-  std::optional<double> smooth_mask_m;       ///< closing radius applied to the mask before thinning
+  double road_width_m = 8.0;                ///< typical road width, metres
+  std::optional<double> min_spur_m;         ///< prune skeleton spurs shorter than this (metres)
+  std::optional<double> merge_junctions_m;  ///< merge junctions closer than this (metres)
+  std::optional<double> smooth_mask_m;      ///< closing radius applied to the mask before thinning
 };
 
 struct StreetViewConfig {
-  std::filesystem::path points;  ///< CSV: id, lon, lat, image[, image...]; empty = none
-  std::string model = "street";  ///< key into RunConfig::models
+  std::filesystem::path points;      ///< CSV: id, lon, lat, image[, image...]; empty = none
+  std::string model = "street";      ///< key into RunConfig::models
   std::string levels = "quintiles";  ///< "quintiles" over the points, or "breakpoints"
   /// With levels: breakpoints, four ascending values per indicator G, C, S, D.
   std::map<std::string, std::vector<double>> breakpoints;
-  std::vector<std::string> invert;   ///< indicators ranked descending, e.g. [C]
+  std::vector<std::string> invert;                ///< indicators ranked descending, e.g. [C]
   std::map<std::string, std::vector<int>> roles;  ///< role -> class ids, overriding the defaults
 };
 
 struct RunConfig {
-  std::filesystem::path source;       ///< the YAML file itself
+  std::filesystem::path source;  ///< the YAML file itself
   std::filesystem::path output_dir;
   int threads = 0;
   TilingConfig tiling;

@@ -18,7 +18,7 @@ struct RunOptions {
   int shard_index = 0;  ///< 0-based
   int shard_count = 1;
   bool quiet = false;
-  int threads = 0;      ///< overrides the config when > 0
+  int threads = 0;  ///< overrides the config when > 0
 };
 
 /// Parses "I/N" (0 <= I < N); Error naming the flag otherwise.
