@@ -32,8 +32,11 @@ packages=(
 # The sample: scripts/make-samples.sh (python3, gdal-bin) and the street-view photos (opencv-doc).
 packages+=(python3 opencv-doc)
 if [ "$minimal" -eq 0 ]; then
-  # Tests, fuzzers and the sanitizer build.
-  packages+=(libgtest-dev libgmock-dev clang libclang-rt-14-dev)
+  # Tests, fuzzers and the sanitizer build; the static checks (scripts/check.sh) with the format and
+  # tidy tools of the same clang (14 on Debian 12).
+  clang_version=14
+  packages+=(libgtest-dev libgmock-dev clang "clang-$clang_version" "libclang-rt-$clang_version-dev")
+  packages+=("clang-format-$clang_version" "clang-tidy-$clang_version")
   # Sample imagery and test vectors shipped by Debian (see ../shared/data/README.md).
   packages+=(r-cran-rgdal r-cran-stars opencv-doc libonnx-testdata)
   # Reference peers for parity tests and benchmarks (PyTorch CPU, ONNX, OpenCV DNN from Python).

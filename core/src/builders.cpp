@@ -158,6 +158,7 @@ Graph build_segnet(const SegNetSpec& spec) {
       spec.basic ? std::vector<int>{64, 64, 64, 64} : std::vector<int>{64, 128, 256, 512, 512};
   const int kernel = spec.basic ? 7 : 3;
   std::vector<int> widths;
+  widths.reserve(widths64.size());
   for (int v : widths64) widths.push_back(std::max(1, v * spec.base_width / 64));
   std::string x = "input";
   int channels = spec.in_channels;

@@ -47,7 +47,7 @@ bool is_rgb_over_255(const ModelCard& card) {
 }  // namespace
 
 bool has_deepness_metadata(const std::map<std::string, std::string>& metadata) {
-  return metadata.count("model_type") != 0 || metadata.count("class_names") != 0;
+  return metadata.contains("model_type") || metadata.contains("class_names");
 }
 
 ModelCard card_from_deepness(const std::map<std::string, std::string>& metadata, const std::string& source) {

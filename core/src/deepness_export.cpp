@@ -66,7 +66,7 @@ std::vector<Node> nodes_for(const Graph& graph, const std::string& output) {
   for (size_t i = graph.nodes.size(); i-- > 0;) {
     const Node& node = graph.nodes[i];
     const bool used = std::any_of(node.outputs.begin(), node.outputs.end(),
-                                  [&](const std::string& out) { return needed.count(out) != 0; });
+                                  [&](const std::string& out) { return needed.contains(out); });
     if (!used) continue;
     keep[i] = true;
     for (const std::string& in : node.inputs) {
@@ -89,7 +89,7 @@ std::string fresh_name(const Graph& graph, const std::string& base) {
     used.insert(node.outputs.begin(), node.outputs.end());
   }
   std::string name = base;
-  for (int suffix = 1; used.count(name) != 0; ++suffix) name = base + "_" + std::to_string(suffix);
+  for (int suffix = 1; used.contains(name); ++suffix) name = base + "_" + std::to_string(suffix);
   return name;
 }
 
@@ -185,7 +185,7 @@ DeepnessReadiness deepness_readiness(const Graph& graph) {
   const auto hw = stated_hw(graph);
   if (hw && (*hw)[0] == (*hw)[1]) result.tile = static_cast<int>((*hw)[0]);
   if (!card.present || card.classes.empty()) {
-    result.problems.push_back("no class names in its card: Deepness names the outputs channel_N");
+    result.problems.emplace_back("no class names in its card: Deepness names the outputs channel_N");
   }
   if (!result.rgb_over_255) {
     result.problems.push_back("takes " + bands_text(card) +
@@ -193,7 +193,7 @@ DeepnessReadiness deepness_readiness(const Graph& graph) {
                               "then (x - standardization_mean) / standardization_std");
   }
   if (!hw) {
-    result.problems.push_back(
+    result.problems.emplace_back(
         "declares its input height and width as free sizes; Deepness puts the input width in an "
         "integer box and fails to load the model");
   } else if ((*hw)[0] != (*hw)[1]) {
@@ -201,7 +201,8 @@ DeepnessReadiness deepness_readiness(const Graph& graph) {
                               " input; Deepness cuts square tiles");
   }
   if (result.output == DeepnessOutput::logits) {
-    result.problems.push_back("gives raw scores (logits); Deepness compares its threshold with them as probabilities");
+    result.problems.emplace_back(
+        "gives raw scores (logits); Deepness compares its threshold with them as probabilities");
   }
   if (graph.outputs.size() > 1) {
     result.problems.push_back("has " + std::to_string(graph.outputs.size()) +
@@ -209,7 +210,7 @@ DeepnessReadiness deepness_readiness(const Graph& graph) {
   }
   const auto dims = graph.outputs.empty() ? graph.output_dims.end() : graph.output_dims.find(graph.outputs.front());
   if (dims == graph.output_dims.end() || dims->second.size() != 4 || dims->second[1] <= 0) {
-    result.problems.push_back("does not declare its output's class count; Deepness reads it from the output shape");
+    result.problems.emplace_back("does not declare its output's class count; Deepness reads it from the output shape");
   }
   return result;
 }
@@ -220,13 +221,13 @@ std::map<std::string, std::string> deepness_metadata(const Graph& graph) {
   if (const auto hw = written_hw(graph); hw && (*hw)[0] == (*hw)[1]) {
     const int64_t side = (*hw)[0];
     metadata["tiles_size"] = json(side).dump();
-    if (graph.card.tile_overlap && *graph.card.tile_overlap * 2 < side) {
+    if (graph.card.tile_overlap && int64_t{*graph.card.tile_overlap} * 2 < side) {
       metadata["tiles_overlap"] =
           json(std::lround(100.0 * *graph.card.tile_overlap / static_cast<double>(side))).dump();
     }
   }
   // Deepness's code reads tile_size; its documentation says tiles_size: both, the same.
-  if (metadata.count("tiles_size") != 0) metadata["tile_size"] = metadata["tiles_size"];
+  if (metadata.contains("tiles_size")) metadata["tile_size"] = metadata["tiles_size"];
   metadata.erase("seg_thresh");
   const size_t classes = graph.card.classes.size();
   switch (output_kind(graph)) {

@@ -27,12 +27,16 @@ void set_bits_on_team(unsigned bits) {
 }
 #endif
 
-thread_local int depth = 0;
+/// How many DenormalsAsZero are alive on this thread; only the outermost sets and restores the bits.
+int& depth() {
+  thread_local int count = 0;
+  return count;
+}
 
 }  // namespace
 
 DenormalsAsZero::DenormalsAsZero() {
-  if (depth++ > 0) return;
+  if (depth()++ > 0) return;
   outermost_ = true;
 #ifdef TERRASEG_HAS_MXCSR
   saved_ = _mm_getcsr() & kBits;
@@ -41,7 +45,7 @@ DenormalsAsZero::DenormalsAsZero() {
 }
 
 DenormalsAsZero::~DenormalsAsZero() {
-  --depth;
+  --depth();
   if (!outermost_) return;
 #ifdef TERRASEG_HAS_MXCSR
   if (saved_ != kBits) set_bits_on_team(saved_);

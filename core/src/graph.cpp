@@ -66,7 +66,7 @@ void Graph::validate() const {
     if (!node_names.insert(node.name).second)
       throw Error("graph '" + name + "': node name '" + node.name + "' repeats");
     for (const std::string& in : node.inputs) {
-      if (!in.empty() && known.count(in) == 0) {
+      if (!in.empty() && !known.contains(in)) {
         throw Error("graph '" + name + "': node '" + node.name + "' (" + node.op + ") reads '" + in +
                     "', which no earlier node produces");
       }
@@ -76,7 +76,7 @@ void Graph::validate() const {
     }
   }
   for (const std::string& out : outputs) {
-    if (known.count(out) == 0) throw Error("graph '" + name + "': output '" + out + "' is never produced");
+    if (!known.contains(out)) throw Error("graph '" + name + "': output '" + out + "' is never produced");
   }
 }
 

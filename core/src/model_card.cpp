@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -182,6 +183,14 @@ std::array<uint8_t, 3> default_class_colour(int id) {
                                                                 {0, 128, 128}}};
   if (id >= 0 && static_cast<size_t>(id) < kColours.size()) return kColours[static_cast<size_t>(id)];
   return generated_colour(id);
+}
+
+std::string hex_rgb(const std::array<uint8_t, 3>& rgb, bool upper_case) {
+  std::ostringstream text;
+  if (upper_case) text << std::uppercase;
+  text << std::hex << std::setfill('0');
+  for (const uint8_t value : rgb) text << std::setw(2) << static_cast<unsigned>(value);
+  return text.str();
 }
 
 std::string class_name(const std::vector<ClassInfo>& classes, int id) {

@@ -4,10 +4,12 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 namespace terraseg {
@@ -77,7 +79,12 @@ int max_thread_count() { return 4 * std::max(1, omp_get_num_procs()); }
 
 int default_thread_count() {
   if (const char* env = std::getenv("OMP_NUM_THREADS"); env != nullptr) {
-    if (const int requested = std::atoi(env); requested > 0) return requested;
+    // The first number (OMP_NUM_THREADS may list one per nesting level: "4,2").
+    int requested = 0;
+    const std::string_view text(env);
+    if (std::from_chars(text.data(), text.data() + text.size(), requested).ec == std::errc() && requested > 0) {
+      return requested;
+    }
   }
   int threads = std::max(1, omp_get_num_procs());  // respects the affinity mask
   std::ifstream in("/proc/self/cgroup");

@@ -71,10 +71,10 @@ PixelWindow window_of(const std::vector<std::array<double, 2>>& ring, const doub
     max_row = std::max(max_row, row);
   }
   PixelWindow window;
-  window.x0 = static_cast<int>(std::clamp(std::floor(min_col), 0.0, double(width)));
-  window.y0 = static_cast<int>(std::clamp(std::floor(min_row), 0.0, double(height)));
-  window.x1 = static_cast<int>(std::clamp(std::ceil(max_col), 0.0, double(width)));
-  window.y1 = static_cast<int>(std::clamp(std::ceil(max_row), 0.0, double(height)));
+  window.x0 = static_cast<int>(std::clamp(std::floor(min_col), 0.0, static_cast<double>(width)));
+  window.y0 = static_cast<int>(std::clamp(std::floor(min_row), 0.0, static_cast<double>(height)));
+  window.x1 = static_cast<int>(std::clamp(std::ceil(max_col), 0.0, static_cast<double>(width)));
+  window.y1 = static_cast<int>(std::clamp(std::ceil(max_row), 0.0, static_cast<double>(height)));
   return window;
 }
 
@@ -90,7 +90,7 @@ void run_translate(GDALDataset& source, CPLStringList& args, const std::string& 
 
 /// Writes the polygon (WGS84 lon/lat, GeoJSON's only CRS) as a cutline beside the VRT.
 std::string write_cutline(const std::vector<std::array<double, 2>>& ring, const std::string& vrt_path) {
-  const std::string path = vrt_path + ".cutline.geojson";
+  std::string path = vrt_path + ".cutline.geojson";
   std::string coordinates;
   for (size_t i = 0; i <= ring.size(); ++i) {
     const auto& point = ring[i % ring.size()];

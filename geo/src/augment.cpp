@@ -30,7 +30,8 @@ Sample sample_of(const cv::Mat& image, const cv::Mat& labels) {
 }
 /// width x height scaled by `factor`, rounded, at least 1 x 1.
 cv::Size scaled_size(int width, int height, double factor) {
-  return {std::max(1, static_cast<int>(width * factor + 0.5)), std::max(1, static_cast<int>(height * factor + 0.5))};
+  return {std::max(1, static_cast<int>(std::lround(width * factor))),
+          std::max(1, static_cast<int>(std::lround(height * factor)))};
 }
 
 /// Crops (or pads with zeros / the ignore label) to h x w at a random offset.

@@ -29,7 +29,7 @@ std::map<std::string, std::string> files_by_stem(const std::vector<std::string>&
       std::string ext = entry.path().extension().string();
       std::transform(ext.begin(), ext.end(), ext.begin(),
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      if (!entry.is_regular_file() || kImageExtensions.count(ext) == 0) continue;
+      if (!entry.is_regular_file() || !kImageExtensions.contains(ext)) continue;
       // Several directories (e.g. tiles) may reuse stems: qualify by the directory's parent name.
       const std::string key = dirs.size() > 1
                                   ? fs::path(dir).parent_path().filename().string() + "/" + entry.path().stem().string()
@@ -66,8 +66,7 @@ std::vector<uint8_t> decode_mask(const cv::Mat& mask, const MaskEncoding& enc, c
     if (enc.kind == MaskKind::threshold)
       labels[i] = v >= enc.threshold ? 1 : 0;
     else
-      labels[i] =
-          ignored.count(v) != 0 || (enc.classes > 0 && v >= enc.classes) ? kIgnoreLabel : static_cast<uint8_t>(v);
+      labels[i] = ignored.contains(v) || (enc.classes > 0 && v >= enc.classes) ? kIgnoreLabel : static_cast<uint8_t>(v);
   }
   return labels;
 }

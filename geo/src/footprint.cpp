@@ -16,10 +16,13 @@ namespace {
 std::vector<std::array<double, 2>> pixel_outline(int width, int height) {
   std::vector<std::array<double, 2>> points;
   constexpr int kSteps = 10;
-  for (int i = 0; i < kSteps; ++i) points.push_back({width * i / double(kSteps), 0.0});
-  for (int i = 0; i < kSteps; ++i) points.push_back({double(width), height * i / double(kSteps)});
-  for (int i = 0; i < kSteps; ++i) points.push_back({width * (kSteps - i) / double(kSteps), double(height)});
-  for (int i = 0; i < kSteps; ++i) points.push_back({0.0, height * (kSteps - i) / double(kSteps)});
+  points.reserve(4 * kSteps);
+  for (int i = 0; i < kSteps; ++i) points.push_back({width * i / static_cast<double>(kSteps), 0.0});
+  for (int i = 0; i < kSteps; ++i)
+    points.push_back({static_cast<double>(width), height * i / static_cast<double>(kSteps)});
+  for (int i = 0; i < kSteps; ++i)
+    points.push_back({width * (kSteps - i) / static_cast<double>(kSteps), static_cast<double>(height)});
+  for (int i = 0; i < kSteps; ++i) points.push_back({0.0, height * (kSteps - i) / static_cast<double>(kSteps)});
   points.push_back(points.front());
   return points;
 }

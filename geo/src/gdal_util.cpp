@@ -24,6 +24,11 @@ void check(CPLErr err, const std::string& what) {
   throw Error(what + ": " + last_gdal_message());
 }
 
+void check_ogr(OGRErr err, const std::string& what) {
+  if (err == OGRERR_NONE) return;
+  throw Error(what + ": OGR error " + std::to_string(err) + " (" + last_gdal_message() + ")");
+}
+
 QuietGdal::QuietGdal() {
   CPLPushErrorHandler(CPLQuietErrorHandler);
   CPLErrorReset();

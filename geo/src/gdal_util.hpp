@@ -1,6 +1,7 @@
 #pragma once
 /// Private GDAL helpers for geo: registration, CPLErr -> terraseg::Error, quiet error scopes.
 #include <cpl_error.h>
+#include <ogr_core.h>
 
 #include <string>
 
@@ -15,6 +16,9 @@ std::string last_gdal_message();
 /// Throws terraseg::Error("<what>: <GDAL message>") unless err is CE_None or CE_Warning.
 void check(CPLErr err, const std::string& what);
 
+/// Throws terraseg::Error("<what>: OGR error N (<GDAL message>)") unless err is OGRERR_NONE.
+void check_ogr(OGRErr err, const std::string& what);
+
 /// Silences GDAL's default stderr printing for this thread while alive (errors are still recorded in
 /// CPLGetLastErrorMsg, and we turn them into exceptions with context), and clears the last error.
 class QuietGdal {
@@ -23,6 +27,8 @@ class QuietGdal {
   ~QuietGdal();
   QuietGdal(const QuietGdal&) = delete;
   QuietGdal& operator=(const QuietGdal&) = delete;
+  QuietGdal(QuietGdal&&) = delete;
+  QuietGdal& operator=(QuietGdal&&) = delete;
 };
 
 }  // namespace terraseg::geo::detail

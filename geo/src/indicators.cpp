@@ -382,6 +382,9 @@ std::vector<std::string> band_names(const Sources& sources) {
 /// numerator / denominator for a cell that `valid` pixels of the image cover, of `cell_pixels`; nodata
 /// when the image covers less than half of the cell: a cell mostly past the image's edge (or its
 /// nodata) would describe a sliver as if it were the whole cell.
+/// A pixel count as a real number (counts stay far below 2^53, so exactly).
+double real(int64_t count) { return static_cast<double>(count); }
+
 float ratio(double numerator, double denominator, double valid, double cell_pixels) {
   if (!(denominator > 0.0) || valid < 0.5 * cell_pixels) return static_cast<float>(kIndicatorNodata);
   return static_cast<float>(numerator / denominator);
@@ -396,22 +399,25 @@ std::vector<float> strip_values(const Sources& sources, const Sums& sums, const 
   const double pixel_km2 = pixel.x * pixel.y / 1e6;
   const double area = grid.cell_px_x * grid.cell_px_y;  // a whole cell, in image pixels
   for (size_t c = 0; sources.landcover && c < cells; ++c) {
-    values.push_back(ratio(sums.vegetation[c], sums.landcover_valid[c], sums.landcover_valid[c], area));
+    values.push_back(
+        ratio(real(sums.vegetation[c]), real(sums.landcover_valid[c]), real(sums.landcover_valid[c]), area));
   }
   for (size_t c = 0; sources.spectral && c < cells; ++c) {
-    values.push_back(ratio(sums.ndvi_green[c], sums.ndvi_valid[c], sums.ndvi_valid[c], area));
+    values.push_back(ratio(real(sums.ndvi_green[c]), real(sums.ndvi_valid[c]), real(sums.ndvi_valid[c]), area));
   }
   for (size_t c = 0; sources.rgb && c < cells; ++c) {
-    values.push_back(ratio(sums.rgb_green[c], sums.rgb_valid[c], sums.rgb_valid[c], area));
+    values.push_back(ratio(real(sums.rgb_green[c]), real(sums.rgb_valid[c]), real(sums.rgb_valid[c]), area));
   }
   if (sources.roads) {
     for (size_t c = 0; c < cells; ++c)
-      values.push_back(ratio(sums.road[c], sums.road_valid[c], sums.road_valid[c], area));
+      values.push_back(ratio(real(sums.road[c]), real(sums.road_valid[c]), real(sums.road_valid[c]), area));
     for (size_t c = 0; c < cells; ++c) {
-      values.push_back(ratio(sums.road_length_m[c] / 1000.0, sums.road_valid[c] * pixel_km2, sums.road_valid[c], area));
+      values.push_back(
+          ratio(sums.road_length_m[c] / 1000.0, real(sums.road_valid[c]) * pixel_km2, real(sums.road_valid[c]), area));
     }
     for (size_t c = 0; c < cells; ++c) {
-      values.push_back(ratio(sums.junctions[c], sums.road_valid[c] * pixel_km2, sums.road_valid[c], area));
+      values.push_back(
+          ratio(real(sums.junctions[c]), real(sums.road_valid[c]) * pixel_km2, real(sums.road_valid[c]), area));
     }
   }
   return values;

@@ -25,11 +25,10 @@ std::string trim(const std::string& text) {
 
 bool name_matches(const std::string& name, const std::vector<std::string>& wanted) {
   const std::string have = lower(trim(name));
-  for (const std::string& candidate : wanted) {
+  return std::ranges::any_of(wanted, [&have](const std::string& candidate) {
     const std::string want = lower(candidate);
-    if (have == want || have == want + "s") return true;
-  }
-  return false;
+    return have == want || have == want + "s";
+  });
 }
 
 }  // namespace

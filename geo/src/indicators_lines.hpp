@@ -20,6 +20,8 @@ class CentrelineWriter {
   ~CentrelineWriter();
   CentrelineWriter(const CentrelineWriter&) = delete;
   CentrelineWriter& operator=(const CentrelineWriter&) = delete;
+  CentrelineWriter(CentrelineWriter&&) = delete;
+  CentrelineWriter& operator=(CentrelineWriter&&) = delete;
 
   void add_line(const std::vector<cv::Point2d>& pixel_points, double length_m);
   void add_node(const cv::Point2d& pixel_point, const std::string& kind, int degree);

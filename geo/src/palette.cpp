@@ -95,12 +95,13 @@ GDALDatasetUniquePtr expand_palette(GDALDataset& dataset, const std::string& pat
   if (layout.alpha != 0) {
     check(colours->AddBand(GDT_Byte, nullptr), "'" + path + "': keeping its alpha band beside the palette's colours");
     const int band = colours->GetRasterCount();
-    const auto target =
+    auto* const target =
         static_cast<VRTSourcedRasterBandH>(GDALGetRasterBand(GDALDataset::ToHandle(colours.get()), band));
     check(VRTAddSimpleSource(target, GDALRasterBand::ToHandle(dataset.GetRasterBand(layout.alpha)), -1, -1, -1, -1, -1,
                              -1, -1, -1, "near", VRT_NODATA_UNSET),
           "'" + path + "': keeping its alpha band beside the palette's colours");
-    colours->GetRasterBand(band)->SetColorInterpretation(GCI_AlphaBand);
+    check(colours->GetRasterBand(band)->SetColorInterpretation(GCI_AlphaBand),
+          "'" + path + "': marking the kept band as alpha");
   }
   // Opened again from its own XML: the description is then a VRT every other VRT can name.
   char** xml = colours->GetMetadata("xml:VRT");

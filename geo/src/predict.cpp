@@ -51,7 +51,8 @@ Outputs open_outputs(const PredictOutputs& paths, GDALDataset& input, int num_cl
     for (int k = 0; k < num_classes; ++k) {
       GDALRasterBand* band = out.scores->dataset().GetRasterBand(k + 1);
       band->SetDescription(class_name(class_table, k).c_str());
-      band->SetNoDataValue(std::numeric_limits<double>::quiet_NaN());
+      detail::check(band->SetNoDataValue(std::numeric_limits<double>::quiet_NaN()),
+                    "setting nodata NaN on the scores' band " + std::to_string(k + 1));
     }
   }
   return out;

@@ -4,8 +4,9 @@
 #include <gdal_priv.h>
 
 #include <cctype>
-#include <cstdio>
 #include <filesystem>
+#include <iomanip>
+#include <sstream>
 
 #include "gdal_util.hpp"
 #include "terraseg/core/error.hpp"
@@ -49,8 +50,7 @@ std::string qgis_paletted_style(const std::vector<ClassInfo>& classes) {
       "      <rasterTransparency/>\n"
       "      <colorPalette>\n";
   for (const ClassInfo& info : classes) {
-    char colour[8];
-    std::snprintf(colour, sizeof colour, "#%02x%02x%02x", info.rgb[0], info.rgb[1], info.rgb[2]);
+    const std::string colour = "#" + hex_rgb(info.rgb, false);
     const std::string label = info.name.empty() ? "class " + std::to_string(info.id) : info.name;
     const char* alpha = is_background_class(classes, info) ? "0" : "255";
     qml += "        <paletteEntry value=\"" + std::to_string(info.id) + "\" color=\"" + colour + "\" alpha=\"" + alpha +
@@ -76,9 +76,9 @@ void write_style_text(const std::string& raster_path, const std::string& text) {
 }
 
 std::string number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", value);
-  return text;
+  std::ostringstream text;  // as printf's %.6g
+  text << std::setprecision(6) << value;
+  return text.str();
 }
 
 }  // namespace
@@ -96,11 +96,11 @@ std::string qgis_pseudocolor_style(const ContinuousBand& band) {
   std::string items;
   for (int i = 0; i < 5; ++i) {
     const double value = band.min + (max - band.min) * i / 4.0;
-    items += "            <item value=\"" + number(value) + "\" color=\"" + ramp[i] + "\" alpha=\"255\" label=\"" +
+    items += "            <item value=\"" + number(value) + "\" color=\"" + ramp[i] + R"(" alpha="255" label=")" +
              number(value) + "\"/>\n";
   }
-  return kQmlHead + std::string("    <rasterrenderer type=\"singlebandpseudocolor\" band=\"") +
-         std::to_string(band.band) + "\" opacity=\"0.7\" alphaBand=\"-1\" classificationMin=\"" + number(band.min) +
+  return kQmlHead + std::string(R"(    <rasterrenderer type="singlebandpseudocolor" band=")") +
+         std::to_string(band.band) + R"(" opacity="0.7" alphaBand="-1" classificationMin=")" + number(band.min) +
          "\" classificationMax=\"" + number(max) +
          "\" nodataColor=\"\">\n"
          "      <rasterTransparency/>\n"

@@ -44,8 +44,8 @@ cv::Mat read_band(GDALDataset& dataset, int band, PreviewSize size, GDALRIOResam
 cv::Mat stretch(const cv::Mat& values) {
   std::vector<float> finite;
   finite.reserve(values.total());
-  for (auto it = values.begin<float>(); it != values.end<float>(); ++it) {
-    if (std::isfinite(*it)) finite.push_back(*it);
+  for (const float value : cv::Mat_<float>(values)) {  // a typed header over the same pixels
+    if (std::isfinite(value)) finite.push_back(value);
   }
   cv::Mat result(values.size(), CV_8U, cv::Scalar(0));
   if (finite.empty()) return result;
@@ -200,7 +200,7 @@ std::array<uint8_t, 3> ramp_colour(double t) {
     return coloured;
   }();
   const int index = static_cast<int>(std::lround(std::clamp(std::isfinite(t) ? t : 0.0, 0.0, 1.0) * 255.0));
-  const cv::Vec3b bgr = lut.at<cv::Vec3b>(0, index);
+  const cv::Vec3b& bgr = lut.at<cv::Vec3b>(0, index);
   return {bgr[2], bgr[1], bgr[0]};
 }
 
@@ -221,13 +221,13 @@ ScalarMapLegend render_scalar_quicklook(const std::string& raster_path, int band
     legend.nodata = nodata;
     values.setTo(std::nanf(""), values == static_cast<float>(nodata));
   }
-  for (auto it = values.begin<float>(); it != values.end<float>(); ++it) {
-    if (!std::isfinite(*it)) {
+  for (const float value : cv::Mat_<float>(values)) {  // a typed header over the same pixels
+    if (!std::isfinite(value)) {
       ++legend.nodata_cells;
       continue;
     }
-    legend.min = std::min<double>(legend.min.value_or(*it), *it);
-    legend.max = std::max<double>(legend.max.value_or(*it), *it);
+    legend.min = std::min<double>(legend.min.value_or(value), value);
+    legend.max = std::max<double>(legend.max.value_or(value), value);
   }
   if (options.range) {
     legend.low = (*options.range)[0], legend.high = (*options.range)[1];

@@ -75,7 +75,7 @@ std::string format_factor(double value) {
 /// the tile reader sees as infinite) become invalid in the chunk's unified validity mask, so that
 /// resampling leaves them out instead of spreading them into their neighbours (GDAL's nodata masks,
 /// computed before, only know one nodata value per band).
-CPLErr mask_non_finite(void* kernel_arg, void* /*unused*/) {
+CPLErr mask_non_finite(void* kernel_arg, void*) {
   GDALWarpKernel& kernel = *static_cast<GDALWarpKernel*>(kernel_arg);
   const GDALDataType type = kernel.eWorkingDataType;
   if ((type != GDT_Float32 && type != GDT_Float64) || kernel.nBands < 1) return CE_None;
@@ -160,13 +160,17 @@ GDALDatasetUniquePtr warped_view(GDALDataset& src, const std::string& name, cons
     throw Error(name + ": GDAL cannot resample this raster (" + last_gdal_message() + ")");
   }
   GDALDatasetUniquePtr view(GDALDataset::FromHandle(vrt));
-  view->SetProjection(wkt);
+  check(view->SetProjection(wkt), name + ": setting the resampled view's CRS");
   for (int b = 1; b <= bands; ++b) {
     GDALRasterBand* from = src.GetRasterBand(b);
     GDALRasterBand* to = view->GetRasterBand(b);
-    to->SetColorInterpretation(from->GetColorInterpretation());
+    check(to->SetColorInterpretation(from->GetColorInterpretation()),
+          name + ": keeping band " + std::to_string(b) + "'s colour interpretation");
     to->SetDescription(from->GetDescription());
-    if (first_nodata) to->SetNoDataValue(wo->padfDstNoDataReal[b - 1]);
+    if (first_nodata) {
+      check(to->SetNoDataValue(wo->padfDstNoDataReal[b - 1]),
+            name + ": keeping band " + std::to_string(b) + "'s nodata");
+    }
   }
   return view;
 }
@@ -205,6 +209,8 @@ class ScratchDir {
   ~ScratchDir() { VSIRmdirRecursive(path_.c_str()); }
   ScratchDir(const ScratchDir&) = delete;
   ScratchDir& operator=(const ScratchDir&) = delete;
+  ScratchDir(ScratchDir&&) = delete;
+  ScratchDir& operator=(ScratchDir&&) = delete;
   std::string operator/(const std::string& name) const { return (path_ / name).string(); }
 
  private:
@@ -283,7 +289,7 @@ std::optional<Grid> native_grid(const RasterInfo& info, const PredictOptions& op
   const GeoTransform& gt = grid.input_gt;
   grid.gt = {gt[0], gt[1] / grid.ratio_x, gt[2] / grid.ratio_y, gt[3], gt[4] / grid.ratio_x, gt[5] / grid.ratio_y};
   const double width = std::ceil(exact_width - 1e-6), height = std::ceil(exact_height - 1e-6);
-  if (width > std::numeric_limits<int>::max() / 2 || height > std::numeric_limits<int>::max() / 2) {
+  if (width > std::numeric_limits<int>::max() / 2.0 || height > std::numeric_limits<int>::max() / 2.0) {
     throw Error(info.path + ": at the model's " + format_metres(model) + " pixels this raster would be " +
                 format_factor(width) + " x " + format_factor(height) +
                 " pixels; crop it (area of interest) or "
@@ -368,7 +374,8 @@ PredictStats predict_resampled(GDALDataset& input, const std::string& input_path
     for (int k = 1; k <= num_classes; ++k) {
       GDALRasterBand* band = scores->dataset().GetRasterBand(k);
       band->SetDescription(native_scores->GetRasterBand(k)->GetDescription());
-      band->SetNoDataValue(std::numeric_limits<double>::quiet_NaN());
+      check(band->SetNoDataValue(std::numeric_limits<double>::quiet_NaN()),
+            "setting nodata NaN on the scores' band " + std::to_string(k));
     }
     copy_rows(*score_view, *scores, GDT_Float32, input_path);
   }

@@ -72,8 +72,9 @@ void label_nodes(Tracer& tracer) {
 /// Follows the chain that leaves node pixel `start` through chain pixel `first` until a node pixel.
 RoadEdge trace_chain(Tracer& tracer, cv::Point start, cv::Point first) {
   RoadEdge edge;
-  edge.from = tracer.label_at(start) - 1;
-  edge.points.push_back(tracer.centroids[static_cast<size_t>(edge.from + 1)]);
+  const int start_label = tracer.label_at(start);
+  edge.from = start_label - 1;
+  edge.points.push_back(tracer.centroids[static_cast<size_t>(start_label)]);
   cv::Point prev = start;
   cv::Point cur = first;
   edge.to = edge.from;  // for a chain that cannot continue (should not happen for a thin skeleton)

@@ -205,11 +205,11 @@ VectorLabelStats rasterize_labels(const std::string& image, const std::string& v
 
   GDALDriver* mem = GetGDALDriverManager()->GetDriverByName("MEM");
   GDALDatasetUniquePtr grid(mem->Create("", width, height, 1, GDT_Byte, nullptr));
-  grid->SetGeoTransform(gt);
-  grid->SetSpatialRef(image_crs);
+  detail::check(grid->SetGeoTransform(gt), mask_path + ": setting the label grid's geotransform");
+  detail::check(grid->SetSpatialRef(image_crs), mask_path + ": setting the label grid's CRS");
   GDALRasterBand* band = grid->GetRasterBand(1);
-  band->Fill(options.background);
-  band->SetNoDataValue(255);
+  detail::check(band->Fill(options.background), mask_path + ": filling the label grid");
+  detail::check(band->SetNoDataValue(255), mask_path + ": setting the label grid's nodata");
   const auto burn = [&grid, &mask_path](std::vector<OGRGeometryH>& geometries, std::vector<double>& values) {
     if (geometries.empty()) return;
     int band_list[] = {1};

@@ -35,7 +35,8 @@ OGRSpatialReference grid_crs(const std::vector<WalkabilityPoint>& points, const 
       lat += p.point.lat / static_cast<double>(points.size());
     }
     const int zone = std::clamp(static_cast<int>(std::floor((lon + 180.0) / 6.0)) + 1, 1, 60);
-    crs.importFromEPSG((lat >= 0.0 ? 32600 : 32700) + zone);
+    const int epsg = (lat >= 0.0 ? 32600 : 32700) + zone;
+    detail::check_ogr(crs.importFromEPSG(epsg), "the walkability grid's UTM CRS (EPSG:" + std::to_string(epsg) + ")");
   }
   crs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   return crs;
@@ -43,7 +44,7 @@ OGRSpatialReference grid_crs(const std::vector<WalkabilityPoint>& points, const 
 
 std::vector<Projected> project_points(const std::vector<WalkabilityPoint>& points, const OGRSpatialReference& crs) {
   OGRSpatialReference wgs84;
-  wgs84.importFromEPSG(4326);
+  detail::check_ogr(wgs84.importFromEPSG(4326), "WGS 84 (EPSG:4326) for the street-view points");
   wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   std::unique_ptr<OGRCoordinateTransformation> transform(OGRCreateCoordinateTransformation(&wgs84, &crs));
   if (!transform)

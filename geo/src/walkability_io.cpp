@@ -178,7 +178,7 @@ void write_walkability_gpkg(const std::string& path, const std::vector<Walkabili
     if (!dataset)
       throw Error("cannot create '" + path + "': " + detail::last_gdal_message() + "; check the directory is writable");
     OGRSpatialReference wgs84;
-    wgs84.importFromEPSG(4326);
+    detail::check_ogr(wgs84.importFromEPSG(4326), "cannot write '" + path + "': WGS 84 (EPSG:4326)");
     wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);  // x = lon, y = lat
     OGRLayer* layer = dataset->CreateLayer("walkability", &wgs84, wkbPoint, nullptr);
     if (layer == nullptr) throw Error(path + ": cannot create layer 'walkability': " + detail::last_gdal_message());

@@ -2,17 +2,20 @@
 
 #include <cpl_string.h>
 #include <cpl_vsi.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <iomanip>
 #include <optional>
 #include <random>
+#include <sstream>
+#include <utility>
 
 #include "gdal_util.hpp"
 #include "terraseg/core/error.hpp"
@@ -57,9 +60,9 @@ bool owned_by_live_process(const std::string& name, const std::string& prefix) {
 const std::string& process_token() {
   static const std::string token = [] {
     std::random_device entropy;
-    char hex[9];
-    std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(entropy()));
-    return std::to_string(::getpid()) + "-" + hex;
+    std::ostringstream token_text;
+    token_text << ::getpid() << '-' << std::hex << std::setfill('0') << std::setw(8) << entropy();
+    return token_text.str();
   }();
   return token;
 }
@@ -151,7 +154,7 @@ void apply_class_style(GDALRasterBand& band, const std::vector<ClassInfo>& class
   detail::check(band.SetColorTable(&table), "setting the class colour table");
   detail::check(band.SetCategoryNames(names.List()), "setting the class names");
   detail::check(band.SetNoDataValue(255), "setting nodata 255 on the class band");
-  band.SetColorInterpretation(GCI_PaletteIndex);
+  detail::check(band.SetColorInterpretation(GCI_PaletteIndex), "marking the class band as palette indices");
 }
 
 namespace {
@@ -197,7 +200,7 @@ void check_creation_options(const std::vector<std::string>& options, bool cog, c
 }
 
 GridWriter::GridWriter(std::string final_path, GDALDataset& grid_source, int bands, GDALDataType type,
-                       std::string resampling, const OutputOptions& options)
+                       std::string resampling, OutputOptions options)
     : temp_(std::move(final_path)),
       width_(grid_source.GetRasterXSize()),
       height_(grid_source.GetRasterYSize()),
@@ -205,7 +208,7 @@ GridWriter::GridWriter(std::string final_path, GDALDataset& grid_source, int ban
       type_(type),
       type_size_(GDALGetDataTypeSizeBytes(type)),
       resampling_(std::move(resampling)),
-      options_(options) {
+      options_(std::move(options)) {
   if (options_.block_size < 16 || options_.block_size % 16 != 0) {
     throw Error("output block size " + std::to_string(options_.block_size) + " must be a multiple of 16");
   }

@@ -92,11 +92,7 @@ class InfoCommand final : public Command {
     return text.str();
   }
 
-  static std::string hex_colour(const ClassInfo& info) {
-    char colour[8];
-    std::snprintf(colour, sizeof colour, "#%02X%02X%02X", info.rgb[0], info.rgb[1], info.rgb[2]);
-    return colour;
-  }
+  static std::string hex_colour(const ClassInfo& info) { return "#" + hex_rgb(info.rgb); }
 
   void print_text(const Graph& graph, const PlanStats& stats, const Dims& dims, const TilingPlan& tiling,
                   const InferencePasses& passes) const {

@@ -1,6 +1,7 @@
-#include <cstdio>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "command.hpp"
 #include "output_plan.hpp"
@@ -95,11 +96,11 @@ class LabelsCommand final : public Command {
       for (const auto& [id, count] : stats.pixels) total += count;
       std::string shares;
       for (const auto& [id, count] : stats.pixels) {
-        char share[64];
-        std::snprintf(share, sizeof share, "%s%s %.1f %%", shares.empty() ? "" : ", ",
-                      id == 255 ? "unknown" : ("class " + std::to_string(id)).c_str(),
-                      100.0 * static_cast<double>(count) / static_cast<double>(std::max(1LL, total)));
-        shares += share;
+        std::ostringstream share;
+        share << (shares.empty() ? "" : ", ") << (id == 255 ? "unknown" : "class " + std::to_string(id)) << ' '
+              << std::fixed << std::setprecision(1)
+              << 100.0 * static_cast<double>(count) / static_cast<double>(std::max(1LL, total)) << " %";
+        shares += share.str();
       }
       if (stats.features == 0) {
         std::cerr << "terraseg: warning: no feature of " << vectors_ << " lies on " << images_[i]

@@ -23,7 +23,13 @@ struct CommonOptions {
 
 class Command {
  public:
+  Command() = default;
   virtual ~Command() = default;
+  /// Held by pointer to the base: copying or moving one would slice it.
+  Command(const Command&) = delete;
+  Command& operator=(const Command&) = delete;
+  Command(Command&&) = delete;
+  Command& operator=(Command&&) = delete;
   /// Binds this command's flags to members. `common` outlives the command.
   virtual void declare(CLI::App& sub, CommonOptions& common) = 0;
   /// Runs after a successful parse; returns the exit code. Throws terraseg::Error on failure.

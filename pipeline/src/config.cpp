@@ -139,7 +139,7 @@ RegionConfig parse_region(MapReader reader, const std::map<std::string, ModelRef
     }
   }
   for (const auto& task : region.tasks) {
-    if (models.count(task) == 0) {
+    if (!models.contains(task)) {
       reader.fail("tasks", "names task '" + task + "', which has no entry under 'models'", reader.raw("tasks"));
     }
   }
@@ -156,14 +156,14 @@ void parse_street_levels(MapReader& street, const StreetViewConfig& view) {
     street.fail("breakpoints", "needs four ascending values for each of G, C, S and D", street.raw("breakpoints"));
   }
   for (const auto& [name, values] : view.breakpoints) {
-    if (indicators.count(name) == 0)
+    if (!indicators.contains(name))
       street.fail("breakpoints", "names '" + name + "'; use G, C, S or D", street.raw("breakpoints"));
     if (values.size() != 4 || !std::is_sorted(values.begin(), values.end())) {
       street.fail("breakpoints", "for " + name + " must be four ascending values", street.raw("breakpoints"));
     }
   }
   for (const auto& name : view.invert) {
-    if (indicators.count(name) == 0)
+    if (!indicators.contains(name))
       street.fail("invert", "names '" + name + "'; use G, C, S or D", street.raw("invert"));
   }
 }
@@ -305,7 +305,7 @@ RunConfig parse_document(const YAML::Node& document, const std::filesystem::path
   if (config.regions.empty() && config.street_view.points.empty()) {
     root.fail("regions", "must list at least one region (or give street_view.points)", YAML::Node());
   }
-  if (!config.street_view.points.empty() && config.models.count(config.street_view.model) == 0) {
+  if (!config.street_view.points.empty() && !config.models.contains(config.street_view.model)) {
     throw Error(source.string() + ": key 'street_view.model' names '" + config.street_view.model +
                 "', which has no entry under 'models'");
   }

@@ -23,11 +23,16 @@ std::string read_holder(int fd) {
   return text.empty() ? "another process" : text;
 }
 
+/// Makes the lock's folder, then opens (creating) the lock file: its descriptor, or -1 with errno set.
+int open_lock_file(const std::filesystem::path& path) {
+  std::filesystem::create_directories(path.parent_path());
+  return ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+}
+
 }  // namespace
 
-FileLock::FileLock(const std::filesystem::path& path, const std::function<void(const std::string&)>& on_wait) {
-  std::filesystem::create_directories(path.parent_path());
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+FileLock::FileLock(const std::filesystem::path& path, const std::function<void(const std::string&)>& on_wait)
+    : fd_(open_lock_file(path)) {
   if (fd_ < 0)
     throw Error(path.string() + ": cannot open the lock file (" + std::strerror(errno) + "); check permissions");
   bool waited = false;

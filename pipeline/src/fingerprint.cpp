@@ -29,6 +29,7 @@ int find_build_id(dl_phdr_info* info, size_t /*size*/, void* data) {
   for (int i = 0; i < info->dlpi_phnum; ++i) {
     const ElfW(Phdr)& header = info->dlpi_phdr[i];
     if (header.p_type != PT_NOTE) continue;
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): the loader gives a segment's address as an integer
     const auto* note = reinterpret_cast<const unsigned char*>(info->dlpi_addr + header.p_vaddr);
     const unsigned char* end = note + header.p_memsz;
     while (note + sizeof(ElfW(Nhdr)) <= end) {

@@ -1,17 +1,18 @@
 #include "interrupt.hpp"
 
-#include <signal.h>
-#include <string.h>
-
 #include <atomic>
+#include <csignal>
+#include <cstring>
 #include <string>
 
 namespace terraseg {
 namespace {
 
+// NOLINTBEGIN(cppcoreguidelines-avoid-non-const-global-variables): a signal handler reaches only globals
 std::atomic<int> g_signal{0};
 struct sigaction g_previous_int {};
 struct sigaction g_previous_term {};
+// NOLINTEND(cppcoreguidelines-avoid-non-const-global-variables)
 
 extern "C" void note_signal(int signal_number) {
   g_signal.store(signal_number);

@@ -24,6 +24,8 @@ class InterruptGuard {
   ~InterruptGuard();
   InterruptGuard(const InterruptGuard&) = delete;
   InterruptGuard& operator=(const InterruptGuard&) = delete;
+  InterruptGuard(InterruptGuard&&) = delete;
+  InterruptGuard& operator=(InterruptGuard&&) = delete;
 };
 
 /// Throws Interrupted when SIGINT or SIGTERM arrived under an InterruptGuard.

@@ -59,15 +59,21 @@ LoadedModel load_model(const ModelRef& ref, std::string* warning) {
 }
 
 namespace {
-EngineOptions::Tuning g_tuning = EngineOptions::Tuning::rules;
+
+/// The process's choice (--tuning, TERRASEG_TUNING), set once by the CLI before any model loads.
+EngineOptions::Tuning& engine_tuning() {
+  static EngineOptions::Tuning tuning = EngineOptions::Tuning::rules;
+  return tuning;
+}
+
 }  // namespace
 
-void set_engine_tuning(EngineOptions::Tuning tuning) { g_tuning = tuning; }
+void set_engine_tuning(EngineOptions::Tuning tuning) { engine_tuning() = tuning; }
 
 EngineOptions engine_options(Precision precision) {
   EngineOptions options;
   options.precision = precision;
-  options.tuning = g_tuning;
+  options.tuning = engine_tuning();
   return options;
 }
 

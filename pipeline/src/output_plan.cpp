@@ -113,7 +113,7 @@ std::optional<std::string> output_name_problem(const std::string& name) {
   return std::nullopt;
 }
 
-OutputPlan::OutputPlan(fs::path root) : root_(root.empty() ? fs::path() : comparable(root)) {}
+OutputPlan::OutputPlan(const fs::path& root) : root_(root.empty() ? fs::path() : comparable(root)) {}
 
 void OutputPlan::output(const fs::path& path, const std::string& owner) {
   if (path.empty()) return;

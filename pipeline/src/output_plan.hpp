@@ -25,7 +25,7 @@ std::optional<std::string> output_name_problem(const std::string& name);
 class OutputPlan {
  public:
   /// `root`: the folder every output must lie in (empty: no such constraint, as for predict -o).
-  explicit OutputPlan(std::filesystem::path root = {});
+  explicit OutputPlan(const std::filesystem::path& root = {});
 
   /// A file this command writes; `owner` says who writes it, for messages ("region 'city', task
   /// 'roads', input 'in/a.tif'", "-o"). A folder the command writes into counts as `folder`.

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "inference_passes.hpp"
 #include "models.hpp"
@@ -63,8 +64,12 @@ std::optional<std::array<double, 2>> expected_input_range(const ModelCard& card)
 /// (v2 memory.max, v1 limit_in_bytes) and TERRASEG_MAX_MEMORY_GB (for sharing a machine).
 int64_t memory_limit_bytes() {
   int64_t limit = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(sysconf(_SC_PAGE_SIZE));
-  if (const char* cap = std::getenv("TERRASEG_MAX_MEMORY_GB"); cap != nullptr && std::atof(cap) > 0.0) {
-    limit = std::min(limit, static_cast<int64_t>(std::atof(cap) * double(int64_t{1} << 30)));
+  if (const char* cap = std::getenv("TERRASEG_MAX_MEMORY_GB"); cap != nullptr) {
+    double gib = 0.0;
+    const std::string_view text(cap);
+    if (std::from_chars(text.data(), text.data() + text.size(), gib).ec == std::errc() && gib > 0.0) {
+      limit = std::min(limit, static_cast<int64_t>(gib * static_cast<double>(int64_t{1} << 30)));
+    }
   }
   for (const char* file : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
     std::ifstream in(file);

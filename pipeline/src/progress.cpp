@@ -3,10 +3,22 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 
 #include "interrupt.hpp"
 
 namespace terraseg {
+namespace {
+
+/// printf into a std::string, for progress lines (short by construction; longer text is cut).
+template <typename... Args>
+std::string format(const char* pattern, Args... args) {
+  std::array<char, 160> buffer{};
+  const int written = std::snprintf(buffer.data(), buffer.size(), pattern, args...);
+  return written < 0 ? std::string() : std::string(buffer.data());
+}
+
+}  // namespace
 
 ProgressDisplay::ProgressDisplay(bool quiet)
     : ProgressDisplay(quiet, isatty(fileno(stderr)) ? Style::bar : Style::gdal, stderr) {}
@@ -16,7 +28,7 @@ void ProgressDisplay::begin(const std::string& label) {
   last_step_ = -1;
   start_ = std::chrono::steady_clock::now();
   if (!quiet_ && style_ == Style::gdal) {
-    std::fprintf(out_, "%s: ", label_.c_str());
+    write(label_ + ": ");
     line_open_ = true;
   }
   update(0.0);
@@ -31,14 +43,9 @@ void ProgressDisplay::update(double fraction) {
     const int ticks = static_cast<int>(fraction * 40.0 + 1e-9);
     if (!line_open_) return;
     for (int tick = last_step_ + 1; tick <= ticks; ++tick) {
-      if (tick % 4 == 0) {
-        std::fprintf(out_, "%d", tick / 4 * 10);
-      } else {
-        std::fputc('.', out_);
-      }
+      write(tick % 4 == 0 ? std::to_string(tick / 4 * 10) : ".");
     }
     last_step_ = std::max(last_step_, ticks);
-    std::fflush(out_);
     return;
   }
   const int percent = static_cast<int>(fraction * 100.0);
@@ -50,11 +57,10 @@ void ProgressDisplay::update(double fraction) {
   bar.resize(20, '.');
   if (fraction > 0.01) {
     const double eta = elapsed / fraction * (1.0 - fraction);
-    std::fprintf(out_, "\r%-40.40s [%s] %3d%%  ETA %5.0fs", label_.c_str(), bar.c_str(), percent, eta);
+    write(format("\r%-40.40s [%s] %3d%%  ETA %5.0fs", label_.c_str(), bar.c_str(), percent, eta));
   } else {
-    std::fprintf(out_, "\r%-40.40s [%s] %3d%%", label_.c_str(), bar.c_str(), percent);
+    write(format("\r%-40.40s [%s] %3d%%", label_.c_str(), bar.c_str(), percent));
   }
-  std::fflush(out_);
 }
 
 void ProgressDisplay::end() {
@@ -62,23 +68,27 @@ void ProgressDisplay::end() {
   update(1.0);
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   if (style_ == Style::gdal) {
-    std::fprintf(out_, " - done in %.1f s.\n", elapsed);
+    write(format(" - done in %.1f s.\n", elapsed));
   } else {
-    std::fprintf(out_, "  %.1fs\n", elapsed);
+    write(format("  %.1fs\n", elapsed));
   }
   line_open_ = false;
-  std::fflush(out_);
 }
 
 void ProgressDisplay::warn(const std::string& message) {
-  if (line_open_) std::fputc('\n', out_);  // never glue a warning to a progress line
+  std::string text = line_open_ ? "\n" : "";  // never glue a warning to a progress line
+  text += "terraseg: warning: " + message + "\n";
   if (line_open_ && style_ == Style::gdal) {
-    std::fprintf(out_, "terraseg: warning: %s\n%s: ", message.c_str(), label_.c_str());
+    text += label_ + ": ";
   } else {
-    std::fprintf(out_, "terraseg: warning: %s\n", message.c_str());
     line_open_ = false;
   }
-  std::fflush(out_);
+  write(text);
+}
+
+void ProgressDisplay::write(const std::string& text) {
+  if (failed_) return;
+  if (std::fputs(text.c_str(), out_) == EOF || std::fflush(out_) != 0) failed_ = true;
 }
 
 }  // namespace terraseg

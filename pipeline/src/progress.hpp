@@ -22,12 +22,17 @@ class ProgressDisplay {
   void warn(const std::string& message);
 
  private:
+  /// Writes and flushes; after a failed write (stderr closed or full) nothing more is written: the
+  /// display is best effort and never stops the job.
+  void write(const std::string& text);
+
   bool quiet_;
   Style style_;
   std::FILE* out_;
   std::string label_;
   int last_step_ = -1;  ///< bar: percent drawn; gdal: 2.5 % ticks printed
   bool line_open_ = false;
+  bool failed_ = false;
   std::chrono::steady_clock::time_point start_;
 };
 

@@ -52,8 +52,8 @@ std::vector<ClassInfo> classes_of(const json& unit) {
 
 std::string swatch(const ClassInfo& info) {
   std::ostringstream html;
-  html << "<span class=sw style=\"background:rgb(" << int(info.rgb[0]) << ',' << int(info.rgb[1]) << ','
-       << int(info.rgb[2]) << ")\"></span>";
+  html << "<span class=sw style=\"background:rgb(" << static_cast<int>(info.rgb[0]) << ','
+       << static_cast<int>(info.rgb[1]) << ',' << static_cast<int>(info.rgb[2]) << ")\"></span>";
   return html.str();
 }
 
@@ -120,7 +120,7 @@ std::string unit_section(const json& unit, const std::filesystem::path& output_d
   return html.str();
 }
 
-const char* kStyle =
+constexpr const char* kStyle =
     "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
     "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}"
     "th{background:#f3f3f3}td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}"

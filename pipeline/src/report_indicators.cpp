@@ -122,12 +122,12 @@ std::string row(const std::string& label, const std::string& value, const std::s
 std::string indicator_rows(const json& doc, const std::set<std::string>& skip, const std::string& suffix = "") {
   std::string html;
   for (const Indicator& indicator : kIndicators) {
-    if (doc.contains(indicator.key) && !skip.count(indicator.key)) {
+    if (doc.contains(indicator.key) && !skip.contains(indicator.key)) {
       html += row(indicator.label + suffix, shown_value(doc[indicator.key], &indicator), indicator.definition);
     }
   }
   for (const auto& [key, value] : doc.items()) {
-    if (skip.count(key) || (find_indicator(key) && find_indicator(key)->label[0] != '\0')) continue;
+    if (skip.contains(key) || (find_indicator(key) && find_indicator(key)->label[0] != '\0')) continue;
     if (value.is_object()) {  // e.g. road_graph: its known keys by name, the rest by path
       for (const auto& [sub, leaf] : value.items()) {
         const Indicator* known = find_indicator(sub);
@@ -164,7 +164,8 @@ std::string ramp_css() {
   css << "linear-gradient(to right";
   for (int i = 0; i <= 10; ++i) {
     const auto rgb = geo::ramp_colour(i / 10.0);
-    css << ",rgb(" << int(rgb[0]) << ',' << int(rgb[1]) << ',' << int(rgb[2]) << ") " << i * 10 << '%';
+    css << ",rgb(" << static_cast<int>(rgb[0]) << ',' << static_cast<int>(rgb[1]) << ',' << static_cast<int>(rgb[2])
+        << ") " << i * 10 << '%';
   }
   return css.str() + ")";
 }
@@ -203,8 +204,8 @@ std::string map_figure(const json& map, int index, const std::string& imagery, c
        << escape(label) << "</b>" << escape(cell) << "<div class=legend><span>" << escape(end_label(legend.low))
        << "</span><span class=ramp style=\"background:" << ramp_css() << "\"></span><span>"
        << escape(end_label(legend.high)) << "</span></div>\n<div class=key><span class=sw style=\"background:rgb("
-       << int(geo::kNodataGrey[0]) << ',' << int(geo::kNodataGrey[1]) << ',' << int(geo::kNodataGrey[2])
-       << ")\"></span>no data";
+       << static_cast<int>(geo::kNodataGrey[0]) << ',' << static_cast<int>(geo::kNodataGrey[1]) << ','
+       << static_cast<int>(geo::kNodataGrey[2]) << ")\"></span>no data";
   if (legend.nodata) html << " (" << escape(rounded(*legend.nodata)) << ")";
   html << ": " << legend.nodata_cells << " of " << legend.cells << " cells</div>\n<div class=key>";
   if (!legend.min) {
@@ -231,7 +232,7 @@ std::string maps_for(const json& summary, const std::string& raster, const std::
   std::string html;
   int index = 0;
   for (const json& map : summary.value("maps", json::array())) {
-    if (!drawn.count(index) && map.value("raster", "") == raster) {
+    if (!drawn.contains(index) && map.value("raster", "") == raster) {
       html += map_figure(map, index, imagery, cell, output_dir);
       drawn.insert(index);
     }
@@ -359,7 +360,7 @@ std::string indicators_section(const json& summary, const std::filesystem::path&
   int index = 0;
   std::string rest;
   for (const json& map : summary.value("maps", json::array())) {
-    if (!drawn.count(index)) rest += map_figure(map, index, map.value("imagery", ""), "", output_dir);
+    if (!drawn.contains(index)) rest += map_figure(map, index, map.value("imagery", ""), "", output_dir);
     ++index;
   }
   if (!rest.empty()) html += "<section class=ind><h3>Other maps</h3>\n<div class=maps>\n" + rest + "</div></section>\n";

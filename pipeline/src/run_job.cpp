@@ -445,6 +445,7 @@ int run_job(const RunConfig& config, const RunOptions& options) {
   const json summary = write_run_summary(config, records, indicators, started, threads);
   write_report(config.output_dir, summary);
   std::vector<std::string> items;
+  items.reserve(units.size());
   for (const Unit& unit : units) items.push_back(unit.paths.stac_item.string());
   std::vector<std::string> others = indicator_outputs(indicators);
   for (const auto& path : {run_summary_path(config.output_dir), report_path(config.output_dir),

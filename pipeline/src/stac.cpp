@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iomanip>
 #include <map>
 #include <optional>
+#include <sstream>
+#include <string_view>
 
 #include "run_summary.hpp"
 #include "terraseg/core/error.hpp"
@@ -29,19 +31,43 @@ constexpr const char* kRaster = "https://stac-extensions.github.io/raster/v1.1.0
 constexpr const char* kClassification = "https://stac-extensions.github.io/classification/v1.1.0/schema.json";
 constexpr const char* kFile = "https://stac-extensions.github.io/file/v2.1.0/schema.json";
 
-/// "YYYY?MM?DD?HH:MM:SS" (any single separators) as ISO 8601 UTC, or "".
+/// The number written by text[first, first + width), or -1 unless those are all decimal digits.
+int digits_at(std::string_view text, size_t first, size_t width) {
+  if (first + width > text.size()) return -1;
+  int value = 0;
+  for (const char c : text.substr(first, width)) {
+    if (c < '0' || c > '9') return -1;
+    value = value * 10 + (c - '0');
+  }
+  return value;
+}
+
+/// "YYYY?MM?DD?HH:MM:SS" (GDAL's TIFFTAG_DATETIME and EXIF write ':' or '-' between the date's
+/// fields and ' ' or 'T' before the time) as ISO 8601 UTC, or "".
 std::string iso_from_stamp(const char* stamp) {
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (stamp == nullptr ||
-      std::sscanf(stamp, "%4d%*1[:-]%2d%*1[:-]%2d%*1[ T]%2d:%2d:%2d", &year, &month, &day, &hour, &minute, &second) !=
-          6 ||
-      year < 1800 || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
+  if (stamp == nullptr) return "";
+  const std::string_view text(stamp);
+  const auto separator = [&text](size_t at, std::string_view allowed) {
+    return at < text.size() && allowed.find(text[at]) != std::string_view::npos;
+  };
+  const int year = digits_at(text, 0, 4), month = digits_at(text, 5, 2), day = digits_at(text, 8, 2);
+  const int hour = digits_at(text, 11, 2), minute = digits_at(text, 14, 2), second = digits_at(text, 17, 2);
+  if (!separator(4, ":-") || !separator(7, ":-") || !separator(10, " T") || !separator(13, ":") ||
+      !separator(16, ":") || year < 1800 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
       minute < 0 || minute > 59 || second < 0 || second > 60) {
     return "";
   }
-  char iso[64];
-  std::snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02dZ", year, month, day, hour, minute, second);
-  return iso;
+  std::ostringstream iso;
+  iso << std::setfill('0') << std::setw(4) << year << '-' << std::setw(2) << month << '-' << std::setw(2) << day << 'T'
+      << std::setw(2) << hour << ':' << std::setw(2) << minute << ':' << std::setw(2) << second << 'Z';
+  return iso.str();
+}
+
+/// Two upper-case hexadecimal digits.
+std::string hex_byte(unsigned value) {
+  std::ostringstream text;
+  text << std::uppercase << std::hex << std::setfill('0') << std::setw(2) << (value & 0xFFU);
+  return text.str();
 }
 
 /// "file:///abs/path" with the characters a URL cannot carry percent-encoded (RFC 3986, RFC 8089).
@@ -53,9 +79,7 @@ std::string file_url(const fs::path& path) {
     if (std::isalnum(byte) || std::strchr("/-._~!$&'()*+,;=:@", c) != nullptr) {
       url += c;
     } else {
-      char escaped[4];
-      std::snprintf(escaped, sizeof escaped, "%%%02X", byte);
-      url += escaped;
+      url += '%' + hex_byte(byte);
     }
   }
   return url;
@@ -112,8 +136,7 @@ json classification(const ModelCard& card) {
     const std::string description = name;
     std::replace_if(
         name.begin(), name.end(), [](unsigned char c) { return !std::isalnum(c) && c != '-'; }, '_');
-    char colour[8];
-    std::snprintf(colour, sizeof colour, "%02X%02X%02X", info.rgb[0], info.rgb[1], info.rgb[2]);
+    const std::string colour = hex_rgb(info.rgb);
     classes.push_back({{"value", info.id}, {"name", name}, {"description", description}, {"color_hint", colour}});
   }
   return classes;
@@ -282,7 +305,7 @@ fs::path write_licence_notes(const fs::path& output_dir, const std::vector<json>
     text += "- training data: " + field("training_data") + "\n";
     text += "- transferred from: " + field("initial_weights") + " (" + field("initial_weights_licence") + ")\n";
   }
-  const fs::path path = output_dir / "licences.md";
+  fs::path path = output_dir / "licences.md";
   const fs::path temporary = path.string() + ".tmp-" + geo::process_token();
   {
     std::ofstream stream(temporary);

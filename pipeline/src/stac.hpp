@@ -14,6 +14,7 @@
 namespace terraseg {
 
 /// What an Item describes besides the mask itself.
+// NOLINTNEXTLINE(bugprone-exception-escape): the throw it sees is nlohmann::json's invariant assert in a noexcept move
 struct StacItemRequest {
   std::string id;                    ///< unique in the run (the unit id)
   std::string source;                ///< the input as the config names it (a file or a GDAL /vsi path)

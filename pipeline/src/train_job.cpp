@@ -154,9 +154,9 @@ class TrainJob {
     list_training_pairs();
     tc.schedule.total_steps = total_steps();
     if (config_.data.class_weights == "median_frequency" && class_weights_.empty()) {
-      std::vector<int64_t> pixels, image_pixels;
-      geo::class_statistics(train_pairs_, sources(), classes(graph), pixels, image_pixels);
-      class_weights_ = median_frequency_weights(pixels, image_pixels);
+      std::vector<int64_t> class_pixels, image_pixels;
+      geo::class_statistics(train_pairs_, sources(), classes(graph), class_pixels, image_pixels);
+      class_weights_ = median_frequency_weights(class_pixels, image_pixels);
     }
     tc.loss.class_weights = class_weights_;
     return tc;

@@ -44,8 +44,8 @@ std::string nearest(const std::string& word, const std::set<std::string>& candid
   return best;
 }
 
-MapReader::MapReader(YAML::Node node, std::string key_path, std::filesystem::path file)
-    : node_(std::move(node)), key_path_(std::move(key_path)), file_(std::move(file)) {
+MapReader::MapReader(const YAML::Node& node, std::string key_path, std::filesystem::path file)
+    : node_(node), key_path_(std::move(key_path)), file_(std::move(file)) {
   if (!node_.IsMap()) {
     const std::string what = key_path_.empty() ? "the document" : "key '" + key_path_ + "'";
     throw Error(line_prefix(file_, node_) + ": " + what + " must be a mapping of keys to values");
@@ -141,7 +141,7 @@ std::vector<MapReader> MapReader::list(const std::string& key) {
 void MapReader::finish() const {
   for (const auto& entry : node_) {
     const std::string key = entry.first.as<std::string>();
-    if (known_.count(key) != 0) continue;
+    if (known_.contains(key)) continue;
     const std::string suggestion = nearest(key, known_);
     std::string message = "is not a known key";
     message += suggestion.empty() ? "; see configs/README.md for the keys" : "; did you mean '" + suggestion + "'?";

@@ -23,7 +23,7 @@ std::string nearest(const std::string& word, const std::set<std::string>& candid
 class MapReader {
  public:
   /// `node` must be a mapping (else Error); `key_path` is how messages name it ("" for the root).
-  MapReader(YAML::Node node, std::string key_path, std::filesystem::path file);
+  MapReader(const YAML::Node& node, std::string key_path, std::filesystem::path file);
 
   /// Reads `key` into `member` when present (keeps the default otherwise).
   template <typename T>

@@ -61,7 +61,7 @@ std::vector<uint8_t> rgb_image(uint32_t seed) {
 /// What terraseg feeds the original: the card's bands (blue, green, red), (raw * scale - mean) / std.
 Tensor as_the_card_says(const std::vector<uint8_t>& rgb, const ModelCard& card) {
   Tensor input({1, 3, kSide, kSide});
-  const size_t plane = kSide * kSide;
+  const size_t plane = static_cast<size_t>(kSide) * kSide;
   for (size_t c = 0; c < 3; ++c) {
     const size_t source = 2 - c;  // blue, green, red from r, g, b
     for (size_t p = 0; p < plane; ++p) {
@@ -75,7 +75,7 @@ Tensor as_the_card_says(const std::vector<uint8_t>& rgb, const ModelCard& card) 
 Tensor as_deepness_feeds(const std::vector<uint8_t>& rgb, const std::vector<float>& mean,
                          const std::vector<float>& std_dev) {
   Tensor input({1, 3, kSide, kSide});
-  const size_t plane = kSide * kSide;
+  const size_t plane = static_cast<size_t>(kSide) * kSide;
   for (size_t c = 0; c < 3; ++c) {
     for (size_t p = 0; p < plane; ++p) {
       input.data()[c * plane + p] = (static_cast<float>(rgb[p * 3 + c]) / 255.0F - mean[c]) / std_dev[c];
@@ -116,7 +116,7 @@ TEST(DeepnessExport, ABinaryModelGivesTheOriginalsClassesFromRgbOver255) {
   deepness.run(as_deepness_feeds(rgb, exported.card.mean, exported.card.std), probabilities);
   ASSERT_EQ(probabilities.dims(), (Dims{1, 2, kSide, kSide}));
 
-  const size_t plane = kSide * kSide;
+  const size_t plane = static_cast<size_t>(kSide) * kSide;
   const double shift = std::log(0.3 / 0.7);
   float worst = 0.0F;
   int disagreements = 0, decided = 0;
@@ -193,7 +193,7 @@ TEST(DeepnessExport, MoreClassesGiveASoftmaxWithDeepnessThresholdOff) {
   Engine deepness(exported, EngineOptions{});
   Tensor probabilities;
   deepness.run(as_deepness_feeds(rgb, exported.card.mean, exported.card.std), probabilities);
-  const size_t plane = kSide * kSide;
+  const size_t plane = static_cast<size_t>(kSide) * kSide;
   for (size_t p = 0; p < plane; ++p) {
     double sum = 0.0;
     for (size_t k = 0; k < 4; ++k) sum += std::exp(static_cast<double>(logits.data()[k * plane + p]));

@@ -11,9 +11,7 @@
 #include "terraseg/core/threads.hpp"
 #include "terraseg/core/train_graph.hpp"
 
-using namespace terraseg;
-using namespace terraseg::test;
-
+namespace terraseg::test {
 namespace {
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -39,8 +37,6 @@ Graph scale_graph(float w) {
   conv.name = "scale";
   return make_graph({conv}, {{"W", weight}});
 }
-
-}  // namespace
 
 TEST(Denormals, TheScopeFlushesOnEveryTeamThreadAndPutsTheCallersModeBack) {
   if (!kX86) GTEST_SKIP() << "flush-to-zero modes are x86-64 only";
@@ -100,3 +96,6 @@ TEST(Denormals, TrainingForwardAndBackwardFlushToo) {
   EXPECT_FALSE(DenormalsAsZero::active_on_this_thread());
   set_thread_count(0);
 }
+
+}  // namespace
+}  // namespace terraseg::test

@@ -3,7 +3,8 @@
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/graph.hpp"
 
-using namespace terraseg;
+namespace terraseg {
+namespace {
 
 TEST(Tensor, ElementCountAndReshape) {
   Tensor t({1, 3, 4, 5}, 2.0F);
@@ -73,3 +74,6 @@ TEST(ModelCard, ClassTableIsCompletedOnce) {
   EXPECT_NE(default_class_colour(12), default_class_colour(0));
   EXPECT_NE(default_class_colour(13), default_class_colour(12));
 }
+
+}  // namespace
+}  // namespace terraseg

@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // explores formats, not huge allocations GDAL would make on its own.
     GDALDatasetUniquePtr probe(GDALDataset::Open(input.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
     const bool small = probe && probe->GetRasterCount() <= 8 &&
-                       static_cast<int64_t>(probe->GetRasterXSize()) * probe->GetRasterYSize() <= 512 * 512;
+                       static_cast<int64_t>(probe->GetRasterXSize()) * probe->GetRasterYSize() <= int64_t{512} * 512;
     if (small) {
       terraseg::geo::PredictOptions options;
       options.tile_height = options.tile_width = 64;

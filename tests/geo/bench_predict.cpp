@@ -8,8 +8,10 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <string>
 
+#include "gdal_ok.hpp"
 #include "terraseg/geo/predict.hpp"
 
 namespace {
@@ -21,12 +23,12 @@ std::string make_mosaic(const std::string& source, int size) {
   GDALAllRegister();
   GDALDatasetUniquePtr src(GDALDataset::Open(source.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
   if (!src) throw std::runtime_error("cannot open " + source);
-  const std::string path = "/tmp/terraseg-bench-" + std::to_string(size) + ".vrt";
+  std::string path = "/tmp/terraseg-bench-" + std::to_string(size) + ".vrt";
   GDALDriver* vrt = GetGDALDriverManager()->GetDriverByName("VRT");
   GDALDatasetUniquePtr mosaic(vrt->Create(path.c_str(), size, size, 1, GDT_Byte, nullptr));
   double gt[6] = {500000.0, 1.0, 0.0, 4000000.0, 0.0, -1.0};
-  mosaic->SetGeoTransform(gt);
-  mosaic->SetSpatialRef(src->GetSpatialRef());
+  terraseg::test::gdal_ok(mosaic->SetGeoTransform(gt));
+  terraseg::test::gdal_ok(mosaic->SetSpatialRef(src->GetSpatialRef()));
   const int w = src->GetRasterXSize();
   const int h = src->GetRasterYSize();
   for (int y = 0; y < size; y += h) {
@@ -99,7 +101,7 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(out_dir);
     std::filesystem::remove(input);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench failed: %s\n", e.what());
+    std::cerr << "bench failed: " << e.what() << '\n';
     return 1;
   }
   return 0;

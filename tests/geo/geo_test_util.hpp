@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "gdal_ok.hpp"
 #include "terraseg/core/tensor.hpp"
 #include "terraseg/geo/raster_io.hpp"
 #include "terraseg/geo/tiling.hpp"
@@ -68,13 +69,13 @@ inline void write_raster(const std::string& path, const SyntheticRaster& spec,
   if (!ds) throw std::runtime_error("test: cannot create " + path);
   if (spec.geotransform) {
     GeoTransform gt = *spec.geotransform;
-    ds->SetGeoTransform(gt.data());
+    terraseg::test::gdal_ok(ds->SetGeoTransform(gt.data()));
   }
   if (spec.epsg != 0) {
     OGRSpatialReference srs;
-    srs.importFromEPSG(spec.epsg);
+    terraseg::test::gdal_ok(srs.importFromEPSG(spec.epsg));
     srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
-    ds->SetSpatialRef(&srs);
+    terraseg::test::gdal_ok(ds->SetSpatialRef(&srs));
   }
   std::vector<double> buffer(static_cast<size_t>(spec.width) * static_cast<size_t>(spec.height));
   for (int b = 1; b <= spec.bands; ++b) {
@@ -86,8 +87,9 @@ inline void write_raster(const std::string& path, const SyntheticRaster& spec,
                        0, nullptr) != CE_None) {
       throw std::runtime_error("test: cannot write " + path);
     }
-    if (spec.nodata) band->SetNoDataValue(*spec.nodata);
-    if (!spec.colours.empty()) band->SetColorInterpretation(spec.colours[static_cast<size_t>(b - 1)]);
+    if (spec.nodata) terraseg::test::gdal_ok(band->SetNoDataValue(*spec.nodata));
+    if (!spec.colours.empty())
+      terraseg::test::gdal_ok(band->SetColorInterpretation(spec.colours[static_cast<size_t>(b - 1)]));
     if (!spec.descriptions.empty()) band->SetDescription(spec.descriptions[static_cast<size_t>(b - 1)].c_str());
   }
 }

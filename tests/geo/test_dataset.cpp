@@ -31,7 +31,7 @@ struct TwoSources {
   static constexpr int n = 8;
   TwoSources() {
     for (const char* sub : {"a/images", "a/masks", "b/images", "b/masks"}) fs::create_directories(dir / sub);
-    std::vector<uint8_t> ids(n * n), bytes(n * n);
+    std::vector<uint8_t> ids(static_cast<size_t>(n) * n), bytes(static_cast<size_t>(n) * n);
     for (int i = 0; i < n * n; ++i) {
       ids[static_cast<size_t>(i)] = i % n < n / 2 ? 1 : 0;
       bytes[static_cast<size_t>(i)] = i % n < n / 2 ? 255 : 0;
@@ -142,12 +142,12 @@ TEST(Dataset, AugmentIsSeeded) {
 Sample halves(int n) {
   Sample s;
   s.height = s.width = n;
-  s.rgb.resize(static_cast<size_t>(n * n * 3));
-  s.labels.resize(static_cast<size_t>(n * n));
+  s.rgb.resize(static_cast<size_t>(n) * n * 3);
+  s.labels.resize(static_cast<size_t>(n) * n);
   for (int i = 0; i < n * n; ++i) {
     const bool left = i % n < n / 2;
     s.labels[static_cast<size_t>(i)] = left ? 1 : 0;
-    for (int c = 0; c < 3; ++c) s.rgb[static_cast<size_t>(i * 3 + c)] = left ? 200 : 20;
+    for (int c = 0; c < 3; ++c) s.rgb[static_cast<size_t>(i) * 3 + c] = left ? 200 : 20;
   }
   return s;
 }
@@ -177,7 +177,7 @@ TEST(Dataset, RotationKeepsLabelsOnTheirPixelsAndIgnoresWhatComesFromOutside) {
     EXPECT_GT(labelled, 0);
     EXPECT_LT(mismatched, 2 * (48 + 40)) << "seed " << seed << ": labels moved with their pixels";
     // The boundary was vertical; a row whose labels change more than once is what rotation makes.
-    const auto id = [&](int y, int x) { return out.labels[static_cast<size_t>(y * 40 + x)]; };
+    const auto id = [&](int y, int x) { return out.labels[static_cast<size_t>(y) * 40 + x]; };
     rotated += id(0, 0) != id(47, 0) || id(0, 39) != id(47, 39) ? 1 : 0;
   }
   EXPECT_GT(rotated, 0) << "some of 20 draws turn the class boundary away from vertical";
@@ -251,7 +251,7 @@ TEST(Dataset, RescaleSmoothsTheImageAndKeepsLabelsExact) {
   EXPECT_GT(values.size(), 2U) << "bilinear: grey values at the edge";
   for (int y = 0; y < 8; ++y) {
     for (int x = 0; x < 12; ++x) {
-      const uint8_t label = big.labels[static_cast<size_t>(y * 12 + x)];
+      const uint8_t label = big.labels[static_cast<size_t>(y) * 12 + x];
       EXPECT_EQ(label, sample.labels[static_cast<size_t>((y / 2) * 6 + x / 2)])
           << x << "," << y << ": nearest, no new ids";
     }
@@ -260,8 +260,8 @@ TEST(Dataset, RescaleSmoothsTheImageAndKeepsLabelsExact) {
   ASSERT_EQ(small.width, 3);
   ASSERT_EQ(small.height, 2);
   EXPECT_EQ(small.rgb[0], 0);
-  EXPECT_EQ(small.rgb[2 * 3], 240);
-  EXPECT_EQ(small.rgb[1 * 3], 120) << "area: the middle pixel averages a dark and a bright column";
+  EXPECT_EQ(small.rgb[6], 240);  // pixel 2, red
+  EXPECT_EQ(small.rgb[3], 120) << "area: the middle pixel averages a dark and a bright column";
   for (uint8_t label : small.labels) EXPECT_TRUE(label == 0 || label == 1 || label == kIgnoreLabel);
 }
 
@@ -315,7 +315,7 @@ TEST(Dataset, WindowsOfLargeRastersComeFromOnePlaceInBoth) {
     origins.insert(y0 * 1000 + x0);
     for (int r = 0; r < window.height; ++r) {
       for (int c = 0; c < window.width; ++c) {
-        const size_t i = static_cast<size_t>(r * window.width + c);
+        const size_t i = static_cast<size_t>(r) * window.width + c;
         ASSERT_EQ(window.rgb[3 * i + 1], y0 + r);                                         // rows in order
         ASSERT_EQ(window.labels[i], BigRaster::road(x0 + c) ? 1 : 0) << "seed " << seed;  // labels from the same window
         ASSERT_EQ(window.rgb[3 * i] == 200, window.labels[i] == 1);
@@ -387,8 +387,7 @@ TEST(Dataset, LoaderReadsWindowsAndCountsWholeLabelRasters) {
       // Red is 200 exactly where the label is 1 (bilinear rescaling blurs the stripe edges only).
       int agree = 0;
       for (size_t i = 0; i < batch.labels.ids.size(); ++i) {
-        agree += (batch.images.data()[i % (24 * 24) + (i / (24 * 24)) * 3 * 24 * 24] > 110.0F / 255.0F) ==
-                 (batch.labels.ids[i] == 1);
+        agree += (batch.images.data()[i % 576 + (i / 576) * 3 * 576] > 110.0F / 255.0F) == (batch.labels.ids[i] == 1);
       }
       EXPECT_GT(agree, static_cast<int>(batch.labels.ids.size() * 9 / 10)) << "batch " << b;
       straight.push_back(batch.labels.ids);

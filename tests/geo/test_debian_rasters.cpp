@@ -15,7 +15,7 @@ const std::string kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TI
 
 #define REQUIRE_FILE(path)            \
   if (!std::filesystem::exists(path)) \
-  GTEST_SKIP() << path << " not installed (apt-get install r-cran-stars r-cran-rgdal)"
+  GTEST_SKIP() << (path) << " not installed (apt-get install r-cran-stars r-cran-rgdal)"
 
 TEST(DebianRasters, LandsatInfo) {
   REQUIRE_FILE(kLandsat);

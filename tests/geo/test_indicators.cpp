@@ -138,8 +138,8 @@ TEST(AerialIndicators, StripsPruneAndMergeLikeTheWholeMask) {
   EXPECT_EQ(whole.strips, 1);
   EXPECT_EQ(whole.intersections, 1);
   EXPECT_EQ(whole.dead_ends, 4);
-  options.whole_mask_max_pixels = 200 * 100;  // one cell row (100 pixel rows) per strip
-  options.strip_halo_px = 16;                 // widened to fit the 20 m spurs
+  options.whole_mask_max_pixels = int64_t{200} * 100;  // one cell row (100 pixel rows) per strip
+  options.strip_halo_px = 16;                          // widened to fit the 20 m spurs
   const AerialSummary strips = compute_aerial_indicators(inputs, dir / "strips.tif", dir / "strips.gpkg", options);
   EXPECT_EQ(strips.strips, 2);
   EXPECT_EQ(strips.intersections, 1);

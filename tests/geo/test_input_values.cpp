@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 
+#include "gdal_ok.hpp"
 #include "geo_test_util.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/predict.hpp"
@@ -280,17 +281,17 @@ std::string write_paletted(const std::string& rgb_path, const std::string& path,
   GDALDatasetUniquePtr out(
       driver->Create(path.c_str(), rgb->GetRasterXSize(), rgb->GetRasterYSize(), 1, GDT_Byte, nullptr));
   GeoTransform gt{};
-  if (rgb->GetGeoTransform(gt.data()) == CE_None) out->SetGeoTransform(gt.data());
-  out->SetSpatialRef(rgb->GetSpatialRef());
+  if (rgb->GetGeoTransform(gt.data()) == CE_None) terraseg::test::gdal_ok(out->SetGeoTransform(gt.data()));
+  terraseg::test::gdal_ok(out->SetSpatialRef(rgb->GetSpatialRef()));
   GDALRasterBand* band = out->GetRasterBand(1);
-  band->SetColorTable(&table);
-  band->SetColorInterpretation(GCI_PaletteIndex);
+  terraseg::test::gdal_ok(band->SetColorTable(&table));
+  terraseg::test::gdal_ok(band->SetColorInterpretation(GCI_PaletteIndex));
   EXPECT_EQ(GDALDitherRGB2PCT(r, g, b, band, &table, nullptr, nullptr), CE_None);
   if (nodata_index) {
     // The top-left 10 x 10 pixels are nodata.
     std::vector<uint8_t> hole(100, static_cast<uint8_t>(*nodata_index));
     EXPECT_EQ(band->RasterIO(GF_Write, 0, 0, 10, 10, hole.data(), 10, 10, GDT_Byte, 0, 0), CE_None);
-    band->SetNoDataValue(*nodata_index);
+    terraseg::test::gdal_ok(band->SetNoDataValue(*nodata_index));
   }
   return path;
 }
@@ -369,8 +370,8 @@ TEST(Palette, TheNodataIndexStaysNodataAndGreyPalettesAreGrey) {
       table.SetColorEntry(i, &entry);
     }
     GDALRasterBand* band = out->GetRasterBand(1);
-    band->SetColorTable(&table);
-    band->SetColorInterpretation(GCI_PaletteIndex);
+    terraseg::test::gdal_ok(band->SetColorTable(&table));
+    terraseg::test::gdal_ok(band->SetColorInterpretation(GCI_PaletteIndex));
     std::vector<uint8_t> indices(64 * 48);
     for (size_t i = 0; i < indices.size(); ++i) indices[i] = (i % 64) < 32 ? 20 : 235;  // bright left, dark right
     ASSERT_EQ(band->RasterIO(GF_Write, 0, 0, 64, 48, indices.data(), 64, 48, GDT_Byte, 0, 0), CE_None);
@@ -456,13 +457,13 @@ TEST(Palette, TwoPaletteBandsOrAPaletteBesideColourBandsAreAnErrorNamingTheFile)
     GDALColorTable table;
     const GDALColorEntry entry{10, 20, 30, 255};
     table.SetColorEntry(0, &entry);
-    vrt->GetRasterBand(1)->SetColorTable(&table);
-    vrt->GetRasterBand(1)->SetColorInterpretation(GCI_PaletteIndex);
+    terraseg::test::gdal_ok(vrt->GetRasterBand(1)->SetColorTable(&table));
+    terraseg::test::gdal_ok(vrt->GetRasterBand(1)->SetColorInterpretation(GCI_PaletteIndex));
     if (second_palette) {
-      vrt->GetRasterBand(2)->SetColorTable(&table);
-      vrt->GetRasterBand(2)->SetColorInterpretation(GCI_PaletteIndex);
+      terraseg::test::gdal_ok(vrt->GetRasterBand(2)->SetColorTable(&table));
+      terraseg::test::gdal_ok(vrt->GetRasterBand(2)->SetColorInterpretation(GCI_PaletteIndex));
     } else {
-      vrt->GetRasterBand(2)->SetColorInterpretation(GCI_GreenBand);
+      terraseg::test::gdal_ok(vrt->GetRasterBand(2)->SetColorInterpretation(GCI_GreenBand));
     }
   };
   write_vrt(dir / "two.vrt", true);

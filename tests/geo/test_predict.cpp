@@ -64,7 +64,7 @@ TEST(Predict, TiledEqualsWholeImageOnOddSizedMultibandRaster) {
   EXPECT_EQ(stats.tiles_skipped, 0);
 
   const Tensor reference = whole_image_scores(input, spec);
-  const size_t plane = 333U * 517U;
+  const size_t plane = size_t{333} * 517;
   const std::vector<float> mask = test::read_band(out.mask_path, 1);
   float worst = 0.0F;
   int64_t checked_classes = 0;
@@ -225,7 +225,7 @@ TEST(Predict, SixteenBitInputIsStretchedOntoAnEightBitModelsRangeAndSaysSo) {
 TEST(Predict, StatedPixelSizeResamplesAnInputWithoutGeoreference) {
   terraseg::test::TempDir dir;
   const std::string input = dir / "plain.png";
-  std::vector<uint8_t> plane(60 * 40);
+  std::vector<uint8_t> plane(size_t{60} * 40);
   for (size_t i = 0; i < plane.size(); ++i) plane[i] = static_cast<uint8_t>(i % 251);
   test::write_png(input, 60, 40, {plane});
   PredictOptions opt = small_tiles();

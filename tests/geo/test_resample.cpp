@@ -2,6 +2,7 @@
 // the results come back on the input's own grid, georeferencing untouched.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -60,10 +61,9 @@ void expect_same_grid(const std::string& input, const std::string& output) {
 }
 
 bool scratch_left(const terraseg::test::TempDir& dir) {
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
-    if (entry.path().filename().string().find(".native-") != std::string::npos) return true;
-  }
-  return false;
+  return std::ranges::any_of(std::filesystem::directory_iterator(dir.path()), [](const auto& entry) {
+    return entry.path().filename().string().find(".native-") != std::string::npos;
+  });
 }
 
 TEST(Resample, CoarseInputIsEnlargedToTheModelPixelSizeAndClassesComeBack) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "gdal_ok.hpp"
 #include "geo_test_util.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/vector_labels.hpp"
@@ -26,10 +27,10 @@ fs::path make_image(const fs::path& path) {
   GDALDatasetUniquePtr image(
       GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), 100, 100, 3, GDT_Byte, nullptr));
   double gt[6] = {kX0, 1.0, 0.0, kY0, 0.0, -1.0};
-  image->SetGeoTransform(gt);
+  terraseg::test::gdal_ok(image->SetGeoTransform(gt));
   OGRSpatialReference utm;
-  utm.importFromEPSG(32632);
-  image->SetSpatialRef(&utm);
+  terraseg::test::gdal_ok(utm.importFromEPSG(32632));
+  terraseg::test::gdal_ok(image->SetSpatialRef(&utm));
   return path;
 }
 
@@ -43,15 +44,15 @@ fs::path make_roads(const fs::path& path, const std::vector<Road>& roads, int ep
   GDALDatasetUniquePtr data(
       GetGDALDriverManager()->GetDriverByName("GPKG")->Create(path.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
   OGRSpatialReference crs;
-  crs.importFromEPSG(epsg);
+  terraseg::test::gdal_ok(crs.importFromEPSG(epsg));
   crs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   OGRSpatialReference utm;
-  utm.importFromEPSG(32632);
+  terraseg::test::gdal_ok(utm.importFromEPSG(32632));
   utm.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   std::unique_ptr<OGRCoordinateTransformation> to_crs(OGRCreateCoordinateTransformation(&utm, &crs));
   OGRLayer* layer = data->CreateLayer("lines", &crs, wkbLineString, nullptr);
   OGRFieldDefn highway("highway", OFTString);
-  layer->CreateField(&highway);
+  terraseg::test::gdal_ok(layer->CreateField(&highway));
   for (const Road& road : roads) {
     OGRFeature feature(layer->GetLayerDefn());
     feature.SetField("highway", road.highway);

@@ -140,7 +140,7 @@ std::vector<WalkabilityPoint> five_points() {
     points.push_back({"p" + std::to_string(i), 0.1218 + 0.0003 * i, 52.2053, {"img.png"}});
     RoleCounts c;
     c.counted = 100;
-    c.tree = 10 * i;
+    c.tree = int64_t{10} * i;
     c.road = 20;
     c.pavement = 10;
     c.building = 40 - 10 * i;  // building + tree constant, so S is equal for all

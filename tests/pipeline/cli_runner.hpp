@@ -22,6 +22,7 @@ struct CliResult {
 inline CliResult run_terraseg(std::vector<std::string> args) {
   args.insert(args.begin(), "terraseg");
   std::vector<char*> argv;
+  argv.reserve(args.size());
   for (std::string& arg : args) argv.push_back(arg.data());
   testing::internal::CaptureStdout();
   testing::internal::CaptureStderr();

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "gdal_ok.hpp"
+
 namespace terraseg::test {
 
 /// A 3-band 64x48 Byte GeoTIFF on a UTM grid (1 m pixels), band b filled with 40 * b; `stamp`, when
@@ -14,12 +16,12 @@ inline std::filesystem::path make_rgb_raster(const std::filesystem::path& path, 
   GDALDriver* driver = GetGDALDriverManager()->GetDriverByName("GTiff");
   GDALDatasetUniquePtr dataset(driver->Create(path.c_str(), 64, 48, 3, GDT_Byte, nullptr));
   double gt[6] = {500000, 1, 0, 5700000, 0, -1};
-  dataset->SetGeoTransform(gt);
+  terraseg::test::gdal_ok(dataset->SetGeoTransform(gt));
   OGRSpatialReference utm;
-  utm.importFromEPSG(32631);
-  dataset->SetSpatialRef(&utm);
-  for (int band = 1; band <= 3; ++band) dataset->GetRasterBand(band)->Fill(40.0 * band);
-  if (stamp != nullptr) dataset->SetMetadataItem("TIFFTAG_DATETIME", stamp);
+  terraseg::test::gdal_ok(utm.importFromEPSG(32631));
+  terraseg::test::gdal_ok(dataset->SetSpatialRef(&utm));
+  for (int band = 1; band <= 3; ++band) terraseg::test::gdal_ok(dataset->GetRasterBand(band)->Fill(40.0 * band));
+  if (stamp != nullptr) terraseg::test::gdal_ok(dataset->SetMetadataItem("TIFFTAG_DATETIME", stamp));
   return path;
 }
 

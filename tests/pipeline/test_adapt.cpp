@@ -12,6 +12,7 @@
 
 #include "adapt_job.hpp"
 #include "cli_runner.hpp"
+#include "gdal_ok.hpp"
 #include "models.hpp"
 #include "predict_step.hpp"
 #include "terraseg/core/error.hpp"
@@ -44,9 +45,10 @@ fs::path trained_model(const fs::path& root) {
 
 /// A 24 x 24 image of one colour everywhere.
 fs::path flat_image(const fs::path& path, uint8_t r, uint8_t g, uint8_t b) {
-  const int n = 24;
+  constexpr int n = 24;
   write_png(path, n, n,
-            {std::vector<uint8_t>(n * n, r), std::vector<uint8_t>(n * n, g), std::vector<uint8_t>(n * n, b)});
+            {std::vector<uint8_t>(size_t{n} * n, r), std::vector<uint8_t>(size_t{n} * n, g),
+             std::vector<uint8_t>(size_t{n} * n, b)});
   return path;
 }
 
@@ -202,7 +204,7 @@ TEST(Adapt, FineTunesOnAFewTilesWithinItsBudgetAndNeverOverwrites) {
   const std::string adapted_bytes = terraseg::test::read_file(out);
   for (const bool resume : {false, true}) {
     std::vector<std::string> rerun = args;
-    if (resume) rerun.push_back("--resume");
+    if (resume) rerun.emplace_back("--resume");
     const auto again = run_terraseg(rerun);
     EXPECT_EQ(again.exit_code, 1);
     EXPECT_NE(again.err.find("exists; adapt never overwrites a model"), std::string::npos) << again.err;
@@ -234,15 +236,15 @@ void georeferenced_tiles_and_road(const fs::path& root) {
   fs::create_directories(root / "tiles");
   constexpr double kX0 = 500000.0, kY0 = 5880000.0;
   OGRSpatialReference utm;
-  utm.importFromEPSG(32632);
+  terraseg::test::gdal_ok(utm.importFromEPSG(32632));
   utm.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   for (int t = 0; t < 2; ++t) {
     const fs::path path = root / "tiles" / ("tile" + std::to_string(t) + ".tif");
     GDALDatasetUniquePtr tile(
         GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), 48, 48, 3, GDT_Byte, nullptr));
     double gt[6] = {kX0 + 48.0 * t, 1.0, 0.0, kY0, 0.0, -1.0};
-    tile->SetGeoTransform(gt);
-    tile->SetSpatialRef(&utm);
+    terraseg::test::gdal_ok(tile->SetGeoTransform(gt));
+    terraseg::test::gdal_ok(tile->SetSpatialRef(&utm));
     std::vector<uint8_t> pixels(48 * 48);
     for (int b = 1; b <= 3; ++b) {
       for (int i = 0; i < 48 * 48; ++i) {
@@ -258,7 +260,7 @@ void georeferenced_tiles_and_road(const fs::path& root) {
                                                                                     0, GDT_Unknown, nullptr));
   OGRLayer* layer = data->CreateLayer("lines", &utm, wkbLineString, nullptr);
   OGRFieldDefn highway("highway", OFTString);
-  layer->CreateField(&highway);
+  terraseg::test::gdal_ok(layer->CreateField(&highway));
   OGRFeature feature(layer->GetLayerDefn());
   feature.SetField("highway", "residential");
   OGRLineString line;

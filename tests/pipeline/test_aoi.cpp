@@ -15,10 +15,10 @@ using terraseg::test::TempDir;
 
 namespace {
 
-const char* kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
+constexpr const char* kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
 
 std::filesystem::path write_config(const TempDir& dir, const std::string& aoi) {
-  const auto config = dir / "region.yaml";
+  auto config = dir / "region.yaml";
   std::ofstream(config) << "output_dir: out\ntiling: {tile: 128, overlap: 16}\n"
                         << "models:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 2}\n"
                         << "regions:\n  - name: chicago\n    inputs: ['" << kChicago << "']\n"

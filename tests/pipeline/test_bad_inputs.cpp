@@ -22,7 +22,7 @@ using terraseg::test::TempDir;
 
 namespace {
 
-const char* kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
+constexpr const char* kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
 
 /// The smallest two-class U-Net, without a card.
 terraseg::Graph tiny_unet(int in_channels = 3) {
@@ -69,10 +69,15 @@ TEST(BadInputs, DiskFullFailsCleanlyAndKeepsEarlierOutputs) {
   }
   struct Unmount {
     std::filesystem::path path;
+    explicit Unmount(std::filesystem::path mounted) : path(std::move(mounted)) {}
+    Unmount(const Unmount&) = delete;
+    Unmount& operator=(const Unmount&) = delete;
+    Unmount(Unmount&&) = delete;
+    Unmount& operator=(Unmount&&) = delete;
     ~Unmount() { umount(path.c_str()); }
   } unmount{disk};
   std::filesystem::create_directories(disk / "out" / "earlier");
-  const std::string earlier(184 * 1024, 'x');
+  const std::string earlier(size_t{184} * 1024, 'x');
   std::ofstream(disk / "out" / "earlier" / "mask.tif", std::ios::binary) << earlier;
   std::ofstream(dir / "region.yaml") << "output_dir: " << (disk / "out").string() << "\n"
                                      << "models:\n  roads: {builder: unet, classes: 2, base_width: 4, depth: 2}\n"
@@ -309,7 +314,7 @@ TEST(BadInputs, AUnitsFailureNamesItsRegionTaskAndInputAndTheLogNamesTheUnit) {
   EXPECT_NE(result.err.find("region 'city', task 'roads', input '"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("nir"), std::string::npos) << result.err;
   const std::string log = read_file(dir / "out/terraseg-log.jsonl");
-  const size_t error = log.find("\"event\":\"error\"");
+  const size_t error = log.find(R"("event":"error")");
   ASSERT_NE(error, std::string::npos) << log;
   EXPECT_NE(log.find("\"unit\":\"city__roads__rgb\"", error), std::string::npos) << log;
 }

@@ -23,7 +23,7 @@ void expect_error(const std::string& yaml, const std::vector<std::string>& fragm
   }
 }
 
-const char* kValid = R"(
+constexpr const char* kValid = R"(
 output_dir: out/chicago
 threads: 2
 tiling: {tile: 256, overlap: 32}

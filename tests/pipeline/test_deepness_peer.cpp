@@ -164,7 +164,7 @@ DeepnessRun run_like_deepness(const fs::path& path, const cv::Mat& rgb) {
       const int y_min = yb == 0 ? 0 : half, y_max = yb == y_bins - 1 ? tile : tile - half;
       for (int y = y_min; y < y_max; ++y) {
         for (int x = x_min; x < x_max; ++x) {
-          const size_t p = static_cast<size_t>(y * tile + x);
+          const size_t p = static_cast<size_t>(y) * tile + x;
           int best = 0;
           if (channels == 1) {  // a sigmoid: class 1 where the probability reaches seg_thresh
             best = s[p] < threshold ? 0 : 1;

@@ -17,7 +17,7 @@ namespace {
 using nlohmann::json;
 using terraseg::test::TempDir;
 
-const char* kLeuvenA = "/usr/share/doc/opencv-doc/examples/data/leuvenA.jpg";
+constexpr const char* kLeuvenA = "/usr/share/doc/opencv-doc/examples/data/leuvenA.jpg";
 
 /// Cityscapes ESPNet (MIT, ../shared/weights) with the preprocessing its authors use, as a card.
 ModelCard espnet_card() {

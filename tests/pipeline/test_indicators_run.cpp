@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "gdal_ok.hpp"
 #include "indicators_step.hpp"
 #include "models.hpp"
 #include "terraseg/pipeline/config.hpp"
@@ -19,8 +20,8 @@ namespace {
 using nlohmann::json;
 using terraseg::test::TempDir;
 
-const char* kLandsat = "/usr/lib/R/site-library/stars/tif/L7_ETMs.tif";
-const char* kLeuvenA = "/usr/share/doc/opencv-doc/examples/data/leuvenA.jpg";
+constexpr const char* kLandsat = "/usr/lib/R/site-library/stars/tif/L7_ETMs.tif";
+constexpr const char* kLeuvenA = "/usr/share/doc/opencv-doc/examples/data/leuvenA.jpg";
 
 /// A 100 x 100 GeoTIFF of 1 m pixels in EPSG:32631 with `value(x, y)` and optional category names.
 void write_tif(const std::filesystem::path& path, const std::function<double(int, int)>& value,
@@ -30,16 +31,16 @@ void write_tif(const std::filesystem::path& path, const std::function<double(int
   GDALDatasetUniquePtr ds(
       GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), 100, 100, 1, GDT_Byte, nullptr));
   double gt[6] = {500000.0, 1.0, 0.0, 4000000.0, 0.0, -1.0};
-  ds->SetGeoTransform(gt);
+  terraseg::test::gdal_ok(ds->SetGeoTransform(gt));
   OGRSpatialReference srs;
-  srs.importFromEPSG(32631);
-  ds->SetSpatialRef(&srs);
-  std::vector<uint8_t> pixels(100 * 100);
+  terraseg::test::gdal_ok(srs.importFromEPSG(32631));
+  terraseg::test::gdal_ok(ds->SetSpatialRef(&srs));
+  std::vector<uint8_t> pixels(size_t{100} * 100);
   for (int y = 0; y < 100; ++y) {
-    for (int x = 0; x < 100; ++x) pixels[static_cast<size_t>(y * 100 + x)] = static_cast<uint8_t>(value(x, y));
+    for (int x = 0; x < 100; ++x) pixels[static_cast<size_t>(y) * 100 + x] = static_cast<uint8_t>(value(x, y));
   }
   ASSERT_EQ(ds->GetRasterBand(1)->RasterIO(GF_Write, 0, 0, 100, 100, pixels.data(), 100, 100, GDT_Byte, 0, 0), CE_None);
-  ds->GetRasterBand(1)->SetNoDataValue(255);
+  terraseg::test::gdal_ok(ds->GetRasterBand(1)->SetNoDataValue(255));
   if (!categories.empty()) {
     CPLStringList names;
     for (const auto& name : categories) names.AddString(name.c_str());

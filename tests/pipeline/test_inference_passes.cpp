@@ -77,7 +77,7 @@ TEST(InferencePasses, ScaledPassesRunAtMultiplesOfTheStrideAndComeBackOnTheWindo
     // Scores 1, 2, 3 everywhere, whatever the size: the average must be exactly that.
     for (int64_t k = 0; k < 3; ++k) {
       for (int64_t i = 0; i < input.dim(2) * input.dim(3); ++i)
-        scores.data()[k * input.dim(2) * input.dim(3) + i] = float(k + 1);
+        scores.data()[k * input.dim(2) * input.dim(3) + i] = static_cast<float>(k + 1);
     }
   };
   InferencePasses passes;

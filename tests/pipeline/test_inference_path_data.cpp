@@ -82,7 +82,8 @@ TEST(InferencePath, PredictLogitsOfAPhotoMatchOpenCvDnnRunWhole) {
     for (int x = 0; x < bgr.cols; ++x) {
       for (int c = 0; c < 3; ++c) {
         input.data()[c * plane + static_cast<size_t>(y) * bgr.cols + x] =
-            (bgr.at<cv::Vec3b>(y, x)[c] / 255.0F - kMean[static_cast<size_t>(c)]) / kStd[static_cast<size_t>(c)];
+            (static_cast<float>(bgr.at<cv::Vec3b>(y, x)[c]) / 255.0F - kMean[static_cast<size_t>(c)]) /
+            kStd[static_cast<size_t>(c)];
       }
     }
   }
@@ -189,7 +190,7 @@ TEST(InferencePath, DefaultTilingOfALargeMosaicAgreesWithWholeImageInference) {
   ASSERT_LT(tile, kSide) << "the card's tile must make the default cut the mosaic into windows";
   // A 2000 x 2000 RGB mosaic of validation photos (360 x 480 each, row by row).
   const std::vector<fs::path> photos = camvid_val(data, 101);
-  std::vector<uint8_t> mosaic(3U * kSide * kSide);
+  std::vector<uint8_t> mosaic(size_t{3} * kSide * kSide);
   size_t next = 0;
   for (int y0 = 0; y0 < kSide; y0 += 360) {
     for (int x0 = 0; x0 < kSide; x0 += 480) {

@@ -13,12 +13,12 @@
 #include <map>
 
 #include "cli_runner.hpp"
+#include "gdal_ok.hpp"
 #include "raster_fixtures.hpp"
 #include "terraseg/core/builders.hpp"
 #include "terraseg/core/onnx.hpp"
 #include "test_support.hpp"
 
-using terraseg::test::read_file;
 using terraseg::test::run_terraseg;
 using terraseg::test::snapshot;
 using terraseg::test::TempDir;
@@ -59,10 +59,10 @@ GDALDatasetUniquePtr create(const fs::path& path, int w, int h, int bands, GDALD
   GDALDatasetUniquePtr ds(
       GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), w, h, bands, type, nullptr));
   double gt[6] = {500000, pixel, 0, 5700000, 0, -pixel};
-  ds->SetGeoTransform(gt);
+  terraseg::test::gdal_ok(ds->SetGeoTransform(gt));
   OGRSpatialReference utm;
-  utm.importFromEPSG(32631);
-  ds->SetSpatialRef(&utm);
+  terraseg::test::gdal_ok(utm.importFromEPSG(32631));
+  terraseg::test::gdal_ok(ds->SetSpatialRef(&utm));
   return ds;
 }
 
@@ -109,14 +109,15 @@ TEST(InputReading, APalettedRasterIsPredictedAsItsColoursLikeItsRgbOriginal) {
     GDALDatasetUniquePtr rgb = create(dir / "rgb.tif", 96, 72, 3, GDT_Byte);
     fill(*rgb, colourful);
     for (int b = 1; b <= 3; ++b)
-      rgb->GetRasterBand(b)->SetColorInterpretation(static_cast<GDALColorInterp>(GCI_RedBand + b - 1));
+      terraseg::test::gdal_ok(
+          rgb->GetRasterBand(b)->SetColorInterpretation(static_cast<GDALColorInterp>(GCI_RedBand + b - 1)));
     // What rgb2pct.py does: a median-cut colour table and dithering into one band of indices.
     GDALColorTable table;
     GDALRasterBandH r = rgb->GetRasterBand(1), g = rgb->GetRasterBand(2), b = rgb->GetRasterBand(3);
     ASSERT_EQ(GDALComputeMedianCutPCT(r, g, b, nullptr, 64, &table, nullptr, nullptr), CE_None);
     GDALDatasetUniquePtr pct = create(dir / "pct.tif", 96, 72, 1, GDT_Byte);
-    pct->GetRasterBand(1)->SetColorTable(&table);
-    pct->GetRasterBand(1)->SetColorInterpretation(GCI_PaletteIndex);
+    terraseg::test::gdal_ok(pct->GetRasterBand(1)->SetColorTable(&table));
+    terraseg::test::gdal_ok(pct->GetRasterBand(1)->SetColorInterpretation(GCI_PaletteIndex));
     ASSERT_EQ(GDALDitherRGB2PCT(r, g, b, pct->GetRasterBand(1), &table, nullptr, nullptr), CE_None);
   }
   const auto rgb = run_terraseg(predict_args(model, dir / "rgb.tif", dir / "rgb-mask.tif"));
@@ -262,7 +263,7 @@ TEST(InputReading, AbsurdPixelSizesAreRefusedWithTheWayOut) {
   EXPECT_EQ(snapshot(dir.path()), before);
   // The way out the message gives works.
   auto args = predict_args(model, dir / "nano.tif", dir / "mask.tif");
-  args.push_back("--no-resample");
+  args.emplace_back("--no-resample");
   result = run_terraseg(args);
   EXPECT_EQ(result.exit_code, 0) << result.err;
 }

@@ -85,7 +85,7 @@ TEST(ShippedModels, RoadsAerialFindsRoadsOnAValidationImage) {
     fp += !road && predicted[i] == 1;
     fn += road && predicted[i] == 0;
   }
-  const double f1 = 2.0 * tp / static_cast<double>(2 * tp + fp + fn);
+  const double f1 = 2.0 * static_cast<double>(tp) / static_cast<double>(2 * tp + fp + fn);
   std::cout << "satImage_001: road F1 " << f1 << '\n';
   EXPECT_GT(f1, 0.6);
 }
@@ -107,8 +107,8 @@ TEST(ShippedModels, LandcoverAerialLabelsADubaiTile) {
                                               GDAL_OF_RASTER | GDAL_OF_READONLY));
   ASSERT_TRUE(mask);
   std::vector<uint8_t> rgb(predicted.size() * 3);
-  ASSERT_EQ(mask->RasterIO(GF_Read, 0, 0, width, height, rgb.data(), width, height, GDT_Byte, 3, nullptr, 3, 3 * width,
-                           1, nullptr),
+  ASSERT_EQ(mask->RasterIO(GF_Read, 0, 0, width, height, rgb.data(), width, height, GDT_Byte, 3, nullptr, 3,
+                           GSpacing{3} * width, 1, nullptr),
             CE_None);
   const std::array<std::array<uint8_t, 3>, 5> colours{
       {{0x3C, 0x10, 0x98}, {0x84, 0x29, 0xF6}, {0x6E, 0xC1, 0xE4}, {0xFE, 0xDD, 0x3A}, {0xE2, 0xA9, 0x29}}};

@@ -5,9 +5,9 @@
 #include <gdal_priv.h>
 #include <gtest/gtest.h>
 #include <ogrsf_frmts.h>
-#include <signal.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "cli_runner.hpp"
+#include "gdal_ok.hpp"
 #include "output_plan.hpp"
 #include "raster_fixtures.hpp"
 #include "terraseg/core/builders.hpp"
@@ -58,10 +59,10 @@ fs::path make_gradient_raster(const fs::path& path, int width, int height, int s
   GDALDriver* driver = GetGDALDriverManager()->GetDriverByName("GTiff");
   GDALDatasetUniquePtr dataset(driver->Create(path.c_str(), width, height, 3, GDT_Byte, nullptr));
   double gt[6] = {500000, 1, 0, 5700000, 0, -1};
-  dataset->SetGeoTransform(gt);
+  terraseg::test::gdal_ok(dataset->SetGeoTransform(gt));
   OGRSpatialReference utm;
-  utm.importFromEPSG(32631);
-  dataset->SetSpatialRef(&utm);
+  terraseg::test::gdal_ok(utm.importFromEPSG(32631));
+  terraseg::test::gdal_ok(dataset->SetSpatialRef(&utm));
   std::vector<unsigned char> row(static_cast<size_t>(width));
   for (int band = 1; band <= 3; ++band) {
     for (int y = 0; y < height; ++y) {
@@ -558,10 +559,10 @@ TEST(OutputSafety, LabelsFromVectorsNeverReplaceAnImageAndRefuseBadFilters) {
     GDALDatasetUniquePtr data(GetGDALDriverManager()->GetDriverByName("GPKG")->Create((dir / "roads.gpkg").c_str(), 0,
                                                                                       0, 0, GDT_Unknown, nullptr));
     OGRSpatialReference utm;
-    utm.importFromEPSG(32631);
+    terraseg::test::gdal_ok(utm.importFromEPSG(32631));
     OGRLayer* layer = data->CreateLayer("lines", &utm, wkbLineString, nullptr);
     OGRFieldDefn highway("highway", OFTString);
-    layer->CreateField(&highway);
+    terraseg::test::gdal_ok(layer->CreateField(&highway));
     OGRFeature feature(layer->GetLayerDefn());
     feature.SetField("highway", "residential");
     OGRLineString line;

@@ -13,6 +13,7 @@
 #include <regex>
 
 #include "cli_runner.hpp"
+#include "gdal_ok.hpp"
 #include "report.hpp"
 #include "report_html.hpp"
 #include "terraseg/core/onnx.hpp"
@@ -26,8 +27,8 @@ using terraseg::test::TempDir;
 
 namespace {
 
-const char* kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
-const char* kChromium = "/usr/bin/chromium";
+constexpr const char* kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
+constexpr const char* kChromium = "/usr/bin/chromium";
 
 std::string chromium(const TempDir& dir, const std::string& args) {
   const std::string command = std::string(kChromium) +
@@ -35,6 +36,7 @@ std::string chromium(const TempDir& dir, const std::string& args) {
                               " --disable-background-networking --disable-component-update --disable-sync"
                               " --user-data-dir=" +
                               (dir / "profile").string() + " " + args + " 2>/dev/null";
+  // NOLINTNEXTLINE(cert-env33-c): runs headless Chromium, a fixed tool of the test, on the report
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
   std::string output;
   std::array<char, 4096> buffer{};
@@ -53,10 +55,10 @@ void write_raster(const std::filesystem::path& path, int width, int height, GDAL
       GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), width, height, bands, type, nullptr));
   ASSERT_TRUE(ds);
   double gt[6] = {500000.0, pixel_m, 0.0, 5900000.0, 0.0, -pixel_m};
-  ds->SetGeoTransform(gt);
+  terraseg::test::gdal_ok(ds->SetGeoTransform(gt));
   OGRSpatialReference srs;
-  srs.importFromEPSG(32632);
-  ds->SetSpatialRef(&srs);
+  terraseg::test::gdal_ok(srs.importFromEPSG(32632));
+  terraseg::test::gdal_ok(ds->SetSpatialRef(&srs));
   for (int b = 0; b < bands; ++b) {
     std::vector<double> values(static_cast<size_t>(width) * height);
     for (int y = 0; y < height; ++y) {
@@ -83,8 +85,8 @@ std::array<int, 3> png_pixel(const std::filesystem::path& png, int x, int y) {
 
 /// `colour` at `weight` over black, as the map draws a cell over black imagery.
 std::array<int, 3> over_black(std::array<uint8_t, 3> colour, double weight) {
-  return {int(std::lround(colour[0] * weight)), int(std::lround(colour[1] * weight)),
-          int(std::lround(colour[2] * weight))};
+  return {static_cast<int>(std::lround(colour[0] * weight)), static_cast<int>(std::lround(colour[1] * weight)),
+          static_cast<int>(std::lround(colour[2] * weight))};
 }
 
 void expect_near(const std::array<int, 3>& got, const std::array<int, 3>& want, const std::string& what) {
@@ -100,7 +102,7 @@ json map_fixture(const TempDir& dir) {
   const std::array<double, 8> density{5, 10, 15, 20, 25, 30, 35, 40};
   write_raster(dir / "out/riverside/indicators.tif", 4, 2, GDT_Float32, 50.0,
                {"greenery_landcover", "road_length_density_km_per_km2"},
-               [&](int b, int x, int y) { return (b == 0 ? greenery : density)[static_cast<size_t>(y * 4 + x)]; });
+               [&](int b, int x, int y) { return (b == 0 ? greenery : density)[static_cast<size_t>(y) * 4 + x]; });
   const std::string grid = (dir / "out/riverside/indicators.tif").string();
   json aerial = {{"region", "riverside"},
                  {"input", (dir / "photo.tif").string()},

@@ -1,11 +1,11 @@
 // Crash safety and scale-out: kill -9 at any moment then --resume gives byte-identical outputs;
 // shards plus a final --resume equal a single run.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -21,7 +21,7 @@ using terraseg::test::wait_exit;
 
 namespace {
 
-const char* kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
+constexpr const char* kChicago = "/usr/lib/R/site-library/rgdal/pictures/SP27GTIF.TIF";
 
 /// A region of four small rasters (copies of the Chicago sample) and two tasks: eight units.
 std::filesystem::path make_job(const TempDir& dir, const std::string& out) {
@@ -30,7 +30,7 @@ std::filesystem::path make_job(const TempDir& dir, const std::string& out) {
     std::filesystem::copy_file(kChicago, dir / "in" / (std::string(name) + ".tif"),
                                std::filesystem::copy_options::overwrite_existing);
   }
-  const auto config = dir / (out + ".yaml");
+  auto config = dir / (out + ".yaml");
   std::ofstream(config) << "output_dir: " << out << "\n"
                         << "tiling: {tile: 128, overlap: 16}\n"
                         << "models:\n"
@@ -90,14 +90,14 @@ std::vector<std::string> differences(const std::map<std::string, std::string>& a
     }
   }
   for (const auto& entry : actual) {
-    if (expected.count(entry.first) == 0) names.push_back("extra " + entry.first);
+    if (!expected.contains(entry.first)) names.push_back("extra " + entry.first);
   }
   return names;
 }
 
 pid_t spawn_run(const std::filesystem::path& config, bool resume) {
   std::vector<std::string> args{"run", config.string(), "-q", "--threads", "1"};
-  if (resume) args.push_back("--resume");
+  if (resume) args.emplace_back("--resume");
   return terraseg::test::spawn_terraseg(args);
 }
 
@@ -120,7 +120,7 @@ TEST(CrashSafety, KillNineThenResumeIsByteIdentical) {
     wait_exit(pid);
     for (const auto& [name, bytes] : outputs(dir / "killed")) {
       if (name.find(".tmp-") != std::string::npos) continue;  // temporaries are not outputs
-      if (expected.count(name) != 0 && name.find(".gpkg") == std::string::npos) {
+      if (expected.contains(name) && name.find(".gpkg") == std::string::npos) {
         const bool same = ends_with(name, ".stac.json") ? without_run_time(bytes) == without_run_time(expected.at(name))
                                                         : bytes == expected.at(name);
         EXPECT_TRUE(same) << "partial file under output name " << name;

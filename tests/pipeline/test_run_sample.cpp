@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.hpp"
+#include "gdal_ok.hpp"
 #include "test_support.hpp"
 
 using terraseg::test::read_file;
@@ -30,7 +31,7 @@ std::filesystem::path sample_config_in(const TempDir& dir) {
   for (size_t at = text.find(relative); at != std::string::npos; at = text.find(relative, at)) {
     text.replace(at, relative.size(), (terraseg::test::source_dir() / "samples").string() + "/");
   }
-  const auto config = dir / "region.yaml";
+  auto config = dir / "region.yaml";
   std::ofstream(config) << text;
   return config;
 }
@@ -127,12 +128,13 @@ TEST(SampleRun, SixteenBitCopyOfThePhotoIsStretchedAndSaysSo) {
     ASSERT_TRUE(wide);
     double gt[6];
     ASSERT_EQ(src->GetGeoTransform(gt), CE_None);
-    wide->SetGeoTransform(gt);
-    wide->SetProjection(src->GetProjectionRef());
+    terraseg::test::gdal_ok(wide->SetGeoTransform(gt));
+    terraseg::test::gdal_ok(wide->SetProjection(src->GetProjectionRef()));
     ASSERT_EQ(wide->RasterIO(GF_Write, 0, 0, w, h, values.data(), w, h, GDT_UInt16, bands, nullptr, 0, 0, 0, nullptr),
               CE_None);
     for (int b = 1; b <= bands; ++b)
-      wide->GetRasterBand(b)->SetColorInterpretation(src->GetRasterBand(b)->GetColorInterpretation());
+      terraseg::test::gdal_ok(
+          wide->GetRasterBand(b)->SetColorInterpretation(src->GetRasterBand(b)->GetColorInterpretation()));
   }
   const auto model = terraseg::test::source_dir() / "samples/models/roads-aerial.onnx";
   const auto eight = run_terraseg(

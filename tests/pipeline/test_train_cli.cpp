@@ -3,12 +3,12 @@
 // the file, line and key; `weights: random`, `crops_per_image` and `extra_sources` are wired through.
 #include <gdal_priv.h>
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -47,7 +47,7 @@ void save_tiny_unet(const fs::path& path) {
 
 pid_t spawn_train(const fs::path& config, const fs::path& log, bool resume) {
   std::vector<std::string> args{"train", config.string(), "--threads", "1"};
-  if (resume) args.push_back("--resume");
+  if (resume) args.emplace_back("--resume");
   return terraseg::test::spawn_terraseg(args, log);
 }
 
@@ -308,7 +308,7 @@ namespace {
 fs::path edited_config(const fs::path& root, const std::string& name,
                        const std::vector<std::pair<std::string, std::string>>& edits,
                        const std::string& extra_sections = "") {
-  const fs::path path = write_config(root, name, kUNet, "", extra_sections);
+  fs::path path = write_config(root, name, kUNet, "", extra_sections);
   std::string text = read_file(path);
   for (const auto& [from, to] : edits) {
     const size_t at = text.find(from);

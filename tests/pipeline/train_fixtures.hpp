@@ -20,8 +20,8 @@ inline void make_dataset(const std::filesystem::path& root) {
   for (int i = 0; i < 8; ++i) {
     const int n = 24, size = 8 + i % 5, x0 = static_cast<int>(rng() % (n - size)),
               y0 = static_cast<int>(rng() % (n - size));
-    std::vector<std::vector<uint8_t>> rgb(3, std::vector<uint8_t>(n * n));
-    std::vector<uint8_t> mask(n * n, 0);
+    std::vector<std::vector<uint8_t>> rgb(3, std::vector<uint8_t>(static_cast<size_t>(n) * n));
+    std::vector<uint8_t> mask(static_cast<size_t>(n) * n, 0);
     for (int y = 0; y < n; ++y) {
       for (int x = 0; x < n; ++x) {
         const bool inside = x >= x0 && x < x0 + size && y >= y0 && y < y0 + size;
@@ -39,7 +39,7 @@ inline void make_dataset(const std::filesystem::path& root) {
 inline std::filesystem::path write_config(const std::filesystem::path& root, const std::string& name,
                                           const std::string& model, const std::string& extra_data = "",
                                           const std::string& extra_sections = "") {
-  const std::filesystem::path path = root / (name + ".yaml");
+  std::filesystem::path path = root / (name + ".yaml");
   std::ofstream(path) << "seed: 3\nthreads: 1\n"
                       << "model:\n"
                       << model << "  classes: [{name: ground}, {name: square}]\n"

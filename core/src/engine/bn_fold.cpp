@@ -170,7 +170,7 @@ std::vector<PlanNode> fuse_post_ops(const Graph& graph) {
     if (absorbed[i]) continue;
     PlanNode pn{graph.nodes[i], {}, {}};
     std::string current = pn.node.outputs.empty() ? std::string() : pn.node.outputs[0];
-    while (is_conv(pn.node) && !current.empty() && readers.at(current) == 1 && reader.count(current) != 0) {
+    while (is_conv(pn.node) && !current.empty() && readers.at(current) == 1 && reader.contains(current)) {
       const size_t j = reader.at(current);
       const Node& next = graph.nodes[j];
       PostOp post;
@@ -178,7 +178,7 @@ std::vector<PlanNode> fuse_post_ops(const Graph& graph) {
         pn.post_ops.push_back(post);
       } else if (next.op == "Add" && pn.post_ops.empty() && next.inputs.size() == 2) {
         const std::string& other = next.inputs[0] == current ? next.inputs[1] : next.inputs[0];
-        const bool earlier = other == graph.input || (producer.count(other) != 0 && producer.at(other) < i);
+        const bool earlier = other == graph.input || (producer.contains(other) && producer.at(other) < i);
         if (other == current || graph.is_weight(other) || !earlier) break;
         post.kind = PostOp::Kind::sum;
         post.residual = other;
@@ -228,10 +228,8 @@ std::vector<PlanNode> fuse_channel_affine(const Graph& graph, std::vector<PlanNo
     const Node& first = nodes[i].node;
     if (first.outputs.empty()) continue;
     std::vector<size_t> chain;
-    size_t bn = nodes.size();
-    if (first.op == "BatchNormalization") {
-      bn = i;
-    } else if (first.op == "Concat" || first.op == "Add") {
+    size_t bn = i;  // the chain's BatchNormalization: this node, or the one after a Concat or Add
+    if (first.op == "Concat" || first.op == "Add") {
       chain.push_back(i);
       if (first.op == "Concat") {
         const int64_t axis = first.attr_int("axis", 1);
@@ -245,7 +243,7 @@ std::vector<PlanNode> fuse_channel_affine(const Graph& graph, std::vector<PlanNo
         continue;
       }
       bn = only_reader(last.outputs.at(0), "BatchNormalization");
-    } else {
+    } else if (first.op != "BatchNormalization") {
       continue;
     }
     if (bn >= nodes.size() || !constant_bn(nodes[bn].node)) continue;

@@ -92,6 +92,7 @@ int concat_by_copy(PlanBuilder& builder, const Node& node, const std::vector<int
       std::move(touched));
   if (outer == 1) {
     std::vector<size_t> offsets;
+    offsets.reserve(starts.size());
     for (int64_t s : starts) offsets.push_back(static_cast<size_t>(s) * sizeof(float));
     builder.offer_in_place(dst, srcs, std::move(offsets), elided);
   }
@@ -124,6 +125,7 @@ void plan_concat(PlanBuilder& builder, const PlanNode& pn) {
     return;
   }
   std::vector<dnnl::memory::desc> mds;
+  mds.reserve(srcs.size());
   for (int id : srcs) mds.push_back(builder.md(id));
   const dnnl::concat::primitive_desc pd(dst_md, static_cast<int>(axis), mds, builder.engine(), builder.attr());
   const int dst = builder.add_value(pd.dst_desc());

@@ -140,6 +140,7 @@ int plan_pad_width(PlanBuilder& builder, const std::string& node, int src, const
   const int64_t w = d[3];
   const int64_t in_row = w * inner;
   const int64_t out_row = (w + left + right) * inner;
+  if (out_row <= 0) throw Error("node '" + node + "': cannot pad a layout with empty rows (" + to_string(d) + ")");
   const auto rows = static_cast<int64_t>(padded.get_size() / sizeof(float)) / out_row;
   builder.add_custom(node,
                      [src, dst, rows, in_row, out_row, left, inner](const std::vector<PlanValue>& values) {

@@ -200,7 +200,7 @@ std::unique_ptr<engine::Plan> Engine::Impl::tuned_plan(const Dims& dims) {
   std::map<std::string, double> measured;
   for (const engine::PlanChoice& choice : candidates) {
     auto plan = build_plan(dims, choice);
-    if (measured.count(plan->stats.plan_choice) != 0) continue;  // e.g. no convolution Winograd applies to
+    if (measured.contains(plan->stats.plan_choice)) continue;  // e.g. no convolution Winograd applies to
     Tensor output;
     Tensor* const target = &output;
     plan->execute(input, std::span<Tensor* const>(&target, 1));  // warm-up: first-touch, caches
@@ -226,7 +226,7 @@ std::unique_ptr<engine::Plan> Engine::Impl::tuned_plan(const Dims& dims) {
   return best;
 }
 
-Engine::Engine(const Graph& graph, EngineOptions options) : impl_(std::make_unique<Impl>()) {
+Engine::Engine(const Graph& graph, const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   impl_->graph = graph;
   impl_->options = options;
   if (options.precision == Precision::int8) {
@@ -281,6 +281,7 @@ std::vector<Tensor> Engine::run_all(const Tensor& input) {
   engine::Plan& plan = impl_->plan_for(input.dims());
   std::vector<Tensor> outputs(plan.output_ids.size());
   std::vector<Tensor*> targets;
+  targets.reserve(outputs.size());
   for (Tensor& t : outputs) targets.push_back(&t);
   plan.execute(input, targets);
   return outputs;

@@ -147,6 +147,7 @@ void plan_channel_affine(PlanBuilder& builder, const PlanNode& pn) {
       pn.node.name,
       [sources, widths, residual, dst, pixels, channels, scale, shift, slope](const std::vector<PlanValue>& values) {
         std::vector<const float*> in;
+        in.reserve(sources.size());
         for (int id : sources) in.push_back(data_of(values, id));
         const float* res = residual >= 0 ? data_of(values, residual) : nullptr;
         float* result = data_of(values, dst);

@@ -94,10 +94,10 @@ void plan_binary_node(PlanBuilder& builder, const PlanNode& node);
 void check_identity(const Node& node);
 void plan_identity(PlanBuilder& builder, const PlanNode& node);
 // norm_ops.cpp
-void plan_batch_norm(PlanBuilder& builder, const PlanNode& node);
-void plan_channel_affine(PlanBuilder& builder, const PlanNode& node);
+void plan_batch_norm(PlanBuilder& builder, const PlanNode& pn);
+void plan_channel_affine(PlanBuilder& builder, const PlanNode& pn);
 // concat_ops.cpp
-void plan_concat(PlanBuilder& builder, const PlanNode& node);
+void plan_concat(PlanBuilder& builder, const PlanNode& pn);
 // softmax_argmax_ops.cpp
 void plan_softmax(PlanBuilder& builder, const PlanNode& node);
 void check_argmax(const Node& node);

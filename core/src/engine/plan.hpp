@@ -117,7 +117,7 @@ struct PoolRecord {
 
 class PlanBuilder {
  public:
-  PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine, bool channels_last = false,
+  PlanBuilder(const Graph& graph, Precision precision, dnnl::engine engine, bool channels_last = false,
               bool winograd = false);
 
   const Graph& graph() const { return graph_; }
@@ -138,14 +138,14 @@ class PlanBuilder {
   void bind(const std::string& name, int id);
   /// The float32 weight read by input `index` of `node`; throws when that input is not a weight.
   const Tensor& weight(const Node& node, size_t index) const;
-  bool has_input(const Node& node, size_t index) const;
+  static bool has_input(const Node& node, size_t index);
 
   /// A fresh intermediate value with layout `md`.
   int add_value(const dnnl::memory::desc& md);
   /// A constant value with layout `md`, filled now from plain row-major `values` of dims `dims`.
   int add_constant(const dnnl::memory::desc& md, const float* values, const Dims& dims);
   /// A constant value with layout `md`, filled now from float32 `values` laid out as `source`.
-  int add_constant(const dnnl::memory::desc& md, const float* values, const dnnl::memory::desc& source);
+  int add_constant(const dnnl::memory::desc& md, const float* values, const dnnl::memory::desc& plain);
   const dnnl::memory::desc& md(int id) const { return values_.at(static_cast<size_t>(id)).md; }
   Dims dims(int id) const;
 
@@ -155,7 +155,7 @@ class PlanBuilder {
   int to_plain(int id);
 
   /// Attributes with a user-managed scratchpad (all primitives share one scratchpad buffer).
-  dnnl::primitive_attr attr() const;
+  static dnnl::primitive_attr attr();
   void add_primitive(const std::string& node, const dnnl::primitive_desc_base& pd,
                      std::vector<std::pair<int, int>> arg_ids);
   void add_custom(const std::string& node, CustomFn fn, std::vector<int> touched);

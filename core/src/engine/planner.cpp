@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iomanip>
+#include <iostream>
+#include <new>
+#include <utility>
 
 #include "engine/plan.hpp"
 #include "terraseg/core/error.hpp"
@@ -49,9 +52,10 @@ void widen(std::vector<int>& first, std::vector<int>& last, size_t into, size_t 
 
 }  // namespace
 
-void AlignedBuffer::Free::operator()(void* p) const { std::free(p); }
+void AlignedBuffer::Free::operator()(void* p) const { ::operator delete (p, std::align_val_t{kAlign}); }
 
-AlignedBuffer::AlignedBuffer(size_t bytes) : data_(std::aligned_alloc(kAlign, round_up(std::max<size_t>(bytes, 1)))) {
+AlignedBuffer::AlignedBuffer(size_t bytes)
+    : data_(::operator new (round_up(std::max<size_t>(bytes, 1)), std::align_val_t{kAlign}, std::nothrow)) {
   if (!data_) throw Error("engine: out of memory allocating " + std::to_string(bytes) + " bytes");
 }
 
@@ -86,9 +90,13 @@ dnnl::memory::desc same_layout(const dnnl::memory::desc& like, const Dims& dims,
   return {to_dnnl(dims), type, plain_tag(dims.size())};
 }
 
-PlanBuilder::PlanBuilder(const Graph& graph, Precision precision, const dnnl::engine& engine, bool channels_last,
+PlanBuilder::PlanBuilder(const Graph& graph, Precision precision, dnnl::engine engine, bool channels_last,
                          bool winograd)
-    : graph_(graph), precision_(precision), engine_(engine), channels_last_(channels_last), winograd_(winograd) {}
+    : graph_(graph),
+      precision_(precision),
+      engine_(std::move(engine)),
+      channels_last_(channels_last),
+      winograd_(winograd) {}
 
 int PlanBuilder::lookup(const std::string& name, const Node& node) const {
   auto it = names_.find(name);
@@ -102,7 +110,7 @@ int PlanBuilder::lookup(const std::string& name, const Node& node) const {
 
 void PlanBuilder::bind(const std::string& name, int id) { names_[name] = id; }
 
-bool PlanBuilder::has_input(const Node& node, size_t index) const {
+bool PlanBuilder::has_input(const Node& node, size_t index) {
   return node.inputs.size() > index && !node.inputs[index].empty();
 }
 
@@ -157,7 +165,7 @@ int PlanBuilder::to_plain(int id) {
   return convert(id, dnnl::memory::desc(to_dnnl(d), dt::f32, plain_tag(d.size())));
 }
 
-dnnl::primitive_attr PlanBuilder::attr() const {
+dnnl::primitive_attr PlanBuilder::attr() {
   dnnl::primitive_attr result;
   result.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   return result;
@@ -396,7 +404,8 @@ void Plan::execute(const Tensor& input, std::span<Tensor* const> outputs) {
         dnnl_primitive_desc_query(step.prim.get_primitive_desc(), dnnl_query_impl_info_str, 0,
                                   static_cast<void*>(&kind));
       }
-      std::fprintf(stderr, "terraseg_profile,%s,%s,%.3f\n", step.node.c_str(), kind, ms);
+      std::cerr << "terraseg_profile," << step.node << ',' << kind << ',' << std::fixed << std::setprecision(3) << ms
+                << '\n';
     }
   }
   stream.wait();

@@ -6,6 +6,8 @@
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
+#include <cstddef>
+
 #include "engine/winograd.hpp"
 
 namespace terraseg::engine {
@@ -20,7 +22,7 @@ constexpr int64_t kPoints = kWinogradPoints;
 
 /// r = B^T d along one axis of a 6x6 tile (d and r strided by `ds` and `rs` vectors).
 /// B^T rows: [4 0 -5 0 1 0] [0 -4 -4 1 1 0] [0 4 -4 -1 1 0] [0 -2 -1 2 1 0] [0 2 -1 -2 1 0] [0 4 0 -5 0 1].
-inline void input_1d(const __m256* d, int ds, __m256* r, int rs) {
+inline void input_1d(const __m256* d, std::ptrdiff_t ds, __m256* r, std::ptrdiff_t rs) {
   const __m256 two = _mm256_set1_ps(2.0F);
   const __m256 four = _mm256_set1_ps(4.0F);
   const __m256 five = _mm256_set1_ps(5.0F);
@@ -35,7 +37,7 @@ inline void input_1d(const __m256* d, int ds, __m256* r, int rs) {
 
 /// y = A^T m along one axis (m strided by `ms`, y by `ys`).
 /// A^T rows: [1 1 1 1 1 0] [0 1 -1 2 -2 0] [0 1 1 4 4 0] [0 1 -1 8 -8 1].
-inline void output_1d(const __m256* m, int ms, __m256* y, int ys) {
+inline void output_1d(const __m256* m, std::ptrdiff_t ms, __m256* y, std::ptrdiff_t ys) {
   const __m256 two = _mm256_set1_ps(2.0F);
   const __m256 four = _mm256_set1_ps(4.0F);
   const __m256 eight = _mm256_set1_ps(8.0F);

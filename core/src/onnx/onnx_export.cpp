@@ -27,9 +27,9 @@ struct ExportState {
   std::set<std::string> values;
   std::set<std::string> nodes;
 
-  std::string fresh(std::set<std::string>& used, const std::string& base) {
+  static std::string fresh(std::set<std::string>& used, const std::string& base) {
     std::string name = base;
-    for (int suffix = 1; used.count(name) != 0; ++suffix) name = base + "_" + std::to_string(suffix);
+    for (int suffix = 1; used.contains(name); ++suffix) name = base + "_" + std::to_string(suffix);
     used.insert(name);
     return name;
   }
@@ -57,7 +57,7 @@ void add_attribute(onnx::NodeProto& proto, const std::string& key, const AttrVal
 }
 
 std::string add_int64_operand(ExportState& state, const Node& node, const std::string& key) {
-  const std::string name = state.fresh(state.values, node.name + "/" + key);
+  std::string name = state.fresh(state.values, node.name + "/" + key);
   encode_int64_tensor(name, node.attr_ints(key), *state.proto.add_initializer());
   return name;
 }
@@ -109,7 +109,7 @@ void write_node(ExportState& state, const Node& node) {
   for (const std::string& out : node.outputs) proto.add_output(out);
   const std::set<std::string> as_inputs = add_operands(state, node, proto);
   for (const auto& [key, value] : node.attrs) {
-    if (as_inputs.count(key) == 0) add_attribute(proto, key, value);
+    if (!as_inputs.contains(key)) add_attribute(proto, key, value);
   }
 }
 

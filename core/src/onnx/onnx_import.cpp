@@ -14,7 +14,6 @@
 namespace terraseg {
 namespace {
 
-using onnx_io::ConstValue;
 using onnx_io::ImportContext;
 
 int64_t read_opset(const onnx::ModelProto& model, const std::string& source) {
@@ -35,7 +34,7 @@ void read_initializers(const onnx::GraphProto& graph, ImportContext& ctx) {
   if (graph.sparse_initializer_size() != 0) throw Error(ctx.source + ": sparse initializers are not supported");
   for (const onnx::TensorProto& init : graph.initializer()) {
     if (init.name().empty()) throw Error(ctx.source + ": an initializer has no name");
-    if (ctx.constants.count(init.name()) != 0) {
+    if (ctx.constants.contains(init.name())) {
       throw Error(ctx.source + ": initializer '" + init.name() + "' is defined twice");
     }
     ctx.constants[init.name()] = onnx_io::decode_tensor(init, ctx.source + ": initializer '" + init.name() + "'");
@@ -63,7 +62,7 @@ void read_input(const onnx::GraphProto& proto, ImportContext& ctx, Graph& graph)
   std::vector<const onnx::ValueInfoProto*> images;
   std::string names;
   for (const onnx::ValueInfoProto& info : proto.input()) {
-    if (ctx.constants.count(info.name()) != 0) continue;  // IR < 4 lists initialisers as inputs too
+    if (ctx.constants.contains(info.name())) continue;  // IR < 4 lists initialisers as inputs too
     images.push_back(&info);
     names += (names.empty() ? "'" : ", '") + info.name() + "'";
   }
@@ -86,7 +85,7 @@ void read_input(const onnx::GraphProto& proto, ImportContext& ctx, Graph& graph)
 
 void read_outputs(const onnx::GraphProto& proto, const ImportContext& ctx, Graph& graph) {
   for (const onnx::ValueInfoProto& info : proto.output()) {
-    if (ctx.constants.count(info.name()) != 0) {
+    if (ctx.constants.contains(info.name())) {
       throw Error(ctx.source + ": graph output '" + info.name() +
                   "' is a constant; terraseg models compute their outputs");
     }
@@ -111,7 +110,7 @@ void collect_weights(const ImportContext& ctx, Graph& graph) {
   for (const Node& node : graph.nodes) {
     for (const std::string& in : node.inputs) {
       auto constant = ctx.constants.find(in);
-      if (constant == ctx.constants.end() || graph.weights.count(in) != 0) continue;
+      if (constant == ctx.constants.end() || graph.weights.contains(in)) continue;
       graph.weights.emplace(in, Tensor(constant->second.dims, constant->second.floats));
     }
   }
@@ -129,7 +128,7 @@ void read_card(const onnx::ModelProto& model, const std::string& source, Graph& 
   }
   if (terraseg_card != metadata.end()) graph.card = ModelCard::from_json(terraseg_card->second, source);
   // Tile keys the terraseg card (or a file without any card) leaves out: Deepness's, when given.
-  if (!graph.card.tile && (metadata.count("tiles_size") != 0 || metadata.count("tile_size") != 0)) {
+  if (!graph.card.tile && (metadata.contains("tiles_size") || metadata.contains("tile_size"))) {
     const ModelCard deepness = card_from_deepness(metadata, source);
     graph.card.tile = deepness.tile;
     if (!graph.card.tile_overlap) graph.card.tile_overlap = deepness.tile_overlap;

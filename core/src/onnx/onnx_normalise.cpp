@@ -225,7 +225,7 @@ std::string unique_node_name(ImportContext& ctx, const onnx::NodeProto& proto, s
   const std::string suffix = std::to_string(index);
   std::string name = proto.name();
   if (name.empty()) name.append(proto.op_type()).append("_").append(suffix);
-  while (ctx.node_names.count(name) != 0) name.append("_").append(suffix);
+  while (ctx.node_names.contains(name)) name.append("_").append(suffix);
   ctx.node_names.insert(name);
   return name;
 }
@@ -276,8 +276,7 @@ void record_outputs(OpContext& op) {
   if (op.node.op == "ArgMax" && op.node.attr_int("keepdims", 1) == 0 && rank > 0) --rank;
   for (const std::string& out : op.node.outputs) {
     if (out.empty()) continue;
-    if (op.ctx.ranks.count(out) != 0 || op.ctx.constants.count(out) != 0)
-      op.fail("output '" + out + "' is defined twice");
+    if (op.ctx.ranks.contains(out) || op.ctx.constants.contains(out)) op.fail("output '" + out + "' is defined twice");
     op.ctx.ranks[out] = rank;
   }
 }
@@ -343,7 +342,7 @@ void OpContext::drop_outputs(size_t first, const std::string& why) const {
 
 void OpContext::define_constant(ConstValue value) const {
   const std::string& out = node.outputs.at(0);
-  if (ctx.ranks.count(out) != 0 || ctx.constants.count(out) != 0) fail("output '" + out + "' is defined twice");
+  if (ctx.ranks.contains(out) || ctx.constants.contains(out)) fail("output '" + out + "' is defined twice");
   ctx.constants[out] = std::move(value);
 }
 

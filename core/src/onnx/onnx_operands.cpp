@@ -1,6 +1,7 @@
 // Op-specific normalisation to the IR's opset-13 attribute forms: constant operands (Pad pads,
 // Resize scales/sizes, MaxUnpool output_shape, Clip min/max) become attributes, Upsample becomes Resize, Dropout
 // becomes Identity, and defaults that changed between opsets are written out explicitly.
+#include <algorithm>
 #include <cmath>
 
 #include "onnx_detail.hpp"
@@ -10,10 +11,7 @@ namespace terraseg::onnx_io {
 namespace {
 
 bool one_of(const std::string& value, std::initializer_list<const char*> allowed) {
-  for (const char* candidate : allowed) {
-    if (value == candidate) return true;
-  }
-  return false;
+  return std::ranges::any_of(allowed, [&value](const char* candidate) { return value == candidate; });
 }
 
 void check_scales(OpContext& op, const std::vector<float>& scales, float minimum) {

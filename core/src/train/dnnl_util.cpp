@@ -48,7 +48,7 @@ void Exec::bind(int id, const float* data) {
   args.at(id).set_data_handle(const_cast<float*>(data));
 }
 
-void Exec::run() {
+void Exec::run() const {
   prim.execute(cpu_stream(), args);
   cpu_stream().wait();
 }

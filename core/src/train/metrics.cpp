@@ -36,7 +36,7 @@ void ConfusionMatrix::add(const uint8_t* predicted, const uint8_t* truth, int64_
   for (int64_t i = 0; i < count; ++i) {
     if (truth[i] >= classes_) continue;
     if (predicted[i] >= classes_) throw Error("prediction " + std::to_string(predicted[i]) + " is not a class id");
-    ++counts_[static_cast<size_t>(truth[i] * classes_ + predicted[i])];
+    ++counts_[static_cast<size_t>(truth[i]) * static_cast<size_t>(classes_) + predicted[i]];
   }
 }
 
@@ -74,6 +74,7 @@ double ConfusionMatrix::f1(int c) const {
 
 double ConfusionMatrix::mean_iou() const {
   std::vector<double> values;
+  values.reserve(classes_);
   for (int c = 0; c < classes_; ++c) values.push_back(iou(c));
   return mean_defined(values);
 }
@@ -86,6 +87,7 @@ double ConfusionMatrix::global_accuracy() const {
 
 double ConfusionMatrix::class_average_accuracy() const {
   std::vector<double> values;
+  values.reserve(classes_);
   for (int c = 0; c < classes_; ++c) values.push_back(recall(c));
   return mean_defined(values);
 }

@@ -71,7 +71,7 @@ class PadOp final : public TrainOp {
     return map;
   }
 
-  int64_t reflect(int64_t s, int64_t n) const {
+  static int64_t reflect(int64_t s, int64_t n) {
     if (n == 1) return 0;
     const int64_t period = 2 * (n - 1);
     s = ((s % period) + period) % period;
@@ -117,7 +117,7 @@ class ResizeOp final : public TrainOp {
       throw Error(where(node_) + "mode " + g.mode + " is not supported (nearest, linear)");
     }
     static const std::set<std::string> transforms{"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"};
-    if (transforms.count(g.transform) == 0) {
+    if (!transforms.contains(g.transform)) {
       throw Error(where(node_) + "coordinate_transformation_mode " + g.transform +
                   " is not supported (half_pixel, pytorch_half_pixel, align_corners, asymmetric)");
     }

@@ -82,7 +82,7 @@ struct TrainGraph::Impl {
     const auto& registry = train::op_registry();
     id_of(graph.input);
     for (const Node& node : graph.nodes) {
-      if (registry.count(node.op) == 0) {
+      if (!registry.contains(node.op)) {
         throw Error(train::where(node) +
                     "op is not supported by the trainer (supported: Conv, ConvTranspose, "
                     "BatchNormalization, MaxPool, AveragePool, MaxUnpool, Relu, LeakyRelu, Sigmoid, PRelu, Add, "
@@ -179,7 +179,7 @@ struct TrainGraph::Impl {
       for (size_t i = 0; i < step.in.size(); ++i) {
         if (step.in[i] < 0 || !values[static_cast<size_t>(step.in[i])].is_weight || !probe->differentiable(i)) continue;
         const std::string& name = values[static_cast<size_t>(step.in[i])].name;
-        if (trainable.count(name) == 0) parameters.push_back(name);
+        if (!trainable.contains(name)) parameters.push_back(name);
         trainable[name] = true;
       }
     }
@@ -187,7 +187,7 @@ struct TrainGraph::Impl {
 
   void mark_needs_grad() {
     for (Value& value : values)
-      value.needs_grad = value.is_weight && trainable.count(value.name) && trainable[value.name];
+      value.needs_grad = value.is_weight && trainable.contains(value.name) && trainable[value.name];
     values[static_cast<size_t>(ids.at(graph.input))].needs_grad = input_grad;
     for (const Step& step : steps) {
       bool any = false;
@@ -361,7 +361,7 @@ void TrainGraph::backward(const Tensor& output_grad) {
 }
 
 const std::vector<std::string>& TrainGraph::parameters() const { return impl_->parameters; }
-bool TrainGraph::is_parameter(const std::string& name) const { return impl_->trainable.count(name) != 0; }
+bool TrainGraph::is_parameter(const std::string& name) const { return impl_->trainable.contains(name); }
 
 void TrainGraph::set_trainable(const std::string& name, bool trainable) {
   if (!is_parameter(name)) throw Error("'" + name + "' is not a trainable parameter of the graph");

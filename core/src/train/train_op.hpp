@@ -44,7 +44,13 @@ struct PlanInput {
 
 class TrainOp {
  public:
+  TrainOp() = default;
   virtual ~TrainOp() = default;
+  /// Held by pointer to the base: copying or moving one would slice it.
+  TrainOp(const TrainOp&) = delete;
+  TrainOp& operator=(const TrainOp&) = delete;
+  TrainOp(TrainOp&&) = delete;
+  TrainOp& operator=(TrainOp&&) = delete;
   /// Builds primitives for these shapes; returns the output dims.
   virtual std::vector<Dims> plan(const PlanInput& input) = 0;
   virtual void forward(OpIO& io) = 0;
@@ -111,7 +117,7 @@ struct Exec {
   /// Adds an argument owning its buffer (workspace, batch statistics).
   dnnl::memory& owned(int id, const dnnl::memory::desc& md);
   void bind(int id, const float* data);
-  void run();
+  void run() const;
   explicit operator bool() const { return static_cast<bool>(prim); }
 };
 

@@ -70,9 +70,7 @@ void Trainer::predict(const Tensor& images, std::vector<uint8_t>& ids, std::vect
 Checkpoint Trainer::state(const std::string& extra_json) const {
   Checkpoint checkpoint;
   for (const auto& [name, tensor] : graph_.graph().weights) checkpoint.tensors[kWeightPrefix + name] = tensor;
-  // The optimiser is logically part of the trainer state even though step() mutates it.
-  auto& optimizer = const_cast<Optimizer&>(optimizer_);
-  for (const auto& [name, tensor] : optimizer.state()) checkpoint.tensors[kOptimPrefix + name] = tensor;
+  for (const auto& [name, tensor] : optimizer_.state()) checkpoint.tensors[kOptimPrefix + name] = tensor;
   nlohmann::json meta;
   meta["step"] = step_;
   meta["optimizer_steps"] = optimizer_.steps();

@@ -9,17 +9,27 @@
 namespace terraseg {
 namespace {
 
+/// '*' and '?' wildcards, matched without recursion: on a mismatch, the last '*' takes one more
+/// character of the text.
 bool glob_at(const char* p, const char* t) {
-  for (; *p != '\0'; ++p, ++t) {
+  const char* star = nullptr;    // the last '*' seen in the pattern
+  const char* resume = nullptr;  // where in the text that '*' ends now
+  while (*t != '\0') {
     if (*p == '*') {
-      for (const char* rest = t;; ++rest) {
-        if (glob_at(p + 1, rest)) return true;
-        if (*rest == '\0') return false;
-      }
+      star = p++;
+      resume = t;
+    } else if (*p != '\0' && (*p == '?' || *p == *t)) {
+      ++p;
+      ++t;
+    } else if (star != nullptr) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
     }
-    if (*t == '\0' || (*p != '?' && *p != *t)) return false;
   }
-  return *t == '\0';
+  while (*p == '*') ++p;
+  return *p == '\0';
 }
 
 /// Output-channel axis of the head's weight: 0 for Conv (OIHW), 1 for ConvTranspose (IOHW).
@@ -56,7 +66,7 @@ const Node& classifier_node(const Graph& graph) {
       if (node->op == "ConvTranspose" && node->attr_int("group", 1) != 1) break;
       return *node;
     }
-    if (passthrough.count(node->op) == 0) break;
+    if (!passthrough.contains(node->op)) break;
   }
   throw Error("cannot find the classifier head: output '" + graph.outputs.at(0) +
               "' is not produced by a Conv or "
@@ -99,7 +109,7 @@ int reinitialise_weights(Graph& graph, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::set<std::string> done;
   auto fill = [&](const std::string& name, auto&& value) {
-    if (name.empty() || graph.weights.count(name) == 0 || !done.insert(name).second) return;
+    if (name.empty() || !graph.weights.contains(name) || !done.insert(name).second) return;
     for (float& v : graph.weights.at(name).values()) v = value();
   };
   for (const Node& node : graph.nodes) {
@@ -123,7 +133,7 @@ std::map<std::string, std::string> parameter_owners(const TrainGraph& graph) {
   std::map<std::string, std::string> owners;
   for (const Node& node : graph.graph().nodes) {
     for (const std::string& input : node.inputs) {
-      if (graph.is_parameter(input) && owners.count(input) == 0) owners[input] = node.name;
+      if (graph.is_parameter(input) && !owners.contains(input)) owners[input] = node.name;
     }
   }
   return owners;
@@ -163,7 +173,7 @@ int freeze_all_but_last(TrainGraph& graph, int trainable_nodes) {
   const std::set<std::string> keep(order.begin() + static_cast<std::ptrdiff_t>(keep_from), order.end());
   int frozen = 0;
   for (const auto& [param, owner] : owners) {
-    const bool train = keep.count(owner) != 0;
+    const bool train = keep.contains(owner);
     graph.set_trainable(param, train);
     frozen += train ? 0 : 1;
   }

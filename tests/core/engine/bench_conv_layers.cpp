@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <exception>
+#include <iostream>
 #include <vector>
 
 #include "bench_util.hpp"
@@ -11,10 +13,10 @@
 #include "terraseg/core/bench.hpp"
 #include "terraseg/core/threads.hpp"
 
-using namespace terraseg;
-using namespace terraseg::test;
+namespace terraseg::test {
+namespace {
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   int threads = 2;
   int reps = 5;
   CLI::App app{"Direct against Winograd 3x3 convolutions at U-Net layer shapes"};
@@ -23,7 +25,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   set_thread_count(threads);
   if (!winograd_available()) {
-    std::fprintf(stderr, "this build or CPU has no Winograd kernels (x86-64 with AVX2+FMA needed)\n");
+    std::cerr << "this build or CPU has no Winograd kernels (x86-64 with AVX2+FMA needed)\n";
     return 1;
   }
   std::printf(
@@ -70,7 +72,16 @@ int main(int argc, char** argv) {
     std::printf("| %lld | %lld | %lld² | %.2f | %.1f | %.1f | %.2fx | %.2e |\n", static_cast<long long>(s.c_in),
                 static_cast<long long>(s.c_out), static_cast<long long>(s.size), gflop, md, mw, md / mw,
                 compare_outputs(b, a).max_abs_diff);
-    std::fflush(stdout);
+    if (std::fflush(stdout) != 0) return 1;
   }
   std::printf("\nLoad average at end %s.\n", bench::load_average().c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace terraseg::test
+
+int main(int argc, char** argv) try { return terraseg::test::run(argc, argv); } catch (const std::exception& e) {
+  std::cerr << "terraseg_conv_layer_bench: " << e.what() << '\n';
+  return 1;
 }

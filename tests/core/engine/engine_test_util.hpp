@@ -2,6 +2,7 @@
 /// Helpers for the engine tests: one-node graphs and engine-vs-reference comparison.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -89,10 +90,7 @@ inline std::vector<std::string> plan_steps(const Graph& g, const Tensor& x, Layo
 
 /// True when some step of `steps` is named `node` (any impl).
 inline bool has_step(const std::vector<std::string>& steps, const std::string& node) {
-  for (const std::string& step : steps) {
-    if (step.rfind(node + ",", 0) == 0) return true;
-  }
-  return false;
+  return std::ranges::any_of(steps, [&node](const std::string& step) { return step.starts_with(node + ","); });
 }
 
 inline std::vector<int64_t> ints(std::initializer_list<int64_t> v) { return v; }

@@ -6,9 +6,7 @@
 #include "engine_test_util.hpp"
 #include "terraseg/core/builders.hpp"
 
-using namespace terraseg;
-using namespace terraseg::test;
-
+namespace terraseg::test {
 namespace {
 
 bool has_node(const Graph& g, const std::string& name, const std::string& op) {
@@ -28,8 +26,6 @@ void expect_engine_matches_reference(const Graph& g, const Tensor& x, float tol)
   ASSERT_GT(scale, 0.0F);
   EXPECT_LT(max_abs_diff(out, ref), tol * scale);
 }
-
-}  // namespace
 
 TEST(BuildUNet, StructureAndNames) {
   UNetSpec spec;
@@ -114,3 +110,6 @@ TEST(BuildSegNet, Vgg16EncoderLayout) {
   EXPECT_EQ(g.weights.at("dec2.conv2.weight").dims(), (Dims{8, 16, 3, 3}));
   expect_engine_matches_reference(g, random_tensor({1, 3, 32, 32}, 803), 1e-4F);
 }
+
+}  // namespace
+}  // namespace terraseg::test

@@ -5,9 +5,7 @@
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/threads.hpp"
 
-using namespace terraseg;
-using namespace terraseg::test;
-
+namespace terraseg::test {
 namespace {
 
 Graph two_layer_graph() {
@@ -20,8 +18,6 @@ Graph two_layer_graph() {
   c2.name = "c2";
   return make_graph({c1, relu, c2}, w);
 }
-
-}  // namespace
 
 TEST(Engine, PlanCacheGivesIdenticalResultsAcrossShapes) {
   const Graph g = two_layer_graph();
@@ -160,3 +156,6 @@ TEST(Engine, EvictedPlansAreRebuiltIdentically) {
   EXPECT_EQ(first.storage(), again.storage());
   EXPECT_EQ(other.dims(), (Dims{1, 4, 7, 5}));
 }
+
+}  // namespace
+}  // namespace terraseg::test

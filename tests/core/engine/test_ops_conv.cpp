@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "engine_test_util.hpp"
 #include "terraseg/core/bench.hpp"
@@ -9,9 +10,7 @@
 #include "terraseg/core/error.hpp"
 #include "terraseg/core/threads.hpp"
 
-using namespace terraseg;
-using namespace terraseg::test;
-
+namespace terraseg::test {
 namespace {
 
 struct ConvCase {
@@ -28,12 +27,10 @@ Graph conv_graph(const std::string& op, const Dims& w_dims, std::map<std::string
   std::vector<std::string> inputs{"x", "W"};
   if (bias) {
     weights["B"] = random_tensor({out_channels}, seed + 1);
-    inputs.push_back("B");
+    inputs.emplace_back("B");
   }
   return make_graph({make_node(op, inputs, std::move(attrs))}, std::move(weights));
 }
-
-}  // namespace
 
 TEST(ConvOp, OneConvLayerMatchesNaiveReference) {
   const Tensor x = random_tensor({1, 3, 17, 23}, 1);
@@ -53,7 +50,7 @@ TEST(ConvOp, OneConvLayerMatchesNaiveReference) {
     for (int64_t ky = 0; ky < 3; ++ky)
       for (int64_t kx = 0; kx < 3; ++kx)
         centre +=
-            static_cast<double>(x.data()[(c * 17 + 7 + ky) * 23 + 9 + kx]) * w.data()[((5 * 3 + c) * 3 + ky) * 3 + kx];
+            static_cast<double>(x.data()[(c * 17 + 7 + ky) * 23 + 9 + kx]) * w.data()[((15 + c) * 3 + ky) * 3 + kx];
   EXPECT_NEAR(out.data()[(5 * 17 + 8) * 23 + 10], centre, 1e-4);
 }
 
@@ -152,7 +149,7 @@ TEST(ConvTransposeOp, VariantsMatchReference) {
   for (const ConvCase& c : cases) {
     for (const Layout layout : kLayouts) {
       SCOPED_TRACE(std::string(c.name) + " " + layout_name(layout));
-      const int64_t group = c.attrs.count("group") ? std::get<int64_t>(c.attrs.at("group")) : 1;
+      const int64_t group = c.attrs.contains("group") ? std::get<int64_t>(c.attrs.at("group")) : 1;
       const Graph g = conv_graph("ConvTranspose", c.w, c.attrs, c.bias, c.w[1] * group, seed);
       EXPECT_LT(engine_vs_reference(g, random_tensor(c.x, seed + 1), Precision::f32, layout), 2e-4F);
     }
@@ -246,8 +243,6 @@ TEST(ConvTransposeOp, KernelEqualsStrideAsGraphOutput) {
   }
 }
 
-namespace {
-
 /// Conv -> BatchNormalization (random statistics) -> Relu.
 Graph conv_bn_relu_graph() {
   std::map<std::string, Tensor> w{{"W", random_tensor({12, 5, 3, 3}, 31)},
@@ -261,8 +256,6 @@ Graph conv_bn_relu_graph() {
   Node relu = make_node("Relu", {"n"}, {}, {"y"});
   return make_graph({conv, bn, relu}, w);
 }
-
-}  // namespace
 
 TEST(Fusion, ConvBatchNormReluEqualsUnfusedReference) {
   const Graph g = conv_bn_relu_graph();
@@ -341,8 +334,6 @@ TEST(Precision, Int8IsAClearError) {
   EXPECT_THROW(parse_precision("fp64"), Error);
 }
 
-namespace {
-
 /// Largest |a - b| relative to the largest |b|.
 float relative_diff(const Tensor& a, const Tensor& b) {
   const OutputAgreement agreement = compare_outputs(a, b);
@@ -357,7 +348,7 @@ struct WinogradRun {
 /// Runs on `threads` threads (the process's count, set back to all cores afterwards).
 WinogradRun run_with(const Graph& g, const Tensor& x, EngineOptions options, int threads) {
   set_thread_count(threads);
-  Engine engine(g, options);
+  Engine engine(g, std::move(options));
   WinogradRun result;
   engine.run(x, result.out);
   result.winograd = engine.stats(x.dims()).winograd_convolutions;
@@ -370,8 +361,6 @@ EngineOptions blocked_options() {
   options.layout = Layout::blocked;
   return options;
 }
-
-}  // namespace
 
 TEST(WinogradConv, ShapesPadsAndBatchesMatchReference) {
   if (!winograd_available()) GTEST_SKIP() << "no AVX2+FMA here: every convolution stays direct";
@@ -454,9 +443,9 @@ TEST(WinogradConv, FusedReluLeakyReluAndResidualSum) {
 TEST(WinogradConv, OnlyEligibleConvolutionsTakeIt) {
   if (!winograd_available()) GTEST_SKIP() << "no AVX2+FMA here: every convolution stays direct";
   const auto winograd_count = [](const Dims& w, const std::map<std::string, AttrValue>& attrs, EngineOptions options) {
-    const int64_t group = attrs.count("group") ? std::get<int64_t>(attrs.at("group")) : 1;
+    const int64_t group = attrs.contains("group") ? std::get<int64_t>(attrs.at("group")) : 1;
     const Graph g = conv_graph("Conv", w, attrs, true, w[0], 351);
-    return run_with(g, random_tensor({1, w[1] * group, 12, 12}, 352), options, 1).winograd;
+    return run_with(g, random_tensor({1, w[1] * group, 12, 12}, 352), std::move(options), 1).winograd;
   };
   const std::map<std::string, AttrValue> pad1{{"pads", ints({1, 1, 1, 1})}};
   EXPECT_EQ(winograd_count({16, 16, 3, 3}, pad1, blocked_options()), 1);
@@ -503,3 +492,6 @@ TEST(WinogradConv, UNetAgreesWithDirectConvolutions) {
   EXPECT_LT(agreement.max_abs_diff, 1e-4 * agreement.max_abs_reference);
   EXPECT_EQ(agreement.class_agreement, 1.0);
 }
+
+}  // namespace
+}  // namespace terraseg::test

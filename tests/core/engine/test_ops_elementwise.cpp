@@ -3,8 +3,8 @@
 
 #include "engine_test_util.hpp"
 
-using namespace terraseg;
-using namespace terraseg::test;
+namespace terraseg::test {
+namespace {
 
 TEST(ActivationOps, MatchReference) {
   const std::vector<Node> nodes{
@@ -89,8 +89,6 @@ TEST(ConcatOp, MixedLayoutsAndOddChannels) {
   EXPECT_EQ(out.data()[5], x.data()[5]);  // channel 0 is the input itself
 }
 
-namespace {
-
 /// One U-Net decoder step on x [N, c_in, H, W]: skip = Relu(Conv3x3(x)) with c_skip channels,
 /// low = Relu(Conv k2 s2 (x)), up = ConvTranspose k2 s2 (low) with c_up channels, cat = Concat of
 /// skip and up (in `up_first` order), y = Relu(Conv3x3(cat)) to c_up channels. `skip_last` computes
@@ -137,8 +135,6 @@ Graph decoder_graph(const DecoderSpec& d, uint64_t seed) {
   }
   return make_graph(nodes, w);
 }
-
-}  // namespace
 
 TEST(ConcatOp, DecoderConcatWritesTheUpConvInPlace) {
   // Blocked plans at batch 1 with whole channel blocks: the up-conv's depth-to-space writes straight
@@ -238,13 +234,11 @@ TEST(ConcatOp, PlainPartsNestedAndDuplicated) {
       options.layout = layout;
       Engine engine(g, options);
       // a and b into ab, ab and c into abcx, abcx into cc (c appears twice there: copied).
-      const int64_t plane = 3 * 7 * 5 * 4;
+      const int64_t plane = int64_t{3} * 7 * 5 * 4;
       EXPECT_EQ(engine.stats(x.dims()).in_place_bytes, batch == 1 ? (1 + 1 + 2 + 1 + 4) * plane : 0);
     }
   }
 }
-
-namespace {
 
 std::map<std::string, Tensor> bn_params(int64_t channels, uint64_t seed) {
   return {{"g", random_tensor({channels}, seed, 0.5F, 2.0F)},
@@ -252,8 +246,6 @@ std::map<std::string, Tensor> bn_params(int64_t channels, uint64_t seed) {
           {"m", random_tensor({channels}, seed + 2)},
           {"v", random_tensor({channels}, seed + 3, 0.1F, 3.0F)}};
 }
-
-}  // namespace
 
 TEST(ChannelAffine, ConcatAddBatchNormPReluChain) {
   // ESPNet's module tail: Concat (odd channel counts) -> Add residual -> BatchNormalization -> PRelu,
@@ -313,3 +305,6 @@ TEST(SoftmaxArgMaxOps, MatchReference) {
   EXPECT_EQ(flat.dims(), (Dims{2, 7, 9}));
   EXPECT_EQ(max_abs_diff(flat, argmax_channels(x, false)), 0.0F);
 }
+
+}  // namespace
+}  // namespace terraseg::test

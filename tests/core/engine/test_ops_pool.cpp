@@ -4,9 +4,7 @@
 #include "engine_test_util.hpp"
 #include "terraseg/core/error.hpp"
 
-using namespace terraseg;
-using namespace terraseg::test;
-
+namespace terraseg::test {
 namespace {
 
 struct PoolCase {
@@ -14,8 +12,6 @@ struct PoolCase {
   Dims x;
   std::map<std::string, AttrValue> attrs;
 };
-
-}  // namespace
 
 TEST(MaxPoolOp, VariantsMatchReference) {
   const std::vector<PoolCase> cases{
@@ -189,3 +185,6 @@ TEST(MaxPoolOp, IndicesFeedMaxUnpoolAndAreAGraphOutput) {
   EXPECT_LT(max_abs_diff(out.at(0), ref.at("y")), 1e-6F);
   EXPECT_EQ(max_abs_diff(out.at(1), ref.at("idx")), 0.0F);
 }
+
+}  // namespace
+}  // namespace terraseg::test

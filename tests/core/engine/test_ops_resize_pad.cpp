@@ -3,8 +3,8 @@
 
 #include "engine_test_util.hpp"
 
-using namespace terraseg;
-using namespace terraseg::test;
+namespace terraseg::test {
+namespace {
 
 TEST(PadOp, ModesWithAsymmetricPads) {
   const Tensor x = random_tensor({1, 3, 17, 23}, 600);
@@ -104,3 +104,6 @@ TEST(ResizeOp, NonIntegralScalesMatchReference) {
     }
   }
 }
+
+}  // namespace
+}  // namespace terraseg::test

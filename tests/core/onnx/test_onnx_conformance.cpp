@@ -95,10 +95,8 @@ bool rank_agnostic(const onnx::ModelProto& model) {
   static const std::set<std::string> ops = {"Add",     "Sub",      "Mul",       "Div",     "Relu",
                                             "Sigmoid", "Tanh",     "LeakyRelu", "Elu",     "Clip",
                                             "PRelu",   "Identity", "Dropout",   "Softmax", "ArgMax"};
-  for (const onnx::NodeProto& node : model.graph().node()) {
-    if (ops.count(node.op_type()) == 0) return false;
-  }
-  return true;
+  return std::ranges::all_of(model.graph().node(),
+                             [](const onnx::NodeProto& node) { return ops.contains(node.op_type()); });
 }
 
 /// Leading 1-extents for a rank < 4 image: on the image, same-rank constants, and `axis`.
@@ -137,6 +135,7 @@ Loaded load_vector(const std::string& name) {
     model.mutable_opset_import(0)->set_version(9);
   }
   std::vector<onnx::TensorProto> inputs;
+  inputs.reserve(model.graph().input_size());
   for (int i = 0; i < model.graph().input_size(); ++i) {
     inputs.push_back(read_tensor(dir / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")));
   }

@@ -251,7 +251,7 @@ void expect_builder_round_trip(const Graph& original, const std::string& file) {
     for (const auto& [key, value] : a.attrs)
       EXPECT_TRUE(b.attrs.count(key) && b.attrs.at(key) == value) << a.name << "." << key;
     for (const auto& entry : b.attrs) {
-      if (a.attrs.count(entry.first) == 0) {
+      if (!a.attrs.contains(entry.first)) {
         EXPECT_EQ(entry.first, "nearest_mode") << a.name;
       }
     }

@@ -78,6 +78,7 @@ class TorchPeer {
       dup2(from_child[1], STDOUT_FILENO);
       for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) close(fd);
       std::vector<char*> argv;
+      argv.reserve(args.size());
       for (std::string& arg : args) argv.push_back(arg.data());
       argv.push_back(nullptr);
       execv(argv[0], argv.data());
@@ -92,20 +93,24 @@ class TorchPeer {
   }
 
   ~TorchPeer() {
+    // Best effort: the child exits on "quit" or on end of input alike, and a destructor cannot report.
     if (in_ != nullptr) {
-      std::fputs("quit\n", in_);
-      std::fclose(in_);
+      (void)std::fputs("quit\n", in_);
+      (void)std::fclose(in_);
     }
-    if (out_ != nullptr) std::fclose(out_);
+    if (out_ != nullptr) (void)std::fclose(out_);
     if (pid_ > 0) waitpid(pid_, nullptr, 0);
   }
 
   TorchPeer(const TorchPeer&) = delete;
   TorchPeer& operator=(const TorchPeer&) = delete;
+  TorchPeer(TorchPeer&&) = delete;
+  TorchPeer& operator=(TorchPeer&&) = delete;
 
   std::vector<double> steps(int count) {
-    std::fprintf(in_, "steps %d\n", count);
-    std::fflush(in_);
+    if (std::fprintf(in_, "steps %d\n", count) < 0 || std::fflush(in_) != 0) {
+      throw Error("the PyTorch peer (" + command_ + ") stopped reading its input");
+    }
     return read_json().at("ms").get<std::vector<double>>();
   }
 
@@ -120,7 +125,7 @@ class TorchPeer {
       int c = 0;
       while ((c = std::fgetc(out_)) != EOF && c != '\n') line.push_back(static_cast<char>(c));
       if (c == EOF && line.empty()) throw Error("PyTorch peer (" + command_ + ") ended without an answer");
-      const nlohmann::json doc = nlohmann::json::parse(line, nullptr, false);
+      nlohmann::json doc = nlohmann::json::parse(line, nullptr, false);
       if (!doc.is_discarded() && doc.is_object()) return doc;
     }
   }
@@ -216,7 +221,7 @@ int run(const Options& options, const std::string& command_line) {
 }  // namespace
 }  // namespace terraseg
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   terraseg::Options options;
   CLI::App app{"terraseg training step vs PyTorch on the same U-Net, interleaved in one run (markdown table)"};
   app.add_option("--threads", options.threads, "Threads for both")->check(CLI::Range(1, 256));
@@ -233,10 +238,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   std::string command_line = argv[0];
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
-  try {
-    return terraseg::run(options, command_line);
-  } catch (const std::exception& e) {
-    std::cerr << "terraseg_train_peer_bench: " << e.what() << '\n';
-    return 1;
-  }
+  return terraseg::run(options, command_line);
+} catch (const std::exception& e) {
+  std::cerr << "terraseg_train_peer_bench: " << e.what() << '\n';
+  return 1;
 }

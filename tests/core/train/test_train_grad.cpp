@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
 
 #include "terraseg/core/engine.hpp"
 #include "terraseg/core/error.hpp"
@@ -58,14 +59,15 @@ void check_graph(Graph graph, Tensor input, const GradCheck& opt = {}) {
 }
 
 Graph conv_graph(const std::string& op, Dims x, Dims w, bool bias, std::map<std::string, AttrValue> attrs) {
-  Graph g = test::single_input_graph(x);
+  Graph g = test::single_input_graph(std::move(x));
   g.weights["w"] = test::random_tensor(w, 2);
   std::vector<std::string> inputs{"x", "w"};
   if (bias) {
     const int64_t out_channels =
-        op == "Conv" ? w[0] : w[1] * std::get<int64_t>(attrs.count("group") ? attrs["group"] : AttrValue(int64_t{1}));
+        op == "Conv" ? w[0]
+                     : w[1] * std::get<int64_t>(attrs.contains("group") ? attrs["group"] : AttrValue(int64_t{1}));
     g.weights["b"] = test::random_tensor({out_channels}, 3);
-    inputs.push_back("b");
+    inputs.emplace_back("b");
   }
   g.nodes.push_back(make_node(op, inputs, {"y"}, std::move(attrs)));
   return g;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
 
 #include "terraseg/core/builders.hpp"
 #include "terraseg/core/train_graph.hpp"
@@ -22,7 +23,8 @@ void expect_same(const Tensor& a, const Tensor& b, const std::string& what) {
 /// step: every output and gradient equals that of a fresh graph doing only that call (or, for the
 /// training steps, the same training steps).
 void check_shapes(const Graph& graph, Dims a, Dims b, Dims batch) {
-  const Tensor xa = test::random_tensor(a, 11), xb = test::random_tensor(b, 12), xt = test::random_tensor(batch, 13);
+  const Tensor xa = test::random_tensor(std::move(a), 11), xb = test::random_tensor(std::move(b), 12),
+               xt = test::random_tensor(std::move(batch), 13);
   TrainGraph mixed(graph);
   const Tensor out_a = mixed.forward(xa, false);
   const Tensor out_b = mixed.forward(xb, false);
@@ -83,7 +85,7 @@ TEST(TrainShapes, ValidationPredictsWithTheCurrentWeightsAsTheTrainingExecutorWo
     std::vector<float> positive;
     trainer.predict(x, ids, &positive);
     const Tensor& logits = graph.forward(x, false);
-    const int64_t plane = 40 * 56;
+    const int64_t plane = int64_t{40} * 56;
     ASSERT_EQ(positive.size(), static_cast<size_t>(plane));
     float changed = 0.0F;
     for (int64_t p = 0; p < plane; ++p) {

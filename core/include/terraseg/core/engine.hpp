@@ -85,7 +85,7 @@ class Engine {
  public:
   /// Takes a copy of the graph; folds BatchNormalization into convolutions and validates ops.
   /// Throws Error naming node and op for anything unsupported.
-  explicit Engine(const Graph& graph, EngineOptions options = {});
+  explicit Engine(const Graph& graph, const EngineOptions& options = {});
   ~Engine();
   Engine(Engine&&) noexcept;
   Engine& operator=(Engine&&) noexcept;

@@ -24,7 +24,7 @@ struct Node {
   std::vector<std::string> outputs;
   std::map<std::string, AttrValue> attrs;
 
-  bool has(const std::string& key) const { return attrs.count(key) != 0; }
+  bool has(const std::string& key) const { return attrs.contains(key); }
   int64_t attr_int(const std::string& key, int64_t fallback) const;
   float attr_float(const std::string& key, float fallback) const;
   std::string attr_string(const std::string& key, const std::string& fallback) const;
@@ -53,7 +53,7 @@ struct Graph {
   std::map<std::string, Tensor> weights;  ///< initialisers by name
   ModelCard card;
 
-  bool is_weight(const std::string& value) const { return weights.count(value) != 0; }
+  bool is_weight(const std::string& value) const { return weights.contains(value); }
   /// Node producing `value`, or nullptr for the graph input and weights.
   const Node* producer(const std::string& value) const;
   /// Parameter count (sum of weight element counts).

@@ -32,7 +32,9 @@ class ConfusionMatrix {
   double class_average_accuracy() const;
 
  private:
-  int64_t at(int truth, int predicted) const { return counts_[static_cast<size_t>(truth * classes_ + predicted)]; }
+  int64_t at(int truth, int predicted) const {
+    return counts_[static_cast<size_t>(truth) * static_cast<size_t>(classes_) + static_cast<size_t>(predicted)];
+  }
   int64_t truth_total(int c) const;
   int64_t predicted_total(int c) const;
 

@@ -24,6 +24,9 @@ std::array<uint8_t, 3> default_class_colour(int id);
 /// "class <id>" when the class is missing or unnamed.
 std::string class_name(const std::vector<ClassInfo>& classes, int id);
 
+/// "RRGGBB": a class colour in hexadecimal (STAC's color_hint; with a '#', HTML's and QGIS's).
+std::string hex_rgb(const std::array<uint8_t, 3>& rgb, bool upper_case = true);
+
 /// The class table every output of a model with `count` output channels carries, completed once
 /// before anything writes it: `classes` in id order with ids 0..count-1 each present once (missing
 /// ones added with default_class_colour), unnamed ones named by class_name(). Classes at or beyond
@@ -98,7 +101,7 @@ struct ModelCard {
 
   std::string to_json() const;
   /// Throws Error naming `source` when the JSON is malformed.
-  static ModelCard from_json(const std::string& json, const std::string& source);
+  static ModelCard from_json(const std::string& text, const std::string& source);
 
   /// class_name(classes, id): "class <id>" when unknown or unnamed.
   std::string class_name(int id) const;

@@ -51,6 +51,7 @@ class Optimizer {
 
   /// Moment buffers by "<param>/m" and "<param>/v" (for checkpoints), plus the step count.
   std::map<std::string, Tensor>& state() { return state_; }
+  const std::map<std::string, Tensor>& state() const { return state_; }
   int64_t steps() const { return steps_; }
   void set_steps(int64_t steps) { steps_ = steps; }
   const OptimizerConfig& config() const { return config_; }

@@ -86,10 +86,11 @@ struct Sample {
 };
 
 /// Reads a mask alone as class ids (kIgnoreLabel where unlabelled); throws Error naming the file.
-std::vector<uint8_t> load_labels(const std::string& mask_path, const MaskEncoding& mask, int& height, int& width);
+std::vector<uint8_t> load_labels(const std::string& mask_path, const MaskEncoding& mask_encoding, int& height,
+                                 int& width);
 
 /// Reads one pair; throws Error naming the file when unreadable or when sizes differ.
-Sample load_sample(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask);
+Sample load_sample(const std::pair<std::string, std::string>& pair, const MaskEncoding& mask_encoding);
 
 /// Random rescale, crop (padding with the ignore label when too small), flips, rotation, colour
 /// jitter and grey conversion, all drawn from `seed`. crop 0 keeps the full image.
@@ -171,6 +172,8 @@ class BatchLoader {
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
+  BatchLoader(BatchLoader&&) = delete;
+  BatchLoader& operator=(BatchLoader&&) = delete;
 
   /// Blocks until the next batch is ready; rethrows a worker error as Error.
   Batch next();

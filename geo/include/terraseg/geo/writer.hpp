@@ -23,6 +23,8 @@ class TempPath {
   ~TempPath();
   TempPath(const TempPath&) = delete;
   TempPath& operator=(const TempPath&) = delete;
+  TempPath(TempPath&&) = delete;
+  TempPath& operator=(TempPath&&) = delete;
 
   const std::string& temp() const { return temp_; }
   const std::string& final_path() const { return final_; }
@@ -83,10 +85,12 @@ class GridWriter {
  public:
   /// `resampling` is the overview method ("NEAREST" for classes, "AVERAGE" for scores).
   GridWriter(std::string final_path, GDALDataset& grid_source, int bands, GDALDataType type, std::string resampling,
-             const OutputOptions& options);
+             OutputOptions options);
   ~GridWriter();
   GridWriter(const GridWriter&) = delete;
   GridWriter& operator=(const GridWriter&) = delete;
+  GridWriter(GridWriter&&) = delete;
+  GridWriter& operator=(GridWriter&&) = delete;
 
   /// The dataset being written, e.g. to set colour tables or band descriptions before finish().
   GDALDataset& dataset() { return *dataset_; }
