@@ -16,7 +16,7 @@ namespace {
 std::vector<std::array<double, 2>> pixel_outline(int width, int height) {
   std::vector<std::array<double, 2>> points;
   constexpr int kSteps = 10;
-  points.reserve(4 * kSteps);
+  points.reserve(size_t{4} * kSteps);
   for (int i = 0; i < kSteps; ++i) points.push_back({width * i / static_cast<double>(kSteps), 0.0});
   for (int i = 0; i < kSteps; ++i)
     points.push_back({static_cast<double>(width), height * i / static_cast<double>(kSteps)});

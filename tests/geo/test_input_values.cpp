@@ -372,7 +372,7 @@ TEST(Palette, TheNodataIndexStaysNodataAndGreyPalettesAreGrey) {
     GDALRasterBand* band = out->GetRasterBand(1);
     terraseg::test::gdal_ok(band->SetColorTable(&table));
     terraseg::test::gdal_ok(band->SetColorInterpretation(GCI_PaletteIndex));
-    std::vector<uint8_t> indices(64 * 48);
+    std::vector<uint8_t> indices(size_t{64} * 48);
     for (size_t i = 0; i < indices.size(); ++i) indices[i] = (i % 64) < 32 ? 20 : 235;  // bright left, dark right
     ASSERT_EQ(band->RasterIO(GF_Write, 0, 0, 64, 48, indices.data(), 64, 48, GDT_Byte, 0, 0), CE_None);
   }

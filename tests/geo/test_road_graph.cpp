@@ -100,9 +100,10 @@ RoadGraphOptions eight_metre_roads() { return road_graph_defaults(8.0, kHalfMetr
 
 /// A `width`-pixel road from (x0, y0) to (x1, y1) (a thick line, square ends).
 void road(cv::Mat& mask, cv::Point a, cv::Point b, int width = 16) {
-  const cv::Point2d d = cv::Point2d(b - a) * (1.0 / std::hypot(b.x - a.x, b.y - a.y));
+  const cv::Point2d from = a, to = b;
+  const cv::Point2d d = (to - from) * (1.0 / std::hypot(b.x - a.x, b.y - a.y));
   const cv::Point2d n(-d.y * width / 2.0, d.x * width / 2.0);
-  const std::vector<cv::Point> corners{cv::Point2d(a) + n, cv::Point2d(b) + n, cv::Point2d(b) - n, cv::Point2d(a) - n};
+  const std::vector<cv::Point> corners{from + n, to + n, to - n, from - n};
   cv::fillConvexPoly(mask, corners, cv::Scalar(255));
 }
 

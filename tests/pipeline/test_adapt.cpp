@@ -245,7 +245,7 @@ void georeferenced_tiles_and_road(const fs::path& root) {
     double gt[6] = {kX0 + 48.0 * t, 1.0, 0.0, kY0, 0.0, -1.0};
     terraseg::test::gdal_ok(tile->SetGeoTransform(gt));
     terraseg::test::gdal_ok(tile->SetSpatialRef(&utm));
-    std::vector<uint8_t> pixels(48 * 48);
+    std::vector<uint8_t> pixels(size_t{48} * 48);
     for (int b = 1; b <= 3; ++b) {
       for (int i = 0; i < 48 * 48; ++i) {
         const int row = i / 48;

@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace terraseg::test {
 
@@ -39,6 +40,6 @@ class TempDir {
 
 /// Skips the current test, saying why, when ../shared/data is absent.
 #define TERRASEG_REQUIRE_DATA(var)                                                                    \
-  const auto var##_opt = ::terraseg::test::shared_data_dir();                                         \
+  auto var##_opt = ::terraseg::test::shared_data_dir();                                               \
   if (!var##_opt) GTEST_SKIP() << "shared data not found: set TERRASEG_DATA or place ../shared/data"; \
-  const std::filesystem::path var = *var##_opt
+  const std::filesystem::path var = std::move(*var##_opt)

@@ -127,7 +127,8 @@ void plan_concat(PlanBuilder& builder, const PlanNode& pn) {
   std::vector<dnnl::memory::desc> mds;
   mds.reserve(srcs.size());
   for (int id : srcs) mds.push_back(builder.md(id));
-  const dnnl::concat::primitive_desc pd(dst_md, static_cast<int>(axis), mds, builder.engine(), builder.attr());
+  const dnnl::concat::primitive_desc pd(dst_md, static_cast<int>(axis), mds, builder.engine(),
+                                        terraseg::engine::PlanBuilder::attr());
   const int dst = builder.add_value(pd.dst_desc());
   std::vector<std::pair<int, int>> args{{DNNL_ARG_DST, dst}};
   for (size_t i = 0; i < srcs.size(); ++i) args.emplace_back(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), srcs[i]);

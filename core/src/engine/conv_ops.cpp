@@ -78,7 +78,7 @@ size_t fusable_prefix(const PlanBuilder& builder, const PlanNode& pn, const Dims
   return pn.post_ops.size();
 }
 
-dnnl::primitive_attr conv_attr(const PlanBuilder& builder, const std::vector<PostOp>& posts, size_t count) {
+dnnl::primitive_attr conv_attr(const std::vector<PostOp>& posts, size_t count) {
   dnnl::post_ops ops;
   for (size_t i = 0; i < count; ++i) {
     if (posts[i].kind == PostOp::Kind::sum) {
@@ -87,7 +87,7 @@ dnnl::primitive_attr conv_attr(const PlanBuilder& builder, const std::vector<Pos
       ops.append_eltwise(1.0F, posts[i].alg, posts[i].alpha, posts[i].beta);
     }
   }
-  dnnl::primitive_attr attr = builder.attr();
+  dnnl::primitive_attr attr = terraseg::engine::PlanBuilder::attr();
   attr.set_post_ops(ops);
   return attr;
 }
@@ -191,7 +191,7 @@ int emit_conv_primitive(PlanBuilder& builder, const ConvLowering& c, const Primi
     // The sum post-op accumulates into dst, so dst starts as a copy of the residual.
     const int residual = builder.lookup(c.pn->post_ops[i].residual, node);
     const dnnl::reorder::primitive_desc copy(builder.engine(), builder.md(residual), builder.engine(), pd.dst_desc(),
-                                             builder.attr());
+                                             terraseg::engine::PlanBuilder::attr());
     builder.add_primitive(c.pn->post_ops[i].node, copy, {{DNNL_ARG_SRC, residual}, {DNNL_ARG_DST, dst}});
   }
   builder.add_primitive(node.name, pd,
@@ -348,7 +348,7 @@ void plan_conv_transpose_as_conv(PlanBuilder& builder, const PlanNode& pn, ConvL
   const std::vector<std::string>& outputs = builder.graph().outputs;
   const bool planar =
       c.fused == pn.post_ops.size() && std::find(outputs.begin(), outputs.end(), node.outputs.at(0)) != outputs.end();
-  const auto attr = conv_attr(builder, pn.post_ops, c.fused);
+  const auto attr = conv_attr(pn.post_ops, c.fused);
   auto make_in = [&](tag src_layout, tag mid_layout) {
     return [&, src_layout, mid_layout](dt type) {
       return dnnl::convolution_forward::desc(
@@ -425,7 +425,7 @@ void plan_conv(PlanBuilder& builder, const PlanNode& pn) {
   }
   const auto kernel = spatial_attr(node, "kernel_shape", {w[2], w[3]});
   if (kernel[0] != w[2] || kernel[1] != w[3]) fail(node, "kernel_shape differs from the weights " + to_string(w));
-  if (builder.has_input(node, 2)) c.bias = &builder.weight(node, 2);
+  if (terraseg::engine::PlanBuilder::has_input(node, 2)) c.bias = &builder.weight(node, 2);
   if (c.bias && c.bias->size() != w[0]) fail(node, "bias has " + std::to_string(c.bias->size()) + " values");
   const ConvShape shape = conv_shape(node, x, w[0], w[2], w[3]);
   c.dst = shape.dst;
@@ -446,7 +446,7 @@ void plan_conv(PlanBuilder& builder, const PlanNode& pn) {
   const dnnl::memory::dims wdims = group == 1 ? dnnl::memory::dims{w[0], w[1], w[2], w[3]}
                                               : dnnl::memory::dims{group, w[0] / group, w[1], w[2], w[3]};
   c.weights_source = dnnl::memory::desc(wdims, dt::f32, group == 1 ? tag::oihw : tag::goihw);
-  const auto attr = conv_attr(builder, pn.post_ops, c.fused);
+  const auto attr = conv_attr(pn.post_ops, c.fused);
   const tag act = builder.activation_tag();
   auto make_padded = [&](dt type, int64_t extra_w, const dnnl::memory::dims& pad_l, const dnnl::memory::dims& pad_r) {
     const Dims src{x[0], x[1], x[2], x[3] + extra_w};
@@ -496,7 +496,7 @@ void plan_conv_transpose(PlanBuilder& builder, const PlanNode& pn) {
     fail(node, "input channels " + std::to_string(x[1]) + " do not match weights " + to_string(w));
   }
   const int64_t out_channels = w[1] * group;
-  if (builder.has_input(node, 2)) c.bias = &builder.weight(node, 2);
+  if (terraseg::engine::PlanBuilder::has_input(node, 2)) c.bias = &builder.weight(node, 2);
   if (c.bias && c.bias->size() != out_channels) fail(node, "bias has " + std::to_string(c.bias->size()) + " values");
   const ConvShape shape = deconv_shape(node, x, out_channels, w[2], w[3]);
   c.dst = shape.dst;
@@ -512,7 +512,7 @@ void plan_conv_transpose(PlanBuilder& builder, const PlanNode& pn) {
   const dnnl::memory::dims wdims = group == 1 ? dnnl::memory::dims{out_channels, w[0], w[2], w[3]}
                                               : dnnl::memory::dims{group, w[1], w[0] / group, w[2], w[3]};
   c.weights_source = dnnl::memory::desc(wdims, dt::f32, group == 1 ? tag::iohw : tag::giohw);
-  const auto attr = conv_attr(builder, pn.post_ops, c.fused);
+  const auto attr = conv_attr(pn.post_ops, c.fused);
   auto make = [&](dt type) {
     return dnnl::deconvolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
                                              dnnl::memory::desc(to_dnnl(x), type, builder.activation_tag()),

@@ -53,7 +53,7 @@ int plan_binary(PlanBuilder& builder, const Node& node, dnnl::algorithm alg, int
   if (da != out) fail(node, "only the second operand may be broadcast for " + node.op);
   b = db == out ? builder.convert(b, builder.md(a)) : builder.to_plain(b);
   const dnnl::binary::desc desc(alg, builder.md(a), builder.md(b), same_layout(builder.md(a), out));
-  const dnnl::binary::primitive_desc pd(desc, builder.attr(), builder.engine());
+  const dnnl::binary::primitive_desc pd(desc, terraseg::engine::PlanBuilder::attr(), builder.engine());
   const int dst = builder.add_value(pd.dst_desc());
   builder.add_primitive(node.name, pd, {{DNNL_ARG_SRC_0, a}, {DNNL_ARG_SRC_1, b}, {DNNL_ARG_DST, dst}});
   return dst;
@@ -92,7 +92,7 @@ void plan_prelu(PlanBuilder& builder, const PlanNode& pn) {
   // and falls back to its reference kernel (~10x slower; 3/4 of ESPNet's time) for plain slopes.
   const dnnl::memory::desc any_layout(to_dnnl(slope_dims), dt::f32, tag::any);
   const dnnl::prelu_forward::desc desc(dnnl::prop_kind::forward_inference, builder.md(src), any_layout);
-  const dnnl::prelu_forward::primitive_desc pd(desc, builder.attr(), builder.engine());
+  const dnnl::prelu_forward::primitive_desc pd(desc, terraseg::engine::PlanBuilder::attr(), builder.engine());
   const int weights = builder.add_constant(pd.weights_desc(), slope.data(), slope_dims);
   const int dst = builder.add_value(pd.dst_desc());
   builder.add_primitive(node.name, pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});

@@ -50,7 +50,8 @@ void plan_batch_norm(PlanBuilder& builder, const PlanNode& pn) {
                      dnnl::normalization_flags::use_shift;
   const dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, builder.md(src),
                                                      node.attr_float("epsilon", 1e-5F), flags);
-  const dnnl::batch_normalization_forward::primitive_desc pd(desc, builder.attr(), builder.engine());
+  const dnnl::batch_normalization_forward::primitive_desc pd(desc, terraseg::engine::PlanBuilder::attr(),
+                                                             builder.engine());
   const int dst = builder.add_value(pd.dst_desc());
   builder.add_primitive(node.name, pd,
                         {{DNNL_ARG_SRC, src},

@@ -105,7 +105,7 @@ bool activation_of(const Node& node, PostOp& post) {
 int plan_eltwise(PlanBuilder& builder, const std::string& node, int src, const PostOp& post) {
   const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, post.alg, builder.md(src), post.alpha,
                                          post.beta);
-  const dnnl::eltwise_forward::primitive_desc pd(desc, builder.attr(), builder.engine());
+  const dnnl::eltwise_forward::primitive_desc pd(desc, terraseg::engine::PlanBuilder::attr(), builder.engine());
   const int dst = builder.add_value(pd.dst_desc());
   builder.add_primitive(node, pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
   return dst;

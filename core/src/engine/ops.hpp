@@ -79,33 +79,33 @@ int plan_winograd_conv(PlanBuilder& builder, const WinogradConv& conv, size_t& f
 // Op lowering, by file.
 // conv_ops.cpp
 void check_conv(const Node& node);
-void plan_conv(PlanBuilder& builder, const PlanNode& node);
-void plan_conv_transpose(PlanBuilder& builder, const PlanNode& node);
+void plan_conv(PlanBuilder& builder, const PlanNode& pn);
+void plan_conv_transpose(PlanBuilder& builder, const PlanNode& pn);
 // pool_ops.cpp
 void check_pool(const Node& node);
-void plan_max_pool(PlanBuilder& builder, const PlanNode& node);
-void plan_average_pool(PlanBuilder& builder, const PlanNode& node);
-void plan_global_average_pool(PlanBuilder& builder, const PlanNode& node);
-void plan_max_unpool(PlanBuilder& builder, const PlanNode& node);
+void plan_max_pool(PlanBuilder& builder, const PlanNode& pn);
+void plan_average_pool(PlanBuilder& builder, const PlanNode& pn);
+void plan_global_average_pool(PlanBuilder& builder, const PlanNode& pn);
+void plan_max_unpool(PlanBuilder& builder, const PlanNode& pn);
 // elementwise_ops.cpp
-void plan_activation(PlanBuilder& builder, const PlanNode& node);
-void plan_prelu(PlanBuilder& builder, const PlanNode& node);
-void plan_binary_node(PlanBuilder& builder, const PlanNode& node);
+void plan_activation(PlanBuilder& builder, const PlanNode& pn);
+void plan_prelu(PlanBuilder& builder, const PlanNode& pn);
+void plan_binary_node(PlanBuilder& builder, const PlanNode& pn);
 void check_identity(const Node& node);
-void plan_identity(PlanBuilder& builder, const PlanNode& node);
+void plan_identity(PlanBuilder& builder, const PlanNode& pn);
 // norm_ops.cpp
 void plan_batch_norm(PlanBuilder& builder, const PlanNode& pn);
 void plan_channel_affine(PlanBuilder& builder, const PlanNode& pn);
 // concat_ops.cpp
 void plan_concat(PlanBuilder& builder, const PlanNode& pn);
 // softmax_argmax_ops.cpp
-void plan_softmax(PlanBuilder& builder, const PlanNode& node);
+void plan_softmax(PlanBuilder& builder, const PlanNode& pn);
 void check_argmax(const Node& node);
-void plan_argmax(PlanBuilder& builder, const PlanNode& node);
+void plan_argmax(PlanBuilder& builder, const PlanNode& pn);
 // resize_pad.cpp
 void check_pad(const Node& node);
-void plan_pad(PlanBuilder& builder, const PlanNode& node);
+void plan_pad(PlanBuilder& builder, const PlanNode& pn);
 void check_resize(const Node& node);
-void plan_resize(PlanBuilder& builder, const PlanNode& node);
+void plan_resize(PlanBuilder& builder, const PlanNode& pn);
 
 }  // namespace terraseg::engine

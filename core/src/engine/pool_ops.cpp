@@ -155,7 +155,7 @@ void plan_pool(PlanBuilder& builder, const PlanNode& pn, dnnl::algorithm alg) {
   const auto prop = indices ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
   const dnnl::pooling_v2_forward::desc desc(prop, alg, builder.md(src), same_layout(builder.md(src), shape.dst),
                                             shape.strides, shape.kernel, shape.dilation, shape.pad_l, shape.pad_r);
-  const dnnl::pooling_v2_forward::primitive_desc pd(desc, builder.attr(), builder.engine());
+  const dnnl::pooling_v2_forward::primitive_desc pd(desc, terraseg::engine::PlanBuilder::attr(), builder.engine());
   const int dst = builder.add_value(pd.dst_desc());
   std::vector<std::pair<int, int>> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
   if (indices) {
@@ -203,7 +203,7 @@ void plan_global_average_pool(PlanBuilder& builder, const PlanNode& pn) {
   const dnnl::pooling_v2_forward::desc desc(
       dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_avg_exclude_padding, builder.md(src),
       same_layout(builder.md(src), out), {1, 1}, {x[2], x[3]}, {0, 0}, {0, 0}, {0, 0});
-  const dnnl::pooling_v2_forward::primitive_desc pd(desc, builder.attr(), builder.engine());
+  const dnnl::pooling_v2_forward::primitive_desc pd(desc, terraseg::engine::PlanBuilder::attr(), builder.engine());
   const int dst = builder.add_value(pd.dst_desc());
   builder.add_primitive(node.name, pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
   builder.bind(node.outputs.at(0), dst);
@@ -238,14 +238,15 @@ void plan_max_unpool(PlanBuilder& builder, const PlanNode& pn) {
   Dims out{x[0], x[1], (x[2] - 1) * stride[0] + kernel[0] - pads[0] - pads[2],
            (x[3] - 1) * stride[1] + kernel[1] - pads[1] - pads[3]};
   if (node.has("output_shape")) out = node.attr_ints("output_shape");
-  if (builder.has_input(node, 2) && !builder.graph().is_weight(node.inputs[2])) out = pooled_src;
+  if (terraseg::engine::PlanBuilder::has_input(node, 2) && !builder.graph().is_weight(node.inputs[2])) out = pooled_src;
   if (out != pooled_src) {
     fail(node, "output " + to_string(out) + " differs from the MaxPool input " + to_string(pooled_src) +
                    "; use input sizes divisible by the pooling stride or pass output_shape");
   }
   const dnnl::pooling_v2_backward::desc desc(dnnl::algorithm::pooling_max, pool.pd.src_desc(), pool.pd.dst_desc(),
                                              pool.strides, pool.kernel, pool.dilation, pool.pad_l, pool.pad_r);
-  const dnnl::pooling_v2_backward::primitive_desc pd(desc, builder.attr(), builder.engine(), pool.pd);
+  const dnnl::pooling_v2_backward::primitive_desc pd(desc, terraseg::engine::PlanBuilder::attr(), builder.engine(),
+                                                     pool.pd);
   const int diff_dst = builder.convert(src, pd.diff_dst_desc());
   const int dst = builder.add_value(pd.diff_src_desc());
   builder.add_primitive(

@@ -143,7 +143,7 @@ void plan_resize(PlanBuilder& builder, const PlanNode& pn) {
   }
   const dnnl::resampling_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::resampling_linear,
                                             builder.md(src), same_layout(builder.md(src), p.out));
-  const dnnl::resampling_forward::primitive_desc pd(desc, builder.attr(), builder.engine());
+  const dnnl::resampling_forward::primitive_desc pd(desc, terraseg::engine::PlanBuilder::attr(), builder.engine());
   const int dst = builder.add_value(pd.dst_desc());
   builder.add_primitive(node.name, pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
   builder.bind(node.outputs.at(0), dst);

@@ -15,7 +15,7 @@ void plan_softmax(PlanBuilder& builder, const PlanNode& pn) {
   if (axis < 0) axis += rank;
   if (axis < 0 || axis >= rank) fail(node, "axis is out of range");
   const dnnl::softmax_forward::desc desc(dnnl::prop_kind::forward_inference, builder.md(src), static_cast<int>(axis));
-  const dnnl::softmax_forward::primitive_desc pd(desc, builder.attr(), builder.engine());
+  const dnnl::softmax_forward::primitive_desc pd(desc, terraseg::engine::PlanBuilder::attr(), builder.engine());
   const int dst = builder.add_value(pd.dst_desc());
   builder.add_primitive(node.name, pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
   builder.bind(node.outputs.at(0), dst);

@@ -127,38 +127,38 @@ inline void output_tile(const WinogradRun& r, const Geometry& g, int64_t tile, i
 
 }  // namespace
 
-int winograd_execute(const WinogradRun& r) {
+int winograd_execute(const WinogradRun& run) {
   Geometry g{};
-  g.in_blocks = r.in_channels / 8;
-  g.out_blocks = r.out_channels / 8;
-  g.tiles_h = (r.out_h + kTile - 1) / kTile;
-  g.tiles_w = (r.out_w + kTile - 1) / kTile;
-  g.tiles = r.batch * g.tiles_h * g.tiles_w;
-  const int64_t group = max_of(1, min_of(r.group_tiles, g.tiles));
+  g.in_blocks = run.in_channels / 8;
+  g.out_blocks = run.out_channels / 8;
+  g.tiles_h = (run.out_h + kTile - 1) / kTile;
+  g.tiles_w = (run.out_w + kTile - 1) / kTile;
+  g.tiles = run.batch * g.tiles_h * g.tiles_w;
+  const int64_t group = max_of(1, min_of(run.group_tiles, g.tiles));
   const int64_t groups = (g.tiles + group - 1) / group;
-  const int64_t slices = max_of(1, min_of(r.slices, g.out_blocks));
+  const int64_t slices = max_of(1, min_of(run.slices, g.out_blocks));
   const int64_t items = groups * slices;
-  const int64_t per_thread = winograd_thread_scratch(group, r.in_channels, r.out_channels, slices);
+  const int64_t per_thread = winograd_thread_scratch(group, run.in_channels, run.out_channels, slices);
   int failed = 0;
   // Work items are (tile group, output-channel slice) pairs, dealt round-robin: no barrier inside,
   // each thread transforms a group into its own V once and runs its GEMMs single-threaded.
-#pragma omp parallel num_threads(static_cast <int>(max_of(1, r.threads)))
+#pragma omp parallel num_threads(static_cast <int>(max_of(1, run.threads)))
   {
     const int64_t thread = omp_get_thread_num();
     const int64_t threads = omp_get_num_threads();
-    float* v = r.scratch + thread * per_thread;
-    float* m = v + kPoints * winograd_matrix_stride(group, r.in_channels);
+    float* v = run.scratch + thread * per_thread;
+    float* m = v + kPoints * winograd_matrix_stride(group, run.in_channels);
     int64_t transformed = -1;
     for (int64_t item = thread; item < items; item += threads) {
       const int64_t index = item / slices;
       const int64_t slice = item % slices;
       const int64_t first = index * group;
       const int64_t count = min_of(group, g.tiles - first);
-      const int64_t v_xi = winograd_matrix_stride(count, r.in_channels);
+      const int64_t v_xi = winograd_matrix_stride(count, run.in_channels);
       if (index != transformed) {
         // Channel-block-major: consecutive tiles read neighbouring pixels of one plane.
         for (int64_t cb = 0; cb < g.in_blocks; ++cb) {
-          for (int64_t t = 0; t < count; ++t) input_tile(r, g, first + t, cb, v + t * r.in_channels + cb * 8, v_xi);
+          for (int64_t t = 0; t < count; ++t) input_tile(run, g, first + t, cb, v + t * run.in_channels + cb * 8, v_xi);
         }
         transformed = index;
       }
@@ -168,16 +168,17 @@ int winograd_execute(const WinogradRun& r) {
       const int64_t m_xi = winograd_matrix_stride(count, width);
       for (int64_t xi = 0; xi < kPoints; ++xi) {
         // Called inside a parallel region, oneDNN's sgemm runs on the calling thread.
-        const dnnl_status_t status = dnnl_sgemm(
-            'N', 'N', count, width, r.in_channels, 1.0F, v + xi * v_xi, r.in_channels,
-            r.weights + xi * r.in_channels * r.out_channels + ob0 * 8, r.out_channels, 0.0F, m + xi * m_xi, width);
+        const dnnl_status_t status =
+            dnnl_sgemm('N', 'N', count, width, run.in_channels, 1.0F, v + xi * v_xi, run.in_channels,
+                       run.weights + xi * run.in_channels * run.out_channels + ob0 * 8, run.out_channels, 0.0F,
+                       m + xi * m_xi, width);
         if (status != dnnl_success) {
 #pragma omp atomic write
           failed = static_cast<int>(status);
         }
       }
       for (int64_t ob = ob0; ob < ob1; ++ob) {
-        for (int64_t t = 0; t < count; ++t) output_tile(r, g, first + t, ob, m + t * width + (ob - ob0) * 8, m_xi);
+        for (int64_t t = 0; t < count; ++t) output_tile(run, g, first + t, ob, m + t * width + (ob - ob0) * 8, m_xi);
       }
     }
   }

@@ -57,7 +57,7 @@ void add_attribute(onnx::NodeProto& proto, const std::string& key, const AttrVal
 }
 
 std::string add_int64_operand(ExportState& state, const Node& node, const std::string& key) {
-  std::string name = state.fresh(state.values, node.name + "/" + key);
+  std::string name = terraseg::ExportState::fresh(state.values, node.name + "/" + key);
   encode_int64_tensor(name, node.attr_ints(key), *state.proto.add_initializer());
   return name;
 }
@@ -66,7 +66,7 @@ std::string add_int64_operand(ExportState& state, const Node& node, const std::s
 std::set<std::string> add_operands(ExportState& state, const Node& node, onnx::NodeProto& proto) {
   if (node.op == "Pad") {
     proto.add_input(add_int64_operand(state, node, "pads"));
-    const std::string value = state.fresh(state.values, node.name + "/constant_value");
+    const std::string value = terraseg::ExportState::fresh(state.values, node.name + "/constant_value");
     encode_float_values(value, {node.attr_float("constant_value", 0.0F)}, true, *state.proto.add_initializer());
     proto.add_input(value);
     return {"pads", "constant_value"};
@@ -74,7 +74,7 @@ std::set<std::string> add_operands(ExportState& state, const Node& node, onnx::N
   if (node.op == "Resize") {
     proto.add_input("");  // roi: only tf_crop_and_resize reads it
     if (node.has("scales")) {
-      const std::string scales = state.fresh(state.values, node.name + "/scales");
+      const std::string scales = terraseg::ExportState::fresh(state.values, node.name + "/scales");
       encode_float_values(scales, node.attr_floats("scales"), false, *state.proto.add_initializer());
       proto.add_input(scales);
     } else {
@@ -87,7 +87,7 @@ std::set<std::string> add_operands(ExportState& state, const Node& node, onnx::N
     for (const char* key : {"min", "max"}) {
       std::string bound;
       if (node.has(key)) {
-        bound = state.fresh(state.values, node.name + "/" + key);
+        bound = terraseg::ExportState::fresh(state.values, node.name + "/" + key);
         encode_float_values(bound, {node.attr_float(key, 0.0F)}, true, *state.proto.add_initializer());
       }
       proto.add_input(bound);
@@ -130,10 +130,10 @@ void write_weights(ExportState& state, const Graph& graph, bool fp16) {
       continue;
     }
     check_fp16_range(name, weight);
-    const std::string stored = state.fresh(state.values, name + "_fp16");
+    const std::string stored = terraseg::ExportState::fresh(state.values, name + "_fp16");
     encode_float_tensor(stored, weight, true, *state.proto.add_initializer());
     onnx::NodeProto& cast = *state.proto.add_node();
-    cast.set_name(state.fresh(state.nodes, "Cast_" + name));
+    cast.set_name(terraseg::ExportState::fresh(state.nodes, "Cast_" + name));
     cast.set_op_type("Cast");
     cast.add_input(stored);
     cast.add_output(name);

@@ -16,8 +16,9 @@ template <typename Raw>
 std::vector<Raw> raw_values(const onnx::TensorProto& proto, int64_t count, const std::string& where) {
   const std::string& raw = proto.raw_data();
   if (raw.size() != static_cast<size_t>(count) * sizeof(Raw)) {
-    throw Error(where + ": raw data holds " + std::to_string(raw.size()) + " bytes, but its dims need " +
-                std::to_string(count) + " values of " + std::to_string(sizeof(Raw)) + " bytes");
+    // Braces: in a template, clang-tidy 14 takes Error(...) for a C-style cast.
+    throw Error{where + ": raw data holds " + std::to_string(raw.size()) + " bytes, but its dims need " +
+                std::to_string(count) + " values of " + std::to_string(sizeof(Raw)) + " bytes"};
   }
   std::vector<Raw> values(static_cast<size_t>(count));
   if (count != 0) std::memcpy(values.data(), raw.data(), raw.size());

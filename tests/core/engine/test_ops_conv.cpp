@@ -346,9 +346,9 @@ struct WinogradRun {
 };
 
 /// Runs on `threads` threads (the process's count, set back to all cores afterwards).
-WinogradRun run_with(const Graph& g, const Tensor& x, EngineOptions options, int threads) {
+WinogradRun run_with(const Graph& g, const Tensor& x, const EngineOptions& options, int threads) {
   set_thread_count(threads);
-  Engine engine(g, std::move(options));
+  Engine engine(g, options);
   WinogradRun result;
   engine.run(x, result.out);
   result.winograd = engine.stats(x.dims()).winograd_convolutions;
@@ -442,10 +442,11 @@ TEST(WinogradConv, FusedReluLeakyReluAndResidualSum) {
 
 TEST(WinogradConv, OnlyEligibleConvolutionsTakeIt) {
   if (!winograd_available()) GTEST_SKIP() << "no AVX2+FMA here: every convolution stays direct";
-  const auto winograd_count = [](const Dims& w, const std::map<std::string, AttrValue>& attrs, EngineOptions options) {
+  const auto winograd_count = [](const Dims& w, const std::map<std::string, AttrValue>& attrs,
+                                 const EngineOptions& options) {
     const int64_t group = attrs.contains("group") ? std::get<int64_t>(attrs.at("group")) : 1;
     const Graph g = conv_graph("Conv", w, attrs, true, w[0], 351);
-    return run_with(g, random_tensor({1, w[1] * group, 12, 12}, 352), std::move(options), 1).winograd;
+    return run_with(g, random_tensor({1, w[1] * group, 12, 12}, 352), options, 1).winograd;
   };
   const std::map<std::string, AttrValue> pad1{{"pads", ints({1, 1, 1, 1})}};
   EXPECT_EQ(winograd_count({16, 16, 3, 3}, pad1, blocked_options()), 1);

@@ -79,7 +79,7 @@ TEST(AveragePoolOp, ZeroPadIsFoldedIntoThePool) {
     }
     EngineOptions options;
     const size_t nodes = Engine(g, options).graph().nodes.size();
-    EXPECT_EQ(nodes, value == 0.0F && !attrs.count("pads") ? 1U : 2U);
+    EXPECT_EQ(nodes, value == 0.0F && !attrs.contains("pads") ? 1U : 2U);
   }
 }
 

@@ -249,7 +249,7 @@ void expect_builder_round_trip(const Graph& original, const std::string& file) {
     EXPECT_EQ(a.inputs, b.inputs);
     EXPECT_EQ(a.outputs, b.outputs);
     for (const auto& [key, value] : a.attrs)
-      EXPECT_TRUE(b.attrs.count(key) && b.attrs.at(key) == value) << a.name << "." << key;
+      EXPECT_TRUE(b.attrs.contains(key) && b.attrs.at(key) == value) << a.name << "." << key;
     for (const auto& entry : b.attrs) {
       if (!a.attrs.contains(entry.first)) {
         EXPECT_EQ(entry.first, "nearest_mode") << a.name;

@@ -30,9 +30,9 @@ struct CellGrid {
   double cell_px_y = 1.0;    ///< cell height in raster pixels
   double cell_size_m = 0.0;  ///< requested cell size in metres
 
-  int cell_col(int pixel_col) const;        ///< 0-based cell column of a 0-based pixel column
-  int cell_row(int pixel_row) const;        ///< 0-based cell row of a 0-based pixel row
-  int first_pixel_row(int cell_row) const;  ///< first pixel row whose centre lies in cell row `cell_row`
+  int cell_col(int pixel_col) const;   ///< 0-based cell column of a 0-based pixel column
+  int cell_row(int pixel_row) const;   ///< 0-based cell row of a 0-based pixel row
+  int first_pixel_row(int row) const;  ///< first pixel row whose centre lies in cell row `row`
 };
 
 /// The grid of `cell_size_m` metre cells over `raster`. The cell size in pixels is cell_size_m divided
