@@ -30,7 +30,7 @@ for arg in "$@"; do
     --fix) fix=1 ;;
     --format-only) do_tidy=0 ;;
     --tidy-only) do_format=0 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "check.sh: unknown option '$arg' (known: --all, --fix, --format-only, --tidy-only)" >&2; exit 2 ;;
     *) files+=("$arg") ;;
   esac
