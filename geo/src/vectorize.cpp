@@ -70,12 +70,11 @@ int64_t vectorize_classes(const std::string& mask_path, const std::string& gpkg_
     GDALRasterBand* band = mask->GetRasterBand(1);
     CPLStringList poly_options;
     if (options.eight_connected) poly_options.SetNameValue("8CONNECTED", "8");
-    detail::check(layer->StartTransaction() == OGRERR_NONE ? CE_None : CE_Failure,
-                  "starting a transaction in '" + gpkg_path + "'");
+    detail::check_ogr(layer->StartTransaction(), "starting a transaction in '" + gpkg_path + "'");
     detail::check(
         GDALPolygonize(band, band->GetMaskBand(), OGRLayer::ToHandle(layer), 0, poly_options.List(), nullptr, nullptr),
         "polygonising '" + mask_path + "' into '" + gpkg_path + "'");
-    detail::check(layer->CommitTransaction() == OGRERR_NONE ? CE_None : CE_Failure, "writing '" + gpkg_path + "'");
+    detail::check_ogr(layer->CommitTransaction(), "writing '" + gpkg_path + "'");
     std::set<int> ids;
     layer->ResetReading();
     for (const auto& feature : *layer) {
