@@ -103,6 +103,7 @@ if diff "$work/native.digest" "$work/sample.digest" > "$work/sample.diff"; then
   (cd "$work/sample" && sha256sum -- */*.tif */masks/*.tif | sed 's/^/  /')
 else
   fail "the container's sample outputs differ from the native run's:"; head -20 "$work/sample.diff"
+  scripts/output-digest.sh --explain "$work/native" "$work/sample" | head -20
 fi
 
 echo "-- Indexed Job: $shards containers (--cpus $cpus each), one output volume, one shard sent SIGTERM mid-unit"
@@ -181,6 +182,7 @@ if diff "$work/scale-native.digest" "$work/scale.digest" > "$work/scale.diff"; t
   echo "merged outputs of $shards shards identical to one native run ($(wc -l < "$work/scale.digest") outputs)"
 else
   fail "the shards' merged outputs differ from one native run's:"; head -20 "$work/scale.diff"
+  scripts/output-digest.sh --explain "$work/scale-native" "$work/scale" | head -20
 fi
 summary_units=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["units"]))' "$work/scale/run-summary.json" 2>/dev/null || echo "?")
 native_units=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["units"]))' "$work/scale-native/run-summary.json")

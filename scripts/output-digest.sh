@@ -7,7 +7,32 @@
 # model files as the config spells them), GDAL's *.aux.xml.
 # Two runs agree when their digests are equal:  diff <(scripts/output-digest.sh A) <(scripts/output-digest.sh B)
 # Used by scripts/kill-resume.sh and scripts/container-test.sh. Needs python3 and ogrinfo (gdal-bin).
+# scripts/output-digest.sh --explain A B: where the STAC Items of two output folders differ, key by key
+# (a digest line says only that they do).
 set -euo pipefail
+if [ "${1:-}" = "--explain" ]; then
+  python3 - "$2" "$3" <<'EOF'
+import json, pathlib, sys
+a, b = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+def flat(value, prefix=""):
+    if isinstance(value, dict):
+        for k, v in value.items(): yield from flat(v, f"{prefix}.{k}" if prefix else k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value): yield from flat(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, value
+skip = ("properties.created", "properties.datetime", "collection", "links")
+for item in sorted(a.rglob("*.stac.json")):
+    other = b / item.relative_to(a)
+    if not other.exists():
+        print(f"{item.relative_to(a)}: only in {a}"); continue
+    x, y = dict(flat(json.load(open(item)))), dict(flat(json.load(open(other))))
+    for key in sorted(set(x) | set(y)):
+        if key.startswith(skip) or x.get(key) == y.get(key): continue
+        print(f"{item.relative_to(a)}: {key}: {x.get(key)!r} != {y.get(key)!r}")
+EOF
+  exit 0
+fi
 dir="$1"
 
 stac_without_run_time() {  # an Item less what differs between two runs: when it was made, the folder's name and URL

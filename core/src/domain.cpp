@@ -206,7 +206,10 @@ DomainShift domain_shift(const DomainProfile& profile, const std::vector<float>&
     }
   }
   DomainShift shift;
-  shift.shift = best_distance / profile.spread;
+  // To two decimals: the engine's plan is chosen by timing (blocked or channels-last, Winograd or not), and
+  // plans differ in the scores' last bits, so the figure's sixth digit would differ between runs of the
+  // same input on a busy and an idle machine. Outputs that must be byte-identical carry it.
+  shift.shift = std::round(best_distance / profile.spread * 100.0) / 100.0;
   double largest = -1.0;
   for (size_t f = 0; f < descriptor.size(); ++f) {
     const double z = std::abs(static_cast<double>(descriptor[f]) - profile.reference[best][f]) / profile.scale[f];

@@ -81,6 +81,9 @@ TEST(DomainProfile, ShiftIsDistanceToTheNearestTrainingImageOverTheirSpread) {
   EXPECT_GT(between.shift, kDomainShiftWarning);
   EXPECT_TRUE(between.warn());
   EXPECT_EQ(between.feature, "mean grey");
+  // Two decimals, so that engine plans differing in the scores' last bits report the same figure.
+  EXPECT_DOUBLE_EQ(between.shift, std::round(between.shift * 100.0) / 100.0);
+  EXPECT_GT(between.shift, 3.0);  // not rounded away
   const DomainShift unsure = domain_shift(profile, {1.0F, 1.0F, 0.2F, 0.6F});
   EXPECT_GT(unsure.shift, kDomainShiftWarning);
   EXPECT_EQ(unsure.feature, "model confidence");
