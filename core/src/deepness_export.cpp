@@ -331,6 +331,10 @@ Graph export_for_deepness(const Graph& graph, int tile) {
   exported.mean = {0.0F, 0.0F, 0.0F};
   exported.std = {1.0F, 1.0F, 1.0F};
   exported.threshold.reset();
+  // Its statistics were measured on the original's normalised bands, raw scores and threshold: this
+  // graph takes RGB / 255 and gives thresholded probabilities, so they would not describe it. Deepness
+  // does not read them; terraseg's own predict runs the original.
+  exported.training_domain.reset();
   exported.tile = std::array<int, 2>{side, side};
   if (exported.tile_overlap && *exported.tile_overlap * 2 >= side) exported.tile_overlap = side / 4;
   const DeepnessOutput given = already != DeepnessOutput::logits ? already
@@ -340,7 +344,7 @@ Graph export_for_deepness(const Graph& graph, int tile) {
       "Exported for the QGIS Deepness plugin (terraseg export --for deepness): takes red, "
       "green, blue / 255; the original's bands (" +
       bands_text(card) + "), scale, mean and std are a 1x1 convolution at its start; gives " + describe(given) + "." +
-      note;
+      note + " The original's training_domain (terraseg's domain check) is not carried: predict the original for it.";
   exported.notes = card.notes.empty() ? export_note : card.notes + " " + export_note;
   out.validate();
   return out;

@@ -96,6 +96,26 @@ void DomainMeter::add(const Tensor& input, const Tensor& scores, const uint8_t* 
   // content, which varies as much within a source as between sources; docs/models.md.)
   const float* s = scores.data();
   const bool probabilities = are_probabilities(s, classes, plane);
+  if (threshold_) {
+    if (classes > 2) {
+      throw Error("DomainMeter: a threshold applies to binary models; these scores have " + std::to_string(classes) +
+                  " classes");
+    }
+    const double lower = std::min(0.5, *threshold_), higher = std::max(0.5, *threshold_);
+    for (int64_t i = 0; i < plane; ++i) {
+      if (!is_valid(i)) continue;
+      double p = 0.0;  // the model's own P(positive): the caller's threshold shift taken out
+      if (classes == 1) {
+        p = probabilities ? s[i] : 1.0 / (1.0 + std::exp(-static_cast<double>(s[i])));
+      } else if (probabilities) {
+        p = s[plane + i];
+      } else {
+        p = 1.0 / (1.0 + std::exp(static_cast<double>(s[i]) - class0_shift_ - s[plane + i]));
+      }
+      leaning_ += p > lower ? 1 : 0;
+      past_ += p > higher ? 1 : 0;
+    }
+  }
   int64_t counted = 0;
   for (int64_t i = 0; i < plane; ++i) {
     if (!is_valid(i)) continue;
@@ -133,10 +153,14 @@ std::vector<float> DomainMeter::descriptor() const {
   }
   d.push_back(static_cast<float>(edge_pairs_ > 0 ? edge_sum_ / static_cast<double>(edge_pairs_) : 0.0));
   d.push_back(static_cast<float>(confidence_sum_ / n));
+  if (threshold_) {
+    const double prior = 0.01 * n;  // kThresholdShareFeature's pseudo-count
+    d.push_back(static_cast<float>((static_cast<double>(past_) + prior) / (static_cast<double>(leaning_) + prior)));
+  }
   return d;
 }
 
-std::vector<std::string> domain_feature_names(const std::vector<std::string>& bands) {
+std::vector<std::string> domain_feature_names(const std::vector<std::string>& bands, bool threshold_share) {
   std::vector<std::string> names;
   for (const std::string& band : bands) {
     names.push_back("mean " + band);
@@ -144,6 +168,7 @@ std::vector<std::string> domain_feature_names(const std::vector<std::string>& ba
   }
   names.emplace_back("edge strength");
   names.emplace_back("model confidence");
+  if (threshold_share) names.emplace_back(kThresholdShareFeature);
   return names;
 }
 

@@ -26,7 +26,7 @@ std::vector<float> sample_domain_descriptor(Engine& engine, const ModelCard& car
       resolve_passes(card, nullptr, nullptr, geometry.fixed_hw.has_value(), "the model card");
   Tensor scores;
   run_passes([&engine](const Tensor& in, Tensor& out) { engine.run(in, out); }, passes, multiple, input, scores);
-  DomainMeter meter;  // raw scores: no threshold shift to take out
+  DomainMeter meter(0.0F, card.threshold);  // raw scores: no threshold shift to take out
   meter.add(input, scores);
   return meter.descriptor();
 }
@@ -62,7 +62,8 @@ DomainProfileResult measure_domain_profile(const Graph& graph, const std::vector
     throw Error(source + ": fewer than 2 training images to measure the model's training imagery with");
   }
   DomainProfileResult result;
-  result.profile = make_domain_profile(descriptors, domain_feature_names(card.bands), source);
+  result.profile =
+      make_domain_profile(descriptors, domain_feature_names(card.bands, card.threshold.has_value()), source);
   for (const geo::Sample& sample : validation) {
     const std::vector<float> d = sample_domain_descriptor(engine, card, sample);
     if (!d.empty()) result.validation_shifts.push_back(domain_shift(result.profile, d).shift);

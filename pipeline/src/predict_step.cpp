@@ -289,7 +289,12 @@ PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictR
     float* class0 = scores.data();
     for (int64_t i = 0; i < plane; ++i) class0[i] += class0_shift;
   };
-  DomainMeter meter(class0_shift);
+  // A card measured before kThresholdShareFeature existed gets the features it lists.
+  std::optional<double> domain_threshold;
+  if (card.training_domain && std::ranges::count(card.training_domain->features, kThresholdShareFeature) > 0) {
+    domain_threshold = card.threshold;
+  }
+  DomainMeter meter(class0_shift, domain_threshold);
   if (card.training_domain) {
     options.observe = [&meter](const Tensor& input, const Tensor& scores, const std::vector<uint8_t>& valid) {
       meter.add(input, scores, valid.data());

@@ -106,6 +106,9 @@ TEST(DeepnessExport, ABinaryModelGivesTheOriginalsClassesFromRgbOver255) {
   EXPECT_EQ(exported.card.bands, (std::vector<std::string>{"red", "green", "blue"}));
   EXPECT_NEAR(exported.card.scale, 1.0 / 255.0, 1e-12);
   EXPECT_FALSE(exported.card.threshold.has_value()) << "the threshold is in the graph";
+  Graph profiled = original;  // statistics of the original's normalised input and raw scores
+  profiled.card.training_domain = DomainProfile{{"mean grey"}, {1.0F}, {{0.0F}, {1.0F}}, 1.0, 2, "two", std::nullopt};
+  EXPECT_FALSE(export_for_deepness(profiled, 0).card.training_domain.has_value()) << "they do not describe the export";
 
   const std::vector<uint8_t> rgb = rgb_image(11);
   Engine reference(original, EngineOptions{});

@@ -60,6 +60,35 @@ TEST(DomainMeter, TakesTheThresholdShiftOutAndReadsProbabilitiesAsTheyAre) {
   EXPECT_NEAR(probs.descriptor()[3], 0.85, 1e-6);
 }
 
+TEST(DomainMeter, BinaryModelsShareOfLeaningPixelsPastTheirThreshold) {
+  // 100 pixels: P(positive) 0.97 on 10, 0.7 on 30 (leaning, not past 0.95), 0.2 on 60.
+  Tensor scores({1, 2, 10, 10}, 0.0F);
+  const auto logit = [](double p) { return static_cast<float>(std::log(p / (1.0 - p))); };
+  for (int i = 0; i < 100; ++i) scores.data()[100 + i] = logit(i < 10 ? 0.97 : i < 40 ? 0.7 : 0.2);
+  const float shift = logit(0.95);  // what predict adds to class 0; the meter takes it out
+  for (int i = 0; i < 100; ++i) scores.data()[i] += shift;
+  DomainMeter meter(shift, 0.95);
+  meter.add(constant(10, 10, 0.0F), scores);
+  const std::vector<float> d = meter.descriptor();
+  ASSERT_EQ(d.size(), 5U);
+  EXPECT_NEAR(d[4], (10.0 + 1.0) / (40.0 + 1.0), 1e-6);  // pseudo-count: 1 % of 100 pixels
+  EXPECT_EQ(domain_feature_names({"grey"}, true).back(), kThresholdShareFeature);
+
+  // A threshold below 0.5: of the pixels past it, the share past 0.5. Probabilities are read as they are.
+  Tensor probabilities({1, 2, 1, 4}, std::vector<float>{0.8F, 0.6F, 0.4F, 0.1F, 0.2F, 0.4F, 0.6F, 0.9F});
+  DomainMeter low(0.0F, 0.3);
+  low.add(constant(1, 4, 0.0F), probabilities);
+  EXPECT_NEAR(low.descriptor()[4], (2.0 + 0.04) / (3.0 + 0.04), 1e-6);
+
+  // Without a threshold the feature is not measured; with one, only binary scores are taken.
+  EXPECT_EQ(DomainMeter().descriptor().size(), 0U);
+  DomainMeter plain;
+  plain.add(constant(10, 10, 0.0F), scores);
+  EXPECT_EQ(plain.descriptor().size(), 4U);
+  DomainMeter three(0.0F, 0.9);
+  EXPECT_THROW(three.add(constant(1, 1, 0.0F), Tensor({1, 3, 1, 1}, 0.0F)), Error);
+}
+
 TEST(DomainProfile, ShiftIsDistanceToTheNearestTrainingImageOverTheirSpread) {
   const std::vector<std::string> features = domain_feature_names({"grey"});
   ASSERT_EQ(features, (std::vector<std::string>{"mean grey", "spread grey", "edge strength", "model confidence"}));
