@@ -248,6 +248,22 @@ DomainShift domain_shift(const DomainProfile& profile, const std::vector<float>&
   return shift;
 }
 
+DomainShiftSummary summarise_domain_shifts(std::vector<double> shifts) {
+  if (shifts.empty()) throw Error("summarise_domain_shifts: no domain_shift to summarise");
+  std::ranges::sort(shifts);
+  DomainShiftSummary summary;
+  summary.inputs = shifts.size();
+  summary.above = static_cast<size_t>(std::ranges::count_if(shifts, [](double v) { return v > kDomainShiftWarning; }));
+  summary.median = shifts[shifts.size() / 2];
+  summary.max = shifts.back();
+  return summary;
+}
+
+std::string DomainShiftSummary::describe() const {
+  return "domain_shift over " + std::to_string(inputs) + " inputs: median " + number(median) + ", max " + number(max) +
+         ", " + std::to_string(above) + " above " + number(kDomainShiftWarning);
+}
+
 std::string DomainShift::describe() const {
   return "domain_shift " + number(shift) + (warn() ? " (above " : " (not above ") + number(kDomainShiftWarning) +
          "; most different: " + feature + " " + number(feature_value) + " here, " + number(reference_value) +

@@ -362,14 +362,9 @@ class EvalCommand final : public Command {
     if (domain_shifts_.empty()) return nullptr;
     std::vector<double> values;
     for (const auto& [name, value] : domain_shifts_) values.push_back(value);
-    std::sort(values.begin(), values.end());
-    const auto above = std::count_if(values.begin(), values.end(), [](double v) { return v > kDomainShiftWarning; });
-    return {{"images", values.size()},
-            {"above_warning", above},
-            {"warning", kDomainShiftWarning},
-            {"max", values.back()},
-            {"median", values[values.size() / 2]},
-            {"per_image", domain_shifts_}};
+    const DomainShiftSummary summary = summarise_domain_shifts(values);
+    return {{"images", summary.inputs}, {"above_warning", summary.above}, {"warning", kDomainShiftWarning},
+            {"max", summary.max},       {"median", summary.median},       {"per_image", domain_shifts_}};
   }
   double pixel_size_m_ = 0.0;
   std::string precision_ = "f32";

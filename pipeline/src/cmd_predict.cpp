@@ -110,6 +110,7 @@ class PredictCommand final : public Command {
     Engine engine(model.graph, engine_options(parse_precision(precision_)));
     ProgressDisplay display(common_->quiet);
     const InterruptGuard interrupts;  // SIGTERM / SIGINT: scratch folders and temporaries removed, exit 143 / 130
+    std::vector<double> shifts;       // each input's domain_shift, for the verdict over all of them
     for (const PredictRequest& request : requests) {
       // What a killed predict left beside these outputs goes (a live predict's is kept).
       for (const std::string& output : {request.mask_path, request.logits_path, request.vectors_path}) {
@@ -120,6 +121,16 @@ class PredictCommand final : public Command {
       const PredictReport report = predict_file(engine, card, request, [&](double f) { display.update(f); });
       display.end();
       for (const auto& message : report.warnings) display.warn(message);
+      if (report.domain) shifts.push_back(report.domain->shift);
+    }
+    if (shifts.size() >= 2) {  // one input's verdict is its own warning
+      const DomainShiftSummary summary = summarise_domain_shifts(shifts);
+      if (summary.warn()) {
+        display.warn(domain_summary_warning(summary, model.source, "the " + std::to_string(shifts.size()) + " inputs"));
+      } else if (!common_->quiet) {
+        std::cerr << "terraseg: " << summary.describe() << " (the median is not above " << kDomainShiftWarning
+                  << ": taken together, the inputs are like the model's training imagery)\n";
+      }
     }
     return 0;
   }

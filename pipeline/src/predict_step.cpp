@@ -212,13 +212,21 @@ TilingPlan resolve_tiling(const ModelCard& card, const InputGeometry& geometry, 
 
 namespace {
 
+constexpr const char* kAdaptAdvice =
+    "; its masks here may be poor. Adapt it to this region from a few labelled tiles or OpenStreetMap "
+    "(terraseg adapt --help; README, \"Your own region\")";
+
 std::string domain_warning(const DomainShift& shift, const std::string& model) {
-  return "unlike the imagery " + model + " was trained on: " + shift.describe() +
-         "; its masks here may be poor. Adapt it to this region from a few labelled tiles or OpenStreetMap "
-         "(terraseg adapt --help; README, \"Your own region\")";
+  return "unlike the imagery " + model + " was trained on: " + shift.describe() + kAdaptAdvice;
 }
 
 }  // namespace
+
+std::string domain_summary_warning(const DomainShiftSummary& summary, const std::string& model,
+                                   const std::string& inputs) {
+  return inputs + ", taken together, are unlike the imagery " + model + " was trained on: " + summary.describe() +
+         kAdaptAdvice;
+}
 
 PredictReport predict_file(Engine& engine, const ModelCard& card, const PredictRequest& request,
                            const ProgressFn& progress) {

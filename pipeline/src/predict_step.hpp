@@ -86,6 +86,11 @@ struct TilingPlan {
 /// score so that the argmax applies the threshold (0 otherwise).
 float threshold_logit_shift(const ModelCard& card, int classes);
 
+/// The warning for several inputs whose domain_shift median is above kDomainShiftWarning: `inputs`
+/// names them ("the 12 inputs", "the 4 inputs of region 'x' (roads)"), `model` the model.
+std::string domain_summary_warning(const DomainShiftSummary& summary, const std::string& model,
+                                   const std::string& inputs);
+
 /// "512" or "512x1024" (height x width) as a tile size; throws Error naming `source` otherwise.
 std::array<int, 2> parse_tile_size(const std::string& text, const std::string& source);
 

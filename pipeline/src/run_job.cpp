@@ -443,6 +443,15 @@ int run_job(const RunConfig& config, const RunOptions& options) {
       },
       &display);
   const json summary = write_run_summary(config, records, indicators, started, threads);
+  for (const RegionDomainShift& region : region_domain_shifts(records)) {
+    if (region.summary.inputs < 2 || !region.summary.warn()) continue;  // one input: its own warning
+    const std::string message =
+        domain_summary_warning(region.summary, region.model,
+                               "the " + std::to_string(region.summary.inputs) + " inputs of region '" + region.region +
+                                   "' (" + region.task + ")");
+    display.warn(message);
+    log.event("warning", {{"message", message}});
+  }
   write_report(config.output_dir, summary);
   std::vector<std::string> items;
   items.reserve(units.size());

@@ -42,6 +42,23 @@ json class_fractions(const PredictReport& report) {
 
 }  // namespace
 
+std::vector<RegionDomainShift> region_domain_shifts(const std::vector<json>& unit_records) {
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, std::vector<double>>> groups;
+  for (const json& record : unit_records) {
+    const json& domain = record.value("domain_shift", json(nullptr));
+    if (!domain.is_object()) continue;
+    auto& [model, shifts] = groups[{record.at("region").get<std::string>(), record.at("task").get<std::string>()}];
+    model = record.at("model").at("source").get<std::string>();
+    shifts.push_back(domain.at("value").get<double>());
+  }
+  std::vector<RegionDomainShift> regions;
+  regions.reserve(groups.size());
+  for (const auto& [key, group] : groups) {
+    regions.push_back({key.first, key.second, group.first, summarise_domain_shifts(group.second)});
+  }
+  return regions;
+}
+
 json versions() {
   return {
       {"terraseg", TERRASEG_VERSION_STRING}, {"gdal", GDALVersionInfo("RELEASE_NAME")}, {"onednn", onednn_version()}};
@@ -110,6 +127,17 @@ json write_run_summary(const RunConfig& config, const std::vector<json>& unit_re
   summary["cpu"] = {{"isa", cpu_isa_name()}, {"native_bf16", native_bf16()}};
   summary["versions"] = versions();
   summary["units"] = unit_records;
+  // Each region's inputs taken together (several tiles: the median says whether to adapt the model).
+  for (const RegionDomainShift& r : region_domain_shifts(unit_records)) {
+    summary["domain_shift_by_region"].push_back({{"region", r.region},
+                                                 {"task", r.task},
+                                                 {"model", r.model},
+                                                 {"inputs", r.summary.inputs},
+                                                 {"median", r.summary.median},
+                                                 {"max", r.summary.max},
+                                                 {"above", r.summary.above},
+                                                 {"warning", r.summary.warn()}});
+  }
   for (const char* key : {"indicators", "maps"}) {
     if (indicators.contains(key) && !indicators[key].empty()) summary[key] = indicators[key];
   }

@@ -19,8 +19,18 @@ nlohmann::json unit_record(const std::string& region, const std::string& task, c
                            const LoadedModel& model, const std::vector<std::string>& outputs,
                            const PredictReport& report);
 
-/// Writes run-summary.json and returns it. `indicators` is compute_run_indicators()'s result; its
-/// "indicators" and "maps" members are copied in when not empty.
+/// One region's inputs for one task, their domain_shift taken together (a region of several tiles is
+/// judged by the median; DomainShiftSummary).
+struct RegionDomainShift {
+  std::string region, task, model;
+  DomainShiftSummary summary;
+};
+
+/// Per region and task, from the unit records; tasks whose model has no training_domain are left out.
+std::vector<RegionDomainShift> region_domain_shifts(const std::vector<nlohmann::json>& unit_records);
+
+/// Writes run-summary.json and returns it (with "domain_shift_by_region": region_domain_shifts()). `indicators` is
+/// compute_run_indicators()'s result; its "indicators" and "maps" members are copied in when not empty.
 nlohmann::json write_run_summary(const RunConfig& config, const std::vector<nlohmann::json>& unit_records,
                                  const nlohmann::json& indicators, std::chrono::system_clock::time_point started,
                                  int threads);

@@ -89,6 +89,23 @@ TEST(DomainMeter, BinaryModelsShareOfLeaningPixelsPastTheirThreshold) {
   EXPECT_THROW(three.add(constant(1, 1, 0.0F), Tensor({1, 3, 1, 1}, 0.0F)), Error);
 }
 
+TEST(DomainShiftSummary, SeveralInputsAreJudgedByTheirMedian) {
+  const DomainShiftSummary region = summarise_domain_shifts({2.4, 0.7, 3.8, 2.1, 1.9});
+  EXPECT_EQ(region.inputs, 5U);
+  EXPECT_EQ(region.above, 3U);
+  EXPECT_DOUBLE_EQ(region.median, 2.1);
+  EXPECT_DOUBLE_EQ(region.max, 3.8);
+  EXPECT_TRUE(region.warn());
+  EXPECT_EQ(region.describe(), "domain_shift over 5 inputs: median 2.1, max 3.8, 3 above 2");
+  // A few tiles far off in a region like the training imagery: no verdict against it.
+  const DomainShiftSummary mostly_like = summarise_domain_shifts({0.5, 3.1, 0.9, 2.6});
+  EXPECT_EQ(mostly_like.above, 2U);
+  EXPECT_DOUBLE_EQ(mostly_like.median, 2.6);  // the upper median of four
+  const DomainShiftSummary quiet = summarise_domain_shifts({0.5, 3.1, 0.9, 0.8, 1.2});
+  EXPECT_FALSE(quiet.warn());
+  EXPECT_THROW(summarise_domain_shifts({}), Error);
+}
+
 TEST(DomainProfile, ShiftIsDistanceToTheNearestTrainingImageOverTheirSpread) {
   const std::vector<std::string> features = domain_feature_names({"grey"});
   ASSERT_EQ(features, (std::vector<std::string>{"mean grey", "spread grey", "edge strength", "model confidence"}));

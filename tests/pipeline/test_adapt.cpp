@@ -93,6 +93,22 @@ TEST(DomainCheck, TrainedModelsCarryTheirTrainingImageryAndPredictWarnsOnlyFarFr
     EXPECT_NE(warning.find("terraseg adapt"), std::string::npos) << warning;
   }
   EXPECT_TRUE(warned);
+
+  // Several inputs: the median is the verdict. Two flat images and one held-out square: the inputs
+  // taken together are unlike the training imagery; the square and one flat image: the median is the
+  // square's (the upper median of two), and predict says the inputs are like it.
+  const fs::path red = flat_image(dir / "red.png", 255, 0, 0);
+  const auto three = run_terraseg({"predict", "--model", model.string(), (dir / "blue.png").string(), red.string(),
+                                   (dir / "images/img0.png").string(), "--output-dir", (dir / "three").string()});
+  ASSERT_EQ(three.exit_code, 0) << three.err;
+  EXPECT_NE(three.err.find("the 3 inputs, taken together, are unlike the imagery"), std::string::npos) << three.err;
+  EXPECT_NE(three.err.find("domain_shift over 3 inputs: median "), std::string::npos) << three.err;
+  const auto two = run_terraseg({"predict", "--model", model.string(), (dir / "images/img0.png").string(),
+                                 (dir / "images/img1.png").string(), "--output-dir", (dir / "two").string()});
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_NE(two.err.find("domain_shift over 2 inputs"), std::string::npos) << two.err;
+  EXPECT_NE(two.err.find("taken together, the inputs are like the model's training imagery"), std::string::npos)
+      << two.err;
 }
 
 TEST(DomainCheck, DomainOnlyAddsTheProfileToAModelTrainedBefore) {

@@ -10,6 +10,7 @@
 
 #include "cli_runner.hpp"
 #include "gdal_ok.hpp"
+#include "terraseg/core/domain.hpp"
 #include "test_support.hpp"
 
 using terraseg::test::read_file;
@@ -78,6 +79,16 @@ TEST(SampleRun, MasksKeepTheInputCrsAndGeotransform) {
   }
   ASSERT_EQ(summary.at("units").size(), 2U);  // roads and landcover
   EXPECT_TRUE(summary.at("indicators").contains("street_view"));
+  // Each region's inputs taken together, per task (one input here: its own figure, no second warning).
+  ASSERT_EQ(summary.at("domain_shift_by_region").size(), 2U) << "the shipped models carry training_domain";
+  for (const auto& region : summary.at("domain_shift_by_region")) {
+    EXPECT_EQ(region.at("region"), "bremen-a1");
+    EXPECT_EQ(region.at("inputs"), 1);
+    const auto& unit = summary.at("units").at(region.at("task") == summary["units"][0]["task"] ? 0 : 1);
+    EXPECT_EQ(region.at("median"), unit.at("domain_shift").at("value"));
+    EXPECT_EQ(region.at("warning"), unit.at("domain_shift").at("warning"));
+  }
+  EXPECT_EQ(result.err.find("taken together"), std::string::npos) << result.err;
   EXPECT_TRUE(std::filesystem::exists(dir / "out/bremen-a1/indicators.tif"));
   EXPECT_TRUE(std::filesystem::exists(dir / "out/street-view/walkability.gpkg"));
   EXPECT_TRUE(std::filesystem::exists(dir / "out/report.html"));
@@ -94,6 +105,33 @@ TEST(SampleRun, MasksKeepTheInputCrsAndGeotransform) {
   EXPECT_TRUE(summary["units"][0]["model"]["trained"].get<bool>());
   // 0.25 m pixels; the roads model works at 0.45 m (its card): the model saw the photo shrunk.
   EXPECT_NEAR(summary["units"][0]["resample_ratio"].get<double>(), 0.25 / 0.45, 0.01);
+}
+
+// A region of several rasters is judged by their median domain_shift: two copies of the sample, which
+// the Dubai-trained land-cover model warns on (docs/models.md), give one more warning for the region.
+TEST(SampleRun, ARegionOfSeveralInputsIsJudgedByTheirMedianDomainShift) {
+  if (!std::filesystem::exists(sample_image())) GTEST_SKIP() << "no sample image: run scripts/make-samples.sh";
+  TempDir dir;
+  std::filesystem::copy_file(sample_image(), dir / "copy.tif");
+  std::string text = read_file(sample_config_in(dir));
+  const std::string one = "inputs: [" + sample_image().string() + "]";
+  ASSERT_NE(text.find(one), std::string::npos) << text;
+  text.replace(text.find(one), one.size(),
+               "inputs: [" + sample_image().string() + ", " + (dir / "copy.tif").string() + "]");
+  std::ofstream(dir / "two.yaml") << text;
+  const auto result = run_terraseg({"run", (dir / "two.yaml").string(), "-q"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto summary = nlohmann::json::parse(read_file(dir / "out/run-summary.json"));
+  nlohmann::json landcover;
+  for (const auto& region : summary.at("domain_shift_by_region"))
+    if (region.at("task") == "landcover") landcover = region;
+  ASSERT_TRUE(landcover.is_object()) << summary.at("domain_shift_by_region");
+  EXPECT_EQ(landcover.at("inputs"), 2);
+  EXPECT_GT(landcover.at("median").get<double>(), terraseg::kDomainShiftWarning);
+  EXPECT_TRUE(landcover.at("warning").get<bool>());
+  EXPECT_NE(result.err.find("the 2 inputs of region 'bremen-a1' (landcover), taken together, are unlike"),
+            std::string::npos)
+      << result.err;
 }
 
 TEST(SampleRun, ResumeFindsNothingToDoAndKeepsBytes) {

@@ -83,4 +83,21 @@ struct DomainShift {
 /// Throws Error when the descriptor does not have the profile's features.
 DomainShift domain_shift(const DomainProfile& profile, const std::vector<float>& descriptor);
 
+/// Several inputs' domain_shift taken together, e.g. a region's tiles. Per image the figure is noisy
+/// (the tiles most like a training source stay quiet while the rest of the region does not), so over
+/// several inputs the median is the signal: above kDomainShiftWarning the inputs as a whole are unlike
+/// the model's training imagery (docs/models.md, "Your own region").
+struct DomainShiftSummary {
+  size_t inputs = 0;
+  size_t above = 0;     ///< inputs above kDomainShiftWarning
+  double median = 0.0;  ///< the upper median
+  double max = 0.0;
+  bool warn() const { return median > kDomainShiftWarning; }
+  /// e.g. "domain_shift over 16 inputs: median 2.44, max 3.81, 11 above 2"
+  std::string describe() const;
+};
+
+/// Throws Error when `shifts` is empty.
+DomainShiftSummary summarise_domain_shifts(std::vector<double> shifts);
+
 }  // namespace terraseg
