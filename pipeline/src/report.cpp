@@ -144,6 +144,20 @@ void write_report(const std::filesystem::path& output_dir, const json& summary) 
        << " &middot; " << rounded(summary.value("timings", json::object()).value("compute_seconds", 0.0))
        << " s of compute</p>\n";
   if (summary.contains("notice")) html << "<p class=warn>" << escape(summary["notice"].get<std::string>()) << "</p>\n";
+  // A region of several inputs is judged by their median domain_shift (run-summary.json's
+  // domain_shift_by_region); one input's figure is in its own section.
+  for (const json& region : summary.value("domain_shift_by_region", json::array())) {
+    if (region.value("inputs", 0) < 2) continue;
+    const bool warn = region.value("warning", false);
+    html << "<p class=" << (warn ? "warn" : "note") << ">" << escape(region.value("task", "")) << " in region <b>"
+         << escape(region.value("region", "")) << "</b>: domain shift over " << region.value("inputs", 0)
+         << " inputs, median " << rounded(region.value("median", 0.0)) << ", max " << rounded(region.value("max", 0.0))
+         << ", " << region.value("above", 0) << " above 2"
+         << (warn ? ": taken together, these inputs are unlike the imagery the model was trained on; its masks here "
+                    "may be poor. Adapt the model to this region with <code>terraseg adapt</code>."
+                  : ": taken together, like the model's training imagery.")
+         << "</p>\n";
+  }
   html << "<h2>Masks</h2>\n";
   for (const json& unit : summary.at("units")) html << unit_section(unit, output_dir);
   html << report::indicators_section(summary, output_dir);
