@@ -270,16 +270,33 @@ TEST(Report, IndicatorMapLiesOverImageryWithColourBarAndValueRange) {
 
 TEST(Report, ARegionOfSeveralInputsShowsItsMedianDomainShiftVerdict) {
   TempDir dir;
-  const json regions = json::array(
-      {{{"region", "riverside"}, {"task", "landcover"}, {"model", "m.onnx"}, {"inputs", 4}, {"median", 2.44},
-        {"max", 3.81}, {"above", 3}, {"warning", true}},
-       {{"region", "hill"}, {"task", "roads"}, {"model", "r.onnx"}, {"inputs", 3}, {"median", 0.61}, {"max", 2.5},
-        {"above", 1}, {"warning", false}},
-       {{"region", "alone"}, {"task", "roads"}, {"model", "r.onnx"}, {"inputs", 1}, {"median", 3.0}, {"max", 3.0},
-        {"above", 1}, {"warning", true}}});
-  terraseg::write_report(dir / "out", {{"units", json::array()},
-                                       {"timings", {{"compute_seconds", 0.1}}},
-                                       {"domain_shift_by_region", regions}});
+  const json regions = json::array({{{"region", "riverside"},
+                                     {"task", "landcover"},
+                                     {"model", "m.onnx"},
+                                     {"inputs", 4},
+                                     {"median", 2.44},
+                                     {"max", 3.81},
+                                     {"above", 3},
+                                     {"warning", true}},
+                                    {{"region", "hill"},
+                                     {"task", "roads"},
+                                     {"model", "r.onnx"},
+                                     {"inputs", 3},
+                                     {"median", 0.61},
+                                     {"max", 2.5},
+                                     {"above", 1},
+                                     {"warning", false}},
+                                    {{"region", "alone"},
+                                     {"task", "roads"},
+                                     {"model", "r.onnx"},
+                                     {"inputs", 1},
+                                     {"median", 3.0},
+                                     {"max", 3.0},
+                                     {"above", 1},
+                                     {"warning", true}}});
+  terraseg::write_report(
+      dir / "out",
+      {{"units", json::array()}, {"timings", {{"compute_seconds", 0.1}}}, {"domain_shift_by_region", regions}});
   const std::string html = terraseg::test::read_file(dir / "out/report.html");
   EXPECT_NE(html.find("<p class=warn>landcover in region <b>riverside</b>: domain shift over 4 inputs, median 2.44, "
                       "max 3.81, 3 above 2: taken together, these inputs are unlike"),
