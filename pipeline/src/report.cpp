@@ -8,6 +8,7 @@
 #include "report_html.hpp"
 #include "run_layout.hpp"
 #include "run_summary.hpp"
+#include "terraseg/core/domain.hpp"
 #include "terraseg/core/error.hpp"
 #include "terraseg/geo/markup.hpp"
 #include "terraseg/geo/quicklook.hpp"
@@ -152,7 +153,7 @@ void write_report(const std::filesystem::path& output_dir, const json& summary) 
     html << "<p class=" << (warn ? "warn" : "note") << ">" << escape(region.value("task", "")) << " in region <b>"
          << escape(region.value("region", "")) << "</b>: domain shift over " << region.value("inputs", 0)
          << " inputs, median " << rounded(region.value("median", 0.0)) << ", max " << rounded(region.value("max", 0.0))
-         << ", " << region.value("above", 0) << " above 2"
+         << ", " << region.value("above", 0) << " above " << rounded(kDomainShiftWarning)
          << (warn ? ": taken together, these inputs are unlike the imagery the model was trained on; its masks here "
                     "may be poor. Adapt the model to this region with <code>terraseg adapt</code>."
                   : ": taken together, like the model's training imagery.")
