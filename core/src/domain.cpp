@@ -96,26 +96,18 @@ void DomainMeter::add(const Tensor& input, const Tensor& scores, const uint8_t* 
   // content, which varies as much within a source as between sources; docs/models.md.)
   const float* s = scores.data();
   const bool probabilities = are_probabilities(s, classes, plane);
-  if (threshold_) {
-    if (classes > 2) {
-      throw Error("DomainMeter: a threshold applies to binary models; these scores have " + std::to_string(classes) +
-                  " classes");
-    }
-    const double lower = std::min(0.5, *threshold_), higher = std::max(0.5, *threshold_);
-    for (int64_t i = 0; i < plane; ++i) {
-      if (!is_valid(i)) continue;
-      double p = 0.0;  // the model's own P(positive): the caller's threshold shift taken out
-      if (classes == 1) {
-        p = probabilities ? s[i] : 1.0 / (1.0 + std::exp(-static_cast<double>(s[i])));
-      } else if (probabilities) {
-        p = s[plane + i];
-      } else {
-        p = 1.0 / (1.0 + std::exp(static_cast<double>(s[i]) - class0_shift_ - s[plane + i]));
-      }
-      leaning_ += p > lower ? 1 : 0;
-      past_ += p > higher ? 1 : 0;
-    }
+  if (threshold_ && classes > 2) {
+    throw Error("DomainMeter: a threshold applies to binary models; these scores have " + std::to_string(classes) +
+                " classes");
   }
+  // kThresholdShareFeature: the model's own P(positive) (the caller's threshold shift taken out) against
+  // the lower and the higher of 0.5 and the threshold.
+  const double lower = threshold_ ? std::min(0.5, *threshold_) : 0.0;
+  const double higher = threshold_ ? std::max(0.5, *threshold_) : 0.0;
+  const auto count_positive = [&](double positive) {
+    leaning_ += positive > lower ? 1 : 0;
+    past_ += positive > higher ? 1 : 0;
+  };
   int64_t counted = 0;
   for (int64_t i = 0; i < plane; ++i) {
     if (!is_valid(i)) continue;
@@ -123,21 +115,27 @@ void DomainMeter::add(const Tensor& input, const Tensor& scores, const uint8_t* 
     if (classes == 1) {
       const double p = probabilities ? s[i] : 1.0 / (1.0 + std::exp(-static_cast<double>(s[i])));
       confidence_sum_ += std::max(p, 1.0 - p);
+      if (threshold_) count_positive(p);
       continue;
     }
     if (probabilities) {
       float best = 0.0F;
       for (int64_t k = 0; k < classes; ++k) best = std::max(best, s[k * plane + i]);
       confidence_sum_ += best;
+      if (threshold_) count_positive(s[plane + i]);
       continue;
     }
     double top = -std::numeric_limits<double>::infinity();
     for (int64_t k = 0; k < classes; ++k)
       top = std::max(top, static_cast<double>(s[k * plane + i]) - (k == 0 ? class0_shift_ : 0.0F));
     double denominator = 0.0;
-    for (int64_t k = 0; k < classes; ++k)
-      denominator += std::exp(static_cast<double>(s[k * plane + i]) - (k == 0 ? class0_shift_ : 0.0F) - top);
+    double last = 0.0;  // the last class's term: class 1's for a binary model
+    for (int64_t k = 0; k < classes; ++k) {
+      last = std::exp(static_cast<double>(s[k * plane + i]) - (k == 0 ? class0_shift_ : 0.0F) - top);
+      denominator += last;
+    }
     confidence_sum_ += 1.0 / denominator;
+    if (threshold_) count_positive(last / denominator);
   }
   pixels_ += counted;
 }
